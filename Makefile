@@ -1,0 +1,56 @@
+# s3vl: every entry point a user or CI needs. `make demo` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+export PYTHONPATH := $(CURDIR)/lambda:$(CURDIR)/local
+
+.PHONY: help setup local-up local-down demo test test-fast lint pytest package extension \
+        install-extension bench clean
+
+help:
+	@echo "make demo        set up, start the local stack, load demo data, run demo queries"
+	@echo "make test        the whole test suite (lint + unit + SQL + end-to-end + infrastructure)"
+	@echo "make local-up    start emulator, Lambda endpoint and PostgreSQL (writes .local/stack.env)"
+	@echo "make local-down  stop everything local-up started"
+	@echo "make package     build the Lambda deployment zip (build/s3vl-lambda.zip)"
+	@echo "make extension   build the s3vl extension files (build/extension/)"
+	@echo "make install-extension  copy them into \`pg_config --sharedir\`/extension"
+	@echo "make bench       run every benchmark in bench/"
+
+setup: $(VENV)/.s3vl-installed
+$(VENV)/.s3vl-installed: pyproject.toml scripts/bootstrap.sh
+	@bash scripts/bootstrap.sh
+
+local-up: setup
+	@$(PY) -m s3vl_local.stack up
+
+local-down:
+	@if [ -x $(PY) ]; then $(PY) -m s3vl_local.stack down; else echo "nothing to stop"; fi
+
+demo: local-up
+	@$(PY) -m s3vl_local.demo
+
+lint: setup
+	@$(VENV)/bin/ruff check lambda local tests bench
+	@$(VENV)/bin/mypy lambda/s3vl_lambda local/s3vl_local
+
+pytest: setup
+	@$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test: lint pytest
+
+package: setup
+	@bash scripts/package-lambda.sh
+
+extension:
+	@bash sql/build-extension.sh build
+
+install-extension: extension
+	@bash sql/build-extension.sh install
+
+bench: setup
+	@bash bench/run_all.sh
+
+clean: local-down
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on a fresh machine: Debian packages (PostgreSQL server with
+# PL/Python) when run as root, then a virtualenv in .venv with the project and its dev tools.
+# Idempotent: each step is skipped when its result is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+
+log() { printf '[bootstrap] %s\n' "$*"; }
+
+pg_bindir() {
+  local d
+  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    [ -x "$d/postgres" ] && { echo "$d"; return 0; }
+  done
+  return 1
+}
+
+have_plpython() {
+  local bindir lib
+  bindir=$(pg_bindir) || return 1
+  lib="$(dirname "$bindir")/lib"
+  ls "$lib"/plpython3.so >/dev/null 2>&1
+}
+
+install_debian_packages() {
+  local need=()
+  command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
+  if ! pg_bindir >/dev/null; then need+=(postgresql); fi
+  if [ ${#need[@]} -eq 0 ] && have_plpython; then return 0; fi
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    log "PostgreSQL with PL/Python is missing. Install it, for example:"
+    log "  sudo apt-get install -y postgresql postgresql-plpython3-\$(pg_config --version | grep -oE '[0-9]+' | head -1)"
+    return 1
+  fi
+  log "installing Debian packages (PostgreSQL, PL/Python); this takes a minute"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  if [ ${#need[@]} -gt 0 ]; then apt-get install -y -qq "${need[@]}" >/dev/null; fi
+  local ver
+  ver=$(basename "$(dirname "$(pg_bindir)")")
+  apt-get install -y -qq "postgresql-plpython3-$ver" postgresql-contrib >/dev/null
+  have_plpython || { log "PL/Python still missing after apt-get"; return 1; }
+}
+
+install_venv() {
+  local stamp="$VENV/.s3vl-installed"
+  if [ ! -x "$VENV/bin/python" ]; then
+    log "creating virtualenv $VENV"
+    "$PYTHON" -m venv "$VENV"
+  fi
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    log "installing Python packages into $VENV (first run takes a few minutes)"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    "$VENV/bin/python" -m pip install -q --progress-bar off -e '.[dev]'
+    touch "$stamp"
+  fi
+}
+
+install_debian_packages
+install_venv
+log "ready"
