@@ -1,0 +1,83 @@
+"""Cached boto3 S3 Vectors clients: one per region (and timeout tier), reused across invocations.
+
+The endpoint comes from botocore's own configuration (AWS_ENDPOINT_URL_S3VECTORS), so the same
+code talks to AWS and to the local emulator.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from .deadline import Deadline
+
+
+@dataclass(frozen=True)
+class TimeoutTier:
+    connect_s: float
+    read_s: float
+    max_attempts: int
+
+    def worst_case_s(self) -> float:
+        """Longest one API call can take: every attempt timing out, plus retry backoff."""
+        backoff = sum(min(2.0**i, 20.0) for i in range(1, self.max_attempts))
+        return self.max_attempts * (self.connect_s + self.read_s) + backoff
+
+
+# Largest first: a call uses the most generous tier that still fits in the remaining time.
+TIERS: tuple[TimeoutTier, ...] = (
+    TimeoutTier(connect_s=3.0, read_s=20.0, max_attempts=3),
+    TimeoutTier(connect_s=2.0, read_s=10.0, max_attempts=3),
+    TimeoutTier(connect_s=1.0, read_s=5.0, max_attempts=3),
+    TimeoutTier(connect_s=1.0, read_s=3.0, max_attempts=2),
+    TimeoutTier(connect_s=0.5, read_s=1.5, max_attempts=1),
+)
+
+_clients: dict[tuple[str, TimeoutTier], Any] = {}
+_lock = threading.Lock()
+
+
+def tier_for(remaining_s: float) -> TimeoutTier | None:
+    for tier in TIERS:
+        if tier.worst_case_s() <= remaining_s:
+            return tier
+    return None
+
+
+def _create(region: str, tier: TimeoutTier) -> Any:
+    # boto3 is imported on first use only: it is most of the module import cost.
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        region_name=region,
+        connect_timeout=tier.connect_s,
+        read_timeout=tier.read_s,
+        retries={"mode": "standard", "total_max_attempts": tier.max_attempts},
+        max_pool_connections=16,
+        tcp_keepalive=True,
+    )
+    return boto3.session.Session().client("s3vectors", config=config)
+
+
+def client_for(region: str, deadline: Deadline, operation: str) -> Any:
+    """The cached client for `region` whose worst-case call fits in the deadline."""
+    tier = tier_for(deadline.remaining())
+    if tier is None:
+        raise deadline.expired_error(operation)
+    key = (region, tier)
+    client = _clients.get(key)
+    if client is None:
+        with _lock:
+            client = _clients.get(key)
+            if client is None:
+                client = _create(region, tier)
+                _clients[key] = client
+    return client
+
+
+def clear_cache() -> None:
+    """Forget every client (tests change the endpoint between cases)."""
+    with _lock:
+        _clients.clear()

@@ -1,0 +1,155 @@
+"""Readers for request fields: type checks and limits, each error naming the field and the limit."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from . import limits
+from .errors import validation_error
+
+Request = Mapping[str, Any]
+_MISSING = object()
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def get_bool(req: Request, field: str, default: bool) -> bool:
+    value = req.get(field)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise validation_error(field, f"must be a boolean, got {type(value).__name__}")
+    return value
+
+
+def get_int(
+    req: Request, field: str, default: int | None, low: int, high: int
+) -> int | None:
+    """An integer in [low, high]; None (or absent) gives the default."""
+    value = req.get(field)
+    if value is None:
+        return default
+    # SQL callers may send 10.0 for an integer column; accept integral floats only.
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not _is_int(value):
+        raise validation_error(field, f"must be an integer, got {type(value).__name__}")
+    if not low <= value <= high:
+        raise validation_error(field, f"must be between {low} and {high}, got {value}")
+    return int(value)
+
+
+def get_optional_str(req: Request, field: str) -> str | None:
+    value = req.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise validation_error(field, f"must be a string, got {type(value).__name__}")
+    return value
+
+
+def get_optional_object(req: Request, field: str) -> dict[str, Any] | None:
+    value = req.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise validation_error(field, f"must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def get_list(req: Request, field: str) -> list[Any]:
+    value = req.get(field, _MISSING)
+    if value is _MISSING or value is None:
+        raise validation_error(field, "is required")
+    if not isinstance(value, list):
+        raise validation_error(field, f"must be an array, got {type(value).__name__}")
+    if not value:
+        raise validation_error(field, "must not be empty")
+    return value
+
+
+def check_vector(value: Any, field: str) -> list[float]:
+    """A non-empty array of finite float32-representable numbers of at most MAX_DIMENSION."""
+    if not isinstance(value, list):
+        raise validation_error(field, f"must be an array of numbers, got {type(value).__name__}")
+    n = len(value)
+    if not limits.MIN_DIMENSION <= n <= limits.MAX_DIMENSION:
+        raise validation_error(
+            field,
+            f"dimension must be between {limits.MIN_DIMENSION} and {limits.MAX_DIMENSION}, got {n}",
+        )
+    for i, x in enumerate(value):
+        if not _is_number(x):
+            raise validation_error(f"{field}[{i}]", f"must be a number, got {type(x).__name__}")
+        # One comparison rejects NaN (all comparisons false), infinity and float32 overflow.
+        if not -limits.FLOAT32_MAX <= x <= limits.FLOAT32_MAX:
+            raise validation_error(
+                f"{field}[{i}]",
+                f"must be a finite float32 value (|x| <= {limits.FLOAT32_MAX:.7g}), got {x}",
+            )
+    return value
+
+
+def check_dimension(vector: list[float], field: str, dimension: int) -> None:
+    if len(vector) != dimension:
+        raise validation_error(
+            field, f"dimension {len(vector)} does not match the index dimension {dimension}"
+        )
+
+
+def is_zero_vector(vector: list[float]) -> bool:
+    return not any(vector)
+
+
+def check_key(value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        raise validation_error(field, f"must be a string, got {type(value).__name__}")
+    if not limits.MIN_KEY_LENGTH <= len(value) <= limits.MAX_KEY_LENGTH:
+        raise validation_error(
+            field,
+            f"length must be between {limits.MIN_KEY_LENGTH} and {limits.MAX_KEY_LENGTH} "
+            f"characters, got {len(value)}",
+        )
+    return value
+
+
+def check_keys(values: list[Any], field: str) -> list[str]:
+    return [check_key(v, f"{field}[{i}]") for i, v in enumerate(values)]
+
+
+def json_size(value: Any) -> int:
+    """Bytes of the compact UTF-8 JSON encoding (how the service measures request bodies)."""
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+
+
+def check_metadata(value: Any, field: str, non_filterable_keys: frozenset[str]) -> dict[str, Any]:
+    """Metadata object within the per-vector total, filterable and key-count limits."""
+    if not isinstance(value, dict):
+        raise validation_error(field, f"must be a JSON object, got {type(value).__name__}")
+    if len(value) > limits.MAX_METADATA_KEYS:
+        raise validation_error(
+            field, f"has {len(value)} keys; at most {limits.MAX_METADATA_KEYS} are allowed"
+        )
+    total = json_size(value)
+    if total > limits.MAX_METADATA_BYTES:
+        raise validation_error(
+            field, f"is {total} bytes; at most {limits.MAX_METADATA_BYTES} bytes are allowed"
+        )
+    filterable = {k: v for k, v in value.items() if k not in non_filterable_keys}
+    filterable_size = json_size(filterable) if len(filterable) < len(value) else total
+    if filterable_size > limits.MAX_FILTERABLE_METADATA_BYTES:
+        raise validation_error(
+            field,
+            f"filterable metadata is {filterable_size} bytes; at most "
+            f"{limits.MAX_FILTERABLE_METADATA_BYTES} bytes are allowed (declare large fields as "
+            "non-filterable metadata keys when creating the index)",
+        )
+    return value

@@ -1,0 +1,76 @@
+"""Lambda entry point: parse the event, dispatch by `operation`, always return an envelope.
+
+The handler never raises: a raised exception would reach SQL only as Aurora's opaque
+"lambda invocation failed ... Unhandled" error.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+from .deadline import Deadline
+from .errors import from_exception, validation_error
+from .observability import logger, record
+from .operations import OPERATIONS
+
+
+def _parse_event(event: Any) -> dict[str, Any]:
+    """The request object; a JSON string (even a double-encoded one) is decoded first."""
+    for _ in range(2):
+        if isinstance(event, (bytes, bytearray)):
+            event = event.decode("utf-8")
+        if not isinstance(event, str):
+            break
+        try:
+            event = json.loads(event)
+        except json.JSONDecodeError as exc:
+            raise validation_error(None, f"the event is not valid JSON: {exc.msg}") from exc
+    if not isinstance(event, dict):
+        raise validation_error(
+            None, f"the event must be a JSON object, got {type(event).__name__}"
+        )
+    return event
+
+
+def _operation(req: dict[str, Any]) -> str:
+    op = req.get("operation")
+    if op is None:
+        raise validation_error("operation", "is required")
+    if not isinstance(op, str) or op not in OPERATIONS:
+        raise validation_error(
+            "operation", f"unsupported operation {op!r}; one of: {', '.join(OPERATIONS)}"
+        )
+    return op
+
+
+def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
+    start = time.perf_counter()
+    request_id = str(getattr(context, "aws_request_id", None) or uuid.uuid4())
+    operation = "unknown"
+    req: Any = event
+    envelope: dict[str, Any]
+    try:
+        req = _parse_event(event)
+        operation = _operation(req)
+        result = OPERATIONS[operation](req, Deadline.from_context(context))
+        envelope = {"success": True, "result": result}
+    except Exception as exc:
+        error = from_exception(exc, operation)
+        if error.error_type == "InternalError":
+            logger.exception("unexpected exception", extra={"operation": operation})
+        envelope = {"success": False, "error": error.to_dict()}
+    elapsed_ms = (time.perf_counter() - start) * 1000.0
+    envelope["request_id"] = request_id
+    envelope["execution_time_ms"] = round(elapsed_ms)
+    record(
+        request_id,
+        operation,
+        elapsed_ms,
+        req,
+        result=envelope.get("result"),
+        error=envelope.get("error"),
+    )
+    return envelope

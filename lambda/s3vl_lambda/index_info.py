@@ -1,0 +1,89 @@
+"""GetIndex, cached per index for the life of the execution environment.
+
+The cache holds only what cannot change after CreateIndex (dimension, metric, non-filterable
+keys), and an entry is dropped when the service says the index is gone or rejects a request.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .deadline import Deadline
+from .errors import NOT_FOUND, VALIDATION_ERROR, S3vlError
+from .index_ref import IndexRef
+from .service import call
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    index_arn: str | None
+    index_name: str
+    vector_bucket_name: str
+    dimension: int
+    distance_metric: str
+    data_type: str
+    non_filterable_metadata_keys: frozenset[str]
+    creation_time: str | None
+
+    def to_result(self) -> dict[str, Any]:
+        return {
+            "index_arn": self.index_arn,
+            "index_name": self.index_name,
+            "vector_bucket_name": self.vector_bucket_name,
+            "dimension": self.dimension,
+            "distance_metric": self.distance_metric,
+            "data_type": self.data_type,
+            "non_filterable_metadata_keys": sorted(self.non_filterable_metadata_keys),
+            "creation_time": self.creation_time,
+        }
+
+
+_cache: dict[IndexRef, IndexInfo] = {}
+_lock = threading.Lock()
+
+
+def _iso(value: Any) -> str | None:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return None if value is None else str(value)
+
+
+def _parse(ref: IndexRef, response: dict[str, Any]) -> IndexInfo:
+    index = response.get("index") or {}
+    meta_conf = index.get("metadataConfiguration") or {}
+    return IndexInfo(
+        index_arn=index.get("indexArn") or ref.arn,
+        index_name=index.get("indexName") or ref.index,
+        vector_bucket_name=index.get("vectorBucketName") or ref.bucket,
+        dimension=int(index["dimension"]),
+        distance_metric=str(index.get("distanceMetric", "")).lower(),
+        data_type=str(index.get("dataType", "float32")),
+        non_filterable_metadata_keys=frozenset(meta_conf.get("nonFilterableMetadataKeys") or ()),
+        creation_time=_iso(index.get("creationTime")),
+    )
+
+
+def get_index_info(ref: IndexRef, deadline: Deadline, *, refresh: bool = False) -> IndexInfo:
+    if not refresh:
+        cached = _cache.get(ref)
+        if cached is not None:
+            return cached
+    info = _parse(ref, call(ref, deadline, "get_index"))
+    with _lock:
+        _cache[ref] = info
+    return info
+
+
+def forget_on_error(ref: IndexRef, error: S3vlError) -> None:
+    """Drop a cached entry the service contradicted (index deleted, or recreated differently)."""
+    if error.error_type in (NOT_FOUND, VALIDATION_ERROR):
+        with _lock:
+            _cache.pop(ref, None)
+
+
+def clear_cache() -> None:
+    with _lock:
+        _cache.clear()

@@ -1,0 +1,50 @@
+"""Every Amazon S3 Vectors limit the function enforces, in one place.
+
+Source: shared/reference/s3vectors-facts.md §1.1 (service limits). The protocol defaults
+(docs/protocol.md) live here too so the doc, the validators and the tests agree.
+"""
+
+from __future__ import annotations
+
+# Vectors
+MIN_DIMENSION = 1
+MAX_DIMENSION = 4096
+FLOAT32_MAX = 3.4028234663852886e38  # larger magnitudes overflow to infinity in float32
+
+# Keys and names
+MIN_KEY_LENGTH = 1
+MAX_KEY_LENGTH = 1024
+MIN_NAME_LENGTH = 3  # vector bucket and index names
+MAX_NAME_LENGTH = 63
+MAX_ARN_LENGTH = 2048
+
+# Metadata (per vector)
+MAX_METADATA_BYTES = 40 * 1024
+MAX_FILTERABLE_METADATA_BYTES = 2 * 1024
+MAX_METADATA_KEYS = 50
+
+# QueryVectors
+MIN_TOP_K = 1
+MAX_TOP_K = 10_000  # service maximum since 2026-06 (results paged through nextToken)
+DEFAULT_TOP_K = 10
+MAX_QUERY_PAGES = 1_000  # guard against a service that keeps returning tokens
+
+# query_vectors_batch (a protocol limit: bounds one synchronous invocation)
+MAX_BATCH_QUERIES = 100
+BATCH_CONCURRENCY = 8
+
+# Per-call limits; larger requests are split into several calls
+MAX_PUT_VECTORS_PER_CALL = 500
+MAX_DELETE_KEYS_PER_CALL = 500
+MAX_GET_KEYS_PER_CALL = 100
+MAX_REQUEST_BYTES = 20 * 1024 * 1024
+REQUEST_BYTES_HEADROOM = 64 * 1024  # envelope around the vectors in one PutVectors body
+
+# ListVectors
+MIN_LIST_MAX_RESULTS = 1
+MAX_LIST_MAX_RESULTS = 1000
+DEFAULT_LIST_MAX_RESULTS = 100
+MIN_SEGMENT_COUNT = 1
+MAX_SEGMENT_COUNT = 16
+
+DISTANCE_METRICS = ("cosine", "euclidean")

@@ -1,0 +1,23 @@
+"""One module per group of operations; `OPERATIONS` maps protocol names to their functions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..deadline import Deadline
+from ..fields import Request
+from . import index_ops, query, read, write
+
+Operation = Callable[[Request, Deadline], Any]
+
+OPERATIONS: dict[str, Operation] = {
+    "availability_check": index_ops.availability_check,
+    "get_index": index_ops.get_index,
+    "query_vectors": query.query_vectors,
+    "query_vectors_batch": query.query_vectors_batch,
+    "get_vectors": read.get_vectors,
+    "list_vectors": read.list_vectors,
+    "put_vectors": write.put_vectors,
+    "delete_vectors": write.delete_vectors,
+}

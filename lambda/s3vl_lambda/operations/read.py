@@ -1,0 +1,107 @@
+"""get_vectors (GetVectors in chunks of 100, request order) and list_vectors (one page)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import limits
+from ..deadline import Deadline
+from ..errors import validation_error
+from ..fields import Request, check_keys, get_bool, get_int, get_list, get_optional_str
+from ..index_ref import resolve_index
+from ..service import call
+
+
+def _vector_data(v: dict[str, Any]) -> list[float] | None:
+    data = v.get("data")
+    if not data:
+        return None
+    floats = data.get("float32")
+    return list(floats) if floats is not None else None
+
+
+def get_vectors(req: Request, deadline: Deadline) -> list[dict[str, Any]]:
+    ref = resolve_index(req)
+    keys = check_keys(get_list(req, "vector_ids"), "vector_ids")
+    include_data = get_bool(req, "include_vector_data", True)
+    include_metadata = get_bool(req, "include_metadata", True)
+    # A repeated id is fetched and answered once, at its first position (as the reference sample).
+    unique = list(dict.fromkeys(keys))
+    found: dict[str, dict[str, Any]] = {}
+    step = limits.MAX_GET_KEYS_PER_CALL
+    for start in range(0, len(unique), step):
+        response = call(
+            ref,
+            deadline,
+            "get_vectors",
+            keys=unique[start : start + step],
+            returnData=include_data,
+            returnMetadata=include_metadata,
+        )
+        for v in response.get("vectors", ()):
+            found[v["key"]] = v
+    out: list[dict[str, Any]] = []
+    for key in unique:
+        v = found.get(key)
+        if v is None:
+            out.append({"vector_id": key, "embedding": None, "metadata": {}, "found": False})
+        else:
+            out.append(
+                {
+                    "vector_id": key,
+                    "embedding": _vector_data(v) if include_data else None,
+                    "metadata": (v.get("metadata") or {}) if include_metadata else {},
+                    "found": True,
+                }
+            )
+    return out
+
+
+def list_vectors(req: Request, deadline: Deadline) -> dict[str, Any]:
+    ref = resolve_index(req)
+    max_results = get_int(
+        req,
+        "max_results",
+        limits.DEFAULT_LIST_MAX_RESULTS,
+        limits.MIN_LIST_MAX_RESULTS,
+        limits.MAX_LIST_MAX_RESULTS,
+    )
+    next_token = get_optional_str(req, "next_token") or None
+    return_data = get_bool(req, "return_data", False)
+    return_metadata = get_bool(req, "return_metadata", True)
+    segment_count = get_int(
+        req, "segment_count", None, limits.MIN_SEGMENT_COUNT, limits.MAX_SEGMENT_COUNT
+    )
+    segment_index = get_int(req, "segment_index", None, 0, limits.MAX_SEGMENT_COUNT - 1)
+    params: dict[str, Any] = {
+        "maxResults": max_results,
+        "returnData": return_data,
+        "returnMetadata": return_metadata,
+    }
+    if (segment_count is None) != (segment_index is None):
+        missing = "segment_index" if segment_index is None else "segment_count"
+        raise validation_error(missing, "is required when the other segment field is given")
+    if segment_count is not None and segment_index is not None:
+        if segment_index >= segment_count:
+            raise validation_error(
+                "segment_index",
+                f"must be less than segment_count ({segment_count}), got {segment_index}",
+            )
+        params["segmentCount"] = segment_count
+        params["segmentIndex"] = segment_index
+    if next_token is not None:
+        params["nextToken"] = next_token
+    response = call(ref, deadline, "list_vectors", **params)
+    vectors = [
+        {
+            "vector_id": v["key"],
+            "vector_data": _vector_data(v) if return_data else None,
+            "metadata": (v.get("metadata") or {}) if return_metadata else {},
+        }
+        for v in response.get("vectors", ())
+    ]
+    return {
+        "vectors": vectors,
+        "next_token": response.get("nextToken") or None,
+        "total_count": len(vectors),
+    }

@@ -1,0 +1,137 @@
+"""put_vectors and delete_vectors: validate everything first, then split into per-call chunks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from .. import limits
+from ..deadline import Deadline
+from ..errors import S3vlError, validation_error
+from ..fields import (
+    Request,
+    check_dimension,
+    check_key,
+    check_keys,
+    check_metadata,
+    check_vector,
+    get_list,
+    is_zero_vector,
+    json_size,
+)
+from ..index_info import IndexInfo, forget_on_error, get_index_info
+from ..index_ref import IndexRef, resolve_index
+from ..service import call
+
+# Upper bound on the JSON bytes of one float32 number ("-1.2345678901234567e-38,").
+_BYTES_PER_NUMBER = 26
+_BYTES_PER_VECTOR_OVERHEAD = 64
+
+
+def _check_put_vector(item: Any, i: int, info: IndexInfo) -> tuple[dict[str, Any], int]:
+    """One validated PutVectors input vector and an upper bound on its JSON size."""
+    field = f"vectors[{i}]"
+    if not isinstance(item, dict):
+        raise validation_error(field, f"must be an object, got {type(item).__name__}")
+    key = check_key(item.get("key"), f"{field}.key")
+    data = item.get("data")
+    if isinstance(data, dict):
+        data = data.get("float32")
+    vector = check_vector(data, f"{field}.data")
+    check_dimension(vector, f"{field}.data", info.dimension)
+    if info.distance_metric == "cosine" and is_zero_vector(vector):
+        raise validation_error(
+            f"{field}.data", "an all-zero vector has no direction; a cosine index rejects it"
+        )
+    out: dict[str, Any] = {"key": key, "data": {"float32": vector}}
+    size = len(key.encode("utf-8")) + len(vector) * _BYTES_PER_NUMBER + _BYTES_PER_VECTOR_OVERHEAD
+    metadata = item.get("metadata")
+    if metadata is not None:
+        out["metadata"] = check_metadata(
+            metadata, f"{field}.metadata", info.non_filterable_metadata_keys
+        )
+        size += json_size(metadata)
+    return out, size
+
+
+def _chunks(
+    items: list[tuple[dict[str, Any], int]], max_count: int, max_bytes: int
+) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    used = 0
+    for vector, size in items:
+        if chunk and (len(chunk) >= max_count or used + size > max_bytes):
+            yield chunk
+            chunk, used = [], 0
+        chunk.append(vector)
+        used += size
+    if chunk:
+        yield chunk
+
+
+def _partial(err: S3vlError, done: int, total: int, verb: str) -> S3vlError:
+    if done == 0:
+        return err
+    return S3vlError(
+        err.error_type,
+        f"{err.message} ({done} of {total} {verb} by earlier calls of this request)",
+        code=err.code,
+        retryable=err.retryable,
+        field=err.field,
+    )
+
+
+def _write_chunks(
+    ref: IndexRef,
+    deadline: Deadline,
+    api: str,
+    chunks: Iterator[list[Any]],
+    total: int,
+    param: str,
+    verb: str,
+) -> tuple[int, int]:
+    done = calls = 0
+    for chunk in chunks:
+        try:
+            call(ref, deadline, api, **{param: chunk})
+        except S3vlError as err:
+            forget_on_error(ref, err)
+            raise _partial(err, done, total, verb) from err
+        done += len(chunk)
+        calls += 1
+    return done, calls
+
+
+def put_vectors(req: Request, deadline: Deadline) -> dict[str, int]:
+    ref = resolve_index(req)
+    items = get_list(req, "vectors")
+    info = get_index_info(ref, deadline)
+    checked = [_check_put_vector(item, i, info) for i, item in enumerate(items)]
+    seen: dict[str, int] = {}
+    for i, (vector, _) in enumerate(checked):
+        first = seen.setdefault(vector["key"], i)
+        if first != i:
+            raise validation_error(
+                f"vectors[{i}].key",
+                f"duplicates vectors[{first}].key {vector['key']!r}; keys must be unique",
+            )
+    chunks = _chunks(
+        checked,
+        limits.MAX_PUT_VECTORS_PER_CALL,
+        limits.MAX_REQUEST_BYTES - limits.REQUEST_BYTES_HEADROOM,
+    )
+    written, calls = _write_chunks(
+        ref, deadline, "put_vectors", chunks, len(checked), "vectors", "were written"
+    )
+    return {"written": written, "calls": calls}
+
+
+def delete_vectors(req: Request, deadline: Deadline) -> dict[str, int]:
+    ref = resolve_index(req)
+    keys = list(dict.fromkeys(check_keys(get_list(req, "keys"), "keys")))
+    step = limits.MAX_DELETE_KEYS_PER_CALL
+    chunks = (keys[i : i + step] for i in range(0, len(keys), step))
+    deleted, calls = _write_chunks(
+        ref, deadline, "delete_vectors", chunks, len(keys), "keys", "were deleted"
+    )
+    return {"deleted": deleted, "calls": calls}
