@@ -47,12 +47,13 @@ class Throttled(Exception):
 
 def error_payload(exc: BaseException, request_id: str) -> dict[str, Any]:
     """The body the Python runtime returns for an exception the handler raised."""
-    frames = traceback.extract_tb(exc.__traceback__)
+    # Only the function's own frames, as the Lambda runtime reports them.
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != __file__]
     return {
         "errorMessage": str(exc),
         "errorType": type(exc).__name__,
         "requestId": request_id,
-        "stackTrace": traceback.format_list(frames),
+        "stackTrace": traceback.format_list(traceback.StackSummary.from_list(frames)),
     }
 
 

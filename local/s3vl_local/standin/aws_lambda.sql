@@ -1,0 +1,263 @@
+-- Local stand-in for Aurora PostgreSQL's aws_lambda extension (schemas aws_lambda, aws_commons).
+-- Same four aws_lambda.invoke overloads, OUT columns and error texts as Aurora; calls the Lambda
+-- Invoke API at the URL in the GUC aws_lambda.endpoint_override (the local Lambda endpoint).
+-- Needs plpython3u (runs the system python3: standard library only). Idempotent. Run as superuser.
+
+DO $guard$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'aws_lambda') THEN
+    RAISE EXCEPTION 'the aws_lambda extension is installed in database "%"; the s3vl local stand-in is not needed and will not replace it', current_database()
+      USING ERRCODE = '42710',
+            HINT = 'Use the real extension (Aurora/RDS); the stand-in is for local PostgreSQL only.';
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'aws_lambda') THEN
+    RAISE EXCEPTION 'this server ships the real aws_lambda extension; the s3vl local stand-in will not shadow it'
+      USING ERRCODE = '42710',
+            HINT = 'Run CREATE EXTENSION aws_lambda CASCADE instead.';
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'aws_lambda')
+     AND coalesce(obj_description((SELECT oid FROM pg_namespace WHERE nspname = 'aws_lambda'),
+                                  'pg_namespace'), '') NOT LIKE 's3vl local stand-in%' THEN
+    RAISE EXCEPTION 'schema aws_lambda already exists and was not created by the s3vl local stand-in'
+      USING ERRCODE = '42P06',
+            HINT = 'Drop it (or use another database) before installing the stand-in.';
+  END IF;
+END
+$guard$;
+
+CREATE EXTENSION IF NOT EXISTS plpython3u;
+CREATE SCHEMA IF NOT EXISTS aws_commons;
+CREATE SCHEMA IF NOT EXISTS aws_lambda;
+COMMENT ON SCHEMA aws_lambda IS 's3vl local stand-in for the Aurora aws_lambda extension';
+COMMENT ON SCHEMA aws_commons IS 's3vl local stand-in for the Aurora aws_commons extension';
+
+DO $type$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+                 WHERE n.nspname = 'aws_commons' AND t.typname = '_lambda_function_arn_1') THEN
+    CREATE TYPE aws_commons._lambda_function_arn_1 AS (function_name text, region text);
+  END IF;
+END
+$type$;
+
+CREATE OR REPLACE FUNCTION aws_commons.create_lambda_function_arn(
+  function_name text, region text DEFAULT NULL)
+RETURNS aws_commons._lambda_function_arn_1
+LANGUAGE sql IMMUTABLE
+AS $$ SELECT ROW($1, $2)::aws_commons._lambda_function_arn_1 $$;
+
+-- The one place that talks HTTP. It never raises: failures come back as error_* columns, which
+-- aws_lambda._invoke raises with Aurora's texts (a PL/Python raise would prefix "plpy.Error: ").
+CREATE OR REPLACE FUNCTION aws_lambda._http_invoke(
+  fn_name text, fn_payload text, fn_region text, fn_invocation_type text, fn_log_type text,
+  fn_context text, fn_qualifier text,
+  OUT status_code int, OUT payload text, OUT executed_version text, OUT log_result text,
+  OUT error_message text, OUT error_detail text, OUT error_hint text, OUT error_sqlstate text)
+LANGUAGE plpython3u VOLATILE
+AS $py$
+import base64
+import http.client
+import json
+import re
+import socket
+import urllib.parse
+
+LIMIT_MS = (1, 900000)
+DEFAULTS = {"aws_lambda.connect_timeout_ms": 1000, "aws_lambda.request_timeout_ms": 3000}
+
+
+class Failure(Exception):
+    def __init__(self, message, detail=None, hint=None, sqlstate="XX000"):
+        Exception.__init__(self, message)
+        self.row = {"error_message": message, "error_detail": detail, "error_hint": hint,
+                    "error_sqlstate": sqlstate}
+
+
+def setting(name):
+    plan = SD.get("setting_plan")
+    if plan is None:
+        plan = SD["setting_plan"] = plpy.prepare(
+            "SELECT current_setting($1, true) AS v", ["text"])
+    return plan.execute([name])[0]["v"]
+
+
+def timeout_ms(name):
+    raw = setting(name)
+    if raw is None or raw == "":
+        return DEFAULTS[name]
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or not LIMIT_MS[0] <= value <= LIMIT_MS[1]:
+        raise Failure('invalid value for parameter "%s": "%s"' % (name, raw),
+                      hint="%s must be an integer between %d and %d (milliseconds)"
+                           % (name, LIMIT_MS[0], LIMIT_MS[1]),
+                      sqlstate="22023")
+    return value
+
+
+def api_failed(reason):
+    return Failure("invoke API failed", detail="AWS Lambda client returned '%s'." % reason)
+
+
+def invoke():
+    if not fn_name:
+        raise Failure("invoke API failed", detail="function_name must not be NULL or empty",
+                      sqlstate="22023")
+    arn = re.match(r"^arn:[^:]+:lambda:([^:]+):[0-9]{12}:function:[^:]+(?::([^:]+))?$", fn_name)
+    if arn and fn_region and fn_region != arn.group(1):
+        raise Failure("invoke API failed",
+                      detail='region "%s" conflicts with the region "%s" in the function ARN'
+                             % (fn_region, arn.group(1)), sqlstate="22023")
+    if arn and fn_qualifier and arn.group(2) and fn_qualifier != arn.group(2):
+        raise Failure("invoke API failed",
+                      detail='qualifier "%s" conflicts with the qualifier "%s" in the function '
+                             'ARN' % (fn_qualifier, arn.group(2)), sqlstate="22023")
+    endpoint = setting("aws_lambda.endpoint_override") or ""
+    if not endpoint:
+        raise api_failed("Unable to connect to endpoint: aws_lambda.endpoint_override is not "
+                         "set (the local stand-in needs the local Lambda endpoint URL)")
+    url = urllib.parse.urlsplit(endpoint)
+    connect_s = timeout_ms("aws_lambda.connect_timeout_ms") / 1000.0
+    request_s = timeout_ms("aws_lambda.request_timeout_ms") / 1000.0
+
+    path = "/2015-03-31/functions/%s/invocations" % urllib.parse.quote(fn_name, safe="")
+    if fn_qualifier:
+        path += "?Qualifier=" + urllib.parse.quote(fn_qualifier, safe="")
+    headers = {
+        "Content-Type": "application/json",
+        "X-Amz-Invocation-Type": fn_invocation_type or "RequestResponse",
+        "X-Amz-Log-Type": fn_log_type or "None",
+    }
+    if fn_context is not None:
+        headers["X-Amz-Client-Context"] = base64.b64encode(fn_context.encode()).decode()
+    body = (fn_payload or "").encode("utf-8")
+
+    conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=connect_s)
+    try:
+        try:
+            conn.connect()
+        except OSError:
+            raise api_failed("Unable to connect to endpoint")
+        conn.sock.settimeout(request_s)
+        try:
+            conn.request("POST", path, body=body, headers=headers)
+            resp = conn.getresponse()
+            raw = resp.read()
+        except socket.timeout:
+            raise api_failed("curlCode: 28, Timeout was reached")
+        except OSError as exc:
+            raise api_failed("Unable to connect to endpoint: %s" % exc)
+    finally:
+        conn.close()
+
+    text = raw.decode("utf-8", "replace")
+    if resp.status >= 300:
+        try:
+            message = json.loads(text).get("message") or text
+        except (ValueError, AttributeError):
+            message = text
+        kind = resp.getheader("x-amzn-ErrorType") or ("HTTP %d" % resp.status)
+        raise api_failed("%s: %s" % (kind.split(":")[0], message))
+    function_error = resp.getheader("X-Amz-Function-Error")
+    if function_error:
+        raise Failure("lambda invocation failed",
+                      detail='"%s" returned error "%s", details: "%s".'
+                             % (fn_name, function_error, text))
+    return {
+        "status_code": resp.status,
+        "payload": text if text != "" else None,
+        "executed_version": resp.getheader("X-Amz-Executed-Version"),
+        "log_result": resp.getheader("X-Amz-Log-Result"),
+        "error_message": None, "error_detail": None, "error_hint": None, "error_sqlstate": None,
+    }
+
+
+try:
+    return invoke()
+except Failure as failure:
+    row = {"status_code": None, "payload": None, "executed_version": None, "log_result": None}
+    row.update(failure.row)
+    return row
+$py$;
+
+-- Raises what _http_invoke reports, with Aurora's message texts and no PL/Python prefix.
+CREATE OR REPLACE FUNCTION aws_lambda._invoke(
+  fn_name text, fn_payload text, fn_region text, fn_invocation_type text, fn_log_type text,
+  fn_context text, fn_qualifier text,
+  OUT status_code int, OUT response text, OUT executed_version text, OUT log_result text)
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  r record;
+BEGIN
+  SELECT * INTO r FROM aws_lambda._http_invoke(fn_name, fn_payload, fn_region,
+    fn_invocation_type, fn_log_type, fn_context, fn_qualifier);
+  IF r.error_message IS NOT NULL THEN
+    IF r.error_hint IS NOT NULL THEN
+      RAISE EXCEPTION USING MESSAGE = r.error_message, HINT = r.error_hint,
+        ERRCODE = r.error_sqlstate;
+    END IF;
+    RAISE EXCEPTION USING MESSAGE = r.error_message, DETAIL = r.error_detail,
+      ERRCODE = r.error_sqlstate;
+  END IF;
+  status_code := r.status_code;
+  response := r.payload;
+  executed_version := r.executed_version;
+  log_result := r.log_result;
+END
+$$;
+
+-- The four Aurora overloads. IN "payload" and OUT "payload" share a name as on Aurora, so the
+-- bodies use positional references.
+CREATE OR REPLACE FUNCTION aws_lambda.invoke(
+  IN function_name text, IN payload json, IN region text DEFAULT NULL,
+  IN invocation_type text DEFAULT 'RequestResponse', IN log_type text DEFAULT 'None',
+  IN context json DEFAULT NULL, IN qualifier varchar(128) DEFAULT NULL,
+  OUT status_code int, OUT payload json, OUT executed_version text, OUT log_result text)
+LANGUAGE sql VOLATILE
+AS $$
+  SELECT r.status_code, r.response::json, r.executed_version, r.log_result
+  FROM aws_lambda._invoke($1, $2::text, $3, $4, $5, $6::text, $7::text) AS r
+$$;
+
+CREATE OR REPLACE FUNCTION aws_lambda.invoke(
+  IN function_name text, IN payload jsonb, IN region text DEFAULT NULL,
+  IN invocation_type text DEFAULT 'RequestResponse', IN log_type text DEFAULT 'None',
+  IN context jsonb DEFAULT NULL, IN qualifier varchar(128) DEFAULT NULL,
+  OUT status_code int, OUT payload jsonb, OUT executed_version text, OUT log_result text)
+LANGUAGE sql VOLATILE
+AS $$
+  SELECT r.status_code, r.response::jsonb, r.executed_version, r.log_result
+  FROM aws_lambda._invoke($1, $2::text, $3, $4, $5, $6::text, $7::text) AS r
+$$;
+
+CREATE OR REPLACE FUNCTION aws_lambda.invoke(
+  IN function_name aws_commons._lambda_function_arn_1, IN payload json,
+  IN invocation_type text DEFAULT 'RequestResponse', IN log_type text DEFAULT 'None',
+  IN context json DEFAULT NULL, IN qualifier varchar(128) DEFAULT NULL,
+  OUT status_code int, OUT payload json, OUT executed_version text, OUT log_result text)
+LANGUAGE sql VOLATILE
+AS $$
+  SELECT r.status_code, r.response::json, r.executed_version, r.log_result
+  FROM aws_lambda._invoke(($1).function_name, $2::text, ($1).region, $3, $4,
+                          $5::text, $6::text) AS r
+$$;
+
+CREATE OR REPLACE FUNCTION aws_lambda.invoke(
+  IN function_name aws_commons._lambda_function_arn_1, IN payload jsonb,
+  IN invocation_type text DEFAULT 'RequestResponse', IN log_type text DEFAULT 'None',
+  IN context jsonb DEFAULT NULL, IN qualifier varchar(128) DEFAULT NULL,
+  OUT status_code int, OUT payload jsonb, OUT executed_version text, OUT log_result text)
+LANGUAGE sql VOLATILE
+AS $$
+  SELECT r.status_code, r.response::jsonb, r.executed_version, r.log_result
+  FROM aws_lambda._invoke(($1).function_name, $2::text, ($1).region, $3, $4,
+                          $5::text, $6::text) AS r
+$$;
+
+-- As on Aurora: only roles granted USAGE on aws_lambda and EXECUTE on its functions may call it.
+REVOKE ALL ON SCHEMA aws_lambda FROM PUBLIC;
+REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA aws_lambda FROM PUBLIC;
+GRANT USAGE ON SCHEMA aws_commons TO PUBLIC;
