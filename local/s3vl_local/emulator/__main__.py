@@ -1,0 +1,57 @@
+"""`python -m s3vl_local.emulator`: serve the emulator until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from types import FrameType
+
+from . import constants as c
+from .server import start_server
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m s3vl_local.emulator", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--data-dir", default=None, help="persist state here across restarts")
+    parser.add_argument("--region", default=c.DEFAULT_REGION)
+    parser.add_argument("--throttle-rate", type=float, default=0.0)
+    parser.add_argument("--error-rate", type=float, default=0.0)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--fault-seed", type=int, default=None)
+    parser.add_argument("--query-page-size", type=int, default=c.QUERY_PAGE_SIZE_DEFAULT)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handle = start_server(
+        args.host,
+        args.port,
+        region=args.region,
+        data_dir=args.data_dir,
+        throttle_rate=args.throttle_rate,
+        error_rate=args.error_rate,
+        latency_ms=args.latency_ms,
+        fault_seed=args.fault_seed,
+        query_page_size=args.query_page_size,
+    )
+    done = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    print(f"s3vl emulator listening on {handle.url}", flush=True)
+    while not done.wait(1.0):
+        pass
+    handle.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""One emulator instance: state, fault injector, dispatcher and optional persistence."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+
+from . import constants as c
+from .faults import FaultConfig, FaultInjector
+from .persistence import load, save
+from .responses import Dispatcher, Response
+
+_READ_ONLY_PREFIXES = ("Get", "List", "Query")
+
+
+class Emulator:
+    def __init__(
+        self,
+        region: str = c.DEFAULT_REGION,
+        data_dir: str | Path | None = None,
+        throttle_rate: float = 0.0,
+        error_rate: float = 0.0,
+        latency_ms: float = 0.0,
+        fault_seed: int | None = None,
+        query_page_size: int = c.QUERY_PAGE_SIZE_DEFAULT,
+    ) -> None:
+        self.data_dir = Path(data_dir) if data_dir is not None else None
+        state = load(self.data_dir) if self.data_dir is not None else None
+        faults = FaultInjector(FaultConfig(throttle_rate, error_rate, latency_ms), seed=fault_seed)
+        self.dispatcher = Dispatcher(state, region, faults, query_page_size)
+        self.faults = faults
+        self.state = self.dispatcher.state
+        self._dirty = threading.Event()
+
+    def handle(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, list[str]],
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> Response:
+        response = self.dispatcher.handle(method, path, query, headers, body)
+        operation = path.strip("/").split("/", 1)[0]
+        if response.status == 200 and not operation.startswith(_READ_ONLY_PREFIXES):
+            self._dirty.set()
+        return response
+
+    @property
+    def dirty(self) -> bool:
+        return self._dirty.is_set()
+
+    def save(self) -> bool:
+        """Write a snapshot if there is a data directory; True if one was written."""
+        if self.data_dir is None:
+            return False
+        with self.state.lock:
+            self._dirty.clear()
+            save(self.state, self.data_dir)
+        return True

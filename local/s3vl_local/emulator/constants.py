@@ -1,0 +1,75 @@
+"""Service limits and fixed values of Amazon S3 Vectors, as the emulator enforces them.
+
+The one place in the emulator where a limit is written down; see
+`/work/shared/reference/s3vectors-facts.md` §1.1 for the sources.
+"""
+
+from __future__ import annotations
+
+ACCOUNT_ID = "123456789012"
+DEFAULT_REGION = "us-east-1"
+
+# Names
+BUCKET_NAME_MIN, BUCKET_NAME_MAX = 3, 63
+INDEX_NAME_MIN, INDEX_NAME_MAX = 3, 63
+VECTOR_KEY_MIN, VECTOR_KEY_MAX = 1, 1024
+
+# Index shape
+DIMENSION_MIN, DIMENSION_MAX = 1, 4096
+DATA_TYPES = ("float32",)
+DISTANCE_METRICS = ("cosine", "euclidean")
+NON_FILTERABLE_KEYS_MAX = 10
+METADATA_KEY_NAME_MIN, METADATA_KEY_NAME_MAX = 1, 63
+
+# Per-call batch sizes
+PUT_VECTORS_MAX = 500
+GET_VECTORS_MAX = 100
+DELETE_VECTORS_MAX = 500
+
+# Metadata per vector (sizes are UTF-8 bytes of the compact JSON encoding, see docs/emulator.md)
+METADATA_TOTAL_BYTES_MAX = 40 * 1024
+METADATA_FILTERABLE_BYTES_MAX = 2 * 1024
+METADATA_KEYS_MAX = 50
+
+# Listing
+LIST_VECTORS_MAX_RESULTS_MIN, LIST_VECTORS_MAX_RESULTS_MAX = 1, 1000
+LIST_VECTORS_MAX_RESULTS_DEFAULT = 500
+LIST_SEGMENT_COUNT_MIN, LIST_SEGMENT_COUNT_MAX = 1, 16
+LIST_BUCKETS_MAX_RESULTS_MIN, LIST_BUCKETS_MAX_RESULTS_MAX = 1, 500
+LIST_BUCKETS_MAX_RESULTS_DEFAULT = 500
+NEXT_TOKEN_MAX = 2048
+
+# QueryVectors
+TOP_K_MIN, TOP_K_MAX = 1, 10_000
+# Results above this many are returned in pages linked by nextToken (the service's page size is
+# not published; 500 keeps every topK <= 100 of the GA service in a single page).
+QUERY_PAGE_SIZE_DEFAULT = 500
+QUERY_TOKEN_TTL_SECONDS = 300.0
+QUERY_TOKEN_CACHE_MAX = 1000
+FILTER_CONSTRAINTS_MAX = 100
+
+# Whole request
+REQUEST_PAYLOAD_MAX_BYTES = 20 * 1024 * 1024
+
+# Operations that the fault injector applies to by default (everything except admin endpoints).
+DATA_OPERATIONS = (
+    "CreateVectorBucket",
+    "GetVectorBucket",
+    "ListVectorBuckets",
+    "DeleteVectorBucket",
+    "CreateIndex",
+    "GetIndex",
+    "ListIndexes",
+    "DeleteIndex",
+    "PutVectorBucketPolicy",
+    "GetVectorBucketPolicy",
+    "DeleteVectorBucketPolicy",
+    "PutVectors",
+    "GetVectors",
+    "ListVectors",
+    "DeleteVectors",
+    "QueryVectors",
+    "TagResource",
+    "UntagResource",
+    "ListTagsForResource",
+)

@@ -1,0 +1,447 @@
+"""State of the emulated service: vector buckets, indexes and their vectors.
+
+Each index keeps its vectors in one contiguous float32 matrix that grows by doubling, so a put
+is amortised O(1) per vector and a query never rebuilds anything. Deleting a vector moves the
+last row into its slot. Requests arrive here already parsed and shape-checked by
+`responses.py`; this module enforces what needs the index (dimension, metric, metadata rules).
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import math
+import re
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from . import constants as c
+from .exceptions import ConflictError, NotFoundError, ValidationError
+from .search import nearest
+
+F32 = npt.NDArray[np.float32]
+Metadata = dict[str, Any]
+
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")
+_INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
+_INDEX_ARN = re.compile(
+    r"^arn:aws[-a-z0-9]*:s3vectors:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
+    r"bucket/(?P<bucket>[^/]+)/index/(?P<index>[^/]+)$"
+)
+_BUCKET_ARN = re.compile(
+    r"^arn:aws[-a-z0-9]*:s3vectors:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
+    r"bucket/(?P<bucket>[^/]+)$"
+)
+
+
+def bucket_arn(region: str, bucket: str) -> str:
+    return f"arn:aws:s3vectors:{region}:{c.ACCOUNT_ID}:bucket/{bucket}"
+
+
+def index_arn(region: str, bucket: str, index: str) -> str:
+    return f"{bucket_arn(region, bucket)}/index/{index}"
+
+
+def parse_index_arn(arn: str) -> tuple[str, str, str]:
+    match = _INDEX_ARN.match(arn)
+    if not match:
+        raise ValidationError(f"indexArn: '{arn}' is not a vector index ARN", "indexArn")
+    return match["region"], match["bucket"], match["index"]
+
+
+def parse_bucket_arn(arn: str, field_name: str = "vectorBucketArn") -> tuple[str, str]:
+    match = _BUCKET_ARN.match(arn)
+    if not match:
+        raise ValidationError(f"{field_name}: '{arn}' is not a vector bucket ARN", field_name)
+    return match["region"], match["bucket"]
+
+
+def validate_bucket_name(name: str) -> None:
+    if not c.BUCKET_NAME_MIN <= len(name) <= c.BUCKET_NAME_MAX:
+        raise ValidationError(
+            f"vectorBucketName: length {len(name)} is outside "
+            f"{c.BUCKET_NAME_MIN}-{c.BUCKET_NAME_MAX} characters",
+            "vectorBucketName",
+        )
+    if not _BUCKET_NAME.match(name):
+        raise ValidationError(
+            "vectorBucketName: only lowercase letters, digits and '-' are allowed, and it must "
+            "start and end with a letter or digit",
+            "vectorBucketName",
+        )
+
+
+def validate_index_name(name: str) -> None:
+    if not c.INDEX_NAME_MIN <= len(name) <= c.INDEX_NAME_MAX:
+        raise ValidationError(
+            f"indexName: length {len(name)} is outside {c.INDEX_NAME_MIN}-{c.INDEX_NAME_MAX} "
+            "characters",
+            "indexName",
+        )
+    if not _INDEX_NAME.match(name):
+        raise ValidationError(
+            "indexName: only lowercase letters, digits, '-' and '.' are allowed, and it must "
+            "start and end with a letter or digit",
+            "indexName",
+        )
+
+
+def metadata_bytes(metadata: Mapping[str, Any]) -> int:
+    """Size of metadata as the emulator counts it: UTF-8 bytes of its compact JSON encoding."""
+    encoded = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False)
+    return len(encoded.encode("utf-8"))
+
+
+def _check_metadata_value(key: str, value: object, where: str) -> None:
+    primitive = (str, bool, int, float)
+    items = value if isinstance(value, list) else [value]
+    if all(isinstance(v, primitive) for v in items):
+        if any(isinstance(v, float) and not math.isfinite(v) for v in items):
+            raise ValidationError(f"{where}: metadata value of '{key}' is NaN or infinity", where)
+        return
+    raise ValidationError(
+        f"{where}: metadata value of '{key}' must be a string, number, boolean or an array of "
+        "those",
+        where,
+    )
+
+
+@dataclass
+class VectorIndex:
+    region: str
+    bucket_name: str
+    name: str
+    dimension: int
+    distance_metric: str
+    non_filterable_keys: tuple[str, ...] = ()
+    encryption: dict[str, str] | None = None
+    creation_time: float = field(default_factory=time.time)
+    data: F32 = field(init=False)
+    aux: F32 = field(init=False)
+    keys: list[str] = field(default_factory=list)
+    metadata: list[Metadata] = field(default_factory=list)
+    row_of: dict[str, int] = field(default_factory=dict)
+    version: int = 0
+    _sorted_keys: list[str] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.data = np.empty((16, self.dimension), dtype=np.float32)
+        self.aux = np.empty(16, dtype=np.float32)
+
+    @property
+    def arn(self) -> str:
+        return index_arn(self.region, self.bucket_name, self.name)
+
+    @property
+    def count(self) -> int:
+        return len(self.keys)
+
+    def matrix(self) -> F32:
+        return self.data[: self.count]
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "vectorBucketName": self.bucket_name,
+            "indexName": self.name,
+            "indexArn": self.arn,
+            "creationTime": self.creation_time,
+            "dataType": "float32",
+            "dimension": self.dimension,
+            "distanceMetric": self.distance_metric,
+            "metadataConfiguration": {"nonFilterableMetadataKeys": list(self.non_filterable_keys)},
+        }
+        if self.encryption:
+            out["encryptionConfiguration"] = dict(self.encryption)
+        return out
+
+    # ---- writes -------------------------------------------------------------------------------
+
+    def check_vectors(self, keys: Sequence[str], block: F32) -> None:
+        """Reject NaN/infinity and zero vectors on cosine, naming the first offending key."""
+        finite = np.isfinite(block).all(axis=1)
+        if not finite.all():
+            bad = keys[int(np.argmin(finite))]
+            raise ValidationError(
+                f"vectors: vector '{bad}' contains NaN or infinity (or a value outside float32 "
+                "range)",
+                "vectors",
+            )
+        if self.distance_metric == "cosine":
+            nonzero = np.any(block != 0, axis=1)
+            if not nonzero.all():
+                bad = keys[int(np.argmin(nonzero))]
+                raise ValidationError(
+                    f"vectors: vector '{bad}' is all zeros, which has no direction for the "
+                    "cosine distance metric",
+                    "vectors",
+                )
+
+    def check_query(self, block: F32) -> None:
+        if not np.isfinite(block).all():
+            raise ValidationError(
+                "queryVector: contains NaN or infinity (or a value outside float32 range)",
+                "queryVector",
+            )
+        if self.distance_metric == "cosine" and not np.any(block != 0):
+            raise ValidationError(
+                "queryVector: an all-zero vector has no direction for the cosine distance metric",
+                "queryVector",
+            )
+
+    def check_metadata(self, key: str, metadata: Metadata) -> None:
+        where = "vectors.metadata"
+        if len(metadata) > c.METADATA_KEYS_MAX:
+            raise ValidationError(
+                f"{where}: vector '{key}' has {len(metadata)} metadata keys, more than the "
+                f"limit of {c.METADATA_KEYS_MAX}",
+                where,
+            )
+        for name, value in metadata.items():
+            _check_metadata_value(name, value, where)
+        total = metadata_bytes(metadata)
+        if total > c.METADATA_TOTAL_BYTES_MAX:
+            raise ValidationError(
+                f"{where}: vector '{key}' has {total} bytes of metadata, more than the limit of "
+                f"{c.METADATA_TOTAL_BYTES_MAX} bytes (40 KB)",
+                where,
+            )
+        filterable = {k: v for k, v in metadata.items() if k not in self.non_filterable_keys}
+        size = metadata_bytes(filterable)
+        if size > c.METADATA_FILTERABLE_BYTES_MAX:
+            raise ValidationError(
+                f"{where}: vector '{key}' has {size} bytes of filterable metadata, more than the "
+                f"limit of {c.METADATA_FILTERABLE_BYTES_MAX} bytes (2 KB); declare large keys in "
+                "nonFilterableMetadataKeys when creating the index",
+                where,
+            )
+
+    def _reserve(self, needed: int) -> None:
+        capacity = self.data.shape[0]
+        if needed <= capacity:
+            return
+        new_capacity = max(needed, capacity * 2)
+        grown = np.empty((new_capacity, self.dimension), dtype=np.float32)
+        grown[: self.count] = self.data[: self.count]
+        aux = np.empty(new_capacity, dtype=np.float32)
+        aux[: self.count] = self.aux[: self.count]
+        self.data, self.aux = grown, aux
+
+    def _row_aux(self, block: F32) -> F32:
+        squares = np.einsum("ij,ij->i", block.astype(np.float64), block.astype(np.float64))
+        if self.distance_metric == "cosine":
+            return (1.0 / np.sqrt(squares)).astype(np.float32)  # type: ignore[no-any-return]
+        return squares.astype(np.float32)  # type: ignore[no-any-return]
+
+    def put(self, keys: Sequence[str], block: F32, metadata: Sequence[Metadata]) -> None:
+        """Insert or overwrite; everything is validated already, so this cannot fail half-way."""
+        aux = self._row_aux(block)
+        self._reserve(self.count + len(keys))
+        for i, key in enumerate(keys):
+            row = self.row_of.get(key)
+            if row is None:
+                row = self.count
+                self.row_of[key] = row
+                self.keys.append(key)
+                self.metadata.append(metadata[i])
+            else:
+                self.metadata[row] = metadata[i]
+            self.data[row] = block[i]
+            self.aux[row] = aux[i]
+        self._changed()
+
+    def delete(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            row = self.row_of.pop(key, None)
+            if row is None:
+                continue
+            last = self.count - 1
+            if row != last:
+                moved = self.keys[last]
+                self.data[row] = self.data[last]
+                self.aux[row] = self.aux[last]
+                self.keys[row] = moved
+                self.metadata[row] = self.metadata[last]
+                self.row_of[moved] = row
+            self.keys.pop()
+            self.metadata.pop()
+        self._changed()
+
+    def _changed(self) -> None:
+        self.version += 1
+        self._sorted_keys = None
+
+    # ---- reads --------------------------------------------------------------------------------
+
+    def vector(self, row: int) -> list[float]:
+        return [float(x) for x in self.data[row].tolist()]
+
+    def sorted_keys(self) -> list[str]:
+        if self._sorted_keys is None:
+            self._sorted_keys = sorted(self.keys)
+        return self._sorted_keys
+
+    def list_page(
+        self, segment_count: int, segment_index: int, after: str | None, limit: int, row_bytes: int
+    ) -> tuple[list[int], str | None]:
+        """Rows of the next page of one segment in key order, and the last key if more remain.
+
+        A page holds at most `limit` vectors and stops once about 1 MiB of data was gathered.
+        """
+        ordered = self.sorted_keys()
+        start = 0 if after is None else bisect.bisect_right(ordered, after)
+        rows: list[int] = []
+        budget = 1024 * 1024
+        for key in ordered[start:]:
+            if segment_count > 1 and zlib.crc32(key.encode()) % segment_count != segment_index:
+                continue
+            if len(rows) == limit or budget <= 0:
+                return rows, self.keys[rows[-1]]
+            row = self.row_of[key]
+            rows.append(row)
+            budget -= row_bytes + len(key)
+        return rows, None
+
+    def query(
+        self, vector: F32, top_k: int, predicate: Callable[[Metadata], bool] | None
+    ) -> list[tuple[int, float]]:
+        mask = None
+        if predicate is not None:
+            mask = np.fromiter(
+                (predicate(md) for md in self.metadata), dtype=bool, count=self.count
+            )
+        rows, distances = nearest(
+            self.matrix(), self.aux[: self.count], vector, self.distance_metric, top_k, mask
+        )
+        return list(zip(rows.tolist(), distances.tolist(), strict=True))
+
+
+@dataclass
+class VectorBucket:
+    region: str
+    name: str
+    encryption: dict[str, str] | None = None
+    creation_time: float = field(default_factory=time.time)
+    indexes: dict[str, VectorIndex] = field(default_factory=dict)
+    policy: str | None = None
+
+    @property
+    def arn(self) -> str:
+        return bucket_arn(self.region, self.name)
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "vectorBucketName": self.name,
+            "vectorBucketArn": self.arn,
+            "creationTime": self.creation_time,
+        }
+        out["encryptionConfiguration"] = dict(self.encryption or {"sseType": "AES256"})
+        return out
+
+
+class EmulatorState:
+    """All buckets of all regions, plus resource tags; one lock serialises every operation."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.buckets: dict[tuple[str, str], VectorBucket] = {}
+        self.tags: dict[str, dict[str, str]] = {}
+
+    # ---- lookups ------------------------------------------------------------------------------
+
+    def bucket(self, region: str, name: str) -> VectorBucket:
+        found = self.buckets.get((region, name))
+        if found is None:
+            raise NotFoundError(f"The specified vector bucket could not be found: '{name}'")
+        return found
+
+    def index(self, region: str, bucket: str, name: str) -> VectorIndex:
+        found = self.bucket(region, bucket).indexes.get(name)
+        if found is None:
+            raise NotFoundError(
+                f"The specified index could not be found: '{name}' in vector bucket '{bucket}'"
+            )
+        return found
+
+    def resource_exists(self, arn: str) -> bool:
+        if _INDEX_ARN.match(arn):
+            region, bucket, index = parse_index_arn(arn)
+            found = self.buckets.get((region, bucket))
+            return found is not None and index in found.indexes
+        if _BUCKET_ARN.match(arn):
+            return (parse_bucket_arn(arn, "resourceArn")) in self.buckets
+        return False
+
+    # ---- buckets ------------------------------------------------------------------------------
+
+    def create_bucket(
+        self, region: str, name: str, encryption: dict[str, str] | None, tags: dict[str, str]
+    ) -> VectorBucket:
+        validate_bucket_name(name)
+        if (region, name) in self.buckets:
+            raise ConflictError(f"A vector bucket with the name '{name}' already exists")
+        bucket = VectorBucket(region=region, name=name, encryption=encryption)
+        self.buckets[(region, name)] = bucket
+        if tags:
+            self.tags[bucket.arn] = dict(tags)
+        return bucket
+
+    def delete_bucket(self, region: str, name: str) -> None:
+        bucket = self.bucket(region, name)
+        if bucket.indexes:
+            raise ConflictError(
+                f"The vector bucket '{name}' is not empty: delete its {len(bucket.indexes)} "
+                "index(es) first"
+            )
+        del self.buckets[(region, name)]
+        self.tags.pop(bucket.arn, None)
+
+    def list_buckets(self, region: str, prefix: str | None) -> list[VectorBucket]:
+        found = [b for (r, n), b in self.buckets.items() if r == region]
+        if prefix:
+            found = [b for b in found if b.name.startswith(prefix)]
+        return sorted(found, key=lambda b: b.name)
+
+    # ---- indexes ------------------------------------------------------------------------------
+
+    def create_index(
+        self,
+        region: str,
+        bucket_name: str,
+        name: str,
+        dimension: int,
+        metric: str,
+        non_filterable: Sequence[str],
+        encryption: dict[str, str] | None,
+        tags: dict[str, str],
+    ) -> VectorIndex:
+        validate_index_name(name)
+        bucket = self.bucket(region, bucket_name)
+        if name in bucket.indexes:
+            raise ConflictError(
+                f"An index with the name '{name}' already exists in vector bucket '{bucket_name}'"
+            )
+        index = VectorIndex(
+            region=region,
+            bucket_name=bucket_name,
+            name=name,
+            dimension=dimension,
+            distance_metric=metric,
+            non_filterable_keys=tuple(non_filterable),
+            encryption=encryption or bucket.encryption,
+        )
+        bucket.indexes[name] = index
+        if tags:
+            self.tags[index.arn] = dict(tags)
+        return index
+
+    def delete_index(self, region: str, bucket_name: str, name: str) -> None:
+        index = self.index(region, bucket_name, name)
+        del self.bucket(region, bucket_name).indexes[name]
+        self.tags.pop(index.arn, None)
