@@ -123,8 +123,9 @@ def _start_emulator(state_dir: Path, state: dict[str, Any]) -> str:
     url = f"http://{LOOPBACK}:{port}"
     if not (alive and http_healthy(url + HEALTH_PATH)):
         procs.stop_pidfile(pidfile)
+        # --data-dir: vectors survive `down`/`up`, as data in S3 Vectors would.
         argv = [sys.executable, "-m", "s3vl_local.emulator", "--host", LOOPBACK, "--port",
-                str(port)]
+                str(port), "--region", REGION, "--data-dir", str(state_dir / "emulator-data")]
         procs.start_background(argv, pidfile, state_dir / "emulator.log", _python_env())
     state["emulator_port"] = port
     return url
@@ -170,6 +171,8 @@ def _start_postgres(state_dir: Path, state: dict[str, Any]) -> str:
                               (DATABASE,)).fetchone()
         if not exists:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+    if backend == "cluster":
+        return pg.cluster_dsn(state["postgres_port"], DATABASE)
     return psycopg.conninfo.make_conninfo(server_dsn, dbname=DATABASE)
 
 
