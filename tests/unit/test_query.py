@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 from botocore.stub import ANY, Stubber
-
 from s3vl_lambda import limits
 from s3vl_lambda.operations.query import similarity
 
@@ -120,7 +119,8 @@ def test_pages_stop_at_the_end(invoke: Invoke, stubbed: Stubber) -> None:
 
 def test_return_metadata_false_gives_empty_objects(invoke: Invoke, stubbed: Stubber) -> None:
     stubbed.add_response("get_index", index_response(), {"indexArn": INDEX_ARN})
-    stubbed.add_response("query_vectors", {"vectors": [{"key": "a", "distance": 0.5}], "distanceMetric": "cosine"})
+    page = {"vectors": [{"key": "a", "distance": 0.5}], "distanceMetric": "cosine"}
+    stubbed.add_response("query_vectors", page)
     env = invoke(_query(return_metadata=False))
     assert env["result"] == [
         {"vector_id": "a", "distance": 0.5, "similarity_score": 0.5, "metadata": {}}

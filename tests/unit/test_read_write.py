@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from s3vl_lambda import limits
 
 from .conftest import BUCKET, INDEX, INDEX_ARN, Invoke
@@ -121,7 +120,10 @@ def test_list_vectors_defaults_omit_data(invoke: Invoke, moto_index: dict[str, A
 
 
 def test_list_vectors_sends_segments_and_token(
-    invoke: Invoke, moto_index: dict[str, Any], api_calls: list[str], monkeypatch: pytest.MonkeyPatch
+    invoke: Invoke,
+    moto_index: dict[str, Any],
+    api_calls: list[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from s3vl_lambda.operations import read
 
