@@ -1,0 +1,151 @@
+"""The function against the project's S3 Vectors emulator: in-process and over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from s3vl_local.emulator import mock_s3vectors, start_server
+
+from .conftest import ACCOUNT, REGION, Invoke
+
+BUCKET = "emu-bucket"
+
+
+def _arn(index: str) -> str:
+    return f"arn:aws:s3vectors:{REGION}:{ACCOUNT}:bucket/{BUCKET}/index/{index}"
+
+
+def _setup(client: Any, index: str, metric: str, dimension: int = 3) -> str:
+    client.create_index(
+        vectorBucketName=BUCKET, indexName=index, dataType="float32", dimension=dimension,
+        distanceMetric=metric, metadataConfiguration={"nonFilterableMetadataKeys": ["body"]},
+    )
+    return _arn(index)
+
+
+@pytest.fixture
+def emulator(api_calls: list[str]) -> Iterator[Any]:
+    with mock_s3vectors(query_page_size=4):
+        client = boto3.client("s3vectors", region_name=REGION)
+        client.create_vector_bucket(vectorBucketName=BUCKET)
+        yield client
+
+
+def _load(invoke: Invoke, arn: str, n: int) -> None:
+    vectors = [
+        {"key": f"v{i:03d}", "data": [1.0, i / 10.0, 0.5],
+         "metadata": {"group": "even" if i % 2 == 0 else "odd", "i": i, "body": "x" * 10}}
+        for i in range(n)
+    ]
+    env = invoke({"operation": "put_vectors", "index_arn": arn, "vectors": vectors})
+    assert env["success"] is True, env
+
+
+def test_query_pages_are_followed_to_top_k(
+    invoke: Invoke, emulator: Any, api_calls: list[str]
+) -> None:
+    arn = _setup(emulator, "cos-index", "cosine")
+    _load(invoke, arn, 30)
+    api_calls.clear()
+    env = invoke({"operation": "query_vectors", "index_arn": arn,
+                  "query_vector": [1.0, 0.0, 0.5], "top_k": 10})
+    result = env["result"]
+    assert len(result) == 10  # the emulator pages 4 at a time: 3 QueryVectors calls
+    assert api_calls.count("QueryVectors") == 3
+    distances = [r["distance"] for r in result]
+    assert distances == sorted(distances)
+    assert result[0]["vector_id"] == "v000"
+    for r in result:
+        assert r["similarity_score"] == pytest.approx(1.0 - r["distance"])
+
+
+def test_euclidean_scores_and_filter(invoke: Invoke, emulator: Any) -> None:
+    arn = _setup(emulator, "l2-index", "euclidean")
+    _load(invoke, arn, 12)
+    env = invoke({"operation": "query_vectors", "index_arn": arn, "query_vector": [1.0, 0.0, 0.5],
+                  "top_k": 5, "metadata_filter": {"group": "odd"}})
+    result = env["result"]
+    assert [r["vector_id"] for r in result] == ["v001", "v003", "v005", "v007", "v009"]
+    for r in result:
+        assert r["metadata"]["group"] == "odd"
+        assert r["similarity_score"] == pytest.approx(1.0 / (1.0 + r["distance"]))
+        assert 0.0 < r["similarity_score"] <= 1.0
+
+
+def test_filterable_size_respects_non_filterable_keys(invoke: Invoke, emulator: Any) -> None:
+    arn = _setup(emulator, "meta-index", "cosine")
+    big = {"key": "big", "data": [1.0, 0.0, 0.0], "metadata": {"body": "x" * 5000}}
+    assert invoke({"operation": "put_vectors", "index_arn": arn, "vectors": [big]})["success"]
+    bad = {"key": "bad", "data": [1.0, 0.0, 0.0], "metadata": {"title": "x" * 5000}}
+    env = invoke({"operation": "put_vectors", "index_arn": arn, "vectors": [bad]})
+    assert env["error"]["field"] == "vectors[0].metadata"
+    assert "non-filterable" in env["error"]["message"]
+
+
+def test_list_vectors_pages_and_segments_cover_everything(invoke: Invoke, emulator: Any) -> None:
+    arn = _setup(emulator, "list-index", "cosine")
+    _load(invoke, arn, 25)
+    seen: list[str] = []
+    token = None
+    pages = 0
+    while True:
+        env = invoke({"operation": "list_vectors", "index_arn": arn, "max_results": 10,
+                      "next_token": token})
+        page = env["result"]
+        assert page["total_count"] == len(page["vectors"]) <= 10
+        seen += [v["vector_id"] for v in page["vectors"]]
+        pages += 1
+        token = page["next_token"]
+        if token is None:
+            break
+    assert pages == 3 and sorted(seen) == [f"v{i:03d}" for i in range(25)]
+    segments: list[str] = []
+    for s in range(3):
+        env = invoke({"operation": "list_vectors", "index_arn": arn, "max_results": 1000,
+                      "segment_count": 3, "segment_index": s})
+        segments += [v["vector_id"] for v in env["result"]["vectors"]]
+    assert sorted(segments) == sorted(seen)
+
+
+def test_batch_and_get_index_through_the_emulator(invoke: Invoke, emulator: Any) -> None:
+    arn = _setup(emulator, "batch-index", "cosine")
+    _load(invoke, arn, 6)
+    info = invoke({"operation": "get_index", "index_arn": arn})["result"]
+    assert info["dimension"] == 3 and info["non_filterable_metadata_keys"] == ["body"]
+    assert info["creation_time"] is not None
+    env = invoke({"operation": "query_vectors_batch", "index_arn": arn, "top_k": 2,
+                  "query_vectors": [[1.0, 0.0, 0.5], [1.0, 0.5, 0.5], [0.0, 0.0, 0.0, 1.0]]})
+    first, second, third = env["result"]
+    assert first["results"][0]["vector_id"] == "v000"
+    assert second["results"][0]["vector_id"] == "v005"
+    assert third["success"] is False and third["error"]["type"] == "ValidationError"
+
+
+def test_throttling_after_retries_is_a_retryable_error(
+    invoke: Invoke, api_calls: list[str]
+) -> None:
+    with mock_s3vectors(throttle_rate=1.0, fault_seed=1):
+        env = invoke({"operation": "get_index", "index_arn": _arn("any-index")})
+    assert env["error"]["type"] == "Throttled"
+    assert env["error"]["retryable"] is True
+    assert api_calls.count("GetIndex") == 1  # one logical call; botocore retried underneath
+
+
+def test_over_real_http_with_the_endpoint_variable(
+    invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with start_server() as server:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3VECTORS", server.url)
+        admin = boto3.client("s3vectors", region_name=REGION)
+        admin.create_vector_bucket(vectorBucketName=BUCKET)
+        arn = _setup(admin, "http-index", "cosine")
+        _load(invoke, arn, 5)
+        env = invoke({"operation": "query_vectors", "index_arn": arn,
+                      "query_vector": [1.0, 0.2, 0.5], "top_k": 1})
+        assert env["result"][0]["vector_id"] == "v002"
+        env = invoke({"operation": "get_vectors", "vector_bucket_name": BUCKET,
+                      "index_name": "http-index", "vector_ids": ["v004", "nope"]})
+        assert [r["found"] for r in env["result"]] == [True, False]
