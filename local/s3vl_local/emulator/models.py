@@ -9,7 +9,6 @@ last row into its slot. Requests arrive here already parsed and shape-checked by
 from __future__ import annotations
 
 import bisect
-import json
 import math
 import re
 import threading
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from . import codec
 from . import constants as c
 from .exceptions import ConflictError, NotFoundError, ValidationError
 from .search import nearest
@@ -95,8 +95,7 @@ def validate_index_name(name: str) -> None:
 
 def metadata_bytes(metadata: Mapping[str, Any]) -> int:
     """Size of metadata as the emulator counts it: UTF-8 bytes of its compact JSON encoding."""
-    encoded = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False)
-    return len(encoded.encode("utf-8"))
+    return len(codec.dumps(metadata))
 
 
 def _check_metadata_value(key: str, value: object, where: str) -> None:
@@ -212,8 +211,10 @@ class VectorIndex:
                 f"{c.METADATA_TOTAL_BYTES_MAX} bytes (40 KB)",
                 where,
             )
-        filterable = {k: v for k, v in metadata.items() if k not in self.non_filterable_keys}
-        size = metadata_bytes(filterable)
+        size = total
+        if any(k in metadata for k in self.non_filterable_keys):
+            filterable = {k: v for k, v in metadata.items() if k not in self.non_filterable_keys}
+            size = metadata_bytes(filterable)
         if size > c.METADATA_FILTERABLE_BYTES_MAX:
             raise ValidationError(
                 f"{where}: vector '{key}' has {size} bytes of filterable metadata, more than the "

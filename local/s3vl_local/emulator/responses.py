@@ -22,6 +22,7 @@ from urllib.parse import unquote
 
 import numpy as np
 
+from . import codec
 from . import constants as c
 from . import params as p
 from .exceptions import NotFoundError, ServiceError, UnknownOperationError, ValidationError
@@ -54,7 +55,7 @@ def _json(
     headers = {"Content-Type": "application/json", "x-amzn-RequestId": str(uuid.uuid4())}
     if extra:
         headers.update(extra)
-    return Response(status, headers, json.dumps(payload, separators=(",", ":")).encode())
+    return Response(status, headers, codec.dumps(payload))
 
 
 def error_response(error: ServiceError) -> Response:
@@ -152,7 +153,7 @@ class Dispatcher:
         if not body.strip():
             return {}
         try:
-            parsed = json.loads(body)
+            parsed = codec.loads(body)
         except ValueError as exc:
             raise ValidationError(f"request: body is not valid JSON ({exc})", "request") from exc
         if not isinstance(parsed, dict):
