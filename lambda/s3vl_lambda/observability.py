@@ -5,8 +5,10 @@ Logs carry sizes and counts, never vector contents or metadata values.
 
 from __future__ import annotations
 
+import io
 import os
-from typing import Any
+import sys
+from typing import IO, Any, cast
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -14,7 +16,20 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "s3vl"
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "s3vl"
 
-logger = Logger(service=SERVICE)
+
+
+class _CurrentStdout(io.TextIOBase):
+    """Writes to whatever sys.stdout is now (EMF uses print, which does the same), so logs and
+    metrics stay in one stream even when a test or a wrapper swaps stdout after import."""
+
+    def write(self, s: str, /) -> int:
+        return sys.stdout.write(s)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+logger = Logger(service=SERVICE, stream=cast("IO[str]", _CurrentStdout()))
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 

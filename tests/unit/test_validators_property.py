@@ -1,0 +1,116 @@
+"""Property-based tests (hypothesis) for the request validators."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from s3vl_lambda import limits
+from s3vl_lambda.errors import S3vlError
+from s3vl_lambda.fields import check_key, check_metadata, check_vector, get_int, json_size
+from s3vl_lambda.index_ref import parse_index_arn
+
+FAST = settings(max_examples=60, deadline=None)
+
+finite32 = st.floats(
+    min_value=-limits.FLOAT32_MAX, max_value=limits.FLOAT32_MAX, allow_nan=False, width=32
+)
+
+
+@FAST
+@given(st.lists(finite32, min_size=1, max_size=64))
+def test_finite_float32_vectors_pass_unchanged(vector: list[float]) -> None:
+    assert check_vector(vector, "v") == vector
+
+
+@FAST
+@given(
+    st.lists(finite32, min_size=1, max_size=32),
+    st.sampled_from([math.nan, math.inf, -math.inf, 3.5e38, -1e39]),
+    st.data(),
+)
+def test_one_bad_value_is_named_by_position(
+    vector: list[float], bad: float, data: st.DataObject
+) -> None:
+    i = data.draw(st.integers(min_value=0, max_value=len(vector)))
+    vector.insert(i, bad)
+    with pytest.raises(S3vlError) as info:
+        check_vector(vector, "query_vector")
+    assert info.value.field == f"query_vector[{i}]"
+    assert "finite float32" in info.value.message
+
+
+@FAST
+@given(st.lists(st.one_of(st.text(max_size=3), st.none(), st.booleans()), min_size=1, max_size=5))
+def test_non_numbers_are_refused(values: list[Any]) -> None:
+    with pytest.raises(S3vlError) as info:
+        check_vector(values, "v")
+    assert info.value.field == "v[0]" and "number" in info.value.message
+
+
+@FAST
+@given(st.integers(min_value=limits.MAX_DIMENSION + 1, max_value=limits.MAX_DIMENSION + 50))
+def test_dimension_above_the_limit(n: int) -> None:
+    with pytest.raises(S3vlError) as info:
+        check_vector([0.5] * n, "v")
+    assert str(limits.MAX_DIMENSION) in info.value.message
+
+
+@FAST
+@given(st.text(min_size=0, max_size=1100))
+def test_keys_by_length(key: str) -> None:
+    if limits.MIN_KEY_LENGTH <= len(key) <= limits.MAX_KEY_LENGTH:
+        assert check_key(key, "k") == key
+    else:
+        with pytest.raises(S3vlError) as info:
+            check_key(key, "k")
+        assert "1024" in info.value.message
+
+
+@FAST
+@given(st.integers(min_value=-20_000, max_value=20_000))
+def test_top_k_range(n: int) -> None:
+    req = {"top_k": n}
+    if limits.MIN_TOP_K <= n <= limits.MAX_TOP_K:
+        assert get_int(req, "top_k", 10, limits.MIN_TOP_K, limits.MAX_TOP_K) == n
+    else:
+        with pytest.raises(S3vlError) as info:
+            get_int(req, "top_k", 10, limits.MIN_TOP_K, limits.MAX_TOP_K)
+        assert info.value.field == "top_k" and str(limits.MAX_TOP_K) in info.value.message
+
+
+json_scalar = st.one_of(st.text(max_size=40), st.integers(), st.booleans())
+
+
+@FAST
+@given(st.dictionaries(st.text(min_size=1, max_size=10), json_scalar, max_size=60))
+def test_metadata_accepted_iff_within_limits(meta: dict[str, Any]) -> None:
+    ok = len(meta) <= limits.MAX_METADATA_KEYS and (
+        json_size(meta) <= limits.MAX_FILTERABLE_METADATA_BYTES
+    )
+    if ok:
+        assert check_metadata(meta, "m", frozenset()) == meta
+    else:
+        with pytest.raises(S3vlError):
+            check_metadata(meta, "m", frozenset())
+
+
+name = st.from_regex(re.compile(r"[a-z0-9][a-z0-9-]{1,20}[a-z0-9]"), fullmatch=True)
+
+
+@FAST
+@given(
+    st.sampled_from(["aws", "aws-cn", "aws-us-gov"]),
+    st.sampled_from(["us-east-1", "cn-northwest-1", "us-gov-east-1", "ap-southeast-2"]),
+    st.from_regex(re.compile(r"\d{12}"), fullmatch=True),
+    name,
+    name,
+)
+def test_arn_round_trip(partition: str, region: str, account: str, bucket: str, index: str) -> None:
+    arn = f"arn:{partition}:s3vectors:{region}:{account}:bucket/{bucket}/index/{index}"
+    ref = parse_index_arn(arn)
+    assert (ref.region, ref.bucket, ref.index, ref.arn) == (region, bucket, index, arn)
