@@ -1,0 +1,242 @@
+# shellcheck shell=bash
+# Shared plumbing for the s3vl deploy scripts: options, logging, dry-run, step failure messages,
+# stack outputs and database connection. Sourced, never run.
+# shellcheck disable=SC2034 # globals here are read by steps.sh and the scripts
+
+S3VL_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+readonly S3VL_REPO_ROOT
+readonly S3VL_TEMPLATE="${S3VL_REPO_ROOT}/cloudformation/template.yaml"
+PYTHON="${PYTHON:-python3}"
+
+PARAMETERS_FILE="${S3VL_PARAMETERS:-${S3VL_REPO_ROOT}/parameters.json}"
+STACK_NAME="${S3VL_STACK_NAME:-s3vl}"
+REGION="${S3VL_REGION:-}"
+DRY_RUN=0
+ASSUME_YES=0
+# Seconds between polls of asynchronous AWS operations; attempts before giving up.
+POLL_SECONDS="${S3VL_POLL_SECONDS:-10}"
+POLL_ATTEMPTS="${S3VL_POLL_ATTEMPTS:-60}"
+CURRENT_STEP="start"
+CURRENT_HINT=""
+REMAINING_ARGS=()
+
+log() { printf '==> %s\n' "$*" >&2; }
+warn() { printf 'WARNING: %s\n' "$*" >&2; }
+
+# Stops the script with the step that failed and what to check.
+die() {
+  printf 'ERROR: step "%s" failed: %s\n' "${CURRENT_STEP}" "$1" >&2
+  if [[ -n "${CURRENT_HINT}" ]]; then printf 'Check: %s\n' "${CURRENT_HINT}" >&2; fi
+  exit "${2:-1}"
+}
+
+on_error() {
+  local status=$1 line=$2 command=$3
+  trap - ERR
+  printf 'ERROR: step "%s" failed (exit %s at %s:%s running: %s)\n' \
+    "${CURRENT_STEP}" "${status}" "$(basename "$0")" "${line}" "${command}" >&2
+  if [[ -n "${CURRENT_HINT}" ]]; then printf 'Check: %s\n' "${CURRENT_HINT}" >&2; fi
+  exit "${status}"
+}
+set -E
+trap 'on_error $? $LINENO "$BASH_COMMAND"' ERR
+
+# begin_step NAME HINT: names the step that any later failure is reported against.
+begin_step() {
+  CURRENT_STEP="$1"
+  CURRENT_HINT="$2"
+  log "step ${CURRENT_STEP}"
+}
+
+print_command() {
+  local quoted
+  quoted="$(printf '%q ' "$@")"
+  printf '+ %s\n' "${quoted% }" >&2
+}
+
+# run CMD...: a command that changes something; printed, and skipped under --dry-run.
+run() {
+  print_command "$@"
+  if [[ "${DRY_RUN}" == 1 ]]; then return 0; fi
+  "$@"
+}
+
+# capture PLACEHOLDER CMD...: a command whose output the script needs; printed, and under
+# --dry-run not run at all (PLACEHOLDER stands for its output).
+capture() {
+  local placeholder="$1"
+  shift
+  print_command "$@"
+  if [[ "${DRY_RUN}" == 1 ]]; then
+    printf '%s\n' "${placeholder}"
+    return 0
+  fi
+  "$@"
+}
+
+usage_common() {
+  cat >&2 <<EOF
+Common options:
+  --parameters FILE   CloudFormation parameters file (default: parameters.json; env S3VL_PARAMETERS)
+  --stack-name NAME   stack name (default: s3vl; env S3VL_STACK_NAME)
+  --region REGION     AWS Region (default: the Region of AuroraClusterArn; env S3VL_REGION)
+  --dry-run           print every command without running any
+  --yes               do not ask before deleting anything
+Database connection: the usual libpq variables (PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD
+or ~/.pgpass); PGHOST and PGPORT default to the cluster's writer endpoint.
+EOF
+}
+
+# Parses the common options; everything else is left in REMAINING_ARGS for the script.
+parse_common_args() {
+  while (($#)); do
+    case "$1" in
+      --parameters) PARAMETERS_FILE="${2:?--parameters needs a file}"; shift 2 ;;
+      --stack-name) STACK_NAME="${2:?--stack-name needs a name}"; shift 2 ;;
+      --region) REGION="${2:?--region needs a Region}"; shift 2 ;;
+      --dry-run) DRY_RUN=1; shift ;;
+      --yes) ASSUME_YES=1; shift ;;
+      -h | --help) usage; usage_common; exit 0 ;;
+      *) REMAINING_ARGS+=("$1"); shift ;;
+    esac
+  done
+  if [[ "${DRY_RUN}" == 1 ]]; then log "dry run: commands are printed, none is run"; fi
+}
+
+reject_unknown_args() {
+  if ((${#REMAINING_ARGS[@]})); then
+    usage
+    usage_common
+    CURRENT_STEP="arguments"
+    die "unknown argument: ${REMAINING_ARGS[0]}" 2
+  fi
+}
+
+# parameter KEY: the ParameterValue of KEY in the parameters file ("" when absent).
+parameter() {
+  [[ -f "${PARAMETERS_FILE}" ]] ||
+    die "parameters file ${PARAMETERS_FILE} not found (copy parameters.example.json to parameters.json and fill it in)"
+  "${PYTHON}" - "${PARAMETERS_FILE}" "$1" <<'PY'
+import json, sys
+entries = json.load(open(sys.argv[1], encoding="utf-8"))
+if not isinstance(entries, list):
+    sys.exit(f"{sys.argv[1]}: expected a list of {{ParameterKey, ParameterValue}} objects")
+print(next((str(e.get("ParameterValue", "")) for e in entries if e.get("ParameterKey") == sys.argv[2]), ""))
+PY
+}
+
+# parameter_overrides: every parameter as Key=Value, the form `aws cloudformation deploy` takes.
+parameter_overrides() {
+  "${PYTHON}" - "${PARAMETERS_FILE}" <<'PY'
+import json, sys
+for e in json.load(open(sys.argv[1], encoding="utf-8")):
+    if e["ParameterKey"] not in ("CodeS3Bucket", "CodeS3Key", "CodeSha256"):
+        print(f'{e["ParameterKey"]}={e.get("ParameterValue", "")}')
+PY
+}
+
+cluster_arn() {
+  local arn
+  arn="$(parameter AuroraClusterArn)"
+  [[ "${arn}" =~ ^arn:aws[a-z-]*:rds:[a-z0-9-]+:[0-9]{12}:cluster:[a-zA-Z][a-zA-Z0-9-]*$ ]] ||
+    die "AuroraClusterArn in ${PARAMETERS_FILE} is not a cluster ARN: '${arn}'"
+  printf '%s\n' "${arn}"
+}
+
+cluster_id() { cluster_arn | cut -d: -f7; }
+
+# The stack lives in the cluster's Region: the function runs in the cluster's VPC.
+resolve_region() {
+  local arn_region
+  arn_region="$(cluster_arn | cut -d: -f4)"
+  if [[ -n "${REGION}" && "${REGION}" != "${arn_region}" ]]; then
+    die "--region ${REGION} differs from the Region of AuroraClusterArn (${arn_region}); the stack must be in the cluster's Region"
+  fi
+  REGION="${arn_region}"
+}
+
+# aws_cli ARGS...: the AWS CLI in this stack's Region.
+aws_cli() { aws --region "${REGION}" "$@"; }
+
+declare -A STACK_OUTPUTS=()
+
+stack_exists() {
+  local status
+  if [[ "${DRY_RUN}" == 1 ]]; then return 0; fi
+  if status="$(aws_cli cloudformation describe-stacks --stack-name "${STACK_NAME}" \
+    --query 'Stacks[0].StackStatus' --output text 2>/dev/null)"; then
+    [[ "${status}" != DELETE_COMPLETE ]]
+  else
+    return 1
+  fi
+}
+
+# load_stack_outputs: reads every output of the stack once (placeholders under --dry-run).
+load_stack_outputs() {
+  local key value lines
+  STACK_OUTPUTS=()
+  if [[ "${DRY_RUN}" == 1 ]]; then
+    print_command aws --region "${REGION}" cloudformation describe-stacks --stack-name "${STACK_NAME}"
+    return 0
+  fi
+  lines="$(aws_cli cloudformation describe-stacks --stack-name "${STACK_NAME}" \
+    --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text)" ||
+    die "cannot read the outputs of stack ${STACK_NAME} in ${REGION} (deploy it first with scripts/deploy-stack.sh)"
+  while IFS=$'\t' read -r key value; do
+    [[ -n "${key}" ]] && STACK_OUTPUTS["${key}"]="${value}"
+  done <<<"${lines}"
+}
+
+# output KEY: one stack output; fails naming the key when the stack does not have it.
+output() {
+  if [[ "${DRY_RUN}" == 1 ]]; then
+    printf '<%s output of %s>\n' "$1" "${STACK_NAME}"
+    return 0
+  fi
+  [[ -n "${STACK_OUTPUTS[$1]:-}" ]] || die "stack ${STACK_NAME} has no output $1 (is it deployed from cloudformation/template.yaml?)"
+  printf '%s\n' "${STACK_OUTPUTS[$1]}"
+}
+
+# resolve_database: PGHOST/PGPORT/PGDATABASE/PGUSER default to the cluster's own values.
+resolve_database() {
+  local row endpoint port dbname user
+  if [[ -n "${PGHOST:-}" ]]; then
+    log "database: ${PGHOST}:${PGPORT:-5432} (from PGHOST)"
+    return 0
+  fi
+  row="$(capture "<endpoint>	5432	postgres	<user>" aws --region "${REGION}" rds describe-db-clusters \
+    --db-cluster-identifier "$(cluster_id)" \
+    --query 'DBClusters[0].[Endpoint,Port,DatabaseName,MasterUsername]' --output text)"
+  IFS=$'\t' read -r endpoint port dbname user <<<"${row}"
+  export PGHOST="${endpoint}" PGPORT="${PGPORT:-${port}}"
+  if [[ -z "${PGDATABASE:-}" ]]; then
+    if [[ "${dbname}" == None ]]; then dbname=postgres; fi
+    export PGDATABASE="${dbname}"
+  fi
+  export PGUSER="${PGUSER:-${user}}" PGSSLMODE="${PGSSLMODE:-require}"
+  log "database: ${PGHOST}:${PGPORT} ${PGDATABASE} as ${PGUSER} (cluster writer endpoint)"
+}
+
+# sql ARGS...: psql that stops at the first SQL error and prints bare values.
+sql() { run psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+
+# sql_query PLACEHOLDER STATEMENT [-v name=value]...: runs one statement given on stdin, where
+# psql interpolates :'name' variables (it does not inside -c), and prints its result.
+sql_query() {
+  local placeholder="$1" statement="$2"
+  shift 2
+  print_command psql -X -q -At -v ON_ERROR_STOP=1 "$@" -f -
+  printf '  %s\n' "${statement}" >&2
+  if [[ "${DRY_RUN}" == 1 ]]; then
+    printf '%s\n' "${placeholder}"
+    return 0
+  fi
+  psql -X -q -At -v ON_ERROR_STOP=1 "$@" -f - <<<"${statement}"
+}
+
+confirm() {
+  if [[ "${ASSUME_YES}" == 1 || "${DRY_RUN}" == 1 ]]; then return 0; fi
+  local answer
+  read -r -p "$1 [y/N] " answer || true
+  [[ "${answer}" == y || "${answer}" == Y ]] || die "not confirmed (pass --yes to skip this question)"
+}
