@@ -39,6 +39,10 @@ from .models import (
 Body = dict[str, Any]
 Handler = Callable[["Dispatcher", str, Body], Body]
 
+# Set by the dispatcher: whether the raw body holds a JSON boolean anywhere. numpy silently turns
+# true/false into 1/0, so vector data is checked element by element only when this is set.
+HAS_BOOLEANS = "__s3vl_has_booleans"
+_SPECIAL_FLOATS = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
 _REGION_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[a-z0-9-]+)/")
 
 
@@ -121,6 +125,7 @@ class Dispatcher:
                 )
             payload = self._parse_body(body)
             payload.update(args)
+            payload[HAS_BOOLEANS] = b"true" in body or b"false" in body
             region = self._region(headers)
             with self.state.lock:
                 result = OPERATIONS[operation](self, region, payload)
@@ -419,7 +424,9 @@ def delete_vector_bucket_policy(d: Dispatcher, region: str, body: Body) -> Body:
     return {}
 
 
-def _float32_block(items: list[Any], dimension: int, field: str) -> np.ndarray[Any, Any]:
+def _float32_block(
+    items: list[Any], dimension: int, field: str, may_hold_booleans: bool = True
+) -> np.ndarray[Any, Any]:
     """Turn a list of `{"float32": [...]}` unions into an (n, dimension) float32 matrix."""
     rows = []
     for label, data in items:
@@ -439,12 +446,30 @@ def _float32_block(items: list[Any], dimension: int, field: str) -> np.ndarray[A
         rows.append(values)
     try:
         raw: np.ndarray[Any, Any] = np.array(rows)
-    except (ValueError, TypeError) as exc:
-        raise ValidationError(f"{field}: data.float32 must contain only numbers", field) from exc
-    if raw.dtype.kind not in "fiu" or raw.ndim != 2:
-        raise ValidationError(f"{field}: data.float32 must contain only numbers", field)
+    except (ValueError, TypeError):
+        raw = np.array(0)
+    if raw.dtype.kind not in "fiu" or raw.ndim != 2 or may_hold_booleans:
+        raw = _numbers_slowly(rows, field)
     with np.errstate(over="ignore"):
         return raw.astype(np.float32)
+
+
+def _numbers_slowly(rows: list[list[Any]], field: str) -> np.ndarray[Any, Any]:
+    """Element-wise conversion for rows that are not plain numbers: botocore sends NaN and
+    infinities as the strings "NaN"/"Infinity"/"-Infinity"; anything else non-numeric is an error.
+    """
+    out = np.empty((len(rows), len(rows[0]) if rows else 0), dtype=np.float64)
+    for i, row in enumerate(rows):
+        for j, value in enumerate(row):
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                out[i, j] = value
+            elif isinstance(value, str) and value in _SPECIAL_FLOATS:
+                out[i, j] = _SPECIAL_FLOATS[value]
+            else:
+                raise ValidationError(
+                    f"{field}: data.float32 must contain only numbers (got {value!r})", field
+                )
+    return out
 
 
 def put_vectors(d: Dispatcher, region: str, body: Body) -> Body:
@@ -471,7 +496,10 @@ def put_vectors(d: Dispatcher, region: str, body: Body) -> Body:
         keys.append(key)
         metadata.append(meta)
     block = _float32_block(
-        [(k, v.get("data")) for k, v in zip(keys, vectors, strict=True)], index.dimension, "vectors"
+        [(k, v.get("data")) for k, v in zip(keys, vectors, strict=True)],
+        index.dimension,
+        "vectors",
+        bool(body.get(HAS_BOOLEANS, True)),
     )
     index.check_vectors(keys, block)
     index.put(keys, block, metadata)
@@ -583,7 +611,9 @@ def query_vectors(d: Dispatcher, region: str, body: Body) -> Body:
     query = body.get("queryVector")
     if query is None:
         raise ValidationError("queryVector: is required", "queryVector")
-    vector = _float32_block([("queryVector", query)], index.dimension, "queryVector")
+    vector = _float32_block(
+        [("queryVector", query)], index.dimension, "queryVector", bool(body.get(HAS_BOOLEANS, True))
+    )
     index.check_query(vector)
     with_meta, with_distance = p.boolean(body, "returnMetadata"), p.boolean(body, "returnDistance")
     with_scores = p.boolean(body, "returnScores")

@@ -1,0 +1,277 @@
+"""Vector buckets and indexes: ARNs, conflicts, not-found, name and shape limits, policy, tags."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from conftest import IndexFactory, unique
+
+ACCOUNT = "123456789012"
+
+
+def test_create_bucket_returns_arn_and_get_describes_it(client: Any) -> None:
+    name = unique("bkt")
+    arn = client.create_vector_bucket(vectorBucketName=name)["vectorBucketArn"]
+    assert arn == f"arn:aws:s3vectors:us-east-1:{ACCOUNT}:bucket/{name}"
+    described = client.get_vector_bucket(vectorBucketName=name)["vectorBucket"]
+    assert described["vectorBucketArn"] == arn
+    assert described["creationTime"].year >= 2025
+    assert client.get_vector_bucket(vectorBucketArn=arn)["vectorBucket"]["vectorBucketName"] == name
+
+
+def test_duplicate_bucket_is_conflict(client: Any, bucket: str) -> None:
+    with pytest.raises(client.exceptions.ConflictException):
+        client.create_vector_bucket(vectorBucketName=bucket)
+
+
+@pytest.mark.parametrize("name", ["abc", "a" * 63, "my-bucket-1"])
+def test_bucket_name_at_limits_is_accepted(client: Any, name: str) -> None:
+    try:
+        client.create_vector_bucket(vectorBucketName=name)
+    finally:
+        client.delete_vector_bucket(vectorBucketName=name)
+
+
+@pytest.mark.parametrize("name", ["a" * 64, "Upper-case", "under_score", "-dash", "dash-"])
+def test_bucket_name_past_limits_is_validation_error(client: Any, name: str) -> None:
+    with pytest.raises(client.exceptions.ValidationException, match="vectorBucketName"):
+        client.create_vector_bucket(vectorBucketName=name)
+
+
+def test_bucket_name_too_short_rejected_by_service_too(server: Any) -> None:
+    # botocore checks min length itself, so send the raw request.
+    from urllib.request import Request, urlopen
+    from urllib.error import HTTPError
+
+    request = Request(
+        f"{server.url}/CreateVectorBucket", data=b'{"vectorBucketName":"ab"}', method="POST"
+    )
+    with pytest.raises(HTTPError) as caught:
+        urlopen(request)
+    assert caught.value.code == 400
+    assert caught.value.headers["x-amzn-ErrorType"] == "ValidationException"
+    assert "vectorBucketName" in json.loads(caught.value.read())["message"]
+
+
+def test_missing_bucket_is_not_found(client: Any) -> None:
+    with pytest.raises(client.exceptions.NotFoundException):
+        client.get_vector_bucket(vectorBucketName=unique("nope"))
+    with pytest.raises(client.exceptions.NotFoundException):
+        client.create_index(
+            vectorBucketName=unique("nope"),
+            indexName="idx",
+            dataType="float32",
+            dimension=3,
+            distanceMetric="cosine",
+        )
+
+
+def test_list_buckets_pages_with_prefix(client: Any) -> None:
+    prefix = unique("lst")
+    names = [f"{prefix}-{i}" for i in range(5)]
+    for name in names:
+        client.create_vector_bucket(vectorBucketName=name)
+    seen: list[str] = []
+    kwargs: dict[str, Any] = {"prefix": prefix, "maxResults": 2}
+    while True:
+        page = client.list_vector_buckets(**kwargs)
+        assert len(page["vectorBuckets"]) <= 2
+        seen += [b["vectorBucketName"] for b in page["vectorBuckets"]]
+        if "nextToken" not in page:
+            break
+        kwargs["nextToken"] = page["nextToken"]
+    assert seen == sorted(names)
+
+
+def test_create_index_returns_arn_and_get_index_describes_it(client: Any, bucket: str) -> None:
+    arn = client.create_index(
+        vectorBucketName=bucket,
+        indexName="my.index-1",
+        dataType="float32",
+        dimension=4096,
+        distanceMetric="euclidean",
+        metadataConfiguration={"nonFilterableMetadataKeys": ["body"]},
+    )["indexArn"]
+    assert arn == f"arn:aws:s3vectors:us-east-1:{ACCOUNT}:bucket/{bucket}/index/my.index-1"
+    index = client.get_index(indexArn=arn)["index"]
+    assert index["dimension"] == 4096
+    assert index["distanceMetric"] == "euclidean"
+    assert index["dataType"] == "float32"
+    assert index["metadataConfiguration"]["nonFilterableMetadataKeys"] == ["body"]
+    assert index["creationTime"].year >= 2025
+    assert client.get_index(vectorBucketName=bucket, indexName="my.index-1")["index"] == index
+
+
+def test_duplicate_index_is_conflict_and_keeps_vectors(
+    client: Any, make_index: IndexFactory
+) -> None:
+    ref = make_index()
+    client.put_vectors(**ref, vectors=[{"key": "k", "data": {"float32": [1.0, 2.0, 3.0]}}])
+    with pytest.raises(client.exceptions.ConflictException):
+        client.create_index(**ref, dataType="float32", dimension=3, distanceMetric="cosine")
+    assert [v["key"] for v in client.get_vectors(**ref, keys=["k"])["vectors"]] == ["k"]
+
+
+@pytest.mark.parametrize("dimension", [1, 4096])
+def test_dimension_at_limits_is_accepted(client: Any, bucket: str, dimension: int) -> None:
+    client.create_index(
+        vectorBucketName=bucket,
+        indexName=unique("d"),
+        dataType="float32",
+        dimension=dimension,
+        distanceMetric="cosine",
+    )
+
+
+@pytest.mark.parametrize("dimension", [0, 4097])
+def test_dimension_past_limits_is_validation_error(
+    unchecked: Any, bucket: str, dimension: int
+) -> None:
+    with pytest.raises(unchecked.exceptions.ValidationException, match="dimension"):
+        unchecked.create_index(
+            vectorBucketName=bucket,
+            indexName=unique("d"),
+            dataType="float32",
+            dimension=dimension,
+            distanceMetric="cosine",
+        )
+
+
+@pytest.mark.parametrize(("field", "value"), [("distanceMetric", "dot"), ("dataType", "float16")])
+def test_enum_fields_are_validated(client: Any, bucket: str, field: str, value: str) -> None:
+    kwargs = {
+        "vectorBucketName": bucket,
+        "indexName": unique("e"),
+        "dataType": "float32",
+        "dimension": 3,
+        "distanceMetric": "cosine",
+        field: value,
+    }
+    with pytest.raises(client.exceptions.ValidationException, match=field):
+        client.create_index(**kwargs)
+
+
+def test_non_filterable_keys_limit(client: Any, bucket: str) -> None:
+    ok = [f"k{i}" for i in range(10)]
+    client.create_index(
+        vectorBucketName=bucket,
+        indexName=unique("n"),
+        dataType="float32",
+        dimension=3,
+        distanceMetric="cosine",
+        metadataConfiguration={"nonFilterableMetadataKeys": ok},
+    )
+    with pytest.raises(client.exceptions.ValidationException, match="nonFilterableMetadataKeys"):
+        client.create_index(
+            vectorBucketName=bucket,
+            indexName=unique("n"),
+            dataType="float32",
+            dimension=3,
+            distanceMetric="cosine",
+            metadataConfiguration={"nonFilterableMetadataKeys": [*ok, "k10"]},
+        )
+
+
+@pytest.mark.parametrize("name", ["ab", "a" * 64, "Idx", "idx_1", ".idx"])
+def test_index_name_limits(unchecked: Any, bucket: str, name: str) -> None:
+    with pytest.raises(unchecked.exceptions.ValidationException, match="indexName"):
+        unchecked.create_index(
+            vectorBucketName=bucket,
+            indexName=name,
+            dataType="float32",
+            dimension=3,
+            distanceMetric="cosine",
+        )
+
+
+def test_index_name_at_max_length_accepted(client: Any, bucket: str) -> None:
+    client.create_index(
+        vectorBucketName=bucket,
+        indexName="i" * 63,
+        dataType="float32",
+        dimension=3,
+        distanceMetric="cosine",
+    )
+    assert client.get_index(vectorBucketName=bucket, indexName="i" * 63)["index"]["dimension"] == 3
+
+
+def test_list_indexes_paging_and_prefix(client: Any, bucket: str) -> None:
+    for i in range(5):
+        client.create_index(
+            vectorBucketName=bucket,
+            indexName=f"pre-{i}",
+            dataType="float32",
+            dimension=3,
+            distanceMetric="cosine",
+        )
+    client.create_index(
+        vectorBucketName=bucket,
+        indexName="other",
+        dataType="float32",
+        dimension=3,
+        distanceMetric="cosine",
+    )
+    first = client.list_indexes(vectorBucketName=bucket, prefix="pre-", maxResults=3)
+    second = client.list_indexes(
+        vectorBucketName=bucket, prefix="pre-", maxResults=3, nextToken=first["nextToken"]
+    )
+    names = [i["indexName"] for i in first["indexes"] + second["indexes"]]
+    assert names == [f"pre-{i}" for i in range(5)]
+    assert "nextToken" not in second
+
+
+def test_delete_index_then_not_found_and_bucket_not_empty_conflict(
+    client: Any, bucket: str, make_index: IndexFactory
+) -> None:
+    ref = make_index()
+    with pytest.raises(client.exceptions.ConflictException):
+        client.delete_vector_bucket(vectorBucketName=bucket)
+    client.delete_index(**ref)
+    with pytest.raises(client.exceptions.NotFoundException):
+        client.get_index(**ref)
+    client.delete_vector_bucket(vectorBucketName=bucket)
+    with pytest.raises(client.exceptions.NotFoundException):
+        client.get_vector_bucket(vectorBucketName=bucket)
+
+
+def test_index_reference_needs_arn_or_both_names(client: Any, make_index: IndexFactory) -> None:
+    ref = make_index()
+    with pytest.raises(client.exceptions.ValidationException, match="indexArn"):
+        client.get_index(vectorBucketName=ref["vectorBucketName"])
+    arn = client.get_index(**ref)["index"]["indexArn"]
+    with pytest.raises(client.exceptions.ValidationException, match="indexArn"):
+        client.get_index(indexArn=arn, **ref)
+
+
+def test_bucket_policy_roundtrip(client: Any, bucket: str) -> None:
+    with pytest.raises(client.exceptions.NotFoundException):
+        client.get_vector_bucket_policy(vectorBucketName=bucket)
+    policy = json.dumps({"Version": "2012-10-17", "Statement": []})
+    client.put_vector_bucket_policy(vectorBucketName=bucket, policy=policy)
+    assert client.get_vector_bucket_policy(vectorBucketName=bucket)["policy"] == policy
+    with pytest.raises(client.exceptions.ValidationException, match="policy"):
+        client.put_vector_bucket_policy(vectorBucketName=bucket, policy="not json")
+    client.delete_vector_bucket_policy(vectorBucketName=bucket)
+    with pytest.raises(client.exceptions.NotFoundException):
+        client.get_vector_bucket_policy(vectorBucketName=bucket)
+
+
+def test_tags_on_bucket_and_index(client: Any, bucket: str, make_index: IndexFactory) -> None:
+    bucket_arn = client.get_vector_bucket(vectorBucketName=bucket)["vectorBucket"][
+        "vectorBucketArn"
+    ]
+    index_arn = client.get_index(**make_index())["index"]["indexArn"]
+    for arn in (bucket_arn, index_arn):
+        client.tag_resource(resourceArn=arn, tags={"team": "a", "env": "dev"})
+        client.untag_resource(resourceArn=arn, tagKeys=["env"])
+        assert client.list_tags_for_resource(resourceArn=arn)["tags"] == {"team": "a"}
+    with pytest.raises(client.exceptions.NotFoundException):
+        client.list_tags_for_resource(resourceArn=f"{bucket_arn}-missing")
+
+
+def test_tags_given_at_creation(client: Any) -> None:
+    name = unique("tag")
+    arn = client.create_vector_bucket(vectorBucketName=name, tags={"k": "v"})["vectorBucketArn"]
+    assert client.list_tags_for_resource(resourceArn=arn)["tags"] == {"k": "v"}
