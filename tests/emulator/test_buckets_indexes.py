@@ -42,8 +42,8 @@ def test_bucket_name_past_limits_is_validation_error(client: Any, name: str) -> 
 
 def test_bucket_name_too_short_rejected_by_service_too(server: Any) -> None:
     # botocore checks min length itself, so send the raw request.
-    from urllib.request import Request, urlopen
     from urllib.error import HTTPError
+    from urllib.request import Request, urlopen
 
     request = Request(
         f"{server.url}/CreateVectorBucket", data=b'{"vectorBucketName":"ab"}', method="POST"

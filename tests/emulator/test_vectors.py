@@ -80,7 +80,7 @@ def test_batch_limits_past_boundary(
     ref = make_index(dimension=2)
     client.put_vectors(**ref, vectors=[vec("k0", [1, 0])])
     field = "vectors" if operation == "put_vectors" else "keys"
-    with pytest.raises(client.exceptions.ValidationException, match=f"{field}.*(500|100)"):
+    with pytest.raises(client.exceptions.ValidationException, match=rf"{field}.*(500|100)"):
         getattr(client, operation)(**ref, **build())
     assert count_vectors(client, ref) == 1
 
@@ -88,7 +88,7 @@ def test_batch_limits_past_boundary(
 def test_key_length_limit(client: Any, unchecked: Any, make_index: IndexFactory) -> None:
     ref = make_index()
     client.put_vectors(**ref, vectors=[vec("k" * 1024, [1, 0, 0])])
-    with pytest.raises(client.exceptions.ValidationException, match="key.*1024"):
+    with pytest.raises(client.exceptions.ValidationException, match=r"key.*1024"):
         client.put_vectors(**ref, vectors=[vec("k" * 1025, [1, 0, 0])])
     with pytest.raises(unchecked.exceptions.ValidationException, match="key"):
         unchecked.put_vectors(**ref, vectors=[vec("", [1, 0, 0])])
@@ -99,7 +99,7 @@ def test_wrong_dimension_is_rejected_and_batch_is_atomic(
     client: Any, make_index: IndexFactory
 ) -> None:
     ref = make_index()
-    with pytest.raises(client.exceptions.ValidationException, match="'bad'.*dimension 2.*3"):
+    with pytest.raises(client.exceptions.ValidationException, match=r"'bad'.*dimension 2.*3"):
         client.put_vectors(**ref, vectors=[vec("good", [1, 0, 0]), vec("bad", [1, 0])])
     assert count_vectors(client, ref) == 0
 
@@ -139,7 +139,7 @@ def test_non_numeric_data_is_rejected(
 def test_metadata_key_count_limit(client: Any, make_index: IndexFactory) -> None:
     ref = make_index()
     client.put_vectors(**ref, vectors=[vec("a", [1, 0, 0], {f"k{i}": i for i in range(50)})])
-    with pytest.raises(client.exceptions.ValidationException, match="51 metadata keys.*50"):
+    with pytest.raises(client.exceptions.ValidationException, match=r"51 metadata keys.*50"):
         client.put_vectors(**ref, vectors=[vec("b", [1, 0, 0], {f"k{i}": i for i in range(51)})])
     assert count_vectors(client, ref) == 1
 
@@ -154,7 +154,7 @@ def test_filterable_metadata_limit(client: Any, make_index: IndexFactory) -> Non
     ref = make_index()
     client.put_vectors(**ref, vectors=[vec("a", [1, 0, 0], _sized(2048))])
     with pytest.raises(
-        client.exceptions.ValidationException, match="2049 bytes.*2048.*nonFilterable"
+        client.exceptions.ValidationException, match=r"2049 bytes.*2048.*nonFilterable"
     ):
         client.put_vectors(**ref, vectors=[vec("b", [1, 0, 0], _sized(2049))])
     assert count_vectors(client, ref) == 1
@@ -165,7 +165,7 @@ def test_total_metadata_limit_with_non_filterable_keys(
 ) -> None:
     ref = make_index(non_filterable=["body"])
     client.put_vectors(**ref, vectors=[vec("a", [1, 0, 0], _sized(40960, "body"))])
-    with pytest.raises(client.exceptions.ValidationException, match="40961 bytes.*40960"):
+    with pytest.raises(client.exceptions.ValidationException, match=r"40961 bytes.*40960"):
         client.put_vectors(**ref, vectors=[vec("b", [1, 0, 0], _sized(40961, "body"))])
     assert count_vectors(client, ref) == 1
 
