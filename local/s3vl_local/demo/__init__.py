@@ -1,0 +1,1 @@
+"""The blog's product-catalogue demo on the local stack (`make demo`)."""

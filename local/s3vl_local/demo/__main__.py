@@ -1,0 +1,70 @@
+"""`python -m s3vl_local.demo [--state-dir .local]`: load the demo data and run the demo queries.
+
+Brings the local stack up if needed (idempotent), fills demo.products/demo.queries in PostgreSQL,
+puts the product vectors into the emulator's `products` index, then prints the demo queries'
+results with psql.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+import boto3
+import psycopg
+
+from s3vl_local import stack
+from s3vl_local.demo import data as demo_data
+from s3vl_local.demo.loader import load_tables, put_vectors
+
+# Which phrase from data/demo/queries.json each numbered demo query uses.
+QUERY_PHRASES = {"q1": 0, "q2": 3, "q3": 0, "q4": 2}
+
+
+def has_query_function(dsn: str) -> bool:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+            " WHERE n.nspname = 's3vl' AND p.proname = 'query_vectors')").fetchone()
+        return bool(row and row[0])
+
+
+def run_queries(dsn: str, phrases: list[str]) -> int:
+    sql_text = resources.files(__package__).joinpath("queries.sql").read_text()
+    argv = [stack.psql_binary(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-P", "pager=off",
+            "-d", dsn]
+    for var, index in QUERY_PHRASES.items():
+        argv += ["-v", f"{var}={phrases[index]}"]
+    return subprocess.run(argv, input=sql_text, text=True, check=False).returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m s3vl_local.demo")
+    parser.add_argument("--state-dir", type=Path, default=stack.DEFAULT_STATE_DIR)
+    parser.add_argument("--load-only", action="store_true", help="load data, run no queries")
+    args = parser.parse_args(argv)
+
+    info = stack.up(args.state_dir)
+    data = demo_data.load()
+    load_tables(info.dsn, data)
+    client = boto3.client("s3vectors", endpoint_url=info.s3vectors_endpoint,
+                          region_name=info.region, aws_access_key_id=stack.DUMMY_CREDENTIAL,
+                          aws_secret_access_key=stack.DUMMY_CREDENTIAL)
+    calls = put_vectors(client, info.index_arn, data)
+    print(f"[demo] {len(data.products)} products in demo.products; "
+          f"{len(data.products)} vectors put into {info.index_arn} ({calls} PutVectors call(s))",
+          file=sys.stderr)
+    if args.load_only:
+        return 0
+    if not has_query_function(info.dsn):
+        print("[demo] s3vl.query_vectors is not installed (sql/install.sql missing or "
+              "incomplete); the data is loaded, the queries cannot run", file=sys.stderr)
+        return 1
+    return run_queries(info.dsn, data.queries)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

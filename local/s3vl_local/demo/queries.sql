@@ -1,0 +1,48 @@
+-- The demo queries `make demo` runs through psql. :'q1' etc. are query phrases in demo.queries.
+\pset footer off
+\pset null '(null)'
+
+\echo
+\echo '== 1. Plain similarity search: the 5 products nearest to' :'q1'
+SELECT v.vector_id AS product, v.metadata->>'name' AS name, v.metadata->>'category' AS category,
+       round(v.distance::numeric, 4) AS distance
+FROM demo.queries q,
+     s3vl.query_vectors(q.embedding, index_name => 'products', top_k => 5) AS v
+WHERE q.phrase = :'q1'
+ORDER BY v.distance;
+
+\echo
+\echo '== 2. Metadata filter in S3 Vectors: outdoor products under $200 nearest to' :'q2'
+SELECT v.vector_id AS product, v.metadata->>'name' AS name,
+       (v.metadata->>'price')::numeric AS price, round(v.distance::numeric, 4) AS distance
+FROM demo.queries q,
+     s3vl.query_vectors(q.embedding, index_name => 'products', top_k => 5,
+                        metadata_filter => '{"category": "outdoor", "price": {"$lt": 200}}')
+       AS v
+WHERE q.phrase = :'q2'
+ORDER BY v.distance;
+
+\echo
+\echo '== 3. The blog''s CTE: 10 nearest to' :'q3' 'joined with the catalogue, in stock and under $500'
+WITH nearest AS (
+  SELECT v.vector_id, v.distance
+  FROM demo.queries q,
+       s3vl.query_vectors(q.embedding, index_name => 'products', top_k => 10) AS v
+  WHERE q.phrase = :'q3'
+)
+SELECT p.product_id AS product, p.name, p.price, p.stock, p.tenant,
+       round(s.distance::numeric, 4) AS distance
+FROM nearest s
+JOIN demo.products p ON p.product_id = s.vector_id
+WHERE p.stock > 0 AND p.price < 500
+ORDER BY s.distance;
+
+\echo
+\echo '== 4. Per-tenant search: tenant acme only, nearest to' :'q4'
+SELECT v.vector_id AS product, v.metadata->>'name' AS name, v.metadata->>'tenant' AS tenant,
+       round(v.distance::numeric, 4) AS distance
+FROM demo.queries q,
+     s3vl.query_vectors(q.embedding, index_name => 'products', top_k => 5,
+                        metadata_filter => '{"tenant": "acme"}') AS v
+WHERE q.phrase = :'q4'
+ORDER BY v.distance;
