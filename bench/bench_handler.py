@@ -88,8 +88,8 @@ class StubClient:
 
     def __init__(self) -> None:
         bodies = _canned_bodies()
-        self._query = json.loads(bodies["/QueryVectors"])
-        self._index = json.loads(bodies["/GetIndex"])
+        self._query: dict[str, Any] = json.loads(bodies["/QueryVectors"])
+        self._index: dict[str, Any] = json.loads(bodies["/GetIndex"])
 
     def query_vectors(self, **_: Any) -> dict[str, Any]:
         return self._query
@@ -190,7 +190,7 @@ def main() -> int:
     def use_client(factory: Any) -> None:
         clients.clear_cache()
         index_info.clear_cache()
-        clients._create = factory  # type: ignore[assignment]
+        clients._create = factory
 
     # Logs and EMF go to stdout in Lambda; write them to /dev/null here so the terminal is not
     # part of the measurement (formatting and writing them still are).
