@@ -130,8 +130,14 @@ def json_size(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
 
 
-def check_metadata(value: Any, field: str, non_filterable_keys: frozenset[str]) -> dict[str, Any]:
-    """Metadata object within the per-vector total, filterable and key-count limits."""
+def check_metadata(
+    value: Any, field: str, non_filterable_keys: frozenset[str] | None
+) -> dict[str, Any]:
+    """Metadata object within the per-vector total, filterable and key-count limits.
+
+    `non_filterable_keys` None: the index's keys are unknown, so the filterable limit is left to
+    the service.
+    """
     if not isinstance(value, dict):
         raise validation_error(field, f"must be a JSON object, got {type(value).__name__}")
     if len(value) > limits.MAX_METADATA_KEYS:
@@ -143,6 +149,8 @@ def check_metadata(value: Any, field: str, non_filterable_keys: frozenset[str]) 
         raise validation_error(
             field, f"is {total} bytes; at most {limits.MAX_METADATA_BYTES} bytes are allowed"
         )
+    if non_filterable_keys is None:
+        return value
     filterable = {k: v for k, v in value.items() if k not in non_filterable_keys}
     filterable_size = json_size(filterable) if len(filterable) < len(value) else total
     if filterable_size > limits.MAX_FILTERABLE_METADATA_BYTES:

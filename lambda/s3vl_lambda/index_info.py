@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from .deadline import Deadline
-from .errors import NOT_FOUND, VALIDATION_ERROR, S3vlError
+from .errors import ACCESS_DENIED, NOT_FOUND, VALIDATION_ERROR, S3vlError
 from .index_ref import IndexRef
 from .service import call
 
@@ -75,6 +75,18 @@ def get_index_info(ref: IndexRef, deadline: Deadline, *, refresh: bool = False) 
     with _lock:
         _cache[ref] = info
     return info
+
+
+def index_info_if_allowed(ref: IndexRef, deadline: Deadline) -> IndexInfo | None:
+    """GetIndex for the pre-checks (dimension, metric, non-filterable keys), or None when the
+    function's role may not call GetIndex: the data call then goes ahead and the service
+    validates it (QueryVectors reports the metric itself)."""
+    try:
+        return get_index_info(ref, deadline)
+    except S3vlError as err:
+        if err.error_type == ACCESS_DENIED:
+            return None
+        raise
 
 
 def forget_on_error(ref: IndexRef, error: S3vlError) -> None:

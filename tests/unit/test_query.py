@@ -219,3 +219,44 @@ def test_batch_request_errors(
 ) -> None:
     env = invoke({"operation": "query_vectors_batch", "index_arn": INDEX_ARN, **extra})
     assert env["success"] is False and env["error"]["field"] == field
+
+
+def test_without_get_index_permission_the_query_still_runs(
+    invoke: Invoke, stubbed: Stubber
+) -> None:
+    stubbed.add_client_error("get_index", "AccessDeniedException", "no GetIndex", 403)
+    stubbed.add_response("query_vectors", _page(("a", 3.0), metric="euclidean"))
+    env = invoke(_query(top_k=1))
+    assert env["success"] is True, env
+    # The metric came from the QueryVectors answer.
+    assert env["result"][0]["similarity_score"] == 0.25
+
+
+def test_query_access_denied_is_reported(invoke: Invoke, stubbed: Stubber) -> None:
+    stubbed.add_response("get_index", index_response())
+    stubbed.add_client_error("query_vectors", "AccessDeniedException", "needs GetVectors", 403)
+    env = invoke(_query(metadata_filter={"a": 1}))
+    assert env["error"]["type"] == "AccessDenied"
+    assert "needs GetVectors" in env["error"]["message"]
+
+
+def test_running_out_of_time_while_paging_is_a_timeout(
+    invoke: Invoke, stubbed: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from s3vl_lambda.deadline import Deadline
+
+    # Two checks per call (before it, and to size the client): GetIndex, page 1, then no time.
+    remaining = iter([30.0, 30.0, 30.0, 30.0, -1.0])
+    monkeypatch.setattr(Deadline, "remaining", lambda self: next(remaining, -1.0))
+    stubbed.add_response("get_index", index_response())
+    stubbed.add_response("query_vectors", _page(("a", 0.1), token="t1"))
+    env = invoke(_query(top_k=5))
+    assert env["error"]["type"] == "Timeout" and env["error"]["retryable"] is True
+    stubbed.assert_no_pending_responses()
+
+
+def test_unknown_fields_are_ignored(invoke: Invoke, stubbed: Stubber) -> None:
+    stubbed.add_response("get_index", index_response())
+    stubbed.add_response("query_vectors", _page(("a", 0.1)))
+    env = invoke(_query(future_option={"x": 1}, timeout_seconds=30))
+    assert env["success"] is True

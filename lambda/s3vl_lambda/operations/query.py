@@ -17,7 +17,7 @@ from ..fields import (
     get_list,
     get_optional_object,
 )
-from ..index_info import IndexInfo, forget_on_error, get_index_info
+from ..index_info import IndexInfo, forget_on_error, index_info_if_allowed
 from ..index_ref import IndexRef, resolve_index
 from ..service import call
 
@@ -41,7 +41,11 @@ class _QueryOptions:
 
 
 def _run_query(
-    ref: IndexRef, info: IndexInfo, vector: list[float], opts: _QueryOptions, deadline: Deadline
+    ref: IndexRef,
+    info: IndexInfo | None,
+    vector: list[float],
+    opts: _QueryOptions,
+    deadline: Deadline,
 ) -> list[dict[str, Any]]:
     params: dict[str, Any] = {
         "topK": opts.top_k,
@@ -51,7 +55,7 @@ def _run_query(
     }
     if opts.metadata_filter is not None:
         params["filter"] = opts.metadata_filter
-    metric = info.distance_metric
+    metric = info.distance_metric if info is not None else "cosine"
     results: list[dict[str, Any]] = []
     seen_tokens: set[str] = set()
     for _ in range(limits.MAX_QUERY_PAGES):
@@ -87,8 +91,9 @@ def query_vectors(req: Request, deadline: Deadline) -> list[dict[str, Any]]:
     ref = resolve_index(req)
     vector = check_vector(req.get("query_vector"), "query_vector")
     opts = _QueryOptions(req)
-    info = get_index_info(ref, deadline)
-    check_dimension(vector, "query_vector", info.dimension)
+    info = index_info_if_allowed(ref, deadline)
+    if info is not None:
+        check_dimension(vector, "query_vector", info.dimension)
     return _run_query(ref, info, vector, opts, deadline)
 
 
@@ -110,7 +115,7 @@ def query_vectors_batch(req: Request, deadline: Deadline) -> list[dict[str, Any]
             "query_ids", f"must be an array of {len(vectors)} strings (one per query vector)"
         )
     opts = _QueryOptions(req)
-    info = get_index_info(ref, deadline)
+    info = index_info_if_allowed(ref, deadline)
 
     def one(i: int) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -120,7 +125,8 @@ def query_vectors_batch(req: Request, deadline: Deadline) -> list[dict[str, Any]
         try:
             field = f"query_vectors[{i}]"
             vector = check_vector(vectors[i], field)
-            check_dimension(vector, field, info.dimension)
+            if info is not None:
+                check_dimension(vector, field, info.dimension)
             entry["results"] = _run_query(ref, info, vector, opts, deadline)
             entry["success"] = True
         except Exception as exc:  # one bad query fails only its own entry

@@ -19,7 +19,7 @@ from ..fields import (
     is_zero_vector,
     json_size,
 )
-from ..index_info import IndexInfo, forget_on_error, get_index_info
+from ..index_info import IndexInfo, forget_on_error, index_info_if_allowed
 from ..index_ref import IndexRef, resolve_index
 from ..service import call
 
@@ -28,7 +28,9 @@ _BYTES_PER_NUMBER = 26
 _BYTES_PER_VECTOR_OVERHEAD = 64
 
 
-def _check_put_vector(item: Any, i: int, info: IndexInfo) -> tuple[dict[str, Any], int]:
+def _check_put_vector(
+    item: Any, i: int, info: IndexInfo | None
+) -> tuple[dict[str, Any], int]:
     """One validated PutVectors input vector and an upper bound on its JSON size."""
     field = f"vectors[{i}]"
     if not isinstance(item, dict):
@@ -38,8 +40,9 @@ def _check_put_vector(item: Any, i: int, info: IndexInfo) -> tuple[dict[str, Any
     if isinstance(data, dict):
         data = data.get("float32")
     vector = check_vector(data, f"{field}.data")
-    check_dimension(vector, f"{field}.data", info.dimension)
-    if info.distance_metric == "cosine" and is_zero_vector(vector):
+    if info is not None:
+        check_dimension(vector, f"{field}.data", info.dimension)
+    if info is not None and info.distance_metric == "cosine" and is_zero_vector(vector):
         raise validation_error(
             f"{field}.data", "an all-zero vector has no direction; a cosine index rejects it"
         )
@@ -47,9 +50,8 @@ def _check_put_vector(item: Any, i: int, info: IndexInfo) -> tuple[dict[str, Any
     size = len(key.encode("utf-8")) + len(vector) * _BYTES_PER_NUMBER + _BYTES_PER_VECTOR_OVERHEAD
     metadata = item.get("metadata")
     if metadata is not None:
-        out["metadata"] = check_metadata(
-            metadata, f"{field}.metadata", info.non_filterable_metadata_keys
-        )
+        non_filterable = info.non_filterable_metadata_keys if info is not None else None
+        out["metadata"] = check_metadata(metadata, f"{field}.metadata", non_filterable)
         size += json_size(metadata)
     return out, size
 
@@ -105,7 +107,7 @@ def _write_chunks(
 def put_vectors(req: Request, deadline: Deadline) -> dict[str, int]:
     ref = resolve_index(req)
     items = get_list(req, "vectors")
-    info = get_index_info(ref, deadline)
+    info = index_info_if_allowed(ref, deadline)
     checked = [_check_put_vector(item, i, info) for i, item in enumerate(items)]
     seen: dict[str, int] = {}
     for i, (vector, _) in enumerate(checked):
