@@ -1,1 +1,1 @@
-"""The offline stack: S3 Vectors emulator, local Lambda endpoint, aws_lambda stand-in, process manager."""
+"""The offline stack: S3 Vectors emulator, Lambda endpoint, aws_lambda stand-in, processes."""

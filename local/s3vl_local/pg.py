@@ -20,7 +20,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from s3vl_local.ports import free_port
 
@@ -189,20 +189,38 @@ def cluster_dsn(port: int, dbname: str = "postgres", user: str = SUPERUSER) -> s
     return f"postgresql://{user}@127.0.0.1:{port}/{dbname}"
 
 
-def start_docker(state_dir: Path) -> str:
-    """Start a PostgreSQL container with plpython3u; return its DSN. Needs a running Docker."""
+def _docker_client() -> Any:
     try:
         import docker  # type: ignore[import-not-found,unused-ignore]
-        from testcontainers.postgres import PostgresContainer  # type: ignore[import-not-found,unused-ignore]
-    except ImportError as exc:  # pragma: no cover - both are dev dependencies
+    except ImportError as exc:  # pragma: no cover - docker comes with testcontainers (dev deps)
         raise PostgresUnavailable(f"S3VL_POSTGRES=docker needs testcontainers: {exc}") from exc
     try:
-        docker.from_env().ping()
+        client = docker.from_env()
+        client.ping()
     except Exception as exc:
         raise PostgresUnavailable(
             "S3VL_POSTGRES=docker but Docker is not reachable "
-            f"({type(exc).__name__}: {exc}); start Docker or unset S3VL_POSTGRES"
+            f"({type(exc).__name__}: {exc}); start Docker, or unset S3VL_POSTGRES to use a local "
+            "cluster, or set S3VL_DSN"
         ) from exc
+    return client
+
+
+def preflight(env: dict[str, str] | None = None) -> Backend:
+    """Fail early, before anything is started, if the selected PostgreSQL cannot be provided."""
+    backend = select_backend(env)
+    if backend == "docker":
+        _docker_client()
+    elif backend == "cluster":
+        find_bindir()
+    return backend
+
+
+def start_docker(state_dir: Path) -> str:
+    """Start a PostgreSQL container with plpython3u; return its DSN. Needs a running Docker."""
+    _docker_client()
+    from testcontainers.postgres import PostgresContainer  # type: ignore[import-not-found,unused-ignore]
+
     container = PostgresContainer(DOCKER_IMAGE, username=SUPERUSER, password="testing",
                                   dbname="postgres")
     container.start()

@@ -19,9 +19,21 @@ def pid_alive(pid: int) -> bool:
     # A zombie child of ours still "exists"; reap it if we can.
     try:
         done, _ = os.waitpid(pid, os.WNOHANG)
-        return done == 0
+        if done != 0:
+            return False
     except ChildProcessError:
-        return True
+        pass
+    # An exited process whose parent (often init) has not reaped it yet is not running.
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    # The state letter follows the parenthesised command name, which may contain spaces.
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
 
 
 def read_pid(pidfile: Path) -> int | None:
@@ -48,20 +60,25 @@ def start_background(argv: list[str], pidfile: Path, logfile: Path,
 
 def stop_pidfile(pidfile: Path, grace_s: float = 5.0) -> bool:
     """SIGTERM the process group led by the pid in pidfile, SIGKILL after grace. True if stopped."""
-    pid = read_pid(pidfile)
-    stopped = False
-    if pid is not None and pid_alive(pid):
+    return bool(stop_pidfiles([pidfile], grace_s))
+
+
+def stop_pidfiles(pidfiles: list[Path], grace_s: float = 5.0) -> list[Path]:
+    """Stop several at once (all get SIGTERM first); returns the pidfiles whose process ran."""
+    running = {f: pid for f in pidfiles if (pid := read_pid(f)) is not None and pid_alive(pid)}
+    for pid in running.values():
         _signal_group(pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace_s
-        while pid_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
+    deadline = time.monotonic() + grace_s
+    while any(pid_alive(p) for p in running.values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in running.values():
         if pid_alive(pid):
             _signal_group(pid, signal.SIGKILL)
-            while pid_alive(pid) and time.monotonic() < deadline + 2:
-                time.sleep(0.05)
-        stopped = True
-    pidfile.unlink(missing_ok=True)
-    return stopped
+    while any(pid_alive(p) for p in running.values()) and time.monotonic() < deadline + 2:
+        time.sleep(0.05)
+    for f in pidfiles:
+        f.unlink(missing_ok=True)
+    return list(running)
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -27,7 +27,8 @@ from s3vl_local.lambda_endpoint.context import function_arn
 from s3vl_local.ports import LOOPBACK, free_port, http_healthy, is_listening, wait_http_healthy
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_STATE_DIR = REPO_ROOT / ".local"
+# S3VL_STATE_DIR lets `make local-up/local-down` manage another stack (tests use it).
+DEFAULT_STATE_DIR = Path(os.environ.get("S3VL_STATE_DIR") or REPO_ROOT / ".local")
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 DUMMY_CREDENTIAL = "testing"  # local stack only
@@ -252,6 +253,7 @@ def up(state_dir: Path = DEFAULT_STATE_DIR, handler: str | None = None,
     started = time.monotonic()
     state_dir = state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
+    pg.preflight()
     state = _load_state(state_dir)
     s3vectors_url = _start_emulator(state_dir, state)
     lambda_url = _start_lambda(state_dir, state, s3vectors_url, handler)
@@ -284,9 +286,8 @@ def up(state_dir: Path = DEFAULT_STATE_DIR, handler: str | None = None,
 def down(state_dir: Path = DEFAULT_STATE_DIR, remove: bool = False) -> None:
     state_dir = state_dir.resolve()
     state = _load_state(state_dir)
-    for name in ("lambda", "emulator"):
-        if procs.stop_pidfile(state_dir / f"{name}.pid"):
-            log(f"stopped {name}")
+    for pidfile in procs.stop_pidfiles([state_dir / "lambda.pid", state_dir / "emulator.pid"]):
+        log(f"stopped {pidfile.stem}")
     backend = state.get("postgres_backend", "cluster")
     if backend == "cluster":
         pg.stop_cluster(state_dir, remove=remove)

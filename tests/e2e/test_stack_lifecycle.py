@@ -1,0 +1,70 @@
+"""`make local-up` / `make local-down` on a stack of their own: idempotent, nothing left behind."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from pathlib import Path
+
+from s3vl_local import pg, procs
+from s3vl_local.ports import is_listening
+from s3vl_local.stack import REPO_ROOT, read_info
+
+STATE_DIR = REPO_ROOT / ".local" / "test-lifecycle"
+ENV_KEYS = {"S3VL_DSN", "AWS_ENDPOINT_URL_S3VECTORS", "S3VL_LAMBDA_ENDPOINT", "S3VL_LAMBDA_ARN",
+            "S3VL_DEMO_INDEX_ARN", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+
+
+def make(target: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, S3VL_STATE_DIR=str(STATE_DIR))
+    proc = subprocess.run(["make", "-s", target], cwd=REPO_ROOT, env=env, capture_output=True,
+                          text=True, timeout=180, check=False)
+    assert proc.returncode == 0, f"make {target} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("export "):
+            key, _, value = line[len("export "):].partition("=")
+            values[key] = shlex.split(value)[0]
+    return values
+
+
+def ports_and_pids() -> tuple[list[int], list[int]]:
+    info = read_info(STATE_DIR)
+    assert info is not None
+    pg_port = pg.cluster_port(pg.cluster_paths(STATE_DIR))
+    assert pg_port is not None
+    ports = [int(info.s3vectors_endpoint.rsplit(":", 1)[1]),
+             int(info.lambda_endpoint.rsplit(":", 1)[1]), pg_port]
+    pids = [procs.read_pid(STATE_DIR / f"{name}.pid") or -1 for name in ("emulator", "lambda")]
+    return ports, pids
+
+
+def test_local_up_is_idempotent_and_local_down_leaves_nothing() -> None:
+    try:
+        make("local-up")
+        env = read_env_file(STATE_DIR / "stack.env")
+        assert set(env) >= ENV_KEYS
+        assert env["AWS_ACCESS_KEY_ID"] == "testing"
+        ports, pids = ports_and_pids()
+        assert all(is_listening(p) for p in ports)
+
+        make("local-up")  # again: same processes, same ports
+        assert ports_and_pids() == (ports, pids)
+
+        make("local-down")
+        assert not any(is_listening(p) for p in ports), "a port is still listening"
+        assert not any(procs.pid_alive(pid) for pid in pids), "a process survived"
+        assert pg.cluster_port(pg.cluster_paths(STATE_DIR)) is None
+        assert not (STATE_DIR / "stack.env").exists()
+
+        make("local-down")  # again: nothing to stop, no error
+    finally:
+        subprocess.run(["make", "-s", "local-down"], cwd=REPO_ROOT, check=False,
+                       env=dict(os.environ, S3VL_STATE_DIR=str(STATE_DIR)),
+                       capture_output=True)
+        pg.stop_cluster(STATE_DIR, remove=True)
