@@ -15,6 +15,7 @@ from .deadline import Deadline
 from .errors import from_exception, validation_error
 from .observability import logger, record
 from .operations import OPERATIONS
+from .response_size import check_response_size
 
 
 def _parse_event(event: Any) -> dict[str, Any]:
@@ -56,6 +57,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         req = _parse_event(event)
         operation = _operation(req)
         result = OPERATIONS[operation](req, Deadline.from_context(context))
+        check_response_size(result)
         envelope = {"success": True, "result": result}
     except Exception as exc:
         error = from_exception(exc, operation)

@@ -48,3 +48,8 @@ MIN_SEGMENT_COUNT = 1
 MAX_SEGMENT_COUNT = 16
 
 DISTANCE_METRICS = ("cosine", "euclidean")
+
+# Lambda's synchronous response payload limit (6 MB); a bigger answer would reach SQL only as an
+# opaque invocation failure, so the handler returns a ValidationError instead.
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+RESPONSE_BYTES_HEADROOM = 1024  # request_id, execution_time_ms and the JSON around the result
