@@ -7,9 +7,11 @@ the session (the next session reuses it).
 
 from __future__ import annotations
 
+import fcntl
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,17 +23,45 @@ if TYPE_CHECKING:
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEST_STATE_DIR = REPO_ROOT / ".local" / "test-stack"
+TEST_USERS_DIR = REPO_ROOT / ".local" / "test-stack.users"
+
+
+@contextmanager
+def _stack_lock() -> Iterator[None]:
+    """Serialises start/stop of the test stack between pytest sessions running at the same time."""
+    TEST_STATE_DIR.parent.mkdir(parents=True, exist_ok=True)
+    with open(TEST_STATE_DIR.parent / "test-stack.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")
 def local_stack() -> Iterator[StackInfo]:
-    """The running local stack: emulator + Lambda endpoint + PostgreSQL, s3vl configured."""
-    from s3vl_local import stack
+    """The running local stack: emulator + Lambda endpoint + PostgreSQL, s3vl configured.
 
-    info = stack.up(TEST_STATE_DIR)
+    Sessions that run at the same time share it; the last one to finish stops it.
+    """
+    from s3vl_local import procs, stack
+
+    me = TEST_USERS_DIR / str(os.getpid())
+    with _stack_lock():
+        info = stack.up(TEST_STATE_DIR)
+        TEST_USERS_DIR.mkdir(parents=True, exist_ok=True)
+        me.touch()
     yield info
-    if os.environ.get("S3VL_KEEP_STACK") != "1":
-        stack.down(TEST_STATE_DIR, remove=True)
+    with _stack_lock():
+        me.unlink(missing_ok=True)
+        others = []
+        for user in TEST_USERS_DIR.iterdir():
+            if user.name.isdigit() and procs.pid_alive(int(user.name)):
+                others.append(user)
+            else:
+                user.unlink(missing_ok=True)
+        if not others and os.environ.get("S3VL_KEEP_STACK") != "1":
+            stack.down(TEST_STATE_DIR, remove=True)
 
 
 @pytest.fixture
