@@ -1,0 +1,118 @@
+"""`python -m s3vl_local.emulator`: port 0 announcement, clean SIGTERM exit, persistence."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.request import urlopen
+
+import numpy as np
+from conftest import make_client
+
+LOCAL = Path(__file__).resolve().parents[2] / "local"
+
+
+@contextmanager
+def emulator_process(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    env = dict(os.environ, PYTHONPATH=str(LOCAL))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "s3vl_local.emulator", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.fullmatch(r"s3vl emulator listening on (http://127\.0\.0\.1:\d+)\n", line)
+        assert match, (
+            f"unexpected first line {line!r}; stderr: {proc.stderr.read() if proc.stderr else ''}"
+        )
+        yield proc, match[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> int:
+    proc.send_signal(sig)
+    return proc.wait(timeout=20)
+
+
+def test_port_zero_health_and_clean_sigterm() -> None:
+    with emulator_process() as (proc, url):
+        with urlopen(f"{url}/_s3vl/health") as response:
+            assert json.loads(response.read()) == {"status": "ok"}
+        client = make_client(url)
+        client.create_vector_bucket(vectorBucketName="alive")
+        assert stop(proc) == 0
+
+
+def test_sigint_also_exits_cleanly() -> None:
+    with emulator_process() as (proc, _url):
+        assert stop(proc, signal.SIGINT) == 0
+
+
+def test_data_survives_restart_with_data_dir(tmp_path: Path) -> None:
+    data_dir = tmp_path / "emulator-data"
+    rng = np.random.default_rng(11)
+    matrix = rng.standard_normal((50, 4)).astype(np.float32)
+    query = {"float32": [1.0, 0.5, -0.5, 0.0]}
+    ref = {"vectorBucketName": "keep", "indexName": "idx"}
+    with emulator_process("--data-dir", str(data_dir)) as (proc, url):
+        client = make_client(url)
+        client.create_vector_bucket(vectorBucketName="keep", tags={"t": "1"})
+        client.create_index(
+            **ref,
+            dataType="float32",
+            dimension=4,
+            distanceMetric="cosine",
+            metadataConfiguration={"nonFilterableMetadataKeys": ["body"]},
+        )
+        client.put_vectors(
+            **ref,
+            vectors=[
+                {"key": f"k{i}", "data": {"float32": row}, "metadata": {"i": i, "body": "x" * i}}
+                for i, row in enumerate(matrix.tolist())
+            ],
+        )
+        client.delete_vectors(**ref, keys=["k3"])
+        before = client.query_vectors(
+            **ref, topK=10, queryVector=query, returnDistance=True, returnMetadata=True
+        )["vectors"]
+        assert stop(proc) == 0
+    with emulator_process("--data-dir", str(data_dir)) as (proc, url):
+        client = make_client(url)
+        after = client.query_vectors(
+            **ref, topK=10, queryVector=query, returnDistance=True, returnMetadata=True
+        )["vectors"]
+        assert after == before
+        index = client.get_index(**ref)["index"]
+        assert index["metadataConfiguration"]["nonFilterableMetadataKeys"] == ["body"]
+        assert len(client.list_vectors(**ref)["vectors"]) == 49
+        arn = client.get_vector_bucket(vectorBucketName="keep")["vectorBucket"]["vectorBucketArn"]
+        assert client.list_tags_for_resource(resourceArn=arn)["tags"] == {"t": "1"}
+        # the restored index still accepts writes and grows
+        client.put_vectors(**ref, vectors=[{"key": "new", "data": {"float32": [1, 1, 1, 1]}}])
+        assert len(client.list_vectors(**ref)["vectors"]) == 50
+        assert stop(proc) == 0
+
+
+def test_without_data_dir_nothing_survives() -> None:
+    with emulator_process() as (proc, url):
+        make_client(url).create_vector_bucket(vectorBucketName="gone")
+        assert stop(proc) == 0
+    with emulator_process() as (proc, url):
+        names: list[Any] = make_client(url).list_vector_buckets()["vectorBuckets"]
+        assert names == []
+        assert stop(proc) == 0
