@@ -54,11 +54,12 @@ print_command() {
   printf '+ %s\n' "${quoted% }" >&2
 }
 
-# run CMD...: a command that changes something; printed, and skipped under --dry-run.
+# run CMD...: a command that changes something; printed, and skipped under --dry-run. Its
+# output goes to stderr with the rest of the log, so stdout carries only what scripts print.
 run() {
   print_command "$@"
   if [[ "${DRY_RUN}" == 1 ]]; then return 0; fi
-  "$@"
+  "$@" >&2
 }
 
 # capture PLACEHOLDER CMD...: a command whose output the script needs; printed, and under
@@ -112,27 +113,52 @@ reject_unknown_args() {
   fi
 }
 
-# parameter KEY: the ParameterValue of KEY in the parameters file ("" when absent).
-parameter() {
+declare -A PARAMETERS=()
+PARAMETER_KEYS=()
+PARAMETERS_LOADED=0
+
+# load_parameters: reads the parameters file once into PARAMETERS (file order in PARAMETER_KEYS).
+load_parameters() {
+  local key value lines
   [[ -f "${PARAMETERS_FILE}" ]] ||
     die "parameters file ${PARAMETERS_FILE} not found (copy parameters.example.json to parameters.json and fill it in)"
-  "${PYTHON}" - "${PARAMETERS_FILE}" "$1" <<'PY'
+  lines="$("${PYTHON}" - "${PARAMETERS_FILE}" <<'PY'
 import json, sys
 entries = json.load(open(sys.argv[1], encoding="utf-8"))
-if not isinstance(entries, list):
+if not isinstance(entries, list) or not all(isinstance(e, dict) and "ParameterKey" in e for e in entries):
     sys.exit(f"{sys.argv[1]}: expected a list of {{ParameterKey, ParameterValue}} objects")
-print(next((str(e.get("ParameterValue", "")) for e in entries if e.get("ParameterKey") == sys.argv[2]), ""))
+for e in entries:
+    value = str(e.get("ParameterValue", ""))
+    if "\t" in value or "\n" in value:
+        sys.exit(f"{sys.argv[1]}: {e['ParameterKey']} contains a tab or newline")
+    print(f'{e["ParameterKey"]}\t{value}')
 PY
+)" || die "cannot read ${PARAMETERS_FILE}"
+  while IFS=$'\t' read -r key value; do
+    [[ -z "${key}" ]] && continue
+    PARAMETERS["${key}"]="${value}"
+    PARAMETER_KEYS+=("${key}")
+  done <<<"${lines}"
+  PARAMETERS_LOADED=1
 }
 
-# parameter_overrides: every parameter as Key=Value, the form `aws cloudformation deploy` takes.
+# parameter KEY: the ParameterValue of KEY in the parameters file ("" when absent).
+parameter() {
+  if [[ "${PARAMETERS_LOADED}" != 1 ]]; then load_parameters; fi
+  printf '%s\n' "${PARAMETERS[$1]:-}"
+}
+
+# parameter_overrides: every parameter but the code ones as Key=Value, the form that
+# `aws cloudformation deploy` takes (the scripts supply the code parameters).
 parameter_overrides() {
-  "${PYTHON}" - "${PARAMETERS_FILE}" <<'PY'
-import json, sys
-for e in json.load(open(sys.argv[1], encoding="utf-8")):
-    if e["ParameterKey"] not in ("CodeS3Bucket", "CodeS3Key", "CodeSha256"):
-        print(f'{e["ParameterKey"]}={e.get("ParameterValue", "")}')
-PY
+  local key
+  if [[ "${PARAMETERS_LOADED}" != 1 ]]; then load_parameters; fi
+  for key in "${PARAMETER_KEYS[@]}"; do
+    case "${key}" in
+      CodeS3Bucket | CodeS3Key | CodeSha256) ;;
+      *) printf '%s=%s\n' "${key}" "${PARAMETERS[${key}]}" ;;
+    esac
+  done
 }
 
 cluster_arn() {
@@ -148,6 +174,7 @@ cluster_id() { cluster_arn | cut -d: -f7; }
 # The stack lives in the cluster's Region: the function runs in the cluster's VPC.
 resolve_region() {
   local arn_region
+  load_parameters
   arn_region="$(cluster_arn | cut -d: -f4)"
   if [[ -n "${REGION}" && "${REGION}" != "${arn_region}" ]]; then
     die "--region ${REGION} differs from the Region of AuroraClusterArn (${arn_region}); the stack must be in the cluster's Region"

@@ -45,8 +45,12 @@ CODE_SHA256=""
 # upload_code: builds the zip, then puts it at a key named after its hash (skipped if present).
 upload_code() {
   local account hex
+  # S3VL_LAMBDA_ZIP names a zip built elsewhere (CI artifact); otherwise build it here.
   if [[ -z "${S3VL_LAMBDA_ZIP:-}" ]]; then
-    run bash "${S3VL_REPO_ROOT}/scripts/package-lambda.sh"
+    # Wheels differ per instruction set, so build for the stack's architecture.
+    local arch
+    arch="$(parameter LambdaArchitecture)"
+    run bash "${S3VL_REPO_ROOT}/scripts/package-lambda.sh" --arch "${arch:-arm64}" --output "${LAMBDA_ZIP}"
   fi
   if [[ "${DRY_RUN}" == 1 ]]; then
     hex="<sha256-of-zip>"
@@ -182,7 +186,7 @@ step_register_index() {
   begin_step "register-index" "that s3vl.configure ran (scripts/configure.sh) and the stack outputs IndexName and IndexArn"
   load_stack_outputs
   resolve_database
-  sql_query "" "SELECT s3vl.register_index(index_name => :'index_name', index_arn => :'index_arn');" \
+  sql_query "" "SELECT s3vl.register_index(:'index_name', :'index_arn');" \
     -v "index_name=$(output IndexName)" -v "index_arn=$(output IndexArn)" >/dev/null
   log "index $(output IndexName) registered"
 }
@@ -208,7 +212,7 @@ step_validate() {
   failures="$(sql_query 0 'SELECT count(*) FROM s3vl.validate_config() WHERE NOT is_valid;')"
   [[ "${failures}" == 0 ]] ||
     die "s3vl.validate_config() reports ${failures} failed check(s); run SELECT * FROM s3vl.validate_config() for details"
-  rows="$(sql_query 0 "SELECT count(*) FROM s3vl.query_vectors(:'index_name', array_fill(0.5::float8, ARRAY[:'dimension'::integer]), 1);" \
+  rows="$(sql_query 0 "SELECT count(*) FROM s3vl.query_vectors(query_vector => array_fill(0.5::float8, ARRAY[:'dimension'::integer]), index_name => :'index_name', top_k => 1);" \
     -v "index_name=$(output IndexName)" -v "dimension=$(output IndexDimension)")"
   log "validated: SQL reaches the function and s3vl.query_vectors answers (${rows} row(s) from $(output IndexName))"
 }

@@ -1,0 +1,353 @@
+"""The deploy scripts run against recording fakes of `aws` and `psql`: which commands, in which
+order, with which arguments; re-runs; and a failure at every step."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+
+import pytest
+
+from infra.conftest import (
+    ACCOUNT,
+    CLUSTER,
+    REGION,
+    STACK,
+    STACK_ROLE,
+    TEMPLATE,
+    Sandbox,
+    describe,
+    option,
+)
+
+FUNCTION_ALIAS = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:s3vl-s3vectors-bridge:live"
+INDEX_ARN = (f"arn:aws:s3vectors:{REGION}:{ACCOUNT}:bucket/s3vl-{ACCOUNT}-{REGION}"
+             "/index/embeddings")
+ARTIFACT_BUCKET = f"s3vl-artifacts-{ACCOUNT}-{REGION}"
+
+# The commands that change something, in the order deploy.sh must run them.
+DEPLOY_ORDER = [
+    "aws s3api create-bucket",
+    "aws s3 cp",
+    "aws cloudformation deploy",
+    "aws rds add-role-to-db-cluster",
+    "psql CREATE EXTENSION IF NOT EXISTS aws_lambda CASCADE",
+    "psql -f install.sql",
+    "psql SELECT s3vl.configure(",
+    "psql SELECT s3vl.register_index(",
+    "aws lambda invoke",
+    "psql SELECT count(*) FROM s3vl.validate_config()",
+    "psql SELECT count(*) FROM s3vl.query_vectors(",
+]
+
+
+def positions(commands: list[str], wanted: list[str]) -> list[int]:
+    found = []
+    for want in wanted:
+        matches = [i for i, c in enumerate(commands) if c.startswith(want)]
+        assert matches, f"{want!r} never ran; ran: {commands}"
+        found.append(matches[0])
+    return found
+
+
+def calls_named(sandbox: Sandbox, prefix: str) -> list[dict[str, object]]:
+    return [c for c in sandbox.calls() if describe(c).startswith(prefix)]
+
+
+def sha256_b64(content: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(content).digest()).decode()
+
+
+def test_deploy_runs_every_step_in_order_with_stack_values(sandbox: Sandbox) -> None:
+    result = sandbox.run("deploy.sh")
+    assert result.returncode == 0, result.stderr
+    commands = sandbox.commands()
+    order = positions(commands, DEPLOY_ORDER)
+    assert order == sorted(order), commands
+
+    # Every AWS call goes to the cluster's Region.
+    for call in sandbox.calls():
+        if call["tool"] == "aws":
+            assert option(call, "--region") == REGION, call
+
+    (deploy,) = calls_named(sandbox, "aws cloudformation deploy")
+    argv = deploy["argv"]
+    assert isinstance(argv, list)
+    assert option(deploy, "--template-file") == str(TEMPLATE)
+    assert option(deploy, "--stack-name") == STACK
+    assert "CAPABILITY_IAM" in argv and "--no-fail-on-empty-changeset" in argv
+    overrides = dict(a.split("=", 1) for a in argv[argv.index("--parameter-overrides") + 1:])
+    given = {e["ParameterKey"]: e["ParameterValue"]
+             for e in json.loads(sandbox.parameters.read_text())}
+    code = sandbox.zip_path.read_bytes()
+    assert overrides["CodeSha256"] == sha256_b64(code)
+    assert overrides["CodeS3Key"] == f"s3vl/lambda/{hashlib.sha256(code).hexdigest()}.zip"
+    assert overrides["CodeS3Bucket"] == ARTIFACT_BUCKET
+    for key, value in given.items():
+        if not key.startswith("Code"):
+            assert overrides[key] == value, key
+
+    (upload,) = calls_named(sandbox, "aws s3 cp")
+    assert upload["argv"][-1] == f"s3://{ARTIFACT_BUCKET}/{overrides['CodeS3Key']}"
+
+    (add_role,) = calls_named(sandbox, "aws rds add-role-to-db-cluster")
+    assert option(add_role, "--db-cluster-identifier") == CLUSTER
+    assert option(add_role, "--feature-name") == "Lambda"
+    assert option(add_role, "--role-arn") == STACK_ROLE
+
+    (configure,) = calls_named(sandbox, "psql SELECT s3vl.configure(")
+    argv = configure["argv"]
+    assert f"lambda_arn={FUNCTION_ALIAS}" in argv
+    assert f"aws_region={REGION}" in argv and "timeout_seconds=30" in argv
+    (register,) = calls_named(sandbox, "psql SELECT s3vl.register_index(")
+    assert f"index_arn={INDEX_ARN}" in register["argv"] and "index_name=embeddings" in register["argv"]
+    (invoke,) = calls_named(sandbox, "aws lambda invoke")
+    assert option(invoke, "--function-name") == FUNCTION_ALIAS
+
+    # psql talks to the cluster's writer endpoint, stops on the first SQL error.
+    for call in sandbox.calls():
+        if call["tool"] == "psql":
+            env = call["env"]
+            assert isinstance(env, dict)
+            assert env["PGHOST"].startswith(f"{CLUSTER}.cluster-")
+            assert "ON_ERROR_STOP=1" in call["argv"]
+    assert sandbox.state["cluster"]["roles"] == [
+        {"RoleArn": STACK_ROLE, "FeatureName": "Lambda", "Status": "ACTIVE"}]
+    assert "deploy.sh: done" in result.stderr
+
+
+def test_deploy_rerun_is_idempotent(sandbox: Sandbox) -> None:
+    assert sandbox.run("deploy.sh").returncode == 0
+    sandbox.clear_calls()
+    again = sandbox.run("deploy.sh")
+    assert again.returncode == 0, again.stderr
+    commands = sandbox.commands()
+    for skipped in ("aws s3api create-bucket", "aws s3 cp", "aws rds add-role-to-db-cluster"):
+        assert not any(c.startswith(skipped) for c in commands), commands
+    assert "already associated" in again.stderr
+    assert "already uploaded" in again.stderr
+    assert sandbox.state["stack"]["version"] == 1  # same code: no new version
+    assert len(sandbox.state["cluster"]["roles"]) == 1
+
+
+# (pattern that makes the fake fail, step the script must name)
+FAILURES = [
+    ("aws rds describe-db-clusters", "gather-cluster-details"),
+    ("aws rds describe-db-subnet-groups", "gather-cluster-details"),
+    ("aws sts get-caller-identity", "deploy-stack"),
+    ("aws s3api create-bucket", "deploy-stack"),
+    ("aws s3 cp", "deploy-stack"),
+    ("aws cloudformation deploy", "deploy-stack"),
+    ("aws cloudformation describe-stacks", "deploy-stack"),
+    ("aws rds add-role-to-db-cluster", "associate-role"),
+    ("psql CREATE EXTENSION", "install-schema"),
+    ("psql install.sql", "install-schema"),
+    ("psql s3vl.configure", "configure"),
+    ("psql s3vl.register_index", "register-index"),
+    ("aws lambda invoke", "validate"),
+    ("psql validate_config", "validate"),
+    ("psql query_vectors", "validate"),
+]
+
+
+@pytest.mark.parametrize(("pattern", "step"), FAILURES, ids=[p for p, _ in FAILURES])
+def test_deploy_stops_at_the_failing_step(sandbox: Sandbox, pattern: str, step: str) -> None:
+    sandbox.fail.append(pattern)
+    result = sandbox.run("deploy.sh")
+    assert result.returncode != 0
+    assert f'ERROR: step "{step}" failed' in result.stderr, result.stderr
+    assert "Check: " in result.stderr
+    # Nothing ran after the failing command.
+    last = sandbox.commands()[-1]
+    tool, _, what = pattern.partition(" ")
+    assert last.startswith(tool) and (what in last or what in json.dumps(sandbox.calls()[-1])), last
+    assert "deploy.sh: done" not in result.stderr
+
+
+def test_deploy_stops_when_the_cluster_has_another_lambda_role(sandbox: Sandbox) -> None:
+    other = f"arn:aws:iam::{ACCOUNT}:role/existing-lambda-role"
+    state = sandbox.state
+    state["cluster"]["roles"] = [{"RoleArn": other, "FeatureName": "Lambda", "Status": "ACTIVE"}]
+    sandbox.set_state(cluster=state["cluster"])
+    result = sandbox.run("deploy.sh")
+    assert result.returncode != 0
+    assert 'step "associate-role" failed' in result.stderr
+    assert other in result.stderr and "remove-role-from-db-cluster" in result.stderr
+    assert "--skip-associate-role" not in result.stderr or "skip" in result.stderr
+    assert not calls_named(sandbox, "aws rds add-role-to-db-cluster")
+    assert not calls_named(sandbox, "psql")
+
+    skipped = sandbox.run("deploy.sh", "--skip-associate-role")
+    assert skipped.returncode == 0, skipped.stderr
+    assert sandbox.state["cluster"]["roles"] == state["cluster"]["roles"]
+
+
+def test_deploy_fails_when_validate_config_reports_a_problem(sandbox: Sandbox) -> None:
+    sandbox.set_state(psql={"schema": False, "validate_failures": "1"})
+    result = sandbox.run("deploy.sh")
+    assert result.returncode != 0
+    assert 'step "validate" failed' in result.stderr
+    assert "validate_config() reports 1 failed check" in result.stderr
+
+
+def test_dry_run_prints_every_command_and_runs_none(sandbox: Sandbox) -> None:
+    env = {k: v for k, v in sandbox.env.items() if k != "S3VL_LAMBDA_ZIP"}
+    sandbox.env = env
+    result = sandbox.run("deploy.sh", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert sandbox.calls() == []
+    text = result.stderr
+    for expected in ("package-lambda.sh --arch arm64", "s3 cp", "cloudformation deploy",
+                     "rds add-role-to-db-cluster", "psql", "install.sql", "s3vl.configure",
+                     "lambda invoke", "validate_config"):
+        assert expected in text, expected
+
+
+def test_gather_cluster_details_rejects_a_vpc_mismatch(sandbox: Sandbox) -> None:
+    state = sandbox.state
+    state["cluster"]["vpc"] = "vpc-0ffffffffffffffff"
+    sandbox.set_state(cluster=state["cluster"])
+    result = sandbox.run("gather-cluster-details.sh")
+    assert result.returncode != 0
+    assert "vpc-0ffffffffffffffff" in result.stderr and "VpcId" in result.stderr
+
+
+def test_gather_cluster_details_rejects_old_or_other_engines(sandbox: Sandbox) -> None:
+    state = sandbox.state
+    state["cluster"]["version"] = "11.7"
+    sandbox.set_state(cluster=state["cluster"])
+    result = sandbox.run("gather-cluster-details.sh")
+    assert result.returncode != 0 and "needs 11.9 or later" in result.stderr
+    state["cluster"].update(version="8.0.mysql_aurora.3.05.2", engine="aurora-mysql")
+    sandbox.set_state(cluster=state["cluster"])
+    result = sandbox.run("gather-cluster-details.sh")
+    assert result.returncode != 0 and "needs Aurora PostgreSQL" in result.stderr
+
+
+STEP_SCRIPTS = ["gather-cluster-details.sh", "deploy-stack.sh", "associate-role.sh",
+                "update-function-code.sh", "install-schema.sh", "configure.sh",
+                "register-index.sh", "validate.sh"]
+
+
+def test_step_scripts_run_in_order_and_rerun(sandbox: Sandbox) -> None:
+    for script in STEP_SCRIPTS:
+        for attempt in (1, 2):
+            result = sandbox.run(script)
+            assert result.returncode == 0, f"{script} run {attempt}: {result.stderr}"
+            assert f"{script}: done" in result.stderr
+    assert len(calls_named(sandbox, "aws rds add-role-to-db-cluster")) == 1
+    assert len(calls_named(sandbox, "aws s3 cp")) == 1
+
+
+def test_step_scripts_need_the_stack(sandbox: Sandbox) -> None:
+    for script in ("associate-role.sh", "configure.sh", "register-index.sh", "validate.sh",
+                   "update-function-code.sh"):
+        result = sandbox.run(script)
+        assert result.returncode != 0, script
+        assert f"stack {STACK}" in result.stderr and "deploy" in result.stderr, result.stderr
+        assert not calls_named(sandbox, "psql"), script
+
+
+def test_update_function_code_moves_the_alias_to_new_code(sandbox: Sandbox) -> None:
+    assert sandbox.run("deploy-stack.sh").returncode == 0
+    params_before = dict(sandbox.state["stack"]["params"])
+    sandbox.write_zip(b"PK fake function code v2")
+    sandbox.clear_calls()
+    result = sandbox.run("update-function-code.sh")
+    assert result.returncode == 0, result.stderr
+    new_sha = sha256_b64(b"PK fake function code v2")
+    (deploy,) = calls_named(sandbox, "aws cloudformation deploy")
+    argv = deploy["argv"]
+    assert isinstance(argv, list)
+    overrides = argv[argv.index("--parameter-overrides") + 1:]
+    # Only the code parameters change; the rest keep their deployed values.
+    assert sorted(o.split("=", 1)[0] for o in overrides) == ["CodeS3Bucket", "CodeS3Key", "CodeSha256"]
+    stack = sandbox.state["stack"]
+    assert stack["version"] == 2 and stack["code"] == new_sha
+    assert {k: v for k, v in stack["params"].items() if not k.startswith("Code")} == \
+        {k: v for k, v in params_before.items() if not k.startswith("Code")}
+    assert calls_named(sandbox, "aws lambda get-function")
+    assert new_sha in result.stderr
+
+
+def test_cleanup_removes_only_this_stacks_things(sandbox: Sandbox) -> None:
+    assert sandbox.run("deploy.sh").returncode == 0
+    other = f"arn:aws:iam::{ACCOUNT}:role/s3-import-role"
+    state = sandbox.state
+    state["cluster"]["roles"].append({"RoleArn": other, "FeatureName": "s3Import", "Status": "ACTIVE"})
+    sandbox.set_state(cluster=state["cluster"], extra_indexes=["scratch-index"])
+    sandbox.clear_calls()
+
+    result = sandbox.run("cleanup.sh", "--yes")
+    assert result.returncode == 0, result.stderr
+    commands = sandbox.commands()
+    order = positions(commands, ["psql -f uninstall.sql", "aws rds remove-role-from-db-cluster",
+                                 "aws s3vectors delete-index", "aws s3 rm",
+                                 "aws cloudformation delete-stack", "aws cloudformation wait"])
+    assert order == sorted(order), commands
+    (remove,) = calls_named(sandbox, "aws rds remove-role-from-db-cluster")
+    assert option(remove, "--role-arn") == STACK_ROLE
+    (delete_index,) = calls_named(sandbox, "aws s3vectors delete-index")
+    assert option(delete_index, "--index-name") == "scratch-index"
+    final = sandbox.state
+    assert final["stack"] is None
+    assert final["cluster"]["roles"] == [{"RoleArn": other, "FeatureName": "s3Import",
+                                          "Status": "ACTIVE"}]
+    assert final["buckets"][ARTIFACT_BUCKET] == []
+    assert final["psql"]["schema"] is False
+    assert "nothing left" in result.stderr
+
+    sandbox.clear_calls()
+    again = sandbox.run("cleanup.sh", "--yes")
+    assert again.returncode == 0, again.stderr
+    assert "does not exist" in again.stderr
+    assert not any(c.startswith(("aws rds remove", "aws cloudformation delete"))
+                   for c in sandbox.commands())
+
+
+def test_cleanup_asks_before_deleting(sandbox: Sandbox) -> None:
+    assert sandbox.run("deploy.sh").returncode == 0
+    sandbox.set_state(extra_indexes=["scratch-index"])
+    result = sandbox.run("cleanup.sh", stdin="n\n")
+    assert result.returncode != 0
+    assert "not confirmed" in result.stderr
+    assert sandbox.state["stack"] is not None
+    assert sandbox.state["extra_indexes"] == ["scratch-index"]
+
+
+def test_cleanup_reports_a_stack_that_cannot_be_deleted(sandbox: Sandbox) -> None:
+    assert sandbox.run("deploy.sh").returncode == 0
+    sandbox.set_state(extra_indexes=["scratch-index"])
+    sandbox.fail.append("aws s3vectors delete-index")
+    result = sandbox.run("cleanup.sh", "--yes")
+    assert result.returncode != 0
+    assert 'step "empty-vector-bucket" failed' in result.stderr
+    assert not calls_named(sandbox, "aws cloudformation delete-stack")
+
+
+def test_bad_parameters_are_reported_before_any_call(sandbox: Sandbox) -> None:
+    sandbox.parameters.write_text(json.dumps([
+        {"ParameterKey": "AuroraClusterArn", "ParameterValue": "my-cluster"}]))
+    result = sandbox.run("deploy.sh")
+    assert result.returncode != 0
+    assert "AuroraClusterArn" in result.stderr and "not a cluster ARN" in result.stderr
+    assert sandbox.calls() == []
+
+    sandbox.parameters.unlink()
+    result = sandbox.run("deploy.sh")
+    assert result.returncode != 0 and "parameters.example.json" in result.stderr
+
+
+def test_region_must_be_the_clusters(sandbox: Sandbox) -> None:
+    result = sandbox.run("deploy.sh", "--region", "us-west-2")
+    assert result.returncode != 0
+    assert "us-west-2" in result.stderr and REGION in result.stderr
+    assert sandbox.calls() == []
+
+
+def test_unknown_argument_is_rejected(sandbox: Sandbox) -> None:
+    result = sandbox.run("deploy.sh", "--frobnicate")
+    assert result.returncode == 2
+    assert "unknown argument: --frobnicate" in result.stderr
+    assert sandbox.calls() == []
