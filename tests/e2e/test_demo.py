@@ -1,0 +1,45 @@
+"""`python -m s3vl_local.demo` (what `make demo` runs) against the test stack."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import psycopg
+from s3vl_local.demo import data as demo_data
+from s3vl_local.demo.__main__ import QUERY_PHRASES
+from s3vl_local.stack import REPO_ROOT, StackInfo
+
+
+def nearest_ids(demo: demo_data.DemoData, query_index: int, k: int) -> list[str]:
+    sims = demo.product_vectors.astype(np.float64) @ demo.query_vectors[query_index]
+    return [demo.products[i].product_id for i in np.argsort(-sims)[:k]]
+
+
+def test_demo_loads_data_and_prints_the_blog_queries(local_stack: StackInfo) -> None:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        str(REPO_ROOT / p) for p in ("lambda", "local")))
+    proc = subprocess.run([sys.executable, "-m", "s3vl_local.demo", "--state-dir",
+                           local_stack.state_dir], env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    demo = demo_data.load()
+    for heading in ("== 1. Plain similarity search", "== 2. Metadata filter",
+                    "== 3. The blog's CTE", "== 4. Per-tenant search"):
+        assert heading in out
+    # Query 1 prints the 5 exact nearest products, nearest first.
+    section1 = out.split("== 1.")[1].split("== 2.")[0]
+    ids = nearest_ids(demo, QUERY_PHRASES["q1"], 5)
+    positions = [section1.index(f" {key} ") for key in ids]
+    assert positions == sorted(positions)
+    # Query 3 (the CTE) prints exactly the in-stock products under $500 among the 10 nearest.
+    section3 = out.split("== 3.")[1].split("== 4.")[0]
+    by_id = {p.product_id: p for p in demo.products}
+    for key in nearest_ids(demo, QUERY_PHRASES["q3"], 10):
+        p = by_id[key]
+        assert (f" {key} " in section3) == (p.stock > 0 and p.price < 500), key
+    with psycopg.connect(local_stack.dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM demo.products").fetchone() == (300,)
