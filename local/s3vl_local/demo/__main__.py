@@ -21,7 +21,7 @@ from s3vl_local.demo import data as demo_data
 from s3vl_local.demo.loader import load_tables, put_vectors
 
 # Which phrase from data/demo/queries.json each numbered demo query uses.
-QUERY_PHRASES = {"q1": 0, "q2": 3, "q3": 0, "q4": 2}
+QUERY_PHRASES = {"q1": 0, "q2": 3, "q3": 1, "q4": 2}
 
 
 def has_query_function(dsn: str) -> bool:
