@@ -114,3 +114,32 @@ def test_arn_round_trip(partition: str, region: str, account: str, bucket: str, 
     arn = f"arn:{partition}:s3vectors:{region}:{account}:bucket/{bucket}/index/{index}"
     ref = parse_index_arn(arn)
     assert (ref.region, ref.bucket, ref.index, ref.arn) == (region, bucket, index, arn)
+
+
+@FAST
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(allow_nan=True, allow_infinity=True),
+            st.integers(min_value=-(10**40), max_value=10**40),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_fast_path_agrees_with_the_element_rule(values: list[Any]) -> None:
+    def ok(x: Any) -> bool:
+        return (
+            not isinstance(x, bool)
+            and isinstance(x, (int, float))
+            and -limits.FLOAT32_MAX <= x <= limits.FLOAT32_MAX
+        )
+
+    if all(ok(x) for x in values):
+        assert check_vector(values, "v") == values
+    else:
+        with pytest.raises(S3vlError) as info:
+            check_vector(values, "v")
+        first_bad = next(i for i, x in enumerate(values) if not ok(x))
+        assert info.value.field == f"v[{first_bad}]"
