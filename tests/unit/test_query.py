@@ -260,3 +260,14 @@ def test_unknown_fields_are_ignored(invoke: Invoke, stubbed: Stubber) -> None:
     stubbed.add_response("query_vectors", _page(("a", 0.1)))
     env = invoke(_query(future_option={"x": 1}, timeout_seconds=30))
     assert env["success"] is True
+
+
+def test_a_repeated_token_is_an_error_not_a_truncated_answer(
+    invoke: Invoke, stubbed: Stubber
+) -> None:
+    stubbed.add_response("get_index", index_response())
+    stubbed.add_response("query_vectors", _page(("a", 0.1), token="same"))
+    stubbed.add_response("query_vectors", _page(("b", 0.2), token="same"))
+    env = invoke(_query(top_k=10))
+    assert env["error"]["type"] == "ServiceError"
+    assert "2 of top_k 10" in env["error"]["message"]

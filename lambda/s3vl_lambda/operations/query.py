@@ -7,7 +7,7 @@ from typing import Any
 
 from .. import limits
 from ..deadline import Deadline
-from ..errors import S3vlError, from_exception, validation_error
+from ..errors import SERVICE_ERROR, S3vlError, from_exception, validation_error
 from ..fields import (
     Request,
     check_dimension,
@@ -58,7 +58,7 @@ def _run_query(
     metric = info.distance_metric if info is not None else "cosine"
     results: list[dict[str, Any]] = []
     seen_tokens: set[str] = set()
-    for _ in range(limits.MAX_QUERY_PAGES):
+    while True:
         try:
             response = call(ref, deadline, "query_vectors", **params)
         except S3vlError as err:
@@ -78,8 +78,15 @@ def _run_query(
         token = response.get("nextToken")
         if len(results) >= opts.top_k or not token:
             break
-        if token in seen_tokens:  # a repeated token would loop forever
-            break
+        if token in seen_tokens or len(seen_tokens) + 1 >= limits.MAX_QUERY_PAGES:
+            # Stopping quietly would truncate the answer; say so instead.
+            raise S3vlError(
+                SERVICE_ERROR,
+                f"query_vectors: QueryVectors paging did not end (repeated nextToken or more "
+                f"than {limits.MAX_QUERY_PAGES} pages) after {len(results)} of top_k "
+                f"{opts.top_k} results",
+                code="PagingError",
+            )
         seen_tokens.add(token)
         params["nextToken"] = token
     # Pages are each sorted; keep the contract (ascending distance) even across pages.
