@@ -147,3 +147,27 @@ def test_filter_constraint_limit(filter_index: tuple[Any, dict[str, str]]) -> No
     past = {"$and": [at_limit, {"year": {"$exists": True}}]}
     with pytest.raises(client.exceptions.ValidationException, match="100 constraints"):
         matching(client, ref, past)
+
+
+def test_filter_sees_writes_made_after_a_filtered_query(
+    client: Any, make_index: IndexFactory
+) -> None:
+    ref = make_index(dimension=1, metric="euclidean")
+    client.put_vectors(
+        **ref,
+        vectors=[
+            {"key": "k", "data": {"float32": [1.0]}, "metadata": {"state": "old"}},
+        ],
+    )
+    query = {"topK": 5, "queryVector": {"float32": [0.0]}, "filter": {"state": "new"}}
+    assert client.query_vectors(**ref, **query)["vectors"] == []
+    client.put_vectors(
+        **ref,
+        vectors=[
+            {"key": "k", "data": {"float32": [1.0]}, "metadata": {"state": "new"}},
+            {"key": "k2", "data": {"float32": [2.0]}, "metadata": {"state": "new"}},
+        ],
+    )
+    assert [v["key"] for v in client.query_vectors(**ref, **query)["vectors"]] == ["k", "k2"]
+    client.delete_vectors(**ref, keys=["k"])
+    assert [v["key"] for v in client.query_vectors(**ref, **query)["vectors"]] == ["k2"]

@@ -12,14 +12,14 @@ raises ValidationError; nothing is ever ignored.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .constants import FILTER_CONSTRAINTS_MAX
 from .exceptions import ValidationError
 
 Metadata = Mapping[str, Any]
-Predicate = Callable[[Metadata], bool]
 
 FIELD_OPERATORS = (
     "$eq",
@@ -83,6 +83,52 @@ def _starts_with(value: object, prefix: str) -> bool:
     return isinstance(value, str) and value.startswith(prefix)
 
 
+@dataclass(frozen=True)
+class Condition:
+    """One operator applied to one metadata key; `arg` is validated and normalised."""
+
+    key: str
+    op: str
+    arg: Any
+
+
+@dataclass(frozen=True)
+class Logical:
+    op: str  # "$and" | "$or"
+    parts: tuple[Node, ...]
+
+
+Node = Condition | Logical
+
+# Operators that are the negation of another: `$ne` = not `$eq`, `$nin` = not `$in`.
+NEGATED = {"$ne": "$eq", "$nin": "$in"}
+
+
+def value_matches(op: str, value: object, arg: Any) -> bool:
+    """Positive operators on a present value (scalar or list): $eq $in $gt.. $startsWith."""
+    if op == "$eq":
+        return _equal(value, arg)
+    if op == "$in":
+        return any(_equal(value, v) for v in arg)
+    if op in _RANGE:
+        return _compare(op, value, arg)
+    return _starts_with(value, arg)
+
+
+def matches(node: Node, metadata: Metadata) -> bool:
+    """Reference evaluation of a compiled filter against one vector's metadata."""
+    if isinstance(node, Logical):
+        if node.op == "$and":
+            return all(matches(p, metadata) for p in node.parts)
+        return any(matches(p, metadata) for p in node.parts)
+    present = node.key in metadata
+    if node.op == "$exists":
+        return present is node.arg
+    if node.op in NEGATED:
+        return not (present and value_matches(NEGATED[node.op], metadata[node.key], node.arg))
+    return present and value_matches(node.op, metadata[node.key], node.arg)
+
+
 class _Compiler:
     def __init__(self, non_filterable: frozenset[str]) -> None:
         self.non_filterable = non_filterable
@@ -97,15 +143,14 @@ class _Compiler:
                 "filter",
             )
 
-    def document(self, node: object, path: str) -> Predicate:
+    def document(self, node: object, path: str) -> Node:
         if not isinstance(node, dict):
             raise ValidationError(f"{path}: a filter must be a JSON object", path)
         if not node:
             raise ValidationError(f"{path}: a filter object must not be empty", path)
-        parts = [self.entry(key, operand, path) for key, operand in node.items()]
-        return _all_of(parts)
+        return _all_of([self.entry(key, operand, path) for key, operand in node.items()])
 
-    def entry(self, key: str, operand: object, path: str) -> Predicate:
+    def entry(self, key: str, operand: object, path: str) -> Node:
         if key in LOGICAL_OPERATORS:
             return self.logical(key, operand, f"{path}.{key}")
         if key.startswith("$"):
@@ -128,25 +173,24 @@ class _Compiler:
                 raise ValidationError(
                     f"{field_path}: operator object must not be empty", field_path
                 )
-            parts = [self.field_operator(key, op, arg, field_path) for op, arg in operand.items()]
-            return _all_of(parts)
+            return _all_of(
+                [self.condition(key, op, arg, field_path) for op, arg in operand.items()]
+            )
         if is_primitive(operand):
-            return self.field_operator(key, "$eq", operand, field_path)
+            return self.condition(key, "$eq", operand, field_path)
         raise ValidationError(
             f"{field_path}: implicit $eq needs a string, number or boolean "
             f"(got {type(operand).__name__})",
             field_path,
         )
 
-    def logical(self, op: str, operand: object, path: str) -> Predicate:
+    def logical(self, op: str, operand: object, path: str) -> Node:
         if not isinstance(operand, list) or not operand:
             raise ValidationError(f"{path}: {op} needs a non-empty array of filters", path)
         parts = [self.document(sub, f"{path}[{i}]") for i, sub in enumerate(operand)]
-        if op == "$and":
-            return _all_of(parts)
-        return lambda md: any(p(md) for p in parts)
+        return Logical(op, tuple(parts))
 
-    def field_operator(self, key: str, op: str, arg: object, path: str) -> Predicate:
+    def condition(self, key: str, op: str, arg: object, path: str) -> Condition:
         if op not in FIELD_OPERATORS:
             raise ValidationError(
                 f"{path}: unknown operator '{op}' (supported: {', '.join(FIELD_OPERATORS)})", path
@@ -155,47 +199,34 @@ class _Compiler:
             if not is_primitive(arg):
                 raise ValidationError(f"{path}.{op}: needs a string, number or boolean", path)
             self.count(1)
-            if op == "$eq":
-                return lambda md: key in md and _equal(md[key], arg)
-            return lambda md: not (key in md and _equal(md[key], arg))
+            return Condition(key, op, arg)
         if op in _RANGE:
             if not is_number(arg):
                 raise ValidationError(f"{path}.{op}: needs a number", path)
             self.count(1)
-            bound = float(arg)  # type: ignore[arg-type]
-            return lambda md: key in md and _compare(op, md[key], bound)
+            return Condition(key, op, float(arg))  # type: ignore[arg-type]
         if op in ("$in", "$nin"):
             if not isinstance(arg, list) or not arg or not all(is_primitive(a) for a in arg):
                 raise ValidationError(
                     f"{path}.{op}: needs a non-empty array of strings, numbers or booleans", path
                 )
             self.count(len(arg))
-            values = list(arg)
-
-            def matches_any(md: Metadata) -> bool:
-                return key in md and any(_equal(md[key], v) for v in values)
-
-            if op == "$in":
-                return matches_any
-            return lambda md: not matches_any(md)
+            return Condition(key, op, tuple(arg))
         if op == "$exists":
             if not isinstance(arg, bool):
                 raise ValidationError(f"{path}.$exists: needs a boolean", path)
             self.count(1)
-            return lambda md: (key in md) == arg
-        # $startsWith
+            return Condition(key, op, arg)
         if not isinstance(arg, str):
             raise ValidationError(f"{path}.$startsWith: needs a string", path)
         self.count(1)
-        return lambda md: key in md and _starts_with(md[key], arg)
+        return Condition(key, op, arg)
 
 
-def _all_of(parts: list[Predicate]) -> Predicate:
-    if len(parts) == 1:
-        return parts[0]
-    return lambda md: all(p(md) for p in parts)
+def _all_of(parts: list[Node]) -> Node:
+    return parts[0] if len(parts) == 1 else Logical("$and", tuple(parts))
 
 
-def compile_filter(node: object, non_filterable: frozenset[str] = frozenset()) -> Predicate:
-    """Validate a QueryVectors `filter` document and return a predicate over metadata."""
+def compile_filter(node: object, non_filterable: frozenset[str] = frozenset()) -> Node:
+    """Validate a QueryVectors `filter` document and return its normalised tree."""
     return _Compiler(non_filterable).document(node, "filter")

@@ -14,7 +14,7 @@ import re
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +23,9 @@ import numpy.typing as npt
 
 from . import codec
 from . import constants as c
+from .columns import ColumnCache, filter_mask
 from .exceptions import ConflictError, NotFoundError, ValidationError
+from .filters import Node
 from .search import nearest
 
 F32 = npt.NDArray[np.float32]
@@ -129,6 +131,7 @@ class VectorIndex:
     row_of: dict[str, int] = field(default_factory=dict)
     version: int = 0
     _sorted_keys: list[str] | None = field(default=None, init=False, repr=False)
+    _columns: ColumnCache = field(default_factory=ColumnCache, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.data = np.empty((16, self.dimension), dtype=np.float32)
@@ -309,14 +312,10 @@ class VectorIndex:
             budget -= row_bytes + len(key)
         return rows, None
 
-    def query(
-        self, vector: F32, top_k: int, predicate: Callable[[Metadata], bool] | None
-    ) -> list[tuple[int, float]]:
+    def query(self, vector: F32, top_k: int, where: Node | None) -> list[tuple[int, float]]:
         mask = None
-        if predicate is not None:
-            mask = np.fromiter(
-                (predicate(md) for md in self.metadata), dtype=bool, count=self.count
-            )
+        if where is not None:
+            mask = filter_mask(where, self.metadata, self.version, self._columns)
         rows, distances = nearest(
             self.matrix(), self.aux[: self.count], vector, self.distance_metric, top_k, mask
         )

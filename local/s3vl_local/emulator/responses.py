@@ -618,9 +618,9 @@ def query_vectors(d: Dispatcher, region: str, body: Body) -> Body:
     with_meta, with_distance = p.boolean(body, "returnMetadata"), p.boolean(body, "returnDistance")
     with_scores = p.boolean(body, "returnScores")
     raw_filter = body.get("filter")
-    predicate = None
+    where = None
     if raw_filter is not None:
-        predicate = compile_filter(raw_filter, frozenset(index.non_filterable_keys))
+        where = compile_filter(raw_filter, frozenset(index.non_filterable_keys))
     token = p.string(body, "nextToken", min_len=1, max_len=4096)
     fingerprint = hashlib.sha256(
         json.dumps(
@@ -633,7 +633,7 @@ def query_vectors(d: Dispatcher, region: str, body: Body) -> Body:
         rows = d.take_pages(token, fingerprint)
     else:
         rows = []
-        for row, distance in index.query(vector[0], top_k, predicate):
+        for row, distance in index.query(vector[0], top_k, where):
             item: Body = {"key": index.keys[row]}
             stored = float(np.float32(distance))
             if with_distance:
