@@ -198,9 +198,13 @@ stack_exists() {
   fi
 }
 
-# load_stack_outputs: reads every output of the stack once (placeholders under --dry-run).
+STACK_OUTPUTS_LOADED=0
+
+# load_stack_outputs [--refresh]: reads every output of the stack (once, unless --refresh;
+# placeholders under --dry-run).
 load_stack_outputs() {
   local key value lines
+  if [[ "${STACK_OUTPUTS_LOADED}" == 1 && "${1:-}" != --refresh ]]; then return 0; fi
   STACK_OUTPUTS=()
   if [[ "${DRY_RUN}" == 1 ]]; then
     print_command aws --region "${REGION}" cloudformation describe-stacks --stack-name "${STACK_NAME}"
@@ -212,6 +216,7 @@ load_stack_outputs() {
   while IFS=$'\t' read -r key value; do
     [[ -n "${key}" ]] && STACK_OUTPUTS["${key}"]="${value}"
   done <<<"${lines}"
+  STACK_OUTPUTS_LOADED=1
 }
 
 # output KEY: one stack output; fails naming the key when the stack does not have it.

@@ -96,7 +96,7 @@ step_deploy_stack() {
     --template-file "${S3VL_TEMPLATE}" --capabilities CAPABILITY_IAM --no-fail-on-empty-changeset \
     --parameter-overrides "${overrides[@]}" "CodeS3Bucket=${ARTIFACT_BUCKET}" \
     "CodeS3Key=${CODE_KEY}" "CodeSha256=${CODE_SHA256}"
-  load_stack_outputs
+  load_stack_outputs --refresh
   log "stack ${STACK_NAME} is up: function $(output FunctionAliasArn)"
 }
 
@@ -148,7 +148,7 @@ step_update_function_code() {
   run aws --region "${REGION}" cloudformation deploy --stack-name "${STACK_NAME}" \
     --template-file "${S3VL_TEMPLATE}" --capabilities CAPABILITY_IAM --no-fail-on-empty-changeset \
     --parameter-overrides "CodeS3Bucket=${ARTIFACT_BUCKET}" "CodeS3Key=${CODE_KEY}" "CodeSha256=${CODE_SHA256}"
-  load_stack_outputs
+  load_stack_outputs --refresh
   local live_sha
   live_sha="$(capture "${CODE_SHA256}" aws --region "${REGION}" lambda get-function \
     --function-name "$(output FunctionAliasArn)" --query Configuration.CodeSha256 --output text)"
