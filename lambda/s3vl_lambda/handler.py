@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from .deadline import Deadline
-from .errors import from_exception, validation_error
+from .errors import INTERNAL_ERROR, S3vlError, from_exception, validation_error
 from .observability import logger, record
 from .operations import OPERATIONS
 from .response_size import check_response_size
@@ -29,6 +29,8 @@ def _parse_event(event: Any) -> dict[str, Any]:
             event = json.loads(event)
         except json.JSONDecodeError as exc:
             raise validation_error(None, f"the event is not valid JSON: {exc.msg}") from exc
+        except RecursionError as exc:
+            raise validation_error(None, "the event is nested too deeply") from exc
     if not isinstance(event, dict):
         raise validation_error(
             None, f"the event must be a JSON object, got {type(event).__name__}"
@@ -49,21 +51,27 @@ def _operation(req: dict[str, Any]) -> str:
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     start = time.perf_counter()
+    deadline = Deadline.from_context(context)
     request_id = str(getattr(context, "aws_request_id", None) or uuid.uuid4())
     operation = "unknown"
     req: Any = event
     envelope: dict[str, Any]
     try:
-        req = _parse_event(event)
-        operation = _operation(req)
-        result = OPERATIONS[operation](req, Deadline.from_context(context))
-        check_response_size(result)
-        envelope = {"success": True, "result": result}
-    except Exception as exc:
-        error = from_exception(exc, operation)
-        if error.error_type == "InternalError":
-            logger.exception("unexpected exception", extra={"operation": operation})
-        envelope = {"success": False, "error": error.to_dict()}
+        try:
+            req = _parse_event(event)
+            operation = _operation(req)
+            result = OPERATIONS[operation](req, deadline)
+            check_response_size(result)
+            envelope = {"success": True, "result": result}
+        except Exception as exc:
+            error = from_exception(exc, operation)
+            if error.error_type == INTERNAL_ERROR:
+                logger.exception("unexpected exception", extra={"operation": operation})
+            envelope = {"success": False, "error": error.to_dict()}
+    except Exception as exc:  # the error path itself failed: still answer with an envelope
+        envelope = {"success": False, "error": S3vlError(
+            INTERNAL_ERROR, f"unexpected {type(exc).__name__} while reporting an error"
+        ).to_dict()}
     elapsed_ms = (time.perf_counter() - start) * 1000.0
     envelope["request_id"] = request_id
     envelope["execution_time_ms"] = round(elapsed_ms)

@@ -119,3 +119,23 @@ def test_both_index_forms_at_once_are_refused(invoke: Invoke) -> None:
 def test_missing_index_is_a_validation_error(invoke: Invoke) -> None:
     env = invoke({"operation": "query_vectors", "query_vector": [1.0]})
     _check_failure(env, "ValidationError", "index_arn")
+
+
+def test_even_a_failing_error_path_answers(
+    invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from s3vl_lambda import handler
+
+    def broken_mapping(exc: BaseException, operation: str) -> Any:
+        raise RuntimeError("mapping broke")
+
+    monkeypatch.setattr(handler, "from_exception", broken_mapping)
+    env = invoke({"operation": "nope"})
+    assert env["success"] is False and env["error"]["type"] == "InternalError"
+    assert "RuntimeError" in env["error"]["message"]
+
+
+def test_deeply_nested_event_does_not_raise(invoke: Invoke) -> None:
+    env = invoke("[" * 100_000 + "]" * 100_000)
+    assert env["success"] is False and env["error"]["type"] == "ValidationError"
+    assert "nested too deeply" in env["error"]["message"]
