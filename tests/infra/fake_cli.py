@@ -34,7 +34,8 @@ def fake_dir() -> Path:
 
 
 def load_state() -> dict[str, Any]:
-    return json.loads((fake_dir() / "state.json").read_text())
+    state: dict[str, Any] = json.loads((fake_dir() / "state.json").read_text())
+    return state
 
 
 def save_state(state: dict[str, Any]) -> None:
@@ -106,7 +107,8 @@ def stack_outputs(state: dict[str, Any]) -> list[dict[str, str]]:
     bucket = f"{prefix}-{account}-{region}"
     function = f"{prefix}-s3vectors-bridge"
     function_arn = f"arn:aws:lambda:{region}:{account}:function:{function}"
-    index_arn = f"arn:aws:s3vectors:{region}:{account}:bucket/{bucket}/index/{p.get('IndexName', 'embeddings')}"
+    index = p.get("IndexName", "embeddings")
+    index_arn = f"arn:aws:s3vectors:{region}:{account}:bucket/{bucket}/index/{index}"
     role = state["stack_role_arn"]
     values = {
         "Region": region,
@@ -127,7 +129,7 @@ def stack_outputs(state: dict[str, Any]) -> list[dict[str, str]]:
         "DeadLetterQueueUrl": f"https://sqs.{region}.amazonaws.com/{account}/{function}-dlq",
         "DeadLetterQueueArn": f"arn:aws:sqs:{region}:{account}:{function}-dlq",
         "AuroraInvokeRoleArn": role,
-        "AddRoleToDbClusterCommand": f"aws rds add-role-to-db-cluster --db-cluster-identifier {cluster} ...",
+        "AddRoleToDbClusterCommand": f"aws rds add-role-to-db-cluster ... {cluster} ...",
         "AlarmTopicArn": f"arn:aws:sns:{region}:{account}:{prefix}-s3vl-alarms",
     }
     # Only the outputs the real template declares, so scripts cannot rely on invented ones.
@@ -135,7 +137,7 @@ def stack_outputs(state: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def require_stack(state: dict[str, Any], name: str, operation: str) -> dict[str, Any]:
-    stack = state.get("stack")
+    stack: dict[str, Any] | None = state.get("stack")
     if not stack or stack["name"] != name:
         raise CommandError(f"An error occurred (ValidationError) when calling the {operation} "
                            f"operation: Stack with id {name} does not exist")
@@ -160,7 +162,7 @@ def cluster_view(state: dict[str, Any], identifier: str) -> dict[str, Any]:
 
 def aws(state: dict[str, Any], words: list[str], options: dict[str, list[str]],
         positionals: list[str]) -> Any:
-    service, operation = (words + ["", ""])[:2]
+    service, operation = [*words, "", ""][:2]
     key = f"{service} {operation}"
     if key == "sts get-caller-identity":
         return {"Account": state["account"], "Arn": f"arn:aws:iam::{state['account']}:user/dev"}
@@ -169,7 +171,8 @@ def aws(state: dict[str, Any], words: list[str], options: dict[str, list[str]],
     buckets: dict[str, list[str]] = state["buckets"]
     if key == "s3api head-bucket":
         if one(options, "--bucket") not in buckets:
-            raise CommandError("An error occurred (404) when calling the HeadBucket operation: Not Found")
+            raise CommandError("An error occurred (404) when calling the HeadBucket operation: "
+                               "Not Found")
         return None
     if key == "s3api create-bucket":
         buckets.setdefault(one(options, "--bucket"), [])
@@ -178,7 +181,8 @@ def aws(state: dict[str, Any], words: list[str], options: dict[str, list[str]],
         return None
     if key == "s3api head-object":
         if one(options, "--key") not in buckets.get(one(options, "--bucket"), []):
-            raise CommandError("An error occurred (404) when calling the HeadObject operation: Not Found")
+            raise CommandError("An error occurred (404) when calling the HeadObject operation: "
+                               "Not Found")
         return {"ContentLength": 1}
     if key == "s3 cp":
         source, dest = positionals[0], positionals[1]
@@ -204,8 +208,9 @@ def aws(state: dict[str, Any], words: list[str], options: dict[str, list[str]],
         if stack is None:
             missing = [p for p in state["required_parameters"] if p not in overrides]
             if missing:
-                raise CommandError(f"An error occurred (ValidationError) when calling the "
-                                   f"CreateChangeSet operation: Parameters: {missing} must have values")
+                raise CommandError("An error occurred (ValidationError) when calling the "
+                                   f"CreateChangeSet operation: Parameters: {missing} must "
+                                   "have values")
             stack = state["stack"] = {"name": name, "params": {}, "version": 0, "code": None,
                                       "status": "CREATE_COMPLETE"}
         params = {**stack["params"], **overrides}
@@ -227,7 +232,8 @@ def aws(state: dict[str, Any], words: list[str], options: dict[str, list[str]],
         stack = require_stack(state, one(options, "--stack-name"), "DescribeStacks")
         return {"Stacks": [{
             "StackName": stack["name"], "StackStatus": stack["status"],
-            "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in stack["params"].items()],
+            "Parameters": [{"ParameterKey": k, "ParameterValue": v}
+                           for k, v in stack["params"].items()],
             "Outputs": stack_outputs(state),
         }]}
     if key == "cloudformation delete-stack":
@@ -271,7 +277,8 @@ def aws(state: dict[str, Any], words: list[str], options: dict[str, list[str]],
 
     # --- Lambda
     if key == "lambda get-function":
-        stack = require_stack(state, state["stack"]["name"] if state.get("stack") else "-", "GetFunction")
+        stack = require_stack(state, state["stack"]["name"] if state.get("stack") else "-",
+                              "GetFunction")
         return {"Configuration": {"CodeSha256": stack["code"], "Version": str(stack["version"])}}
     if key == "lambda invoke":
         require_stack(state, state["stack"]["name"] if state.get("stack") else "-", "Invoke")
@@ -292,7 +299,8 @@ def aws(state: dict[str, Any], words: list[str], options: dict[str, list[str]],
     if key == "s3vectors get-vector-bucket":
         if not state.get("stack"):
             raise CommandError("An error occurred (NotFoundException) when calling the "
-                               "GetVectorBucket operation: The specified vector bucket could not be found")
+                               "GetVectorBucket operation: The specified vector bucket could "
+                               "not be found")
         return {"vectorBucket": {"vectorBucketName": one(options, "--vector-bucket-name")}}
 
     raise CommandError(f"fake aws: no answer for '{key}' (add it to tests/infra/fake_cli.py)", 99)

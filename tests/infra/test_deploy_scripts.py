@@ -6,9 +6,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from typing import Any
 
 import pytest
-
 from infra.conftest import (
     ACCOUNT,
     CLUSTER,
@@ -51,7 +51,7 @@ def positions(commands: list[str], wanted: list[str]) -> list[int]:
     return found
 
 
-def calls_named(sandbox: Sandbox, prefix: str) -> list[dict[str, object]]:
+def calls_named(sandbox: Sandbox, prefix: str) -> list[dict[str, Any]]:
     return [c for c in sandbox.calls() if describe(c).startswith(prefix)]
 
 
@@ -101,7 +101,8 @@ def test_deploy_runs_every_step_in_order_with_stack_values(sandbox: Sandbox) -> 
     assert f"lambda_arn={FUNCTION_ALIAS}" in argv
     assert f"aws_region={REGION}" in argv and "timeout_seconds=30" in argv
     (register,) = calls_named(sandbox, "psql SELECT s3vl.register_index(")
-    assert f"index_arn={INDEX_ARN}" in register["argv"] and "index_name=embeddings" in register["argv"]
+    assert f"index_arn={INDEX_ARN}" in register["argv"]
+    assert "index_name=embeddings" in register["argv"]
     (invoke,) = calls_named(sandbox, "aws lambda invoke")
     assert option(invoke, "--function-name") == FUNCTION_ALIAS
 
@@ -257,7 +258,8 @@ def test_update_function_code_moves_the_alias_to_new_code(sandbox: Sandbox) -> N
     assert isinstance(argv, list)
     overrides = argv[argv.index("--parameter-overrides") + 1:]
     # Only the code parameters change; the rest keep their deployed values.
-    assert sorted(o.split("=", 1)[0] for o in overrides) == ["CodeS3Bucket", "CodeS3Key", "CodeSha256"]
+    assert sorted(o.split("=", 1)[0] for o in overrides) == [
+        "CodeS3Bucket", "CodeS3Key", "CodeSha256"]
     stack = sandbox.state["stack"]
     assert stack["version"] == 2 and stack["code"] == new_sha
     assert {k: v for k, v in stack["params"].items() if not k.startswith("Code")} == \
@@ -270,7 +272,8 @@ def test_cleanup_removes_only_this_stacks_things(sandbox: Sandbox) -> None:
     assert sandbox.run("deploy.sh").returncode == 0
     other = f"arn:aws:iam::{ACCOUNT}:role/s3-import-role"
     state = sandbox.state
-    state["cluster"]["roles"].append({"RoleArn": other, "FeatureName": "s3Import", "Status": "ACTIVE"})
+    state["cluster"]["roles"].append(
+        {"RoleArn": other, "FeatureName": "s3Import", "Status": "ACTIVE"})
     sandbox.set_state(cluster=state["cluster"], extra_indexes=["scratch-index"])
     sandbox.clear_calls()
 

@@ -17,7 +17,6 @@ import botocore.session
 import pytest
 from botocore import xform_name
 from botocore.validate import ParamValidator
-
 from infra.conftest import REPO_ROOT, SCRIPTS, TEMPLATE
 
 VENV_BIN = Path(sys.executable).parent
@@ -151,8 +150,9 @@ def test_function_role_grants_every_s3vectors_call_the_function_makes() -> None:
         if source.name == "__init__.py":  # the protocol's dispatch table, not API calls
             continue
         for node in ast.walk(ast.parse(source.read_text())):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in snake:
-                called.add(snake[node.value])
+            value = node.value if isinstance(node, ast.Constant) else None
+            if isinstance(value, str) and value in snake:
+                called.add(snake[value])
     assert "QueryVectors" in called and "PutVectors" in called, called
     assert called <= FUNCTION_S3VECTORS_ACTIONS, called - FUNCTION_S3VECTORS_ACTIONS
 
@@ -176,7 +176,8 @@ def test_function_matches_the_package_script(template: dict[str, Any]) -> None:
     assert props["Runtime"] == runtime.group(1)
     assert props["Handler"] == handler.group(1)
     module, function = handler.group(1).rsplit(".", 1)
-    assert f"def {function}(" in (REPO_ROOT / "lambda" / (module.replace(".", "/") + ".py")).read_text()
+    source = REPO_ROOT / "lambda" / (module.replace(".", "/") + ".py")
+    assert f"def {function}(" in source.read_text()
     assert template["Parameters"]["LambdaArchitecture"]["Default"] == "arm64"
 
 
@@ -264,6 +265,7 @@ def test_parameters_example_is_create_stack_input_with_every_parameter(
     # Exactly what `aws cloudformation create-stack --parameters file://...` sends.
     model = botocore.session.get_session().get_service_model("cloudformation")
     shape = model.operation_model("CreateStack").input_shape
+    assert shape is not None
     report = ParamValidator().validate({"StackName": "s3vl", "Parameters": example}, shape)
     assert not report.has_errors(), report.generate_report()
     keys = [e["ParameterKey"] for e in example]
