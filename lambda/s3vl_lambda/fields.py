@@ -14,6 +14,23 @@ Request = Mapping[str, Any]
 _MISSING = object()
 
 
+def json_type(value: Any) -> str:
+    """The JSON name of a decoded value's type, for error messages SQL users read."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -27,7 +44,7 @@ def get_bool(req: Request, field: str, default: bool) -> bool:
     if value is None:
         return default
     if not isinstance(value, bool):
-        raise validation_error(field, f"must be a boolean, got {type(value).__name__}")
+        raise validation_error(field, f"must be a boolean, got {json_type(value)}")
     return value
 
 
@@ -42,7 +59,7 @@ def get_int(
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if not _is_int(value):
-        raise validation_error(field, f"must be an integer, got {type(value).__name__}")
+        raise validation_error(field, f"must be an integer, got {json_type(value)}")
     if not low <= value <= high:
         raise validation_error(field, f"must be between {low} and {high}, got {value}")
     return int(value)
@@ -53,7 +70,7 @@ def get_optional_str(req: Request, field: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise validation_error(field, f"must be a string, got {type(value).__name__}")
+        raise validation_error(field, f"must be a string, got {json_type(value)}")
     return value
 
 
@@ -62,7 +79,7 @@ def get_optional_object(req: Request, field: str) -> dict[str, Any] | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise validation_error(field, f"must be a JSON object, got {type(value).__name__}")
+        raise validation_error(field, f"must be a JSON object, got {json_type(value)}")
     return value
 
 
@@ -71,7 +88,7 @@ def get_list(req: Request, field: str) -> list[Any]:
     if value is _MISSING or value is None:
         raise validation_error(field, "is required")
     if not isinstance(value, list):
-        raise validation_error(field, f"must be an array, got {type(value).__name__}")
+        raise validation_error(field, f"must be an array, got {json_type(value)}")
     if not value:
         raise validation_error(field, "must not be empty")
     return value
@@ -97,7 +114,7 @@ def _all_finite_float32(values: list[Any]) -> bool:
 def check_vector(value: Any, field: str) -> list[float]:
     """A non-empty array of finite float32-representable numbers of at most MAX_DIMENSION."""
     if not isinstance(value, list):
-        raise validation_error(field, f"must be an array of numbers, got {type(value).__name__}")
+        raise validation_error(field, f"must be an array of numbers, got {json_type(value)}")
     n = len(value)
     if not limits.MIN_DIMENSION <= n <= limits.MAX_DIMENSION:
         raise validation_error(
@@ -109,7 +126,7 @@ def check_vector(value: Any, field: str) -> list[float]:
     # Slow path only to name the first offending element.
     for i, x in enumerate(value):
         if not _is_number(x):
-            raise validation_error(f"{field}[{i}]", f"must be a number, got {type(x).__name__}")
+            raise validation_error(f"{field}[{i}]", f"must be a number, got {json_type(x)}")
         # One comparison rejects NaN (all comparisons false), infinity and float32 overflow.
         if not -limits.FLOAT32_MAX <= x <= limits.FLOAT32_MAX:
             raise validation_error(
@@ -132,7 +149,7 @@ def is_zero_vector(vector: list[float]) -> bool:
 
 def check_key(value: Any, field: str) -> str:
     if not isinstance(value, str):
-        raise validation_error(field, f"must be a string, got {type(value).__name__}")
+        raise validation_error(field, f"must be a string, got {json_type(value)}")
     if not limits.MIN_KEY_LENGTH <= len(value) <= limits.MAX_KEY_LENGTH:
         raise validation_error(
             field,
@@ -160,7 +177,7 @@ def check_metadata(
     the service.
     """
     if not isinstance(value, dict):
-        raise validation_error(field, f"must be a JSON object, got {type(value).__name__}")
+        raise validation_error(field, f"must be a JSON object, got {json_type(value)}")
     if len(value) > limits.MAX_METADATA_KEYS:
         raise validation_error(
             field, f"has {len(value)} keys; at most {limits.MAX_METADATA_KEYS} are allowed"

@@ -13,6 +13,7 @@ from typing import Any
 
 from .deadline import Deadline
 from .errors import INTERNAL_ERROR, S3vlError, from_exception, validation_error
+from .fields import json_type
 from .observability import logger, record
 from .operations import OPERATIONS
 from .response_size import check_response_size
@@ -33,7 +34,7 @@ def _parse_event(event: Any) -> dict[str, Any]:
             raise validation_error(None, "the event is nested too deeply") from exc
     if not isinstance(event, dict):
         raise validation_error(
-            None, f"the event must be a JSON object, got {type(event).__name__}"
+            None, f"the event must be a JSON object, got {json_type(event)}"
         )
     return event
 

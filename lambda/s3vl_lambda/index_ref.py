@@ -10,7 +10,7 @@ from typing import Any
 
 from . import limits
 from .errors import ACCESS_DENIED, S3vlError, validation_error
-from .fields import Request
+from .fields import Request, json_type
 
 _PARTITION = r"aws|aws-cn|aws-us-gov"
 _BUCKET = r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]"
@@ -90,7 +90,7 @@ def resolve_index(req: Request) -> IndexRef:
                 "index_arn", "give either index_arn or vector_bucket_name + index_name, not both"
             )
         if not isinstance(arn, str):
-            raise validation_error("index_arn", f"must be a string, got {type(arn).__name__}")
+            raise validation_error("index_arn", f"must be a string, got {json_type(arn)}")
         ref = parse_index_arn(arn)
     elif has_names:
         bucket = _name(req, "vector_bucket_name", _BUCKET_NAME)

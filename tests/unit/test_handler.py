@@ -139,3 +139,13 @@ def test_deeply_nested_event_does_not_raise(invoke: Invoke) -> None:
     env = invoke("[" * 100_000 + "]" * 100_000)
     assert env["success"] is False and env["error"]["type"] == "ValidationError"
     assert "nested too deeply" in env["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("value", "name"),
+    [(None, "null"), (1.5, "number"), (True, "boolean"), ([1], "array"), ({"a": 1}, "object")],
+)
+def test_type_errors_use_json_type_names(invoke: Invoke, value: Any, name: str) -> None:
+    env = invoke({"operation": "get_vectors", "index_arn": INDEX_ARN, "vector_ids": [value]})
+    assert env["error"]["field"] == "vector_ids[0]"
+    assert env["error"]["message"].endswith(f"got {name}")

@@ -18,6 +18,7 @@ from ..fields import (
     get_list,
     is_zero_vector,
     json_size,
+    json_type,
 )
 from ..index_info import IndexInfo, forget_on_error, index_info_if_allowed
 from ..index_ref import IndexRef, resolve_index
@@ -34,7 +35,7 @@ def _check_put_vector(
     """One validated PutVectors input vector and an upper bound on its JSON size."""
     field = f"vectors[{i}]"
     if not isinstance(item, dict):
-        raise validation_error(field, f"must be an object, got {type(item).__name__}")
+        raise validation_error(field, f"must be an object, got {json_type(item)}")
     key = check_key(item.get("key"), f"{field}.key")
     data = item.get("data")
     if isinstance(data, dict):
