@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .. import limits
@@ -27,17 +28,23 @@ def get_vectors(req: Request, deadline: Deadline) -> list[dict[str, Any]]:
     include_metadata = get_bool(req, "include_metadata", True)
     # A repeated id is fetched and answered once, at its first position (as the reference sample).
     unique = list(dict.fromkeys(keys))
-    found: dict[str, dict[str, Any]] = {}
     step = limits.MAX_GET_KEYS_PER_CALL
-    for start in range(0, len(unique), step):
-        response = call(
-            ref,
-            deadline,
-            "get_vectors",
-            keys=unique[start : start + step],
-            returnData=include_data,
-            returnMetadata=include_metadata,
+    chunks = [unique[i : i + step] for i in range(0, len(unique), step)]
+
+    def fetch(keys: list[str]) -> dict[str, Any]:
+        return call(
+            ref, deadline, "get_vectors",
+            keys=keys, returnData=include_data, returnMetadata=include_metadata,
         )
+
+    if len(chunks) == 1:
+        responses = [fetch(chunks[0])]
+    else:
+        # Chunks are independent reads: fetch them concurrently (clients are thread-safe).
+        with ThreadPoolExecutor(max_workers=min(limits.BATCH_CONCURRENCY, len(chunks))) as pool:
+            responses = list(pool.map(fetch, chunks))
+    found: dict[str, dict[str, Any]] = {}
+    for response in responses:
         for v in response.get("vectors", ()):
             found[v["key"]] = v
     out: list[dict[str, Any]] = []
