@@ -1,0 +1,42 @@
+-- Every limit the SQL side checks, in one place (the service facts are in
+-- shared/reference/s3vectors-facts.md; the function's copy is lambda/s3vl_lambda/limits.py).
+
+CREATE OR REPLACE FUNCTION s3vl.limits()
+RETURNS TABLE (name text, min_value integer, max_value integer, description text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  VALUES
+    ('dimension',       1,     4096, 'length of a vector (S3 Vectors index dimension)'),
+    ('top_k',           1,    10000, 'query_vectors results per query (service maximum)'),
+    ('max_results',     1,     1000, 'list_vectors vectors per page'),
+    ('segment_count',   1,       16, 'list_vectors parallel segments'),
+    ('segment_index',   0,       15, 'list_vectors segment number, below segment_count'),
+    ('vector_id_length', 1,    1024, 'characters in a vector key'),
+    ('timeout_seconds', 1,      900, 'Lambda call timeout (aws_lambda.request_timeout_ms / 1000)'),
+    ('index_name_length', 1,     63, 'characters in a registry (friendly) index name')
+$$;
+COMMENT ON FUNCTION s3vl.limits() IS 's3vl: every limit the SQL functions check before a call';
+
+-- Raises 22023 naming the caller, the parameter and the limit when value is NULL or out of range.
+-- limit_name defaults to param (scan_vectors' page_size is checked against max_results).
+CREATE OR REPLACE FUNCTION s3vl._check_range(caller text, param text, value bigint,
+                                             limit_name text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  lo integer;
+  hi integer;
+BEGIN
+  SELECT l.min_value, l.max_value INTO lo, hi FROM s3vl.limits() l WHERE l.name = coalesce(limit_name, param);
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 's3vl._check_range: unknown limit "%"', coalesce(limit_name, param) USING ERRCODE = 'XX000';
+  END IF;
+  IF value IS NULL OR value < lo OR value > hi THEN
+    RAISE EXCEPTION '%: % must be between % and % (got %)', caller, param, lo, hi,
+      coalesce(value::text, 'NULL')
+      USING ERRCODE = '22023',
+            HINT = format('%s accepts %s..%s; see SELECT * FROM s3vl.limits().', param, lo, hi);
+  END IF;
+END
+$$;

@@ -1,0 +1,118 @@
+-- Argument checks shared by every public function, and index resolution. Internal helpers
+-- (name starts with "_") are not granted to anyone: only s3vl's SECURITY DEFINER functions call
+-- them, so they carry no SET search_path of their own (it would cost a GUC save per call) and
+-- qualify every object instead.
+
+-- A vector argument: present, no NULL elements, 1..4096 long, finite (22000 as pgvector does),
+-- and as long as the index dimension when that is known.
+CREATE OR REPLACE FUNCTION s3vl._check_vector(caller text, param text, vec float8[],
+                                              expected_dimension integer DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+  n integer := pg_catalog.cardinality(vec);
+BEGIN
+  IF vec IS NULL OR n = 0 THEN
+    RAISE EXCEPTION '%: % must be a non-empty array of numbers', caller, param
+      USING ERRCODE = '22023', HINT = 'Pass e.g. ARRAY[0.1, 0.2, 0.3]::float8[].';
+  END IF;
+  IF pg_catalog.array_ndims(vec) <> 1 THEN
+    RAISE EXCEPTION '%: % must be a one-dimensional array (got % dimensions)', caller, param,
+      pg_catalog.array_ndims(vec) USING ERRCODE = '22023';
+  END IF;
+  IF pg_catalog.array_position(vec, NULL) IS NOT NULL THEN
+    RAISE EXCEPTION '%: % must not contain NULL elements (element % is NULL)', caller, param,
+      pg_catalog.array_position(vec, NULL) USING ERRCODE = '22023';
+  END IF;
+  PERFORM s3vl._check_range(caller, 'dimension', n);
+  IF 'NaN'::float8 = ANY (vec) OR 'Infinity'::float8 = ANY (vec)
+     OR '-Infinity'::float8 = ANY (vec) THEN
+    RAISE EXCEPTION '%: % must contain only finite numbers (NaN and Infinity are not allowed)',
+      caller, param USING ERRCODE = '22000';
+  END IF;
+  IF expected_dimension IS NOT NULL AND n <> expected_dimension THEN
+    RAISE EXCEPTION '%: % has dimension % but the index has dimension %', caller, param, n,
+      expected_dimension
+      USING ERRCODE = '22000',
+            HINT = 'Use an embedding model with the index dimension; see s3vl.get_index_info().';
+  END IF;
+END
+$$;
+
+-- Splits an S3 Vectors index ARN of any partition; NULL when it is not one.
+CREATE OR REPLACE FUNCTION s3vl._parse_index_arn(arn text,
+  OUT partition text, OUT region text, OUT account_id text, OUT bucket_name text,
+  OUT index_name text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT m[1], m[2], m[3], m[4], m[5]
+  FROM (SELECT pg_catalog.regexp_match(arn,
+    '^arn:(aws|aws-cn|aws-us-gov):s3vectors:([a-z0-9-]+):([0-9]{12}):'
+    'bucket/([a-z0-9][a-z0-9-]{1,61}[a-z0-9])/index/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])$') AS m) s
+$$;
+
+CREATE OR REPLACE FUNCTION s3vl._check_index_arn(caller text, param text, arn text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+  IF (s3vl._parse_index_arn(arn)).index_name IS NULL THEN
+    RAISE EXCEPTION '%: % is not an S3 Vectors index ARN: %', caller, param,
+      pg_catalog.left(coalesce(arn, 'NULL'), 200)
+      USING ERRCODE = '22023',
+            HINT = 'Expected arn:{aws|aws-cn|aws-us-gov}:s3vectors:<region>:<12-digit account>:'
+                   'bucket/<bucket>/index/<index>.';
+  END IF;
+END
+$$;
+
+-- Which index a call is about: exactly one of index_name (a registry name, or an ARN as the
+-- reference sample allowed) and index_arn. Returns the ARN and, when the index is registered,
+-- its dimension and metric (so a wrong dimension fails here, before any call).
+CREATE OR REPLACE FUNCTION s3vl._resolve_index(caller text, p_index_name text, p_index_arn text,
+  OUT index_arn text, OUT dimension integer, OUT distance_metric text)
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  reg record;
+BEGIN
+  IF p_index_name IS NULL AND p_index_arn IS NULL THEN
+    RAISE EXCEPTION '%: either index_name or index_arn must be given', caller
+      USING ERRCODE = '22023', HINT = 'List registered names with SELECT * FROM s3vl.list_indexes().';
+  END IF;
+  IF p_index_name IS NOT NULL AND p_index_arn IS NOT NULL THEN
+    RAISE EXCEPTION '%: give either index_name or index_arn, not both', caller
+      USING ERRCODE = '22023';
+  END IF;
+  IF p_index_arn IS NULL AND p_index_name LIKE 'arn:%' THEN
+    p_index_arn := p_index_name;
+    p_index_name := NULL;
+  END IF;
+  IF p_index_arn IS NOT NULL THEN
+    PERFORM s3vl._check_index_arn(caller, 'index_arn', p_index_arn);
+    SELECT r.dimension, r.distance_metric INTO dimension, distance_metric
+      FROM s3vl.index_registry r
+      WHERE r.index_arn = p_index_arn AND r.is_active
+      ORDER BY r.id LIMIT 1;
+    index_arn := p_index_arn;
+    RETURN;
+  END IF;
+  SELECT r.index_arn, r.dimension, r.distance_metric, r.is_active INTO reg
+    FROM s3vl.index_registry r WHERE r.index_name = p_index_name;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION '%: index "%" is not registered', caller, pg_catalog.left(p_index_name, 100)
+      USING ERRCODE = '42704',
+            HINT = 'Register it with SELECT s3vl.register_index(''<name>'', ''<index ARN>''), '
+                   'or pass index_arn.';
+  END IF;
+  IF NOT reg.is_active THEN
+    RAISE EXCEPTION '%: index "%" is deactivated', caller, p_index_name
+      USING ERRCODE = '42704',
+            HINT = format('Reactivate it with SELECT s3vl.activate_index(%L).', p_index_name);
+  END IF;
+  index_arn := reg.index_arn;
+  dimension := reg.dimension;
+  distance_metric := reg.distance_metric;
+END
+$$;

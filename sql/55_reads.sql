@@ -1,0 +1,293 @@
+-- Reads: query_vectors, get_vectors, list_vectors, scan_vectors. Each checks its arguments,
+-- builds the protocol request with a _*_request function (tested against docs/protocol.md),
+-- calls s3vl._invoke once per page, and turns the result into rows with set-based SQL.
+
+CREATE OR REPLACE FUNCTION s3vl._check_filter(caller text, metadata_filter jsonb)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+  IF metadata_filter IS NOT NULL AND pg_catalog.jsonb_typeof(metadata_filter) <> 'object' THEN
+    RAISE EXCEPTION '%: metadata_filter must be a JSON object (got a JSON %)', caller,
+      pg_catalog.jsonb_typeof(metadata_filter)
+      USING ERRCODE = '22023', HINT = 'For example ''{"category": {"$eq": "books"}}''::jsonb.';
+  END IF;
+END
+$$;
+
+-- A JSON array of numbers as float8[] (the text forms differ only in their brackets).
+CREATE OR REPLACE FUNCTION s3vl._float8_array(numbers jsonb)
+RETURNS float8[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT CASE WHEN pg_catalog.jsonb_typeof(numbers) = 'array'
+              THEN pg_catalog.translate(numbers::text, '[]', '{}')::float8[] END
+$$;
+
+CREATE OR REPLACE FUNCTION s3vl._query_request(index_arn text, query_vector float8[],
+  top_k integer, return_metadata boolean, metadata_filter jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT pg_catalog.jsonb_build_object('operation', 'query_vectors', 'index_arn', index_arn,
+           'query_vector', pg_catalog.to_jsonb(query_vector), 'top_k', top_k,
+           'return_metadata', return_metadata)
+         || CASE WHEN metadata_filter IS NULL THEN '{}'::jsonb
+                 ELSE pg_catalog.jsonb_build_object('metadata_filter', metadata_filter) END
+$$;
+
+CREATE OR REPLACE FUNCTION s3vl._get_request(index_arn text, vector_ids text[],
+  include_vector_data boolean, include_metadata boolean)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT pg_catalog.jsonb_build_object('operation', 'get_vectors', 'index_arn', index_arn,
+           'vector_ids', pg_catalog.to_jsonb(vector_ids),
+           'include_vector_data', include_vector_data, 'include_metadata', include_metadata)
+$$;
+
+CREATE OR REPLACE FUNCTION s3vl._list_request(index_arn text, max_results integer,
+  next_token text, return_data boolean, return_metadata boolean, segment_count integer,
+  segment_index integer)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+           'operation', 'list_vectors', 'index_arn', index_arn, 'max_results', max_results,
+           'next_token', next_token, 'return_data', return_data,
+           'return_metadata', return_metadata, 'segment_count', segment_count,
+           'segment_index', segment_index))
+$$;
+
+-- The array a successful operation must answer; SV007 otherwise.
+CREATE OR REPLACE FUNCTION s3vl._expect_array(caller text, result jsonb, what text)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+  IF pg_catalog.jsonb_typeof(result) IS DISTINCT FROM 'array' THEN
+    RAISE EXCEPTION '%: the Lambda function answered % that is not a JSON array', caller, what
+      USING ERRCODE = 'SV007', DETAIL = 'got: ' || pg_catalog.left(coalesce(result::text, 'NULL'), 200);
+  END IF;
+  RETURN result;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION s3vl.query_vectors(
+  query_vector float8[],
+  index_name text DEFAULT NULL,
+  index_arn text DEFAULT NULL,
+  top_k integer DEFAULT 10,
+  return_metadata boolean DEFAULT true,
+  metadata_filter jsonb DEFAULT NULL)
+RETURNS TABLE (vector_id text, distance float8, similarity_score float8, metadata jsonb)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  caller constant text := 's3vl.query_vectors';
+  target record;
+  answer jsonb;
+BEGIN
+  PERFORM s3vl._check_range(caller, 'top_k', top_k);
+  PERFORM s3vl._require(caller, 'return_metadata', return_metadata);
+  PERFORM s3vl._check_filter(caller, metadata_filter);
+  SELECT * INTO target FROM s3vl._resolve_index(caller, query_vectors.index_name,
+                                                query_vectors.index_arn);
+  PERFORM s3vl._check_vector(caller, 'query_vector', query_vector, target.dimension);
+  answer := s3vl._expect_array(caller, s3vl._invoke(caller, s3vl._query_request(
+    target.index_arn, query_vector, top_k, return_metadata, metadata_filter)), 'query results');
+  RETURN QUERY
+    SELECT r.vector_id, r.distance, r.similarity_score, coalesce(r.metadata, '{}'::jsonb)
+    FROM jsonb_to_recordset(answer) AS r(vector_id text, distance float8,
+                                         similarity_score float8, metadata jsonb);
+END
+$$;
+
+-- Index-first positional form: s3vl.query_vectors('my-index', ARRAY[...]::float8[], 5).
+-- Its parameter names differ from the form above so named calls are never ambiguous.
+CREATE OR REPLACE FUNCTION s3vl.query_vectors(
+  target_index text,
+  target_vector float8[],
+  k integer DEFAULT 10,
+  with_metadata boolean DEFAULT true,
+  filter jsonb DEFAULT NULL)
+RETURNS TABLE (vector_id text, distance float8, similarity_score float8, metadata jsonb)
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT * FROM s3vl.query_vectors(query_vector => target_vector, index_name => target_index,
+                                   top_k => k, return_metadata => with_metadata,
+                                   metadata_filter => filter)
+$$;
+
+CREATE OR REPLACE FUNCTION s3vl.get_vectors(
+  vector_ids text[],
+  index_name text DEFAULT NULL,
+  index_arn text DEFAULT NULL,
+  include_vector_data boolean DEFAULT true,
+  include_metadata boolean DEFAULT true)
+RETURNS TABLE (vector_id text, embedding float8[], metadata jsonb, found boolean)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  caller constant text := 's3vl.get_vectors';
+  target record;
+  answer jsonb;
+  bad_position integer;
+BEGIN
+  IF vector_ids IS NULL OR cardinality(vector_ids) = 0 THEN
+    RAISE EXCEPTION '%: vector_ids must be a non-empty array of keys', caller
+      USING ERRCODE = '22023', HINT = 'For example ARRAY[''doc-1'', ''doc-2''].';
+  END IF;
+  SELECT o.n INTO bad_position FROM unnest(vector_ids) WITH ORDINALITY AS o(k, n)
+    WHERE o.k IS NULL OR length(o.k) NOT BETWEEN 1 AND
+      (SELECT l.max_value FROM s3vl.limits() l WHERE l.name = 'vector_id_length')
+    LIMIT 1;
+  IF bad_position IS NOT NULL THEN
+    RAISE EXCEPTION '%: vector_ids element % must be a key of 1 to % characters (got %)', caller,
+      bad_position, (SELECT l.max_value FROM s3vl.limits() l WHERE l.name = 'vector_id_length'),
+      coalesce(length(vector_ids[bad_position])::text || ' characters', 'NULL')
+      USING ERRCODE = '22023';
+  END IF;
+  PERFORM s3vl._require(caller, 'include_vector_data', include_vector_data);
+  PERFORM s3vl._require(caller, 'include_metadata', include_metadata);
+  SELECT * INTO target FROM s3vl._resolve_index(caller, get_vectors.index_name,
+                                                get_vectors.index_arn);
+  answer := s3vl._expect_array(caller, s3vl._invoke(caller, s3vl._get_request(
+    target.index_arn, vector_ids, include_vector_data, include_metadata)), 'vectors');
+  RETURN QUERY
+    SELECT e.value ->> 'vector_id', s3vl._float8_array(e.value -> 'embedding'),
+           coalesce(e.value -> 'metadata', '{}'::jsonb),
+           coalesce((e.value ->> 'found')::boolean, false)
+    FROM jsonb_array_elements(answer) WITH ORDINALITY AS e(value, n)
+    ORDER BY e.n;
+END
+$$;
+
+-- Segment arguments: both or neither, each in range, index below count.
+CREATE OR REPLACE FUNCTION s3vl._check_segments(caller text, segment_count integer,
+                                                segment_index integer)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+  IF (segment_count IS NULL) <> (segment_index IS NULL) THEN
+    RAISE EXCEPTION '%: segment_count and segment_index must be given together', caller
+      USING ERRCODE = '22023', HINT = 'segment_count => 4, segment_index => 0 .. 3.';
+  END IF;
+  IF segment_count IS NOT NULL THEN
+    PERFORM s3vl._check_range(caller, 'segment_count', segment_count);
+    PERFORM s3vl._check_range(caller, 'segment_index', segment_index);
+    IF segment_index >= segment_count THEN
+      RAISE EXCEPTION '%: segment_index must be below segment_count (got % of %)', caller,
+        segment_index, segment_count USING ERRCODE = '22023';
+    END IF;
+  END IF;
+END
+$$;
+
+-- One ListVectors page as rows, plus its next token and count.
+CREATE OR REPLACE FUNCTION s3vl._list_page(caller text, index_arn text, max_results integer,
+  next_token text, return_data boolean, return_metadata boolean, segment_count integer,
+  segment_index integer, OUT vectors jsonb, OUT page_next_token text, OUT page_count integer)
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  answer jsonb;
+BEGIN
+  answer := s3vl._invoke(caller, s3vl._list_request(index_arn, max_results, next_token,
+    return_data, return_metadata, segment_count, segment_index));
+  IF pg_catalog.jsonb_typeof(answer) IS DISTINCT FROM 'object' THEN
+    RAISE EXCEPTION '%: the Lambda function answered a list page that is not a JSON object',
+      caller USING ERRCODE = 'SV007';
+  END IF;
+  vectors := s3vl._expect_array(caller, answer -> 'vectors', 'list vectors');
+  page_next_token := nullif(answer ->> 'next_token', '');
+  page_count := coalesce((answer ->> 'total_count')::integer,
+                         pg_catalog.jsonb_array_length(vectors));
+  IF page_next_token IS NOT NULL AND page_next_token = next_token THEN
+    RAISE EXCEPTION '%: ListVectors returned the token it was given; paging would not end',
+      caller USING ERRCODE = 'SV007';
+  END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION s3vl.list_vectors(
+  index_arn text DEFAULT NULL,
+  index_name text DEFAULT NULL,
+  max_results integer DEFAULT 100,
+  next_token text DEFAULT NULL,
+  return_data boolean DEFAULT false,
+  return_metadata boolean DEFAULT true,
+  segment_count integer DEFAULT NULL,
+  segment_index integer DEFAULT NULL)
+RETURNS TABLE (vector_id text, vector_data float8[], metadata jsonb, response_next_token text,
+               total_count integer)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  caller constant text := 's3vl.list_vectors';
+  target record;
+  page record;
+BEGIN
+  PERFORM s3vl._check_range(caller, 'max_results', max_results);
+  PERFORM s3vl._require(caller, 'return_data', return_data);
+  PERFORM s3vl._require(caller, 'return_metadata', return_metadata);
+  PERFORM s3vl._check_segments(caller, segment_count, segment_index);
+  SELECT * INTO target FROM s3vl._resolve_index(caller, list_vectors.index_name,
+                                                list_vectors.index_arn);
+  SELECT * INTO page FROM s3vl._list_page(caller, target.index_arn, max_results, next_token,
+    return_data, return_metadata, segment_count, segment_index);
+  RETURN QUERY
+    SELECT e.value ->> 'vector_id',
+           CASE WHEN return_data THEN s3vl._float8_array(e.value -> 'vector_data') END,
+           CASE WHEN return_metadata THEN coalesce(e.value -> 'metadata', '{}'::jsonb) END,
+           page.page_next_token, page.page_count
+    FROM jsonb_array_elements(page.vectors) WITH ORDINALITY AS e(value, n)
+    ORDER BY e.n;
+  -- An empty page that still has a token: one row without a vector carries the token.
+  IF NOT FOUND AND page.page_next_token IS NOT NULL THEN
+    RETURN QUERY SELECT NULL::text, NULL::float8[], NULL::jsonb, page.page_next_token, 0;
+  END IF;
+END
+$$;
+
+-- Every vector of an index, paging internally (ListVectors pages of page_size).
+CREATE OR REPLACE FUNCTION s3vl.scan_vectors(
+  index_name text DEFAULT NULL,
+  index_arn text DEFAULT NULL,
+  return_data boolean DEFAULT false,
+  return_metadata boolean DEFAULT true,
+  page_size integer DEFAULT 1000)
+RETURNS TABLE (vector_id text, vector_data float8[], metadata jsonb)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  caller constant text := 's3vl.scan_vectors';
+  target record;
+  page record;
+  token text;
+BEGIN
+  PERFORM s3vl._check_range(caller, 'page_size', page_size, 'max_results');
+  PERFORM s3vl._require(caller, 'return_data', return_data);
+  PERFORM s3vl._require(caller, 'return_metadata', return_metadata);
+  SELECT * INTO target FROM s3vl._resolve_index(caller, scan_vectors.index_name,
+                                                scan_vectors.index_arn);
+  LOOP
+    SELECT * INTO page FROM s3vl._list_page(caller, target.index_arn, page_size, token,
+      return_data, return_metadata, NULL, NULL);
+    RETURN QUERY
+      SELECT e.value ->> 'vector_id',
+             CASE WHEN return_data THEN s3vl._float8_array(e.value -> 'vector_data') END,
+             CASE WHEN return_metadata THEN coalesce(e.value -> 'metadata', '{}'::jsonb) END
+      FROM jsonb_array_elements(page.vectors) WITH ORDINALITY AS e(value, n)
+      ORDER BY e.n;
+    EXIT WHEN page.page_next_token IS NULL;
+    token := page.page_next_token;
+  END LOOP;
+END
+$$;

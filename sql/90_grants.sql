@@ -1,0 +1,54 @@
+-- Privileges. Nothing is granted to PUBLIC. Three group roles (cluster-wide, created once):
+--   s3vl_reader  query_vectors, get_vectors, list_vectors, scan_vectors, describe_index,
+--                list_indexes, get_index_info, resolve_index_arn, limits, error_codes, version
+--   s3vl_writer  everything s3vl_reader has (writes are granted to it when they exist)
+--   s3vl_admin   s3vl_writer + configure, validate_config, get_config and the registry writes
+-- Functions that reach config or aws_lambda are SECURITY DEFINER with a fixed search_path, so
+-- members need no privilege on aws_lambda or on the tables.
+
+DO $roles$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 's3vl_reader') THEN
+    CREATE ROLE s3vl_reader NOLOGIN;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 's3vl_writer') THEN
+    CREATE ROLE s3vl_writer NOLOGIN;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 's3vl_admin') THEN
+    CREATE ROLE s3vl_admin NOLOGIN;
+  END IF;
+END
+$roles$;
+GRANT s3vl_reader TO s3vl_writer;
+GRANT s3vl_writer TO s3vl_admin;
+
+REVOKE ALL ON SCHEMA s3vl FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA s3vl FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA s3vl FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA s3vl FROM PUBLIC;
+GRANT USAGE ON SCHEMA s3vl TO s3vl_reader;
+
+GRANT EXECUTE ON FUNCTION
+  s3vl.version(),
+  s3vl.limits(),
+  s3vl.error_codes(),
+  s3vl.query_vectors(float8[], text, text, integer, boolean, jsonb),
+  s3vl.query_vectors(text, float8[], integer, boolean, jsonb),
+  s3vl.get_vectors(text[], text, text, boolean, boolean),
+  s3vl.list_vectors(text, text, integer, text, boolean, boolean, integer, integer),
+  s3vl.scan_vectors(text, text, boolean, boolean, integer),
+  s3vl.describe_index(text, text),
+  s3vl.list_indexes(),
+  s3vl.get_index_info(text),
+  s3vl.resolve_index_arn(text)
+TO s3vl_reader;
+
+GRANT EXECUTE ON FUNCTION
+  s3vl.configure(text, text, integer),
+  s3vl.validate_config(),
+  s3vl.get_config(),
+  s3vl.register_index(text, text, text),
+  s3vl.activate_index(text),
+  s3vl.deactivate_index(text),
+  s3vl.unregister_index(text)
+TO s3vl_admin;
