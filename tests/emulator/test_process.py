@@ -116,3 +116,25 @@ def test_without_data_dir_nothing_survives() -> None:
         names: list[Any] = make_client(url).list_vector_buckets()["vectorBuckets"]
         assert names == []
         assert stop(proc) == 0
+
+
+def test_snapshot_endpoint_and_autosave_survive_sigkill(tmp_path: Path) -> None:
+    import time
+    from urllib.request import Request
+
+    data_dir = tmp_path / "killed"
+    with emulator_process("--data-dir", str(data_dir)) as (proc, url):
+        client = make_client(url)
+        client.create_vector_bucket(vectorBucketName="saved-now")
+        with urlopen(Request(f"{url}/_s3vl/snapshot", data=b"", method="POST")) as response:
+            assert json.loads(response.read()) == {"saved": True}
+        client.create_vector_bucket(vectorBucketName="saved-later")
+        time.sleep(3.0)  # autosave runs about 2 s after a write
+        proc.kill()
+        proc.wait(timeout=10)
+    with emulator_process("--data-dir", str(data_dir)) as (proc, url):
+        names = [
+            b["vectorBucketName"] for b in make_client(url).list_vector_buckets()["vectorBuckets"]
+        ]
+        assert names == ["saved-later", "saved-now"]
+        assert stop(proc) == 0
