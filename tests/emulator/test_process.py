@@ -138,3 +138,17 @@ def test_snapshot_endpoint_and_autosave_survive_sigkill(tmp_path: Path) -> None:
         ]
         assert names == ["saved-later", "saved-now"]
         assert stop(proc) == 0
+
+
+def test_non_loopback_host_is_refused() -> None:
+    env = dict(os.environ, PYTHONPATH=str(LOCAL))
+    result = subprocess.run(
+        [sys.executable, "-m", "s3vl_local.emulator", "--host", "0.0.0.0", "--port", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "--host must be a loopback address" in result.stderr

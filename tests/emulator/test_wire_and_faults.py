@@ -178,3 +178,20 @@ def test_payload_over_20_mib_is_rejected(server: ServerHandle, make_index: Index
     assert (response.status, response.getheader("x-amzn-ErrorType")) == (400, "ValidationException")
     assert b"20 MiB" in response.read()
     conn.close()
+
+
+def test_unexpected_error_is_internal_server_exception(monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+    from botocore.config import Config
+    from s3vl_local.emulator import mock_s3vectors, responses
+
+    def broken(*_: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(responses.OPERATIONS, "ListVectorBuckets", broken)
+    with mock_s3vectors():
+        client = boto3.client(
+            "s3vectors", region_name="us-east-1", config=Config(retries={"max_attempts": 1})
+        )
+        with pytest.raises(client.exceptions.InternalServerException, match="RuntimeError"):
+            client.list_vector_buckets()

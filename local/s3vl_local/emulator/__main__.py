@@ -11,6 +11,8 @@ from types import FrameType
 from . import constants as c
 from .server import start_server
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m s3vl_local.emulator", description=__doc__)
@@ -27,7 +29,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.host not in LOOPBACK_HOSTS:
+        parser.error(
+            f"--host must be a loopback address {LOOPBACK_HOSTS}: the emulator has no auth"
+        )
     handle = start_server(
         args.host,
         args.port,

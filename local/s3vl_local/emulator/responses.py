@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import re
 import threading
 import time
@@ -25,7 +26,13 @@ import numpy as np
 from . import codec
 from . import constants as c
 from . import params as p
-from .exceptions import NotFoundError, ServiceError, UnknownOperationError, ValidationError
+from .exceptions import (
+    InternalServerError,
+    NotFoundError,
+    ServiceError,
+    UnknownOperationError,
+    ValidationError,
+)
 from .faults import FaultInjector
 from .filters import compile_filter
 from .models import (
@@ -42,6 +49,7 @@ Handler = Callable[["Dispatcher", str, Body], Body]
 # Set by the dispatcher: whether the raw body holds a JSON boolean anywhere. numpy silently turns
 # true/false into 1/0, so vector data is checked element by element only when this is set.
 HAS_BOOLEANS = "__s3vl_has_booleans"
+logger = logging.getLogger(__name__)
 _SPECIAL_FLOATS = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
 _REGION_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[a-z0-9-]+)/")
 
@@ -132,6 +140,9 @@ class Dispatcher:
             return _json(200, result)
         except ServiceError as error:
             return error_response(error)
+        except Exception as exc:  # a bug here must still look like a service fault to clients
+            logger.exception("unexpected error in %s %s", method, path)
+            return error_response(InternalServerError(f"emulator error: {type(exc).__name__}"))
 
     def _route(self, method: str, path: str, query: Mapping[str, list[str]]) -> tuple[str, Body]:
         path = path.split("?", 1)[0]
