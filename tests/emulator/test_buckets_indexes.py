@@ -275,3 +275,45 @@ def test_tags_given_at_creation(client: Any) -> None:
     name = unique("tag")
     arn = client.create_vector_bucket(vectorBucketName=name, tags={"k": "v"})["vectorBucketArn"]
     assert client.list_tags_for_resource(resourceArn=arn)["tags"] == {"k": "v"}
+
+
+@pytest.mark.parametrize("size", [0, 501])
+def test_list_buckets_and_indexes_max_results_past_limits(
+    unchecked: Any, bucket: str, size: int
+) -> None:
+    with pytest.raises(unchecked.exceptions.ValidationException, match="maxResults"):
+        unchecked.list_vector_buckets(maxResults=size)
+    with pytest.raises(unchecked.exceptions.ValidationException, match="maxResults"):
+        unchecked.list_indexes(vectorBucketName=bucket, maxResults=size)
+
+
+def test_list_buckets_max_results_at_limit(client: Any, bucket: str) -> None:
+    assert len(client.list_vector_buckets(maxResults=500)["vectorBuckets"]) <= 500
+    assert len(client.list_vector_buckets(maxResults=1)["vectorBuckets"]) == 1
+
+
+def test_index_name_at_min_length_accepted(client: Any, bucket: str) -> None:
+    client.create_index(
+        vectorBucketName=bucket,
+        indexName="abc",
+        dataType="float32",
+        dimension=3,
+        distanceMetric="cosine",
+    )
+
+
+@pytest.mark.parametrize(("key", "ok"), [("k" * 63, True), ("k" * 64, False)])
+def test_non_filterable_key_name_length(client: Any, bucket: str, key: str, ok: bool) -> None:
+    kwargs = {
+        "vectorBucketName": bucket,
+        "indexName": unique("n"),
+        "dataType": "float32",
+        "dimension": 3,
+        "distanceMetric": "cosine",
+        "metadataConfiguration": {"nonFilterableMetadataKeys": [key]},
+    }
+    if ok:
+        client.create_index(**kwargs)
+    else:
+        with pytest.raises(client.exceptions.ValidationException, match="1-63"):
+            client.create_index(**kwargs)
