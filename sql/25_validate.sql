@@ -31,6 +31,12 @@ BEGIN
     RAISE EXCEPTION '%: % must contain only finite numbers (NaN and Infinity are not allowed)',
       caller, param USING ERRCODE = '22000';
   END IF;
+  -- S3 Vectors stores float32: a larger magnitude would become Infinity there.
+  IF EXISTS (SELECT 1 FROM pg_catalog.unnest(vec) AS x
+             WHERE pg_catalog.abs(x) > 3.4028234663852886e38) THEN
+    RAISE EXCEPTION '%: % must contain only finite float32 values (|x| <= 3.4028235e38)',
+      caller, param USING ERRCODE = '22000';
+  END IF;
   IF expected_dimension IS NOT NULL AND n <> expected_dimension THEN
     RAISE EXCEPTION '%: % has dimension % but the index has dimension %', caller, param, n,
       expected_dimension
