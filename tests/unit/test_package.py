@@ -52,3 +52,49 @@ def test_package_zip_contents(tmp_path: Path) -> None:
     assert f"boto3-{pins['boto3']}.dist-info/METADATA" in names
     assert f"botocore-{pins['botocore']}.dist-info/METADATA" in names
     assert size < 50 * 1024 * 1024  # Lambda's direct-upload limit
+    _run_zip_against_the_emulator(out, tmp_path / "unzipped")
+
+
+def _run_zip_against_the_emulator(zip_path: Path, target: Path) -> None:
+    """The handler from the zip alone (no site-packages) answers a query over real HTTP."""
+    import json
+    import os
+    import sys
+
+    import boto3
+    from s3vl_local.emulator import start_server
+
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(target)
+    arn = "arn:aws:s3vectors:us-east-1:123456789012:bucket/zip-bucket/index/zip-index"
+    with start_server() as server:
+        admin = boto3.client(
+            "s3vectors", region_name="us-east-1", endpoint_url=server.url,
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )
+        admin.create_vector_bucket(vectorBucketName="zip-bucket")
+        admin.create_index(vectorBucketName="zip-bucket", indexName="zip-index",
+                           dataType="float32", dimension=2, distanceMetric="cosine")
+        code = (
+            "import json, sys\n"
+            "from s3vl_lambda.handler import lambda_handler as h\n"
+            "put = {'operation': 'put_vectors', 'index_arn': sys.argv[1], 'vectors': "
+            "[{'key': 'a', 'data': [1, 0]}, {'key': 'b', 'data': [0, 1]}]}\n"
+            "assert h(put, None)['success']\n"
+            "q = {'operation': 'query_vectors', 'index_arn': sys.argv[1], "
+            "'query_vector': [0.1, 1.0], 'top_k': 1}\n"
+            "import boto3\n"
+            "print(json.dumps({'env': h(q, None), 'boto3': boto3.__file__}))\n"
+        )
+        env = {
+            "PATH": os.environ["PATH"], "PYTHONPATH": str(target),
+            "PYTHONDONTWRITEBYTECODE": "1", "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_ENDPOINT_URL_S3VECTORS": server.url,
+        }
+        run = subprocess.run([sys.executable, "-S", "-c", code, arn], env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    answer = json.loads(run.stdout.strip().splitlines()[-1])
+    assert answer["boto3"].startswith(str(target))
+    assert answer["env"]["result"][0]["vector_id"] == "b"
