@@ -35,3 +35,15 @@ def sleepy(event: Any, context: Any) -> dict[str, Any]:
     seconds = float(event.get("sleep_s", 5)) if isinstance(event, dict) else 5.0
     time.sleep(seconds)
     return {"slept_s": seconds}
+
+
+def unserializable(event: Any, context: Any) -> Any:
+    return {"when": object()}
+
+
+def environment(event: Any, context: Any) -> dict[str, str | None]:
+    import os
+
+    names = ("AWS_ENDPOINT_URL_S3VECTORS", "AWS_LAMBDA_FUNCTION_NAME", "AWS_REGION",
+             "AWS_ACCESS_KEY_ID", "S3VL_EXTRA")
+    return {name: os.environ.get(name) for name in names}

@@ -177,3 +177,30 @@ def test_url_encoded_arn_in_path(echo_url: str) -> None:
     with urllib.request.urlopen(req, timeout=5) as r:
         assert r.status == 200
         assert json.loads(r.read())["event"] == {"marker": "raw"}
+
+
+def test_handler_that_cannot_be_imported_is_a_function_error() -> None:
+    with lambda_endpoint("e2e.no_such_module:handler") as url:
+        resp = invoke(url, Payload="{}")
+    assert resp["StatusCode"] == 200 and resp["FunctionError"] == "Unhandled"
+    assert resp["body"]["errorType"] == "Runtime.ImportModuleError"
+    assert "no_such_module" in resp["body"]["errorMessage"]
+
+
+def test_unserializable_result_is_a_marshal_error() -> None:
+    with lambda_endpoint("e2e.fake_handlers:unserializable") as url:
+        resp = invoke(url, Payload="{}")
+    assert resp["FunctionError"] == "Unhandled"
+    assert resp["body"]["errorType"] == "Runtime.MarshalError"
+
+
+def test_handler_sees_the_lambda_environment() -> None:
+    with lambda_endpoint("e2e.fake_handlers:environment",
+                         extra_args=("--s3vectors-endpoint", "http://127.0.0.1:9",
+                                     "--env", "S3VL_EXTRA=yes")) as url:
+        env = invoke(url, Payload="{}")["body"]
+    assert env["AWS_ENDPOINT_URL_S3VECTORS"] == "http://127.0.0.1:9"
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == "s3vl-function"
+    assert env["AWS_REGION"] == "us-east-1"
+    assert env["AWS_ACCESS_KEY_ID"] == "testing"
+    assert env["S3VL_EXTRA"] == "yes"
