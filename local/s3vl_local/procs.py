@@ -43,9 +43,21 @@ def read_pid(pidfile: Path) -> int | None:
         return None
 
 
+# Every process the stack starts runs `python -m s3vl_local.<module>`; a pid from a stale pid
+# file (after a reboot, say) that now belongs to another program is never signalled.
+OWN_MARKER = b"s3vl_local."
+
+
+def is_ours(pid: int) -> bool:
+    try:
+        return OWN_MARKER in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 def running_pid(pidfile: Path) -> int | None:
     pid = read_pid(pidfile)
-    return pid if pid is not None and pid_alive(pid) else None
+    return pid if pid is not None and pid_alive(pid) and is_ours(pid) else None
 
 
 def start_background(argv: list[str], pidfile: Path, logfile: Path,
@@ -65,7 +77,7 @@ def stop_pidfile(pidfile: Path, grace_s: float = 5.0) -> bool:
 
 def stop_pidfiles(pidfiles: list[Path], grace_s: float = 5.0) -> list[Path]:
     """Stop several at once (all get SIGTERM first); returns the pidfiles whose process ran."""
-    running = {f: pid for f in pidfiles if (pid := read_pid(f)) is not None and pid_alive(pid)}
+    running = {f: pid for f in pidfiles if (pid := running_pid(f)) is not None}
     for pid in running.values():
         _signal_group(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s

@@ -68,3 +68,16 @@ def test_local_up_is_idempotent_and_local_down_leaves_nothing() -> None:
                        env=dict(os.environ, S3VL_STATE_DIR=str(STATE_DIR)),
                        capture_output=True)
         pg.stop_cluster(STATE_DIR, remove=True)
+
+
+def test_stale_pid_file_of_another_program_is_not_signalled(tmp_path: Path) -> None:
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        pidfile = tmp_path / "emulator.pid"
+        pidfile.write_text(f"{other.pid}\n")
+        assert procs.running_pid(pidfile) is None
+        assert procs.stop_pidfiles([pidfile]) == []
+        assert other.poll() is None  # still running
+    finally:
+        other.kill()
+        other.wait()
