@@ -164,8 +164,13 @@ def check_keys(values: list[Any], field: str) -> list[str]:
 
 
 def json_size(value: Any) -> int:
-    """Bytes of the compact UTF-8 JSON encoding (how the service measures request bodies)."""
+    """Bytes of the compact UTF-8 JSON encoding (how metadata sizes are measured)."""
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+
+
+def wire_size(value: Any) -> int:
+    """Bytes botocore sends for `value`: compact JSON with non-ASCII escaped as \\uXXXX."""
+    return len(json.dumps(value, separators=(",", ":")))
 
 
 def check_metadata(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import Any
@@ -143,3 +144,43 @@ def test_fast_path_agrees_with_the_element_rule(values: list[Any]) -> None:
             check_vector(values, "v")
         first_bad = next(i for i, x in enumerate(values) if not ok(x))
         assert info.value.field == f"v[{first_bad}]"
+
+
+@functools.lru_cache(maxsize=1)
+def _put_operation() -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model("s3vectors").operation_model(
+        "PutVectors"
+    )
+
+
+def _put_body_size(vectors: list[dict[str, Any]]) -> int:
+    """Bytes of the PutVectors body botocore would send for `vectors`."""
+    from botocore.serialize import create_serializer
+
+    serializer = create_serializer("rest-json", include_validation=False)
+    request = serializer.serialize_to_request(
+        {"indexArn": "x", "vectors": vectors}, _put_operation()
+    )
+    return len(request["body"])
+
+
+@FAST
+@given(
+    st.text(min_size=1, max_size=30),
+    st.lists(finite32, min_size=1, max_size=16),
+    st.dictionaries(st.text(min_size=1, max_size=8), st.text(max_size=20), max_size=4),
+)
+def test_put_size_estimate_bounds_the_real_body(
+    key: str, vector: list[float], metadata: dict[str, Any]
+) -> None:
+    from s3vl_lambda.index_info import IndexInfo
+    from s3vl_lambda.operations.write import _check_put_vector
+
+    info = IndexInfo(None, "i", "b", len(vector), "euclidean", "float32", frozenset(), None)
+    out, estimate = _check_put_vector(
+        {"key": key, "data": vector, "metadata": metadata}, 0, info
+    )
+    empty = _put_body_size([])
+    assert _put_body_size([out]) - empty <= estimate

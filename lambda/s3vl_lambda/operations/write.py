@@ -17,8 +17,8 @@ from ..fields import (
     check_vector,
     get_list,
     is_zero_vector,
-    json_size,
     json_type,
+    wire_size,
 )
 from ..index_info import IndexInfo, forget_on_error, index_info_if_allowed
 from ..index_ref import IndexRef, resolve_index
@@ -48,12 +48,12 @@ def _check_put_vector(
             f"{field}.data", "an all-zero vector has no direction; a cosine index rejects it"
         )
     out: dict[str, Any] = {"key": key, "data": {"float32": vector}}
-    size = len(key.encode("utf-8")) + len(vector) * _BYTES_PER_NUMBER + _BYTES_PER_VECTOR_OVERHEAD
+    size = wire_size(key) + len(vector) * _BYTES_PER_NUMBER + _BYTES_PER_VECTOR_OVERHEAD
     metadata = item.get("metadata")
     if metadata is not None:
         non_filterable = info.non_filterable_metadata_keys if info is not None else None
         out["metadata"] = check_metadata(metadata, f"{field}.metadata", non_filterable)
-        size += json_size(metadata)
+        size += wire_size(metadata)
     return out, size
 
 
