@@ -9,9 +9,7 @@ from pathlib import Path
 from . import constants as c
 from .faults import FaultConfig, FaultInjector
 from .persistence import load, save
-from .responses import Dispatcher, Response
-
-_READ_ONLY_PREFIXES = ("Get", "List", "Query")
+from .responses import READ_ONLY, Dispatcher, Response
 
 
 class Emulator:
@@ -43,7 +41,7 @@ class Emulator:
     ) -> Response:
         response = self.dispatcher.handle(method, path, query, headers, body)
         operation = path.strip("/").split("/", 1)[0]
-        if response.status == 200 and not operation.startswith(_READ_ONLY_PREFIXES):
+        if response.status == 200 and operation not in READ_ONLY:
             self._dirty.set()
         return response
 
@@ -55,7 +53,7 @@ class Emulator:
         """Write a snapshot if there is a data directory; True if one was written."""
         if self.data_dir is None:
             return False
-        with self.state.lock:
+        with self.state.lock.read():
             self._dirty.clear()
             save(self.state, self.data_dir)
         return True

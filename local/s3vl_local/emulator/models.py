@@ -11,7 +11,6 @@ from __future__ import annotations
 import bisect
 import math
 import re
-import threading
 import time
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,6 +25,7 @@ from . import constants as c
 from .columns import ColumnCache, filter_mask
 from .exceptions import ConflictError, NotFoundError, ValidationError
 from .filters import Node
+from .locking import ReadWriteLock
 from .search import nearest
 
 F32 = npt.NDArray[np.float32]
@@ -346,10 +346,10 @@ class VectorBucket:
 
 
 class EmulatorState:
-    """All buckets of all regions, plus resource tags; one lock serialises every operation."""
+    """All buckets of all regions, plus resource tags, behind one readers-writer lock."""
 
     def __init__(self) -> None:
-        self.lock = threading.RLock()
+        self.lock = ReadWriteLock()
         self.buckets: dict[tuple[str, str], VectorBucket] = {}
         self.tags: dict[str, dict[str, str]] = {}
 

@@ -135,7 +135,8 @@ class Dispatcher:
             payload.update(args)
             payload[HAS_BOOLEANS] = b"true" in body or b"false" in body
             region = self._region(headers)
-            with self.state.lock:
+            lock = self.state.lock.read if operation in READ_ONLY else self.state.lock.write
+            with lock():
                 result = OPERATIONS[operation](self, region, payload)
             return _json(200, result)
         except ServiceError as error:
@@ -692,6 +693,21 @@ def untag_resource(d: Dispatcher, region: str, body: Body) -> Body:
 def list_tags_for_resource(d: Dispatcher, region: str, body: Body) -> Body:
     return {"tags": dict(d.state.tags.get(_tag_target(d, body), {}))}
 
+
+# Operations that never change state run under the shared (read) side of the lock.
+READ_ONLY = frozenset(
+    {
+        "GetVectorBucket",
+        "ListVectorBuckets",
+        "GetIndex",
+        "ListIndexes",
+        "GetVectorBucketPolicy",
+        "GetVectors",
+        "ListVectors",
+        "QueryVectors",
+        "ListTagsForResource",
+    }
+)
 
 OPERATIONS: dict[str, Handler] = {
     "CreateVectorBucket": create_vector_bucket,
