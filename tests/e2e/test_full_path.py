@@ -196,3 +196,36 @@ def test_wrong_dimension_is_rejected_and_session_survives(db: psycopg.Connection
     assert info.value.sqlstate is not None and info.value.sqlstate.startswith("22")
     assert "384" in str(info.value)
     assert db.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_validate_config_round_trips_availability_check(db: psycopg.Connection[Any],
+                                                        local_stack: StackInfo) -> None:
+    row = db.execute("SELECT is_valid, lambda_arn, error_message FROM s3vl.validate_config()"
+                     ).fetchone()
+    assert row == (True, local_stack.lambda_arn, None)
+
+
+def test_scan_vectors_returns_every_vector_with_data(db: psycopg.Connection[Any],
+                                                     products_index: str,
+                                                     demo: demo_data.DemoData) -> None:
+    rows = db.execute("SELECT vector_id, vector_data FROM s3vl.scan_vectors(index_name => %s, "
+                      "return_data => true, page_size => 128)", (REGISTERED,)).fetchall()
+    assert sorted(r[0] for r in rows) == sorted(p.product_id for p in demo.products)
+    stored = {r[0]: r[1] for r in rows}
+    np.testing.assert_array_equal(np.asarray(stored["p-0042"], dtype=np.float32),
+                                  demo.product_vectors[41])
+
+
+def test_registry_reads_dimension_and_metric_through_get_index(db: psycopg.Connection[Any],
+                                                               products_index: str) -> None:
+    rows = db.execute("SELECT index_arn, dimension, distance_metric FROM s3vl.list_indexes() "
+                      "WHERE index_name = %s", (REGISTERED,)).fetchall()
+    assert rows == [(products_index, 384, "cosine")]
+
+
+def test_short_query_vectors_form(db: psycopg.Connection[Any], products_index: str,
+                                  demo: demo_data.DemoData) -> None:
+    query = demo.query_vectors[5]
+    rows = db.execute("SELECT vector_id FROM s3vl.query_vectors(%s, %s::float8[], 3)",
+                      (REGISTERED, as_array(query))).fetchall()
+    assert [r[0] for r in rows] == [k for k, _ in exact_knn(demo, query, 3)]
