@@ -124,14 +124,29 @@ def test_batch_and_get_index_through_the_emulator(invoke: Invoke, emulator: Any)
     assert third["success"] is False and third["error"]["type"] == "ValidationError"
 
 
-def test_throttling_after_retries_is_a_retryable_error(
-    invoke: Invoke, api_calls: list[str]
+def test_throttled_calls_are_retried_by_botocore(
+    invoke: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with mock_s3vectors(throttle_rate=1.0, fault_seed=1):
+    from s3vl_lambda import clients
+
+    attempts: list[int] = []
+    real_create = clients._create
+
+    def counting(region: str, tier: clients.TimeoutTier) -> Any:
+        client = real_create(region, tier)
+        client.meta.events.register(
+            "needs-retry.s3vectors.GetIndex", lambda **kw: attempts.append(kw["attempts"])
+        )
+        return client
+
+    monkeypatch.setattr(clients, "_create", counting)
+    with mock_s3vectors(throttle_rate=1.0, fault_seed=3):
         env = invoke({"operation": "get_index", "index_arn": _arn("any-index")})
-    assert env["error"]["type"] == "Throttled"
-    assert env["error"]["retryable"] is True
-    assert api_calls.count("GetIndex") == 1  # one logical call; botocore retried underneath
+    tier = clients.tier_for(30.0 - 0.25)
+    assert tier is not None
+    assert env["error"]["type"] == "Throttled" and env["error"]["retryable"] is True
+    assert env["error"]["code"] == "TooManyRequestsException"
+    assert attempts and max(attempts) == tier.max_attempts  # botocore retried underneath
 
 
 def test_over_real_http_with_the_endpoint_variable(
