@@ -162,7 +162,8 @@ step_install_schema() {
   begin_step "install-schema" \
     "that psql reaches the cluster (PGHOST/PGUSER/PGPASSWORD, security group on 5432) and the user is rds_superuser"
   resolve_database
-  sql -c "CREATE EXTENSION IF NOT EXISTS aws_lambda CASCADE"
+  # Aurora's extension (with aws_commons); skipped where an aws_lambda schema already exists.
+  sql -c "DO \$\$ BEGIN IF to_regnamespace('aws_lambda') IS NULL THEN CREATE EXTENSION IF NOT EXISTS aws_lambda CASCADE; END IF; END \$\$"
   # install.sql is re-runnable: it installs or upgrades the s3vl schema in place.
   sql -f "${S3VL_REPO_ROOT}/sql/install.sql"
   log "schema s3vl installed: version $(sql_query '<version>' 'SELECT s3vl.version()')"

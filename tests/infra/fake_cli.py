@@ -132,6 +132,7 @@ def stack_outputs(state: dict[str, Any]) -> list[dict[str, str]]:
         "AddRoleToDbClusterCommand": f"aws rds add-role-to-db-cluster ... {cluster} ...",
         "AlarmTopicArn": f"arn:aws:sns:{region}:{account}:{prefix}-s3vl-alarms",
     }
+    values.update(state.get("output_overrides", {}))
     # Only the outputs the real template declares, so scripts cannot rely on invented ones.
     return [{"OutputKey": k, "OutputValue": values[k]} for k in state["template_outputs"]]
 
@@ -291,7 +292,7 @@ def aws(state: dict[str, Any], words: list[str], options: dict[str, list[str]],
     if key == "s3vectors list-indexes":
         if not state.get("stack"):
             raise CommandError("An error occurred (NotFoundException): vector bucket not found")
-        own = state["stack"]["params"].get("IndexName", "embeddings")
+        own = next(o["OutputValue"] for o in stack_outputs(state) if o["OutputKey"] == "IndexName")
         return {"indexes": [{"indexName": n} for n in [own, *state["extra_indexes"]]]}
     if key == "s3vectors delete-index":
         state["extra_indexes"].remove(one(options, "--index-name"))

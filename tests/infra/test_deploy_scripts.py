@@ -32,7 +32,7 @@ DEPLOY_ORDER = [
     "aws s3 cp",
     "aws cloudformation deploy",
     "aws rds add-role-to-db-cluster",
-    "psql CREATE EXTENSION IF NOT EXISTS aws_lambda CASCADE",
+    "CREATE EXTENSION IF NOT EXISTS aws_lambda CASCADE",
     "psql -f install.sql",
     "psql SELECT s3vl.configure(",
     "psql SELECT s3vl.register_index(",
@@ -45,7 +45,7 @@ DEPLOY_ORDER = [
 def positions(commands: list[str], wanted: list[str]) -> list[int]:
     found = []
     for want in wanted:
-        matches = [i for i, c in enumerate(commands) if c.startswith(want)]
+        matches = [i for i, c in enumerate(commands) if want in c]
         assert matches, f"{want!r} never ran; ran: {commands}"
         found.append(matches[0])
     return found
