@@ -35,6 +35,7 @@ TIERS: tuple[TimeoutTier, ...] = (
 )
 
 _clients: dict[tuple[str, TimeoutTier], Any] = {}
+_session: Any = None  # one boto3 Session: its loader caches the service model for every client
 _lock = threading.Lock()
 
 
@@ -46,7 +47,9 @@ def tier_for(remaining_s: float) -> TimeoutTier | None:
 
 
 def _create(region: str, tier: TimeoutTier) -> Any:
-    # boto3 is imported on first use only: it is most of the module import cost.
+    """Called with _lock held (a boto3 Session is not thread-safe while creating clients).
+
+    boto3 is imported on first use only: it is most of the module import cost."""
     import boto3
     from botocore.config import Config
 
@@ -58,7 +61,10 @@ def _create(region: str, tier: TimeoutTier) -> Any:
         max_pool_connections=16,
         tcp_keepalive=True,
     )
-    return boto3.session.Session().client("s3vectors", config=config)
+    global _session
+    if _session is None:
+        _session = boto3.session.Session()
+    return _session.client("s3vectors", config=config)
 
 
 def client_for(region: str, deadline: Deadline, operation: str) -> Any:
@@ -78,6 +84,8 @@ def client_for(region: str, deadline: Deadline, operation: str) -> Any:
 
 
 def clear_cache() -> None:
-    """Forget every client (tests change the endpoint between cases)."""
+    """Forget every client and the session (tests change the environment between cases)."""
+    global _session
     with _lock:
         _clients.clear()
+        _session = None
