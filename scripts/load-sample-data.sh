@@ -70,9 +70,11 @@ if [[ -z "${index_arn}" ]]; then
   load_stack_outputs
   index_arn="$(output IndexArn)"
 fi
-[[ "${index_arn}" =~ ^arn:aws[a-z-]*:s3vectors:([a-z0-9-]+):[0-9]{12}:bucket/[a-z0-9.-]+/index/[a-z0-9.-]+$ ]] ||
+if [[ "${index_arn}" =~ ^arn:aws[a-z-]*:s3vectors:([a-z0-9-]+):[0-9]{12}:bucket/[a-z0-9.-]+/index/[a-z0-9.-]+$ ]]; then
+  REGION="${BASH_REMATCH[1]}"
+elif [[ "${DRY_RUN}" != 1 ]]; then # under --dry-run the ARN is a placeholder
   die "not an S3 Vectors index ARN: '${index_arn}'" 2
-REGION="${BASH_REMATCH[1]}"
+fi
 
 s3vectors=(aws --region "${REGION}")
 if [[ -n "${S3VL_S3VECTORS_ENDPOINT:-}" ]]; then

@@ -349,3 +349,13 @@ def test_unknown_argument_is_rejected(sandbox: Sandbox) -> None:
     assert result.returncode == 2
     assert "unknown argument: --frobnicate" in result.stderr
     assert sandbox.calls() == []
+
+
+@pytest.mark.parametrize("script", ["cleanup.sh", "update-function-code.sh", "validate.sh",
+                                    "load-sample-data.sh"])
+def test_other_scripts_dry_run_without_calls(sandbox: Sandbox, script: str) -> None:
+    args = ["--random", "10"] if script == "load-sample-data.sh" else []
+    result = sandbox.run(script, "--dry-run", *args)
+    assert result.returncode == 0, result.stderr
+    assert sandbox.calls() == []
+    assert "+ aws " in result.stderr

@@ -81,7 +81,7 @@ def test_file_vectors_keep_metadata_and_reload_idempotently(
         tmp_path: Path, emulator: ServerHandle, client: Any, index_arn: str) -> None:
     vectors: list[dict[str, Any]] = [
         {"key": f"doc-{i}", "data": {"float32": [float(i + 1)] * DIMENSION},
-                "metadata": {"title": f"Document {i}", "year": 2000 + i}} for i in range(7)]
+         "metadata": {"title": f"Document {i}", "year": 2000 + i}} for i in range(7)]
     vectors[3]["data"] = [0.5] * DIMENSION  # a plain list is accepted too
     path = tmp_path / "vectors.json"
     path.write_text(json.dumps(vectors))
