@@ -9,6 +9,7 @@ what `up` started. Both are idempotent.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -104,6 +105,15 @@ def _port(state: dict[str, Any], key: str, alive: bool) -> int:
     if isinstance(known, int) and (alive or not is_listening(known)):
         return known
     return free_port()
+
+
+def code_stamp() -> str:
+    """Fingerprint of the Python code the background processes run (files and mtimes)."""
+    digest = hashlib.sha256()
+    for package in (REPO_ROOT / "lambda" / "s3vl_lambda", REPO_ROOT / "local" / "s3vl_local"):
+        for path in sorted(package.rglob("*.py")):
+            digest.update(f"{path}:{path.stat().st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
 
 
 def _python_env() -> dict[str, str]:
@@ -255,6 +265,12 @@ def up(state_dir: Path = DEFAULT_STATE_DIR, handler: str | None = None,
     state_dir.mkdir(parents=True, exist_ok=True)
     pg.preflight()
     state = _load_state(state_dir)
+    stamp = code_stamp()
+    # The code changed since these processes started: restart them (the data persists).
+    if state.get("code_stamp") not in (None, stamp) and procs.stop_pidfiles(
+            [state_dir / "lambda.pid", state_dir / "emulator.pid"]):
+        log("code changed: restarting the emulator and the Lambda endpoint")
+    state["code_stamp"] = stamp
     s3vectors_url = _start_emulator(state_dir, state)
     lambda_url = _start_lambda(state_dir, state, s3vectors_url, handler)
     _save_state(state_dir, state)

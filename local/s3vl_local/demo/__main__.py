@@ -34,8 +34,9 @@ def has_query_function(dsn: str) -> bool:
 
 def run_queries(dsn: str, phrases: list[str]) -> int:
     sql_text = resources.files(__package__).joinpath("queries.sql").read_text()
-    argv = [stack.psql_binary(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-P", "pager=off",
-            "-d", dsn]
+    # --echo-queries: the reader sees each SQL statement above its result.
+    argv = [stack.psql_binary(), "-X", "-q", "--echo-queries", "-v", "ON_ERROR_STOP=1",
+            "-P", "pager=off", "-d", dsn]
     for var, index in QUERY_PHRASES.items():
         argv += ["-v", f"{var}={phrases[index]}"]
     return subprocess.run(argv, input=sql_text, text=True, check=False).returncode
