@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
+from emulator_support import IndexFactory, make_client, unique
 from s3vl_local.emulator import ServerHandle, start_server
-
-REGION = "us-east-1"
-
-
-def make_client(url: str, retries: int = 1, validate: bool = True) -> Any:
-    return boto3.client(
-        "s3vectors",
-        region_name=REGION,
-        endpoint_url=url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(
-            retries={"max_attempts": retries, "mode": "standard"}, parameter_validation=validate
-        ),
-    )
 
 
 @pytest.fixture(scope="session")
@@ -44,18 +27,11 @@ def unchecked(server: ServerHandle) -> Any:
     return make_client(server.url, validate=False)
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
-
-
 @pytest.fixture
 def bucket(client: Any) -> str:
     name = unique("bkt")
     client.create_vector_bucket(vectorBucketName=name)
     return name
-
-
-IndexFactory = Callable[..., dict[str, str]]
 
 
 @pytest.fixture
@@ -79,17 +55,3 @@ def make_index(client: Any, bucket: str) -> IndexFactory:
         return {"vectorBucketName": bucket, "indexName": name}
 
     return make
-
-
-def post(url: str, operation: str, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
-    """A raw, unsigned JSON request (what botocore would refuse to send): status, headers, body."""
-    import json
-    from urllib.error import HTTPError
-    from urllib.request import Request, urlopen
-
-    request = Request(f"{url}/{operation}", data=json.dumps(body).encode(), method="POST")
-    try:
-        with urlopen(request) as response:
-            return response.status, dict(response.headers), json.loads(response.read())
-    except HTTPError as error:
-        return error.code, dict(error.headers), json.loads(error.read())

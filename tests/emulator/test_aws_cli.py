@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from conftest import unique
+from emulator_support import unique
 from s3vl_local.emulator import ServerHandle
 
 AWS = Path(sys.executable).with_name("aws")

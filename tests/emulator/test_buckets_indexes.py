@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import IndexFactory, unique
+from emulator_support import IndexFactory, unique
 
 ACCOUNT = "123456789012"
 

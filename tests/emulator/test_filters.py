@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import IndexFactory
+from emulator_support import IndexFactory
 
 DOCS: dict[str, dict[str, Any]] = {
     "a": {"genre": "drama", "year": 2000, "tags": ["x", "y"], "flag": True, "body": "long"},
@@ -86,7 +86,7 @@ MALFORMED: list[tuple[Any, str]] = [
 
 @pytest.fixture(scope="module")
 def filter_index(server: Any) -> tuple[Any, dict[str, str]]:
-    from conftest import make_client, unique
+    from emulator_support import make_client, unique
 
     client = make_client(server.url)
     bucket = unique("flt")

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.request import urlopen
 
 import numpy as np
-from conftest import make_client
+from emulator_support import make_client
 
 LOCAL = Path(__file__).resolve().parents[2] / "local"
 

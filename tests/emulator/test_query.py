@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import IndexFactory, make_client
+from emulator_support import IndexFactory, make_client
 from s3vl_local.emulator import start_server
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import IndexFactory, post
+from emulator_support import IndexFactory, post
 
 
 def vec(key: str, data: list[float], metadata: dict[str, Any] | None = None) -> dict[str, Any]:
