@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -204,3 +208,20 @@ def test_handler_sees_the_lambda_environment() -> None:
     assert env["AWS_REGION"] == "us-east-1"
     assert env["AWS_ACCESS_KEY_ID"] == "testing"
     assert env["S3VL_EXTRA"] == "yes"
+
+
+def test_aws_cli_lambda_invoke(echo_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+               AWS_DEFAULT_REGION="us-east-1", AWS_CONFIG_FILE=str(tmp_path / "none"),
+               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"))
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "aws"), "lambda", "invoke", "--endpoint-url",
+         echo_url, "--function-name", ARN,
+         "--payload", '{"marker": "cli"}', "--log-type", "Tail", str(out)],
+        env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    meta = json.loads(proc.stdout)
+    assert meta["StatusCode"] == 200 and meta["ExecutedVersion"] == "$LATEST"
+    assert "echo marker=cli" in base64.b64decode(meta["LogResult"]).decode()
+    assert json.loads(out.read_text())["event"] == {"marker": "cli"}
