@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
 import pytest
 from s3vl_local import pg, stack
+from s3vl_local.stack import REPO_ROOT, StackInfo
 
 
 @pytest.mark.parametrize(("env", "expected"), [
@@ -47,3 +50,27 @@ def test_cluster_files_live_where_the_cluster_user_can_reach(tmp_path: Path) -> 
         assert paths.root == (tmp_path / "state").resolve() / "pg"
     assert pg.find_bindir().name == "bin"
     assert (pg.find_bindir().parent / "lib" / "plpython3.so").exists()
+
+
+def test_existing_server_from_s3vl_dsn_is_used_and_left_running(
+        monkeypatch: pytest.MonkeyPatch, fresh_database: Callable[[], str],
+        local_stack: StackInfo) -> None:
+    dsn = fresh_database()
+    monkeypatch.setenv("S3VL_DSN", dsn)
+    state_dir = REPO_ROOT / ".local" / "test-dsn-backend"
+    try:
+        info = stack.up(state_dir)
+        assert info.dsn == dsn
+        assert info.lambda_endpoint != local_stack.lambda_endpoint  # its own endpoint
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            answer = conn.execute("SELECT payload FROM aws_lambda.invoke(%s, "
+                                  "'{\"operation\": \"availability_check\"}'::jsonb)",
+                                  (info.lambda_arn,)).fetchone()
+            assert answer is not None and answer[0]["success"] is True
+            assert conn.execute("SELECT s3vl.resolve_index_arn('products')").fetchone() == (
+                info.index_arn,)
+    finally:
+        stack.down(state_dir, remove=True)
+    # The server named by S3VL_DSN is not ours to stop.
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
