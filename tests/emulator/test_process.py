@@ -152,3 +152,42 @@ def test_non_loopback_host_is_refused() -> None:
     )
     assert result.returncode == 2
     assert "--host must be a loopback address" in result.stderr
+
+
+def test_snapshots_rewrite_only_changed_indexes_and_follow_recreation(tmp_path: Path) -> None:
+    from s3vl_local.emulator import start_server
+
+    data_dir = tmp_path / "incremental"
+    ref = {"vectorBucketName": "inc", "indexName": "idx"}
+    with start_server(data_dir=data_dir) as handle:
+        client = make_client(handle.url)
+        client.create_vector_bucket(vectorBucketName="inc")
+        client.create_index(**ref, dataType="float32", dimension=2, distanceMetric="euclidean")
+        client.create_index(
+            vectorBucketName="inc",
+            indexName="other",
+            dataType="float32",
+            dimension=2,
+            distanceMetric="euclidean",
+        )
+        client.put_vectors(**ref, vectors=[{"key": "old", "data": {"float32": [1, 1]}}])
+        handle.emulator.save()
+        files = {p.name: p.stat().st_ino for p in data_dir.glob("*.npy")}
+        assert len(files) == 2
+        client.put_vectors(
+            vectorBucketName="inc",
+            indexName="other",
+            vectors=[{"key": "o", "data": {"float32": [2, 2]}}],
+        )
+        handle.emulator.save()
+        after = {p.name: p.stat().st_ino for p in data_dir.glob("*.npy")}
+        assert (
+            sum(after[name] != files[name] for name in files) == 1
+        )  # only "other" rewritten (a rewrite is a new file renamed over the old one)
+        # same name, new index, same version number as before: must still be written
+        client.delete_index(**ref)
+        client.create_index(**ref, dataType="float32", dimension=2, distanceMetric="euclidean")
+        client.put_vectors(**ref, vectors=[{"key": "new", "data": {"float32": [3, 3]}}])
+    with start_server(data_dir=data_dir) as handle:
+        keys = [v["key"] for v in make_client(handle.url).list_vectors(**ref)["vectors"]]
+        assert keys == ["new"]

@@ -30,6 +30,7 @@ class Emulator:
         self.faults = faults
         self.state = self.dispatcher.state
         self._dirty = threading.Event()
+        self._written: dict[str, tuple[int, int]] = {}
 
     def handle(
         self,
@@ -55,5 +56,5 @@ class Emulator:
             return False
         with self.state.lock.read():
             self._dirty.clear()
-            save(self.state, self.data_dir)
+            save(self.state, self.data_dir, self._written)
         return True

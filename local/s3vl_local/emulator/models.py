@@ -9,6 +9,7 @@ last row into its slot. Requests arrive here already parsed and shape-checked by
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import re
 import time
@@ -41,6 +42,9 @@ _BUCKET_ARN = re.compile(
     r"^arn:aws[-a-z0-9]*:s3vectors:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
     r"bucket/(?P<bucket>[^/]+)$"
 )
+
+
+_INDEX_SERIALS = itertools.count(1)
 
 
 def bucket_arn(region: str, bucket: str) -> str:
@@ -132,6 +136,9 @@ class VectorIndex:
     version: int = 0
     _sorted_keys: list[str] | None = field(default=None, init=False, repr=False)
     _columns: ColumnCache = field(default_factory=ColumnCache, init=False, repr=False)
+    # Unique per index object in this process (unlike id()), so snapshots can tell a recreated
+    # index of the same name from the one they last wrote.
+    serial: int = field(default_factory=lambda: next(_INDEX_SERIALS), init=False)
 
     def __post_init__(self) -> None:
         self.data = np.empty((16, self.dimension), dtype=np.float32)

@@ -32,18 +32,29 @@ def _replace(path: Path, write: Any) -> None:
     os.replace(tmp, path)
 
 
-def save(state: EmulatorState, directory: Path) -> None:
+def save(
+    state: EmulatorState, directory: Path, written: dict[str, tuple[int, int]] | None = None
+) -> None:
+    """Write a snapshot. `written` (file id -> (index identity, version)) remembers what is on
+    disk across calls, so an index unchanged since the last save is not rewritten."""
     directory.mkdir(parents=True, exist_ok=True)
+    written = {} if written is None else written
     buckets: list[dict[str, Any]] = []
     live: set[str] = {STATE_FILE}
     for bucket in state.buckets.values():
         indexes = []
         for index in bucket.indexes.values():
             ident = _index_id(index)
-            matrix = np.ascontiguousarray(index.matrix())
-            _replace(directory / f"{ident}.npy", lambda h, m=matrix: np.save(h, m))
-            rows = json.dumps({"keys": index.keys, "metadata": index.metadata}).encode()
-            _replace(directory / f"{ident}.json", lambda h, r=rows: h.write(r))
+            stamp = (index.serial, index.version)
+            on_disk = (directory / f"{ident}.npy").exists() and (
+                directory / f"{ident}.json"
+            ).exists()
+            if written.get(ident) != stamp or not on_disk:
+                matrix = np.ascontiguousarray(index.matrix())
+                _replace(directory / f"{ident}.npy", lambda h, m=matrix: np.save(h, m))
+                rows = json.dumps({"keys": index.keys, "metadata": index.metadata}).encode()
+                _replace(directory / f"{ident}.json", lambda h, r=rows: h.write(r))
+                written[ident] = stamp
             live.update({f"{ident}.npy", f"{ident}.json"})
             indexes.append(
                 {
@@ -71,6 +82,7 @@ def save(state: EmulatorState, directory: Path) -> None:
     for stale in directory.iterdir():
         if stale.is_file() and stale.name not in live and not stale.name.startswith("."):
             stale.unlink()
+            written.pop(stale.stem, None)
 
 
 def load(directory: Path) -> EmulatorState:
