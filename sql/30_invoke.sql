@@ -31,6 +31,7 @@ DECLARE
   err_field text;
   state text;
   hint text;
+  detail text;
 BEGIN
   IF pg_catalog.jsonb_typeof(err) = 'object' THEN
     err_type := err ->> 'type';
@@ -50,14 +51,16 @@ BEGIN
     WHEN '42704' THEN 'Check the index ARN (SELECT * FROM s3vl.list_indexes()).'
     WHEN 'SV004' THEN 'A bug in the Lambda function; see its CloudWatch logs (request id above).'
     ELSE NULL END;
-  RAISE EXCEPTION '%: %', caller,
-    coalesce(err_message, 'the Lambda function reported a failure without a message')
-    USING ERRCODE = state,
-          DETAIL = format('error type: %s; code: %s; retryable: %s; field: %s; request id: %s',
-                          coalesce(err_type, 'unknown'), coalesce(err ->> 'code', 'unknown'),
-                          coalesce(err ->> 'retryable', 'unknown'), coalesce(err_field, 'none'),
-                          coalesce(response ->> 'request_id', 'unknown')),
-          HINT = coalesce(hint, '');
+  err_message := caller || ': ' ||
+    coalesce(err_message, 'the Lambda function reported a failure without a message');
+  detail := format('error type: %s; code: %s; retryable: %s; field: %s; request id: %s',
+                   coalesce(err_type, 'unknown'), coalesce(err ->> 'code', 'unknown'),
+                   coalesce(err ->> 'retryable', 'unknown'), coalesce(err_field, 'none'),
+                   coalesce(response ->> 'request_id', 'unknown'));
+  IF hint IS NULL THEN
+    RAISE EXCEPTION USING MESSAGE = err_message, ERRCODE = state, DETAIL = detail;
+  END IF;
+  RAISE EXCEPTION USING MESSAGE = err_message, ERRCODE = state, DETAIL = detail, HINT = hint;
 END
 $$;
 

@@ -17,6 +17,7 @@ $not_extension$;
 
 \ir 00_schema.sql
 \ir 10_tables.sql
+\ir 15_migrate.sql
 \ir 20_limits.sql
 \ir 21_errors.sql
 \ir 25_validate.sql

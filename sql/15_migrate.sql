@@ -1,0 +1,62 @@
+-- Upgrading in place: bring tables and functions left by an earlier s3vl version (or by the AWS
+-- reference sample's schema) to this version's shape, keeping every row. Runs before any
+-- function is (re)created, because CREATE OR REPLACE cannot change a function's result columns.
+
+DO $migrate_tables$
+DECLARE
+  col record;
+BEGIN
+  -- timestamps become timestamptz (the sample used timestamp without time zone).
+  FOR col IN
+    SELECT c.table_name, c.column_name FROM information_schema.columns c
+    WHERE c.table_schema = 's3vl' AND c.table_name IN ('config', 'index_registry')
+      AND c.column_name IN ('created_at', 'updated_at')
+      AND c.data_type = 'timestamp without time zone'
+  LOOP
+    EXECUTE format('ALTER TABLE s3vl.%I ALTER COLUMN %I TYPE timestamptz', col.table_name,
+                   col.column_name);
+  END LOOP;
+  -- The sample accepted only the aws partition and hard-coded us-west-2; the checks now live in
+  -- s3vl._check_index_arn / s3vl._check_registry_name (one rule each, all partitions).
+  ALTER TABLE s3vl.index_registry DROP CONSTRAINT IF EXISTS valid_arn_format;
+  ALTER TABLE s3vl.index_registry DROP CONSTRAINT IF EXISTS valid_index_name;
+  ALTER TABLE s3vl.index_registry ALTER COLUMN region DROP DEFAULT;
+  ALTER TABLE s3vl.config ALTER COLUMN aws_region DROP DEFAULT;
+  UPDATE s3vl.config SET timeout_seconds = 30 WHERE timeout_seconds IS NULL;
+  ALTER TABLE s3vl.config ALTER COLUMN timeout_seconds SET NOT NULL;
+END
+$migrate_tables$;
+
+-- Functions whose arguments or result columns differ from this version's are dropped so the
+-- files after this one can create them. Listed: every table-returning or renamed function, with
+-- the argument list and result this version creates.
+DO $migrate_functions$
+DECLARE
+  f record;
+BEGIN
+  FOR f IN
+    SELECT p.oid::regprocedure AS signature
+    FROM pg_catalog.pg_proc p
+    JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace AND n.nspname = 's3vl'
+    JOIN (VALUES
+      ('get_config', 'TABLE(lambda_arn text, aws_region text, timeout_seconds integer, '
+                     'created_at timestamp with time zone, updated_at timestamp with time '
+                     'zone, config_age_hours numeric, last_validation_status text)'),
+      ('list_indexes', 'TABLE(index_name text, index_arn text, description text, bucket_name '
+                       'text, region text, account_id text, created_at timestamp with time '
+                       'zone, updated_at timestamp with time zone, is_active boolean, '
+                       'dimension integer, distance_metric text)'),
+      ('get_index_info', 'TABLE(index_name text, index_arn text, description text, '
+                         'bucket_name text, region text, account_id text, created_at timestamp '
+                         'with time zone, updated_at timestamp with time zone, is_active '
+                         'boolean, dimension integer, distance_metric text)'),
+      ('list_vectors', 'TABLE(vector_id text, vector_data double precision[], metadata jsonb, '
+                       'response_next_token text, total_count integer)')
+    ) AS expected(name, result) ON expected.name = p.proname
+    WHERE pg_catalog.pg_get_function_result(p.oid) <> expected.result
+       OR (p.proname = 'list_vectors' AND p.pronargs <> 8)
+  LOOP
+    EXECUTE format('DROP FUNCTION %s', f.signature);
+  END LOOP;
+END
+$migrate_functions$;
