@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from sql.conftest import SqlIndex
-from sql.helpers import CANNED_INDEX_ARN, call_count, expect_error, last_request, set_answer
+from sql.helpers import CANNED_INDEX_ARN, call_count, expect_error, set_answer
 
 pytestmark = pytest.mark.stack
 
