@@ -15,6 +15,7 @@ from typing import Any
 from urllib.request import urlopen
 
 import numpy as np
+import pytest
 from emulator_support import make_client
 
 LOCAL = Path(__file__).resolve().parents[2] / "local"
@@ -140,10 +141,19 @@ def test_snapshot_endpoint_and_autosave_survive_sigkill(tmp_path: Path) -> None:
         assert stop(proc) == 0
 
 
-def test_non_loopback_host_is_refused() -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--host", "0.0.0.0"], "--host must be a loopback address"),
+        (["--throttle-rate", "1.5"], "throttle_rate"),
+        (["--latency-ms", "-1"], "latency_ms"),
+        (["--query-page-size", "0"], "query_page_size"),
+    ],
+)
+def test_bad_options_are_refused(args: list[str], message: str) -> None:
     env = dict(os.environ, PYTHONPATH=str(LOCAL))
     result = subprocess.run(
-        [sys.executable, "-m", "s3vl_local.emulator", "--host", "0.0.0.0", "--port", "0"],
+        [sys.executable, "-m", "s3vl_local.emulator", "--port", "0", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -151,7 +161,7 @@ def test_non_loopback_host_is_refused() -> None:
         check=False,
     )
     assert result.returncode == 2
-    assert "--host must be a loopback address" in result.stderr
+    assert message in result.stderr
 
 
 def test_snapshots_rewrite_only_changed_indexes_and_follow_recreation(tmp_path: Path) -> None:

@@ -35,17 +35,20 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(
             f"--host must be a loopback address {LOOPBACK_HOSTS}: the emulator has no auth"
         )
-    handle = start_server(
-        args.host,
-        args.port,
-        region=args.region,
-        data_dir=args.data_dir,
-        throttle_rate=args.throttle_rate,
-        error_rate=args.error_rate,
-        latency_ms=args.latency_ms,
-        fault_seed=args.fault_seed,
-        query_page_size=args.query_page_size,
-    )
+    try:
+        handle = start_server(
+            args.host,
+            args.port,
+            region=args.region,
+            data_dir=args.data_dir,
+            throttle_rate=args.throttle_rate,
+            error_rate=args.error_rate,
+            latency_ms=args.latency_ms,
+            fault_seed=args.fault_seed,
+            query_page_size=args.query_page_size,
+        )
+    except ValueError as error:
+        parser.error(str(error))
     done = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:

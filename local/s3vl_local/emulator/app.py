@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from . import constants as c
-from .faults import FaultConfig, FaultInjector
+from .exceptions import ServiceError
+from .faults import FaultInjector, parse_fault_config
 from .persistence import load, save
 from .responses import READ_ONLY, Dispatcher, Response
 
@@ -25,7 +26,15 @@ class Emulator:
     ) -> None:
         self.data_dir = Path(data_dir) if data_dir is not None else None
         state = load(self.data_dir) if self.data_dir is not None else None
-        faults = FaultInjector(FaultConfig(throttle_rate, error_rate, latency_ms), seed=fault_seed)
+        if query_page_size < 1:
+            raise ValueError(f"query_page_size must be at least 1, got {query_page_size}")
+        try:
+            config = parse_fault_config(
+                {"throttle_rate": throttle_rate, "error_rate": error_rate, "latency_ms": latency_ms}
+            )
+        except ServiceError as error:
+            raise ValueError(error.message) from error
+        faults = FaultInjector(config, seed=fault_seed)
         self.dispatcher = Dispatcher(state, region, faults, query_page_size)
         self.faults = faults
         self.state = self.dispatcher.state
