@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from s3vl_local.identity import DUMMY_CREDENTIAL
 from s3vl_local.ports import free_port
 
 Backend = Literal["dsn", "docker", "cluster"]
@@ -221,7 +222,7 @@ def start_docker(state_dir: Path) -> str:
     _docker_client()
     from testcontainers.postgres import PostgresContainer  # type: ignore[import-not-found,unused-ignore]
 
-    container = PostgresContainer(DOCKER_IMAGE, username=SUPERUSER, password="testing",
+    container = PostgresContainer(DOCKER_IMAGE, username=SUPERUSER, password=DUMMY_CREDENTIAL,
                                   dbname="postgres")
     container.start()
     # The official image lacks plpython3u; install the distribution package inside it.
@@ -230,7 +231,7 @@ def start_docker(state_dir: Path) -> str:
                     f"postgresql-plpython3-{major} >/dev/null"])
     (state_dir / "docker-container-id").write_text(container.get_wrapped_container().id)
     host, port = container.get_container_host_ip(), container.get_exposed_port(5432)
-    return f"postgresql://{SUPERUSER}:testing@{host}:{port}/postgres"
+    return f"postgresql://{SUPERUSER}:{DUMMY_CREDENTIAL}@{host}:{port}/postgres"
 
 
 def stop_docker(state_dir: Path) -> None:

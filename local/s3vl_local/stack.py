@@ -24,16 +24,14 @@ import psycopg
 from psycopg import sql
 
 from s3vl_local import pg, procs, standin
+from s3vl_local.identity import ACCOUNT_ID, DUMMY_CREDENTIAL, FUNCTION_NAME, REGION
+from s3vl_local.identity import dummy_credentials_env as _dummy_env
 from s3vl_local.lambda_endpoint.context import function_arn
 from s3vl_local.ports import LOOPBACK, free_port, http_healthy, is_listening, wait_http_healthy
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # S3VL_STATE_DIR lets `make local-up/local-down` manage another stack (tests use it).
 DEFAULT_STATE_DIR = Path(os.environ.get("S3VL_STATE_DIR") or REPO_ROOT / ".local")
-REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"
-DUMMY_CREDENTIAL = "testing"  # local stack only
-FUNCTION_NAME = "s3vl-function"
 DATABASE = "s3vl"
 BUCKET_NAME = "s3vl-demo"
 INDEX_NAME = "products"
@@ -69,8 +67,7 @@ class StackInfo:
             "S3VL_DEMO_INDEX_ARN": self.index_arn,
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
-            "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIAL,
-            "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIAL,
+            **_dummy_env(),
         }
 
     def admin_dsn(self, dbname: str = "postgres") -> str:

@@ -19,6 +19,7 @@ import psycopg
 from s3vl_local import stack
 from s3vl_local.demo import data as demo_data
 from s3vl_local.demo.loader import load_tables, put_vectors
+from s3vl_local.identity import DUMMY_CREDENTIAL
 
 # Which phrase from data/demo/queries.json each numbered demo query uses.
 QUERY_PHRASES = {"q1": 0, "q2": 3, "q3": 1, "q4": 2}
@@ -52,8 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     data = demo_data.load()
     load_tables(info.dsn, data)
     client = boto3.client("s3vectors", endpoint_url=info.s3vectors_endpoint,
-                          region_name=info.region, aws_access_key_id=stack.DUMMY_CREDENTIAL,
-                          aws_secret_access_key=stack.DUMMY_CREDENTIAL)
+                          region_name=info.region, aws_access_key_id=DUMMY_CREDENTIAL,
+                          aws_secret_access_key=DUMMY_CREDENTIAL)
     calls = put_vectors(client, info.index_arn, data)
     print(f"[demo] {len(data.products)} products in demo.products; "
           f"{len(data.products)} vectors put into {info.index_arn} ({calls} PutVectors call(s))",

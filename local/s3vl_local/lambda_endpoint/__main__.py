@@ -9,23 +9,22 @@ import sys
 import threading
 from types import FrameType
 
+from s3vl_local.identity import FUNCTION_NAME, REGION, dummy_credentials_env
 from s3vl_local.lambda_endpoint.runtime import DEFAULT_HANDLER, FunctionConfig, FunctionRuntime
 from s3vl_local.lambda_endpoint.server import LambdaServer
 from s3vl_local.ports import LOOPBACK
-
-DUMMY_CREDENTIAL = "testing"  # local stack only; never a real key
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m s3vl_local.lambda_endpoint")
     parser.add_argument("--host", default=LOOPBACK)
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--function-name", default="s3vl-function")
+    parser.add_argument("--function-name", default=FUNCTION_NAME)
     parser.add_argument("--handler", default=DEFAULT_HANDLER, help="module:function")
     parser.add_argument("--timeout-seconds", type=float, default=30.0)
     parser.add_argument("--latency-ms", type=int, default=0)
     parser.add_argument("--max-concurrency", type=int, default=10)
-    parser.add_argument("--region", default=os.environ.get("AWS_REGION", "us-east-1"))
+    parser.add_argument("--region", default=os.environ.get("AWS_REGION", REGION))
     parser.add_argument("--s3vectors-endpoint", default=os.environ.get(
         "AWS_ENDPOINT_URL_S3VECTORS", ""))
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
@@ -39,8 +38,7 @@ def function_environment(args: argparse.Namespace) -> dict[str, str]:
     env = {
         "AWS_REGION": args.region,
         "AWS_DEFAULT_REGION": args.region,
-        "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIAL,
-        "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIAL,
+        **dummy_credentials_env(),
         "AWS_LAMBDA_FUNCTION_NAME": args.function_name,
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",

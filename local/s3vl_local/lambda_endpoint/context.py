@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-ACCOUNT_ID = "123456789012"  # moto's and the AWS docs' placeholder account
+from s3vl_local.identity import ACCOUNT_ID
 
 
 def function_arn(region: str, function_name: str, qualifier: str | None = None) -> str:
@@ -36,7 +36,6 @@ class LambdaContext:
     client_context: ClientContext | None = None
     identity: Any = None
     tenant_id: str | None = None
-    _extra: dict[str, Any] = field(default_factory=dict)
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self.deadline_monotonic - time.monotonic()) * 1000))

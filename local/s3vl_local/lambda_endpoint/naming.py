@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from s3vl_local.lambda_endpoint.context import ACCOUNT_ID
+from s3vl_local.identity import ACCOUNT_ID
 
 _FULL_ARN = re.compile(
     r"^arn:aws[a-z-]*:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:"

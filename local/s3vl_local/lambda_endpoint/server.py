@@ -65,7 +65,7 @@ class InvokeHandler(BaseHTTPRequestHandler):
     def _read_body(self, limit: int) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
         if length > limit:
-            # Drain what is reasonable so the connection stays consistent, then refuse.
+            # The unread body makes the connection unusable: answer, then close it.
             self.close_connection = True
             raise LambdaError(413, "RequestTooLargeException",
                               f"Request must be smaller than {limit} bytes for the "
