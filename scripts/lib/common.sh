@@ -148,14 +148,14 @@ parameter() {
   printf '%s\n' "${PARAMETERS[$1]:-}"
 }
 
-# parameter_overrides: every parameter but the code ones as Key=Value, the form that
-# `aws cloudformation deploy` takes (the scripts supply the code parameters).
+# parameter_overrides: every parameter but the ones the scripts set (code, config digest) as
+# Key=Value, the form that `aws cloudformation deploy` takes.
 parameter_overrides() {
   local key
   if [[ "${PARAMETERS_LOADED}" != 1 ]]; then load_parameters; fi
   for key in "${PARAMETER_KEYS[@]}"; do
     case "${key}" in
-      CodeS3Bucket | CodeS3Key | CodeSha256) ;;
+      CodeS3Bucket | CodeS3Key | CodeSha256 | ConfigDigest) ;;
       *) printf '%s=%s\n' "${key}" "${PARAMETERS[${key}]}" ;;
     esac
   done

@@ -89,13 +89,16 @@ PY
 step_deploy_stack() {
   begin_step "deploy-stack" \
     "the stack events: aws cloudformation describe-stack-events --stack-name ${STACK_NAME} --region ${REGION}"
-  local overrides=()
+  local overrides=() digest
   upload_code
   mapfile -t overrides < <(parameter_overrides)
+  # A new digest when any parameter changes: the stack then publishes a new version for the alias.
+  digest="$(printf '%s\n' "${overrides[@]}" | "${PYTHON}" -c \
+    'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:16])')"
   run aws --region "${REGION}" cloudformation deploy --stack-name "${STACK_NAME}" \
     --template-file "${S3VL_TEMPLATE}" --capabilities CAPABILITY_IAM --no-fail-on-empty-changeset \
     --parameter-overrides "${overrides[@]}" "CodeS3Bucket=${ARTIFACT_BUCKET}" \
-    "CodeS3Key=${CODE_KEY}" "CodeSha256=${CODE_SHA256}"
+    "CodeS3Key=${CODE_KEY}" "CodeSha256=${CODE_SHA256}" "ConfigDigest=${digest}"
   load_stack_outputs --refresh
   log "stack ${STACK_NAME} is up: function $(output FunctionAliasArn)"
 }

@@ -222,9 +222,11 @@ def aws(state: dict[str, Any], words: list[str], options: dict[str, list[str]],
         if params == stack["params"]:
             print(f"\nNo changes to deploy. Stack {name} is up to date")
             return None
-        if params.get("CodeSha256") != stack["code"]:
+        # The template publishes a new version when the code hash or the config digest changes.
+        published = (params.get("CodeSha256"), params.get("ConfigDigest"))
+        if published != (stack["code"], stack.get("config")):
             stack["version"] += 1
-            stack["code"] = params.get("CodeSha256")
+            stack["code"], stack["config"] = published
         stack["params"] = params
         stack["status"] = "UPDATE_COMPLETE"
         print(f"Successfully created/updated stack - {name}")

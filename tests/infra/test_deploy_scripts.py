@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from typing import Any
 
 import pytest
@@ -85,8 +86,9 @@ def test_deploy_runs_every_step_in_order_with_stack_values(sandbox: Sandbox) -> 
     assert overrides["CodeS3Key"] == f"s3vl/lambda/{hashlib.sha256(code).hexdigest()}.zip"
     assert overrides["CodeS3Bucket"] == ARTIFACT_BUCKET
     for key, value in given.items():
-        if not key.startswith("Code"):
+        if not key.startswith("Code") and key != "ConfigDigest":
             assert overrides[key] == value, key
+    assert re.fullmatch(r"[0-9a-f]{16}", overrides["ConfigDigest"])
 
     (upload,) = calls_named(sandbox, "aws s3 cp")
     assert upload["argv"][-1] == f"s3://{ARTIFACT_BUCKET}/{overrides['CodeS3Key']}"
@@ -159,6 +161,23 @@ def test_deploy_stops_at_the_failing_step(sandbox: Sandbox, pattern: str, step: 
     tool, _, what = pattern.partition(" ")
     assert last.startswith(tool) and (what in last or what in json.dumps(sandbox.calls()[-1])), last
     assert "deploy.sh: done" not in result.stderr
+
+
+def test_a_parameter_change_publishes_a_new_version(sandbox: Sandbox) -> None:
+    assert sandbox.run("deploy-stack.sh").returncode == 0
+    first = sandbox.state["stack"]
+    assert sandbox.run("deploy-stack.sh").returncode == 0
+    assert sandbox.state["stack"]["version"] == first["version"]  # nothing changed
+    params = json.loads(sandbox.parameters.read_text())
+    for entry in params:
+        if entry["ParameterKey"] == "LambdaMemorySize":
+            entry["ParameterValue"] = "2048"
+    sandbox.parameters.write_text(json.dumps(params))
+    assert sandbox.run("deploy-stack.sh").returncode == 0
+    after = sandbox.state["stack"]
+    assert after["params"]["LambdaMemorySize"] == "2048"
+    assert after["params"]["ConfigDigest"] != first["params"]["ConfigDigest"]
+    assert after["version"] == first["version"] + 1
 
 
 def test_deploy_stops_when_the_cluster_has_another_lambda_role(sandbox: Sandbox) -> None:

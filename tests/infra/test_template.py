@@ -186,7 +186,10 @@ def test_function_deploys_real_code_and_alias_follows_it(template: dict[str, Any
     code = res["Function"]["Properties"]["Code"]
     assert set(code) == {"S3Bucket", "S3Key"}  # no inline placeholder
     assert refs_in(code) == {"CodeS3Bucket", "CodeS3Key"}
-    assert res["FunctionVersion"]["Properties"]["CodeSha256"] == {"Ref": "CodeSha256"}
+    version = res["FunctionVersion"]["Properties"]
+    assert version["CodeSha256"] == {"Ref": "CodeSha256"}
+    # Both a code and a configuration change publish a new version (Description: replacement).
+    assert refs_in(version["Description"]) == {"CodeSha256", "ConfigDigest"}
     alias = res["FunctionAlias"]["Properties"]
     assert alias["FunctionVersion"] == {"Fn::GetAtt": ["FunctionVersion", "Version"]}
     env = res["Function"]["Properties"]["Environment"]["Variables"]
