@@ -50,6 +50,7 @@ Handler = Callable[["Dispatcher", str, Body], Body]
 # true/false into 1/0, so vector data is checked element by element only when this is set.
 HAS_BOOLEANS = "__s3vl_has_booleans"
 logger = logging.getLogger(__name__)
+_NUMBER_TYPES = {int, float}
 _SPECIAL_FLOATS = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
 _REGION_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[a-z0-9-]+)/")
 
@@ -460,7 +461,11 @@ def _float32_block(
         raw: np.ndarray[Any, Any] = np.array(rows)
     except (ValueError, TypeError):
         raw = np.array(0)
-    if raw.dtype.kind not in "fiu" or raw.ndim != 2 or may_hold_booleans:
+    if (
+        raw.dtype.kind not in "fiu"
+        or raw.ndim != 2
+        or (may_hold_booleans and any(not set(map(type, row)) <= _NUMBER_TYPES for row in rows))
+    ):
         raw = _numbers_slowly(rows, field)
     with np.errstate(over="ignore"):
         return raw.astype(np.float32)
