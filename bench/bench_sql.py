@@ -1,0 +1,227 @@
+"""SQL-side overhead of s3vl.query_vectors (top_k 100, metadata, dimension 384).
+
+Everything runs inside PostgreSQL against a zero-latency aws_lambda.invoke that answers a canned
+top-100 response (tests/sql/canned_aws_lambda.sql, logging off). Per call, timed server-side
+with clock_timestamp() around each statement, median over N calls, measured in the same run:
+  invoke      the canned aws_lambda.invoke alone (the floor every path pays)
+  s3vl        s3vl.query_vectors(...) -> rows
+  baseline    a row-by-row PL/pgSQL loop in the reference sample's style (json text payload,
+              json_array_elements, one RETURN NEXT per row)
+SQL-side overhead = path - invoke. Target: s3vl overhead <= 1 ms median.
+
+    .venv/bin/python bench/bench_sql.py [--quick] [--dsn DSN] [--json]
+
+Without --dsn it starts a throwaway PostgreSQL cluster in .local/bench-sql (removed after).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "local"))
+STATE_DIR = ROOT / ".local" / "bench-sql"
+DATABASE = "s3vl_bench_sql"
+DIMENSION = 384
+TOP_K = 100
+TARGET_MS = 1.0
+LAMBDA_ARN = "arn:aws:lambda:us-east-1:123456789012:function:s3vl-function"
+INDEX_ARN = "arn:aws:s3vectors:us-east-1:123456789012:bucket/bench/index/bench"
+
+TIMER_SQL = """
+CREATE OR REPLACE FUNCTION pg_temp.time_calls(statement text, n integer, vec float8[],
+                                              request jsonb)
+RETURNS float8[] LANGUAGE plpgsql AS $$
+DECLARE
+  t0 timestamptz;
+  out float8[] := '{}';
+BEGIN
+  FOR i IN 1..n LOOP
+    t0 := clock_timestamp();
+    EXECUTE statement USING vec, request;
+    out := out || extract(epoch FROM clock_timestamp() - t0)::float8 * 1000;
+  END LOOP;
+  RETURN out;
+END $$;
+"""
+
+# The reference sample's shape: text payload, invoke, per-row loop with RETURN NEXT.
+BASELINE_SQL = """
+CREATE SCHEMA IF NOT EXISTS bench;
+-- The floor: the same invoke statement s3vl runs, with the request already built.
+CREATE OR REPLACE FUNCTION bench.invoke_only(request jsonb) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+  response jsonb;
+BEGIN
+  SELECT i.payload INTO response FROM aws_lambda.invoke(
+    (SELECT c.lambda_arn FROM s3vl.config c LIMIT 1), request, 'us-east-1') AS i;
+  RETURN (response -> 'success')::boolean;
+END $$;
+CREATE OR REPLACE FUNCTION bench.rowloop_query(query_vector float8[], index_arn text,
+  top_k integer, return_metadata boolean)
+RETURNS TABLE (vector_id text, distance float8, similarity_score float8, metadata jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE
+  cfg record;
+  lambda_payload text;
+  lambda_response text;
+  response_json json;
+  r record;
+BEGIN
+  SELECT * INTO cfg FROM s3vl.config ORDER BY updated_at DESC LIMIT 1;
+  lambda_payload := json_build_object('operation', 'query_vectors', 'index_arn', index_arn,
+    'query_vector', array_to_json(query_vector), 'top_k', top_k,
+    'return_metadata', return_metadata)::text;
+  SELECT i.payload INTO lambda_response FROM aws_lambda.invoke(cfg.lambda_arn,
+    lambda_payload::jsonb) i;
+  response_json := lambda_response::json;
+  IF (response_json ->> 'success')::boolean IS DISTINCT FROM true THEN
+    RAISE EXCEPTION 'failed';
+  END IF;
+  FOR r IN SELECT (e ->> 'vector_id') AS vid, (e ->> 'distance')::float8 AS d,
+                  (e ->> 'similarity_score')::float8 AS s,
+                  coalesce((e ->> 'metadata')::jsonb, '{}'::jsonb) AS m
+           FROM json_array_elements(response_json -> 'result') AS e LOOP
+    vector_id := r.vid; distance := r.d; similarity_score := r.s; metadata := r.m;
+    RETURN NEXT;
+  END LOOP;
+END $$;
+"""
+
+
+def canned_answers(rng: random.Random) -> dict[str, Any]:
+    results = [{"vector_id": f"doc-{i:05d}", "distance": round(i / 200, 6),
+                "similarity_score": round(1 - i / 200, 6),
+                "metadata": {"title": f"Document {i}", "category": rng.choice(["a", "b", "c"]),
+                             "year": 2000 + i % 25, "price": round(rng.random() * 100, 2),
+                             "tags": ["x", "y"]}}
+               for i in range(TOP_K)]
+    return {
+        "availability_check": {"success": True, "result": {"status": "available"}},
+        "get_index": {"success": True, "result": {
+            "index_arn": INDEX_ARN, "index_name": "bench", "vector_bucket_name": "bench",
+            "dimension": DIMENSION, "distance_metric": "cosine", "data_type": "float32",
+            "non_filterable_metadata_keys": [], "creation_time": None}},
+        "query_vectors": {"success": True, "result": results, "request_id": "r",
+                          "execution_time_ms": 0},
+    }
+
+
+def prepare(server_dsn: str) -> str:
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DATABASE}"')
+    dsn = psycopg.conninfo.make_conninfo(server_dsn, dbname=DATABASE)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute((ROOT / "tests" / "sql" / "canned_aws_lambda.sql").read_text().encode())
+        for operation, response in canned_answers(random.Random(7)).items():
+            conn.execute("INSERT INTO canned.answers (operation, response) VALUES (%s, %s)",
+                         (operation, Jsonb(response)))
+    from s3vl_local.stack import psql_binary
+
+    proc = subprocess.run([psql_binary(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-f",
+                           str(ROOT / "sql" / "install.sql")], capture_output=True, text=True,
+                          check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"install.sql failed: {proc.stderr}")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SET client_min_messages = warning")
+        conn.execute("SELECT s3vl.configure(%s)", (LAMBDA_ARN,))
+        conn.execute("SELECT s3vl.register_index('bench', %s)", (INDEX_ARN,))
+        conn.execute(BASELINE_SQL)
+    return dsn
+
+
+def measure(dsn: str, calls: int) -> dict[str, Any]:
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    vector = [round((i % 17) / 17, 4) for i in range(DIMENSION)]
+    statements = {
+        "invoke": "SELECT bench.invoke_only($2)",
+        "s3vl": f"SELECT count(*) FROM s3vl.query_vectors($1, 'bench', top_k => {TOP_K})",
+        "baseline": f"SELECT count(*) FROM bench.rowloop_query($1, '{INDEX_ARN}', {TOP_K}, true)",
+    }
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SET canned.log = off")
+        conn.execute(TIMER_SQL)
+        request = conn.execute("SELECT s3vl._query_request(%s, %s::float8[], %s, true, NULL)",
+                               (INDEX_ARN, vector, TOP_K)).fetchone()[0]
+        rows = conn.execute("SELECT count(*) FROM s3vl.query_vectors(%s::float8[], 'bench', "
+                            "top_k => %s)", (vector, TOP_K)).fetchone()
+        if not rows or rows[0] != TOP_K:
+            raise SystemExit(f"s3vl.query_vectors returned {rows}, expected {TOP_K} rows")
+        medians: dict[str, float] = {}
+        for name, statement in statements.items():
+            args = (statement, vector, Jsonb(request))
+            conn.execute("SELECT pg_temp.time_calls(%s, %s, %s::float8[], %s)",
+                         (statement, max(5, calls // 10), *args[1:]))  # warm-up
+            timings = conn.execute(
+                "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY t) FROM "
+                "unnest(pg_temp.time_calls(%s, %s, %s::float8[], %s)) t",
+                (statement, calls, *args[1:])).fetchone()
+            medians[name] = float(timings[0]) if timings else float("nan")
+    s3vl_overhead = medians["s3vl"] - medians["invoke"]
+    baseline_overhead = medians["baseline"] - medians["invoke"]
+    return {
+        "calls": calls, "top_k": TOP_K, "dimension": DIMENSION,
+        "median_ms": {k: round(v, 4) for k, v in medians.items()},
+        "s3vl_overhead_ms": round(s3vl_overhead, 4),
+        "baseline_overhead_ms": round(baseline_overhead, 4),
+        "baseline_over_s3vl": round(baseline_overhead / s3vl_overhead, 2)
+        if s3vl_overhead > 0 else None,
+        "target_ms": TARGET_MS,
+        "meets_target": s3vl_overhead <= TARGET_MS,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help="50 calls per side instead of 500")
+    parser.add_argument("--dsn", help="a superuser DSN of a running server (default: own cluster)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    calls = 50 if args.quick else 500
+
+    from s3vl_local import pg
+
+    started_cluster = args.dsn is None
+    server_dsn = args.dsn
+    if server_dsn is None:
+        STATE_DIR.mkdir(parents=True, exist_ok=True)
+        server_dsn = pg.cluster_dsn(pg.start_cluster(STATE_DIR))
+        pg.wait_ready(server_dsn)
+    try:
+        result = measure(prepare(server_dsn), calls)
+    finally:
+        if started_cluster:
+            pg.stop_cluster(STATE_DIR, remove=True)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    med = result["median_ms"]
+    print(f"s3vl.query_vectors SQL-side overhead, top_k {TOP_K} with metadata, dimension "
+          f"{DIMENSION}, median of {calls} calls (zero-latency canned aws_lambda.invoke)")
+    print(f"  canned invoke alone          {med['invoke']:8.3f} ms")
+    print(f"  s3vl.query_vectors           {med['s3vl']:8.3f} ms   overhead "
+          f"{result['s3vl_overhead_ms']:.3f} ms")
+    print(f"  baseline row-by-row PL/pgSQL {med['baseline']:8.3f} ms   overhead "
+          f"{result['baseline_overhead_ms']:.3f} ms")
+    print(f"  ratio baseline/s3vl overhead {result['baseline_over_s3vl']}")
+    print(f"  target s3vl overhead <= {TARGET_MS} ms: "
+          f"{'MET' if result['meets_target'] else 'NOT MET'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
