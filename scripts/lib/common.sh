@@ -33,8 +33,11 @@ die() {
 on_error() {
   local status=$1 line=$2 command=$3
   trap - ERR
-  printf 'ERROR: step "%s" failed (exit %s at %s:%s running: %s)\n' \
-    "${CURRENT_STEP}" "${status}" "$(basename "$0")" "${line}" "${command}" >&2
+  # A failure inside $(...) is reported once, by the script that ran the substitution.
+  if ((BASH_SUBSHELL > 0)); then exit "${status}"; fi
+  if ((${#command} > 160)); then command="${command:0:160}..."; fi
+  printf 'ERROR: step "%s" failed (exit %s at %s:%s: %s)\n' "${CURRENT_STEP}" "${status}" \
+    "${BASH_SOURCE[1]#"${S3VL_REPO_ROOT}/"}" "${line}" "${command}" >&2
   if [[ -n "${CURRENT_HINT}" ]]; then printf 'Check: %s\n' "${CURRENT_HINT}" >&2; fi
   exit "${status}"
 }

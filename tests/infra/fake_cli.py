@@ -256,7 +256,14 @@ def aws(state: dict[str, Any], words: list[str], options: dict[str, list[str]],
 
     # --- RDS
     if key == "rds describe-db-clusters":
-        return {"DBClusters": [cluster_view(state, one(options, "--db-cluster-identifier"))]}
+        view = cluster_view(state, one(options, "--db-cluster-identifier"))
+        # A new association stays PENDING for `pending_polls` more looks, then turns ACTIVE.
+        for role in state["cluster"]["roles"]:
+            if role["Status"] == "PENDING":
+                state["cluster"]["pending_polls"] -= 1
+                if state["cluster"]["pending_polls"] <= 0:
+                    role["Status"] = "ACTIVE"
+        return {"DBClusters": [view]}
     if key == "rds describe-db-subnet-groups":
         return {"DBSubnetGroups": [{"DBSubnetGroupName": one(options, "--db-subnet-group-name"),
                                     "VpcId": state["cluster"]["vpc"]}]}
@@ -266,8 +273,9 @@ def aws(state: dict[str, Any], words: list[str], options: dict[str, list[str]],
         if any(r["RoleArn"] == role for r in state["cluster"]["roles"]):
             raise CommandError("An error occurred (DBClusterRoleAlreadyExists) when calling the "
                                "AddRoleToDBCluster operation: Role is already associated")
+        status = "PENDING" if state["cluster"].get("pending_polls", 0) > 0 else "ACTIVE"
         state["cluster"]["roles"].append(
-            {"RoleArn": role, "FeatureName": one(options, "--feature-name"), "Status": "ACTIVE"})
+            {"RoleArn": role, "FeatureName": one(options, "--feature-name"), "Status": status})
         return None
     if key == "rds remove-role-from-db-cluster":
         role = one(options, "--role-arn")

@@ -180,6 +180,26 @@ def test_a_parameter_change_publishes_a_new_version(sandbox: Sandbox) -> None:
     assert after["version"] == first["version"] + 1
 
 
+@pytest.mark.parametrize(("pending_polls", "succeeds"), [(2, True), (10, False)])
+def test_associate_role_waits_for_active(sandbox: Sandbox, pending_polls: int,
+                                         succeeds: bool) -> None:
+    assert sandbox.run("deploy-stack.sh").returncode == 0
+    state = sandbox.state
+    state["cluster"]["pending_polls"] = pending_polls
+    sandbox.set_state(cluster=state["cluster"])
+    sandbox.clear_calls()
+    result = sandbox.run("associate-role.sh")
+    polls = calls_named(sandbox, "aws rds describe-db-clusters")[1:]  # after the first look
+    if succeeds:
+        assert result.returncode == 0, result.stderr
+        assert len(polls) == 2 and "role associated and ACTIVE" in result.stderr
+    else:
+        assert result.returncode != 0
+        assert len(polls) == 3  # S3VL_POLL_ATTEMPTS
+        assert 'step "associate-role" failed' in result.stderr
+        assert "did not become ACTIVE" in result.stderr
+
+
 def test_deploy_stops_when_the_cluster_has_another_lambda_role(sandbox: Sandbox) -> None:
     other = f"arn:aws:iam::{ACCOUNT}:role/existing-lambda-role"
     state = sandbox.state
