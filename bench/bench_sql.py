@@ -155,8 +155,10 @@ def measure(dsn: str, calls: int) -> dict[str, Any]:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("SET canned.log = off")
         conn.execute(TIMER_SQL)
-        request = conn.execute("SELECT s3vl._query_request(%s, %s::float8[], %s, true, NULL)",
-                               (INDEX_ARN, vector, TOP_K)).fetchone()[0]
+        built = conn.execute("SELECT s3vl._query_request(%s, %s::float8[], %s, true, NULL)",
+                             (INDEX_ARN, vector, TOP_K)).fetchone()
+        assert built is not None
+        request = built[0]
         rows = conn.execute("SELECT count(*) FROM s3vl.query_vectors(%s::float8[], 'bench', "
                             "top_k => %s)", (vector, TOP_K)).fetchone()
         if not rows or rows[0] != TOP_K:

@@ -130,6 +130,7 @@ def test_unknown_function_is_sv006(fresh_database: Any, local_stack: Any) -> Non
 
     dsn = fresh_database()
     install(dsn)
+    conn: Any
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("SELECT s3vl.configure('arn:aws:lambda:us-east-1:123456789012:function:nope')")
         valid = conn.execute("SELECT is_valid, error_message FROM s3vl.validate_config()"

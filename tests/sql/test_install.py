@@ -47,7 +47,7 @@ def test_install_twice_from_anywhere_keeps_configuration(fresh_database: Any, lo
         assert _state(conn) == before
         assert _objects(conn) == objects
         assert before[1][0][3] == 384
-        assert conn.execute("SELECT s3vl.version()").fetchone()[0] == _source_version()
+        assert conn.execute("SELECT s3vl.version()").fetchone() == (_source_version(),)
 
 
 def test_install_without_aws_lambda_explains(local_stack: Any) -> None:
@@ -112,7 +112,8 @@ def test_upgrade_in_place_from_the_reference_sample_schema(fresh_database: Any,
 # ---- the extension ----------------------------------------------------------------------------
 def _source_version() -> str:
     text = (SQL_DIR / "00_schema.sql").read_text()
-    return text.split("AS $$ SELECT '", 1)[1].split("'", 1)[0]
+    version: str = text.split("AS $$ SELECT '", 1)[1].split("'", 1)[0]
+    return version
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +129,7 @@ def installed_extension() -> str:
 def test_create_extension_cascade_and_drop(fresh_database: Any, local_stack: Any,
                                            installed_extension: str) -> None:
     dsn = fresh_database()
+    conn: Any
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION s3vl CASCADE")
         assert conn.execute("SELECT extversion FROM pg_extension WHERE extname = 's3vl'"
@@ -153,6 +155,7 @@ def test_extension_upgrade_keeps_rows(fresh_database: Any, local_stack: Any,
     old = history[0].removeprefix("s3vl--").removesuffix(".sql")
     assert old != installed_extension
     dsn = fresh_database()
+    conn: Any
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f"CREATE EXTENSION s3vl VERSION '{old}'")
         conn.execute("SELECT s3vl.configure(%s, timeout_seconds => 9)", (local_stack.lambda_arn,))

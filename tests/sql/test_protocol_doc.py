@@ -39,7 +39,7 @@ def without_nulls(value: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in value.items() if v is not None}
 
 
-BUILDERS = {
+BUILDERS: dict[str, tuple[str, dict[str, Any]]] = {
     "get_index": ("SELECT s3vl._get_index_request(%(index_arn)s)", {}),
     "query_vectors": ("SELECT s3vl._query_request(%(index_arn)s, %(query_vector)s::float8[], "
                       "%(top_k)s, %(return_metadata)s, %(metadata_filter)s)",
