@@ -19,6 +19,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import boto3
 import numpy as np
@@ -48,7 +49,7 @@ def naive_query_ms(matrix: np.ndarray, query: np.ndarray, top_k: int, sample: in
     scored.sort()
     _ = scored[:top_k]
     elapsed = time.perf_counter() - start
-    return elapsed * 1000.0 * matrix.shape[0] / sample
+    return float(elapsed * 1000.0 * matrix.shape[0] / sample)
 
 
 def _batch_bodies(matrix: np.ndarray, index: str) -> list[bytes]:
@@ -90,10 +91,10 @@ def put_raw(url: str, matrix: np.ndarray, dim: int, index: str) -> tuple[float, 
     return matrix.shape[0] / seconds, seconds
 
 
-def put_boto3(client: object, matrix: np.ndarray, index: str) -> float:
+def put_boto3(client: Any, matrix: np.ndarray, index: str) -> float:
     client.create_index(
         vectorBucketName="bench",
-        indexName=index,  # type: ignore[attr-defined]
+        indexName=index,
         dataType="float32",
         dimension=matrix.shape[1],
         distanceMetric="cosine",
@@ -106,10 +107,10 @@ def put_boto3(client: object, matrix: np.ndarray, index: str) -> float:
         ]
         client.put_vectors(
             vectorBucketName="bench",
-            indexName=index,  # type: ignore[attr-defined]
+            indexName=index,
             vectors=batch,
         )
-    return matrix.shape[0] / (time.perf_counter() - start)
+    return float(matrix.shape[0] / (time.perf_counter() - start))
 
 
 def main() -> int:
