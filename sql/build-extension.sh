@@ -22,7 +22,7 @@ fi
 
 script_body() {
   echo "-- s3vl $VERSION, built by sql/build-extension.sh from sql/*.sql; do not edit."
-  echo '\echo Use "CREATE EXTENSION s3vl" to load this file. \quit'
+  printf '%s\n' '\echo Use "CREATE EXTENSION s3vl" to load this file. \quit'
   for part in "${PARTS[@]}"; do
     echo
     echo "-- ==== $part"
@@ -59,7 +59,8 @@ build() {
     cp "$old" "$OUT_DIR/s3vl--$old_version.sql"
     script_body > "$OUT_DIR/s3vl--$old_version--$VERSION.sql"
   done
-  echo "built s3vl $VERSION in $OUT_DIR: $(cd "$OUT_DIR" && ls | tr '\n' ' ')"
+  echo "built s3vl $VERSION in $OUT_DIR"
+  find "$OUT_DIR" -maxdepth 1 -name 's3vl*' -printf '  %f\n' | sort
 }
 
 install_files() {
