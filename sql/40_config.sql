@@ -114,9 +114,12 @@ BEGIN
   response_time_ms := round(extract(epoch FROM clock_timestamp() - started) * 1000)::integer;
   lambda_arn := cfg.lambda_arn;
   aws_region := cfg.aws_region;
-  UPDATE s3vl.config c SET last_validated_at = now(),
-    last_validation_status = CASE WHEN is_valid THEN 'HEALTHY'
-                                  ELSE 'ERROR: ' || left(error_message, 200) END;
+  -- Remember the outcome for get_config, except on a read replica (read-only transaction).
+  IF NOT current_setting('transaction_read_only')::boolean THEN
+    UPDATE s3vl.config c SET last_validated_at = now(),
+      last_validation_status = CASE WHEN is_valid THEN 'HEALTHY'
+                                    ELSE 'ERROR: ' || left(error_message, 200) END;
+  END IF;
   RETURN NEXT;
 END
 $$;

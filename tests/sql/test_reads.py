@@ -180,3 +180,18 @@ def test_validate_and_get_config_on_the_stack(db: Any, local_stack: Any) -> None
     cfg = db.execute("SELECT lambda_arn, aws_region, timeout_seconds, last_validation_status "
                      "FROM s3vl.get_config()").fetchone()
     assert cfg == (local_stack.lambda_arn, "us-east-1", 30, "HEALTHY")
+
+
+def test_reads_work_in_a_read_only_transaction(db: Any, local_stack: Any,
+                                               sql_index: SqlIndex) -> None:
+    """As on an Aurora reader instance: nothing on the read path writes."""
+    import psycopg
+
+    with psycopg.connect(local_stack.dsn) as conn:
+        conn.execute("SET TRANSACTION READ ONLY")
+        assert conn.execute("SELECT count(*) FROM s3vl.query_vectors(%s::float8[], %s)",
+                            (Q, sql_index.name)).fetchone() == (4,)
+        assert conn.execute("SELECT count(*) FROM s3vl.scan_vectors(%s)",
+                            (sql_index.paged_name,)).fetchone() == (PAGED_COUNT,)
+        assert conn.execute("SELECT is_valid FROM s3vl.validate_config()").fetchone() == (True,)
+        conn.rollback()
