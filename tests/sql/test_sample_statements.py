@@ -115,7 +115,8 @@ def test_sample_readme_statements_run_unchanged(sample_db: Any, local_stack: Any
         assert conn.execute("SELECT aws_region FROM s3vl.get_config()").fetchone() == (
             "us-west-2",)
         conn.execute("SELECT s3vl.configure(%s, %s)", (local_stack.lambda_arn, "us-east-1"))
-        assert conn.execute("SELECT * FROM s3vl.validate_config();").fetchone()[0] is True
+        valid = conn.execute("SELECT * FROM s3vl.validate_config();").fetchone()
+        assert valid is not None and valid[0] is True
         assert conn.execute(f"""SELECT s3vl.register_index(
     'demo-index',
     '{arn}'
