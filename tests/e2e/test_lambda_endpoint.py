@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -26,7 +27,7 @@ ARN = "arn:aws:lambda:us-east-1:123456789012:function:s3vl-function"
 def lambda_client(url: str) -> Any:
     return boto3.client("lambda", endpoint_url=url, region_name="us-east-1",
                         aws_access_key_id="testing", aws_secret_access_key="testing",
-                        config=Config(retries={"max_attempts": 1}, read_timeout=30))
+                        config=Config(retries={"total_max_attempts": 1}, read_timeout=30))
 
 
 @pytest.fixture(scope="module")
@@ -225,3 +226,16 @@ def test_aws_cli_lambda_invoke(echo_url: str, tmp_path: Path) -> None:
     assert meta["StatusCode"] == 200 and meta["ExecutedVersion"] == "$LATEST"
     assert "echo marker=cli" in base64.b64decode(meta["LogResult"]).decode()
     assert json.loads(out.read_text())["event"] == {"marker": "cli"}
+
+
+def test_concurrency_beyond_the_pool_is_throttled() -> None:
+    with lambda_endpoint("e2e.fake_handlers:sleepy", extra_args=("--max-concurrency", "1")) as url:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            busy = pool.submit(invoke, url, Payload=json.dumps({"sleep_s": 2.5}))
+            time.sleep(0.3)  # let the first invocation take the only environment
+            client = lambda_client(url)
+            with pytest.raises(client.exceptions.TooManyRequestsException):
+                client.invoke(FunctionName="s3vl-function", Payload=json.dumps({"sleep_s": 0}))
+            assert busy.result()["body"] == {"slept_s": 2.5}
+        # The environment is free again.
+        assert invoke(url, Payload=json.dumps({"sleep_s": 0}))["body"] == {"slept_s": 0.0}

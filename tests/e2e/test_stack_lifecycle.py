@@ -7,7 +7,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from s3vl_local import pg, procs
+from s3vl_local import pg, procs, stack
 from s3vl_local.ports import is_listening
 from s3vl_local.stack import REPO_ROOT, read_info
 
@@ -55,6 +55,9 @@ def test_local_up_is_idempotent_and_local_down_leaves_nothing() -> None:
 
         make("local-up")  # again: same processes, same ports
         assert ports_and_pids() == (ports, pids)
+        report = stack.status(STATE_DIR)
+        assert report["emulator"]["healthy"] and report["lambda"]["healthy"]
+        assert report["postgres"]["port"] == ports[2]
 
         make("local-down")
         assert not any(is_listening(p) for p in ports), "a port is still listening"
