@@ -95,3 +95,7 @@ def test_function_log_tail_is_this_invocations(db: psycopg.Connection[Any],
     assert f"START RequestId: {answer['request_id']}" in log
     assert f"REPORT RequestId: {answer['request_id']}" in log
     assert log.count("START RequestId:") == 1
+    # The handler's own structured log lines are in the tail too, tagged with this request.
+    own = [line for line in log.splitlines() if line.startswith("{")
+           and json.loads(line).get("request_id") == answer["request_id"]]
+    assert own, log
