@@ -31,6 +31,7 @@ reject_unknown_args
 resolve_region
 
 stack_present=0
+STACK_ROLE_ARN=""
 if stack_exists; then stack_present=1; fi
 
 drop_schema() {
@@ -49,8 +50,9 @@ drop_schema() {
 
 remove_role() {
   begin_step "remove-role" "that you may call rds:RemoveRoleFromDBCluster on $(cluster_id)"
-  local role associated
+  local associated role
   role="$(output AuroraInvokeRoleArn)"
+  STACK_ROLE_ARN="${role}"
   associated="$(capture "${role}" aws --region "${REGION}" rds describe-db-clusters \
     --db-cluster-identifier "$(cluster_id)" \
     --query "DBClusters[0].AssociatedRoles[?RoleArn=='${role}'].RoleArn | [0]" --output text)"
@@ -97,9 +99,11 @@ verify_nothing_left() {
   [[ "${DRY_RUN}" == 1 ]] && return 0
   if stack_exists; then die "stack ${STACK_NAME} still exists"; fi
   local leftover
-  leftover="$(aws_cli rds describe-db-clusters --db-cluster-identifier "$(cluster_id)" \
-    --query "DBClusters[0].AssociatedRoles[?contains(RoleArn, '${STACK_NAME}-AuroraInvokeRole')].RoleArn | [0]" --output text)"
-  [[ "${leftover}" == None || -z "${leftover}" ]] || die "role ${leftover} is still associated with $(cluster_id)"
+  if [[ -n "${STACK_ROLE_ARN}" ]]; then
+    leftover="$(aws_cli rds describe-db-clusters --db-cluster-identifier "$(cluster_id)" \
+      --query "DBClusters[0].AssociatedRoles[?RoleArn=='${STACK_ROLE_ARN}'].RoleArn | [0]" --output text)"
+    [[ "${leftover}" == None || -z "${leftover}" ]] || die "role ${leftover} is still associated with $(cluster_id)"
+  fi
   if [[ -n "${BUCKET_NAME:-}" ]] && aws_cli s3vectors get-vector-bucket --vector-bucket-name "${BUCKET_NAME}" >/dev/null 2>&1; then
     die "vector bucket ${BUCKET_NAME} still exists"
   fi

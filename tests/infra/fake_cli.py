@@ -241,7 +241,7 @@ def aws(state: dict[str, Any], words: list[str], options: dict[str, list[str]],
         }]}
     if key == "cloudformation delete-stack":
         stack = state.get("stack")
-        if stack and stack["name"] == one(options, "--stack-name"):
+        if stack and stack["name"] == one(options, "--stack-name") and not state.get("delete_noop"):
             # A bucket with indexes the stack does not own cannot be deleted.
             stack["status"] = "DELETE_FAILED" if state["extra_indexes"] else "DELETE_COMPLETE"
             if stack["status"] == "DELETE_COMPLETE":

@@ -343,6 +343,15 @@ def test_cleanup_removes_only_this_stacks_things(sandbox: Sandbox) -> None:
                    for c in sandbox.commands())
 
 
+def test_cleanup_verifies_that_nothing_is_left(sandbox: Sandbox) -> None:
+    assert sandbox.run("deploy.sh").returncode == 0
+    sandbox.set_state(delete_noop=True)  # the delete "succeeds" but the stack stays
+    result = sandbox.run("cleanup.sh", "--yes")
+    assert result.returncode != 0
+    assert 'step "verify" failed' in result.stderr
+    assert f"stack {STACK} still exists" in result.stderr
+
+
 def test_cleanup_asks_before_deleting(sandbox: Sandbox) -> None:
     assert sandbox.run("deploy.sh").returncode == 0
     sandbox.set_state(extra_indexes=["scratch-index"])
