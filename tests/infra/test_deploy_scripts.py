@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 import pytest
+
 from infra.conftest import (
     ACCOUNT,
     CLUSTER,
