@@ -10,6 +10,7 @@ from __future__ import annotations
 ACCOUNT_ID = "123456789012"  # the AWS documentation's (and moto's) placeholder account
 REGION = "us-east-1"
 FUNCTION_NAME = "s3vl-function"
+FUNCTION_ALIAS = "live"  # the alias cloudformation/ publishes; answered locally too
 DUMMY_CREDENTIAL = "testing"
 
 

@@ -24,7 +24,13 @@ import psycopg
 from psycopg import sql
 
 from s3vl_local import pg, procs, standin
-from s3vl_local.identity import ACCOUNT_ID, DUMMY_CREDENTIAL, FUNCTION_NAME, REGION
+from s3vl_local.identity import (
+    ACCOUNT_ID,
+    DUMMY_CREDENTIAL,
+    FUNCTION_ALIAS,
+    FUNCTION_NAME,
+    REGION,
+)
 from s3vl_local.identity import dummy_credentials_env as _dummy_env
 from s3vl_local.lambda_endpoint.context import function_arn
 from s3vl_local.ports import LOOPBACK, free_port, http_healthy, is_listening, wait_http_healthy
@@ -151,7 +157,8 @@ def _start_lambda(state_dir: Path, state: dict[str, Any], s3vectors_url: str,
         procs.stop_pidfile(pidfile)
         argv = [sys.executable, "-m", "s3vl_local.lambda_endpoint", "--port", str(port),
                 "--function-name", FUNCTION_NAME, "--timeout-seconds", "30",
-                "--region", REGION, "--s3vectors-endpoint", s3vectors_url]
+                "--region", REGION, "--s3vectors-endpoint", s3vectors_url,
+                "--alias", FUNCTION_ALIAS]
         if wanted_handler:
             argv += ["--handler", wanted_handler]
         procs.start_background(argv, pidfile, state_dir / "lambda.log", _python_env())

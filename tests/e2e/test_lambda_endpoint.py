@@ -239,3 +239,15 @@ def test_concurrency_beyond_the_pool_is_throttled() -> None:
             assert busy.result()["body"] == {"slept_s": 2.5}
         # The environment is free again.
         assert invoke(url, Payload=json.dumps({"sleep_s": 0}))["body"] == {"slept_s": 0.0}
+
+
+def test_configured_alias_is_a_known_qualifier() -> None:
+    with lambda_endpoint("e2e.fake_handlers:echo", extra_args=("--alias", "live")) as url:
+        by_arn = invoke(url, FunctionName=f"{ARN}:live", Payload="{}")
+        by_param = invoke(url, Qualifier="live", Payload="{}")
+        client = lambda_client(url)
+        with pytest.raises(client.exceptions.ResourceNotFoundException):
+            client.invoke(FunctionName=f"{ARN}:beta", Payload="{}")
+    assert by_arn["StatusCode"] == by_param["StatusCode"] == 200
+    assert by_arn["body"]["function_arn"] == f"{ARN}:live"
+    assert by_arn["ExecutedVersion"] == "$LATEST"

@@ -99,3 +99,9 @@ def test_function_log_tail_is_this_invocations(db: psycopg.Connection[Any],
     own = [line for line in log.splitlines() if line.startswith("{")
            and json.loads(line).get("request_id") == answer["request_id"]]
     assert own, log
+
+
+def test_live_alias_arn_reaches_the_function(db: psycopg.Connection[Any],
+                                             local_stack: StackInfo) -> None:
+    answer, _ = call(db, f"{local_stack.lambda_arn}:live", {"operation": "availability_check"})
+    assert answer["success"] is True and answer["result"]["status"] == "available"

@@ -24,6 +24,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timeout-seconds", type=float, default=30.0)
     parser.add_argument("--latency-ms", type=int, default=0)
     parser.add_argument("--max-concurrency", type=int, default=10)
+    parser.add_argument("--alias", action="append", default=[],
+                        help="an alias the function answers to, pointing at $LATEST (repeatable)")
     parser.add_argument("--region", default=os.environ.get("AWS_REGION", REGION))
     parser.add_argument("--s3vectors-endpoint", default=os.environ.get(
         "AWS_ENDPOINT_URL_S3VECTORS", ""))
@@ -61,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     runtime = FunctionRuntime(FunctionConfig(
         function_name=args.function_name, region=args.region,
         timeout_seconds=args.timeout_seconds, handler_spec=args.handler,
-        max_concurrency=args.max_concurrency))
+        max_concurrency=args.max_concurrency, aliases=tuple(args.alias)))
     runtime.latency_ms = args.latency_ms
     server = LambdaServer(args.host, args.port, runtime, access_log=args.access_log)
 

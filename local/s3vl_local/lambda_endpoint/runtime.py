@@ -31,6 +31,12 @@ class FunctionConfig:
     handler_spec: str = DEFAULT_HANDLER
     memory_mb: int = 512
     max_concurrency: int = 10
+    # Aliases the function answers to (all point at $LATEST: there are no published versions).
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def qualifiers(self) -> tuple[str, ...]:
+        return ("$LATEST", *self.aliases)
 
 
 @dataclass

@@ -24,7 +24,6 @@ INVOKE_SUFFIX = "/invocations"
 SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
 ASYNC_PAYLOAD_LIMIT = 1024 * 1024
 CLIENT_CONTEXT_LIMIT = 3583
-KNOWN_QUALIFIERS = ("$LATEST",)
 INVOCATION_TYPES = {"RequestResponse": 200, "Event": 202, "DryRun": 204}
 
 
@@ -136,7 +135,7 @@ class InvokeHandler(BaseHTTPRequestHandler):
                               "the specified qualifier.")
         qualifier = query_qualifier or ref.qualifier
         if not matches(ref, cfg.function_name, cfg.region) or (
-            qualifier is not None and qualifier not in KNOWN_QUALIFIERS
+            qualifier is not None and qualifier not in cfg.qualifiers
         ):
             shown = function_arn(ref.region or cfg.region, ref.name, qualifier)
             raise LambdaError(404, "ResourceNotFoundException", f"Function not found: {shown}")
