@@ -32,7 +32,7 @@ def use_local_stack(sandbox: Sandbox, stack: StackInfo, dsn: str, dimension: int
     state = sandbox.state
     state["cluster"]["id"] = "local-db"
     sandbox.set_state(region=stack.region, cluster=state["cluster"], output_overrides={
-        "FunctionAliasArn": stack.lambda_arn, "IndexArn": stack.index_arn,
+        "FunctionAliasArn": f"{stack.lambda_arn}:live", "IndexArn": stack.index_arn,
         "IndexName": "local-products", "IndexDimension": str(dimension),
         "Region": stack.region})
     # The real psql, connected the libpq way.
