@@ -242,8 +242,20 @@ def stop_docker(state_dir: Path) -> None:
 
     try:
         docker.from_env().containers.get(idfile.read_text().strip()).remove(force=True)
+    except docker.errors.NotFound:
+        pass  # already gone
     finally:
         idfile.unlink()
+
+
+def is_ready(dsn: str) -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(dsn, connect_timeout=2):
+            return True
+    except psycopg.OperationalError:
+        return False
 
 
 def wait_ready(dsn: str, timeout_s: float = 30.0) -> None:

@@ -174,7 +174,10 @@ def _start_postgres(state_dir: Path, state: dict[str, Any]) -> str:
     if backend == "dsn":
         return os.environ["S3VL_DSN"]
     if backend == "docker":
-        server_dsn = state.get("docker_dsn") or pg.start_docker(state_dir)
+        server_dsn = state.get("docker_dsn")
+        if not server_dsn or not pg.is_ready(server_dsn):  # e.g. the container is gone
+            pg.stop_docker(state_dir)
+            server_dsn = pg.start_docker(state_dir)
         state["docker_dsn"] = server_dsn
     else:
         port = pg.start_cluster(state_dir)
