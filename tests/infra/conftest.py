@@ -149,5 +149,6 @@ def sandbox(tmp_path: Path, template: dict[str, Any]) -> Iterator[Sandbox]:
     zip_path.write_bytes(b"PK fake function code v1")
     env = isolated_aws_env(tmp_path)
     env.update(PATH=f"{bin_dir}:{env['PATH']}", FAKE_DIR=str(fake), S3VL_LAMBDA_ZIP=str(zip_path),
-               S3VL_POLL_SECONDS="0", S3VL_POLL_ATTEMPTS="3", PYTHON=sys.executable)
+               S3VL_POLL_SECONDS="0", S3VL_POLL_ATTEMPTS="3", PYTHON=sys.executable,
+               TMPDIR=str(tmp_path))
     yield Sandbox(tmp_path, env, parameters, zip_path)

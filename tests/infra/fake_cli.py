@@ -307,6 +307,16 @@ def aws(state: dict[str, Any], words: list[str], options: dict[str, list[str]],
     if key == "s3vectors delete-index":
         state["extra_indexes"].remove(one(options, "--index-name"))
         return None
+    if key == "s3vectors get-index":
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack_outputs(state)}
+        return {"index": {"indexArn": one(options, "--index-arn"),
+                          "dimension": int(outputs["IndexDimension"])}}
+    if key == "s3vectors put-vectors":
+        vectors = json.loads(Path(one(options, "--vectors").removeprefix("file://")).read_text())
+        state["vectors_written"] = state.get("vectors_written", 0) + len(vectors)
+        return None
+    if key == "s3vectors list-vectors":
+        return {"vectors": [{"key": str(i)} for i in range(state.get("vectors_written", 0))]}
     if key == "s3vectors get-vector-bucket":
         if not state.get("stack"):
             raise CommandError("An error occurred (NotFoundException) when calling the "

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
-from infra.conftest import ACCOUNT, Sandbox
 from psycopg.conninfo import conninfo_to_dict
+
+from infra.conftest import ACCOUNT, Sandbox
 
 if TYPE_CHECKING:
     from s3vl_local.stack import StackInfo
