@@ -4,9 +4,10 @@
 DO $requirements$
 BEGIN
   -- The one hard prerequisite: aws_lambda.invoke (Aurora/RDS extension, or the local stand-in).
-  IF to_regprocedure('aws_lambda.invoke(text,jsonb,text,text,text,jsonb,character varying)')
+  -- s3vl calls its json overload (building json text is cheaper than building jsonb).
+  IF to_regprocedure('aws_lambda.invoke(text,json,text,text,text,json,character varying)')
      IS NULL THEN
-    RAISE EXCEPTION 's3vl install: function aws_lambda.invoke(text, jsonb, ...) does not exist'
+    RAISE EXCEPTION 's3vl install: function aws_lambda.invoke(text, json, ...) does not exist'
       USING ERRCODE = '55000',
             DETAIL = 's3vl calls its Lambda function through the aws_lambda extension.',
             HINT = 'On Aurora PostgreSQL / RDS run: CREATE EXTENSION IF NOT EXISTS aws_lambda '

@@ -58,5 +58,15 @@ BEGIN
   LOOP
     EXECUTE format('DROP FUNCTION %s', f.signature);
   END LOOP;
+  -- 0.1.0 built requests as jsonb; they are json now (internal helpers, no grants to keep).
+  FOR f IN
+    SELECT p.oid::regprocedure AS signature FROM pg_catalog.pg_proc p
+    WHERE p.pronamespace = 's3vl'::regnamespace
+      AND ((p.proname IN ('_query_request', '_get_request', '_list_request',
+                          '_get_index_request') AND p.prorettype = 'jsonb'::regtype)
+           OR (p.proname = '_invoke' AND p.proargtypes[1] = 'jsonb'::regtype))
+  LOOP
+    EXECUTE format('DROP FUNCTION %s', f.signature);
+  END LOOP;
 END
 $migrate_functions$;

@@ -26,14 +26,15 @@ BEGIN
       pg_catalog.array_position(vec, NULL) USING ERRCODE = '22023';
   END IF;
   PERFORM s3vl._check_range(caller, 'dimension', n);
-  IF 'NaN'::float8 = ANY (vec) OR 'Infinity'::float8 = ANY (vec)
-     OR '-Infinity'::float8 = ANY (vec) THEN
-    RAISE EXCEPTION '%: % must contain only finite numbers (NaN and Infinity are not allowed)',
-      caller, param USING ERRCODE = '22000';
-  END IF;
-  -- S3 Vectors stores float32: a larger magnitude would become Infinity there.
+  -- One pass: NaN sorts above every number in PostgreSQL, so this also catches NaN and
+  -- Infinity; S3 Vectors stores float32, where a larger magnitude would become Infinity.
   IF EXISTS (SELECT 1 FROM pg_catalog.unnest(vec) AS x
              WHERE pg_catalog.abs(x) > 3.4028234663852886e38) THEN
+    IF 'NaN'::float8 = ANY (vec) OR 'Infinity'::float8 = ANY (vec)
+       OR '-Infinity'::float8 = ANY (vec) THEN
+      RAISE EXCEPTION '%: % must contain only finite numbers (NaN and Infinity are not allowed)',
+        caller, param USING ERRCODE = '22000';
+    END IF;
     RAISE EXCEPTION '%: % must contain only finite float32 values (|x| <= 3.4028235e38)',
       caller, param USING ERRCODE = '22000';
   END IF;

@@ -94,8 +94,9 @@ BEGIN
 END
 $$;
 
--- Sends one protocol request and returns the operation result.
-CREATE OR REPLACE FUNCTION s3vl._invoke(caller text, request jsonb)
+-- Sends one protocol request and returns the operation result. The request is json (built as
+-- text, the cheapest form for long vectors); the answer is parsed once into jsonb.
+CREATE OR REPLACE FUNCTION s3vl._invoke(caller text, request json)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -114,7 +115,7 @@ BEGIN
   PERFORM pg_catalog.set_config('aws_lambda.request_timeout_ms',
                                 (cfg.timeout_seconds * 1000)::text, true);
   BEGIN
-    SELECT i.payload INTO response
+    SELECT i.payload::jsonb INTO response
       FROM aws_lambda.invoke(cfg.lambda_arn, request, cfg.aws_region) AS i;
   EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS failed_state = RETURNED_SQLSTATE, failed_message = MESSAGE_TEXT,

@@ -100,7 +100,7 @@ BEGIN
   END IF;
   started := clock_timestamp();
   BEGIN
-    answer := s3vl._invoke(caller, '{"operation": "availability_check"}'::jsonb);
+    answer := s3vl._invoke(caller, '{"operation": "availability_check"}'::json);
     IF answer ->> 'status' IS DISTINCT FROM 'available' THEN
       RAISE EXCEPTION '%: availability_check answered status %', caller,
         coalesce(answer ->> 'status', 'NULL') USING ERRCODE = 'SV007';

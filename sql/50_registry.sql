@@ -18,9 +18,9 @@ END
 $$;
 
 CREATE OR REPLACE FUNCTION s3vl._get_index_request(index_arn text)
-RETURNS jsonb
+RETURNS json
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT pg_catalog.jsonb_build_object('operation', 'get_index', 'index_arn', index_arn) $$;
+AS $$ SELECT pg_catalog.json_build_object('operation', 'get_index', 'index_arn', index_arn) $$;
 
 CREATE OR REPLACE FUNCTION s3vl.register_index(
   index_name_param text,

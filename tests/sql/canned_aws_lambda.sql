@@ -6,7 +6,7 @@ CREATE SCHEMA IF NOT EXISTS aws_lambda;
 CREATE SCHEMA IF NOT EXISTS canned;
 CREATE TABLE IF NOT EXISTS canned.answers (
   operation text PRIMARY KEY,
-  response jsonb,
+  response json,  -- json: the json overload hands it out as is (no conversion in the floor)
   raise_sqlstate text,
   raise_message text,
   raise_detail text
@@ -19,8 +19,8 @@ CREATE TABLE IF NOT EXISTS canned.calls (
   request_timeout_ms text
 );
 
-CREATE OR REPLACE FUNCTION canned.respond(fn text, req jsonb, fn_region text)
-RETURNS jsonb
+CREATE OR REPLACE FUNCTION canned.respond(fn text, req json, fn_region text)
+RETURNS json
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
@@ -28,7 +28,7 @@ DECLARE
 BEGIN
   IF coalesce(current_setting('canned.log', true), 'on') <> 'off' THEN
     INSERT INTO canned.calls (function_name, region, request, request_timeout_ms)
-    VALUES (fn, fn_region, req, current_setting('aws_lambda.request_timeout_ms', true));
+    VALUES (fn, fn_region, req::jsonb, current_setting('aws_lambda.request_timeout_ms', true));
   END IF;
   SELECT * INTO a FROM canned.answers WHERE operation = req ->> 'operation';
   IF NOT FOUND THEN
@@ -47,6 +47,14 @@ CREATE OR REPLACE FUNCTION aws_lambda.invoke(
   IN invocation_type text DEFAULT 'RequestResponse', IN log_type text DEFAULT 'None',
   IN context jsonb DEFAULT NULL, IN qualifier varchar(128) DEFAULT NULL,
   OUT status_code int, OUT payload jsonb, OUT executed_version text, OUT log_result text)
+LANGUAGE sql VOLATILE
+AS $$ SELECT 200, canned.respond($1, $2::json, $3)::jsonb, '$LATEST'::text, NULL::text $$;
+
+CREATE OR REPLACE FUNCTION aws_lambda.invoke(
+  IN function_name text, IN payload json, IN region text DEFAULT NULL,
+  IN invocation_type text DEFAULT 'RequestResponse', IN log_type text DEFAULT 'None',
+  IN context json DEFAULT NULL, IN qualifier varchar(128) DEFAULT NULL,
+  OUT status_code int, OUT payload json, OUT executed_version text, OUT log_result text)
 LANGUAGE sql VOLATILE
 AS $$ SELECT 200, canned.respond($1, $2, $3), '$LATEST'::text, NULL::text $$;
 

@@ -71,13 +71,13 @@ def set_answer(conn: psycopg.Connection[Any], operation: str, response: Any = No
                raise_sqlstate: str | None = None, raise_message: str | None = None,
                raise_detail: str | None = None) -> None:
     """What the canned function answers (or raises) for one operation ('*' = any other)."""
-    from psycopg.types.json import Jsonb
+    from psycopg.types.json import Json
 
     conn.execute(
         "INSERT INTO canned.answers VALUES (%s, %s, %s, %s, %s) ON CONFLICT (operation) DO UPDATE"
         " SET response = EXCLUDED.response, raise_sqlstate = EXCLUDED.raise_sqlstate,"
         " raise_message = EXCLUDED.raise_message, raise_detail = EXCLUDED.raise_detail",
-        (operation, None if response is None else Jsonb(response), raise_sqlstate,
+        (operation, None if response is None else Json(response), raise_sqlstate,
          raise_message, raise_detail))
 
 

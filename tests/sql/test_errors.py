@@ -254,7 +254,7 @@ def test_malformed_envelopes_raise(canned: Any, answer: Any, sqlstate: str,
                                    fragments: list[str]) -> None:
     set_answer(canned, "query_vectors", answer)
     if answer is None:
-        canned.execute("UPDATE canned.answers SET response = 'null'::jsonb "
+        canned.execute("UPDATE canned.answers SET response = 'null'::json "
                        "WHERE operation = 'query_vectors'")
     expect_error(canned, "SELECT * FROM s3vl.query_vectors(%s::float8[], 'demo')", [V3],
                  sqlstate, "s3vl.query_vectors", *fragments)

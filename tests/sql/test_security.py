@@ -64,7 +64,7 @@ def test_reader_can_read(db: Any, sql_index: SqlIndex, as_role: Any) -> None:
     "UPDATE s3vl.config SET lambda_arn = 'evil'",
     "SELECT payload FROM aws_lambda.invoke('arn:aws:lambda:us-east-1:123456789012:function:x', "
     "'{}'::jsonb)",
-    "SELECT s3vl._invoke('x', '{\"operation\": \"put_vectors\"}'::jsonb)",
+    "SELECT s3vl._invoke('x', '{\"operation\": \"put_vectors\"}'::json)",
 ])
 def test_reader_cannot_administer_or_invoke(db: Any, as_role: Any, statement: str) -> None:
     as_role("s3vl_reader")
