@@ -63,6 +63,7 @@ digest = hashlib.sha256(open(sys.argv[1], "rb").read()).digest()
 print(digest.hex(), base64.b64encode(digest).decode())
 PY
 )
+    [[ -n "${CODE_SHA256}" ]] || die "could not hash ${LAMBDA_ZIP}"
   fi
   CODE_KEY="${CODE_PREFIX}/${hex}.zip"
   account="$(capture "<account-id>" aws --region "${REGION}" sts get-caller-identity --query Account --output text)"
