@@ -169,12 +169,17 @@ BEGIN
                                                 get_vectors.index_arn);
   answer := s3vl._expect_array(caller, s3vl._invoke(caller, s3vl._get_request(
     target.index_arn, vector_ids, include_vector_data, include_metadata)), 'vectors');
+  -- Exactly one row per requested id, in request order (a repeated id repeats its row; an id
+  -- the function did not answer is not found).
   RETURN QUERY
-    SELECT e.value ->> 'vector_id', s3vl._float8_array(e.value -> 'embedding'),
-           coalesce(e.value -> 'metadata', '{}'::jsonb),
-           coalesce((e.value ->> 'found')::boolean, false)
-    FROM jsonb_array_elements(answer) WITH ORDINALITY AS e(value, n)
-    ORDER BY e.n;
+    SELECT req.id, s3vl._float8_array(got.value -> 'embedding'),
+           coalesce(got.value -> 'metadata', '{}'::jsonb),
+           coalesce((got.value ->> 'found')::boolean, false)
+    FROM unnest(vector_ids) WITH ORDINALITY AS req(id, n)
+    LEFT JOIN (
+      SELECT DISTINCT ON (e.value ->> 'vector_id') e.value ->> 'vector_id' AS id, e.value
+      FROM jsonb_array_elements(answer) AS e(value)) AS got ON got.id = req.id
+    ORDER BY req.n;
 END
 $$;
 

@@ -65,6 +65,12 @@ def test_get_vectors_one_row_per_id_in_request_order(db: Any, sql_index: SqlInde
     assert rows[1][1] is None and rows[1][2] == {}
 
 
+def test_get_vectors_repeated_ids_get_a_row_each(db: Any, sql_index: SqlIndex) -> None:
+    rows = db.execute("SELECT vector_id, found FROM s3vl.get_vectors(ARRAY['doc-1', 'nope', "
+                      "'doc-1'], %s)", (sql_index.name,)).fetchall()
+    assert rows == [("doc-1", True), ("nope", False), ("doc-1", True)]
+
+
 def test_get_vectors_without_data_or_metadata(db: Any, sql_index: SqlIndex) -> None:
     row = db.execute("SELECT embedding, metadata, found FROM s3vl.get_vectors(ARRAY['doc-3'], "
                      "%s, NULL, false, false)", (sql_index.name,)).fetchone()
