@@ -10,6 +10,7 @@ BEGIN
   END IF;
 END
 $not_extension$;
+SET LOCAL client_min_messages = warning;  -- not one NOTICE per dropped object
 DROP SCHEMA IF EXISTS s3vl CASCADE;
 COMMIT;
 
