@@ -29,9 +29,9 @@ RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
   SELECT CASE
+    -- The function's ValidationError covers both; pgvector's split is dimension/NaN -> 22000.
     WHEN error_type = 'ValidationError'
-         AND (message ILIKE '%dimension%' OR message ILIKE '%nan%' OR message ILIKE '%infinit%'
-              OR message ILIKE '%finite%')
+         AND message ~* '(\mdimension\M|\mnan\M|\minfinit|\mfinite\M)'
       THEN '22000'
     WHEN error_type = 'ValidationError' THEN '22023'
     WHEN error_type = 'NotFound' THEN '42704'
