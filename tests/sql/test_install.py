@@ -173,4 +173,10 @@ def test_extension_upgrade_keeps_rows(fresh_database: Any, local_stack: Any,
         in_schema = conn.execute("SELECT count(*) FROM pg_proc WHERE pronamespace = "
                                  "'s3vl'::regnamespace").fetchone()[0]
         assert members == in_schema
+        # The upgraded functions work end to end (0.1.0 sent jsonb requests, 0.2.0 json).
+        assert conn.execute("SELECT is_valid FROM s3vl.validate_config()").fetchone() == (True,)
+        assert conn.execute("SELECT count(*) FROM pg_proc WHERE proname = '_invoke' AND "
+                            "pronamespace = 's3vl'::regnamespace").fetchone() == (1,)
+        conn.execute("SELECT * FROM s3vl.query_vectors(array_fill(0.1::float8, ARRAY[384]), "
+                     "'products')")
         conn.execute("DROP EXTENSION s3vl")
