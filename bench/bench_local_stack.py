@@ -52,6 +52,7 @@ def main() -> int:
 
     import boto3
     import psycopg
+
     from s3vl_local import stack
     from s3vl_local.demo import data as demo_data
     from s3vl_local.demo.loader import put_vectors

@@ -19,6 +19,7 @@ import pytest
 
 if TYPE_CHECKING:
     import psycopg
+
     from s3vl_local.stack import StackInfo
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -81,6 +82,7 @@ def fresh_database(local_stack: StackInfo) -> Iterator[Callable[[], str]]:
     """
     import psycopg
     from psycopg import sql
+
     from s3vl_local import standin
 
     made: list[str] = []

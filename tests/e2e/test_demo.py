@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import psycopg
+
 from s3vl_local.demo import data as demo_data
 from s3vl_local.demo.__main__ import QUERY_PHRASES
 from s3vl_local.stack import REPO_ROOT, StackInfo

@@ -11,10 +11,10 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
-from s3vl_local.ports import free_port
-from s3vl_local.stack import StackInfo, install_s3vl_schema
 
 from e2e.endpoints import lambda_endpoint
+from s3vl_local.ports import free_port
+from s3vl_local.stack import StackInfo, install_s3vl_schema
 
 TIMEOUT_SECONDS = 1
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import psycopg
 import pytest
+
 from s3vl_local.demo import data as demo_data
 from s3vl_local.demo.loader import put_vectors
 from s3vl_local.stack import StackInfo

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
 from s3vl_local import pg, stack
 from s3vl_local.stack import REPO_ROOT, StackInfo
 

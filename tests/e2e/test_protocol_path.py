@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import psycopg
 import pytest
+
 from s3vl_local.stack import StackInfo
 
 DIMENSION = 8

@@ -11,11 +11,11 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
+
+from e2e.endpoints import lambda_endpoint
 from s3vl_local import standin
 from s3vl_local.ports import free_port
 from s3vl_local.stack import StackInfo
-
-from e2e.endpoints import lambda_endpoint
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:s3vl-function"
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 from emulator_support import IndexFactory, make_client, unique
 from s3vl_local.emulator import ServerHandle, start_server
 

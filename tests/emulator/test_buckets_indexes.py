@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+
 from emulator_support import IndexFactory, unique
 
 ACCOUNT = "123456789012"

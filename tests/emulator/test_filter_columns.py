@@ -7,6 +7,7 @@ import random
 from typing import Any
 
 import pytest
+
 from s3vl_local.emulator.columns import ColumnCache, filter_mask
 from s3vl_local.emulator.filters import compile_filter, matches
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from emulator_support import IndexFactory
 
 DOCS: dict[str, dict[str, Any]] = {

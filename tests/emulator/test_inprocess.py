@@ -7,6 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
+
 from s3vl_local.emulator import mock_s3vectors
 
 

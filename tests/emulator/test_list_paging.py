@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+
 from emulator_support import make_client, post, unique
 
 TOTAL = 2500

@@ -10,6 +10,7 @@ from urllib.request import Request, urlopen
 
 import pytest
 from botocore.exceptions import ClientError
+
 from emulator_support import IndexFactory, make_client, post, unique
 from s3vl_local.emulator import ServerHandle, start_server
 
@@ -183,6 +184,7 @@ def test_payload_over_20_mib_is_rejected(server: ServerHandle, make_index: Index
 def test_unexpected_error_is_internal_server_exception(monkeypatch: pytest.MonkeyPatch) -> None:
     import boto3
     from botocore.config import Config
+
     from s3vl_local.emulator import mock_s3vectors, responses
 
     def broken(*_: Any) -> Any:

@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
+
 from infra.conftest import SCRIPTS, isolated_aws_env
 from s3vl_local.emulator import ServerHandle, start_server
 

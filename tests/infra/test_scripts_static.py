@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from infra.conftest import REPO_ROOT, SCRIPTS
 
 # The scripts this area owns (bootstrap.sh and package-lambda.sh belong to other parts).

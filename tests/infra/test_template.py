@@ -17,6 +17,7 @@ import botocore.session
 import pytest
 from botocore import xform_name
 from botocore.validate import ParamValidator
+
 from infra.conftest import REPO_ROOT, SCRIPTS, TEMPLATE
 
 VENV_BIN = Path(sys.executable).parent

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from s3vl_lambda import limits as fn
 
+from s3vl_lambda import limits as fn
 from sql.helpers import REPO_ROOT
 
 pytestmark = pytest.mark.stack

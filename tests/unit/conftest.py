@@ -11,6 +11,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
+
 from s3vl_lambda import clients, index_info
 from s3vl_lambda.handler import lambda_handler
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from s3vl_lambda import clients
 from s3vl_lambda.deadline import SAFETY_MARGIN_S, Deadline
 

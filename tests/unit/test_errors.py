@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from botocore import exceptions as bx
 from botocore.stub import Stubber
+
 from s3vl_lambda.errors import from_exception
 
 from .conftest import INDEX_ARN, Invoke

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+
 from s3vl_lambda import PROTOCOL_VERSION, __version__
 from s3vl_lambda.errors import ERROR_TYPES
 from s3vl_lambda.handler import lambda_handler

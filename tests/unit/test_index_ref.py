@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from s3vl_lambda import clients
 from s3vl_lambda.deadline import Deadline
 from s3vl_lambda.errors import S3vlError

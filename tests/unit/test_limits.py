@@ -6,6 +6,7 @@ from typing import Any
 
 import botocore.session
 import pytest
+
 from s3vl_lambda import limits
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
+
 from s3vl_local.emulator import mock_s3vectors
 
 from .conftest import Invoke

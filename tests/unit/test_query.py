@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from botocore.stub import ANY, Stubber
+
 from s3vl_lambda import limits
 from s3vl_lambda.operations.query import similarity
 

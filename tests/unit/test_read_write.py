@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from s3vl_lambda import limits
 
 from .conftest import BUCKET, INDEX, INDEX_ARN, Invoke

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from s3vl_lambda import limits
 from s3vl_lambda.response_size import check_response_size, might_be_large
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from s3vl_lambda import limits
 from s3vl_lambda.errors import S3vlError
 from s3vl_lambda.fields import check_key, check_metadata, check_vector, get_int, json_size
