@@ -52,3 +52,25 @@ GRANT EXECUTE ON FUNCTION
   s3vl.deactivate_index(text),
   s3vl.unregister_index(text)
 TO s3vl_admin;
+
+-- Sync (80_sync.sql). track/untrack/backfill run with the caller's rights (creating triggers
+-- needs ownership of the table), so s3vl_admin gets the sync tables; stale_rows and query_table
+-- read the source with the caller's rights too.
+GRANT SELECT, INSERT, UPDATE, DELETE ON s3vl.sync_tables, s3vl.sync_outbox, s3vl.sync_state
+  TO s3vl_admin;
+GRANT SELECT ON s3vl.sync_tables, s3vl.sync_state TO s3vl_reader;
+GRANT EXECUTE ON FUNCTION
+  s3vl.track_table(regclass, name, name, text, text[]),
+  s3vl.untrack_table(regclass),
+  s3vl.backfill(regclass)
+TO s3vl_admin;
+GRANT EXECUTE ON FUNCTION
+  s3vl.sync(text, integer, boolean),
+  s3vl.sync_status()
+TO s3vl_writer;
+-- Helpers the invoker-rights sync functions call.
+GRANT EXECUTE ON FUNCTION
+  s3vl._require(text, text, anyelement),
+  s3vl._resolve_index(text, text, text),
+  s3vl._sync_capture()
+TO s3vl_admin;

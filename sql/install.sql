@@ -25,6 +25,7 @@ $not_extension$;
 \ir 40_config.sql
 \ir 50_registry.sql
 \ir 55_reads.sql
+\ir 80_sync.sql
 \ir 90_grants.sql
 
 COMMIT;

@@ -1,0 +1,81 @@
+"""s3vl.track_table / sync / sync_status against the real function and the emulator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import pytest
+
+from sql.helpers import expect_error
+from sql.sync_helpers import drain, index_contents, table_contents, tracked_table
+
+
+@pytest.fixture
+def tracked(local_stack: Any, s3vectors_client: Any) -> Any:
+    with tracked_table(local_stack, s3vectors_client) as t:
+        yield t
+
+
+def test_insert_update_delete_reach_the_index(db: psycopg.Connection[Any], tracked: Any,
+                                              s3vectors_client: Any) -> None:
+    t = tracked.table
+    db.execute(f"INSERT INTO {t} VALUES (1, '{{1,0,0,0}}', 'a', 9.5, true, 'x'), "
+               f"(2, '{{0,1,0,0}}', 'b', 3, false, NULL), (3, '{{0,0,1,0}}', NULL, NULL, NULL, NULL)")
+    db.execute(f"UPDATE {t} SET embedding = '{{0.5,0.25,0,0}}', price = 10 WHERE id = 1")
+    db.execute(f"UPDATE {t} SET note = 'not tracked' WHERE id = 2")  # no new change
+    db.execute(f"DELETE FROM {t} WHERE id = 3")
+    pending = db.execute("SELECT key, changes FROM s3vl.sync_outbox WHERE source = %s::regclass"
+                         " ORDER BY key", (t,)).fetchall()
+    assert pending == [("1", 2), ("2", 1), ("3", 2)]
+    with db.transaction():
+        db.execute(f"INSERT INTO {t} VALUES (4, '{{1,1,1,1}}', 'gone', 1, true, NULL)")
+        raise psycopg.Rollback()
+    result = db.execute("SELECT * FROM s3vl.sync(%s)", (tracked.index_name,)).fetchall()
+    assert result == [(tracked.index_name, 2, 1, 0, None)]
+    assert index_contents(s3vectors_client, tracked.index_arn) == table_contents(db, t)
+    assert index_contents(s3vectors_client, tracked.index_arn)["1"] == (
+        [0.5, 0.25, 0.0, 0.0], {"title": "a", "price": 10, "in_stock": True})
+    status = db.execute("SELECT pending, failed, last_error, last_success IS NOT NULL "
+                        "FROM s3vl.sync_status() WHERE index_name = %s",
+                        (tracked.index_name,)).fetchone()
+    assert status == (0, 0, None, True)
+    # Nothing pending: a second sync does nothing.
+    again = db.execute("SELECT upserted, deleted FROM s3vl.sync(%s)",
+                       (tracked.index_name,)).fetchone()
+    assert again == (0, 0)
+
+
+def test_backfill_and_key_change(db: psycopg.Connection[Any], local_stack: Any,
+                                 s3vectors_client: Any) -> None:
+    with tracked_table(local_stack, s3vectors_client) as tracked:
+        t = tracked.table
+        db.execute(f"ALTER TABLE {t} DISABLE TRIGGER USER")
+        db.execute(f"INSERT INTO {t} SELECT g, ARRAY[g, 1, 0, 0]::real[], 't' || g, g * 1.5, "
+                   "g % 2 = 0, NULL FROM generate_series(1, 700) g")
+        db.execute(f"ALTER TABLE {t} ENABLE TRIGGER USER")
+        assert db.execute("SELECT s3vl.backfill(%s)", (t,)).fetchone() == (700,)
+        drain(db, tracked.index_name)
+        db.execute(f"UPDATE {t} SET id = id + 1000 WHERE id <= 5")  # key change: delete + put
+        drain(db, tracked.index_name)
+        assert index_contents(s3vectors_client, tracked.index_arn) == table_contents(db, t)
+
+
+def test_bad_arguments_change_nothing(db: psycopg.Connection[Any], tracked: Any) -> None:
+    t = tracked.table
+    expect_error(db, "SELECT s3vl.track_table(%s, 'nope', 'embedding', %s)",
+                 (t, tracked.index_name), "42703", "key_column")
+    expect_error(db, "SELECT s3vl.track_table(%s, 'title', 'embedding', %s)",
+                 (t, tracked.index_name), "42P10", "key_column", "unique")
+    expect_error(db, "SELECT s3vl.track_table(%s, 'id', 'title', %s)",
+                 (t, tracked.index_name), "42804", "embedding_column")
+    expect_error(db, "SELECT s3vl.track_table(%s, 'id', 'embedding', 'no-such-index')",
+                 (t,), "42704")
+    expect_error(db, "SELECT s3vl.track_table(%s, 'id', 'embedding', %s, ARRAY['zzz'])",
+                 (t, tracked.index_name), "42703", "metadata_columns")
+    expect_error(db, "SELECT * FROM s3vl.sync(%s, 0)", (tracked.index_name,), "22023",
+                 "max_rows")
+    # The original tracking is intact.
+    db.execute(f"INSERT INTO {t} VALUES (7, '{{1,2,3,4}}', 'k', 1, true, NULL)")
+    assert db.execute("SELECT count(*) FROM s3vl.sync_outbox WHERE source = %s::regclass",
+                      (t,)).fetchone() == (1,)
