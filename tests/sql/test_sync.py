@@ -21,7 +21,8 @@ def test_insert_update_delete_reach_the_index(db: psycopg.Connection[Any], track
                                               s3vectors_client: Any) -> None:
     t = tracked.table
     db.execute(f"INSERT INTO {t} VALUES (1, '{{1,0,0,0}}', 'a', 9.5, true, 'x'), "
-               f"(2, '{{0,1,0,0}}', 'b', 3, false, NULL), (3, '{{0,0,1,0}}', NULL, NULL, NULL, NULL)")
+               f"(2, '{{0,1,0,0}}', 'b', 3, false, NULL), "
+               f"(3, '{{0,0,1,0}}', NULL, NULL, NULL, NULL)")
     db.execute(f"UPDATE {t} SET embedding = '{{0.5,0.25,0,0}}', price = 10 WHERE id = 1")
     db.execute(f"UPDATE {t} SET note = 'not tracked' WHERE id = 2")  # no new change
     db.execute(f"DELETE FROM {t} WHERE id = 3")
