@@ -13,7 +13,14 @@ AS $$
     ('segment_index',   0,       15, 'list_vectors segment number, below segment_count'),
     ('vector_id_length', 1,    1024, 'characters in a vector key'),
     ('timeout_seconds', 1,      900, 'Lambda call timeout (aws_lambda.request_timeout_ms / 1000)'),
-    ('index_name_length', 1,     63, 'characters in a registry (friendly) index name')
+    ('index_name_length', 1,     63, 'characters in a registry (friendly) index name'),
+    ('metadata_keys',   0,       50, 'keys in one vector''s metadata'),
+    ('metadata_bytes',  0,    40960, 'one vector''s metadata as compact UTF-8 JSON'),
+    ('filterable_metadata_bytes', 0, 2048, 'one vector''s filterable metadata (keys not declared non-filterable)'),
+    ('invoke_payload_bytes', 1, 6291456, 'one synchronous Lambda request payload (6 MB)'),
+    ('event_payload_bytes', 1, 1048576, 'one asynchronous (Event) Lambda request payload (1 MB)'),
+    ('batch_queries',   1,      100, 'query vectors per query_vectors_batch invocation'),
+    ('cache_ttl_seconds', 1, 604800, 's3vl.set_cache time to live (up to 7 days)')
 $$;
 COMMENT ON FUNCTION s3vl.limits() IS 's3vl: every limit the SQL functions check before a call';
 

@@ -101,8 +101,15 @@ BEGIN
   SELECT * INTO target FROM s3vl._resolve_index(caller, query_vectors.index_name,
                                                 query_vectors.index_arn);
   PERFORM s3vl._check_vector(caller, 'query_vector', query_vector, target.dimension);
-  answer := s3vl._expect_array(caller, s3vl._invoke(caller, s3vl._query_request(
-    target.index_arn, query_vector, top_k, return_metadata, metadata_filter)), 'query results');
+  -- The result cache (sql/70_cache.sql) answers without an invocation on a hit.
+  answer := s3vl._cache_get(target.index_arn, query_vector, top_k, metadata_filter,
+                            return_metadata);
+  IF answer IS NULL THEN
+    answer := s3vl._expect_array(caller, s3vl._invoke(caller, s3vl._query_request(
+      target.index_arn, query_vector, top_k, return_metadata, metadata_filter)), 'query results');
+    PERFORM s3vl._cache_put(target.index_arn, query_vector, top_k, metadata_filter,
+                            return_metadata, answer);
+  END IF;
   BEGIN
     RETURN QUERY
       SELECT r.vector_id, r.distance, r.similarity_score, coalesce(r.metadata, '{}'::jsonb)

@@ -53,6 +53,23 @@ GRANT EXECUTE ON FUNCTION
   s3vl.unregister_index(text)
 TO s3vl_admin;
 
+-- Writes (60_writes.sql), batched queries (65_batch.sql) and the result cache (70_cache.sql).
+GRANT EXECUTE ON FUNCTION
+  s3vl.query_vectors_batch(text, float8[], integer, jsonb, boolean, text[]),
+  s3vl.query_vectors_batch(text, jsonb, integer, jsonb, boolean),
+  s3vl.cache_stats()
+TO s3vl_reader;
+GRANT EXECUTE ON FUNCTION
+  s3vl.put_vectors(text, jsonb, text),
+  s3vl.put_vector(text, text, float8[], jsonb),
+  s3vl.delete_vectors(text, text[], text)
+TO s3vl_writer;
+GRANT EXECUTE ON FUNCTION
+  s3vl.set_cache(text, interval),
+  s3vl.set_cache_limits(integer, bigint),
+  s3vl.clear_cache()
+TO s3vl_admin;
+
 -- Sync (80_sync.sql). track/untrack/backfill run with the caller's rights (creating triggers
 -- needs ownership of the table), so s3vl_admin gets the sync tables; stale_rows and query_table
 -- read the source with the caller's rights too.

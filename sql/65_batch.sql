@@ -1,0 +1,198 @@
+-- query_vectors_batch: many similarity searches in one statement and as few invocations as the
+-- batch limit (100 queries) and the payload limit allow; inside the function the QueryVectors
+-- calls run concurrently. query_index is 1-based, as PostgreSQL arrays and WITH ORDINALITY are.
+-- Cached answers (sql/70_cache.sql) are used per query; only the misses are sent.
+
+-- Row i of a 2-D array as a 1-D array.
+CREATE OR REPLACE FUNCTION s3vl._array_row(matrix float8[], i integer)
+RETURNS float8[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT ARRAY(SELECT pg_catalog.unnest(matrix[i:i][:])) $$;
+
+CREATE OR REPLACE FUNCTION s3vl._query_batch(caller text, index_name text,
+  query_vectors float8[], query_ids text[], top_k integer, metadata_filter jsonb,
+  return_metadata boolean)
+RETURNS TABLE (query_index integer, query_id text, vector_id text, distance float8,
+               similarity_score float8, metadata jsonb)
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  max_batch constant integer := (SELECT l.max_value FROM s3vl.limits() l
+                                 WHERE l.name = 'batch_queries');
+  budget constant integer := s3vl._payload_budget(caller, 'RequestResponse');
+  target record;
+  n integer;
+  vec float8[];
+  answers jsonb[];
+  members integer[] := '{}';
+  pieces text[] := '{}';
+  piece text;
+  piece_bytes bigint := 0;
+  head text;
+  answer jsonb;
+  entry record;
+  qi integer;
+BEGIN
+  PERFORM s3vl._check_range(caller, 'top_k', top_k);
+  PERFORM s3vl._require(caller, 'return_metadata', return_metadata);
+  PERFORM s3vl._check_filter(caller, metadata_filter);
+  IF query_vectors IS NULL OR pg_catalog.array_ndims(query_vectors) <> 2 THEN
+    RAISE EXCEPTION '%: query_vectors must be a two-dimensional array, one query vector per row '
+      '(got %)', caller, coalesce(pg_catalog.array_ndims(query_vectors)::text || ' dimensions',
+                                   'NULL')
+      USING ERRCODE = '22023',
+            HINT = 'For example ARRAY[[0.1, 0.2, 0.3], [0.3, 0.2, 0.1]]::float8[], or a jsonb '
+                   'array of arrays.';
+  END IF;
+  n := pg_catalog.array_length(query_vectors, 1);
+  IF query_ids IS NOT NULL AND (pg_catalog.cardinality(query_ids) <> n
+                                OR pg_catalog.array_position(query_ids, NULL) IS NOT NULL) THEN
+    RAISE EXCEPTION '%: query_ids must have one non-NULL id per query vector (% ids for % '
+      'vectors)', caller, pg_catalog.cardinality(query_ids), n USING ERRCODE = '22023';
+  END IF;
+  SELECT * INTO target FROM s3vl._resolve_index(caller, index_name, NULL);
+  answers := pg_catalog.array_fill(NULL::jsonb, ARRAY[n]);
+  FOR i IN 1 .. n LOOP
+    vec := s3vl._array_row(query_vectors, i);
+    PERFORM s3vl._check_vector(caller, format('query_vectors[%s]', i), vec, target.dimension);
+    answers[i] := s3vl._cache_get(target.index_arn, vec, top_k, metadata_filter,
+                                  return_metadata);
+  END LOOP;
+
+  head := pg_catalog.json_build_object('operation', 'query_vectors_batch',
+    'index_arn', target.index_arn, 'top_k', top_k, 'return_metadata', return_metadata,
+    'metadata_filter', metadata_filter)::text;
+  head := pg_catalog.left(head, -1) || ', "query_vectors": [';
+  FOR i IN 1 .. n + 1 LOOP
+    IF i <= n AND answers[i] IS NOT NULL THEN
+      CONTINUE;
+    END IF;
+    IF i <= n THEN
+      piece := pg_catalog.array_to_json(s3vl._array_row(query_vectors, i))::text;
+    END IF;
+    -- Send the pending queries when the batch is full, the payload would pass the budget, or
+    -- every query has been seen.
+    IF pg_catalog.cardinality(members) > 0
+       AND (i > n OR pg_catalog.cardinality(members) = max_batch
+            OR piece_bytes + pg_catalog.octet_length(piece) + 1 > budget) THEN
+      answer := s3vl._expect_array(caller, s3vl._invoke(caller,
+        (head || pg_catalog.array_to_string(pieces, ',') || ']}')::json), 'batch results');
+      IF pg_catalog.jsonb_array_length(answer) <> pg_catalog.cardinality(members) THEN
+        RAISE EXCEPTION '%: the Lambda function answered % batch entries for % queries', caller,
+          pg_catalog.jsonb_array_length(answer), pg_catalog.cardinality(members)
+          USING ERRCODE = 'SV007';
+      END IF;
+      FOR entry IN SELECT e.value, e.n FROM pg_catalog.jsonb_array_elements(answer)
+                   WITH ORDINALITY AS e(value, n) LOOP
+        qi := members[entry.n];
+        IF NOT coalesce((entry.value ->> 'success')::boolean, false) THEN
+          PERFORM s3vl._raise_envelope_error(format('%s: query_vectors[%s]', caller, qi),
+            pg_catalog.jsonb_build_object('success', false, 'error', entry.value -> 'error'));
+        END IF;
+        answers[qi] := s3vl._expect_array(caller, entry.value -> 'results', 'query results');
+        PERFORM s3vl._cache_put(target.index_arn, s3vl._array_row(query_vectors, qi), top_k,
+                                metadata_filter, return_metadata, answers[qi]);
+      END LOOP;
+      members := '{}';
+      pieces := '{}';
+      piece_bytes := 0;
+    END IF;
+    EXIT WHEN i > n;
+    members := members || i;
+    pieces := pieces || piece;
+    piece_bytes := piece_bytes + pg_catalog.octet_length(piece) + 1;
+  END LOOP;
+
+  BEGIN
+    RETURN QUERY
+      SELECT q.n::integer, query_ids[q.n], r.value ->> 'vector_id',
+             (r.value ->> 'distance')::float8, (r.value ->> 'similarity_score')::float8,
+             coalesce(r.value -> 'metadata', '{}'::jsonb)
+      FROM pg_catalog.unnest(answers) WITH ORDINALITY AS q(a, n),
+           LATERAL pg_catalog.jsonb_array_elements(q.a) WITH ORDINALITY AS r(value, k)
+      ORDER BY q.n, r.k;
+  EXCEPTION WHEN data_exception OR datatype_mismatch THEN
+    RAISE EXCEPTION '%: the Lambda function answered a malformed query result: %', caller,
+      SQLERRM USING ERRCODE = 'SV007';
+  END;
+END
+$$;
+
+-- Query vectors as the rows of a 2-D float8[], with optional ids echoed as query_id.
+CREATE OR REPLACE FUNCTION s3vl.query_vectors_batch(
+  index_name text,
+  query_vectors float8[],
+  top_k integer DEFAULT 10,
+  metadata_filter jsonb DEFAULT NULL,
+  return_metadata boolean DEFAULT true,
+  query_ids text[] DEFAULT NULL)
+RETURNS TABLE (query_index integer, query_id text, vector_id text, distance float8,
+               similarity_score float8, metadata jsonb)
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT * FROM s3vl._query_batch('s3vl.query_vectors_batch', index_name, query_vectors,
+                                  query_ids, top_k, metadata_filter, return_metadata)
+$$;
+
+-- Query vectors as a jsonb array whose elements are number arrays or {"id": ..., "vector": [...]}.
+CREATE OR REPLACE FUNCTION s3vl.query_vectors_batch(
+  index_name text,
+  query_vectors jsonb,
+  top_k integer DEFAULT 10,
+  metadata_filter jsonb DEFAULT NULL,
+  return_metadata boolean DEFAULT true)
+RETURNS TABLE (query_index integer, query_id text, vector_id text, distance float8,
+               similarity_score float8, metadata jsonb)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  caller constant text := 's3vl.query_vectors_batch';
+  bad record;
+  matrix float8[];
+  ids text[];
+BEGIN
+  IF query_vectors IS NULL OR pg_catalog.jsonb_typeof(query_vectors) <> 'array'
+     OR pg_catalog.jsonb_array_length(query_vectors) = 0 THEN
+    RAISE EXCEPTION '%: query_vectors must be a non-empty JSON array of vectors', caller
+      USING ERRCODE = '22023',
+            HINT = 'For example ''[[0.1, 0.2], [0.3, 0.4]]'' or ''[{"id": "a", "vector": [0.1, 0.2]}]''.';
+  END IF;
+  SELECT e.n, e.v INTO bad
+    FROM pg_catalog.jsonb_array_elements(query_vectors) WITH ORDINALITY AS e(v, n)
+    WHERE pg_catalog.jsonb_typeof(CASE pg_catalog.jsonb_typeof(e.v)
+            WHEN 'object' THEN e.v -> 'vector' ELSE e.v END) IS DISTINCT FROM 'array'
+       OR pg_catalog.jsonb_path_exists(CASE pg_catalog.jsonb_typeof(e.v)
+            WHEN 'object' THEN e.v -> 'vector' ELSE e.v END, '$[*] ? (@.type() != "number")')
+       OR pg_catalog.jsonb_typeof(e.v -> 'id') NOT IN ('string', 'number')
+       OR pg_catalog.jsonb_array_length(CASE pg_catalog.jsonb_typeof(e.v)
+            WHEN 'object' THEN e.v -> 'vector' ELSE e.v END)
+          <> pg_catalog.jsonb_array_length(CASE pg_catalog.jsonb_typeof(query_vectors -> 0)
+            WHEN 'object' THEN query_vectors -> 0 -> 'vector' ELSE query_vectors -> 0 END)
+    ORDER BY e.n LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION '%: query_vectors[%] must be an array of numbers (or {"id", "vector"}) as '
+      'long as the first one', caller, bad.n
+      USING ERRCODE = CASE WHEN pg_catalog.jsonb_typeof(bad.v) = 'array'
+                            AND NOT pg_catalog.jsonb_path_exists(bad.v,
+                                  '$[*] ? (@.type() != "number")')
+                           THEN '22000' ELSE '22023' END,
+            DETAIL = 'got: ' || pg_catalog.left(bad.v::text, 200);
+  END IF;
+  SELECT pg_catalog.array_agg(s3vl._float8_array(CASE pg_catalog.jsonb_typeof(e.v)
+           WHEN 'object' THEN e.v -> 'vector' ELSE e.v END) ORDER BY e.n),
+         pg_catalog.array_agg(e.v ->> 'id' ORDER BY e.n)
+    INTO matrix, ids
+    FROM pg_catalog.jsonb_array_elements(query_vectors) WITH ORDINALITY AS e(v, n);
+  IF EXISTS (SELECT 1 FROM pg_catalog.unnest(ids) AS x(id) WHERE x.id IS NULL) THEN
+    IF EXISTS (SELECT 1 FROM pg_catalog.unnest(ids) AS x(id) WHERE x.id IS NOT NULL) THEN
+      RAISE EXCEPTION '%: give an "id" for every query vector or for none', caller
+        USING ERRCODE = '22023';
+    END IF;
+    ids := NULL;
+  END IF;
+  RETURN QUERY SELECT * FROM s3vl._query_batch(caller, index_name, matrix, ids, top_k,
+                                               metadata_filter, return_metadata);
+END
+$$;

@@ -1,0 +1,207 @@
+-- Result cache for query_vectors and query_vectors_batch: opt-in per index with a time to live.
+-- A hit answers without invoking the function. The key is a hash of every input that changes the
+-- answer, and a hit also compares the full stored key, so two queries never share an answer.
+-- Tables are UNLOGGED: a cache needs no WAL and no crash safety (it is emptied after a crash,
+-- which only costs misses). Nothing here is granted: readers reach it through the SECURITY
+-- DEFINER query functions. In a read-only transaction (a replica) the cache is bypassed.
+
+CREATE UNLOGGED TABLE IF NOT EXISTS s3vl.cache_settings (
+  index_arn text PRIMARY KEY,
+  ttl interval NOT NULL CHECK (ttl > interval '0'),
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE s3vl.cache_settings IS 's3vl: indexes whose query results are cached (s3vl.set_cache)';
+
+-- Size bounds (one row): entries and stored result bytes over all indexes.
+CREATE UNLOGGED TABLE IF NOT EXISTS s3vl.cache_limits (
+  id boolean PRIMARY KEY DEFAULT true CHECK (id),
+  max_entries integer NOT NULL DEFAULT 10000 CHECK (max_entries > 0),
+  max_bytes bigint NOT NULL DEFAULT 67108864 CHECK (max_bytes > 0)
+);
+INSERT INTO s3vl.cache_limits (id) VALUES (true) ON CONFLICT (id) DO NOTHING;
+
+CREATE UNLOGGED TABLE IF NOT EXISTS s3vl.query_cache (
+  key_hash bytea PRIMARY KEY,
+  index_arn text NOT NULL,
+  query_vector float8[] NOT NULL,
+  top_k integer NOT NULL,
+  metadata_filter jsonb,
+  return_metadata boolean NOT NULL,
+  result jsonb NOT NULL,
+  result_bytes integer NOT NULL,
+  created_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS query_cache_index_arn_idx ON s3vl.query_cache (index_arn);
+CREATE INDEX IF NOT EXISTS query_cache_created_at_idx ON s3vl.query_cache (created_at);
+COMMENT ON TABLE s3vl.query_cache IS 's3vl: cached query_vectors answers (see s3vl.cache_stats)';
+
+-- Hit and miss counters are sequences: nextval never blocks another session and is not rolled
+-- back, where a counter row would serialise every reader on one row lock.
+CREATE SEQUENCE IF NOT EXISTS s3vl.cache_hits_seq;
+CREATE SEQUENCE IF NOT EXISTS s3vl.cache_misses_seq;
+
+-- The hash of the canonical serialisation of the full key (jsonb text has sorted keys).
+CREATE OR REPLACE FUNCTION s3vl._cache_key(index_arn text, query_vector float8[], top_k integer,
+  metadata_filter jsonb, return_metadata boolean)
+RETURNS bytea
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT pg_catalog.sha256(pg_catalog.convert_to(pg_catalog.concat_ws(E'\x1f', index_arn,
+           query_vector::text, top_k::text, coalesce(metadata_filter::text, 'null'),
+           return_metadata::text), 'UTF8'))
+$$;
+
+-- The TTL when caching applies to this index in this transaction, else NULL.
+CREATE OR REPLACE FUNCTION s3vl._cache_ttl(index_arn text)
+RETURNS interval
+LANGUAGE sql STABLE
+AS $$
+  SELECT s.ttl FROM s3vl.cache_settings s
+  WHERE s.index_arn = $1 AND pg_catalog.current_setting('transaction_read_only') = 'off'
+$$;
+
+-- A cached answer (the function's result array), or NULL on a miss. Counts hits and misses of
+-- cached indexes only.
+CREATE OR REPLACE FUNCTION s3vl._cache_get(index_arn text, query_vector float8[], top_k integer,
+  metadata_filter jsonb, return_metadata boolean)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  ttl interval := s3vl._cache_ttl(index_arn);
+  found_result jsonb;
+BEGIN
+  IF ttl IS NULL THEN
+    RETURN NULL;
+  END IF;
+  SELECT c.result INTO found_result FROM s3vl.query_cache c
+  WHERE c.key_hash = s3vl._cache_key(index_arn, query_vector, top_k, metadata_filter,
+                                     return_metadata)
+    AND c.index_arn = _cache_get.index_arn AND c.query_vector = _cache_get.query_vector
+    AND c.top_k = _cache_get.top_k
+    AND c.metadata_filter IS NOT DISTINCT FROM _cache_get.metadata_filter
+    AND c.return_metadata = _cache_get.return_metadata
+    AND c.created_at > pg_catalog.clock_timestamp() - ttl;
+  IF found_result IS NULL THEN
+    PERFORM pg_catalog.nextval('s3vl.cache_misses_seq');
+  ELSE
+    PERFORM pg_catalog.nextval('s3vl.cache_hits_seq');
+  END IF;
+  RETURN found_result;
+END
+$$;
+
+-- Stores an answer when the index is cached, then evicts expired entries and the oldest ones
+-- beyond the size bounds (a miss already paid a Lambda round trip, so this scan is cheap).
+CREATE OR REPLACE FUNCTION s3vl._cache_put(index_arn text, query_vector float8[], top_k integer,
+  metadata_filter jsonb, return_metadata boolean, result jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  bounds record;
+BEGIN
+  IF s3vl._cache_ttl(index_arn) IS NULL OR result IS NULL THEN
+    RETURN;
+  END IF;
+  INSERT INTO s3vl.query_cache AS c VALUES (
+    s3vl._cache_key(index_arn, query_vector, top_k, metadata_filter, return_metadata),
+    index_arn, query_vector, top_k, metadata_filter, return_metadata, result,
+    pg_catalog.octet_length(result::text), pg_catalog.clock_timestamp())
+  ON CONFLICT (key_hash) DO UPDATE SET index_arn = EXCLUDED.index_arn,
+    query_vector = EXCLUDED.query_vector, top_k = EXCLUDED.top_k,
+    metadata_filter = EXCLUDED.metadata_filter, return_metadata = EXCLUDED.return_metadata,
+    result = EXCLUDED.result, result_bytes = EXCLUDED.result_bytes,
+    created_at = EXCLUDED.created_at;
+  SELECT * INTO bounds FROM s3vl.cache_limits;
+  DELETE FROM s3vl.query_cache c USING (
+    SELECT q.key_hash,
+           row_number() OVER newest AS position,
+           sum(q.result_bytes) OVER newest AS bytes_so_far,
+           q.created_at <= pg_catalog.clock_timestamp() - coalesce(s.ttl, interval '0') AS expired
+    FROM s3vl.query_cache q LEFT JOIN s3vl.cache_settings s ON s.index_arn = q.index_arn
+    WINDOW newest AS (ORDER BY q.created_at DESC, q.key_hash)) AS ranked
+  WHERE c.key_hash = ranked.key_hash
+    AND (ranked.expired OR ranked.position > bounds.max_entries
+         OR ranked.bytes_so_far > bounds.max_bytes);
+END
+$$;
+
+-- Writes through s3vl drop the index's cached answers.
+CREATE OR REPLACE FUNCTION s3vl._cache_invalidate(index_arn text)
+RETURNS void
+LANGUAGE sql VOLATILE
+AS $$
+  DELETE FROM s3vl.query_cache c WHERE c.index_arn = $1
+$$;
+
+-- Turns caching on for an index (ttl > 0) or off (ttl NULL or 0, which also drops its entries).
+CREATE OR REPLACE FUNCTION s3vl.set_cache(index_name text, ttl interval)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  caller constant text := 's3vl.set_cache';
+  target record;
+BEGIN
+  SELECT * INTO target FROM s3vl._resolve_index(caller, set_cache.index_name, NULL);
+  IF ttl IS NULL OR ttl = interval '0' THEN
+    DELETE FROM s3vl.cache_settings s WHERE s.index_arn = target.index_arn;
+    PERFORM s3vl._cache_invalidate(target.index_arn);
+    RETURN;
+  END IF;
+  PERFORM s3vl._check_range(caller, 'ttl', pg_catalog.ceil(pg_catalog.date_part('epoch', ttl))::bigint,
+                            'cache_ttl_seconds');
+  INSERT INTO s3vl.cache_settings AS s (index_arn, ttl) VALUES (target.index_arn, ttl)
+  ON CONFLICT (index_arn) DO UPDATE SET ttl = EXCLUDED.ttl, updated_at = now();
+END
+$$;
+
+-- Size bounds for the whole cache; entries beyond them are evicted oldest first.
+CREATE OR REPLACE FUNCTION s3vl.set_cache_limits(max_entries integer, max_bytes bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF max_entries IS NULL OR max_entries < 1 OR max_bytes IS NULL OR max_bytes < 1 THEN
+    RAISE EXCEPTION 's3vl.set_cache_limits: max_entries and max_bytes must be at least 1 '
+      '(got %, %)', coalesce(max_entries::text, 'NULL'), coalesce(max_bytes::text, 'NULL')
+      USING ERRCODE = '22023';
+  END IF;
+  UPDATE s3vl.cache_limits l SET max_entries = set_cache_limits.max_entries,
+    max_bytes = set_cache_limits.max_bytes;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION s3vl.cache_stats()
+RETURNS TABLE (hits bigint, misses bigint, entries bigint, bytes bigint, max_entries integer,
+               max_bytes bigint)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT (SELECT CASE WHEN h.is_called THEN h.last_value ELSE 0 END FROM s3vl.cache_hits_seq h),
+         (SELECT CASE WHEN m.is_called THEN m.last_value ELSE 0 END FROM s3vl.cache_misses_seq m),
+         (SELECT count(*) FROM s3vl.query_cache),
+         (SELECT coalesce(sum(c.result_bytes), 0)::bigint FROM s3vl.query_cache c),
+         l.max_entries, l.max_bytes
+  FROM s3vl.cache_limits l
+$$;
+
+-- Empties the cache and resets the counters; the per-index settings stay.
+CREATE OR REPLACE FUNCTION s3vl.clear_cache()
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  removed bigint;
+BEGIN
+  DELETE FROM s3vl.query_cache;
+  GET DIAGNOSTICS removed = ROW_COUNT;
+  PERFORM pg_catalog.setval('s3vl.cache_hits_seq', 1, false);
+  PERFORM pg_catalog.setval('s3vl.cache_misses_seq', 1, false);
+  RETURN removed;
+END
+$$;
