@@ -73,8 +73,9 @@ AS $$
 $$;
 
 -- SQL that returns (key text, vec float8[], meta jsonb) for the rows of a tracked table whose
--- key is in $1 (text[]); rows with a NULL embedding count as absent.
-CREATE OR REPLACE FUNCTION s3vl._sync_row_sql(t s3vl.sync_tables)
+-- key is in $1 (text[]), or of every row; rows with a NULL embedding count as absent.
+DROP FUNCTION IF EXISTS s3vl._sync_row_sql(s3vl.sync_tables);  -- 1-argument first version
+CREATE OR REPLACE FUNCTION s3vl._sync_row_sql(t s3vl.sync_tables, all_rows boolean DEFAULT false)
 RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -90,8 +91,10 @@ BEGIN
   END IF;
   RETURN pg_catalog.format(
     'SELECT t.%1$I::text AS key, (t.%2$I)%3$s AS vec, %4$s AS meta FROM %5$s t '
-    'WHERE t.%1$I = ANY ($1::%6$s[]) AND t.%2$I IS NOT NULL',
-    t.key_column, t.embedding_column, t.embedding_cast, meta, t.source::text, t.key_type);
+    'WHERE %6$s t.%2$I IS NOT NULL',
+    t.key_column, t.embedding_column, t.embedding_cast, meta, t.source::text,
+    CASE WHEN all_rows THEN ''
+         ELSE pg_catalog.format('t.%I = ANY ($1::%s[]) AND', t.key_column, t.key_type) END);
 END
 $$;
 
@@ -127,7 +130,7 @@ BEGIN
   END IF;
   EXECUTE pg_catalog.format(
     'INSERT INTO s3vl.sync_outbox AS o (source, key, index_name) '
-    'SELECT $1, k, $2 FROM (%s) AS changed(k) WHERE k IS NOT NULL '
+    'SELECT $1, k, $2 FROM (%s) AS changed(k) WHERE k IS NOT NULL ORDER BY k '
     'ON CONFLICT (source, key) DO UPDATE SET changes = o.changes + 1, '
     'last_enqueued_at = pg_catalog.now(), next_attempt_at = pg_catalog.now()', keys_sql)
     USING TG_RELID::regclass, idx;
@@ -411,4 +414,125 @@ AS $$
   FROM (SELECT DISTINCT st.index_name FROM s3vl.sync_tables st) i
   LEFT JOIN s3vl.sync_index_status s ON s.index_name = i.index_name
   ORDER BY i.index_name
+$$;
+
+-- value::the type of like_value, or NULL when value is not valid for that type.
+CREATE OR REPLACE FUNCTION s3vl._sync_try_cast(value text, like_value anyelement)
+RETURNS anyelement
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  EXECUTE pg_catalog.format('SELECT $1::%s', pg_catalog.pg_typeof(like_value)) INTO like_value
+    USING value;
+  RETURN like_value;
+EXCEPTION WHEN data_exception THEN
+  RETURN NULL;
+END
+$$;
+
+-- Keys whose vector in S3 Vectors is not the row's current version: 'never synced', 'changed'
+-- (embedding or metadata differ from what S3 Vectors accepted last) or 'deleted' (the row is
+-- gone but its vector is still there). pending: a change is queued for the next sync.
+CREATE OR REPLACE FUNCTION s3vl.stale_rows(source regclass)
+RETURNS TABLE (key text, reason text, synced_at timestamptz, synced_version text,
+               current_version text, pending boolean)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  t s3vl.sync_tables;
+BEGIN
+  PERFORM s3vl._require('s3vl.stale_rows', 'source', source);
+  SELECT * INTO t FROM s3vl.sync_tables st WHERE st.source = stale_rows.source;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 's3vl.stale_rows: source % is not tracked', source
+      USING ERRCODE = '42704', HINT = 'Run s3vl.track_table(...) first.';
+  END IF;
+  RETURN QUERY EXECUTE
+    'SELECT coalesce(r.key, s.key), '
+    '       CASE WHEN s.key IS NULL THEN ''never synced'' WHEN r.key IS NULL THEN ''deleted'' '
+    '            ELSE ''changed'' END, '
+    '       s.synced_at, s.version_hash, r.version, '
+    '       EXISTS (SELECT 1 FROM s3vl.sync_outbox o WHERE o.source = $1 '
+    '               AND o.key = coalesce(r.key, s.key)) '
+    'FROM (SELECT x.key, s3vl._sync_version(x.vec, x.meta) AS version FROM ('
+      || s3vl._sync_row_sql(t, true) || ') x) r '
+    'FULL JOIN (SELECT * FROM s3vl.sync_state ss WHERE ss.source = $1) s ON s.key = r.key '
+    'WHERE r.version IS DISTINCT FROM s.version_hash ORDER BY 1'
+    USING source;
+END
+$$;
+
+-- Nearest neighbours of the index a table is tracked into, restricted to keys that still exist
+-- in the table (orphaned vectors never reach the caller). Fetches more than top_k, growing the
+-- request until top_k existing keys are found or the index has no more results.
+CREATE OR REPLACE FUNCTION s3vl.query_table(
+  source regclass,
+  key_column name,
+  query_vector float8[],
+  top_k integer DEFAULT 10,
+  metadata_filter jsonb DEFAULT NULL)
+RETURNS TABLE (key text, distance float8, similarity_score float8, metadata jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  caller constant text := 's3vl.query_table';
+  idx text;
+  key_type text;
+  fetch_k integer;
+  max_k constant integer := (SELECT l.max_value FROM s3vl.limits() l WHERE l.name = 'top_k');
+  ids text[];
+  distances float8[];
+  scores float8[];
+  metas jsonb[];
+  got bigint;
+  existing text[];
+BEGIN
+  PERFORM s3vl._require(caller, 'source', source);
+  PERFORM s3vl._require(caller, 'key_column', key_column);
+  PERFORM s3vl._require(caller, 'query_vector', query_vector);
+  PERFORM s3vl._require(caller, 'top_k', top_k);
+  PERFORM s3vl._check_range(caller, 'top_k', top_k);
+  SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO key_type
+    FROM pg_catalog.pg_attribute a
+    WHERE a.attrelid = source AND a.attname = key_column AND a.attnum > 0 AND NOT a.attisdropped;
+  IF key_type IS NULL THEN
+    RAISE EXCEPTION '%: key_column % does not exist in %', caller, key_column, source
+      USING ERRCODE = '42703';
+  END IF;
+  SELECT st.index_name INTO idx FROM s3vl.sync_tables st WHERE st.source = query_table.source;
+  IF idx IS NULL THEN
+    RAISE EXCEPTION '%: source % is not tracked, so its index is unknown', caller, source
+      USING ERRCODE = '42704', HINT = 'Run s3vl.track_table(...) first.';
+  END IF;
+  fetch_k := least(max_k, greatest(top_k * 2, top_k + 10));
+  LOOP
+    SELECT pg_catalog.array_agg(q.vector_id ORDER BY q.n), pg_catalog.array_agg(q.distance ORDER BY q.n),
+           pg_catalog.array_agg(q.similarity_score ORDER BY q.n),
+           pg_catalog.array_agg(q.metadata ORDER BY q.n), pg_catalog.count(*)
+      INTO ids, distances, scores, metas, got
+      FROM s3vl.query_vectors(query_vector, index_name => idx, top_k => fetch_k,
+                              metadata_filter => metadata_filter) WITH ORDINALITY AS q(
+             vector_id, distance, similarity_score, metadata, n);
+    -- Keys compared as the column's own type (its index is usable); an id that is not a valid
+    -- value of that type cannot exist in the table.
+    EXECUTE pg_catalog.format(
+      'SELECT pg_catalog.array_agg(t.%1$I::text) FROM %2$s t WHERE t.%1$I = ANY (ARRAY('
+      'SELECT s3vl._sync_try_cast(i, NULL::%3$s) FROM pg_catalog.unnest($1) i))',
+      key_column, source, key_type) INTO existing USING ids;
+    EXIT WHEN coalesce(pg_catalog.cardinality(existing), 0) >= top_k OR got < fetch_k
+              OR fetch_k >= max_k;
+    fetch_k := least(max_k, fetch_k * 4);
+  END LOOP;
+  RETURN QUERY
+    SELECT h.i, h.d, h.s, h.m
+    FROM ROWS FROM (pg_catalog.unnest(ids), pg_catalog.unnest(distances),
+                    pg_catalog.unnest(scores), pg_catalog.unnest(metas)) WITH ORDINALITY
+         AS h(i, d, s, m, n)
+    WHERE h.i = ANY (coalesce(existing, '{}'))
+    ORDER BY h.n
+    LIMIT top_k;
+END
 $$;

@@ -91,3 +91,13 @@ GRANT EXECUTE ON FUNCTION
   s3vl._resolve_index(text, text, text),
   s3vl._sync_capture()
 TO s3vl_admin;
+GRANT SELECT ON s3vl.sync_outbox TO s3vl_reader;
+GRANT EXECUTE ON FUNCTION
+  s3vl.stale_rows(regclass),
+  s3vl.query_table(regclass, name, float8[], integer, jsonb),
+  s3vl._require(text, text, anyelement),
+  s3vl._check_range(text, text, bigint, text),
+  s3vl._sync_row_sql(s3vl.sync_tables, boolean),
+  s3vl._sync_version(float8[], jsonb),
+  s3vl._sync_try_cast(text, anyelement)
+TO s3vl_reader;

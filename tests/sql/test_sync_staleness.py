@@ -1,0 +1,73 @@
+"""s3vl.stale_rows (version tracking) and s3vl.query_table (no orphaned ids reach the caller)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from sql.helpers import expect_error
+from sql.sync_helpers import drain, tracked_table
+
+
+def test_stale_rows_follow_changes(local_stack: Any, db: psycopg.Connection[Any],
+                                   s3vectors_client: Any) -> None:
+    with tracked_table(local_stack, s3vectors_client) as tracked:
+        t = tracked.table
+        db.execute(f"INSERT INTO {t} SELECT g, ARRAY[g, 0, 0, 1]::real[], 'x', g, true, NULL "
+                   "FROM generate_series(1, 5) g")
+        stale = db.execute("SELECT key, reason, pending FROM s3vl.stale_rows(%s)", (t,))
+        assert stale.fetchall() == [(str(k), "never synced", True) for k in range(1, 6)]
+        drain(db, tracked.index_name)
+        assert db.execute("SELECT * FROM s3vl.stale_rows(%s)", (t,)).fetchall() == []
+        db.execute(f"UPDATE {t} SET price = 100 WHERE id = 2")  # metadata only
+        db.execute(f"UPDATE {t} SET embedding = '{{9,9,9,9}}' WHERE id = 3")
+        db.execute(f"UPDATE {t} SET note = 'untracked' WHERE id = 4")
+        db.execute(f"DELETE FROM {t} WHERE id = 5")
+        rows = db.execute("SELECT key, reason, synced_at IS NOT NULL, pending "
+                          "FROM s3vl.stale_rows(%s)", (t,)).fetchall()
+        assert rows == [("2", "changed", True, True), ("3", "changed", True, True),
+                        ("5", "deleted", True, True)]
+        drain(db, tracked.index_name)
+        assert db.execute("SELECT * FROM s3vl.stale_rows(%s)", (t,)).fetchall() == []
+
+
+def test_query_table_skips_orphans(local_stack: Any, db: psycopg.Connection[Any],
+                                   s3vectors_client: Any) -> None:
+    with tracked_table(local_stack, s3vectors_client) as tracked:
+        t = tracked.table
+        # Distance to [0,0,0,0] grows with id; ids 1..40 are the nearest.
+        db.execute(f"INSERT INTO {t} SELECT g, ARRAY[g, 0, 0, 0]::real[], 'x', g, g % 2 = 0, "
+                   "NULL FROM generate_series(1, 60) g")
+        drain(db, tracked.index_name)
+        db.execute(f"DELETE FROM {t} WHERE id <= 30")  # not synced: 30 orphans in the index
+        plain = db.execute("SELECT vector_id FROM s3vl.query_vectors(%s::text, "
+                           "ARRAY[0,0,0,0]::float8[], 5)", (tracked.index_name,)).fetchall()
+        assert [r[0] for r in plain] == ["1", "2", "3", "4", "5"]  # orphans, as expected
+        rows = db.execute("SELECT key, distance, metadata FROM s3vl.query_table(%s, 'id', "
+                          "ARRAY[0,0,0,0]::float8[], 5)", (t,)).fetchall()
+        assert [r[0] for r in rows] == ["31", "32", "33", "34", "35"]
+        assert rows[0][1] < rows[-1][1]
+        assert rows[0][2] == {"title": "x", "price": 31, "in_stock": False}
+        filtered = db.execute("SELECT key FROM s3vl.query_table(%s, 'id', "
+                              "ARRAY[0,0,0,0]::float8[], 3, '{\"in_stock\": true}')",
+                              (t,)).fetchall()
+        assert [r[0] for r in filtered] == ["32", "34", "36"]
+        # Fewer existing keys than top_k: all of them, no orphan.
+        everything = db.execute("SELECT key FROM s3vl.query_table(%s, 'id', "
+                                "ARRAY[0,0,0,0]::float8[], 50)", (t,)).fetchall()
+        assert sorted(int(r[0]) for r in everything) == list(range(31, 61))
+
+
+def test_query_table_bad_input(db: psycopg.Connection[Any], local_stack: Any,
+                               s3vectors_client: Any) -> None:
+    with tracked_table(local_stack, s3vectors_client) as tracked:
+        t = tracked.table
+        expect_error(db, "SELECT * FROM s3vl.query_table(%s, 'id; DROP TABLE x', "
+                     "ARRAY[0,0,0,1]::float8[], 5)", (t,), "42703", "key_column")
+        expect_error(db, "SELECT * FROM s3vl.query_table(%s, 'id', ARRAY[0,0,0,1]::float8[], 0)",
+                     (t,), "22023", "top_k")
+        expect_error(db, "SELECT * FROM s3vl.query_table('pg_class', 'oid', "
+                     "ARRAY[0,0,0,1]::float8[], 5)", None, "42704", "not tracked")
+        expect_error(db, "SELECT * FROM s3vl.stale_rows('pg_class')", None, "42704",
+                     "not tracked")
