@@ -67,6 +67,7 @@ CREATE OR REPLACE FUNCTION s3vl._cache_get(index_arn text, query_vector float8[]
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
+#variable_conflict use_variable
 DECLARE
   ttl interval := s3vl._cache_ttl(index_arn);
   found_result jsonb;
@@ -98,6 +99,7 @@ CREATE OR REPLACE FUNCTION s3vl._cache_put(index_arn text, query_vector float8[]
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $$
+#variable_conflict use_variable
 DECLARE
   bounds record;
 BEGIN
