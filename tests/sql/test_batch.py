@@ -88,14 +88,14 @@ def test_more_than_100_queries_span_several_invocations(wdb: WriteDb,  # noqa: F
 def test_batch_argument_errors(wdb: WriteDb, batch_index: str) -> None:  # noqa: F811
     q = "SELECT * FROM s3vl.query_vectors_batch(%s, %s::float8[], %s)"
     expect_error(wdb.conn, q, (batch_index, [1, 2, 3, 4], 2), "22023", "two-dimensional")
-    bad_dim = [[1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 3, 4]]
+    three = [[1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 3, 4]]
     expect_error(wdb.conn, q, (batch_index, [[1, 2, 3], [1, 2, 3]], 2), "22000",
                  "query_vectors[1]", "dimension 3", "dimension 4")
-    expect_error(wdb.conn, q, (batch_index, bad_dim, 0), "22023", "top_k", "10000")
-    expect_error(wdb.conn, q, (batch_index, [[1.0, 2.0, float("nan"), 4.0]], 2), "22000", "query_vectors[1]",
-                 "finite")
+    expect_error(wdb.conn, q, (batch_index, three, 0), "22023", "top_k", "10000")
+    expect_error(wdb.conn, q, (batch_index, [[1.0, 2.0, float("nan"), 4.0]], 2), "22000",
+                 "query_vectors[1]", "finite")
     expect_error(wdb.conn, "SELECT * FROM s3vl.query_vectors_batch(%s, %s::float8[], 2, "
-                 "query_ids => ARRAY['a'])", (batch_index, bad_dim), "22023", "query_ids",
+                 "query_ids => ARRAY['a'])", (batch_index, three), "22023", "query_ids",
                  "1 ids for 3 vectors")
     expect_error(wdb.conn, "SELECT * FROM s3vl.query_vectors_batch(%s, %s::jsonb)",
                  (batch_index, Jsonb([{"id": "a", "vector": [1, 2, 3, 4]}, [1, 2, 3, 4]])),
@@ -106,7 +106,7 @@ def test_batch_argument_errors(wdb: WriteDb, batch_index: str) -> None:  # noqa:
     expect_error(wdb.conn, "SELECT * FROM s3vl.query_vectors_batch(%s, %s::jsonb)",
                  (batch_index, Jsonb([])), "22023", "non-empty")
     expect_error(wdb.conn, "SELECT * FROM s3vl.query_vectors_batch(%s, %s::float8[], 2, "
-                 "'[1]'::jsonb)", (batch_index, bad_dim), "22023", "metadata_filter")
+                 "'[1]'::jsonb)", (batch_index, three), "22023", "metadata_filter")
 
 
 def test_batch_is_granted_to_reader(wdb: WriteDb) -> None:  # noqa: F811

@@ -20,7 +20,8 @@ pytestmark = pytest.mark.stack
 def vectors_for(n: int, dim: int = 3) -> list[dict[str, Any]]:
     # Distinct directions (no all-zero vector), float32-exact values.
     return [{"key": f"k-{i:05d}",
-             "data": {"float32": [1.0 + (i % 7), float(i % 13) / 4, float(i) / 8] + [0.5] * (dim - 3)},
+             "data": {"float32": [1.0 + (i % 7), float(i % 13) / 4, float(i) / 8]
+                      + [0.5] * (dim - 3)},
              "metadata": {"i": i, "even": i % 2 == 0}} for i in range(n)]
 
 
@@ -38,8 +39,8 @@ def test_round_trip_put_get_query_delete(wdb: WriteDb, n: int) -> None:  # noqa:
     assert got[0][1] == pytest.approx(last["data"]["float32"])
     assert got[0][2] == last["metadata"]
     assert got[1][3] is False
-    top = wdb.conn.execute("SELECT vector_id, distance FROM s3vl.query_vectors(%s, %s::float8[], 1)",
-                           (name, last["data"]["float32"])).fetchall()
+    top = wdb.conn.execute("SELECT vector_id, distance FROM s3vl.query_vectors(%s, "
+                           "%s::float8[], 1)", (name, last["data"]["float32"])).fetchall()
     assert top[0][1] == pytest.approx(0.0, abs=1e-6)
     assert top[0][0] in {v["key"] for v in vecs}  # nearly parallel keys tie in float32
     keys = [v["key"] for v in vecs]
