@@ -179,7 +179,7 @@ BEGIN
   PERFORM s3vl._require(caller, 'key_column', key_column);
   PERFORM s3vl._require(caller, 'embedding_column', embedding_column);
   PERFORM s3vl._require(caller, 'index_name', index_name);
-  PERFORM s3vl._resolve_index(caller, index_name, NULL);  -- 42704 unless registered and active
+  PERFORM s3vl.resolve_index_arn(index_name);  -- 42704 unless registered and active
   SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO key_type
     FROM pg_catalog.pg_attribute a
     WHERE a.attrelid = source AND a.attname = key_column AND a.attnum > 0 AND NOT a.attisdropped;

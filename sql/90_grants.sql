@@ -88,7 +88,6 @@ TO s3vl_writer;
 -- Helpers the invoker-rights sync functions call.
 GRANT EXECUTE ON FUNCTION
   s3vl._require(text, text, anyelement),
-  s3vl._resolve_index(text, text, text),
   s3vl._sync_capture()
 TO s3vl_admin;
 GRANT SELECT ON s3vl.sync_outbox TO s3vl_reader;
