@@ -1,0 +1,92 @@
+"""Bulk write throughput through s3vl.put_vectors into the emulator, against boto3 PutVectors
+straight to the emulator, in the same run.
+
+On a local stack of its own (.local/bench-writes, removed after), no added latency:
+  baseline  boto3 put_vectors in calls of 500 (the service maximum) straight to the emulator
+  s3vl      SELECT s3vl.put_vectors('<index>', <jsonb array of N vectors>): validation in SQL,
+            split into invocations under 6 MB, the function's PutVectors calls of 500
+Each into a fresh index; prints vectors/s and the ratio. Target: >= 2,000 vectors/s (the
+service's own limit is 2,500 vectors/s per index).
+
+    .venv/bin/python bench/bench_writes.py [--quick] [--vectors N] [--dimension D] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_batch import bench_stack, make_index  # noqa: E402
+
+TARGET_PER_S = 2000.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="2,000 vectors (smoke test)")
+    parser.add_argument("--vectors", type=int, default=10000)
+    parser.add_argument("--dimension", type=int, default=384)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    import boto3
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    count = 2000 if args.quick else args.vectors
+    rng = random.Random(9)
+    vectors = [{"key": f"doc-{i}", "data": {"float32": [rng.uniform(-1, 1)
+                                                        for _ in range(args.dimension)]},
+                "metadata": {"i": i, "category": f"c{i % 10}"}} for i in range(count)]
+    results: dict[str, Any] = {"vectors": count, "dimension": args.dimension}
+    with bench_stack("writes") as info, psycopg.connect(info.dsn, autocommit=True) as conn:
+        client = boto3.client("s3vectors", endpoint_url=info.s3vectors_endpoint,
+                              region_name=info.region, aws_access_key_id="testing",
+                              aws_secret_access_key="testing")
+        make_index(info, conn, "bench-direct", 0, args.dimension)
+        make_index(info, conn, "bench-sql", 0, args.dimension)
+        direct_arn = info.index_arn.split("/index/")[0] + "/index/bench-direct"
+        started = time.perf_counter()
+        for start in range(0, count, 500):
+            client.put_vectors(indexArn=direct_arn, vectors=vectors[start:start + 500])
+        direct_s = time.perf_counter() - started
+        payload = Jsonb(vectors)
+        started = time.perf_counter()
+        written = conn.execute("SELECT s3vl.put_vectors('bench-sql', %s)",
+                               (payload,)).fetchone()
+        sql_s = time.perf_counter() - started
+        assert written == (count,), written
+        listed = 0
+        token = None
+        while True:
+            page = client.list_vectors(indexArn=direct_arn.replace("bench-direct", "bench-sql"),
+                                       maxResults=1000, **({"nextToken": token} if token else {}))
+            listed += len(page["vectors"])
+            token = page.get("nextToken")
+            if not token:
+                break
+        assert listed == count, listed
+    results["baseline_boto3_per_s"] = round(count / direct_s)
+    results["s3vl_put_vectors_per_s"] = round(count / sql_s)
+    results["s3vl_seconds"] = round(sql_s, 2)
+    results["ratio_s3vl_over_boto3"] = round(direct_s / sql_s, 2)
+    results["target_per_s"] = TARGET_PER_S
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print(f"{count} vectors of {args.dimension} floats with metadata, into the emulator")
+        print(f"baseline (boto3 PutVectors x500): {results['baseline_boto3_per_s']:8d} vectors/s")
+        print(f"s3vl.put_vectors:                 {results['s3vl_put_vectors_per_s']:8d} vectors/s "
+              f"({results['s3vl_seconds']} s)")
+        print(f"ratio s3vl / boto3: {results['ratio_s3vl_over_boto3']}; "
+              f"target >= {TARGET_PER_S:.0f} vectors/s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
