@@ -18,6 +18,7 @@ import psycopg
 
 from s3vl_local import stack
 from s3vl_local.demo import data as demo_data
+from s3vl_local.demo import sync_step
 from s3vl_local.demo.loader import load_tables, put_vectors
 from s3vl_local.identity import DUMMY_CREDENTIAL
 
@@ -65,7 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         print("[demo] s3vl.query_vectors is not installed (sql/install.sql missing or "
               "incomplete); the data is loaded, the queries cannot run", file=sys.stderr)
         return 1
-    return run_queries(info.dsn, data.queries)
+    status = run_queries(info.dsn, data.queries)
+    if status == 0 and sync_step.has_sync(info.dsn):
+        sync_step.run(info.dsn, client, info.bucket_name, info.index_arn, data)
+    return status
 
 
 if __name__ == "__main__":
