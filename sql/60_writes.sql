@@ -108,7 +108,32 @@ DECLARE
                                       WHERE l.name = 'filterable_metadata_bytes');
   bad record;
   shape record;
+  scan record;
 BEGIN
+  -- One pass answers "is anything wrong?" for the common, valid input; the passes below run
+  -- only to find and name the first problem.
+  SELECT pg_catalog.bool_or(
+           pg_catalog.jsonb_typeof(o.v) <> 'object'
+           OR pg_catalog.jsonb_typeof(o.v -> 'key') IS DISTINCT FROM 'string'
+           OR pg_catalog.length(o.v ->> 'key') NOT BETWEEN 1 AND max_key
+           OR pg_catalog.jsonb_typeof(d.data) IS DISTINCT FROM 'array'
+           OR pg_catalog.jsonb_path_exists(d.data, '$[*] ? (@.type() != "number"
+                || @ > 3.4028234663852886e38 || @ < -3.4028234663852886e38)')
+           OR pg_catalog.jsonb_typeof(o.v -> 'metadata') NOT IN ('object', 'null')
+           OR pg_catalog.jsonb_array_length(d.data) IS DISTINCT FROM known_dimension
+           OR (known_metric = 'cosine'
+               AND NOT pg_catalog.jsonb_path_exists(d.data, '$[*] ? (@ != 0)'))) AS suspect,
+         pg_catalog.bool_or(pg_catalog.jsonb_typeof(o.v -> 'metadata') = 'object'
+           AND pg_catalog.octet_length((o.v -> 'metadata')::text) > max_filterable) AS big_metadata,
+         count(DISTINCT o.v ->> 'key') <> count(*) AS repeated
+    INTO scan
+    FROM pg_catalog.jsonb_array_elements(vectors) AS o(v),
+    LATERAL (SELECT CASE pg_catalog.jsonb_typeof(o.v -> 'data')
+      WHEN 'object' THEN o.v -> 'data' -> 'float32' ELSE o.v -> 'data' END AS data) AS d;
+  IF NOT (scan.suspect OR scan.big_metadata OR scan.repeated) THEN
+    RETURN;
+  END IF;
+
   SELECT o.n - 1 AS i, o.v INTO bad
     FROM pg_catalog.jsonb_array_elements(vectors) WITH ORDINALITY AS o(v, n)
     WHERE pg_catalog.jsonb_typeof(o.v) <> 'object'
@@ -133,14 +158,20 @@ BEGIN
       caller, bad.i, bad.k USING ERRCODE = '22023';
   END IF;
 
+  -- A jsonpath test per vector finds the bad vector; only its elements are then unnested.
   SELECT o.n - 1 AS i, o.v ->> 'key' AS k, e.n AS position, e.x INTO bad
-    FROM pg_catalog.jsonb_array_elements(vectors) WITH ORDINALITY AS o(v, n),
+    FROM (SELECT b.v, b.n FROM pg_catalog.jsonb_array_elements(vectors) WITH ORDINALITY AS b(v, n)
+          WHERE pg_catalog.jsonb_path_exists(CASE pg_catalog.jsonb_typeof(b.v -> 'data')
+                  WHEN 'object' THEN b.v -> 'data' -> 'float32' ELSE b.v -> 'data' END,
+                  '$[*] ? (@.type() != "number" || @ > 3.4028234663852886e38
+                           || @ < -3.4028234663852886e38)')
+          ORDER BY b.n LIMIT 1) AS o,
     LATERAL pg_catalog.jsonb_array_elements(CASE pg_catalog.jsonb_typeof(o.v -> 'data')
       WHEN 'object' THEN o.v -> 'data' -> 'float32' ELSE o.v -> 'data' END)
       WITH ORDINALITY AS e(x, n)
     WHERE pg_catalog.jsonb_typeof(e.x) <> 'number'
        OR pg_catalog.abs(e.x::numeric) > 3.4028234663852886e38
-    ORDER BY o.n, e.n LIMIT 1;
+    ORDER BY e.n LIMIT 1;
   IF FOUND THEN
     IF pg_catalog.jsonb_typeof(bad.x) <> 'number' THEN
       RAISE EXCEPTION '%: vectors[%].data (key "%") element % must be a number (got %)', caller,
