@@ -272,9 +272,14 @@ BEGIN
 END
 $$;
 
--- Sends one claimed batch of keys; true if S3 Vectors accepted all of it.
+-- Sends one claimed batch of keys. A batch the service refuses as invalid (one bad row makes
+-- PutVectors refuse all) is split in halves until only the bad keys fail, so one bad row never
+-- holds back the others; retryable failures keep the whole batch for a later attempt.
+-- Its result columns grew after the first version: drop, then create (idempotent).
+DROP FUNCTION IF EXISTS s3vl._sync_batch(s3vl.sync_tables, text, text[], text);
 CREATE OR REPLACE FUNCTION s3vl._sync_batch(t s3vl.sync_tables, index_arn text, keys text[],
-  row_sql text, OUT put_count integer, OUT delete_count integer, OUT error text)
+  row_sql text, OUT put_count integer, OUT delete_count integer, OUT failed_count integer,
+  OUT error text)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -284,41 +289,65 @@ DECLARE
   put_hashes text[];
   put_request json;
   gone text[];
+  state text;
+  half integer;
+  part record;
 BEGIN
-  EXECUTE 'SELECT pg_catalog.array_agg(r.key), pg_catalog.array_agg(s3vl._sync_version(r.vec, r.meta)), '
-          'pg_catalog.json_build_object(''operation'', ''put_vectors'', ''index_arn'', $2::text, '
-          '''vectors'', pg_catalog.json_agg(pg_catalog.json_build_object(''key'', r.key, '
-          '''data'', pg_catalog.array_to_json(r.vec), ''metadata'', r.meta))) '
-          'FROM (' || row_sql || ') r'
-    INTO put_keys, put_hashes, put_request USING keys, index_arn;
-  SELECT pg_catalog.array_agg(k) INTO gone FROM pg_catalog.unnest(keys) k
-    WHERE k <> ALL (coalesce(put_keys, '{}'));
-  put_count := coalesce(pg_catalog.cardinality(put_keys), 0);
-  delete_count := coalesce(pg_catalog.cardinality(gone), 0);
+  put_count := 0; delete_count := 0; failed_count := 0;
   BEGIN
-    IF put_count > 0 THEN
+    -- The rows' current state, read after the claim: a later change is queued again.
+    EXECUTE 'SELECT pg_catalog.array_agg(r.key), '
+            'pg_catalog.array_agg(s3vl._sync_version(r.vec, r.meta)), '
+            'pg_catalog.json_build_object(''operation'', ''put_vectors'', ''index_arn'', $2::text, '
+            '''vectors'', pg_catalog.json_agg(pg_catalog.json_build_object(''key'', r.key, '
+            '''data'', pg_catalog.array_to_json(r.vec), ''metadata'', r.meta))) '
+            'FROM (' || row_sql || ') r'
+      INTO put_keys, put_hashes, put_request USING keys, index_arn;
+    SELECT pg_catalog.array_agg(k) INTO gone FROM pg_catalog.unnest(keys) k
+      WHERE k <> ALL (coalesce(put_keys, '{}'));
+    IF put_keys IS NOT NULL THEN
       PERFORM s3vl._invoke(caller, put_request);
     END IF;
-    IF delete_count > 0 THEN
-      PERFORM s3vl._invoke(caller, pg_catalog.json_build_object(
-        'operation', 'delete_vectors', 'index_arn', index_arn, 'keys', pg_catalog.array_to_json(gone)));
+    IF gone IS NOT NULL THEN
+      PERFORM s3vl._invoke(caller, pg_catalog.json_build_object('operation', 'delete_vectors',
+        'index_arn', index_arn, 'keys', pg_catalog.array_to_json(gone)));
     END IF;
   EXCEPTION WHEN OTHERS THEN
-    error := pg_catalog.format('%s (SQLSTATE %s)', SQLERRM, SQLSTATE);
-    UPDATE s3vl.sync_outbox o SET attempts = o.attempts + 1, last_error = error,
-        last_error_at = pg_catalog.clock_timestamp(),
-        next_attempt_at = pg_catalog.clock_timestamp() + s3vl._sync_backoff(o.attempts + 1)
-      WHERE o.source = t.source AND o.key = ANY (keys);
-    RETURN;
+    state := SQLSTATE;
+    error := pg_catalog.format('%s (SQLSTATE %s)', SQLERRM, state);
   END;
-  -- Accepted: the claimed rows are still ours (locked), so deleting them loses no newer change.
-  DELETE FROM s3vl.sync_outbox o WHERE o.source = t.source AND o.key = ANY (keys);
-  INSERT INTO s3vl.sync_state AS s (source, key, version_hash, synced_at)
-    SELECT t.source, k, h, pg_catalog.clock_timestamp()
-    FROM ROWS FROM (pg_catalog.unnest(put_keys), pg_catalog.unnest(put_hashes)) AS u(k, h)
-  ON CONFLICT (source, key) DO UPDATE SET version_hash = EXCLUDED.version_hash,
-    synced_at = EXCLUDED.synced_at;
-  DELETE FROM s3vl.sync_state s WHERE s.source = t.source AND s.key = ANY (gone);
+  IF error IS NULL THEN
+    put_count := coalesce(pg_catalog.cardinality(put_keys), 0);
+    delete_count := coalesce(pg_catalog.cardinality(gone), 0);
+    -- Accepted: the claimed rows are still ours (locked), so deleting them loses no newer change.
+    DELETE FROM s3vl.sync_outbox o WHERE o.source = t.source AND o.key = ANY (keys);
+    INSERT INTO s3vl.sync_state AS s (source, key, version_hash, synced_at)
+      SELECT t.source, k, h, pg_catalog.clock_timestamp()
+      FROM ROWS FROM (pg_catalog.unnest(put_keys), pg_catalog.unnest(put_hashes)) AS u(k, h)
+    ON CONFLICT (source, key) DO UPDATE SET version_hash = EXCLUDED.version_hash,
+      synced_at = EXCLUDED.synced_at;
+    DELETE FROM s3vl.sync_state s WHERE s.source = t.source AND s.key = ANY (gone);
+    RETURN;
+  END IF;
+  half := pg_catalog.cardinality(keys) / 2;
+  IF half >= 1 AND state IN ('22023', '22000') THEN
+    FOR part IN SELECT * FROM s3vl._sync_batch(t, index_arn, keys[1:half], row_sql)
+                UNION ALL
+                SELECT * FROM s3vl._sync_batch(t, index_arn, keys[half + 1:], row_sql) LOOP
+      put_count := put_count + part.put_count;
+      delete_count := delete_count + part.delete_count;
+      failed_count := failed_count + part.failed_count;
+      IF part.error IS NOT NULL THEN
+        error := part.error;
+      END IF;
+    END LOOP;
+    RETURN;
+  END IF;
+  failed_count := pg_catalog.cardinality(keys);
+  UPDATE s3vl.sync_outbox o SET attempts = o.attempts + 1, last_error = error,
+      last_error_at = pg_catalog.clock_timestamp(),
+      next_attempt_at = pg_catalog.clock_timestamp() + s3vl._sync_backoff(o.attempts + 1)
+    WHERE o.source = t.source AND o.key = ANY (keys);
 END
 $$;
 
@@ -355,7 +384,10 @@ BEGIN
     synced_index := idx_name; upserted := 0; deleted := 0; failed := 0; last_error := NULL;
     SELECT * INTO idx FROM s3vl._resolve_index(caller, idx_name, NULL);
     batch_size := s3vl._sync_batch_size(idx.dimension);
-    FOR t IN SELECT * FROM s3vl.sync_tables st WHERE st.index_name = idx_name ORDER BY st.source LOOP
+    -- A dropped table's keys stay pending (visible in sync_status) until untrack_table.
+    FOR t IN SELECT * FROM s3vl.sync_tables st WHERE st.index_name = idx_name
+               AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = st.source)
+             ORDER BY st.source LOOP
       row_sql := s3vl._sync_row_sql(t);
       LOOP
         EXIT WHEN budget <= 0;
@@ -370,11 +402,10 @@ BEGIN
         EXIT WHEN keys IS NULL;
         budget := budget - pg_catalog.cardinality(keys);
         res := s3vl._sync_batch(t, idx.index_arn, keys, row_sql);
-        IF res.error IS NULL THEN
-          upserted := upserted + res.put_count;
-          deleted := deleted + res.delete_count;
-        ELSE
-          failed := failed + pg_catalog.cardinality(keys);
+        upserted := upserted + res.put_count;
+        deleted := deleted + res.delete_count;
+        IF res.error IS NOT NULL THEN
+          failed := failed + res.failed_count;
           last_error := res.error;
           tried := tried || keys;
         END IF;

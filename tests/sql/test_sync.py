@@ -80,3 +80,27 @@ def test_bad_arguments_change_nothing(db: psycopg.Connection[Any], tracked: Any)
     db.execute(f"INSERT INTO {t} VALUES (7, '{{1,2,3,4}}', 'k', 1, true, NULL)")
     assert db.execute("SELECT count(*) FROM s3vl.sync_outbox WHERE source = %s::regclass",
                       (t,)).fetchone() == (1,)
+
+
+def test_bad_row_fails_alone(db: psycopg.Connection[Any], tracked: Any,
+                             s3vectors_client: Any) -> None:
+    t = tracked.table
+    db.execute(f"INSERT INTO {t} SELECT g, ARRAY[g, 1, 2, 3]::real[], 'ok', g, true, NULL "
+               "FROM generate_series(1, 30) g")
+    db.execute(f"UPDATE {t} SET embedding = '{{1,2,3}}' WHERE id = 17")  # wrong dimension
+    result = db.execute("SELECT upserted, failed, last_error FROM s3vl.sync(%s)",
+                        (tracked.index_name,)).fetchone()
+    assert result is not None and result[:2] == (29, 1)
+    assert "dimension" in result[2] and "SQLSTATE 22000" in result[2]
+    status = db.execute("SELECT pending, failed, last_error FROM s3vl.sync_status() "
+                        "WHERE index_name = %s", (tracked.index_name,)).fetchone()
+    assert status is not None and status[:2] == (1, 1) and "dimension" in status[2]
+    assert db.execute("SELECT key, attempts FROM s3vl.sync_outbox WHERE source = %s::regclass",
+                      (t,)).fetchall() == [("17", 1)]
+    # Backoff: an immediate plain sync leaves it alone; fixing the row and retrying sends it.
+    assert db.execute("SELECT upserted, failed FROM s3vl.sync(%s)",
+                      (tracked.index_name,)).fetchone() == (0, 0)
+    db.execute(f"UPDATE {t} SET embedding = '{{1,2,3,4}}' WHERE id = 17")
+    assert db.execute("SELECT upserted, failed FROM s3vl.sync(%s)",
+                      (tracked.index_name,)).fetchone() == (1, 0)
+    assert index_contents(s3vectors_client, tracked.index_arn) == table_contents(db, t)
