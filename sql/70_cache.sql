@@ -1,11 +1,11 @@
 -- Result cache for query_vectors and query_vectors_batch: opt-in per index with a time to live.
 -- A hit answers without invoking the function. The key is a hash of every input that changes the
 -- answer, and a hit also compares the full stored key, so two queries never share an answer.
--- Tables are UNLOGGED: a cache needs no WAL and no crash safety (it is emptied after a crash,
--- which only costs misses). Nothing here is granted: readers reach it through the SECURITY
+-- The entries table is UNLOGGED: a cache needs no WAL and no crash safety (it is emptied after a
+-- crash, which only costs misses); the settings are ordinary tables, kept like the configuration. Nothing here is granted: readers reach it through the SECURITY
 -- DEFINER query functions. In a read-only transaction (a replica) the cache is bypassed.
 
-CREATE UNLOGGED TABLE IF NOT EXISTS s3vl.cache_settings (
+CREATE TABLE IF NOT EXISTS s3vl.cache_settings (
   index_arn text PRIMARY KEY,
   ttl interval NOT NULL CHECK (ttl > interval '0'),
   updated_at timestamptz NOT NULL DEFAULT now()
@@ -13,7 +13,7 @@ CREATE UNLOGGED TABLE IF NOT EXISTS s3vl.cache_settings (
 COMMENT ON TABLE s3vl.cache_settings IS 's3vl: indexes whose query results are cached (s3vl.set_cache)';
 
 -- Size bounds (one row): entries and stored result bytes over all indexes.
-CREATE UNLOGGED TABLE IF NOT EXISTS s3vl.cache_limits (
+CREATE TABLE IF NOT EXISTS s3vl.cache_limits (
   id boolean PRIMARY KEY DEFAULT true CHECK (id),
   max_entries integer NOT NULL DEFAULT 10000 CHECK (max_entries > 0),
   max_bytes bigint NOT NULL DEFAULT 67108864 CHECK (max_bytes > 0)
