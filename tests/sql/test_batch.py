@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from psycopg.types.json import Jsonb
 
-from sql.helpers import expect_error
+from sql.helpers import REPO_ROOT, expect_error
 from sql.test_writes_support import WriteDb, wdb  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.stack
@@ -114,3 +114,26 @@ def test_batch_is_granted_to_reader(wdb: WriteDb) -> None:  # noqa: F811
                 "s3vl.query_vectors_batch(text, jsonb, integer, jsonb, boolean)"]:
         assert wdb.conn.execute("SELECT has_function_privilege('s3vl_reader', %s, 'EXECUTE')",
                                 (sig,)).fetchone() == (True,)
+
+
+def test_cookbook_last_orders_similar_products_in_stock(wdb: WriteDb) -> None:  # noqa: F811
+    doc = (REPO_ROOT / "docs" / "writes-batch-cache.md").read_text()
+    statement = doc.split("### Cookbook")[1].split("```sql")[1].split("```")[0]
+    name, _ = wdb.new_index(dimension=DIM)
+    products = [{"key": f"sku-{i}", "data": [1.0, float(i), 0.5, -0.25 * i],
+                 "metadata": {"in_stock": i % 2 == 0}} for i in range(12)]
+    wdb.conn.execute("SELECT s3vl.put_vectors(%s, %s)", (name, Jsonb(products)))
+    conn = wdb.conn
+    conn.execute("CREATE TEMP TABLE orders (order_id integer, created_at timestamptz, "
+                 "embedding float8[])")
+    conn.execute("INSERT INTO orders SELECT g, now() - g * interval '1 hour', "
+                 "ARRAY[1, g, 0.5, 0]::float8[] FROM generate_series(1, 103) g")
+    rows = conn.execute(statement.replace("'products'", f"'{name}'")).fetchall()
+    conn.execute("DROP TABLE orders")
+    assert len({r[0] for r in rows}) == 100 and len(rows) == 500
+    assert max(r[0] for r in rows) == 100  # the 100 most recent orders: ids 1..100
+    assert all(int(r[1].split("-")[1]) % 2 == 0 for r in rows)  # in stock only
+    first = [r[1] for r in rows if r[0] == 1]
+    single = conn.execute("SELECT vector_id FROM s3vl.query_vectors(%s, ARRAY[1, 1, 0.5, 0]"
+                          "::float8[], 5, true, '{\"in_stock\": true}')", (name,)).fetchall()
+    assert first == [s[0] for s in single]
