@@ -10,7 +10,8 @@ Measured in one run against a throwaway local stack (.local/bench-sync):
 Each phase prints changed rows/s (write statement + sync time); the target is >= 2,000 rows/s;
 ratio = rows/s / target, and sync rows/s / direct rows/s.
 
-    .venv/bin/python bench/bench_sync.py [--rows N] [--dimension D] [--quick] [--json]
+    .venv/bin/python bench/bench_sync.py [--rows N] [--dimension D] [--sessions S] [--quick]
+                                         [--json]
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -41,11 +43,34 @@ def drain(conn: Any, index_name: str) -> None:
             return
 
 
-def timed_phase(conn: Any, statement: str, index_name: str) -> dict[str, float]:
+def drain_parallel(dsn: str, index_name: str, sessions: int) -> None:
+    """drain() from several sessions at once (SKIP LOCKED gives each its own keys)."""
+    import psycopg
+
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                drain(conn, index_name)
+        except BaseException as exc:  # re-raised in the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(sessions)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    if errors:
+        raise errors[0]
+
+
+def timed_phase(conn: Any, dsn: str, statement: str, index_name: str,
+                sessions: int) -> dict[str, float]:
     started = time.perf_counter()
     changed = conn.execute(statement).rowcount
     written = time.perf_counter()
-    drain(conn, index_name)
+    drain_parallel(dsn, index_name, sessions)
     done = time.perf_counter()
     return {"rows": changed, "write_s": round(written - started, 3),
             "sync_s": round(done - written, 3),
@@ -56,6 +81,8 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=20000)
     parser.add_argument("--dimension", type=int, default=128)
+    parser.add_argument("--sessions", type=int, default=1,
+                        help="sessions running s3vl.sync at once (default 1)")
     parser.add_argument("--quick", action="store_true", help="2,000 rows (smoke run)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -110,11 +137,14 @@ def main() -> int:
                                  "rows_per_s": round(rows / direct_s, 1), "batch": batch}
             conn.execute("SELECT s3vl.track_table(%s, 'id', 'embedding', 'bench-sync', "
                          "ARRAY['category', 'price'])", (TABLE,))
-            results["insert"] = timed_phase(conn, f"INSERT INTO {TABLE} {rows_sql}", "bench-sync")
+            results["insert"] = timed_phase(conn, info.dsn, f"INSERT INTO {TABLE} {rows_sql}",
+                                            "bench-sync", args.sessions)
             results["update"] = timed_phase(
-                conn, f"UPDATE {TABLE} SET embedding[1] = embedding[1] + 1", "bench-sync")
-            results["delete"] = timed_phase(conn, f"DELETE FROM {TABLE} WHERE id % 2 = 0",
-                                            "bench-sync")
+                conn, info.dsn, f"UPDATE {TABLE} SET embedding[1] = embedding[1] + 1",
+                "bench-sync", args.sessions)
+            results["delete"] = timed_phase(conn, info.dsn,
+                                            f"DELETE FROM {TABLE} WHERE id % 2 = 0",
+                                            "bench-sync", args.sessions)
             stored = client.list_vectors(indexArn=arns["bench-sync"], maxResults=1000)
             results["check_first_page"] = len(stored["vectors"])
     finally:
@@ -129,7 +159,7 @@ def main() -> int:
         print(json.dumps(results, indent=2))
         return 0
     print(f"sync throughput, {rows} rows, dimension {args.dimension}, "
-          f"batch {results['direct']['batch']}")
+          f"batch {results['direct']['batch']}, {args.sessions} sync session(s)")
     print(f"  direct put_vectors (floor): {results['direct']['rows_per_s']:>9.1f} rows/s")
     for phase in ("insert", "update", "delete"):
         r = results[phase]
