@@ -71,3 +71,31 @@ def test_query_table_bad_input(db: psycopg.Connection[Any], local_stack: Any,
                      "ARRAY[0,0,0,1]::float8[], 5)", None, "42704", "not tracked")
         expect_error(db, "SELECT * FROM s3vl.stale_rows('pg_class')", None, "42704",
                      "not tracked")
+
+
+def test_odd_identifiers_are_quoted(local_stack: Any, db: psycopg.Connection[Any],
+                                    s3vectors_client: Any) -> None:
+    """Table and column names with quotes, spaces and semicolons work and inject nothing."""
+    with tracked_table(local_stack, s3vectors_client) as tracked:
+        table = '"Odd; DROP TABLE s3vl.config; --"'
+        db.execute(f'CREATE TABLE {table} ("the ""id""" text PRIMARY KEY, '
+                   '"vec; x" float8[], "price\'s" numeric)')
+        try:
+            db.execute("SELECT s3vl.track_table(%s, %s, %s, %s, ARRAY[%s])",
+                       (table, 'the "id"', "vec; x", tracked.index_name, "price's"))
+            db.execute(f"INSERT INTO {table} VALUES ('a''b', '{{1,0,0,0}}', 2.5), "
+                       "('c', '{2,0,0,0}', 3)")
+            drain(db, tracked.index_name)
+            stored = s3vectors_client.get_vectors(indexArn=tracked.index_arn, keys=["a'b"],
+                                                  returnMetadata=True)["vectors"]
+            assert stored[0]["metadata"] == {"price's": 2.5}
+            db.execute(f"DELETE FROM {table} WHERE \"vec; x\"[1] = 1")
+            rows = db.execute("SELECT key FROM s3vl.query_table(%s, %s, "
+                              "ARRAY[0,0,0,0]::float8[], 1)", (table, 'the "id"')).fetchall()
+            assert rows == [("c",)]
+            assert [r[0] for r in db.execute("SELECT key FROM s3vl.stale_rows(%s)",
+                                             (table,)).fetchall()] == ["a'b"]
+            assert db.execute("SELECT count(*) FROM s3vl.config").fetchone() != (0,)
+        finally:
+            db.execute("SELECT s3vl.untrack_table(%s)", (table,))
+            db.execute(f"DROP TABLE {table}")
