@@ -37,7 +37,7 @@ TARGET_RATIO = 20.0
 def post_json(url: str, body: dict[str, Any]) -> Any:
     req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
                                  headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 (127.0.0.1 only)
+    with urllib.request.urlopen(req, timeout=10) as resp:
         return json.loads(resp.read() or b"null")
 
 
@@ -72,14 +72,15 @@ def make_index(info: Any, conn: Any, name: str, count: int, dimension: int = DIM
     """A registered emulator index `name` holding `count` random vectors (loaded with boto3)."""
     import boto3
 
-    client = boto3.client("s3vectors", endpoint_url=info.s3vectors_endpoint,
+    client: Any = boto3.client("s3vectors", endpoint_url=info.s3vectors_endpoint,
                           region_name=info.region, aws_access_key_id="testing",
                           aws_secret_access_key="testing")
     client.create_index(vectorBucketName=info.bucket_name, indexName=name, dataType="float32",
                         dimension=dimension, distanceMetric="cosine")
     arn = info.index_arn.split("/index/")[0] + "/index/" + name
     rng = random.Random(seed)
-    vectors = [{"key": f"v-{i}", "data": {"float32": [rng.uniform(-1, 1) for _ in range(dimension)]},
+    vectors = [{"key": f"v-{i}",
+                "data": {"float32": [rng.uniform(-1, 1) for _ in range(dimension)]},
                 "metadata": {"i": i}} for i in range(count)]
     for start in range(0, count, 500):
         client.put_vectors(indexArn=arn, vectors=vectors[start:start + 500])
@@ -134,7 +135,8 @@ def main() -> int:
     else:
         print(f"{args.queries} query vectors, Lambda +100 ms/invocation, QueryVectors +20 ms, "
               f"{runs} run(s), medians")
-        print(f"baseline (query_vectors per row, LATERAL): {results['baseline_lateral_ms']:9.1f} ms")
+        print("baseline (query_vectors per row, LATERAL): "
+              f"{results['baseline_lateral_ms']:9.1f} ms")
         print(f"query_vectors_batch (one call):            {results['batch_ms']:9.1f} ms")
         print(f"ratio: {results['ratio']}x (target >= {TARGET_RATIO:.0f}x)")
     return 0

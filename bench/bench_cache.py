@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_batch import DIMENSION, bench_stack, make_index, median, timed  # noqa: E402
+from bench_batch import DIMENSION, bench_stack, make_index, median, timed
 
 TARGET_MS = 1.0
 
