@@ -44,7 +44,8 @@ def main() -> int:
     count = 2000 if args.quick else args.vectors
     rng = random.Random(9)
     vectors: list[dict[str, Any]] = [
-        {"key": f"doc-{i}", "data": {"float32": [rng.uniform(-1, 1) for _ in range(args.dimension)]},
+        {"key": f"doc-{i}",
+         "data": {"float32": [rng.uniform(-1, 1) for _ in range(args.dimension)]},
          "metadata": {"i": i, "category": f"c{i % 10}"}} for i in range(count)]
     results: dict[str, Any] = {"vectors": count, "dimension": args.dimension}
     with bench_stack("writes") as info, psycopg.connect(info.dsn, autocommit=True) as conn:
