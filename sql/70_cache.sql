@@ -115,6 +115,11 @@ BEGIN
     metadata_filter = EXCLUDED.metadata_filter, return_metadata = EXCLUDED.return_metadata,
     result = EXCLUDED.result, result_bytes = EXCLUDED.result_bytes,
     created_at = EXCLUDED.created_at;
+  -- One session evicts at a time (others skip it): concurrent evictions could deadlock.
+  IF NOT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('s3vl.query_cache eviction'))
+  THEN
+    RETURN;
+  END IF;
   SELECT * INTO bounds FROM s3vl.cache_limits;
   DELETE FROM s3vl.query_cache c USING (
     SELECT q.key_hash,

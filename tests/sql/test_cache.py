@@ -199,3 +199,13 @@ def test_set_cache_errors_and_clear(cached: Cached) -> None:
     cached.query()
     assert cached.conn.execute("SELECT s3vl.clear_cache()").fetchone() == (1,)
     assert cached.stats() == (0, 0, 0, 0)
+
+
+def test_read_only_transaction_bypasses_the_cache(cached: Cached) -> None:
+    expected = cached.query()
+    cached.conn.execute("SELECT s3vl.clear_cache()")
+    with cached.conn.transaction():
+        cached.conn.execute("SET TRANSACTION READ ONLY")
+        assert cached.query() == expected
+        assert cached.query() == expected
+    assert cached.stats() == (0, 0, 0, 0)
