@@ -4,7 +4,6 @@ stand-in -> local Lambda endpoint -> emulator), and every validation error befor
 from __future__ import annotations
 
 import json
-import math
 import time
 from typing import Any
 
@@ -212,4 +211,17 @@ def test_writes_are_granted_to_writer_not_reader(wdb: WriteDb) -> None:  # noqa:
                                "has_function_privilege('s3vl_writer', %s, 'EXECUTE')",
                                (signature, signature)).fetchone()
         assert row == (False, True), signature
-    assert not math.isnan(0.0)
+
+
+def test_event_payloads_stay_under_the_1_mb_async_limit(wdb: WriteDb) -> None:  # noqa: F811
+    # ~4 MB of vectors: one Event invocation would be refused by the endpoint (1 MB async limit).
+    name, arn = wdb.new_index(dimension=1024)
+    vecs = [{"key": f"ev-{i}", "data": [1.0 / (7 + i + j) for j in range(1024)]}
+            for i in range(200)]
+    assert len(json.dumps(vecs)) > 3 * 1024 * 1024
+    assert wdb.conn.execute("SELECT s3vl.put_vectors(%s, %s, 'Event')",
+                            (name, Jsonb(vecs))).fetchone() == (200,)
+    deadline = time.monotonic() + 30
+    while wdb.count(arn) < 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert wdb.count(arn) == 200
