@@ -348,9 +348,11 @@ AS $$
 BEGIN
   PERFORM s3vl._require('s3vl.put_vector', 'key', key);
   PERFORM s3vl._check_vector('s3vl.put_vector', 'vector', vector);
-  RETURN s3vl.put_vectors(index_name, pg_catalog.jsonb_build_array(pg_catalog.jsonb_strip_nulls(
-    pg_catalog.jsonb_build_object('key', key, 'data', pg_catalog.to_jsonb(vector),
-                                  'metadata', metadata))));
+  -- Metadata is added only when given (jsonb_strip_nulls would also drop null values inside it).
+  RETURN s3vl.put_vectors(index_name, pg_catalog.jsonb_build_array(
+    pg_catalog.jsonb_build_object('key', key, 'data', pg_catalog.to_jsonb(vector))
+    || CASE WHEN metadata IS NULL THEN '{}'::jsonb
+            ELSE pg_catalog.jsonb_build_object('metadata', metadata) END));
 END
 $$;
 

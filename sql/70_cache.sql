@@ -40,15 +40,16 @@ COMMENT ON TABLE s3vl.query_cache IS 's3vl: cached query_vectors answers (see s3
 CREATE SEQUENCE IF NOT EXISTS s3vl.cache_hits_seq;
 CREATE SEQUENCE IF NOT EXISTS s3vl.cache_misses_seq;
 
--- The hash of the canonical serialisation of the full key (jsonb text has sorted keys).
+-- The hash of the canonical serialisation of the full key: jsonb text has sorted keys, and the
+-- vector goes in binary (array_send), exact whatever extra_float_digits a session uses.
 CREATE OR REPLACE FUNCTION s3vl._cache_key(index_arn text, query_vector float8[], top_k integer,
   metadata_filter jsonb, return_metadata boolean)
 RETURNS bytea
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
   SELECT pg_catalog.sha256(pg_catalog.convert_to(pg_catalog.concat_ws(E'\x1f', index_arn,
-           query_vector::text, top_k::text, coalesce(metadata_filter::text, 'null'),
-           return_metadata::text), 'UTF8'))
+           top_k::text, coalesce(metadata_filter::text, 'null'), return_metadata::text, ''),
+           'UTF8') || pg_catalog.array_send(query_vector))
 $$;
 
 -- The TTL when caching applies to this index in this transaction, else NULL.

@@ -209,3 +209,16 @@ def test_read_only_transaction_bypasses_the_cache(cached: Cached) -> None:
         assert cached.query() == expected
         assert cached.query() == expected
     assert cached.stats() == (0, 0, 0, 0)
+
+
+def test_vectors_equal_in_15_digits_are_distinct_keys(cached: Cached) -> None:
+    # With extra_float_digits = 0 both vectors print alike; the key uses their exact bits.
+    cached.conn.execute("SET extra_float_digits = 0")
+    try:
+        near = [Q[0], Q[1], 0.25000000000000006]
+        cached.query()
+        cached.lambda_down()
+        cached.query()
+        expect_error(cached.conn, QUERY, (cached.name, near, 3, True, None), "SV006")
+    finally:
+        cached.conn.execute("RESET extra_float_digits")
