@@ -35,3 +35,7 @@ def test_readme_cookbook_runs_verbatim(local_stack: StackInfo) -> None:
     assert re.search(r"no-such-key\s*\|\s*f\s*\|", out), out  # get_vectors: found = false
     assert re.search(r"p-0001\s*\|\s*t\s*\|", out), out
     assert re.search(r"^\s*300\s*$", out, flags=re.M), out  # scan_vectors counted every vector
+    assert "(40 rows)" in out  # query_vectors_batch: 8 demo orders x top 5
+    assert re.search(r"^\s*1\s*\|\s*1\s*\|\s*1\s*$", out, flags=re.M), out  # one hit, one miss
+    # put_vector + put_vectors (8) were deleted again (9): the demo index is back to 300 vectors.
+    assert re.search(r"^\s*9\s*$", out, flags=re.M), out
