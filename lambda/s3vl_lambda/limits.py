@@ -32,6 +32,8 @@ MAX_QUERY_PAGES = 1_000  # guard against a service that keeps returning tokens
 # query_vectors_batch (a protocol limit: bounds one synchronous invocation)
 MAX_BATCH_QUERIES = 100
 BATCH_CONCURRENCY = 8
+# put_vectors/delete_vectors calls in flight at once within one invocation
+WRITE_CONCURRENCY = 4
 
 # Per-call limits; larger requests are split into several calls
 MAX_PUT_VECTORS_PER_CALL = 500

@@ -237,3 +237,27 @@ def test_large_vectors_split_by_request_size(
                       limits.MAX_REQUEST_BYTES - limits.REQUEST_BYTES_HEADROOM)
     )
     assert [len(c) for c in chunks] == [2, 2, 1]
+
+
+def test_failed_chunk_reports_what_the_other_calls_wrote(
+    invoke: Invoke, moto_index: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Chunks are sent concurrently: one failing call must not hide what the others wrote.
+    from s3vl_lambda.errors import S3vlError
+    from s3vl_lambda.operations import write
+
+    real_call = write.call
+
+    def failing_call(ref: Any, deadline: Any, api: str, **params: Any) -> Any:
+        if any(v["key"] == "k700" for v in params.get("vectors", [])):
+            raise S3vlError("Throttled", "slow down", code="TooManyRequestsException",
+                            retryable=True)
+        return real_call(ref, deadline, api, **params)
+
+    monkeypatch.setattr(write, "call", failing_call)
+    env = _put(invoke, 1200)
+    assert env["success"] is False
+    assert env["error"]["type"] == "Throttled" and env["error"]["retryable"] is True
+    assert "(700 of 1200 were written by other calls of this request)" in env["error"]["message"]
+    listed = invoke({"operation": "list_vectors", "index_arn": INDEX_ARN, "max_results": 1000})
+    assert listed["result"]["total_count"] == 700

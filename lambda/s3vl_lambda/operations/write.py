@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .. import limits
@@ -77,7 +78,7 @@ def _partial(err: S3vlError, done: int, total: int, verb: str) -> S3vlError:
         return err
     return S3vlError(
         err.error_type,
-        f"{err.message} ({done} of {total} {verb} by earlier calls of this request)",
+        f"{err.message} ({done} of {total} {verb} by other calls of this request)",
         code=err.code,
         retryable=err.retryable,
         field=err.field,
@@ -93,16 +94,32 @@ def _write_chunks(
     param: str,
     verb: str,
 ) -> tuple[int, int]:
-    done = calls = 0
-    for chunk in chunks:
+    """Send the chunks, a few at a time: keys are unique within a request, so order is free.
+
+    Concurrency overlaps one call's serialisation with another's round trip; it stays far below
+    the service's 1,000 write requests/s per index, and throttling is retried by botocore.
+    """
+    batches = list(chunks)
+
+    def send(chunk: list[Any]) -> S3vlError | None:
         try:
             call(ref, deadline, api, **{param: chunk})
         except S3vlError as err:
-            forget_on_error(ref, err)
-            raise _partial(err, done, total, verb) from err
-        done += len(chunk)
-        calls += 1
-    return done, calls
+            return err
+        return None
+
+    workers = min(limits.WRITE_CONCURRENCY, len(batches))
+    if workers <= 1:
+        outcomes = [send(chunk) for chunk in batches]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            outcomes = list(pool.map(send, batches))
+    done = sum(len(chunk) for chunk, err in zip(batches, outcomes, strict=True) if err is None)
+    first_error = next((err for err in outcomes if err is not None), None)
+    if first_error is not None:
+        forget_on_error(ref, first_error)
+        raise _partial(first_error, done, total, verb) from first_error
+    return done, len(batches)
 
 
 def put_vectors(req: Request, deadline: Deadline) -> dict[str, int]:
