@@ -94,16 +94,16 @@ BEGIN
 END
 $$;
 
--- Sends one protocol request and returns the operation result. The request is json (built as
--- text, the cheapest form for long vectors); the answer is parsed once into jsonb.
-CREATE OR REPLACE FUNCTION s3vl._invoke(caller text, request json)
-RETURNS jsonb
+-- THE one place that calls aws_lambda.invoke: reads the configuration, applies the stored timeout,
+-- and maps a failed call to an s3vl SQLSTATE. The request is json (built as text, the cheapest
+-- form for long vectors); the answer is parsed once into jsonb (NULL for Event/DryRun).
+CREATE OR REPLACE FUNCTION s3vl._call_lambda(caller text, request json, invocation_type text,
+  OUT status_code integer, OUT payload jsonb)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   cfg record;
-  response jsonb;
   failed_state text;
   failed_message text;
   failed_detail text;
@@ -115,8 +115,9 @@ BEGIN
   PERFORM pg_catalog.set_config('aws_lambda.request_timeout_ms',
                                 (cfg.timeout_seconds * 1000)::text, true);
   BEGIN
-    SELECT i.payload::jsonb INTO response
-      FROM aws_lambda.invoke(cfg.lambda_arn, request, cfg.aws_region) AS i;
+    SELECT i.status_code, i.payload::jsonb INTO status_code, payload
+      FROM aws_lambda.invoke(cfg.lambda_arn, request, cfg.aws_region,
+                             invocation_type => _call_lambda.invocation_type) AS i;
   EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS failed_state = RETURNED_SQLSTATE, failed_message = MESSAGE_TEXT,
                             failed_detail = PG_EXCEPTION_DETAIL;
@@ -129,8 +130,9 @@ BEGIN
     RAISE EXCEPTION '%: calling the Lambda function failed: %', caller, failed_message
       USING ERRCODE = state,
             DETAIL = coalesce(failed_detail, '') ||
-                     format(' (aws_lambda SQLSTATE %s; function %s; timeout %s s)', failed_state,
-                            cfg.lambda_arn, cfg.timeout_seconds),
+                     format(' (aws_lambda SQLSTATE %s; function %s; invocation type %s; '
+                            'timeout %s s)', failed_state, cfg.lambda_arn, invocation_type,
+                            cfg.timeout_seconds),
             HINT = CASE state
               WHEN 'SV003' THEN 'The call exceeded timeout_seconds; raise it with '
                                 's3vl.configure(...) or retry.'
@@ -141,6 +143,17 @@ BEGIN
               ELSE 'Check s3vl.validate_config(), the function''s logs and the network path to '
                    'Lambda.' END;
   END;
-  RETURN s3vl._unwrap(caller, response);
+END
+$$;
+
+-- Sends one protocol request synchronously and returns the operation result.
+CREATE OR REPLACE FUNCTION s3vl._invoke(caller text, request json)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN s3vl._unwrap(caller, (SELECT c.payload
+                               FROM s3vl._call_lambda(caller, request, 'RequestResponse') AS c));
 END
 $$;

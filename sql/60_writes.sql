@@ -33,7 +33,7 @@ END
 $$;
 
 -- Vectors or keys per invocation, whatever their size: bounds the PutVectors calls (10 of 500)
--- one invocation makes in sequence, so it ends well inside the function's timeout.
+-- one invocation makes, so it ends well inside the function's timeout.
 CREATE OR REPLACE FUNCTION s3vl._items_per_invocation()
 RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -47,20 +47,9 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  cfg record;
   status integer;
 BEGIN
-  SELECT * INTO cfg FROM s3vl._config(caller);
-  PERFORM pg_catalog.set_config('aws_lambda.request_timeout_ms',
-                                (cfg.timeout_seconds * 1000)::text, true);
-  BEGIN
-    SELECT i.status_code INTO status
-      FROM aws_lambda.invoke(cfg.lambda_arn, request, cfg.aws_region, 'Event') AS i;
-  EXCEPTION WHEN OTHERS THEN
-    RAISE EXCEPTION '%: queueing the asynchronous invocation failed: %', caller, SQLERRM
-      USING ERRCODE = CASE WHEN SQLSTATE = '42501' THEN '42501' ELSE 'SV006' END,
-            HINT = 'Check s3vl.validate_config() and the network path to Lambda.';
-  END;
+  SELECT c.status_code INTO status FROM s3vl._call_lambda(caller, request, 'Event') AS c;
   IF status IS DISTINCT FROM 202 THEN
     RAISE EXCEPTION '%: the asynchronous invocation answered status % (expected 202)', caller,
       coalesce(status::text, 'NULL') USING ERRCODE = 'SV006';
