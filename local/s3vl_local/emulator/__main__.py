@@ -25,6 +25,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--fault-seed", type=int, default=None)
     parser.add_argument("--query-page-size", type=int, default=c.QUERY_PAGE_SIZE_DEFAULT)
+    parser.add_argument(
+        "--plain-json",
+        action="store_true",
+        help="parse vector bodies with orjson only, not the simdjson fast path (for benchmarks)",
+    )
     return parser
 
 
@@ -46,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             latency_ms=args.latency_ms,
             fault_seed=args.fault_seed,
             query_page_size=args.query_page_size,
+            fast_json=not args.plain_json,
         )
     except ValueError as error:
         parser.error(str(error))

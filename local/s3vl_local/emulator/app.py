@@ -23,6 +23,7 @@ class Emulator:
         latency_ms: float = 0.0,
         fault_seed: int | None = None,
         query_page_size: int = c.QUERY_PAGE_SIZE_DEFAULT,
+        fast_json: bool = True,
     ) -> None:
         self.data_dir = Path(data_dir) if data_dir is not None else None
         state = load(self.data_dir) if self.data_dir is not None else None
@@ -35,7 +36,7 @@ class Emulator:
         except ServiceError as error:
             raise ValueError(error.message) from error
         faults = FaultInjector(config, seed=fault_seed)
-        self.dispatcher = Dispatcher(state, region, faults, query_page_size)
+        self.dispatcher = Dispatcher(state, region, faults, query_page_size, fast_json)
         self.faults = faults
         self.state = self.dispatcher.state
         self._dirty = threading.Event()

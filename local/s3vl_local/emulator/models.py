@@ -254,6 +254,7 @@ class VectorIndex:
         """Insert or overwrite; everything is validated already, so this cannot fail half-way."""
         aux = self._row_aux(block)
         self._reserve(self.count + len(keys))
+        rows = np.empty(len(keys), dtype=np.intp)
         for i, key in enumerate(keys):
             row = self.row_of.get(key)
             if row is None:
@@ -263,8 +264,17 @@ class VectorIndex:
                 self.metadata.append(metadata[i])
             else:
                 self.metadata[row] = metadata[i]
-            self.data[row] = block[i]
-            self.aux[row] = aux[i]
+            rows[i] = row
+        first = int(rows[0]) if len(rows) else 0
+        if len(rows) and int(rows[-1]) - first == len(rows) - 1 and (rows[1:] > rows[:-1]).all():
+            # New keys only (the usual load): they take consecutive rows, a plain slice copy.
+            self.data[first : first + len(rows)] = block
+            self.aux[first : first + len(rows)] = aux
+        else:
+            # One fancy-indexed copy; with a key twice in one call the later row wins, as it
+            # would row by row (numpy assigns in index order).
+            self.data[rows] = block
+            self.aux[rows] = aux
         self._changed()
 
     def delete(self, keys: Iterable[str]) -> None:

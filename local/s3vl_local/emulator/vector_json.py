@@ -1,0 +1,156 @@
+"""Fast parse of vector-heavy request bodies (PutVectors, QueryVectors).
+
+A PutVectors body of 500 vectors of dimension 768 holds 384,000 numbers. Parsing it into Python
+floats and then into numpy costs about 40 ms; simdjson parses it in a few milliseconds and hands
+each `{"float32": [...]}` array over as a buffer of doubles, without making a Python object per
+number. Everything else in the body (keys, metadata, names) becomes ordinary Python values.
+
+The fast path only takes bodies whose vector arrays are flat arrays of numbers. Anything else
+(NaN/Infinity strings from botocore, booleans, nested arrays, numbers outside double range, big
+integers, invalid JSON) returns None, and the caller parses the body the ordinary way, so the
+errors a client sees do not depend on which path ran.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+
+try:
+    import simdjson
+except ImportError:  # pragma: no cover - pysimdjson is a declared dependency; fall back without
+    simdjson = None  # type: ignore[assignment]
+
+# simdjson reuses one parser's buffers between documents; a parser is not thread-safe and the
+# server answers on several threads, so each thread has its own.
+_local = threading.local()
+_OPEN_BRACKET = ord("[")
+
+
+def available() -> bool:
+    return simdjson is not None
+
+
+def _parser() -> Any:
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _local.parser = simdjson.Parser()
+    return parser
+
+
+def _plain(value: Any) -> Any:
+    """A simdjson value as ordinary Python values (dict, list, str, int, float, bool, None)."""
+    if isinstance(value, simdjson.Object):
+        return value.as_dict()
+    if isinstance(value, simdjson.Array):
+        return value.as_list()
+    return value
+
+
+def _brackets(value: Any) -> int:
+    """How many `[` characters this value's JSON text holds (array openings and in strings)."""
+    if isinstance(value, str):
+        return value.count("[")
+    if isinstance(value, list):
+        return 1 + sum(_brackets(v) for v in value)
+    if isinstance(value, dict):
+        return sum(k.count("[") + _brackets(v) for k, v in value.items())
+    return 0
+
+
+class _NotFlat(Exception):
+    """A vector's data is not a flat array of numbers: leave the body to the ordinary parser."""
+
+
+def _vector_data(value: Any) -> Any:
+    """`{"float32": [numbers]}` as {"float32": 1-D float64 array}; any other shape stays plain."""
+    if not isinstance(value, simdjson.Object) or len(value) != 1 or "float32" not in value:
+        return _plain(value)
+    numbers = value["float32"]
+    if not isinstance(numbers, simdjson.Array):
+        return _plain(value)
+    try:
+        buffer = numbers.as_buffer(of_type="d")
+    except (TypeError, ValueError, RuntimeError) as exc:  # non-numbers, out of range, big ints
+        raise _NotFlat from exc
+    row = np.frombuffer(buffer, dtype=np.float64)
+    if row.shape[0] != len(numbers):  # nested arrays are flattened by as_buffer
+        raise _NotFlat
+    return {"float32": row}
+
+
+def _vector_item(item: Any) -> Any:
+    if not isinstance(item, simdjson.Object):
+        return _plain(item)
+    # Object.items() converts values to Python; indexing keeps the simdjson proxies.
+    return {key: _vector_data(item[key]) if key == "data" else _plain(item[key]) for key in item}
+
+
+def loads_with_arrays(body: bytes) -> tuple[dict[str, Any], int] | None:
+    """Parse a JSON object body, vector data as numpy rows; None when the fast path does not apply.
+
+    Returns the parsed body and the number of vector arrays that were turned into numpy rows.
+    """
+    # A `\\u` escape could spell a `[` that is not in the raw bytes, which would upset the count
+    # below; such bodies are rare enough to leave to the ordinary parser.
+    if simdjson is None or b"\\" in body:
+        return None
+    try:
+        document = _parser().parse(body)
+    except (ValueError, RuntimeError, TypeError):
+        return None
+    try:
+        if not isinstance(document, simdjson.Object):
+            return None
+        out: dict[str, Any] = {}
+        rows = 0
+        for key in document:
+            value = document[key]  # not items(): that converts every value to Python first
+            if key == "vectors" and isinstance(value, simdjson.Array):
+                out[key] = [_vector_item(item) for item in value]
+            elif key == "queryVector":
+                out[key] = _vector_data(value)
+            else:
+                out[key] = _plain(value)
+        # Every `[` of the raw body is either an array that became a numpy row or part of a value
+        # that stayed plain; a nested array flattened into a row with the same length as its
+        # parent would leave more `[` in the body than this count, so the body is re-parsed.
+        expected = 0
+        for key, value in out.items():
+            expected += key.count("[")
+            if key == "vectors" and isinstance(value, list):
+                expected += 1
+                for item in value:
+                    if not isinstance(item, dict):
+                        expected += _brackets(item)
+                        continue
+                    for name, field in item.items():
+                        expected += name.count("[")
+                        if name == "data" and _is_row(field):
+                            rows += 1
+                            expected += 1
+                        else:
+                            expected += _brackets(field)
+            elif key == "queryVector" and _is_row(value):
+                rows += 1
+                expected += 1
+            else:
+                expected += _brackets(value)
+        if _count_byte(body, _OPEN_BRACKET) != expected:
+            return None
+        return out, rows
+    except _NotFlat:
+        return None
+    finally:
+        del document  # the parser can hold one live document; drop it before the next parse
+
+
+def _count_byte(body: bytes, byte: int) -> int:
+    # numpy compares 7.5 MB in about 1 ms; bytes.count takes 2.4 ms (it has no SIMD path).
+    return int(np.count_nonzero(np.frombuffer(body, dtype=np.uint8) == byte))
+
+
+def _is_row(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("float32"), np.ndarray)
