@@ -19,7 +19,10 @@ def test_quick_benchmark_prints_rates_and_ratios() -> None:
         check=True,
     )
     out = result.stdout
-    assert re.search(r"PutVectors over HTTP, dimension 64, .*: [\d,]+ vectors/s", out)
+    for label in ("fast", "fast, 4 connections", "plain JSON \\(baseline\\)"):
+        assert re.search(rf"PutVectors over HTTP, {label}, dimension 64, .*: [\d,]+ vectors/s", out)
+    assert re.search(r"vectors/s; [\d.]+x the plain-JSON baseline", out)
+    assert re.search(r"floor: simdjson alone parses one 64-d body", out)
     assert re.search(r"QueryVectors topK=100 over HTTP \(boto3\): median [\d.]+ ms", out)
     speedup = re.search(r"speed-up ([\d,]+)x in-model", out)
     assert speedup and int(speedup[1].replace(",", "")) > 1

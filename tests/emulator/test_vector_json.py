@@ -168,3 +168,24 @@ def test_fast_path_put_and_query_round_trip_over_http(
     status, _, body = post(server.url, "GetVectors", {**index, "keys": ["k2"], "returnData": True})
     stored = body["vectors"][0]["data"]["float32"]
     assert stored == [float(np.float32(x)) for x in rows[2]]
+
+
+def test_plain_json_switch_turns_the_fast_path_off_with_the_same_answers() -> None:
+    from s3vl_local.emulator import start_server
+
+    rows = np.random.default_rng(5).standard_normal((20, 8)).tolist()
+    answers = []
+    for fast in (True, False):
+        with start_server(fast_json=fast) as plain:
+            assert plain.emulator.dispatcher.fast_json is fast
+            post(plain.url, "CreateVectorBucket", {"vectorBucketName": "bkt"})
+            index = {"vectorBucketName": "bkt", "indexName": "idx"}
+            create = {**index, "dataType": "float32", "dimension": 8, "distanceMetric": "cosine"}
+            post(plain.url, "CreateIndex", create)
+            vectors = [{"key": f"k{i}", "data": {"float32": r}} for i, r in enumerate(rows)]
+            assert post(plain.url, "PutVectors", {**index, "vectors": vectors})[0] == 200
+            query = {**index, "topK": 5, "queryVector": {"float32": rows[3]}}
+            query["returnDistance"] = True
+            answers.append(post(plain.url, "QueryVectors", query)[2]["vectors"])
+    assert answers[0] == answers[1]
+    assert answers[0][0]["key"] == "k3"
