@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from . import fast_body
 from .deadline import Deadline
 
 
@@ -64,7 +65,9 @@ def _create(region: str, tier: TimeoutTier) -> Any:
     global _session
     if _session is None:
         _session = boto3.session.Session()
-    return _session.client("s3vectors", config=config)
+    client = _session.client("s3vectors", config=config)
+    fast_body.register(client)
+    return client
 
 
 def client_for(region: str, deadline: Deadline, operation: str) -> Any:

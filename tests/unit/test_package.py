@@ -51,6 +51,7 @@ def test_package_zip_contents(tmp_path: Path) -> None:
     )
     assert f"boto3-{pins['boto3']}.dist-info/METADATA" in names
     assert f"botocore-{pins['botocore']}.dist-info/METADATA" in names
+    assert f"orjson-{pins['orjson']}.dist-info/METADATA" in names  # fast_body's encoder
     assert size < 50 * 1024 * 1024  # Lambda's direct-upload limit
     _run_zip_against_the_emulator(out, tmp_path / "unzipped")
 
