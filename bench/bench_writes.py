@@ -8,6 +8,8 @@ On a local stack of its own (.local/bench-writes, removed after), no added laten
             SQL, split into invocations under 6 MB, the function's PutVectors calls of 500)
   client    the same call with the N vectors sent by the client as one jsonb parameter (adds the
             client's JSON encoding and PostgreSQL's jsonb parse of every number)
+  arrays    SELECT s3vl.put_vector_arrays('<index>', array_agg(key), array_agg(embedding),
+            array_agg(metadata)) FROM the same table: no jsonb per number
 Each into a fresh index; prints vectors/s and the ratios. Target: >= 2,000 vectors/s (the
 service's own limit is 2,500 vectors/s per index).
 
@@ -55,6 +57,7 @@ def main() -> int:
         make_index(info, conn, "bench-direct", 0, args.dimension)
         make_index(info, conn, "bench-table", 0, args.dimension)
         make_index(info, conn, "bench-client", 0, args.dimension)
+        make_index(info, conn, "bench-arrays", 0, args.dimension)
         bucket_arn = info.index_arn.split("/index/")[0]
         conn.execute("CREATE TEMP TABLE source (key text, embedding float8[], metadata jsonb)")
         with conn.cursor().copy("COPY source FROM STDIN") as copy:
@@ -75,8 +78,15 @@ def main() -> int:
         from_client = conn.execute("SELECT s3vl.put_vectors('bench-client', %s)",
                                    (Jsonb(vectors),)).fetchone()
         client_s = time.perf_counter() - started
-        assert from_table == from_client == (count,), (from_table, from_client)
-        for name in ("bench-table", "bench-client"):
+        started = time.perf_counter()
+        from_arrays = conn.execute(
+            "SELECT s3vl.put_vector_arrays('bench-arrays', array_agg(key ORDER BY key), "
+            "array_agg(embedding ORDER BY key), array_agg(metadata ORDER BY key)) FROM source"
+        ).fetchone()
+        arrays_s = time.perf_counter() - started
+        assert from_table == from_client == from_arrays == (count,), (from_table, from_client,
+                                                                     from_arrays)
+        for name in ("bench-table", "bench-client", "bench-arrays"):
             listed = 0
             token = None
             while True:
@@ -91,7 +101,10 @@ def main() -> int:
     results["baseline_boto3_per_s"] = round(count / direct_s)
     results["s3vl_from_table_per_s"] = round(count / table_s)
     results["s3vl_from_client_per_s"] = round(count / client_s)
+    results["s3vl_arrays_from_table_per_s"] = round(count / arrays_s)
     results["ratio_table_over_boto3"] = round(direct_s / table_s, 2)
+    results["ratio_arrays_over_boto3"] = round(direct_s / arrays_s, 2)
+    results["ratio_arrays_over_jsonb_table"] = round(table_s / arrays_s, 2)
     results["ratio_client_over_boto3"] = round(direct_s / client_s, 2)
     results["target_per_s"] = TARGET_PER_S
     if args.json:
@@ -104,6 +117,9 @@ def main() -> int:
               f"vectors/s (ratio {results['ratio_table_over_boto3']})")
         print(f"s3vl.put_vectors, client jsonb param: {results['s3vl_from_client_per_s']:7d} "
               f"vectors/s (ratio {results['ratio_client_over_boto3']})")
+        print(f"s3vl.put_vector_arrays from a table:  {results['s3vl_arrays_from_table_per_s']:7d} "
+              f"vectors/s (ratio {results['ratio_arrays_over_boto3']}; "
+              f"{results['ratio_arrays_over_jsonb_table']}x put_vectors from a table)")
         print(f"target >= {TARGET_PER_S:.0f} vectors/s")
     return 0
 

@@ -80,6 +80,106 @@ BEGIN
 END
 $$;
 
+-- Checks the metadata of a write (one jsonb object or NULL per key) and returns the index shape
+-- (fetching the non-filterable keys only when some metadata is over 2 KB). `label` names an
+-- element in messages, `%s` standing for its position: array position - 1 + first_position.
+CREATE OR REPLACE FUNCTION s3vl._check_metadata_list(caller text, index_arn text, keys text[],
+  metadata jsonb[], label text, first_position integer, known_dimension integer,
+  known_metric text,
+  OUT dimension integer, OUT distance_metric text, OUT non_filterable_keys text[])
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  max_keys constant integer := (SELECT l.max_value FROM s3vl.limits() l
+                                WHERE l.name = 'metadata_keys');
+  max_bytes constant integer := (SELECT l.max_value FROM s3vl.limits() l
+                                 WHERE l.name = 'metadata_bytes');
+  max_filterable constant integer := (SELECT l.max_value FROM s3vl.limits() l
+                                      WHERE l.name = 'filterable_metadata_bytes');
+  bad record;
+  shape record;
+BEGIN
+  IF metadata IS NOT NULL THEN
+    -- unnest of both arrays side by side (subscripting a jsonb[] per row rescans it)
+    SELECT o.n AS i, o.k, o.md INTO bad FROM unnest(keys, metadata) WITH ORDINALITY AS o(k, md, n)
+      WHERE pg_catalog.jsonb_typeof(o.md) NOT IN ('object', 'null')
+      ORDER BY o.n LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION '%: % (key "%") must be a JSON object (got a JSON %)', caller,
+        format(label, bad.i - 1 + first_position), bad.k, pg_catalog.jsonb_typeof(bad.md)
+        USING ERRCODE = '22023';
+    END IF;
+    SELECT o.n AS i, o.k, (SELECT count(*) FROM pg_catalog.jsonb_object_keys(o.md)) AS key_count
+      INTO bad FROM unnest(keys, metadata) WITH ORDINALITY AS o(k, md, n)
+      WHERE pg_catalog.jsonb_typeof(o.md) = 'object'
+        AND (SELECT count(*) FROM pg_catalog.jsonb_object_keys(o.md)) > max_keys
+      ORDER BY o.n LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION '%: % (key "%") has % keys; at most % are allowed', caller,
+        format(label, bad.i - 1 + first_position), bad.k, bad.key_count, max_keys
+        USING ERRCODE = '22023';
+    END IF;
+    -- The text form is never shorter than the compact form: measure exactly only above the limit.
+    SELECT o.n AS i, o.k, s3vl._compact_json_bytes(o.md) AS size INTO bad
+      FROM unnest(keys, metadata) WITH ORDINALITY AS o(k, md, n)
+      WHERE pg_catalog.jsonb_typeof(o.md) = 'object'
+        AND pg_catalog.octet_length(o.md::text) > max_bytes
+        AND s3vl._compact_json_bytes(o.md) > max_bytes
+      ORDER BY o.n LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION '%: % (key "%") is % bytes; at most % bytes are allowed', caller,
+        format(label, bad.i - 1 + first_position), bad.k, bad.size, max_bytes
+        USING ERRCODE = '22023';
+    END IF;
+  END IF;
+
+  SELECT * INTO shape FROM s3vl._index_shape(caller, index_arn, known_dimension, known_metric,
+    metadata IS NOT NULL AND EXISTS (
+      SELECT 1 FROM pg_catalog.unnest(metadata) AS o(md)
+      WHERE pg_catalog.jsonb_typeof(o.md) = 'object'
+        AND pg_catalog.octet_length(o.md::text) > max_filterable));
+  dimension := shape.dimension;
+  distance_metric := shape.distance_metric;
+  non_filterable_keys := shape.non_filterable_keys;
+
+  IF metadata IS NOT NULL AND shape.non_filterable_keys IS NOT NULL THEN
+    SELECT o.n AS i, o.k, s3vl._compact_json_bytes(o.md - shape.non_filterable_keys) AS size
+      INTO bad FROM unnest(keys, metadata) WITH ORDINALITY AS o(k, md, n)
+      WHERE pg_catalog.jsonb_typeof(o.md) = 'object'
+        AND pg_catalog.octet_length(o.md::text) > max_filterable
+        AND s3vl._compact_json_bytes(o.md - shape.non_filterable_keys) > max_filterable
+      ORDER BY o.n LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION '%: % (key "%") has % bytes of filterable metadata; at most % bytes are '
+        'allowed', caller, format(label, bad.i - 1 + first_position), bad.k, bad.size,
+        max_filterable
+        USING ERRCODE = '22023',
+              DETAIL = format('non-filterable keys of this index: %s',
+                              coalesce(nullif(array_to_string(shape.non_filterable_keys, ', '),
+                                              ''), 'none')),
+              HINT = 'Declare large fields in the index''s non-filterable metadata keys '
+                     '(nonFilterableMetadataKeys when the index is created).';
+    END IF;
+  END IF;
+END
+$$;
+
+-- Sends one write request (synchronously, or queued for Event) and returns the count the
+-- function answers in `counted` ("written", "deleted"), or item_count when it has none (Event).
+CREATE OR REPLACE FUNCTION s3vl._send_write(caller text, request json, invocation_type text,
+  item_count bigint, counted text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+  IF invocation_type = 'Event' THEN
+    PERFORM s3vl._invoke_event(caller, request);
+    RETURN item_count;
+  END IF;
+  RETURN coalesce((s3vl._invoke(caller, request) ->> counted)::bigint, item_count);
+END
+$$;
+
 -- Raises the first problem of a put_vectors input (22023 shape/size, 22000 dimension/finite).
 CREATE OR REPLACE FUNCTION s3vl._check_put_input(caller text, index_arn text, vectors jsonb,
   known_dimension integer, known_metric text)
@@ -89,10 +189,6 @@ AS $$
 DECLARE
   max_key constant integer := (SELECT l.max_value FROM s3vl.limits() l
                                WHERE l.name = 'vector_id_length');
-  max_keys constant integer := (SELECT l.max_value FROM s3vl.limits() l
-                                WHERE l.name = 'metadata_keys');
-  max_bytes constant integer := (SELECT l.max_value FROM s3vl.limits() l
-                                 WHERE l.name = 'metadata_bytes');
   max_filterable constant integer := (SELECT l.max_value FROM s3vl.limits() l
                                       WHERE l.name = 'filterable_metadata_bytes');
   bad record;
@@ -171,44 +267,13 @@ BEGIN
       pg_catalog.left(bad.x::text, 50) USING ERRCODE = '22000';
   END IF;
 
-  SELECT o.n - 1 AS i, o.v ->> 'key' AS k, o.v -> 'metadata' AS md INTO bad
-    FROM pg_catalog.jsonb_array_elements(vectors) WITH ORDINALITY AS o(v, n)
-    WHERE pg_catalog.jsonb_typeof(o.v -> 'metadata') NOT IN ('object', 'null')
-    ORDER BY o.n LIMIT 1;
-  IF FOUND THEN
-    RAISE EXCEPTION '%: vectors[%].metadata (key "%") must be a JSON object (got a JSON %)',
-      caller, bad.i, bad.k, pg_catalog.jsonb_typeof(bad.md) USING ERRCODE = '22023';
-  END IF;
-
-  SELECT o.n - 1 AS i, o.v ->> 'key' AS k,
-         (SELECT count(*) FROM pg_catalog.jsonb_object_keys(o.v -> 'metadata')) AS key_count
-    INTO bad
-    FROM pg_catalog.jsonb_array_elements(vectors) WITH ORDINALITY AS o(v, n)
-    WHERE pg_catalog.jsonb_typeof(o.v -> 'metadata') = 'object'
-      AND (SELECT count(*) FROM pg_catalog.jsonb_object_keys(o.v -> 'metadata')) > max_keys
-    ORDER BY o.n LIMIT 1;
-  IF FOUND THEN
-    RAISE EXCEPTION '%: vectors[%].metadata (key "%") has % keys; at most % are allowed', caller,
-      bad.i, bad.k, bad.key_count, max_keys USING ERRCODE = '22023';
-  END IF;
-
-  -- The text form is never shorter than the compact form: measure exactly only above the limit.
-  SELECT o.n - 1 AS i, o.v ->> 'key' AS k, s3vl._compact_json_bytes(o.v -> 'metadata') AS size
-    INTO bad
-    FROM pg_catalog.jsonb_array_elements(vectors) WITH ORDINALITY AS o(v, n)
-    WHERE pg_catalog.jsonb_typeof(o.v -> 'metadata') = 'object'
-      AND pg_catalog.octet_length((o.v -> 'metadata')::text) > max_bytes
-      AND s3vl._compact_json_bytes(o.v -> 'metadata') > max_bytes
-    ORDER BY o.n LIMIT 1;
-  IF FOUND THEN
-    RAISE EXCEPTION '%: vectors[%].metadata (key "%") is % bytes; at most % bytes are allowed',
-      caller, bad.i, bad.k, bad.size, max_bytes USING ERRCODE = '22023';
-  END IF;
-
-  SELECT * INTO shape FROM s3vl._index_shape(caller, index_arn, known_dimension, known_metric,
-    EXISTS (SELECT 1 FROM pg_catalog.jsonb_array_elements(vectors) AS o(v)
-            WHERE pg_catalog.jsonb_typeof(o.v -> 'metadata') = 'object'
-              AND pg_catalog.octet_length((o.v -> 'metadata')::text) > max_filterable));
+  -- Metadata: one checker for both write forms (it also reads the index shape).
+  SELECT * INTO shape FROM s3vl._check_metadata_list(caller, index_arn,
+    ARRAY(SELECT o.v ->> 'key' FROM pg_catalog.jsonb_array_elements(vectors)
+          WITH ORDINALITY AS o(v, n) ORDER BY o.n),
+    ARRAY(SELECT o.v -> 'metadata' FROM pg_catalog.jsonb_array_elements(vectors)
+          WITH ORDINALITY AS o(v, n) ORDER BY o.n),
+    'vectors[%s].metadata', 0, known_dimension, known_metric);
 
   SELECT o.n - 1 AS i, o.v ->> 'key' AS k, pg_catalog.jsonb_array_length(d.data) AS dim,
          pg_catalog.jsonb_path_exists(d.data, '$[*] ? (@ != 0)') AS nonzero
@@ -226,28 +291,6 @@ BEGIN
   ELSIF FOUND THEN
     RAISE EXCEPTION '%: vectors[%].data (key "%") is all zeros, which a cosine index cannot store',
       caller, bad.i, bad.k USING ERRCODE = '22023';
-  END IF;
-
-  IF shape.non_filterable_keys IS NOT NULL THEN
-    SELECT o.n - 1 AS i, o.v ->> 'key' AS k,
-           s3vl._compact_json_bytes((o.v -> 'metadata') - shape.non_filterable_keys) AS size
-      INTO bad
-      FROM pg_catalog.jsonb_array_elements(vectors) WITH ORDINALITY AS o(v, n)
-      WHERE pg_catalog.jsonb_typeof(o.v -> 'metadata') = 'object'
-        AND pg_catalog.octet_length((o.v -> 'metadata')::text) > max_filterable
-        AND s3vl._compact_json_bytes((o.v -> 'metadata') - shape.non_filterable_keys)
-            > max_filterable
-      ORDER BY o.n LIMIT 1;
-    IF FOUND THEN
-      RAISE EXCEPTION '%: vectors[%].metadata (key "%") has % bytes of filterable metadata; at '
-        'most % bytes are allowed', caller, bad.i, bad.k, bad.size, max_filterable
-        USING ERRCODE = '22023',
-              DETAIL = format('non-filterable keys of this index: %s',
-                              coalesce(nullif(array_to_string(shape.non_filterable_keys, ', '),
-                                              ''), 'none')),
-              HINT = 'Declare large fields in the index''s non-filterable metadata keys '
-                     '(nonFilterableMetadataKeys when the index is created).';
-    END IF;
   END IF;
 
   SELECT d.k, d.first_i, d.second_i INTO bad FROM (
@@ -279,7 +322,6 @@ DECLARE
   target record;
   part record;
   written bigint := 0;
-  answer jsonb;
 BEGIN
   budget := s3vl._payload_budget(caller, invocation_type);
   IF vectors IS NULL OR pg_catalog.jsonb_typeof(vectors) <> 'array' THEN
@@ -311,13 +353,188 @@ BEGIN
            count(*) AS n
     FROM placed p GROUP BY p.by_size, p.by_count ORDER BY p.by_size, p.by_count
   LOOP
-    IF invocation_type = 'Event' THEN
-      PERFORM s3vl._invoke_event(caller, part.request);
-      written := written + part.n;
-    ELSE
-      answer := s3vl._invoke(caller, part.request);
-      written := written + coalesce((answer ->> 'written')::bigint, part.n);
+    written := written + s3vl._send_write(caller, part.request, invocation_type, part.n,
+                                          'written');
+  END LOOP;
+  PERFORM s3vl._cache_invalidate(target.index_arn);
+  RETURN written;
+END
+$$;
+
+-- Raises the first problem of a put_vector_arrays input. The vectors are checked with array
+-- operations (no per-number SQL); metadata as in _check_put_input.
+CREATE OR REPLACE FUNCTION s3vl._check_put_arrays(caller text, index_arn text, keys text[],
+  vectors float8[], metadata jsonb[], known_dimension integer, known_metric text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  max_key constant integer := (SELECT l.max_value FROM s3vl.limits() l
+                               WHERE l.name = 'vector_id_length');
+  n constant integer := pg_catalog.cardinality(keys);
+  has_nan boolean;
+  bad record;
+  shape record;
+BEGIN
+  IF keys IS NULL OR n = 0 OR pg_catalog.array_ndims(keys) <> 1 THEN
+    RAISE EXCEPTION '%: keys must be a non-empty one-dimensional array of keys', caller
+      USING ERRCODE = '22023', HINT = 'For example array_agg(id::text ORDER BY id).';
+  END IF;
+  SELECT o.n AS i, o.k INTO bad FROM pg_catalog.unnest(keys) WITH ORDINALITY AS o(k, n)
+    WHERE o.k IS NULL OR pg_catalog.length(o.k) NOT BETWEEN 1 AND max_key
+    ORDER BY o.n LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION '%: keys element % must be a key of 1 to % characters (got %)', caller, bad.i,
+      max_key, coalesce(pg_catalog.length(bad.k)::text || ' characters', 'NULL')
+      USING ERRCODE = '22023';
+  END IF;
+  SELECT d.k, d.first_i, d.second_i INTO bad FROM (
+    SELECT o.k, min(o.n) AS first_i, (array_agg(o.n ORDER BY o.n))[2] AS second_i
+    FROM pg_catalog.unnest(keys) WITH ORDINALITY AS o(k, n)
+    GROUP BY o.k HAVING count(*) > 1) AS d
+    ORDER BY d.second_i LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION '%: keys element % repeats the key "%" of element %; keys must be unique '
+      'in one call', caller, bad.second_i, bad.k, bad.first_i USING ERRCODE = '22023';
+  END IF;
+
+  IF vectors IS NULL OR pg_catalog.array_ndims(vectors) IS DISTINCT FROM 2 THEN
+    RAISE EXCEPTION '%: vectors must be a two-dimensional float8[] array, one row per key (got %)',
+      caller, coalesce(pg_catalog.array_ndims(vectors)::text || ' dimension(s)', 'NULL')
+      USING ERRCODE = '22023',
+            HINT = 'array_agg(embedding ORDER BY id) over float8[] rows gives one; '
+                   'for one vector use s3vl.put_vector.';
+  END IF;
+  IF pg_catalog.array_length(vectors, 1) <> n THEN
+    RAISE EXCEPTION '%: vectors has % rows but keys has % elements', caller,
+      pg_catalog.array_length(vectors, 1), n USING ERRCODE = '22023';
+  END IF;
+  IF metadata IS NOT NULL AND (pg_catalog.array_ndims(metadata) IS DISTINCT FROM 1
+                               OR pg_catalog.cardinality(metadata) <> n) THEN
+    RAISE EXCEPTION '%: metadata must be NULL or a one-dimensional array with one element per key '
+      '(got % elements for % keys)', caller, pg_catalog.cardinality(metadata), n
+      USING ERRCODE = '22023';
+  END IF;
+  -- `x = ANY (array)` is NULL when nothing matches and an element is NULL.
+  has_nan := 'NaN'::float8 = ANY (vectors);
+  IF has_nan IS NULL THEN
+    SELECT (o.n - 1) / pg_catalog.array_length(vectors, 2) + 1 AS i INTO bad
+      FROM pg_catalog.unnest(vectors) WITH ORDINALITY AS o(x, n) WHERE o.x IS NULL
+      ORDER BY o.n LIMIT 1;
+    RAISE EXCEPTION '%: vectors row % (key "%") contains NULL', caller, bad.i, keys[bad.i]
+      USING ERRCODE = '22023';
+  END IF;
+  IF has_nan OR 'Infinity'::float8 = ANY (vectors) OR '-Infinity'::float8 = ANY (vectors) THEN
+    SELECT (o.n - 1) / pg_catalog.array_length(vectors, 2) + 1 AS i INTO bad
+      FROM pg_catalog.unnest(vectors) WITH ORDINALITY AS o(x, n)
+      WHERE o.x = 'NaN'::float8 OR o.x = 'Infinity'::float8 OR o.x = '-Infinity'::float8
+      ORDER BY o.n LIMIT 1;
+    RAISE EXCEPTION '%: vectors row % (key "%") must contain only finite numbers (NaN and '
+      'Infinity are not allowed)', caller, bad.i, keys[bad.i] USING ERRCODE = '22000';
+  END IF;
+  -- The float4 cast checks every element in C; it also fails on values too small for float32,
+  -- which S3 Vectors stores as 0, so only the exact test below decides.
+  BEGIN
+    PERFORM vectors::float4[];
+  EXCEPTION WHEN numeric_value_out_of_range THEN
+    SELECT (o.n - 1) / pg_catalog.array_length(vectors, 2) + 1 AS i INTO bad
+      FROM pg_catalog.unnest(vectors) WITH ORDINALITY AS o(x, n)
+      WHERE pg_catalog.abs(o.x) > 3.4028234663852886e38
+      ORDER BY o.n LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION '%: vectors row % (key "%") must contain only finite float32 values '
+        '(|x| <= 3.4028235e38)', caller, bad.i, keys[bad.i] USING ERRCODE = '22000';
     END IF;
+  END;
+
+  SELECT * INTO shape FROM s3vl._check_metadata_list(caller, index_arn, keys, metadata,
+    'metadata element %s', 1, known_dimension, known_metric);
+  IF pg_catalog.array_length(vectors, 2) <> shape.dimension THEN
+    RAISE EXCEPTION '%: vectors has dimension % but the index has dimension %', caller,
+      pg_catalog.array_length(vectors, 2), shape.dimension
+      USING ERRCODE = '22000',
+            HINT = 'Use an embedding model with the index dimension; see s3vl.get_index_info().';
+  END IF;
+  IF shape.distance_metric = 'cosine' THEN
+    SELECT g.i INTO bad FROM pg_catalog.generate_subscripts(vectors, 1) AS g(i)
+      WHERE 0 = ALL (vectors[g.i:g.i]) ORDER BY g.i LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION '%: vectors row % (key "%") is all zeros, which a cosine index cannot store',
+        caller, bad.i, keys[bad.i] USING ERRCODE = '22023';
+    END IF;
+  END IF;
+END
+$$;
+
+-- Writes vectors given as parallel arrays, the form a table aggregates to:
+--   SELECT s3vl.put_vector_arrays('my-index', array_agg(id ORDER BY id),
+--            array_agg(embedding ORDER BY id), array_agg(meta ORDER BY id)) FROM docs;
+-- keys text[], vectors a 2-D float8[] (one row per key), metadata jsonb[] or NULL. Same checks,
+-- splitting and answer as put_vectors, without turning every number into jsonb: much faster for
+-- large vectors. Returns how many were written (queued, for Event).
+CREATE OR REPLACE FUNCTION s3vl.put_vector_arrays(
+  index_name text,
+  keys text[],
+  vectors float8[],
+  metadata jsonb[] DEFAULT NULL,
+  invocation_type text DEFAULT 'RequestResponse')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET extra_float_digits = 1
+AS $$
+DECLARE
+  caller constant text := 's3vl.put_vector_arrays';
+  matrix_text text;
+  data_rows text[];
+  budget integer;
+  target record;
+  part record;
+  written bigint := 0;
+BEGIN
+  budget := s3vl._payload_budget(caller, invocation_type);
+  SELECT * INTO target FROM s3vl._resolve_index(caller, put_vector_arrays.index_name, NULL);
+  PERFORM s3vl._check_put_arrays(caller, target.index_arn, keys, vectors, metadata,
+                                 target.dimension, target.distance_metric);
+  -- The numbers go as float32 text (float4out, shortest exact form; extra_float_digits is pinned
+  -- above): S3 Vectors stores float32, so nothing it keeps is lost, and the request is about
+  -- half the size of float8 text. One to_json of the whole matrix is split into its rows (in a
+  -- variable: inside the query below the split was several times slower).
+  BEGIN
+    matrix_text := pg_catalog.to_json(vectors::float4[])::text;
+  EXCEPTION WHEN numeric_value_out_of_range THEN
+    -- Values too small for float32 (S3 Vectors stores 0; validation has ruled out too large
+    -- ones): this input goes as float8 text.
+    matrix_text := pg_catalog.to_json(vectors)::text;
+  END;
+  data_rows := pg_catalog.string_to_array(
+    pg_catalog.substr(matrix_text, 3, pg_catalog.length(matrix_text) - 4), '],[');
+  matrix_text := NULL;
+  FOR part IN
+    -- unnest of several arrays walks them side by side (subscripting a jsonb[] or text[] per row
+    -- would scan it from the start every time).
+    WITH items AS (
+      SELECT r.i,
+             '{"key":' || pg_catalog.to_json(r.k)::text || ',"data":[' || r.t || ']'
+             || CASE WHEN r.md IS NULL OR pg_catalog.jsonb_typeof(r.md) = 'null'
+                     THEN '' ELSE ',"metadata":' || r.md::text END
+             || '}' AS item
+      -- (multi-argument unnest is FROM-clause syntax: it cannot be schema-qualified)
+      FROM unnest(keys, data_rows, coalesce(metadata, pg_catalog.array_fill(NULL::jsonb,
+                    ARRAY[pg_catalog.cardinality(keys)]))) WITH ORDINALITY AS r(k, t, md, i)),
+    placed AS (
+      SELECT i.i, i.item,
+             sum(pg_catalog.octet_length(i.item) + 1) OVER (ORDER BY i.i) / budget AS by_size,
+             (i.i - 1) / s3vl._items_per_invocation() AS by_count
+      FROM items i)
+    SELECT ('{"operation":"put_vectors","index_arn":' || pg_catalog.to_json(target.index_arn)::text
+            || ',"vectors":[' || pg_catalog.string_agg(p.item, ',' ORDER BY p.i) || ']}')::json
+             AS request,
+           count(*) AS n
+    FROM placed p GROUP BY p.by_size, p.by_count ORDER BY p.by_size, p.by_count
+  LOOP
+    written := written + s3vl._send_write(caller, part.request, invocation_type, part.n,
+                                          'written');
   END LOOP;
   PERFORM s3vl._cache_invalidate(target.index_arn);
   RETURN written;
@@ -364,7 +581,6 @@ DECLARE
   part record;
   bad_position integer;
   deleted bigint := 0;
-  answer jsonb;
 BEGIN
   budget := s3vl._payload_budget(caller, invocation_type);
   IF keys IS NULL OR pg_catalog.cardinality(keys) = 0 OR pg_catalog.array_ndims(keys) <> 1 THEN
@@ -398,13 +614,8 @@ BEGIN
              'keys', pg_catalog.json_agg(p.k ORDER BY p.n)) AS request, count(*) AS n
     FROM placed p GROUP BY p.by_size, p.by_count ORDER BY p.by_size, p.by_count
   LOOP
-    IF invocation_type = 'Event' THEN
-      PERFORM s3vl._invoke_event(caller, part.request);
-      deleted := deleted + part.n;
-    ELSE
-      answer := s3vl._invoke(caller, part.request);
-      deleted := deleted + coalesce((answer ->> 'deleted')::bigint, part.n);
-    END IF;
+    deleted := deleted + s3vl._send_write(caller, part.request, invocation_type, part.n,
+                                          'deleted');
   END LOOP;
   PERFORM s3vl._cache_invalidate(target.index_arn);
   RETURN deleted;

@@ -61,6 +61,7 @@ GRANT EXECUTE ON FUNCTION
 TO s3vl_reader;
 GRANT EXECUTE ON FUNCTION
   s3vl.put_vectors(text, jsonb, text),
+  s3vl.put_vector_arrays(text, text[], float8[], jsonb[], text),
   s3vl.put_vector(text, text, float8[], jsonb),
   s3vl.delete_vectors(text, text[], text)
 TO s3vl_writer;
