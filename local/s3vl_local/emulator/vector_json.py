@@ -84,8 +84,17 @@ def _vector_data(value: Any) -> Any:
 def _vector_item(item: Any) -> Any:
     if not isinstance(item, simdjson.Object):
         return _plain(item)
+    out: dict[str, Any] = {}
     # Object.items() converts values to Python; indexing keeps the simdjson proxies.
-    return {key: _vector_data(item[key]) if key == "data" else _plain(item[key]) for key in item}
+    for key in item.keys():  # noqa: SIM118 (iterating the Object itself is slower)
+        value = item[key]
+        if key == "data":
+            out[key] = _vector_data(value)
+        elif isinstance(value, simdjson.Object | simdjson.Array):
+            out[key] = _plain(value)
+        else:
+            out[key] = value
+    return out
 
 
 def loads_with_arrays(body: bytes) -> tuple[dict[str, Any], int] | None:
@@ -114,37 +123,42 @@ def loads_with_arrays(body: bytes) -> tuple[dict[str, Any], int] | None:
                 out[key] = _vector_data(value)
             else:
                 out[key] = _plain(value)
+        vectors = out.get("vectors")
+        if isinstance(vectors, list):
+            rows = sum(isinstance(item, dict) and _is_row(item.get("data")) for item in vectors)
+        rows += _is_row(out.get("queryVector"))
         # Every `[` of the raw body is either an array that became a numpy row or part of a value
-        # that stayed plain; a nested array flattened into a row with the same length as its
-        # parent would leave more `[` in the body than this count, so the body is re-parsed.
-        expected = 0
-        for key, value in out.items():
-            expected += key.count("[")
-            if key == "vectors" and isinstance(value, list):
-                expected += 1
-                for item in value:
-                    if not isinstance(item, dict):
-                        expected += _brackets(item)
-                        continue
-                    for name, field in item.items():
-                        expected += name.count("[")
-                        if name == "data" and _is_row(field):
-                            rows += 1
-                            expected += 1
-                        else:
-                            expected += _brackets(field)
-            elif key == "queryVector" and _is_row(value):
-                rows += 1
-                expected += 1
-            else:
-                expected += _brackets(value)
-        if _count_byte(body, _OPEN_BRACKET) != expected:
+        # that stayed plain. A nested array flattened into a row with the same length as its
+        # parent would leave more `[` in the body than that, so such a body is re-parsed.
+        least = rows + isinstance(vectors, list)
+        found = _count_byte(body, _OPEN_BRACKET)
+        # The usual body has no other `[` (no lists in metadata): nothing else to count.
+        if found != least and found != least + _other_brackets(out):
             return None
         return out, rows
     except _NotFlat:
         return None
     finally:
         del document  # the parser can hold one live document; drop it before the next parse
+
+
+def _other_brackets(out: dict[str, Any]) -> int:
+    """`[` in the parsed body apart from the `vectors` array and the numpy rows."""
+    total = 0
+    for key, value in out.items():
+        total += key.count("[")
+        if key == "vectors" and isinstance(value, list):
+            for item in value:
+                if not isinstance(item, dict):
+                    total += _brackets(item)
+                    continue
+                for name, field in item.items():
+                    total += name.count("[")
+                    if not (name == "data" and _is_row(field)):
+                        total += _brackets(field)
+        elif not (key == "queryVector" and _is_row(value)):
+            total += _brackets(value)
+    return total
 
 
 def _count_byte(body: bytes, byte: int) -> int:
