@@ -247,7 +247,8 @@ class VectorIndex:
         self.data, self.aux = grown, aux
 
     def _row_aux(self, block: F32) -> F32:
-        squares = np.einsum("ij,ij->i", block.astype(np.float64), block.astype(np.float64))
+        wide = block.astype(np.float64)
+        squares = np.einsum("ij,ij->i", wide, wide)
         if self.distance_metric == "cosine":
             return (1.0 / np.sqrt(squares)).astype(np.float32)  # type: ignore[no-any-return]
         return squares.astype(np.float32)  # type: ignore[no-any-return]

@@ -450,8 +450,9 @@ def _float32_block(
 ) -> np.ndarray[Any, Any]:
     """Turn a list of `{"float32": [...]}` unions into an (n, dimension) float32 matrix."""
     rows = []
+    numpy_rows = 0  # rows from vector_json's fast path: float64 arrays, numbers only
     for label, data in items:
-        if not isinstance(data, dict) or set(data) != {"float32"}:
+        if not isinstance(data, dict) or len(data) != 1 or "float32" not in data:
             raise ValidationError(
                 f"{field}: '{label}' data must be {{\"float32\": [numbers]}}", field
             )
@@ -465,6 +466,10 @@ def _float32_block(
                 field,
             )
         rows.append(values)
+        numpy_rows += isinstance(values, np.ndarray)
+    if rows and numpy_rows == len(rows):
+        with np.errstate(over="ignore"):  # beyond float32 becomes inf: check_vectors reports it
+            return np.array(rows, dtype=np.float32)
     try:
         raw: np.ndarray[Any, Any] = np.array(rows)
     except (ValueError, TypeError):
