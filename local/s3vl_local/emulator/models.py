@@ -213,6 +213,10 @@ class VectorIndex:
                 where,
             )
         for name, value in metadata.items():
+            kind = type(value)
+            # Strings, integers, booleans and finite floats need no more look (the common case).
+            if kind is str or kind is int or kind is bool or (kind is float and value - value == 0):
+                continue
             _check_metadata_value(name, value, where)
         total = metadata_bytes(metadata)
         if total > c.METADATA_TOTAL_BYTES_MAX:
@@ -257,27 +261,28 @@ class VectorIndex:
         """Insert or overwrite; everything is validated already, so this cannot fail half-way."""
         aux = self._row_aux(block)
         self._reserve(self.count + len(keys))
-        rows = np.empty(len(keys), dtype=np.intp)
-        for i, key in enumerate(keys):
-            row = self.row_of.get(key)
+        row_of, all_keys, all_metadata = self.row_of, self.keys, self.metadata
+        rows: list[int] = []
+        for key, meta in zip(keys, metadata, strict=True):
+            row = row_of.get(key)
             if row is None:
-                row = self.count
-                self.row_of[key] = row
-                self.keys.append(key)
-                self.metadata.append(metadata[i])
+                row = len(all_keys)
+                row_of[key] = row
+                all_keys.append(key)
+                all_metadata.append(meta)
             else:
-                self.metadata[row] = metadata[i]
-            rows[i] = row
-        first = int(rows[0]) if len(rows) else 0
-        if len(rows) and int(rows[-1]) - first == len(rows) - 1 and (rows[1:] > rows[:-1]).all():
+                all_metadata[row] = meta
+            rows.append(row)
+        first = rows[0] if rows else 0
+        if rows == list(range(first, first + len(rows))):
             # New keys only (the usual load): they take consecutive rows, a plain slice copy.
             self.data[first : first + len(rows)] = block
             self.aux[first : first + len(rows)] = aux
         else:
             # One fancy-indexed copy; with a key twice in one call the later row wins, as it
             # would row by row (numpy assigns in index order).
-            self.data[rows] = block
-            self.aux[rows] = aux
+            self.data[np.array(rows, dtype=np.intp)] = block
+            self.aux[np.array(rows, dtype=np.intp)] = aux
         self._changed()
 
     def delete(self, keys: Iterable[str]) -> None:
