@@ -47,3 +47,19 @@ BEGIN
   END IF;
 END
 $$;
+
+-- One limit by name (the max_value column); an unknown name is a bug here, so it raises.
+CREATE OR REPLACE FUNCTION s3vl._limit(limit_name text)
+RETURNS integer
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+DECLARE
+  found integer;
+BEGIN
+  SELECT l.max_value INTO found FROM s3vl.limits() l WHERE l.name = limit_name;
+  IF found IS NULL THEN
+    RAISE EXCEPTION 's3vl._limit: no limit named %', limit_name USING ERRCODE = 'XX000';
+  END IF;
+  RETURN found;
+END
+$$;

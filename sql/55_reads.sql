@@ -161,12 +161,11 @@ BEGIN
       USING ERRCODE = '22023', HINT = 'For example ARRAY[''doc-1'', ''doc-2''].';
   END IF;
   SELECT o.n INTO bad_position FROM unnest(vector_ids) WITH ORDINALITY AS o(k, n)
-    WHERE o.k IS NULL OR length(o.k) NOT BETWEEN 1 AND
-      (SELECT l.max_value FROM s3vl.limits() l WHERE l.name = 'vector_id_length')
+    WHERE o.k IS NULL OR length(o.k) NOT BETWEEN 1 AND s3vl._limit('vector_id_length')
     LIMIT 1;
   IF bad_position IS NOT NULL THEN
     RAISE EXCEPTION '%: vector_ids element % must be a key of 1 to % characters (got %)', caller,
-      bad_position, (SELECT l.max_value FROM s3vl.limits() l WHERE l.name = 'vector_id_length'),
+      bad_position, s3vl._limit('vector_id_length'),
       coalesce(length(vector_ids[bad_position])::text || ' characters', 'NULL')
       USING ERRCODE = '22023';
   END IF;

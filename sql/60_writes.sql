@@ -26,9 +26,8 @@ BEGIN
       USING ERRCODE = '22023',
             HINT = 'Event is fire-and-forget: failures go to the function''s dead-letter queue.';
   END IF;
-  RETURN (SELECT l.max_value FROM s3vl.limits() l
-          WHERE l.name = CASE invocation_type WHEN 'Event' THEN 'event_payload_bytes'
-                              ELSE 'invoke_payload_bytes' END) - 256 * 1024;
+  RETURN s3vl._limit(CASE invocation_type WHEN 'Event' THEN 'event_payload_bytes'
+                      ELSE 'invoke_payload_bytes' END) - 256 * 1024;
 END
 $$;
 
@@ -90,12 +89,9 @@ CREATE OR REPLACE FUNCTION s3vl._check_metadata_list(caller text, index_arn text
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-  max_keys constant integer := (SELECT l.max_value FROM s3vl.limits() l
-                                WHERE l.name = 'metadata_keys');
-  max_bytes constant integer := (SELECT l.max_value FROM s3vl.limits() l
-                                 WHERE l.name = 'metadata_bytes');
-  max_filterable constant integer := (SELECT l.max_value FROM s3vl.limits() l
-                                      WHERE l.name = 'filterable_metadata_bytes');
+  max_keys constant integer := s3vl._limit('metadata_keys');
+  max_bytes constant integer := s3vl._limit('metadata_bytes');
+  max_filterable constant integer := s3vl._limit('filterable_metadata_bytes');
   bad record;
   shape record;
 BEGIN
@@ -187,10 +183,8 @@ RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-  max_key constant integer := (SELECT l.max_value FROM s3vl.limits() l
-                               WHERE l.name = 'vector_id_length');
-  max_filterable constant integer := (SELECT l.max_value FROM s3vl.limits() l
-                                      WHERE l.name = 'filterable_metadata_bytes');
+  max_key constant integer := s3vl._limit('vector_id_length');
+  max_filterable constant integer := s3vl._limit('filterable_metadata_bytes');
   bad record;
   shape record;
   scan record;
@@ -369,8 +363,7 @@ RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-  max_key constant integer := (SELECT l.max_value FROM s3vl.limits() l
-                               WHERE l.name = 'vector_id_length');
+  max_key constant integer := s3vl._limit('vector_id_length');
   n constant integer := pg_catalog.cardinality(keys);
   has_nan boolean;
   bad record;
@@ -574,8 +567,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   caller constant text := 's3vl.delete_vectors';
-  max_key constant integer := (SELECT l.max_value FROM s3vl.limits() l
-                               WHERE l.name = 'vector_id_length');
+  max_key constant integer := s3vl._limit('vector_id_length');
   budget integer;
   target record;
   part record;

@@ -17,8 +17,7 @@ RETURNS TABLE (query_index integer, query_id text, vector_id text, distance floa
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-  max_batch constant integer := (SELECT l.max_value FROM s3vl.limits() l
-                                 WHERE l.name = 'batch_queries');
+  max_batch constant integer := s3vl._limit('batch_queries');
   budget constant integer := s3vl._payload_budget(caller, 'RequestResponse');
   target record;
   n integer;

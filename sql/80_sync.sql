@@ -513,7 +513,7 @@ DECLARE
   idx text;
   key_type text;
   fetch_k integer;
-  max_k constant integer := (SELECT l.max_value FROM s3vl.limits() l WHERE l.name = 'top_k');
+  max_k constant integer := s3vl._limit('top_k');
   ids text[];
   distances float8[];
   scores float8[];

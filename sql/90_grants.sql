@@ -97,6 +97,7 @@ GRANT EXECUTE ON FUNCTION
   s3vl.query_table(regclass, name, float8[], integer, jsonb),
   s3vl._require(text, text, anyelement),
   s3vl._check_range(text, text, bigint, text),
+  s3vl._limit(text),
   s3vl._sync_row_sql(s3vl.sync_tables, boolean),
   s3vl._sync_version(float8[], jsonb),
   s3vl._sync_try_cast(text, anyelement)
