@@ -79,6 +79,29 @@ BEGIN
 END
 $$;
 
+-- Raises when a key stands twice in one write, naming both places; `label` names an element,
+-- `%s` standing for its position: array position - 1 + first_position.
+CREATE OR REPLACE FUNCTION s3vl._check_unique_keys(caller text, keys text[], label text,
+  first_position integer)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+  bad record;
+BEGIN
+  SELECT d.k, d.first_n, d.second_n INTO bad FROM (
+    SELECT o.k, min(o.n) AS first_n, (array_agg(o.n ORDER BY o.n))[2] AS second_n
+    FROM pg_catalog.unnest(keys) WITH ORDINALITY AS o(k, n)
+    GROUP BY o.k HAVING count(*) > 1) AS d
+    ORDER BY d.second_n LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION '%: % repeats the key "%" of %; keys must be unique in one call', caller,
+      format(label, bad.second_n - 1 + first_position), bad.k,
+      format(label, bad.first_n - 1 + first_position) USING ERRCODE = '22023';
+  END IF;
+END
+$$;
+
 -- Checks the metadata of a write (one jsonb object or NULL per key) and returns the index shape
 -- (fetching the non-filterable keys only when some metadata is over 2 KB). `label` names an
 -- element in messages, `%s` standing for its position: array position - 1 + first_position.
@@ -160,19 +183,67 @@ BEGIN
 END
 $$;
 
--- Sends one write request (synchronously, or queued for Event) and returns the count the
--- function answers in `counted` ("written", "deleted"), or item_count when it has none (Event).
-CREATE OR REPLACE FUNCTION s3vl._send_write(caller text, request json, invocation_type text,
-  item_count bigint, counted text)
+-- A key array of a write: non-empty, one-dimensional, every key 1 to 1024 characters.
+CREATE OR REPLACE FUNCTION s3vl._check_key_array(caller text, keys text[])
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+  max_key constant integer := s3vl._limit('vector_id_length');
+  bad record;
+BEGIN
+  IF keys IS NULL OR pg_catalog.cardinality(keys) = 0 OR pg_catalog.array_ndims(keys) <> 1 THEN
+    RAISE EXCEPTION '%: keys must be a non-empty one-dimensional array of keys', caller
+      USING ERRCODE = '22023', HINT = 'For example ARRAY[''doc-1'', ''doc-2''] or '
+                                      'array_agg(id::text ORDER BY id).';
+  END IF;
+  SELECT o.n AS i, o.k INTO bad FROM pg_catalog.unnest(keys) WITH ORDINALITY AS o(k, n)
+    WHERE o.k IS NULL OR pg_catalog.length(o.k) NOT BETWEEN 1 AND max_key
+    ORDER BY o.n LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION '%: keys element % must be a key of 1 to % characters (got %)', caller, bad.i,
+      max_key, coalesce(pg_catalog.length(bad.k)::text || ' characters', 'NULL')
+      USING ERRCODE = '22023';
+  END IF;
+END
+$$;
+
+-- Sends a write in as few invocations as the payload limit allows and returns the count the
+-- function answers in `counted` ("written", "deleted"; for Event, the items queued). `items` are
+-- the JSON texts of the request's `field` array, in order; each invocation's JSON stays under
+-- `budget` bytes and holds at most _items_per_invocation() items. The index's cached answers are
+-- dropped afterwards.
+CREATE OR REPLACE FUNCTION s3vl._write_in_parts(caller text, operation text, index_arn text,
+  field text, items text[], budget integer, invocation_type text, counted text)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 AS $$
+DECLARE
+  part record;
+  done bigint := 0;
 BEGIN
-  IF invocation_type = 'Event' THEN
-    PERFORM s3vl._invoke_event(caller, request);
-    RETURN item_count;
-  END IF;
-  RETURN coalesce((s3vl._invoke(caller, request) ->> counted)::bigint, item_count);
+  FOR part IN
+    WITH placed AS (
+      SELECT i.item, i.n,
+             sum(pg_catalog.octet_length(i.item) + 1) OVER (ORDER BY i.n) / budget AS by_size,
+             (i.n - 1) / s3vl._items_per_invocation() AS by_count
+      FROM pg_catalog.unnest(items) WITH ORDINALITY AS i(item, n))
+    SELECT ('{"operation":' || pg_catalog.to_json(operation)::text
+            || ',"index_arn":' || pg_catalog.to_json(index_arn)::text
+            || ',' || pg_catalog.to_json(field)::text || ':['
+            || pg_catalog.string_agg(p.item, ',' ORDER BY p.n) || ']}')::json AS request,
+           count(*) AS n
+    FROM placed p GROUP BY p.by_size, p.by_count ORDER BY p.by_size, p.by_count
+  LOOP
+    IF invocation_type = 'Event' THEN
+      PERFORM s3vl._invoke_event(caller, part.request);
+      done := done + part.n;
+    ELSE
+      done := done + coalesce((s3vl._invoke(caller, part.request) ->> counted)::bigint, part.n);
+    END IF;
+  END LOOP;
+  PERFORM s3vl._cache_invalidate(index_arn);
+  RETURN done;
 END
 $$;
 
@@ -185,6 +256,7 @@ AS $$
 DECLARE
   max_key constant integer := s3vl._limit('vector_id_length');
   max_filterable constant integer := s3vl._limit('filterable_metadata_bytes');
+  key_list text[];
   bad record;
   shape record;
   scan record;
@@ -261,10 +333,10 @@ BEGIN
       pg_catalog.left(bad.x::text, 50) USING ERRCODE = '22000';
   END IF;
 
+  key_list := ARRAY(SELECT o.v ->> 'key' FROM pg_catalog.jsonb_array_elements(vectors)
+                    WITH ORDINALITY AS o(v, n) ORDER BY o.n);
   -- Metadata: one checker for both write forms (it also reads the index shape).
-  SELECT * INTO shape FROM s3vl._check_metadata_list(caller, index_arn,
-    ARRAY(SELECT o.v ->> 'key' FROM pg_catalog.jsonb_array_elements(vectors)
-          WITH ORDINALITY AS o(v, n) ORDER BY o.n),
+  SELECT * INTO shape FROM s3vl._check_metadata_list(caller, index_arn, key_list,
     ARRAY(SELECT o.v -> 'metadata' FROM pg_catalog.jsonb_array_elements(vectors)
           WITH ORDINALITY AS o(v, n) ORDER BY o.n),
     'vectors[%s].metadata', 0, known_dimension, known_metric);
@@ -287,16 +359,7 @@ BEGIN
       caller, bad.i, bad.k USING ERRCODE = '22023';
   END IF;
 
-  SELECT d.k, d.first_i, d.second_i INTO bad FROM (
-    SELECT o.v ->> 'key' AS k, min(o.n) - 1 AS first_i,
-           (array_agg(o.n - 1 ORDER BY o.n))[2] AS second_i
-    FROM pg_catalog.jsonb_array_elements(vectors) WITH ORDINALITY AS o(v, n)
-    GROUP BY o.v ->> 'key' HAVING count(*) > 1) AS d
-    ORDER BY d.second_i LIMIT 1;
-  IF FOUND THEN
-    RAISE EXCEPTION '%: vectors[%] repeats the key "%" of vectors[%]; keys must be unique in '
-      'one call', caller, bad.second_i, bad.k, bad.first_i USING ERRCODE = '22023';
-  END IF;
+  PERFORM s3vl._check_unique_keys(caller, key_list, 'vectors[%s]', 0);
 END
 $$;
 
@@ -314,8 +377,6 @@ DECLARE
   caller constant text := 's3vl.put_vectors';
   budget integer;
   target record;
-  part record;
-  written bigint := 0;
 BEGIN
   budget := s3vl._payload_budget(caller, invocation_type);
   IF vectors IS NULL OR pg_catalog.jsonb_typeof(vectors) <> 'array' THEN
@@ -330,28 +391,14 @@ BEGIN
   END IF;
   PERFORM s3vl._check_put_input(caller, target.index_arn, vectors, target.dimension,
                                 target.distance_metric);
-  FOR part IN
-    WITH items AS (
-      SELECT o.n, pg_catalog.json_build_object('key', o.v ->> 'key',
-               'data', (CASE pg_catalog.jsonb_typeof(o.v -> 'data')
-                 WHEN 'object' THEN o.v -> 'data' -> 'float32' ELSE o.v -> 'data' END)::json,
-               'metadata', coalesce(o.v -> 'metadata', '{}'::jsonb)::json) AS item
-      FROM pg_catalog.jsonb_array_elements(vectors) WITH ORDINALITY AS o(v, n)),
-    placed AS (
-      SELECT i.n, i.item,
-             sum(pg_catalog.octet_length(i.item::text) + 1) OVER (ORDER BY i.n) / budget AS by_size,
-             (i.n - 1) / s3vl._items_per_invocation() AS by_count
-      FROM items i)
-    SELECT pg_catalog.json_build_object('operation', 'put_vectors', 'index_arn', target.index_arn,
-             'vectors', pg_catalog.json_agg(p.item ORDER BY p.n)) AS request,
-           count(*) AS n
-    FROM placed p GROUP BY p.by_size, p.by_count ORDER BY p.by_size, p.by_count
-  LOOP
-    written := written + s3vl._send_write(caller, part.request, invocation_type, part.n,
-                                          'written');
-  END LOOP;
-  PERFORM s3vl._cache_invalidate(target.index_arn);
-  RETURN written;
+  RETURN s3vl._write_in_parts(caller, 'put_vectors', target.index_arn, 'vectors',
+    ARRAY(SELECT pg_catalog.json_build_object('key', o.v ->> 'key',
+                   'data', (CASE pg_catalog.jsonb_typeof(o.v -> 'data')
+                     WHEN 'object' THEN o.v -> 'data' -> 'float32' ELSE o.v -> 'data' END)::json,
+                   'metadata', coalesce(o.v -> 'metadata', '{}'::jsonb)::json)::text
+          FROM pg_catalog.jsonb_array_elements(vectors) WITH ORDINALITY AS o(v, n)
+          ORDER BY o.n),
+    budget, invocation_type, 'written');
 END
 $$;
 
@@ -363,33 +410,13 @@ RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-  max_key constant integer := s3vl._limit('vector_id_length');
   n constant integer := pg_catalog.cardinality(keys);
   has_nan boolean;
   bad record;
   shape record;
 BEGIN
-  IF keys IS NULL OR n = 0 OR pg_catalog.array_ndims(keys) <> 1 THEN
-    RAISE EXCEPTION '%: keys must be a non-empty one-dimensional array of keys', caller
-      USING ERRCODE = '22023', HINT = 'For example array_agg(id::text ORDER BY id).';
-  END IF;
-  SELECT o.n AS i, o.k INTO bad FROM pg_catalog.unnest(keys) WITH ORDINALITY AS o(k, n)
-    WHERE o.k IS NULL OR pg_catalog.length(o.k) NOT BETWEEN 1 AND max_key
-    ORDER BY o.n LIMIT 1;
-  IF FOUND THEN
-    RAISE EXCEPTION '%: keys element % must be a key of 1 to % characters (got %)', caller, bad.i,
-      max_key, coalesce(pg_catalog.length(bad.k)::text || ' characters', 'NULL')
-      USING ERRCODE = '22023';
-  END IF;
-  SELECT d.k, d.first_i, d.second_i INTO bad FROM (
-    SELECT o.k, min(o.n) AS first_i, (array_agg(o.n ORDER BY o.n))[2] AS second_i
-    FROM pg_catalog.unnest(keys) WITH ORDINALITY AS o(k, n)
-    GROUP BY o.k HAVING count(*) > 1) AS d
-    ORDER BY d.second_i LIMIT 1;
-  IF FOUND THEN
-    RAISE EXCEPTION '%: keys element % repeats the key "%" of element %; keys must be unique '
-      'in one call', caller, bad.second_i, bad.k, bad.first_i USING ERRCODE = '22023';
-  END IF;
+  PERFORM s3vl._check_key_array(caller, keys);
+  PERFORM s3vl._check_unique_keys(caller, keys, 'keys element %s', 1);
 
   IF vectors IS NULL OR pg_catalog.array_ndims(vectors) IS DISTINCT FROM 2 THEN
     RAISE EXCEPTION '%: vectors must be a two-dimensional float8[] array, one row per key (got %)',
@@ -482,8 +509,6 @@ DECLARE
   data_rows text[];
   budget integer;
   target record;
-  part record;
-  written bigint := 0;
 BEGIN
   budget := s3vl._payload_budget(caller, invocation_type);
   SELECT * INTO target FROM s3vl._resolve_index(caller, put_vector_arrays.index_name, NULL);
@@ -503,34 +528,18 @@ BEGIN
   data_rows := pg_catalog.string_to_array(
     pg_catalog.substr(matrix_text, 3, pg_catalog.length(matrix_text) - 4), '],[');
   matrix_text := NULL;
-  FOR part IN
-    -- unnest of several arrays walks them side by side (subscripting a jsonb[] or text[] per row
-    -- would scan it from the start every time).
-    WITH items AS (
-      SELECT r.i,
-             '{"key":' || pg_catalog.to_json(r.k)::text || ',"data":[' || r.t || ']'
-             || CASE WHEN r.md IS NULL OR pg_catalog.jsonb_typeof(r.md) = 'null'
-                     THEN '' ELSE ',"metadata":' || r.md::text END
-             || '}' AS item
-      -- (multi-argument unnest is FROM-clause syntax: it cannot be schema-qualified)
-      FROM unnest(keys, data_rows, coalesce(metadata, pg_catalog.array_fill(NULL::jsonb,
-                    ARRAY[pg_catalog.cardinality(keys)]))) WITH ORDINALITY AS r(k, t, md, i)),
-    placed AS (
-      SELECT i.i, i.item,
-             sum(pg_catalog.octet_length(i.item) + 1) OVER (ORDER BY i.i) / budget AS by_size,
-             (i.i - 1) / s3vl._items_per_invocation() AS by_count
-      FROM items i)
-    SELECT ('{"operation":"put_vectors","index_arn":' || pg_catalog.to_json(target.index_arn)::text
-            || ',"vectors":[' || pg_catalog.string_agg(p.item, ',' ORDER BY p.i) || ']}')::json
-             AS request,
-           count(*) AS n
-    FROM placed p GROUP BY p.by_size, p.by_count ORDER BY p.by_size, p.by_count
-  LOOP
-    written := written + s3vl._send_write(caller, part.request, invocation_type, part.n,
-                                          'written');
-  END LOOP;
-  PERFORM s3vl._cache_invalidate(target.index_arn);
-  RETURN written;
+  -- unnest of several arrays walks them side by side (subscripting a jsonb[] or text[] per row
+  -- would scan it from the start every time); multi-argument unnest is FROM-clause syntax, it
+  -- cannot be schema-qualified.
+  RETURN s3vl._write_in_parts(caller, 'put_vectors', target.index_arn, 'vectors',
+    ARRAY(SELECT '{"key":' || pg_catalog.to_json(r.k)::text || ',"data":[' || r.t || ']'
+                 || CASE WHEN r.md IS NULL OR pg_catalog.jsonb_typeof(r.md) = 'null'
+                         THEN '' ELSE ',"metadata":' || r.md::text END
+                 || '}'
+          FROM unnest(keys, data_rows, coalesce(metadata, pg_catalog.array_fill(NULL::jsonb,
+                        ARRAY[pg_catalog.cardinality(keys)]))) WITH ORDINALITY AS r(k, t, md, i)
+          ORDER BY r.i),
+    budget, invocation_type, 'written');
 END
 $$;
 
@@ -567,49 +576,18 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   caller constant text := 's3vl.delete_vectors';
-  max_key constant integer := s3vl._limit('vector_id_length');
   budget integer;
   target record;
-  part record;
-  bad_position integer;
-  deleted bigint := 0;
 BEGIN
   budget := s3vl._payload_budget(caller, invocation_type);
-  IF keys IS NULL OR pg_catalog.cardinality(keys) = 0 OR pg_catalog.array_ndims(keys) <> 1 THEN
-    RAISE EXCEPTION '%: keys must be a non-empty one-dimensional array of keys', caller
-      USING ERRCODE = '22023', HINT = 'For example ARRAY[''doc-1'', ''doc-2''].';
-  END IF;
-  SELECT o.n INTO bad_position FROM pg_catalog.unnest(keys) WITH ORDINALITY AS o(k, n)
-    WHERE o.k IS NULL OR pg_catalog.length(o.k) NOT BETWEEN 1 AND max_key
-    ORDER BY o.n LIMIT 1;
-  IF bad_position IS NOT NULL THEN
-    RAISE EXCEPTION '%: keys element % must be a key of 1 to % characters (got %)', caller,
-      bad_position, max_key,
-      coalesce(pg_catalog.length(keys[bad_position])::text || ' characters', 'NULL')
-      USING ERRCODE = '22023';
-  END IF;
+  PERFORM s3vl._check_key_array(caller, keys);
   SELECT * INTO target FROM s3vl._resolve_index(caller, delete_vectors.index_name, NULL);
-  FOR part IN
-    WITH distinct_keys AS (
-      SELECT d.k, min(d.n) AS n FROM pg_catalog.unnest(keys) WITH ORDINALITY AS d(k, n)
-      GROUP BY d.k),
-    numbered AS (
-      SELECT d.k, row_number() OVER (ORDER BY d.n) AS n FROM distinct_keys d),
-    placed AS (
-      SELECT x.k, x.n,
-             sum(pg_catalog.octet_length(pg_catalog.to_json(x.k)::text) + 1)
-               OVER (ORDER BY x.n) / budget AS by_size,
-             (x.n - 1) / s3vl._items_per_invocation() AS by_count
-      FROM numbered x)
-    SELECT pg_catalog.json_build_object('operation', 'delete_vectors',
-             'index_arn', target.index_arn,
-             'keys', pg_catalog.json_agg(p.k ORDER BY p.n)) AS request, count(*) AS n
-    FROM placed p GROUP BY p.by_size, p.by_count ORDER BY p.by_size, p.by_count
-  LOOP
-    deleted := deleted + s3vl._send_write(caller, part.request, invocation_type, part.n,
-                                          'deleted');
-  END LOOP;
-  PERFORM s3vl._cache_invalidate(target.index_arn);
-  RETURN deleted;
+  -- A key given twice is sent once, at its first position.
+  RETURN s3vl._write_in_parts(caller, 'delete_vectors', target.index_arn, 'keys',
+    ARRAY(SELECT pg_catalog.to_json(d.k)::text
+          FROM (SELECT o.k, min(o.n) AS n FROM pg_catalog.unnest(keys) WITH ORDINALITY AS o(k, n)
+                GROUP BY o.k) AS d
+          ORDER BY d.n),
+    budget, invocation_type, 'deleted');
 END
 $$;
