@@ -449,7 +449,7 @@ def _float32_block(
     items: list[Any], dimension: int, field: str, may_hold_booleans: bool = True
 ) -> np.ndarray[Any, Any]:
     """Turn a list of `{"float32": [...]}` unions into an (n, dimension) float32 matrix."""
-    rows = []
+    rows: list[Any] = []
     numpy_rows = 0  # rows from vector_json's fast path: float64 arrays, numbers only
     for label, data in items:
         if not isinstance(data, dict) or len(data) != 1 or "float32" not in data:
@@ -467,6 +467,7 @@ def _float32_block(
             )
         rows.append(values)
         numpy_rows += isinstance(values, np.ndarray)
+    # The fast path turns every float32 array of a body into a row, so rows are all numpy or none.
     if rows and numpy_rows == len(rows):
         with np.errstate(over="ignore"):  # beyond float32 becomes inf: check_vectors reports it
             return np.array(rows, dtype=np.float32)
@@ -477,22 +478,14 @@ def _float32_block(
     if (
         raw.dtype.kind not in "fiu"
         or raw.ndim != 2
-        or (
-            may_hold_booleans
-            and any(
-                not isinstance(row, np.ndarray) and not set(map(type, row)) <= _NUMBER_TYPES
-                for row in rows
-            )
-        )
+        or (may_hold_booleans and any(not set(map(type, row)) <= _NUMBER_TYPES for row in rows))
     ):
         raw = _numbers_slowly(rows, field)
     with np.errstate(over="ignore"):
         return raw.astype(np.float32)
 
 
-def _numbers_slowly(
-    rows: list[list[Any] | np.ndarray[Any, Any]], field: str
-) -> np.ndarray[Any, Any]:
+def _numbers_slowly(rows: list[list[Any]], field: str) -> np.ndarray[Any, Any]:
     """Element-wise conversion for rows that are not plain numbers: botocore sends NaN and
     infinities as the strings "NaN"/"Infinity"/"-Infinity"; anything else non-numeric is an error.
     """

@@ -50,7 +50,10 @@ def _plain(value: Any) -> Any:
 
 
 def _brackets(value: Any) -> int:
-    """How many `[` characters this value's JSON text holds (array openings and in strings)."""
+    """How many `[` characters this value's JSON text held (array openings and in strings); a
+    numpy row came from a flat array, one `[`."""
+    if isinstance(value, np.ndarray):
+        return 1
     if isinstance(value, str):
         return value.count("[")
     if isinstance(value, list):
@@ -102,8 +105,8 @@ def loads_with_arrays(body: bytes) -> tuple[dict[str, Any], int] | None:
 
     Returns the parsed body and the number of vector arrays that were turned into numpy rows.
     """
-    # A `\\u` escape could spell a `[` that is not in the raw bytes, which would upset the count
-    # below; such bodies are rare enough to leave to the ordinary parser.
+    # An escape (`\u005b`) could spell a `[` that is not in the raw bytes, which would upset the
+    # count below; bodies with escapes are rare enough to leave to the ordinary parser.
     if simdjson is None or b"\\" in body:
         return None
     try:
@@ -129,36 +132,16 @@ def loads_with_arrays(body: bytes) -> tuple[dict[str, Any], int] | None:
         rows += _is_row(out.get("queryVector"))
         # Every `[` of the raw body is either an array that became a numpy row or part of a value
         # that stayed plain. A nested array flattened into a row with the same length as its
-        # parent would leave more `[` in the body than that, so such a body is re-parsed.
-        least = rows + isinstance(vectors, list)
+        # parent would leave more `[` in the body than that, so such a body is re-parsed. The
+        # usual body has no other `[` than the rows and the vectors array: no walk needed.
         found = _count_byte(body, _OPEN_BRACKET)
-        # The usual body has no other `[` (no lists in metadata): nothing else to count.
-        if found != least and found != least + _other_brackets(out):
+        if found != rows + isinstance(vectors, list) and found != _brackets(out):
             return None
         return out, rows
     except _NotFlat:
         return None
     finally:
         del document  # the parser can hold one live document; drop it before the next parse
-
-
-def _other_brackets(out: dict[str, Any]) -> int:
-    """`[` in the parsed body apart from the `vectors` array and the numpy rows."""
-    total = 0
-    for key, value in out.items():
-        total += key.count("[")
-        if key == "vectors" and isinstance(value, list):
-            for item in value:
-                if not isinstance(item, dict):
-                    total += _brackets(item)
-                    continue
-                for name, field in item.items():
-                    total += name.count("[")
-                    if not (name == "data" and _is_row(field)):
-                        total += _brackets(field)
-        elif not (key == "queryVector" and _is_row(value)):
-            total += _brackets(value)
-    return total
 
 
 def _count_byte(body: bytes, byte: int) -> int:
