@@ -32,6 +32,13 @@ from bench_batch import bench_stack, make_index
 TARGET_PER_S = 2000.0
 
 
+def timed_query(conn: Any, sql: str, params: Any = None) -> tuple[Any, float]:
+    """The statement's one row and the seconds it took."""
+    started = time.perf_counter()
+    row = conn.execute(sql, params).fetchone()
+    return row, time.perf_counter() - started
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="2,000 vectors (smoke test)")
@@ -68,22 +75,16 @@ def main() -> int:
             client.put_vectors(indexArn=bucket_arn + "/index/bench-direct",
                                vectors=vectors[start:start + 500])
         direct_s = time.perf_counter() - started
-        started = time.perf_counter()
-        from_table = conn.execute(
+        from_table, table_s = timed_query(
+            conn,
             "SELECT s3vl.put_vectors('bench-table', (SELECT jsonb_agg(jsonb_build_object("
-            "'key', key, 'data', to_jsonb(embedding), 'metadata', metadata)) FROM source))"
-        ).fetchone()
-        table_s = time.perf_counter() - started
-        started = time.perf_counter()
-        from_client = conn.execute("SELECT s3vl.put_vectors('bench-client', %s)",
-                                   (Jsonb(vectors),)).fetchone()
-        client_s = time.perf_counter() - started
-        started = time.perf_counter()
-        from_arrays = conn.execute(
+            "'key', key, 'data', to_jsonb(embedding), 'metadata', metadata)) FROM source))")
+        from_client, client_s = timed_query(
+            conn, "SELECT s3vl.put_vectors('bench-client', %s)", (Jsonb(vectors),))
+        from_arrays, arrays_s = timed_query(
+            conn,
             "SELECT s3vl.put_vector_arrays('bench-arrays', array_agg(key ORDER BY key), "
-            "array_agg(embedding ORDER BY key), array_agg(metadata ORDER BY key)) FROM source"
-        ).fetchone()
-        arrays_s = time.perf_counter() - started
+            "array_agg(embedding ORDER BY key), array_agg(metadata ORDER BY key)) FROM source")
         assert from_table == from_client == from_arrays == (count,), (from_table, from_client,
                                                                      from_arrays)
         for name in ("bench-table", "bench-client", "bench-arrays"):
