@@ -24,24 +24,37 @@ have_plpython() {
   ls "$lib"/plpython3.so >/dev/null 2>&1
 }
 
+# pg_cron (scheduled sync, as on Aurora), pgTAP (SQL tests) and plpgsql_check (lint of every
+# PL/pgSQL function): Debian packages them per server version.
+have_pg_extras() {
+  local bindir lib share
+  bindir=$(pg_bindir) || return 1
+  lib="$(dirname "$bindir")/lib"
+  share="/usr/share/postgresql/$(basename "$(dirname "$bindir")")/extension"
+  ls "$lib"/pg_cron.so "$lib"/plpgsql_check.so "$share"/pgtap.control >/dev/null 2>&1
+}
+
 install_debian_packages() {
   local need=()
   command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
   if ! pg_bindir >/dev/null; then need+=(postgresql); fi
-  if [ ${#need[@]} -eq 0 ] && have_plpython; then return 0; fi
+  if [ ${#need[@]} -eq 0 ] && have_plpython && have_pg_extras; then return 0; fi
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    log "PostgreSQL with PL/Python is missing. Install it, for example:"
-    log "  sudo apt-get install -y postgresql postgresql-plpython3-\$(pg_config --version | grep -oE '[0-9]+' | head -1)"
+    log "PostgreSQL with PL/Python, pg_cron, pgTAP or plpgsql_check is missing. Install them, for example:"
+    log "  v=\$(pg_config --version | grep -oE '[0-9]+' | head -1)"
+    log "  sudo apt-get install -y postgresql postgresql-plpython3-\$v postgresql-\$v-cron postgresql-\$v-pgtap postgresql-\$v-plpgsql-check"
     return 1
   fi
-  log "installing Debian packages (PostgreSQL, PL/Python); this takes a minute"
+  log "installing Debian packages (PostgreSQL, PL/Python, pg_cron, pgTAP, plpgsql_check); this takes a minute"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   if [ ${#need[@]} -gt 0 ]; then apt-get install -y -qq "${need[@]}" >/dev/null; fi
   local ver
   ver=$(basename "$(dirname "$(pg_bindir)")")
-  apt-get install -y -qq "postgresql-plpython3-$ver" postgresql-contrib >/dev/null
+  apt-get install -y -qq "postgresql-plpython3-$ver" postgresql-contrib "postgresql-$ver-cron" \
+    "postgresql-$ver-pgtap" "postgresql-$ver-plpgsql-check" >/dev/null
   have_plpython || { log "PL/Python still missing after apt-get"; return 1; }
+  have_pg_extras || { log "pg_cron, pgTAP or plpgsql_check still missing after apt-get"; return 1; }
 }
 
 install_venv() {
