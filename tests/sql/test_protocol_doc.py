@@ -55,6 +55,24 @@ BUILDERS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
+# Examples of an operation in BUILDERS that SQL does not build (yet), each with the reason. Listed
+# by name, so that any other example of a built operation fails this test until SQL builds it (or
+# it is added here with a reason): nothing is skipped silently.
+NOT_BUILT_BY_SQL: dict[str, str] = {
+    "query_vectors_one_page": "page by page (max_pages): s3vl.query_vectors_where, issue 12",
+    "query_vectors_next_page": "page by page (page_token): s3vl.query_vectors_where, issue 12",
+    "query_texts": "text search (query_texts): s3vl.search_text, issue 11",
+    "query_hybrid": "hybrid search (query_texts + query_vector): s3vl.hybrid_search, issue 11",
+}
+
+
+def test_not_built_list_is_current() -> None:
+    ex = examples()
+    for name in NOT_BUILT_BY_SQL:
+        assert name in ex, f"{name}: no such example in docs/protocol.md"
+        assert ex[name]["request"].get("operation") in BUILDERS, f"{name}: not a built operation"
+
+
 def test_request_builders_match_the_examples(db: Any) -> None:
     checked = []
     for name, example in examples().items():
@@ -64,6 +82,8 @@ def test_request_builders_match_the_examples(db: Any) -> None:
             continue  # SQL always names the index by ARN; writes are built elsewhere
         if not example["response"].get("success"):
             continue  # requests SQL refuses before sending (e.g. top_k 10001)
+        if name in NOT_BUILT_BY_SQL:
+            continue
         query, defaults = BUILDERS[operation]
         params = {**defaults, **request}
         if params.get("metadata_filter") is not None:
