@@ -292,3 +292,33 @@ def test_batch_filter_depth_is_checked(invoke: Invoke, stubbed: Stubber) -> None
                   "query_vectors": [[1.0, 0.0, 0.0, 0.0]],
                   "metadata_filter": _deep(limits.MAX_FILTER_DEPTH + 1)})
     assert env["error"]["field"] == "metadata_filter"
+
+
+def test_paged_query_out_of_time_hands_back_the_unfetched_page(
+    invoke: Invoke, stubbed: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Time runs out before the second page: the first page's rows and the token of the second
+    page come back (no Timeout error, nothing lost); a non-paged query still fails."""
+    from s3vl_lambda.operations import query
+
+    real_call = query.call
+    calls: list[str] = []
+
+    def call_then_time_out(ref: Any, deadline: Any, api: str, **params: Any) -> Any:
+        calls.append(api)
+        if len(calls) > 1:
+            raise deadline.expired_error(api)
+        return real_call(ref, deadline, api, **params)
+
+    monkeypatch.setattr(query, "call", call_then_time_out)
+    stubbed.add_response("query_vectors", _answer(_text_hit("a", {"n": 1.0}), token="p2"),
+                         _text_params(500, [("n", "x")]))
+    env = invoke(_request(query_texts={"n": "x"}, top_k=500, page_token=None))
+    assert env["success"] is True, env
+    assert env["result"]["next_token"] == "p2"
+    assert [r["vector_id"] for r in env["result"]["vectors"]] == ["a"]
+
+    calls.clear()
+    stubbed.add_response("query_vectors", _answer(_text_hit("a", {"n": 1.0}), token="p2"))
+    env = invoke(_request(query_texts={"n": "x"}, top_k=500))
+    assert env["error"]["type"] == "Timeout"

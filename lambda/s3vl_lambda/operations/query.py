@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import limits
 from ..deadline import Deadline
-from ..errors import SERVICE_ERROR, S3vlError, from_exception, validation_error
+from ..errors import SERVICE_ERROR, TIMEOUT, S3vlError, from_exception, validation_error
 from ..fields import (
     Request,
     check_dimension,
@@ -98,16 +98,22 @@ def _run_query(
     metric = info.distance_metric if info is not None else "cosine"
     results: list[dict[str, Any]] = []
     pages = 0
+    token: str | None = None
     while True:
         try:
             response = call(ref, deadline, "query_vectors", **params)
         except S3vlError as err:
+            if err.error_type == TIMEOUT and pages > 0 and paging is not _WHOLE:
+                # Out of time after some pages: hand back what was fetched and the token of the
+                # page not fetched yet, so the caller continues instead of starting over.
+                token = params["nextToken"]
+                break
             forget_on_error(ref, err)
             raise
         pages += 1
         metric = str(response.get("distanceMetric") or metric).lower()
         results.extend(to_row(v, metric, opts.return_metadata) for v in response.get("vectors", ()))
-        token: str | None = response.get("nextToken") or None
+        token = response.get("nextToken") or None
         if (
             token is None
             or len(results) >= opts.top_k
