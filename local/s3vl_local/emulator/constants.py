@@ -41,12 +41,15 @@ NEXT_TOKEN_MAX = 2048
 
 # QueryVectors
 TOP_K_MIN, TOP_K_MAX = 1, 10_000
-# Results above this many are returned in pages linked by nextToken (the service's page size is
-# not published; 500 keeps every topK <= 100 of the GA service in a single page).
-QUERY_PAGE_SIZE_DEFAULT = 500
+# Results above this many are returned in pages linked by nextToken: 100, the page size that
+# clients of the service report (facts sheet §1.1), so paging runs on every topK > 100.
+QUERY_PAGE_SIZE_DEFAULT = 100
 QUERY_TOKEN_TTL_SECONDS = 300.0
 QUERY_TOKEN_CACHE_MAX = 1000
 FILTER_CONSTRAINTS_MAX = 100
+# JSON nesting depth of a filter (each object and array counts one level): a project choice, AWS
+# documents none (docs/protocol.md). Deeper is a ValidationException, never a deep recursion.
+FILTER_DEPTH_MAX = 32
 
 # Whole request
 REQUEST_PAYLOAD_MAX_BYTES = 20 * 1024 * 1024

@@ -55,10 +55,12 @@ def index_arn(region: str, bucket: str, index: str) -> str:
     return f"{bucket_arn(region, bucket)}/index/{index}"
 
 
-def parse_index_arn(arn: str) -> tuple[str, str, str]:
+def parse_index_arn(arn: str, field_name: str = "indexArn") -> tuple[str, str, str]:
     match = _INDEX_ARN.match(arn)
     if not match:
-        raise ValidationError(f"indexArn: '{arn}' is not a vector index ARN", "indexArn")
+        raise ValidationError(f"{field_name}: '{arn}' is not a vector index ARN", field_name)
+    validate_bucket_name(match["bucket"], field_name)
+    validate_index_name(match["index"], field_name)
     return match["region"], match["bucket"], match["index"]
 
 
@@ -66,36 +68,38 @@ def parse_bucket_arn(arn: str, field_name: str = "vectorBucketArn") -> tuple[str
     match = _BUCKET_ARN.match(arn)
     if not match:
         raise ValidationError(f"{field_name}: '{arn}' is not a vector bucket ARN", field_name)
+    validate_bucket_name(match["bucket"], field_name)
     return match["region"], match["bucket"]
 
 
-def validate_bucket_name(name: str) -> None:
+def validate_bucket_name(name: str, field_name: str = "vectorBucketName") -> None:
+    """AWS's naming rules (user guide), which the model does not carry beyond the length."""
     if not c.BUCKET_NAME_MIN <= len(name) <= c.BUCKET_NAME_MAX:
         raise ValidationError(
-            f"vectorBucketName: length {len(name)} is outside "
+            f"{field_name}: Invalid vector bucket name '{name}': length {len(name)} is outside "
             f"{c.BUCKET_NAME_MIN}-{c.BUCKET_NAME_MAX} characters",
-            "vectorBucketName",
+            field_name,
         )
     if not _BUCKET_NAME.match(name):
         raise ValidationError(
-            "vectorBucketName: only lowercase letters, digits and '-' are allowed, and it must "
-            "start and end with a letter or digit",
-            "vectorBucketName",
+            f"{field_name}: Invalid vector bucket name '{name}': only lowercase letters, digits "
+            "and '-' are allowed, and it must start and end with a letter or digit",
+            field_name,
         )
 
 
-def validate_index_name(name: str) -> None:
+def validate_index_name(name: str, field_name: str = "indexName") -> None:
     if not c.INDEX_NAME_MIN <= len(name) <= c.INDEX_NAME_MAX:
         raise ValidationError(
-            f"indexName: length {len(name)} is outside {c.INDEX_NAME_MIN}-{c.INDEX_NAME_MAX} "
-            "characters",
-            "indexName",
+            f"{field_name}: Invalid index name '{name}': length {len(name)} is outside "
+            f"{c.INDEX_NAME_MIN}-{c.INDEX_NAME_MAX} characters",
+            field_name,
         )
     if not _INDEX_NAME.match(name):
         raise ValidationError(
-            "indexName: only lowercase letters, digits, '-' and '.' are allowed, and it must "
-            "start and end with a letter or digit",
-            "indexName",
+            f"{field_name}: Invalid index name '{name}': only lowercase letters, digits, '-' "
+            "and '.' are allowed, and it must start and end with a letter or digit",
+            field_name,
         )
 
 
@@ -395,13 +399,16 @@ class EmulatorState:
         return found
 
     def resource_exists(self, arn: str) -> bool:
+        """Whether the bucket or index ARN names a live resource; a malformed ARN is a 400."""
         if _INDEX_ARN.match(arn):
-            region, bucket, index = parse_index_arn(arn)
+            region, bucket, index = parse_index_arn(arn, "resourceArn")
             found = self.buckets.get((region, bucket))
             return found is not None and index in found.indexes
         if _BUCKET_ARN.match(arn):
             return (parse_bucket_arn(arn, "resourceArn")) in self.buckets
-        return False
+        raise ValidationError(
+            f"resourceArn: '{arn[:200]}' is not a vector bucket or vector index ARN", "resourceArn"
+        )
 
     # ---- buckets ------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from urllib.parse import unquote
 
 import numpy as np
 
-from . import codec, vector_json
+from . import codec, shapes, vector_json
 from . import constants as c
 from . import params as p
 from .exceptions import (
@@ -41,6 +41,8 @@ from .models import (
     VectorIndex,
     parse_bucket_arn,
     parse_index_arn,
+    validate_bucket_name,
+    validate_index_name,
 )
 
 Body = dict[str, Any]
@@ -139,10 +141,11 @@ class Dispatcher:
             fast = None
             if self.fast_json and operation in _VECTOR_BODIES:
                 fast = vector_json.loads_with_arrays(body)
-            payload = fast[0] if fast is not None else self._parse_body(body)
+            payload = fast[0] if fast is not None else self._parse_body(body, operation)
             payload.update(args)
             # Rows from the fast path hold numbers only; booleans elsewhere are not vector data.
             payload[HAS_BOOLEANS] = fast is None and (b"true" in body or b"false" in body)
+            shapes.validate_input(operation, payload)
             region = self._region(headers)
             lock = self.state.lock.read if operation in READ_ONLY else self.state.lock.write
             with lock():
@@ -175,11 +178,17 @@ class Dispatcher:
         )
 
     @staticmethod
-    def _parse_body(body: bytes) -> Body:
+    def _parse_body(body: bytes, operation: str) -> Body:
         if not body or body.isspace():  # not strip(): that copies a body of up to 20 MiB
             return {}
         try:
             parsed = codec.loads(body)
+        except codec.TooDeep as exc:
+            # Only QueryVectors' filter is free to nest; elsewhere the whole body is at fault.
+            field = "filter" if operation == "QueryVectors" else "request"
+            raise ValidationError(
+                f"{field}: nested deeper than {c.FILTER_DEPTH_MAX} levels", field
+            ) from exc
         except ValueError as exc:
             raise ValidationError(f"request: body is not valid JSON ({exc})", "request") from exc
         if not isinstance(parsed, dict):
@@ -194,33 +203,58 @@ class Dispatcher:
     # ---- resource references ------------------------------------------------------------------
 
     def bucket_ref(self, region: str, body: Body) -> tuple[str, str]:
+        """(region, bucket) named by vectorBucketArn or vectorBucketName, checked before lookup.
+
+        Both may be sent (the model marks neither required); they must then name the same bucket.
+        """
         name = p.string(body, "vectorBucketName")
         arn = p.string(body, "vectorBucketArn")
-        if (name is None) == (arn is None):
+        if name is None and arn is None:
             raise ValidationError(
-                "vectorBucketName/vectorBucketArn: give exactly one of them", "vectorBucketName"
+                "vectorBucketName/vectorBucketArn: give one of them", "vectorBucketName"
             )
-        if arn is not None:
-            return parse_bucket_arn(arn)
-        assert name is not None
-        return region, name
+        if name is not None:
+            validate_bucket_name(name)
+        if arn is None:
+            assert name is not None
+            return region, name
+        arn_region, arn_bucket = parse_bucket_arn(arn)
+        if name is not None and name != arn_bucket:
+            raise ValidationError(
+                f"vectorBucketArn: names bucket '{arn_bucket}' but vectorBucketName is '{name}'",
+                "vectorBucketArn",
+            )
+        return arn_region, arn_bucket
 
-    def index(self, region: str, body: Body) -> VectorIndex:
+    def index_ref(self, region: str, body: Body) -> tuple[str, str, str]:
+        """(region, bucket, index) named by indexArn or vectorBucketName + indexName.
+
+        Both forms may be sent together (LlamaIndex does); they must then name the same index.
+        """
         arn = p.string(body, "indexArn")
         bucket = p.string(body, "vectorBucketName")
         name = p.string(body, "indexName")
-        if arn is not None:
-            if bucket is not None or name is not None:
+        if bucket is not None:
+            validate_bucket_name(bucket)
+        if name is not None:
+            validate_index_name(name)
+        if arn is None:
+            if bucket is None or name is None:
                 raise ValidationError(
-                    "indexArn: give either indexArn or vectorBucketName with indexName, not both",
-                    "indexArn",
+                    "indexArn: give indexArn, or both vectorBucketName and indexName", "indexArn"
                 )
-            return self.state.index(*parse_index_arn(arn))
-        if bucket is None or name is None:
+            return region, bucket, name
+        arn_region, arn_bucket, arn_index = parse_index_arn(arn)
+        if bucket not in (None, arn_bucket) or name not in (None, arn_index):
             raise ValidationError(
-                "indexArn: give indexArn, or both vectorBucketName and indexName", "indexArn"
+                f"indexArn: names index '{arn_index}' in bucket '{arn_bucket}', which differs "
+                "from the vectorBucketName/indexName sent with it",
+                "indexArn",
             )
-        return self.state.index(region, bucket, name)
+        return arn_region, arn_bucket, arn_index
+
+    def index(self, region: str, body: Body) -> VectorIndex:
+        return self.state.index(*self.index_ref(region, body))
 
     # ---- query pages --------------------------------------------------------------------------
 
@@ -669,8 +703,6 @@ def query_vectors(d: Dispatcher, region: str, body: Body) -> Body:
             stored = float(np.float32(distance))
             if with_distance:
                 item["distance"] = stored
-            if with_scores:
-                item["scores"] = {"vectorDistance": stored}
             if with_meta:
                 item["metadata"] = index.metadata[row]
             rows.append(item)
