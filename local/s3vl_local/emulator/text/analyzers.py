@@ -97,10 +97,11 @@ def _jieba_cut(text: str) -> list[str]:
     return tokens
 
 
-def _stem_language(tokens: list[str], language: str) -> list[str]:
-    if language == "en":
+def _stem_language(tokens: list[str], language: str, has_apostrophe: bool) -> list[str]:
+    # Only a token with an apostrophe can carry a possessive or an elision.
+    if has_apostrophe and language == "en":
         tokens = [t[:-2] if t.endswith("'s") and len(t) > 2 else t for t in tokens]
-    elif language in _ELIDING:
+    elif has_apostrophe and language in _ELIDING:
         tokens = [t.rsplit("'", 1)[1] if "'" in t else t for t in tokens]
     return _stemmer(language)(tokens)
 
@@ -121,4 +122,4 @@ def analyze(text: str, language: str | None) -> list[str]:
         return _jieba_cut(text)
     if language in ("ja", "ko"):
         return _bigrams(text)
-    return _stem_language(_STANDARD.findall(text), language)
+    return _stem_language(_STANDARD.findall(text), language, "'" in text)
