@@ -51,6 +51,18 @@ FILTER_CONSTRAINTS_MAX = 100
 # documents none (docs/protocol.md). Deeper is a ValidationException, never a deep recursion.
 FILTER_DEPTH_MAX = 32
 
+# Index modes. Buckets created before this instant may hold CLASSIC indexes (UpdateIndexMode doc);
+# the emulator's --classic-buckets switch dates new buckets one day before it.
+INDEX_MODES = ("CLASSIC", "ENHANCED")
+CLASSIC_CUTOFF_EPOCH = 1790726400.0  # 2026-09-30T00:00:00Z
+# CLASSIC applies the filter during the search: the emulator takes this many times topK nearest
+# vectors, unfiltered, and keeps those that pass (a project choice; AWS publishes no figure).
+CLASSIC_CANDIDATE_FACTOR = 2
+
+# Full-text search
+TEXT_SEARCH_CONFIGS_MAX = 10
+TEXT_BUILD_SECONDS_DEFAULT = 1.0  # how long a configuration added to an index stays BUILDING
+
 # Whole request
 REQUEST_PAYLOAD_MAX_BYTES = 20 * 1024 * 1024
 
@@ -75,4 +87,7 @@ DATA_OPERATIONS = (
     "TagResource",
     "UntagResource",
     "ListTagsForResource",
+    "UpdateIndexMode",
+    "PutVectorBucketDefaultIndexMode",
+    "UpdateMetadataConfiguration",
 )

@@ -227,6 +227,12 @@ def _all_of(parts: list[Node]) -> Node:
     return parts[0] if len(parts) == 1 else Logical("$and", tuple(parts))
 
 
+def uses_operator(node: Node, op: str) -> bool:
+    if isinstance(node, Logical):
+        return any(uses_operator(part, op) for part in node.parts)
+    return node.op == op
+
+
 def json_depth(value: object, limit: int) -> int:
     """Nesting depth of a JSON value (each object and array one level), without recursion;
     stops counting once past `limit`."""
