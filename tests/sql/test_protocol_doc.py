@@ -135,6 +135,12 @@ def test_example_responses_become_rows(canned: Any) -> None:
     ("error_not_finite", "22000"),
     ("error_index_not_found", "42704"),
     ("error_unknown_operation", "22023"),
+    ("error_index_admin_off", "42501"),
+    ("error_text_query_refused_by_service", "22023"),
+    ("error_query_text_blank", "22023"),
+    ("error_no_query", "22023"),
+    ("error_filter_too_deep", "22023"),
+    ("error_batch_query_texts", "22023"),
 ])
 def test_example_errors_map_to_sqlstates(canned: Any, name: str, sqlstate: str) -> None:
     response = concrete(examples()[name]["response"])
