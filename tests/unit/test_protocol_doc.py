@@ -16,7 +16,7 @@ from botocore.stub import Stubber
 from s3vl_lambda import clients
 from s3vl_local.emulator import mock_s3vectors
 
-from .conftest import Invoke
+from .conftest import FUNCTION_ARN, Invoke
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 _BLOCK = re.compile(r"<!-- (fixture|example: ([\w-]+)) -->\s*```json\n(.*?)\n```", re.DOTALL)
@@ -76,6 +76,8 @@ def test_the_doc_has_examples_for_every_operation() -> None:
     ops = {ex["request"].get("operation") for ex in EXAMPLES.values()}
     assert set(OPERATIONS) <= ops
     assert FIXTURE["vectors"], "the fixture block is missing"
+    # The doc names the function ARN the examples run under (the allow-list reads its account).
+    assert f"`{FUNCTION_ARN}`" in DOC.read_text()
 
 
 def test_matcher_rejects_mismatches() -> None:
