@@ -66,11 +66,31 @@ NOT_BUILT_BY_SQL: dict[str, str] = {
 }
 
 
+# Operations whose requests this test does not build, each with the reason. Every successful
+# example's operation must be in BUILDERS or here, so a new operation in docs/protocol.md fails
+# this test until someone decides how SQL covers it.
+OPERATIONS_NOT_BUILT_HERE: dict[str, str] = {
+    "availability_check": "a constant request (s3vl.validate_config); tests/sql/test_reads.py",
+    "query_vectors_batch": "built by s3vl.query_vectors_batch; tests/sql/test_batch.py",
+    "put_vectors": "built by the write path; tests/sql/test_writes*.py",
+    "delete_vectors": "built by the write path; tests/sql/test_writes*.py",
+    "update_index_mode": "index administration from SQL (issue 11): no builder here yet",
+    "add_text_search": "index administration from SQL (issue 11): no builder here yet",
+    "drop_text_search": "index administration from SQL (issue 11): no builder here yet",
+}
+
+
 def test_not_built_list_is_current() -> None:
     ex = examples()
     for name in NOT_BUILT_BY_SQL:
         assert name in ex, f"{name}: no such example in docs/protocol.md"
         assert ex[name]["request"].get("operation") in BUILDERS, f"{name}: not a built operation"
+    assert not set(BUILDERS) & set(OPERATIONS_NOT_BUILT_HERE)
+    for name, example in ex.items():
+        if example["response"].get("success"):
+            operation = example["request"].get("operation")
+            assert operation in BUILDERS or operation in OPERATIONS_NOT_BUILT_HERE, (
+                f"{name}: operation {operation!r} is neither built nor listed as not built here")
 
 
 def test_request_builders_match_the_examples(db: Any) -> None:
