@@ -200,14 +200,16 @@ def test_extension_upgrade_keeps_rows(fresh_database: Any, local_stack: Any,
 
 # ---- issue 16 item 5: a schema someone else created first -------------------------------------
 @pytest.fixture
-def squatter(local_stack: Any) -> Any:
-    """A role with CREATE on a database (as many application roles have); dropped afterwards."""
+def squatter(fresh_database: Any, local_stack: Any) -> Any:
+    """(dsn of a new database, a role with CREATE on it, as many application roles have)."""
+    dsn = fresh_database()
     name = f"s3vl_squat_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(local_stack.admin_dsn("postgres"), autocommit=True) as conn:
         conn.execute(f'CREATE ROLE "{name}" LOGIN')
-    yield name
+    yield dsn, name
     with psycopg.connect(local_stack.admin_dsn("postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP OWNED BY "{name}"')  # database privileges it was granted
+        dbname = psycopg.conninfo.conninfo_to_dict(dsn)["dbname"]
+        conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
         conn.execute(f'DROP ROLE "{name}"')
 
 
@@ -219,39 +221,34 @@ def _squat(dsn: str, role: str) -> None:
         conn.execute("CREATE FUNCTION s3vl._config() RETURNS void LANGUAGE sql AS 'SELECT'")
 
 
-def test_install_refuses_a_schema_someone_else_created(fresh_database: Any, squatter: str,
+def test_install_refuses_a_schema_someone_else_created(squatter: tuple[str, str],
                                                        installed_extension: str) -> None:
-    dsn = fresh_database()
-    _squat(dsn, squatter)
+    dsn, role = squatter
+    _squat(dsn, role)
     proc = psql_file(dsn, SQL_DIR / "install.sql")
     assert proc.returncode != 0
     assert "s3vl install: schema s3vl already exists with objects owned by another role" in (
         proc.stderr)
-    assert f"schema s3vl (owner {squatter})" in proc.stderr
-    assert f"function s3vl._config() (owner {squatter})" in proc.stderr
+    assert f"schema s3vl (owner {role})" in proc.stderr
+    assert f"function s3vl._config() (owner {role})" in proc.stderr
     conn: Any
     with psycopg.connect(dsn, autocommit=True) as conn:
         assert _objects(conn) == [("function", "s3vl._config()")]  # nothing added
         with pytest.raises(psycopg.errors.InsufficientPrivilege) as caught:
             conn.execute("CREATE EXTENSION s3vl CASCADE")
         assert "owned by another role" in str(caught.value)
-        conn.execute("DROP SCHEMA s3vl CASCADE")
-        conn.execute(f'DROP OWNED BY "{squatter}"')
 
 
-def test_install_refuses_one_foreign_object_in_its_own_schema(fresh_database: Any,
-                                                              squatter: str) -> None:
-    dsn = fresh_database()
+def test_install_refuses_one_foreign_object_in_its_own_schema(
+        squatter: tuple[str, str]) -> None:
+    dsn, role = squatter
     install(dsn)
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("ALTER FUNCTION s3vl._require(text, text, anyelement) OWNER TO "
-                     f'"{squatter}"')
+        conn.execute(f'ALTER FUNCTION s3vl._require(text, text, anyelement) OWNER TO "{role}"')
     proc = psql_file(dsn, SQL_DIR / "install.sql")
     assert proc.returncode != 0
-    assert f"function s3vl._require(text,text,anyelement) (owner {squatter})" in proc.stderr
+    assert f"function s3vl._require(text,text,anyelement) (owner {role})" in proc.stderr
     assert "schema s3vl (owner" not in proc.stderr
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("DROP SCHEMA s3vl CASCADE")
 
 
 # ---- issue 16 item 7: pg_dump keeps every table that holds user state -------------------------
