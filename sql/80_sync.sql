@@ -60,7 +60,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   typ oid;
-  ok boolean;
 BEGIN
   SELECT a.attname, a.atttypid INTO attname, typ FROM pg_catalog.pg_attribute a
     WHERE a.attrelid = source AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
@@ -191,7 +190,7 @@ DECLARE
   e record;
   m record;
   col text;
-  parts text[] := '{}';
+  parts text[] := '{}'::text[];
   meta text := '''{}''::jsonb';
 BEGIN
   SELECT * INTO st FROM s3vl.sync_tables x WHERE x.source = _sync_row_sql.source;
@@ -212,8 +211,9 @@ BEGIN
     'SELECT %1$s AS key, %2$s AS vec, %3$s AS meta FROM %4$s t WHERE %5$s t.%6$I IS NOT NULL',
     k.expr, e.expr, meta, source,
     CASE WHEN all_rows THEN ''
-         ELSE pg_catalog.format('t.%I = ANY ($1::%s[]) AND', k.attname,
-                                pg_catalog.format_type(k.base, NULL)) END,
+         ELSE pg_catalog.format('t.%I = ANY ($1::pg_catalog.%I[]) AND', k.attname,
+                                (SELECT ty.typname FROM pg_catalog.pg_type ty
+                                 WHERE ty.oid = k.base)) END,
     e.attname);
 END
 $$;
@@ -565,7 +565,7 @@ DECLARE
   refused text;
   batch_size integer;
   keys text[];
-  tried text[] := '{}';
+  tried text[] := '{}'::text[];
   res record;
   n integer;
   budget integer := max_rows;
