@@ -170,7 +170,7 @@ BEGIN
      AND NOT (rel.relowner = who AND NOT rel.relforcerowsecurity) THEN
     RAISE EXCEPTION '%: % has row-level security enabled, which would hide rows from role %; '
                     'sync cannot apply it', caller, source, who USING ERRCODE = '42501',
-      HINT = 'Track it as its owner or as a role with BYPASSRLS, or track a view-free copy.';
+      HINT = 'Track it as its owner (without FORCE ROW LEVEL SECURITY) or as a BYPASSRLS role.';
   END IF;
 END
 $$;

@@ -147,3 +147,14 @@ def test_built_in_key_types_and_domains(db: psycopg.Connection[Any], local_stack
             db.execute("SELECT s3vl.untrack_table(%s)", (table,))
             db.execute(f"DROP TABLE {table}")
             db.execute("DROP DOMAIN sync_test_sku, sync_test_label")
+
+
+def test_json_metadata_is_refused_up_front(db: psycopg.Connection[Any], tracked: Any) -> None:
+    db.execute(f"ALTER TABLE {tracked.table} ADD COLUMN doc json")
+    expect_error(db, "SELECT s3vl.track_table(%s, 'id', 'embedding', %s, ARRAY['doc'])",
+                 (tracked.table, tracked.index_name), "42804", "metadata_columns", "json")
+    # The tracking in place is unchanged and writes still work.
+    db.execute(f"INSERT INTO {tracked.table} (id, embedding, doc) VALUES (1, '{{1,1,1,1}}', "
+               "'{\"a\": 1}')")
+    assert db.execute("SELECT metadata_columns FROM s3vl.sync_tables WHERE source = %s::regclass",
+                      (tracked.table,)).fetchone() == (["title", "price", "in_stock"],)
