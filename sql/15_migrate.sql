@@ -58,7 +58,10 @@ BEGIN
                          'with time zone, updated_at timestamp with time zone, is_active '
                          'boolean, dimension integer, distance_metric text)'),
       ('list_vectors', 'TABLE(vector_id text, vector_data double precision[], metadata jsonb, '
-                       'response_next_token text, total_count integer)')
+                       'response_next_token text, total_count integer)'),
+      ('sync_status', 'TABLE(index_name text, pending bigint, oldest_pending_age interval, '
+                      'failed bigint, last_error text, last_success timestamp with time zone, '
+                      'sync_every interval)')
     ) AS expected(name, result) ON expected.name = p.proname
     WHERE pg_catalog.pg_get_function_result(p.oid) <> expected.result
        OR (p.proname = 'list_vectors' AND p.pronargs <> 8)

@@ -652,27 +652,6 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION s3vl.sync_status()
-RETURNS TABLE (index_name text, pending bigint, oldest_pending_age interval, failed bigint,
-               last_error text, last_success timestamptz)
-LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-  SELECT i.index_name,
-         (SELECT pg_catalog.count(*) FROM s3vl.sync_outbox o WHERE o.index_name = i.index_name),
-         (SELECT pg_catalog.now() - pg_catalog.min(o.first_enqueued_at) FROM s3vl.sync_outbox o
-            WHERE o.index_name = i.index_name),
-         (SELECT pg_catalog.count(*) FROM s3vl.sync_outbox o
-            WHERE o.index_name = i.index_name AND o.attempts > 0),
-         coalesce((SELECT o.last_error FROM s3vl.sync_outbox o
-                     WHERE o.index_name = i.index_name AND o.last_error IS NOT NULL
-                     ORDER BY o.last_error_at DESC LIMIT 1), s.last_error),
-         s.last_success
-  FROM (SELECT DISTINCT st.index_name FROM s3vl.sync_tables st) i
-  LEFT JOIN s3vl.sync_index_status s ON s.index_name = i.index_name
-  ORDER BY i.index_name
-$$;
-
 -- value::the type of like_value, or NULL when value is not valid for that type.
 CREATE OR REPLACE FUNCTION s3vl._sync_try_cast(value text, like_value anyelement)
 RETURNS anyelement
@@ -817,4 +796,158 @@ BEGIN
     ORDER BY h.n
     LIMIT top_k;
 END
+$$;
+
+-- ---- Sync that runs itself: pg_cron (docs/sync.md, Scheduling) --------------------------------
+-- One job per database, named s3vl-sync, owned by the s3vl owner (these functions are SECURITY
+-- DEFINER, so the job runs as the owner, whatever role scheduled it). Its command is built here
+-- from a checked interval. pg_cron's finest schedule before 1.5 is a minute, so a shorter
+-- interval is a job that starts every minute and syncs every `every` within it (committing
+-- after each run); overlapping runs are safe (sync claims keys with SKIP LOCKED).
+
+-- Runs sync every `every` until `run_for` has passed (once when run_for is zero), or until the
+-- job is unscheduled or rescheduled. A procedure, so that each run commits; not SECURITY DEFINER
+-- (that forbids COMMIT): only the owner runs it.
+CREATE OR REPLACE PROCEDURE s3vl._sync_job(every interval, run_for interval)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  stop_at constant timestamptz := pg_catalog.clock_timestamp() + run_for;
+  next_at timestamptz;
+BEGIN
+  LOOP
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    next_at := pg_catalog.clock_timestamp() + every;
+    PERFORM * FROM s3vl.sync();
+    COMMIT;
+    -- Unscheduled or rescheduled meanwhile: stop now rather than at the end of the minute.
+    EXIT WHEN next_at >= stop_at OR s3vl._sync_schedule() IS DISTINCT FROM every;
+    PERFORM pg_catalog.pg_sleep(pg_catalog.date_part('epoch',
+      pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) next_at) OPERATOR(pg_catalog.*) -1);
+  END LOOP;
+END
+$$;
+REVOKE ALL ON PROCEDURE s3vl._sync_job(interval, interval) FROM PUBLIC;
+
+-- 55000 unless pg_cron is installed in this database.
+CREATE OR REPLACE FUNCTION s3vl._require_pg_cron(caller text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  cron_db text := pg_catalog.current_setting('cron.database_name', true);
+BEGIN
+  IF pg_catalog.to_regprocedure('cron.schedule(text,text,text)') IS NOT NULL THEN
+    RETURN;
+  END IF;
+  RAISE EXCEPTION '%: pg_cron is not installed in database %', caller,
+    pg_catalog.current_database() USING ERRCODE = '55000',
+    DETAIL = CASE
+      WHEN cron_db IS NULL THEN 'pg_cron is not loaded (not in shared_preload_libraries).'
+      WHEN cron_db <> pg_catalog.current_database() THEN
+        pg_catalog.format('pg_cron runs in database %s (cron.database_name).', cron_db)
+      ELSE 'CREATE EXTENSION pg_cron has not been run here.' END,
+    HINT = 'Add pg_cron to shared_preload_libraries and set cron.database_name to this database '
+           '(Aurora: in the DB cluster parameter group, then reboot), then run CREATE EXTENSION '
+           'pg_cron here as rds_superuser; see docs/deploy.md.';
+END
+$$;
+
+-- The interval of this database's sync job, or NULL when none is scheduled.
+CREATE OR REPLACE FUNCTION s3vl._sync_schedule()
+RETURNS interval
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  command text;
+BEGIN
+  IF pg_catalog.to_regclass('cron.job') IS NULL THEN
+    RETURN NULL;
+  END IF;
+  EXECUTE 'SELECT j.command FROM cron.job j WHERE j.jobname = ''s3vl-sync'' AND j.active '
+          'AND j.username = current_user'
+    INTO command;
+  RETURN pg_catalog.substring(command, 's3vl\._sync_job\(''([^'']+)''')::interval;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION s3vl.schedule_sync(every interval DEFAULT '1 minute')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  caller constant text := 's3vl.schedule_sync';
+  minutes integer;
+  cron text;
+  command text;
+  job bigint;
+BEGIN
+  IF every IS NULL OR every < interval '1 second' OR every > interval '1 hour'
+     OR pg_catalog.date_part('microseconds', every)::bigint % 1000000 <> 0 THEN
+    RAISE EXCEPTION '%: every must be whole seconds between 1 second and 1 hour (got %)', caller,
+      coalesce(every::text, 'NULL') USING ERRCODE = '22023';
+  END IF;
+  IF every >= interval '1 minute' AND pg_catalog.date_part('epoch', every)::bigint % 60 <> 0 THEN
+    RAISE EXCEPTION '%: every of a minute or more must be whole minutes (got %)', caller, every
+      USING ERRCODE = '22023';
+  END IF;
+  PERFORM s3vl._require_pg_cron(caller);
+  IF every < interval '1 minute' THEN
+    cron := '* * * * *';  -- each run syncs every `every` for 55 seconds
+    command := pg_catalog.format('CALL s3vl._sync_job(%L, %L)', every, interval '55 seconds');
+  ELSE
+    minutes := pg_catalog.date_part('epoch', every)::integer / 60;
+    cron := CASE WHEN minutes = 60 THEN '0 * * * *'
+                 ELSE pg_catalog.format('*/%s * * * *', minutes) END;
+    command := pg_catalog.format('CALL s3vl._sync_job(%L, %L)', every, interval '0');
+  END IF;
+  -- The same name replaces this owner's earlier job.
+  EXECUTE 'SELECT cron.schedule(''s3vl-sync'', $1, $2)' INTO job USING cron, command;
+  RETURN job;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION s3vl.unschedule_sync()
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  job bigint;
+BEGIN
+  PERFORM s3vl._require_pg_cron('s3vl.unschedule_sync');
+  EXECUTE 'SELECT j.jobid FROM cron.job j WHERE j.jobname = ''s3vl-sync'' '
+          'AND j.username = current_user' INTO job;
+  IF job IS NULL THEN
+    RETURN false;
+  END IF;
+  EXECUTE 'SELECT cron.unschedule($1)' USING job;
+  RETURN true;
+END
+$$;
+
+-- sync_every: the interval of the pg_cron job (s3vl.schedule_sync), NULL when none.
+CREATE OR REPLACE FUNCTION s3vl.sync_status()
+RETURNS TABLE (index_name text, pending bigint, oldest_pending_age interval, failed bigint,
+               last_error text, last_success timestamptz, sync_every interval)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT i.index_name,
+         (SELECT pg_catalog.count(*) FROM s3vl.sync_outbox o WHERE o.index_name = i.index_name),
+         (SELECT pg_catalog.now() - pg_catalog.min(o.first_enqueued_at) FROM s3vl.sync_outbox o
+            WHERE o.index_name = i.index_name),
+         (SELECT pg_catalog.count(*) FROM s3vl.sync_outbox o
+            WHERE o.index_name = i.index_name AND o.attempts > 0),
+         coalesce((SELECT o.last_error FROM s3vl.sync_outbox o
+                     WHERE o.index_name = i.index_name AND o.last_error IS NOT NULL
+                     ORDER BY o.last_error_at DESC LIMIT 1), s.last_error),
+         s.last_success,
+         s3vl._sync_schedule()
+  FROM (SELECT DISTINCT st.index_name FROM s3vl.sync_tables st) i
+  LEFT JOIN s3vl.sync_index_status s ON s.index_name = i.index_name
+  ORDER BY i.index_name
 $$;

@@ -92,6 +92,10 @@ GRANT EXECUTE ON FUNCTION
   s3vl.sync_status()
 TO s3vl_writer;
 GRANT EXECUTE ON FUNCTION
+  s3vl.schedule_sync(interval),
+  s3vl.unschedule_sync()
+TO s3vl_admin;
+GRANT EXECUTE ON FUNCTION
   s3vl.stale_rows(regclass),
   s3vl.query_table(regclass, name, float8[], integer, jsonb),
   s3vl._require(text, text, anyelement),
