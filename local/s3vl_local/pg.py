@@ -152,8 +152,19 @@ def cluster_port(paths: ClusterPaths) -> int | None:
     return port
 
 
-def start_cluster(state_dir: Path) -> int:
-    """Start (initialising if needed) the throwaway cluster; return its TCP port."""
+def cron_options(bindir: Path, database: str | None, sockets: Path) -> str:
+    """Server options that preload pg_cron for `database`, as Aurora's DB cluster parameter group
+    would (shared_preload_libraries, cron.database_name), when the server has pg_cron installed.
+    Jobs connect through the Unix socket, which pg_hba trusts."""
+    if database is None or not (bindir.parent / "lib" / "pg_cron.so").exists():
+        return ""
+    return (f" -c shared_preload_libraries=pg_cron -c cron.database_name={database}"
+            f" -c cron.host={sockets}")
+
+
+def start_cluster(state_dir: Path, cron_database: str | None = None) -> int:
+    """Start (initialising if needed) the throwaway cluster; return its TCP port. With
+    `cron_database`, pg_cron is preloaded for that database (if installed)."""
     bindir = find_bindir()
     paths = cluster_paths(state_dir)
     init_cluster(paths, bindir)
@@ -164,6 +175,7 @@ def start_cluster(state_dir: Path) -> int:
     options = (
         f"-p {port} -k {paths.sockets} -c listen_addresses=127.0.0.1 -c fsync=off "
         "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
+        + cron_options(bindir, cron_database, paths.sockets)
     )
     _run(
         [str(bindir / "pg_ctl"), "-D", str(paths.data), "-l", str(paths.log), "-o", options,
