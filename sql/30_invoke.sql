@@ -110,8 +110,8 @@ DECLARE
   state text;
 BEGIN
   SELECT * INTO cfg FROM s3vl._config(caller);
-  -- The stored timeout bounds the call; set for this call only (the SET clause above makes the
-  -- change revert when this function returns).
+  -- The stored timeout bounds the call. A local set_config lasts to the end of the transaction
+  -- (a function's SET clause restores only the settings it names), so every call sets it anew.
   PERFORM pg_catalog.set_config('aws_lambda.request_timeout_ms',
                                 (cfg.timeout_seconds * 1000)::text, true);
   BEGIN

@@ -61,6 +61,35 @@ AS $$
   WHERE s.index_arn = $1 AND pg_catalog.current_setting('transaction_read_only') = 'off'
 $$;
 
+-- True when this session runs with an aws_lambda.* parameter it set itself (SET, set_config,
+-- connection options, role settings) rather than the database's or the server's: an answer
+-- obtained then may come from an endpoint the session chose, so it is never stored for everyone.
+-- aws_lambda.request_timeout_ms is the exception: s3vl._call_lambda sets it for every call, so a
+-- session's own value never applies to an s3vl call. Where the parameters are real settings
+-- (Aurora, once the extension is loaded) pg_settings says where each value came from; a
+-- placeholder (the local stand-in) is compared with the database-level value.
+CREATE OR REPLACE FUNCTION s3vl._aws_lambda_session_override()
+RETURNS boolean
+LANGUAGE sql STABLE
+AS $$
+  SELECT EXISTS (
+      SELECT 1 FROM pg_catalog.pg_settings s
+      WHERE s.name LIKE 'aws\_lambda.%' AND s.name <> 'aws_lambda.request_timeout_ms'
+        AND s.source NOT IN ('default', 'override', 'environment variable', 'configuration file',
+                             'command line', 'global', 'database'))
+    OR EXISTS (
+      SELECT 1
+      FROM (VALUES ('aws_lambda.endpoint_override'), ('aws_lambda.connect_timeout_ms')) AS g(name)
+      WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_settings s WHERE s.name = g.name)
+        AND coalesce(pg_catalog.current_setting(g.name, true), '') IS DISTINCT FROM coalesce(
+          (SELECT pg_catalog.substr(c, pg_catalog.strpos(c, '=') + 1)
+             FROM pg_catalog.pg_db_role_setting d, pg_catalog.unnest(d.setconfig) AS c
+            WHERE d.setrole = 0
+              AND d.setdatabase = (SELECT b.oid FROM pg_catalog.pg_database b
+                                    WHERE b.datname = pg_catalog.current_database())
+              AND pg_catalog.split_part(c, '=', 1) = g.name), ''))
+$$;
+
 -- A cached answer (the function's result array), or NULL on a miss. Counts hits and misses of
 -- cached indexes only.
 CREATE OR REPLACE FUNCTION s3vl._cache_get(index_arn text, query_vector float8[], top_k integer,
@@ -104,7 +133,8 @@ AS $$
 DECLARE
   bounds record;
 BEGIN
-  IF s3vl._cache_ttl(index_arn) IS NULL OR result IS NULL THEN
+  IF s3vl._cache_ttl(index_arn) IS NULL OR result IS NULL
+     OR s3vl._aws_lambda_session_override() THEN
     RETURN;
   END IF;
   INSERT INTO s3vl.query_cache AS c VALUES (

@@ -202,6 +202,7 @@ def test_stored_timeout_stops_a_slow_function(fresh_database: Any) -> None:
     import threading
 
     import psycopg
+    from psycopg import sql
 
     from sql.helpers import LAMBDA_ARN, install
 
@@ -228,8 +229,9 @@ def test_stored_timeout_stops_a_slow_function(fresh_database: Any) -> None:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("INSERT INTO s3vl.config (lambda_arn, aws_region, timeout_seconds) "
                          "VALUES (%s, 'us-east-1', 1)", (LAMBDA_ARN,))
-            conn.execute("SELECT set_config('aws_lambda.endpoint_override', %s, false)",
-                         (f"http://127.0.0.1:{server.server_port}",))
+            conn.execute(sql.SQL("ALTER DATABASE {} SET aws_lambda.endpoint_override = {}"
+                                 ).format(sql.Identifier(conn.info.dbname),
+                                          sql.Literal(f"http://127.0.0.1:{server.server_port}")))
             conn.execute("SET aws_lambda.request_timeout_ms = '600000'")
             expect_error(conn, "SELECT * FROM s3vl.get_vectors(ARRAY['a'], index_arn => %s)",
                          [CANNED_INDEX_ARN], "SV003", "s3vl.get_vectors",
