@@ -124,6 +124,10 @@ $$;
 
 -- Stores an answer when the index is cached, then evicts expired entries and the oldest ones
 -- beyond the size bounds (a miss already paid a Lambda round trip, so this scan is cheap).
+-- Eviction takes no lock another session could hold to switch it off (the old public advisory
+-- key could be taken by any role): every store evicts, and each session deletes only the victims
+-- it can lock at once (SKIP LOCKED), so concurrent evictions never wait on each other nor
+-- deadlock, and the bounds hold while another session evicts or keeps its transaction open.
 CREATE OR REPLACE FUNCTION s3vl._cache_put(index_arn text, query_vector float8[], top_k integer,
   metadata_filter jsonb, return_metadata boolean, result jsonb)
 RETURNS void
@@ -146,22 +150,22 @@ BEGIN
     metadata_filter = EXCLUDED.metadata_filter, return_metadata = EXCLUDED.return_metadata,
     result = EXCLUDED.result, result_bytes = EXCLUDED.result_bytes,
     created_at = EXCLUDED.created_at;
-  -- One session evicts at a time (others skip it): concurrent evictions could deadlock.
-  IF NOT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('s3vl.query_cache eviction'))
-  THEN
-    RETURN;
-  END IF;
   SELECT * INTO bounds FROM s3vl.cache_limits;
-  DELETE FROM s3vl.query_cache c USING (
-    SELECT q.key_hash,
-           row_number() OVER newest AS position,
-           sum(q.result_bytes) OVER newest AS bytes_so_far,
-           q.created_at <= pg_catalog.clock_timestamp() - coalesce(s.ttl, interval '0') AS expired
-    FROM s3vl.query_cache q LEFT JOIN s3vl.cache_settings s ON s.index_arn = q.index_arn
-    WINDOW newest AS (ORDER BY q.created_at DESC, q.key_hash)) AS ranked
-  WHERE c.key_hash = ranked.key_hash
-    AND (ranked.expired OR ranked.position > bounds.max_entries
-         OR ranked.bytes_so_far > bounds.max_bytes);
+  DELETE FROM s3vl.query_cache c
+  WHERE c.key_hash IN (
+    SELECT v.key_hash FROM s3vl.query_cache v
+    WHERE v.key_hash IN (
+      SELECT ranked.key_hash FROM (
+        SELECT q.key_hash,
+               row_number() OVER newest AS position,
+               sum(q.result_bytes) OVER newest AS bytes_so_far,
+               q.created_at <= pg_catalog.clock_timestamp() - coalesce(s.ttl, interval '0')
+                 AS expired
+        FROM s3vl.query_cache q LEFT JOIN s3vl.cache_settings s ON s.index_arn = q.index_arn
+        WINDOW newest AS (ORDER BY q.created_at DESC, q.key_hash)) AS ranked
+      WHERE ranked.expired OR ranked.position > bounds.max_entries
+            OR ranked.bytes_so_far > bounds.max_bytes)
+    FOR UPDATE OF v SKIP LOCKED);
 END
 $$;
 

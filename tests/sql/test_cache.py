@@ -277,3 +277,33 @@ def test_no_caching_under_a_session_aws_lambda_setting(canned: psycopg.Connectio
     canned.execute(sql.SQL("RESET {}").format(sql.Identifier(*setting.split("."))))
     assert canned.execute(call).fetchone() == (1,)
     assert canned.execute("SELECT entries FROM s3vl.cache_stats()").fetchone() == (1,)
+
+
+def test_a_lock_any_role_can_take_does_not_stop_eviction(cached: Cached, local_stack: Any
+                                                         ) -> None:
+    """The old eviction lock was a public advisory key: holding it switched eviction off."""
+    cached.conn.execute("SELECT s3vl.set_cache_limits(3, 67108864)")
+    with psycopg.connect(cached.conn.info.dsn, autocommit=True) as squatter:
+        squatter.execute("SET ROLE s3vl_reader")
+        squatter.execute("SELECT pg_advisory_lock(hashtext('s3vl.query_cache eviction'))")
+        for i in range(5):
+            cached.query(vec=[1.0, float(i), 0.5])
+        assert cached.stats()[2] == 3
+
+
+def test_limit_holds_while_another_session_evicts(cached: Cached) -> None:
+    """A session that stored an answer and keeps its transaction open (a reader can) does not
+    switch eviction off for the others, nor makes them wait."""
+    cached.conn.execute("SELECT s3vl.set_cache_limits(3, 67108864)")
+    cached.conn.execute("SET statement_timeout = '20s'")
+    try:
+        with psycopg.connect(cached.conn.info.dsn) as holder:
+            holder.execute("SET ROLE s3vl_reader")
+            holder.execute(QUERY, (cached.name, [9.0, 9.0, 9.0], 3, True, None)).fetchall()
+            # holder's transaction stays open: it evicted, and holds whatever it locked.
+            for i in range(5):
+                cached.query(vec=[1.0, float(i), 0.5])
+            assert cached.stats()[2] <= 3
+            holder.rollback()
+    finally:
+        cached.conn.execute("RESET statement_timeout")
