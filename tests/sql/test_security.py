@@ -159,3 +159,33 @@ def test_injection_attempts_are_inert(db: Any, sql_index: SqlIndex, evil: str) -
     after = db.execute("SELECT (SELECT count(*) FROM s3vl.config), "
                        "(SELECT count(*) FROM s3vl.index_registry)").fetchone()
     assert before == after
+
+
+def test_reader_does_not_learn_the_function_arn(db: Any, sql_index: SqlIndex, as_role: Any,
+                                                local_stack: Any) -> None:
+    """An oversized get_vectors (over Lambda's 6 MB) fails in aws_lambda: the reader's error
+    names no function, not even with client_min_messages = debug5; the server log does."""
+    from pathlib import Path
+
+    from s3vl_local import pg
+
+    log = pg.cluster_paths(Path(local_stack.state_dir)).log
+    start = log.stat().st_size
+    as_role("s3vl_reader")
+    db.execute("SET client_min_messages = debug5")
+    notices: list[str] = []
+    db.add_notice_handler(lambda d: notices.append(
+        " ".join(filter(None, [d.message_primary, d.message_detail, d.message_hint]))))
+    try:
+        err = expect_error(db, "SELECT * FROM s3vl.get_vectors(%s, %s)",
+                           [[f"{i:05d}" + "k" * 1000 for i in range(6500)], sql_index.name],
+                           "SV006", "s3vl.get_vectors", "calling the Lambda function failed")
+    finally:
+        db.execute("RESET client_min_messages")
+    seen = " ".join([err.diag.message_primary or "", err.diag.message_detail or "",
+                     err.diag.message_hint or "", err.diag.context or "", *notices])
+    function_name = local_stack.lambda_arn.rsplit(":", 1)[1]
+    assert local_stack.lambda_arn not in seen and function_name not in seen
+    logged = log.read_text(errors="replace")[start:]
+    assert any("s3vl.get_vectors" in line and local_stack.lambda_arn in line
+               for line in logged.splitlines())
