@@ -123,3 +123,44 @@ BEGIN
   distance_metric := reg.distance_metric;
 END
 $$;
+
+-- The JSON nesting depth of a value (each object and each array counts one level: {"a": 1} is 1,
+-- {"$and": [{"a": {"$eq": 1}}]} is 4), counted up to stop_at + 1 at most: a container at level
+-- L (the root is 0) is at depth L + 1, and jsonpath's .** visits every level without recursion
+-- in SQL.
+CREATE OR REPLACE FUNCTION s3vl._filter_depth(value jsonb, stop_at integer)
+RETURNS integer
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+  depth integer := 0;
+BEGIN
+  IF pg_catalog.jsonb_typeof(value) NOT IN ('object', 'array') THEN
+    RETURN 0;
+  END IF;
+  WHILE depth <= stop_at AND pg_catalog.jsonb_path_exists(value, pg_catalog.format(
+      'strict $.**{%s} ? (@.type() == "object" || @.type() == "array")', depth)::jsonpath) LOOP
+    depth := depth + 1;
+  END LOOP;
+  RETURN depth;
+END
+$$;
+
+-- 22023 naming max_filter_depth when a metadata_filter nests deeper than the limit (checked in
+-- SQL before any invocation; the function and the emulator apply the same limit).
+CREATE OR REPLACE FUNCTION s3vl._check_filter_depth(caller text, metadata_filter jsonb)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+  max_depth constant integer := s3vl._limit('max_filter_depth');
+BEGIN
+  IF metadata_filter IS NOT NULL
+     AND s3vl._filter_depth(metadata_filter, max_depth) > max_depth THEN
+    RAISE EXCEPTION '%: metadata_filter nests deeper than max_filter_depth (%)', caller, max_depth
+      USING ERRCODE = '22023',
+            HINT = 'Each JSON object and array counts one level; flatten the $and/$or nesting. '
+                   'See SELECT * FROM s3vl.limits().';
+  END IF;
+END
+$$;
