@@ -216,7 +216,7 @@ END
 $$;
 
 -- How many attempts an invocation gets when Lambda throttles it (429) or fails with a 5xx
--- (1 = no retry; default 5). Returns the stored value.
+-- (1 = no retry; default 10). Returns the stored value.
 CREATE OR REPLACE FUNCTION s3vl.set_invoke_retries(max_attempts integer)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER

@@ -157,8 +157,8 @@ def test_one_attempt_means_no_retry(retry_db: Any, scripted: Any) -> None:
 
 def test_only_an_admin_sets_the_attempts(retry_db: Any) -> None:
     expect_error(retry_db, "SELECT s3vl.set_invoke_retries(0)", None, "22023", "max_attempts",
-                 "between 1 and 10")
-    expect_error(retry_db, "SELECT s3vl.set_invoke_retries(11)", None, "22023", "max_attempts")
+                 "between 1 and 20")
+    expect_error(retry_db, "SELECT s3vl.set_invoke_retries(21)", None, "22023", "max_attempts")
     for group in ("s3vl_reader", "s3vl_writer"):
         retry_db.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(group)))
         try:

@@ -25,7 +25,7 @@ def test_sql_limits_match_the_function(db: Any) -> None:
     assert rows["timeout_seconds"] == (1, 900)  # aws_lambda.request_timeout_ms 1..900000
     # docs/protocol.md: a project choice (AWS documents no depth limit), the same in the function.
     assert rows["max_filter_depth"] == (1, 32)
-    assert rows["max_attempts"] == (1, 10)
+    assert rows["max_attempts"] == (1, 20)
 
 
 def test_sqlstate_table_is_documented(db: Any) -> None:

@@ -93,6 +93,9 @@ class FunctionRuntime:
         self._pool = ThreadPoolExecutor(max_workers=config.max_concurrency,
                                         thread_name_prefix="lambda-env")
         self._slots = threading.BoundedSemaphore(config.max_concurrency)
+        # Invocations answered 429 so far (reported by GET /_s3vl/health).
+        self.throttled = 0
+        self._throttled_lock = threading.Lock()
         self._handler: Handler | None = None
         self._import_lock = threading.Lock()
         install_routing()
@@ -120,6 +123,8 @@ class FunctionRuntime:
         when max_concurrency invocations are running (as a reserved concurrency does)."""
         event = parse_event(event_bytes)
         if not self._slots.acquire(blocking=False):
+            with self._throttled_lock:
+                self.throttled += 1
             raise Throttled("Rate Exceeded.")
         request_id = str(uuid.uuid4())
         deadline = time.monotonic() + self.config.timeout_seconds

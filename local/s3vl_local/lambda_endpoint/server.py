@@ -87,7 +87,9 @@ class InvokeHandler(BaseHTTPRequestHandler):
             body = {"status": "ok", "function_name": cfg.function_name,
                     "function_arn": self.server.runtime.arn, "handler": cfg.handler_spec,
                     "timeout_seconds": cfg.timeout_seconds,
-                    "latency_ms": self.server.runtime.latency_ms}
+                    "latency_ms": self.server.runtime.latency_ms,
+                    "max_concurrency": cfg.max_concurrency,
+                    "throttled": self.server.runtime.throttled}
             self._send(200, json.dumps(body).encode())
             return
         self._send_error(LambdaError(404, "UnknownOperationException", "Unknown operation"))
