@@ -187,7 +187,10 @@ BEGIN
     ELSE 'SV006' END;
   -- The full text, with the function, for the operator only: client_min_messages is pinned
   -- for this (aborting) transaction so a session asking for LOG messages does not get it.
-  PERFORM pg_catalog.set_config('client_min_messages', 'notice', true);
+  IF pg_catalog.current_setting('client_min_messages') IN ('debug5', 'debug4', 'debug3', 'debug2',
+                                                          'debug1', 'debug', 'log') THEN
+    PERFORM pg_catalog.set_config('client_min_messages', 'notice', true);
+  END IF;
   RAISE LOG '%: calling the Lambda function % (invocation type %) failed after % attempt(s): % (%; aws_lambda SQLSTATE %)',
     caller, cfg.lambda_arn, invocation_type, attempt, failed_message,
     coalesce(failed_detail, ''), failed_state;
