@@ -179,7 +179,7 @@ def test_reader_does_not_learn_the_function_arn(db: Any, sql_index: SqlIndex, as
     try:
         err = expect_error(db, "SELECT * FROM s3vl.get_vectors(%s, %s)",
                            [[f"{i:05d}" + "k" * 1000 for i in range(6500)], sql_index.name],
-                           "SV006", "s3vl.get_vectors", "calling the Lambda function failed")
+                           "SV006", "s3vl.get_vectors", "RequestTooLargeException")
     finally:
         db.execute("RESET client_min_messages")
     seen = " ".join([err.diag.message_primary or "", err.diag.message_detail or "",
