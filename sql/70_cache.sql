@@ -70,24 +70,31 @@ $$;
 -- placeholder (the local stand-in) is compared with the database-level value.
 CREATE OR REPLACE FUNCTION s3vl._aws_lambda_session_override()
 RETURNS boolean
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
-  SELECT EXISTS (
+BEGIN
+  -- With the extension (Aurora) the parameters are real settings once its library is loaded (an
+  -- invoke loads it, and _cache_put runs after one): pg_settings says where each value came from.
+  -- It lists every setting on each read (~0.7 ms), so it is read only then.
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_extension e WHERE e.extname = 'aws_lambda') THEN
+    RETURN EXISTS (
       SELECT 1 FROM pg_catalog.pg_settings s
       WHERE s.name LIKE 'aws\_lambda.%' AND s.name <> 'aws_lambda.request_timeout_ms'
-        AND s.source NOT IN ('default', 'override', 'environment variable', 'configuration file',
-                             'command line', 'global', 'database'))
-    OR EXISTS (
-      SELECT 1
-      FROM (VALUES ('aws_lambda.endpoint_override'), ('aws_lambda.connect_timeout_ms')) AS g(name)
-      WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_settings s WHERE s.name = g.name)
-        AND coalesce(pg_catalog.current_setting(g.name, true), '') IS DISTINCT FROM coalesce(
-          (SELECT pg_catalog.substr(c, pg_catalog.strpos(c, '=') + 1)
-             FROM pg_catalog.pg_db_role_setting d, pg_catalog.unnest(d.setconfig) AS c
-            WHERE d.setrole = 0
-              AND d.setdatabase = (SELECT b.oid FROM pg_catalog.pg_database b
-                                    WHERE b.datname = pg_catalog.current_database())
-              AND pg_catalog.split_part(c, '=', 1) = g.name), ''))
+        AND s.source NOT IN ('default', 'override', 'environment variable',
+                             'configuration file', 'command line', 'global', 'database'));
+  END IF;
+  -- Placeholders (the local stand-in): the value must be the database-level one.
+  RETURN EXISTS (
+    SELECT 1
+    FROM (VALUES ('aws_lambda.endpoint_override'), ('aws_lambda.connect_timeout_ms')) AS g(name)
+    WHERE coalesce(pg_catalog.current_setting(g.name, true), '') IS DISTINCT FROM coalesce(
+        (SELECT pg_catalog.substr(c, pg_catalog.strpos(c, '=') + 1)
+           FROM pg_catalog.pg_db_role_setting d, pg_catalog.unnest(d.setconfig) AS c
+          WHERE d.setrole = 0
+            AND d.setdatabase = (SELECT b.oid FROM pg_catalog.pg_database b
+                                  WHERE b.datname = pg_catalog.current_database())
+            AND pg_catalog.split_part(c, '=', 1) = g.name), ''));
+END
 $$;
 
 -- A cached answer (the function's result array), or NULL on a miss. Counts hits and misses of
