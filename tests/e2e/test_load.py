@@ -30,6 +30,8 @@ QUERIES_PER_READER = 30
 WRITES_PER_WRITER = 20
 DIMENSION = 8
 
+pytestmark = pytest.mark.stack
+
 
 @pytest.fixture
 def loaded(local_stack: StackInfo) -> Iterator[tuple[str, str, str, Any]]:
