@@ -11,6 +11,8 @@ CREATE TABLE IF NOT EXISTS s3vl.config (
 );
 ALTER TABLE s3vl.config ADD COLUMN IF NOT EXISTS last_validated_at timestamptz;
 ALTER TABLE s3vl.config ADD COLUMN IF NOT EXISTS last_validation_status text;
+-- Attempts per Lambda invocation when Lambda throttles (429) or fails (5xx): s3vl.set_invoke_retries.
+ALTER TABLE s3vl.config ADD COLUMN IF NOT EXISTS max_attempts integer NOT NULL DEFAULT 10;
 COMMENT ON TABLE s3vl.config IS
   's3vl: the Lambda function to call (one row, written by s3vl.configure)';
 

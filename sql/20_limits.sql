@@ -20,7 +20,9 @@ AS $$
     ('invoke_payload_bytes', 1, 6291456, 'one synchronous Lambda request payload (6 MB)'),
     ('event_payload_bytes', 1, 1048576, 'one asynchronous (Event) Lambda request payload (1 MB)'),
     ('batch_queries',   1,      100, 'query vectors per query_vectors_batch invocation'),
-    ('cache_ttl_seconds', 1, 604800, 's3vl.set_cache time to live (up to 7 days)')
+    ('cache_ttl_seconds', 1, 604800, 's3vl.set_cache time to live (up to 7 days)'),
+    ('max_attempts',    1,       20, 'attempts per Lambda invocation when Lambda throttles or fails with 5xx'),
+    ('max_filter_depth', 1,      32, 'JSON nesting depth of a metadata_filter (each object and array counts one)')
 $$;
 COMMENT ON FUNCTION s3vl.limits() IS 's3vl: every limit the SQL functions check before a call';
 

@@ -108,3 +108,5 @@ GRANT EXECUTE ON FUNCTION
   s3vl._sync_version(float8[], jsonb),
   s3vl._sync_try_cast(text, anyelement)
 TO s3vl_reader;
+-- Invocation retries (30_invoke.sql).
+GRANT EXECUTE ON FUNCTION s3vl.set_invoke_retries(integer) TO s3vl_admin;
