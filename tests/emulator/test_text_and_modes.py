@@ -50,7 +50,7 @@ def text_index(client: Any) -> dict[str, str]:
 
 @pytest.fixture
 def classic_server() -> Iterator[ServerHandle]:
-    with start_server(classic_buckets=True, text_build_seconds=0.3) as handle:
+    with start_server(classic_buckets=True, text_build_seconds=2.0) as handle:
         yield handle
 
 
@@ -247,7 +247,7 @@ def test_update_metadata_configuration_builds_then_serves(classic_server: Server
     with pytest.raises(client.exceptions.ValidationException, match="BUILDING") as caught:
         client.query_vectors(**ref, **query)
     assert caught.value.response["fieldList"][0]["path"] == "queryTexts"
-    time.sleep(0.4)
+    time.sleep(2.1)
     status = client.get_index(**ref)["index"]["metadataConfiguration"]["textSearchConfigurations"]
     assert status[0]["status"] == "ACTIVE"
     assert [v["key"] for v in client.query_vectors(**ref, **query)["vectors"]] == ["d"]
