@@ -185,3 +185,11 @@ def test_both_index_forms_are_accepted_raw(server: ServerHandle, make_index: Ind
     arn = f"{bucket_arn}/index/{ref['indexName']}"
     status, _, answer = post(server.url, "GetIndex", {**ref, "indexArn": arn})
     assert status == 200 and answer["index"]["indexArn"] == arn
+
+
+def test_an_operation_missing_from_the_installed_model_is_a_startup_error() -> None:
+    from s3vl_local.emulator import shapes
+
+    shapes.require_operations(["QueryVectors", "UpdateMetadataConfiguration"])
+    with pytest.raises(RuntimeError, match="NotAnOperation.*botocore >= 1.44"):
+        shapes.require_operations(["QueryVectors", "NotAnOperation"])

@@ -388,3 +388,23 @@ def test_modes_and_text_survive_a_restart(tmp_path: Path) -> None:
             **ref, topK=5, queryTexts=[{"metadataKey": "title", "text": "socks"}]
         )
         assert [v["key"] for v in found["vectors"]] == ["d"]
+
+
+def test_in_process_mock_serves_text_search() -> None:
+    import boto3
+
+    from s3vl_local.emulator import mock_s3vectors
+
+    with mock_s3vectors(text_build_seconds=0):
+        client = boto3.client("s3vectors", region_name="us-east-1")
+        client.create_vector_bucket(vectorBucketName="mem")
+        ref = {"vectorBucketName": "mem", "indexName": "docs"}
+        client.create_index(**ref, dataType="float32", dimension=3, distanceMetric="cosine")
+        client.put_vectors(**ref, vectors=_vectors())
+        client.update_metadata_configuration(
+            **ref, add={"textSearchConfigurations": [{"metadataKey": "title"}]}
+        )
+        found = client.query_vectors(
+            **ref, topK=2, queryTexts=[{"metadataKey": "title", "text": "wool"}]
+        )
+        assert [v["key"] for v in found["vectors"]] == ["d"]

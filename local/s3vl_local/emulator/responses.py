@@ -113,6 +113,7 @@ class Dispatcher:
         fast_json: bool = True,
         text_build_seconds: float = c.TEXT_BUILD_SECONDS_DEFAULT,
     ) -> None:
+        shapes.require_operations(OPERATIONS)
         self.state = state or EmulatorState()
         self.text_build_seconds = text_build_seconds
         # Vector bodies through simdjson into numpy rows (vector_json); False: orjson only.

@@ -14,9 +14,10 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+import botocore
 from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
 from botocore.session import Session
 
@@ -257,3 +258,14 @@ def validate_input(operation: str, body: dict[str, Any]) -> None:
 
 def operation_names() -> list[str]:
     return list(service_model().operation_names)
+
+
+def require_operations(served: Iterable[str]) -> None:
+    """Fail loudly when the installed botocore predates an operation the emulator serves: its
+    requests would otherwise go unchecked."""
+    missing = sorted(set(served) - set(operation_names()))
+    if missing:
+        raise RuntimeError(
+            f"the installed botocore {botocore.__version__} has no s3vectors model of "
+            f"{', '.join(missing)}; the emulator needs botocore >= 1.44"
+        )
