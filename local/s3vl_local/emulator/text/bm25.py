@@ -53,7 +53,7 @@ class TextField:
         self._ids: dict[str, int] = {}
         self._keys: list[str] = []
         self._free: list[int] = []
-        self._doc_terms: list[Counter[str] | None] = []
+        self._doc_terms: list[tuple[str, ...] | None] = []  # distinct terms, to delete
         self._lengths: F64 = np.zeros(16, dtype=np.float64)
         self._total_length = 0
         self._postings: dict[str, dict[int, int]] = {}
@@ -84,7 +84,7 @@ class TextField:
         if not terms:
             return
         doc = self._new_id(key)
-        self._doc_terms[doc] = terms
+        self._doc_terms[doc] = tuple(terms)
         length = sum(terms.values())
         self._lengths[doc] = length
         self._total_length += length
