@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 
 import pytest
 
-from s3vl_local.emulator.text import LANGUAGES, TextField, analyze, rrf
+from s3vl_local.emulator.text import LANGUAGES, DocIds, TextField, analyze, rrf, search_fields
 
 K1, B = 1.2, 0.75
 
@@ -188,6 +188,125 @@ def test_empty_blank_and_unmatched_queries_return_nothing(query: str) -> None:
 def test_empty_field_returns_nothing() -> None:
     field = TextField("fr")
     assert len(field) == 0 and field.search("chaussures") == []
+
+
+# --- several fields of one index ---------------------------------------------------------
+
+NAMES: dict[str, object] = {
+    "p1": "Trail runner X9",
+    "p2": "Road shoe",
+    "p3": "Trail boots",
+    "p4": "Running socks",
+    "p5": 12,
+}
+DESCRIPTIONS: dict[str, object] = {
+    "p1": "light trail running shoe",
+    "p2": "a running shoe for roads",
+    "p4": ["socks", "for running and trail"],
+    "p6": "trail map",
+}
+
+
+def two_fields() -> tuple[TextField, TextField]:
+    doc_ids = DocIds()
+    name, description = TextField("en", doc_ids), TextField(None, doc_ids)
+    for key, value in NAMES.items():
+        name.put(key, value)
+    for key, value in DESCRIPTIONS.items():
+        description.put(key, value)
+    return name, description
+
+
+def textbook_sum(
+    pairs: list[tuple[dict[str, object], str, str | None]],
+) -> list[tuple[str, float, tuple[float, ...]]]:
+    per_pair = [dict(textbook_bm25(docs, query, lang)) for docs, query, lang in pairs]
+    keys = set().union(*per_pair)
+    rows = [
+        (k, sum(p.get(k, 0.0) for p in per_pair), tuple(p.get(k, 0.0) for p in per_pair))
+        for k in keys
+    ]
+    return sorted(rows, key=lambda row: (-row[1], row[0]))
+
+
+def assert_same_sums(
+    got: list[tuple[str, float, tuple[float, ...]]],
+    want: list[tuple[str, float, tuple[float, ...]]],
+) -> None:
+    assert [row[0] for row in got] == [row[0] for row in want]
+    for (_, total, parts), (_, w_total, w_parts) in zip(got, want, strict=True):
+        assert total == pytest.approx(w_total, rel=1e-12)
+        assert parts == pytest.approx(w_parts, rel=1e-12)
+
+
+def test_shared_ids_keep_each_fields_own_statistics() -> None:
+    name, description = two_fields()
+    assert len(name) == 4 and len(description) == 4
+    assert_same_ranking(name.search("trail run"), textbook_bm25(NAMES, "trail run", "en"))
+    assert_same_ranking(
+        description.search("trail running"), textbook_bm25(DESCRIPTIONS, "trail running", None)
+    )
+
+
+def test_search_fields_sums_bm25_over_the_pairs() -> None:
+    name, description = two_fields()
+    got = search_fields([(name, "trail run"), (description, "running shoe")])
+    want = textbook_sum([(NAMES, "trail run", "en"), (DESCRIPTIONS, "running shoe", None)])
+    assert_same_sums(got, want)
+    assert {row[0] for row in got} == {"p1", "p2", "p3", "p4"}
+    assert got[0][2][0] > 0 and got[0][2][1] > 0
+    assert search_fields([(name, "trail run"), (description, "running shoe")], limit=2) == got[:2]
+    only_name = search_fields([(name, "boots")])
+    assert [(k, t) for k, t, _ in only_name] == name.search("boots")
+
+
+def test_search_fields_filter_keeps_scores_and_writes_are_per_field() -> None:
+    name, description = two_fields()
+    pairs = [(name, "trail"), (description, "trail")]
+    full = {row[0]: row for row in search_fields(pairs)}
+    for allowed in ({"p3", "p6", "zz"}, {"p3", "p6", "zz"}.__contains__):
+        assert search_fields(pairs, allowed=allowed) == sorted(
+            (full[k] for k in ("p3", "p6")), key=lambda row: (-row[1], row[0])
+        )
+    description.delete("p1")
+    assert "p1" in name and "p1" not in description
+    name.delete("p6")  # absent from this field: no-op, must not free p6's id
+    assert "p6" in description
+    descriptions = {k: v for k, v in DESCRIPTIONS.items() if k != "p1"}
+    got = search_fields(pairs)
+    assert_same_sums(got, textbook_sum([(NAMES, "trail", "en"), (descriptions, "trail", None)]))
+    name.delete("p1")
+    name.put("p9", "trail blazer")  # reuses the freed id
+    names = {k: v for k, v in NAMES.items() if k != "p1"} | {"p9": "trail blazer"}
+    assert_same_sums(
+        search_fields(pairs), textbook_sum([(names, "trail", "en"), (descriptions, "trail", None)])
+    )
+
+
+def test_search_fields_edge_cases() -> None:
+    name, description = two_fields()
+    assert search_fields([]) == []
+    assert search_fields([(name, "   "), (description, "")]) == []
+    assert search_fields([(name, "trail")], limit=0) == []
+    with pytest.raises(ValueError, match="DocIds"):
+        search_fields([(name, "trail"), (TextField("en"), "trail")])
+    with pytest.raises(ValueError, match="limit"):
+        search_fields([(name, "trail")], limit=-2)
+
+
+def test_doc_ids_are_counted_per_field_and_reused() -> None:
+    doc_ids = DocIds()
+    a, b = TextField(None, doc_ids), TextField(None, doc_ids)
+    a.put("k", "x")
+    b.put("k", "y")
+    first = doc_ids.get("k")
+    a.delete("k")
+    assert doc_ids.get("k") == first
+    b.put("k", 5)  # non-text: the last field holding "k" lets it go
+    assert doc_ids.get("k") is None and len(doc_ids) == 1
+    a.put("other", "x")
+    assert doc_ids.get("other") == first
+    assert a.search("x") == [("other", math.log(1 + 0.5 / 1.5))]  # N 1, df 1, dl = avgdl
 
 
 # --- analyzers on real words -------------------------------------------------------------
