@@ -28,6 +28,7 @@ from .exceptions import ConflictError, NotFoundError, ValidationError
 from .filters import Node
 from .locking import ReadWriteLock
 from .search import nearest
+from .text import DocIds
 from .textindex import TextConfig
 
 F32 = npt.NDArray[np.float32]
@@ -135,6 +136,7 @@ class VectorIndex:
     creation_time: float = field(default_factory=time.time)
     index_mode: str = "ENHANCED"
     text: dict[str, TextConfig] = field(default_factory=dict)
+    text_ids: DocIds = field(default_factory=DocIds, repr=False)
     data: F32 = field(init=False)
     aux: F32 = field(init=False)
     keys: list[str] = field(default_factory=list)
@@ -387,14 +389,20 @@ class VectorIndex:
 
     def add_text(self, configs: Sequence[tuple[str, str | None]], ready_at: float) -> None:
         for key, language in configs:
-            config = TextConfig(key, language, ready_at)
+            config = TextConfig(key, language, ready_at, self.text_ids)
             config.index_all(self.keys, self.metadata)
             self.text[key] = config
         self._changed()
 
     def drop_text(self, keys: Iterable[str]) -> None:
         for key in keys:
-            self.text.pop(key, None)
+            config = self.text.pop(key, None)
+            if config is None:
+                continue
+            # Release the field's hold on the shared document ids of the other configurations.
+            for vector_key in self.keys:
+                if vector_key in config.field:
+                    config.field.delete(vector_key)
         self._changed()
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .exceptions import ValidationError
-from .text import RRF_K, TextField, rrf
+from .text import RRF_K, DocIds, TextField, rrf, search_fields
 
 
 @dataclass
@@ -24,10 +24,11 @@ class TextConfig:
     metadata_key: str
     language: str | None
     ready_at: float  # wall-clock time at which the configuration becomes ACTIVE
+    doc_ids: DocIds  # shared by the configurations of one index, so their scores can be summed
     field: TextField = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.field = TextField(self.language)
+        self.field = TextField(self.language, self.doc_ids)
 
     def status(self, now: float | None = None) -> str:
         return "ACTIVE" if (time.time() if now is None else now) >= self.ready_at else "BUILDING"
@@ -107,13 +108,11 @@ def text_ranking(
         key, text = pairs[0]
         found = configs[key].field.search(text, limit=depth, allowed=allowed)
         return [TextHit(doc, {key: score}) for doc, score in found]
-    scores: dict[str, dict[str, float]] = {}
-    for key, text in pairs:
-        for doc, score in configs[key].field.search(text, limit=None, allowed=allowed):
-            scores.setdefault(doc, {})[key] = score
-    hits = [TextHit(doc, per_key) for doc, per_key in scores.items()]
-    hits.sort(key=lambda hit: (-hit.total, hit.key))
-    return hits[:depth]
+    queries = [(configs[key].field, text) for key, text in pairs]
+    return [
+        TextHit(doc, {key: score for (key, _), score in zip(pairs, scores, strict=True) if score})
+        for doc, _, scores in search_fields(queries, limit=depth, allowed=allowed)
+    ]
 
 
 def fuse(vector_keys: Sequence[str], text_keys: Sequence[str]) -> list[tuple[str, float]]:
