@@ -191,5 +191,5 @@ def test_an_operation_missing_from_the_installed_model_is_a_startup_error() -> N
     from s3vl_local.emulator import shapes
 
     shapes.require_operations(["QueryVectors", "UpdateMetadataConfiguration"])
-    with pytest.raises(RuntimeError, match="NotAnOperation.*botocore >= 1.44"):
+    with pytest.raises(RuntimeError, match=r"NotAnOperation.*botocore >= 1\.44"):
         shapes.require_operations(["QueryVectors", "NotAnOperation"])

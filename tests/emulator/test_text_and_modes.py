@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from emulator_support import make_client, unique
@@ -408,3 +409,58 @@ def test_in_process_mock_serves_text_search() -> None:
             **ref, topK=2, queryTexts=[{"metadataKey": "title", "text": "wool"}]
         )
         assert [v["key"] for v in found["vectors"]] == ["d"]
+
+
+def test_backfill_in_slices_sees_writes_made_meanwhile() -> None:
+    """Slices of a backfill interleaved with puts and deletes index exactly the final state."""
+    from s3vl_local.emulator.models import VectorIndex
+
+    index = VectorIndex("us-east-1", "b", "i", 2, "euclidean")
+    keys = [f"k{i}" for i in range(30)]
+    block = np.ones((30, 2), dtype=np.float32)
+    index.put(keys, block, [{"t": f"old{i} common"} for i in range(30)])
+    (config,) = index.add_text([("t", None)], ready_at=0.0, backfill=True)
+    snapshot = list(index.keys)
+    assert config.status() == "BUILDING"
+    index.backfill_text([config], snapshot[:10])
+    # Between slices: overwrite a key not yet visited, delete one, add a new one.
+    index.put(["k20", "new"], np.ones((2, 2), dtype=np.float32), [{"t": "fresh"}, {"t": "fresh"}])
+    index.delete(["k25"])
+    index.backfill_text([config], snapshot[10:20])
+    index.backfill_text([config], snapshot[20:30])
+    config.built = True
+    assert config.status() == "ACTIVE"
+    fresh = TextField(None)
+    for key, meta in zip(index.keys, index.metadata, strict=True):
+        fresh.put(key, meta["t"])
+    for query in ("common", "fresh", "old20", "old25", "old3"):
+        assert config.field.search(query) == fresh.search(query), query
+
+
+def test_large_backfill_runs_in_the_background(
+    client: Any, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from s3vl_local.emulator import constants
+
+    monkeypatch.setattr(constants, "TEXT_BACKFILL_SLICE", 10)
+    ref = {"vectorBucketName": bucket, "indexName": "bg-fill"}
+    client.create_index(**ref, dataType="float32", dimension=2, distanceMetric="euclidean")
+    client.put_vectors(
+        **ref,
+        vectors=[
+            {"key": f"k{i}", "data": {"float32": [i, 1]}, "metadata": {"t": f"doc word{i % 3}"}}
+            for i in range(95)
+        ],
+    )
+    client.update_metadata_configuration(
+        **ref, add={"textSearchConfigurations": [{"metadataKey": "t"}]}
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        index = client.get_index(**ref)["index"]
+        if index["metadataConfiguration"]["textSearchConfigurations"][0]["status"] == "ACTIVE":
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    found = client.query_vectors(**ref, topK=100, queryTexts=[{"metadataKey": "t", "text": "doc"}])
+    assert len(found["vectors"]) == 95

@@ -387,18 +387,35 @@ class VectorIndex:
 
     # ---- text search configurations -----------------------------------------------------------
 
-    def add_text(self, configs: Sequence[tuple[str, str | None]], ready_at: float) -> None:
+    def add_text(
+        self, configs: Sequence[tuple[str, str | None]], ready_at: float, backfill: bool = False
+    ) -> list[TextConfig]:
+        """Add configurations. Without `backfill` the existing vectors are indexed now; with it
+        the configurations start unbuilt and the caller feeds `backfill_text` slices of keys."""
+        added = []
         for key, language in configs:
-            config = TextConfig(key, language, ready_at, self.text_ids)
-            config.index_all(self.keys, self.metadata)
+            config = TextConfig(key, language, ready_at, self.text_ids, built=not backfill)
+            if not backfill:
+                config.index_all(self.keys, self.metadata)
             self.text[key] = config
+            added.append(config)
         self._changed()
+        return added
+
+    def backfill_text(self, configs: Sequence[TextConfig], keys: Sequence[str]) -> None:
+        """One slice of a backfill, run under the write lock: the current metadata of `keys`."""
+        row_of, metadata = self.row_of, self.metadata
+        current = {key: metadata[row_of[key]] for key in keys if key in row_of}
+        for config in configs:
+            if not config.dropped:
+                config.backfill(keys, current)
 
     def drop_text(self, keys: Iterable[str]) -> None:
         for key in keys:
             config = self.text.pop(key, None)
             if config is None:
                 continue
+            config.dropped = True
             # Release the field's hold on the shared document ids of the other configurations.
             for vector_key in self.keys:
                 if vector_key in config.field:
@@ -554,3 +571,5 @@ class EmulatorState:
         index = self.index(region, bucket_name, name)
         del self.bucket(region, bucket_name).indexes[name]
         self.tags.pop(index.arn, None)
+        for config in index.text.values():
+            config.dropped = True  # stops a backfill still running

@@ -25,13 +25,17 @@ class TextConfig:
     language: str | None
     ready_at: float  # wall-clock time at which the configuration becomes ACTIVE
     doc_ids: DocIds  # shared by the configurations of one index, so their scores can be summed
+    built: bool = True  # False while existing vectors are still being backfilled
+    dropped: bool = False  # set when the configuration or its index goes away mid-backfill
     field: TextField = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.field = TextField(self.language, self.doc_ids)
 
     def status(self, now: float | None = None) -> str:
-        return "ACTIVE" if (time.time() if now is None else now) >= self.ready_at else "BUILDING"
+        """ACTIVE once the backfill is done and the configured build delay has passed."""
+        ready = (time.time() if now is None else now) >= self.ready_at
+        return "ACTIVE" if self.built and ready else "BUILDING"
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {"metadataKey": self.metadata_key, "status": self.status()}
@@ -44,6 +48,16 @@ class TextConfig:
         self.field.put_many(
             (key, meta[name]) for key, meta in zip(keys, metadata, strict=True) if name in meta
         )
+
+    def backfill(self, keys: Sequence[str], current: Mapping[str, Mapping[str, Any]]) -> None:
+        """Index the *current* metadata of `keys` (a slice of the index's keys when the
+        configuration was added). Writes made meanwhile indexed their keys already; putting
+        the same value again is harmless, and a key deleted meanwhile is skipped."""
+        name = self.metadata_key
+        for key in keys:
+            meta = current.get(key)
+            if meta is not None and name in meta:
+                self.field.put(key, meta[name])
 
     def update(self, key: str, meta: Mapping[str, Any], existed: bool) -> None:
         value = meta.get(self.metadata_key)
