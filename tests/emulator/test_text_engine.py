@@ -138,6 +138,34 @@ def test_large_allowed_set_takes_the_same_path_result() -> None:
     assert_same_ranking(field.search("shoe number 3", allowed=keep.__contains__), want)
 
 
+@pytest.fixture(scope="module")
+def many() -> tuple[dict[str, object], TextField, list[tuple[str, float]]]:
+    rng = random.Random(5)
+    words = ["shoe", "boot", "trail", "rain", "sock", "lace", "sole"]
+    docs: dict[str, object] = {
+        f"m{i:04d}": " ".join(rng.choices(words, k=rng.randint(1, 12))) for i in range(2000)
+    }
+    return docs, field_of(docs), textbook_bm25(docs, "trail shoe", "en")
+
+
+@pytest.mark.parametrize("every", [1, 3, 50, 400])  # share of keys allowed: all ... 0.25%
+@pytest.mark.parametrize("limit", [1, 10, 100, None])
+@pytest.mark.parametrize("as_predicate", [False, True])
+def test_allowed_of_any_selectivity_with_any_limit(
+    many: tuple[dict[str, object], TextField, list[tuple[str, float]]],
+    every: int,
+    limit: int | None,
+    as_predicate: bool,
+) -> None:
+    # Covers the key-mask route and the best-first route that looks deeper when the
+    # filter rejects the first candidates.
+    docs, field, ranking = many
+    keep = {key for n, key in enumerate(docs) if n % every == 0}
+    allowed: Callable[[str], bool] | set[str] = keep.__contains__ if as_predicate else keep
+    want = [kv for kv in ranking if kv[0] in keep][:limit]
+    assert_same_ranking(field.search("trail shoe", limit=limit, allowed=allowed), want)
+
+
 def test_put_overwrites_and_delete_removes() -> None:
     docs = dict(CORPUS)
     field = field_of(docs)
