@@ -357,6 +357,7 @@ def test_standard_analyzer_does_not_stem() -> None:
 def test_french_stems_and_drops_elision() -> None:
     assert analyze("L'homme mange des pommes", "fr") == ["homm", "mang", "de", "pomm"]
     assert analyze("chaussures", "fr") == analyze("Chaussure", "fr")
+    assert analyze("Qu’il vienne aujourd'hui", "fr") == ["il", "vien", "aujourd'hui"]
     field = field_of({"a": "une chaussure de trail", "b": "des bottes"}, "fr")
     assert [k for k, _ in field.search("chaussures")] == ["a"]
 
@@ -369,6 +370,7 @@ def test_german_dutch_and_romance_stemmers() -> None:
     assert analyze("zapatos", "es") == analyze("zapato", "es")
     assert analyze("sapatos", "pt") == analyze("sapato", "pt")
     assert analyze("dell'arte scarpe", "it") == analyze("arte scarpa", "it")
+    assert analyze("L'uomo", "it") == analyze("uomo", "it")
 
 
 def test_chinese_is_segmented_by_jieba() -> None:
