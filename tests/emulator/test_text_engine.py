@@ -311,6 +311,16 @@ def test_search_fields_filter_keeps_scores_and_writes_are_per_field() -> None:
     )
 
 
+def test_clear_empties_one_field_and_releases_only_its_ids() -> None:
+    name, description = two_fields()
+    name.clear()
+    assert len(name) == 0 and name.search("trail") == []
+    assert name.doc_ids.get("p3") is None  # only the name field held p3
+    assert_same_ranking(description.search("trail"), textbook_bm25(DESCRIPTIONS, "trail", None))
+    name.put("p3", "trail")
+    assert name.search("trail") == [("p3", math.log(1 + 0.5 / 1.5))]
+
+
 def test_search_fields_edge_cases() -> None:
     name, description = two_fields()
     assert search_fields([]) == []
