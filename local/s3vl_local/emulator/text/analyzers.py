@@ -15,6 +15,7 @@ very common words close to zero.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -118,12 +119,18 @@ def _is_cjk(char: str) -> bool:
     return _CJK_CHAR.match(char) is not None
 
 
-def _jieba_cut(text: str) -> list[str]:
-    import jieba  # loads its dictionary on first use (about a second): only when zh is used
+@functools.cache
+def _jieba() -> Any:
+    # Imported on first zh use only: jieba then loads its dictionary (about a second).
+    import jieba
 
     jieba.setLogLevel(logging.WARNING)
+    return jieba.Tokenizer()
+
+
+def _jieba_cut(text: str) -> list[str]:
     tokens: list[str] = []
-    for piece in jieba.lcut(text):
+    for piece in _jieba().lcut(text):
         tokens.extend(_WORD.findall(piece))
     return tokens
 
