@@ -138,6 +138,34 @@ def test_large_allowed_set_takes_the_same_path_result() -> None:
     assert_same_ranking(field.search("shoe number 3", allowed=keep.__contains__), want)
 
 
+@pytest.fixture(scope="module")
+def many() -> tuple[dict[str, object], TextField, list[tuple[str, float]]]:
+    rng = random.Random(5)
+    words = ["shoe", "boot", "trail", "rain", "sock", "lace", "sole"]
+    docs: dict[str, object] = {
+        f"m{i:04d}": " ".join(rng.choices(words, k=rng.randint(1, 12))) for i in range(2000)
+    }
+    return docs, field_of(docs), textbook_bm25(docs, "trail shoe", "en")
+
+
+@pytest.mark.parametrize("every", [1, 3, 50, 400])  # share of keys allowed: all ... 0.25%
+@pytest.mark.parametrize("limit", [1, 10, 100, None])
+@pytest.mark.parametrize("as_predicate", [False, True])
+def test_allowed_of_any_selectivity_with_any_limit(
+    many: tuple[dict[str, object], TextField, list[tuple[str, float]]],
+    every: int,
+    limit: int | None,
+    as_predicate: bool,
+) -> None:
+    # Covers the key-mask route and the best-first route that looks deeper when the
+    # filter rejects the first candidates.
+    docs, field, ranking = many
+    keep = {key for n, key in enumerate(docs) if n % every == 0}
+    allowed: Callable[[str], bool] | set[str] = keep.__contains__ if as_predicate else keep
+    want = [kv for kv in ranking if kv[0] in keep][:limit]
+    assert_same_ranking(field.search("trail shoe", limit=limit, allowed=allowed), want)
+
+
 def test_put_overwrites_and_delete_removes() -> None:
     docs = dict(CORPUS)
     field = field_of(docs)
@@ -283,6 +311,16 @@ def test_search_fields_filter_keeps_scores_and_writes_are_per_field() -> None:
     )
 
 
+def test_clear_empties_one_field_and_releases_only_its_ids() -> None:
+    name, description = two_fields()
+    name.clear()
+    assert len(name) == 0 and name.search("trail") == []
+    assert name.doc_ids.get("p3") is None  # only the name field held p3
+    assert_same_ranking(description.search("trail"), textbook_bm25(DESCRIPTIONS, "trail", None))
+    name.put("p3", "trail")
+    assert name.search("trail") == [("p3", math.log(1 + 0.5 / 1.5))]
+
+
 def test_search_fields_edge_cases() -> None:
     name, description = two_fields()
     assert search_fields([]) == []
@@ -329,6 +367,7 @@ def test_standard_analyzer_does_not_stem() -> None:
 def test_french_stems_and_drops_elision() -> None:
     assert analyze("L'homme mange des pommes", "fr") == ["homm", "mang", "de", "pomm"]
     assert analyze("chaussures", "fr") == analyze("Chaussure", "fr")
+    assert analyze("Qu’il vienne aujourd'hui", "fr") == ["il", "vien", "aujourd'hui"]
     field = field_of({"a": "une chaussure de trail", "b": "des bottes"}, "fr")
     assert [k for k, _ in field.search("chaussures")] == ["a"]
 
@@ -341,6 +380,7 @@ def test_german_dutch_and_romance_stemmers() -> None:
     assert analyze("zapatos", "es") == analyze("zapato", "es")
     assert analyze("sapatos", "pt") == analyze("sapato", "pt")
     assert analyze("dell'arte scarpe", "it") == analyze("arte scarpa", "it")
+    assert analyze("L'uomo", "it") == analyze("uomo", "it")
 
 
 def test_chinese_is_segmented_by_jieba() -> None:

@@ -118,6 +118,17 @@ class TextField:
         self._lengths[doc] = 0.0
         self.doc_ids.release(doc)
 
+    def clear(self) -> None:
+        """Remove every text (e.g. when the key's text search configuration is dropped),
+        releasing the field's hold on the shared document ids."""
+        for doc in self._docs:
+            self.doc_ids.release(doc)
+        self._docs.clear()
+        self._lengths = np.zeros(16, dtype=np.float64)
+        self._total_length = 0
+        self._postings.clear()
+        self._arrays.clear()
+
     def _term_arrays(self, term: str) -> tuple[Ids, F64]:
         cached = self._arrays.get(term)
         if cached is None:

@@ -32,32 +32,45 @@ def best(
     scores in key order, at most `limit` (None: all)."""
     if limit == 0:
         return []
-    predicate: Callable[[str], bool] | None = None
-    if isinstance(allowed, AbstractSet):
-        keep = _allowed_mask(docs, ids, allowed)
-        ids, scores = ids[keep], scores[keep]
-    elif allowed is not None:
-        predicate = allowed
     positive = scores > 0.0
     if not positive.all():
         ids, scores = ids[positive], scores[positive]
-    if predicate is None and limit is not None and ids.shape[0] > limit:
-        # Only the best `limit` scores (and everything tied with the last) can be returned.
-        cut = ids.shape[0] - limit
-        threshold = np.partition(scores, cut)[cut]
-        keep = scores >= threshold
-        ids, scores = ids[keep], scores[keep]
-    return _walk(docs.keys, ids, scores, limit, predicate)
+    predicate: Callable[[str], bool] | None = None
+    if isinstance(allowed, AbstractSet):
+        # Either look up every allowed key (a mask), or test candidates best first until
+        # `limit` pass (about limit / (share of keys allowed) tests): whichever costs less.
+        tests = ids.shape[0]
+        if limit is not None and allowed:
+            tests = min(tests, limit * len(docs) // len(allowed) + 1)
+        if len(allowed) < tests:
+            keep = _member(docs, allowed)[ids]
+            ids, scores = ids[keep], scores[keep]
+        else:
+            predicate = allowed.__contains__
+    elif allowed is not None:
+        predicate = allowed
+    if limit is None or ids.shape[0] <= limit:
+        return _walk(docs.keys, ids, scores, limit, predicate)
+    # Rank only the best `depth` candidates (with everything tied with the last): they are a
+    # prefix of the full order, so if `limit` of them pass, they are the answer. A predicate
+    # may reject many: then look 4 times deeper.
+    depth = limit
+    while True:
+        cut = ids.shape[0] - depth
+        if cut <= 0:
+            return _walk(docs.keys, ids, scores, limit, predicate)
+        keep = scores >= np.partition(scores, cut)[cut]
+        found = _walk(docs.keys, ids[keep], scores[keep], limit, predicate)
+        if len(found) == limit:
+            return found
+        depth *= 4
 
 
-def _allowed_mask(docs: DocIds, ids: Ids, allowed: AbstractSet[str]) -> npt.NDArray[np.bool_]:
-    keys = docs.keys
-    if len(allowed) < ids.shape[0]:  # look up whichever side is smaller
-        member = np.zeros(len(keys), dtype=np.bool_)
-        found = [doc for doc in map(docs.get, allowed) if doc is not None]
-        member[np.asarray(found, dtype=np.int64)] = True
-        return member[ids]  # type: ignore[no-any-return]
-    return np.fromiter((keys[i] in allowed for i in ids.tolist()), np.bool_, ids.shape[0])
+def _member(docs: DocIds, allowed: AbstractSet[str]) -> npt.NDArray[np.bool_]:
+    member = np.zeros(len(docs), dtype=np.bool_)
+    found = [doc for doc in map(docs.get, allowed) if doc is not None]
+    member[np.asarray(found, dtype=np.int64)] = True
+    return member
 
 
 def _walk(
