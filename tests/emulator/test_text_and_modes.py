@@ -464,3 +464,23 @@ def test_large_backfill_runs_in_the_background(
         time.sleep(0.1)
     found = client.query_vectors(**ref, topK=100, queryTexts=[{"metadataKey": "t", "text": "doc"}])
     assert len(found["vectors"]) == 95
+
+
+def test_dropping_one_configuration_keeps_the_others(
+    client: Any, text_index: dict[str, str]
+) -> None:
+    query = {"topK": 10, "queryTexts": [{"metadataKey": "title", "text": "trail shoes"}]}
+    before = client.query_vectors(**text_index, **query, returnScores=True)["vectors"]
+    client.update_metadata_configuration(
+        **text_index, delete={"textSearchConfigurations": [{"metadataKey": "brand"}]}
+    )
+    assert client.query_vectors(**text_index, **query, returnScores=True)["vectors"] == before
+    with pytest.raises(client.exceptions.ValidationException, match="no text search"):
+        client.query_vectors(
+            **text_index, topK=3, queryTexts=[{"metadataKey": "brand", "text": "acme"}]
+        )
+    client.put_vectors(
+        **text_index,
+        vectors=[{"key": "z", "data": {"float32": [1, 1, 1]}, "metadata": {"title": "trail"}}],
+    )
+    assert "z" in {v["key"] for v in client.query_vectors(**text_index, **query)["vectors"]}

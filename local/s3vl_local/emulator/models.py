@@ -416,10 +416,7 @@ class VectorIndex:
             if config is None:
                 continue
             config.dropped = True
-            # Release the field's hold on the shared document ids of the other configurations.
-            for vector_key in self.keys:
-                if vector_key in config.field:
-                    config.field.delete(vector_key)
+            config.field.clear()  # releases its hold on the ids shared with other configurations
         self._changed()
 
 
