@@ -484,3 +484,10 @@ def test_dropping_one_configuration_keeps_the_others(
         vectors=[{"key": "z", "data": {"float32": [1, 1, 1]}, "metadata": {"title": "trail"}}],
     )
     assert "z" in {v["key"] for v in client.query_vectors(**text_index, **query)["vectors"]}
+
+
+def test_a_text_without_tokens_matches_nothing(client: Any, text_index: dict[str, str]) -> None:
+    found = client.query_vectors(
+        **text_index, topK=5, queryTexts=[{"metadataKey": "title", "text": "  !!! "}]
+    )
+    assert found["vectors"] == []
