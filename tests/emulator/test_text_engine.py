@@ -399,6 +399,16 @@ def test_japanese_and_korean_are_bigrammed() -> None:
     assert [k for k, _ in field.search("東京")] == ["a"]
 
 
+def test_words_join_across_inner_punctuation_as_uax29() -> None:
+    text = "Don't buy U.S.A. v2.0 at 1,000 or 3.5 km, end. Then XJ-900 a,b snake_case"
+    assert analyze(text, None) == [
+        "don't", "buy", "u.s.a", "v2.0", "at", "1,000", "or", "3.5", "km", "end", "then",
+        "xj", "900", "a", "b", "snake", "case",
+    ]  # fmt: skip
+    assert analyze("用iPhone 15拍照, v2.0", "zh") == ["用", "iphone", "15", "拍照", "v2.0"]
+    assert analyze("ソニー v2.0", "ja") == ["ソニ", "ニー", "v2.0"]
+
+
 def test_standard_analyzer_splits_ideographs_one_per_token() -> None:
     assert analyze("北京 Beijing", None) == ["北", "京", "beijing"]
 
