@@ -12,6 +12,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from s3vl_local.emulator.text import LANGUAGES, DocIds, TextField, analyze, rrf, search_fields
 
@@ -451,3 +453,43 @@ def test_rrf_ties_by_key_and_edge_cases() -> None:
     assert rrf([["a", "a", "b"]]) == [("a", 1 / 61), ("b", 1 / 63)]
     with pytest.raises(ValueError, match="k"):
         rrf([["a"]], k=-1)
+
+
+# --- properties --------------------------------------------------------------------------
+
+_WORDS = st.sampled_from(["shoe", "shoes", "boot", "Trail", "rain", "running", "sock", "x"])
+_TEXT = st.lists(_WORDS, max_size=6).map(" ".join)
+_VALUE = st.one_of(_TEXT, st.lists(_TEXT, max_size=3), st.integers(), st.none())
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    docs=st.dictionaries(st.sampled_from([f"k{i}" for i in range(12)]), _VALUE, max_size=12),
+    query=_TEXT,
+    keep=st.one_of(st.none(), st.sets(st.sampled_from([f"k{i}" for i in range(14)]))),
+    limit=st.one_of(st.none(), st.integers(0, 5)),
+    language=st.sampled_from(["en", None]),
+)
+def test_search_equals_textbook_bm25_filtered_and_cut(
+    docs: dict[str, object],
+    query: str,
+    keep: set[str] | None,
+    limit: int | None,
+    language: str | None,
+) -> None:
+    field = field_of(docs, language)
+    want = [kv for kv in textbook_bm25(docs, query, language) if keep is None or kv[0] in keep]
+    assert_same_ranking(field.search(query, limit=limit, allowed=keep), want[:limit])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rankings=st.lists(st.lists(st.sampled_from("abcdefgh"), unique=True, max_size=8), max_size=4),
+    k=st.integers(0, 100),
+)
+def test_rrf_equals_the_formula(rankings: list[list[str]], k: int) -> None:
+    got = rrf(rankings, k=k)
+    want = textbook_rrf(rankings, k)
+    assert [key for key, _ in got] == sorted(want, key=lambda key: (-round(want[key], 12), key))
+    for key, score in got:
+        assert score == pytest.approx(want[key], rel=1e-12)
