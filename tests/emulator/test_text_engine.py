@@ -168,6 +168,23 @@ def test_allowed_of_any_selectivity_with_any_limit(
     assert_same_ranking(field.search("trail shoe", limit=limit, allowed=allowed), want)
 
 
+def test_rare_terms_in_a_large_field_sum_like_common_ones() -> None:
+    # Few candidates among many documents take the sorting route of the score sum.
+    docs: dict[str, object] = {f"f{i:03d}": "filler words" for i in range(400)}
+    docs |= {"a": "alpha beta", "b": "beta gamma gamma", "c": "alpha", "d": "gamma alpha beta"}
+    field = field_of(docs)
+    for query in ("alpha beta gamma", "gamma beta", "filler alpha"):
+        assert_same_ranking(field.search(query), textbook_bm25(docs, query, "en"))
+    doc_ids = field.doc_ids
+    other = TextField(None, doc_ids)
+    other.put("b", "alpha")
+    other.put("f007", "beta")
+    want = textbook_sum(
+        [(docs, "alpha beta", "en"), ({"b": "alpha", "f007": "beta"}, "alpha", None)]
+    )
+    assert_same_sums(search_fields([(field, "alpha beta"), (other, "alpha")]), want)
+
+
 def test_put_overwrites_and_delete_removes() -> None:
     docs = dict(CORPUS)
     field = field_of(docs)
