@@ -33,4 +33,9 @@ def test_quick_text_benchmark_prints_medians_and_ratios() -> None:
         r"\(p95 [\d.]+ ms\); [\d.]+x faster than per-key searches merged by key",
         out,
     )
-    assert re.search(r"bm25s static index \(reference, no incremental writes\): median", out)
+    # bm25s is only a reference: the bench says so when it is not installed.
+    assert re.search(
+        r"bm25s static index \(reference, no incremental writes\): "
+        r"(median [\d.]+ ms|not installed)",
+        out,
+    )

@@ -12,6 +12,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from s3vl_local.emulator.text import LANGUAGES, DocIds, TextField, analyze, rrf, search_fields
 
@@ -164,6 +166,23 @@ def test_allowed_of_any_selectivity_with_any_limit(
     allowed: Callable[[str], bool] | set[str] = keep.__contains__ if as_predicate else keep
     want = [kv for kv in ranking if kv[0] in keep][:limit]
     assert_same_ranking(field.search("trail shoe", limit=limit, allowed=allowed), want)
+
+
+def test_rare_terms_in_a_large_field_sum_like_common_ones() -> None:
+    # Few candidates among many documents take the sorting route of the score sum.
+    docs: dict[str, object] = {f"f{i:03d}": "filler words" for i in range(400)}
+    docs |= {"a": "alpha beta", "b": "beta gamma gamma", "c": "alpha", "d": "gamma alpha beta"}
+    field = field_of(docs)
+    for query in ("alpha beta gamma", "gamma beta", "filler alpha"):
+        assert_same_ranking(field.search(query), textbook_bm25(docs, query, "en"))
+    doc_ids = field.doc_ids
+    other = TextField(None, doc_ids)
+    other.put("b", "alpha")
+    other.put("f007", "beta")
+    want = textbook_sum(
+        [(docs, "alpha beta", "en"), ({"b": "alpha", "f007": "beta"}, "alpha", None)]
+    )
+    assert_same_sums(search_fields([(field, "alpha beta"), (other, "alpha")]), want)
 
 
 def test_put_overwrites_and_delete_removes() -> None:
@@ -399,6 +418,16 @@ def test_japanese_and_korean_are_bigrammed() -> None:
     assert [k for k, _ in field.search("東京")] == ["a"]
 
 
+def test_words_join_across_inner_punctuation_as_uax29() -> None:
+    text = "Don't buy U.S.A. v2.0 at 1,000 or 3.5 km, end. Then XJ-900 a,b snake_case"
+    assert analyze(text, None) == [
+        "don't", "buy", "u.s.a", "v2.0", "at", "1,000", "or", "3.5", "km", "end", "then",
+        "xj", "900", "a", "b", "snake", "case",
+    ]  # fmt: skip
+    assert analyze("用iPhone 15拍照, v2.0", "zh") == ["用", "iphone", "15", "拍照", "v2.0"]
+    assert analyze("ソニー v2.0", "ja") == ["ソニ", "ニー", "v2.0"]
+
+
 def test_standard_analyzer_splits_ideographs_one_per_token() -> None:
     assert analyze("北京 Beijing", None) == ["北", "京", "beijing"]
 
@@ -441,3 +470,43 @@ def test_rrf_ties_by_key_and_edge_cases() -> None:
     assert rrf([["a", "a", "b"]]) == [("a", 1 / 61), ("b", 1 / 63)]
     with pytest.raises(ValueError, match="k"):
         rrf([["a"]], k=-1)
+
+
+# --- properties --------------------------------------------------------------------------
+
+_WORDS = st.sampled_from(["shoe", "shoes", "boot", "Trail", "rain", "running", "sock", "x"])
+_TEXT = st.lists(_WORDS, max_size=6).map(" ".join)
+_VALUE = st.one_of(_TEXT, st.lists(_TEXT, max_size=3), st.integers(), st.none())
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    docs=st.dictionaries(st.sampled_from([f"k{i}" for i in range(12)]), _VALUE, max_size=12),
+    query=_TEXT,
+    keep=st.one_of(st.none(), st.sets(st.sampled_from([f"k{i}" for i in range(14)]))),
+    limit=st.one_of(st.none(), st.integers(0, 5)),
+    language=st.sampled_from(["en", None]),
+)
+def test_search_equals_textbook_bm25_filtered_and_cut(
+    docs: dict[str, object],
+    query: str,
+    keep: set[str] | None,
+    limit: int | None,
+    language: str | None,
+) -> None:
+    field = field_of(docs, language)
+    want = [kv for kv in textbook_bm25(docs, query, language) if keep is None or kv[0] in keep]
+    assert_same_ranking(field.search(query, limit=limit, allowed=keep), want[:limit])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rankings=st.lists(st.lists(st.sampled_from("abcdefgh"), unique=True, max_size=8), max_size=4),
+    k=st.integers(0, 100),
+)
+def test_rrf_equals_the_formula(rankings: list[list[str]], k: int) -> None:
+    got = rrf(rankings, k=k)
+    want = textbook_rrf(rankings, k)
+    assert [key for key, _ in got] == sorted(want, key=lambda key: (-round(want[key], 12), key))
+    for key, score in got:
+        assert score == pytest.approx(want[key], rel=1e-12)

@@ -1,12 +1,14 @@
 """Text analyzers: one per S3 Vectors text-search language, plus the standard analyzer.
 
 Every analyzer NFKC-normalises and lowercases, then tokenizes on Unicode word characters
-(digits included, `_` excluded, an apostrophe inside a word kept, as UAX #29 does):
+(digits included, `_` excluded; an apostrophe or a full stop inside a word and a comma inside
+a number kept, as UAX #29 does):
 - standard (no language): those tokens as they are; Han and Hiragana characters are one
   token each, as Lucene's StandardTokenizer emits them;
 - en, fr, es, pt, it, de, nl: the same tokens, Snowball-stemmed (PyStemmer); English drops a
   possessive "'s", French and Italian an elided article or pronoun ("l'", "qu'", "dell'");
-- zh: jieba's dictionary segmentation (accurate mode), keeping word tokens only;
+- zh: jieba's dictionary segmentation (accurate mode) of each run of Han characters, other
+  words as standard;
 - ja, ko: overlapping bigrams over each run of Han, Hiragana, Katakana and Hangul characters
   (a lone character stays a unigram), as Lucene's CJKAnalyzer does; other words as standard.
 No analyzer removes stop words: AWS does not publish its lists, and BM25's idf already weighs
@@ -43,10 +45,20 @@ _IDEO = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u309f\U00020000-\U000313
 # Every script the ja/ko analyzers bigram: the above plus Katakana and Hangul.
 _CJK = _IDEO + "\u30a0-\u30ff\u31f0-\u31ff\u1100-\u11ff\u3130-\u318f\uac00-\ud7af"
 
-_WORD_CHARS = rf"[^\W_{_IDEO}]"
-_STANDARD = re.compile(rf"[{_IDEO}]|{_WORD_CHARS}+(?:'{_WORD_CHARS}+)*")
-_BIGRAM = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+(?:'[^\W_{_CJK}]+)*")
-_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+
+def _word(chars: str) -> str:
+    """A word of `chars`, joined across an apostrophe or a full stop (`don't`, `u.s.a`,
+    `v2.0`) and across a comma between digits (`1,000`), as UAX #29 joins them."""
+    return rf"{chars}++(?:(?:['.]|(?<=\d),(?=\d)){chars}++)*+"
+
+
+# The word alternative comes first: most text is not ideographic, and the regex engine then
+# rarely tries the long CJK character class (about 25% faster).
+_STANDARD = re.compile(_word(rf"[^\W_{_IDEO}]") + rf"|[{_IDEO}]")
+_BIGRAM = re.compile(_word(rf"[^\W_{_CJK}]") + rf"|[{_CJK}]++")
+# zh: runs of ideographs go to jieba, everything else is tokenized as by the standard analyzer.
+_ZH = re.compile(_word(rf"[^\W_{_IDEO}]") + rf"|[{_IDEO}]++")
+
 # Elided articles and pronouns stripped before stemming (the lists of Lucene's French and
 # Italian analyzers); other apostrophes stay ("aujourd'hui").
 _ELISIONS = {
@@ -113,6 +125,7 @@ def _bigrams(text: str) -> list[str]:
 
 
 _CJK_CHAR = re.compile(rf"[{_CJK}]")
+_IDEO_CHAR = re.compile(rf"[{_IDEO}]")
 
 
 def _is_cjk(char: str) -> bool:
@@ -130,8 +143,11 @@ def _jieba() -> Any:
 
 def _jieba_cut(text: str) -> list[str]:
     tokens: list[str] = []
-    for piece in _jieba().lcut(text):
-        tokens.extend(_WORD.findall(piece))
+    for run in _ZH.findall(text):
+        if _IDEO_CHAR.match(run):
+            tokens.extend(_jieba().lcut(run))
+        else:
+            tokens.append(run)
     return tokens
 
 

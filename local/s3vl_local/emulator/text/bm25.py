@@ -152,13 +152,7 @@ class TextField:
             idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
             norm = BM25_K1 * (1.0 - BM25_B + BM25_B * self._lengths[ids] / avgdl)
             per_term.append((ids, idf * tfs * (BM25_K1 + 1.0) / (tfs + norm)))
-        if len(per_term) == 1:
-            return per_term[0]
-        dense = np.zeros(len(self.doc_ids), dtype=np.float64)
-        for ids, part in per_term:  # ids are unique within one term's postings
-            dense[ids] += part
-        hits = np.flatnonzero(dense).astype(np.int64)
-        return hits, dense[hits]
+        return _sum_by_id(per_term, len(self.doc_ids))
 
     def search(
         self, query: str, limit: int | None = None, allowed: Allowed = None
@@ -192,14 +186,37 @@ def search_fields(
     doc_ids = queries[0][0].doc_ids
     if any(field.doc_ids is not doc_ids for field, _ in queries):
         raise ValueError("search_fields: the fields must share one DocIds")
-    per_pair = np.zeros((len(queries), len(doc_ids)), dtype=np.float64)
-    for row, (field, query) in enumerate(queries):
-        ids, scores = field.scores(query)
-        per_pair[row, ids] = scores
-    total = per_pair.sum(axis=0)
-    hits = np.flatnonzero(total).astype(np.int64)
+    parts = [field.scores(query) for field, query in queries]
+    hits, totals = _sum_by_id(parts, len(doc_ids))
+    found = best(doc_ids, hits, totals, limit, allowed)
+    chosen = np.fromiter((doc for doc, _ in found), dtype=np.int64, count=len(found))
+    per_pair = np.zeros((len(parts), len(found)), dtype=np.float64)
+    scratch = np.zeros(len(doc_ids), dtype=np.float64)
+    for row, (ids, scores) in enumerate(parts):
+        scratch[ids] = scores
+        per_pair[row] = scratch[chosen]
+        scratch[ids] = 0.0
     keys = doc_ids.keys
     return [
-        (keys[doc], score, tuple(per_pair[:, doc].tolist()))
-        for doc, score in best(doc_ids, hits, total[hits], limit, allowed)
+        (keys[doc], score, tuple(column))
+        for (doc, score), column in zip(found, per_pair.T.tolist(), strict=True)
     ]
+
+
+def _sum_by_id(parts: Sequence[tuple[Ids, F64]], capacity: int) -> tuple[Ids, F64]:
+    """Ids present in any part (ids unique within a part) and their scores summed in part
+    order, so equal inputs give bit-identical sums."""
+    if len(parts) == 1:
+        return parts[0]
+    size = sum(ids.shape[0] for ids, _ in parts)
+    if size * 16 < capacity:  # few candidates: sorting them beats a pass over every id
+        hits, inverse = np.unique(np.concatenate([ids for ids, _ in parts]), return_inverse=True)
+        sums = np.bincount(inverse, weights=np.concatenate([s for _, s in parts]))
+        return hits.astype(np.int64), sums.astype(np.float64, copy=False)
+    dense = np.zeros(capacity, dtype=np.float64)
+    seen = np.zeros(capacity, dtype=np.bool_)
+    for ids, scores in parts:
+        dense[ids] += scores
+        seen[ids] = True
+    hits = np.flatnonzero(seen).astype(np.int64)
+    return hits, dense[hits]
