@@ -23,8 +23,8 @@ DECLARE
   n integer;
   vec float8[];
   answers jsonb[];
-  members integer[] := '{}';
-  pieces text[] := '{}';
+  members integer[] := '{}'::integer[];
+  pieces text[] := '{}'::text[];
   piece text;
   piece_bytes bigint := 0;
   head text;

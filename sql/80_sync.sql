@@ -706,6 +706,9 @@ RETURNS TABLE (key text, reason text, synced_at timestamptz, synced_version text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+-- Rows come from RETURN QUERY EXECUTE, never through the OUT variables, so plpgsql_check's
+-- "OUT variable maybe unmodified" does not apply here:
+-- @plpgsql_check_options: extra_warnings = false
 BEGIN
   PERFORM s3vl._require('s3vl.stale_rows', 'source', source);
   IF NOT EXISTS (SELECT 1 FROM s3vl.sync_tables st WHERE st.source = stale_rows.source) THEN
