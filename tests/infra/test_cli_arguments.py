@@ -75,7 +75,7 @@ def test_real_aws_cli_accepts_every_command(sandbox: Sandbox, tmp_path: Path) ->
                  if not a.startswith("-") and (i == 0 or not argv[i - 1].startswith("-"))]
         operations.add(" ".join(words[:2]))
     assert {"cloudformation deploy", "rds add-role-to-db-cluster", "lambda invoke",
-            "s3 cp", "s3vectors put-vectors", "s3vectors delete-index",
+            "s3api put-object", "s3vectors put-vectors", "s3vectors delete-index",
             "rds remove-role-from-db-cluster", "cloudformation wait"} <= operations, operations
     for argv in commands:
         recreate_temporary_files(argv)
