@@ -207,6 +207,18 @@ def aws(state: dict[str, Any], words: list[str], options: dict[str, list[str]],
             raise CommandError(f"Error parsing parameter '--body': {source} does not exist", 255)
         buckets[bucket].append(obj)
         return {"ETag": '"0"'}
+    # The scripts no longer use the high-level s3 commands (no --expected-bucket-owner in
+    # AWS CLI v1); kept so that older scripts can be run against this fake for comparison.
+    if key == "s3 cp":
+        bucket, obj = positionals[1][5:].split("/", 1)
+        if bucket not in buckets:
+            raise CommandError("upload failed: An error occurred (NoSuchBucket)", 1)
+        buckets[bucket].append(obj)
+        return None
+    if key == "s3 rm":
+        bucket, prefix = positionals[0][5:].split("/", 1)
+        buckets[bucket] = [o for o in buckets.get(bucket, []) if not o.startswith(prefix)]
+        return None
     if key == "s3api list-objects-v2":
         prefix = options.get("--prefix", [""])[0]
         keys = [o for o in buckets.get(one(options, "--bucket"), []) if o.startswith(prefix)]
