@@ -84,7 +84,7 @@ class Account:
         return sorted(o["Key"] for o in answer.get("Contents", []))
 
 
-def make_account(root: Path, url: str, name: str) -> Account:
+def make_account(root: Path, url: str, name: str, **parameters: str) -> Account:
     ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=url,
                        aws_access_key_id="testing", aws_secret_access_key="testing")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
@@ -104,7 +104,7 @@ def make_account(root: Path, url: str, name: str) -> Account:
     example = json.loads((REPO_ROOT / "parameters.example.json").read_text())
     values = {"AuroraClusterArn": cluster["DBClusterArn"], "VpcId": vpc,
               "SubnetIds": ",".join(subnets), "DatabaseSecurityGroupId": group,
-              "IndexDimension": "8", "ResourcePrefix": name}
+              "IndexDimension": "8", "ResourcePrefix": name, **parameters}
     parameters = root / "parameters.json"
     parameters.write_text(json.dumps([
         {"ParameterKey": e["ParameterKey"],
@@ -208,13 +208,27 @@ def test_cleanup_of_a_stack_that_failed_to_create(tmp_path: Path, endpoint: str)
 
 def test_role_conflict_then_cleanup_after_the_cluster_is_gone(tmp_path: Path,
                                                              endpoint: str) -> None:
-    account = make_account(tmp_path, endpoint, "gone")
+    account = make_account(tmp_path, endpoint, "gone", CreateVpcEndpoints="true",
+                           AllowIndexAdministration="true")
     account.write_zip("v1")
     # The cluster already has a role for the Lambda feature: associate-role stops and names it.
     other = f"arn:aws:iam::{ACCOUNT}:role/existing-lambda-role"
     account.client("rds").add_role_to_db_cluster(DBClusterIdentifier=account.cluster,
                                                  RoleArn=other, FeatureName="Lambda")
-    assert account.run("deploy-stack.sh").returncode == 0
+    deployed = account.run("deploy-stack.sh")
+    assert deployed.returncode == 0, deployed.stderr
+    outputs = account.outputs()
+    # The other branch of the template: endpoints with their policies, index administration on.
+    endpoints = account.client("ec2").describe_vpc_endpoints()["VpcEndpoints"]
+    # (moto hands the policy back in its own notation, so the values are looked up as text.)
+    policies = {e["ServiceName"].rsplit(".", 1)[1]: str(e["PolicyDocument"])
+                for e in endpoints if e["VpcId"] in account.parameters.read_text()}
+    assert sorted(policies) == ["lambda", "s3vectors"]
+    assert outputs["FunctionAliasArn"] in policies["lambda"]
+    assert outputs["IndexArn"] in policies["s3vectors"]
+    assert all("aws:PrincipalAccount" in policy for policy in policies.values())
+    config = account.client("lambda").get_function(FunctionName=outputs["FunctionAliasArn"])
+    assert config["Configuration"]["Environment"]["Variables"]["S3VL_ALLOW_INDEX_ADMIN"] == "true"
     conflict = account.run("associate-role.sh")
     assert conflict.returncode != 0
     assert 'step "associate-role" failed' in conflict.stderr and other in conflict.stderr

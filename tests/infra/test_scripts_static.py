@@ -58,3 +58,8 @@ def test_deploy_doc_covers_both_paths_networking_and_cleanup() -> None:
     assert "aws_lambda.request_timeout_ms" in doc
     assert "NAT" in doc and "CreateVpcEndpoints" in doc
     assert "create-stack" in doc and "parameters.example.json" in doc
+    for topic in ("least privilege", "what the tests cover", "artifact bucket", "text search"):
+        assert any(topic in h for h in headings), topic
+    for parameter in ("TextSearch", "AllowIndexAdministration", "verify-full",
+                      "--expected-bucket-owner", "moto"):
+        assert parameter in doc, parameter
