@@ -142,16 +142,24 @@ PY
 # cloudformation_deploy ARGS...: `aws cloudformation deploy`; when it fails, prints why the
 # change set failed (describe-change-set has the reason; the stack events have none for it).
 cloudformation_deploy() {
+  local since reason
+  since="$(date -u +%Y-%m-%dT%H:%M:%S)"
   if run aws --region "${REGION}" cloudformation deploy --stack-name "${STACK_NAME}" \
     --template-file "${S3VL_TEMPLATE}" --capabilities CAPABILITY_IAM --no-fail-on-empty-changeset "$@"; then
     return 0
   fi
-  local reason
-  # shellcheck disable=SC2016 # backticks are a JMESPath literal, not a command
-  reason="$(aws_cli cloudformation list-change-sets --stack-name "${STACK_NAME}" \
-    --query 'reverse(sort_by(Summaries[?Status==`FAILED`], &CreationTime))[0].StatusReason' \
-    --output text 2>/dev/null || true)"
-  if [[ -n "${reason}" && "${reason}" != None ]]; then
+  # Only a change set of this run, and not the empty one that --no-fail-on-empty-changeset accepts.
+  reason="$(aws_cli cloudformation list-change-sets --stack-name "${STACK_NAME}" --output json 2>/dev/null |
+    "${PYTHON}" -c '
+import json, sys
+since = sys.argv[1]
+failed = [c for c in json.load(sys.stdin).get("Summaries", [])
+          if c.get("Status") == "FAILED" and str(c.get("CreationTime", ""))[:19] >= since
+          and "contain changes" not in c.get("StatusReason", "")]
+failed.sort(key=lambda c: str(c["CreationTime"]))
+print(failed[-1].get("StatusReason", "") if failed else "")
+' "${since}" 2>/dev/null || true)"
+  if [[ -n "${reason}" ]]; then
     die "aws cloudformation deploy failed; the change set says: ${reason}"
   fi
   die "aws cloudformation deploy failed"

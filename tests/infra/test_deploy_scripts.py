@@ -523,13 +523,16 @@ def test_a_change_set_failure_prints_its_reason(sandbox: Sandbox) -> None:
     reason = "Template error: instance of Fn::GetAtt references undefined resource Nope"
     sandbox.set_state(change_sets=[
         {"ChangeSetName": "old", "Status": "FAILED", "StatusReason": "older reason",
-         "CreationTime": "2026-01-01T00:00:00Z"},
+         "CreationTime": "2000-01-01T00:00:00Z"},  # an earlier run's: not this failure
+        {"ChangeSetName": "empty", "Status": "FAILED", "CreationTime": "2999-01-01T00:00:00Z",
+         "StatusReason": "The submitted information didn't contain changes."},
         {"ChangeSetName": "new", "Status": "FAILED", "StatusReason": reason,
-         "CreationTime": "2026-02-01T00:00:00Z"}])
+         "CreationTime": "2998-02-01T00:00:00Z"}])
     sandbox.fail.append("aws cloudformation deploy")
     result = sandbox.run("deploy-stack.sh")
     assert result.returncode != 0
     assert reason in result.stderr and "older reason" not in result.stderr
+    assert "didn't contain changes" not in result.stderr
     assert "describe-change-set" in result.stderr
 
 
