@@ -26,10 +26,13 @@ from moto.cloudformation import models as cfn_models
 from moto.cloudformation import parsing
 from moto.cloudformation import responses as cfn_responses
 from moto.core.common_models import CloudFormationModel
-from moto.core.responses import EmptyResult
+from moto.core.responses import ActionResult, EmptyResult
 from moto.iam import models as iam_models
 from moto.rds import models as rds_models
 from moto.rds import responses as rds_responses
+from moto.s3vectors import responses as vectors_responses
+from moto.s3vectors import urls as vectors_urls
+from moto.s3vectors.exceptions import ValidationError as S3VectorsValidationError
 from moto.s3vectors.models import s3vectors_backends
 from moto.server import ThreadedMotoServer
 from moto.utilities.utils import get_partition
@@ -433,6 +436,36 @@ def diff_with_dependents(original: Any) -> Any:
     return build_resource_diff
 
 
+# ---------------------------------------------------------------- S3 Vectors text search
+# moto's s3vectors has no UpdateIndexMode / UpdateMetadataConfiguration (404) and no index mode
+# or text search configuration on GetIndex. Minimal versions on moto's own Index model, enough
+# for scripts/configure-text-search.sh: the mode, and configurations added as ACTIVE.
+
+def update_index_mode_response(self: Any) -> ActionResult:
+    index = self.s3vectors_backend.get_index(self._get_param("vectorBucketName"),
+                                             self._get_param("indexName"),
+                                             self._get_param("indexArn"))
+    index.index_mode = self._get_param("indexMode")
+    return EmptyResult()
+
+
+def update_metadata_configuration_response(self: Any) -> ActionResult:
+    index = self.s3vectors_backend.get_index(self._get_param("vectorBucketName"),
+                                             self._get_param("indexName"),
+                                             self._get_param("indexArn"))
+    if getattr(index, "index_mode", "CLASSIC") != "ENHANCED":
+        raise S3VectorsValidationError("text search needs an ENHANCED index")
+    configuration = getattr(index, "metadata_configuration", None) or {
+        "textSearchConfigurations": []}
+    present = {c["metadataKey"] for c in configuration["textSearchConfigurations"]}
+    for entry in (self._get_param("add") or {}).get("textSearchConfigurations", []):
+        if entry["metadataKey"] in present:
+            raise S3VectorsValidationError(f"{entry['metadataKey']} is already searchable")
+        configuration["textSearchConfigurations"].append({**entry, "status": "ACTIVE"})
+    index.metadata_configuration = configuration
+    return EmptyResult()
+
+
 # ---------------------------------------------------------------- server
 
 def patch_moto() -> None:
@@ -471,6 +504,13 @@ def patch_moto() -> None:
         parsing.ResourceMap.build_resource_diff = diff_with_dependents(  # type: ignore[method-assign]
             parsing.ResourceMap.build_resource_diff)
         parsing.ResourceMap._s3vl_patched = True  # type: ignore[attr-defined]
+    vectors_responses.S3VectorsResponse.update_index_mode = (  # type: ignore[attr-defined]
+        update_index_mode_response)
+    vectors_responses.S3VectorsResponse.update_metadata_configuration = (  # type: ignore[attr-defined]
+        update_metadata_configuration_response)
+    for operation in ("UpdateIndexMode", "UpdateMetadataConfiguration"):
+        vectors_urls.url_paths["{0}/" + operation + "$"] = (
+            vectors_responses.S3VectorsResponse.dispatch)
     if not getattr(iam_models.Role, "_s3vl_patched", False):
         iam_models.Role.create_from_cloudformation_json = role_without_novalue_policies(  # type: ignore[method-assign]
             iam_models.Role.create_from_cloudformation_json)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore
 import pytest
 from moto.cloudformation.models import cloudformation_backends
 
@@ -121,6 +123,11 @@ def make_account(root: Path, url: str, name: str, **parameters: str) -> Account:
     ca_bundle = root / "rds-ca.pem"
     ca_bundle.write_text("(test bundle)\n")
     env = isolated_aws_env(root)
+    # The venv's AWS CLI v1 bundles a botocore whose s3vectors model predates UpdateIndexMode and
+    # UpdateMetadataConfiguration: it reads the current one (botocore's) from AWS_DATA_PATH.
+    shutil.copytree(Path(botocore.__file__).parent / "data" / "s3vectors",
+                    root / "models" / "s3vectors")
+    env["AWS_DATA_PATH"] = str(root / "models")
     # The venv's AWS CLI first on PATH; credentials are moto's dummy ones, endpoint loopback.
     env.update(PATH=f"{bin_dir}:{VENV_BIN}:{env['PATH']}", AWS_ENDPOINT_URL=url,
                FAKE_DIR=str(fake), S3VL_LAMBDA_ZIP=str(root / "s3vl-lambda.zip"),
@@ -131,7 +138,7 @@ def make_account(root: Path, url: str, name: str, **parameters: str) -> Account:
 
 
 def test_deploy_rerun_update_and_cleanup(tmp_path: Path, endpoint: str) -> None:
-    account = make_account(tmp_path, endpoint, "full")
+    account = make_account(tmp_path, endpoint, "full", TextSearch="name:en,sku")
     first_sha = account.write_zip("v1")
     result = account.run("deploy.sh")
     assert result.returncode == 0, result.stderr
@@ -146,6 +153,11 @@ def test_deploy_rerun_update_and_cleanup(tmp_path: Path, endpoint: str) -> None:
     # The index exists in moto's S3 Vectors, where the scripts' s3vectors calls go.
     index = account.client("s3vectors").get_index(indexArn=outputs["IndexArn"])["index"]
     assert index["dimension"] == 8
+    # configure-text-search made TextSearch's keys searchable.
+    assert index["indexMode"] == "ENHANCED"
+    assert index["metadataConfiguration"]["textSearchConfigurations"] == [
+        {"metadataKey": "name", "language": "en", "status": "ACTIVE"},
+        {"metadataKey": "sku", "status": "ACTIVE"}]
     assert account.roles() == [{"RoleArn": outputs["AuroraInvokeRoleArn"],
                                 "FeatureName": "Lambda", "Status": "ACTIVE"}]
     configure = [c for c in account.psql_calls() if "s3vl.configure" in (c["stdin"] or "")]
@@ -162,6 +174,8 @@ def test_deploy_rerun_update_and_cleanup(tmp_path: Path, endpoint: str) -> None:
     again = account.run("deploy.sh")
     assert again.returncode == 0, again.stderr
     assert "already uploaded" in again.stderr and "already associated" in again.stderr
+    assert "key name is already searchable" in again.stderr
+    assert "update-metadata-configuration" not in again.stderr
     assert account.outputs()["FunctionVersion"] == "1"
     assert account.code_objects(artifact_bucket) == uploaded
 
