@@ -173,7 +173,7 @@ step_deploy_stack() {
   mapfile -t overrides < <(parameter_overrides)
   # A new digest when any parameter changes: the stack then publishes a new version for the alias.
   # TextSearch configures the index after the stack; it changes nothing in the function.
-  digest="$(printf '%s\n' "${overrides[@]}" | grep -v '^TextSearch=' | "${PYTHON}" -c \
+  digest="$(printf '%s\n' "${overrides[@]}" | { grep -v '^TextSearch=' || true; } | "${PYTHON}" -c \
     'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:16])')"
   cloudformation_deploy --parameter-overrides "${overrides[@]}" "CodeS3Bucket=${ARTIFACT_BUCKET}" \
     "CodeS3Key=${CODE_KEY}" "CodeSha256=${CODE_SHA256}" "ConfigDigest=${digest}"
