@@ -32,14 +32,36 @@ resolve_region
 
 stack_present=0
 STACK_ROLE_ARN=""
+BUCKET_NAME=""
+CLUSTER_GONE=0
+CHECKED=("stack")
 if stack_exists; then stack_present=1; fi
 
+# check_cluster: sets CLUSTER_GONE=1 when the cluster no longer exists (then there is no schema
+# to drop and no role association to remove); any other error stops the run.
+check_cluster() {
+  local error
+  if [[ "${DRY_RUN}" == 1 ]]; then return 0; fi
+  if error="$(aws_cli rds describe-db-clusters --db-cluster-identifier "${CLUSTER_ID}" \
+    --query 'DBClusters[0].Status' --output text 2>&1 >/dev/null)"; then
+    return 0
+  fi
+  if [[ "${error}" == *DBClusterNotFound* ]]; then
+    log "cluster ${CLUSTER_ID} no longer exists: no schema to drop, no role association to remove"
+    CLUSTER_GONE=1
+    return 0
+  fi
+  die "cannot describe cluster ${CLUSTER_ID}: ${error//$'\n'/ }"
+}
+
 drop_schema() {
-  begin_step "drop-schema" "that psql reaches the cluster as the user who installed s3vl"
+  begin_step "drop-schema" \
+    "that psql reaches the cluster as the user who installed s3vl, or re-run with --keep-schema to leave the schema (and skip this step)"
   if [[ "${keep_schema}" == 1 ]]; then
     log "schema kept (--keep-schema)"
     return 0
   fi
+  if [[ "${CLUSTER_GONE}" == 1 ]]; then return 0; fi
   resolve_database
   if [[ -f "${S3VL_REPO_ROOT}/sql/uninstall.sql" ]]; then
     sql -f "${S3VL_REPO_ROOT}/sql/uninstall.sql"
@@ -49,32 +71,41 @@ drop_schema() {
 }
 
 remove_role() {
-  begin_step "remove-role" "that you may call rds:RemoveRoleFromDBCluster on $(cluster_id)"
+  begin_step "remove-role" "that you may call rds:RemoveRoleFromDBCluster on ${CLUSTER_ID}"
   local associated role
-  role="$(output AuroraInvokeRoleArn)"
-  STACK_ROLE_ARN="${role}"
-  associated="$(capture "${role}" aws --region "${REGION}" rds describe-db-clusters \
-    --db-cluster-identifier "$(cluster_id)" \
-    --query "DBClusters[0].AssociatedRoles[?RoleArn=='${role}'].RoleArn | [0]" --output text)"
-  if [[ "${associated}" != "${role}" ]]; then
-    log "this stack's role is not associated with $(cluster_id); other roles are left alone"
+  if [[ "${CLUSTER_GONE}" == 1 ]]; then return 0; fi
+  if ! has_output AuroraInvokeRoleArn; then
+    log "the stack has no AuroraInvokeRoleArn output (it never finished creating): no role to remove"
     return 0
   fi
-  run aws --region "${REGION}" rds remove-role-from-db-cluster --db-cluster-identifier "$(cluster_id)" \
+  stack_output role AuroraInvokeRoleArn
+  STACK_ROLE_ARN="${role}"
+  associated="$(capture "${role}" aws --region "${REGION}" rds describe-db-clusters \
+    --db-cluster-identifier "${CLUSTER_ID}" \
+    --query "DBClusters[0].AssociatedRoles[?RoleArn=='${role}'].RoleArn | [0]" --output text)"
+  if [[ "${associated}" != "${role}" ]]; then
+    log "this stack's role is not associated with ${CLUSTER_ID}; other roles are left alone"
+    return 0
+  fi
+  run aws --region "${REGION}" rds remove-role-from-db-cluster --db-cluster-identifier "${CLUSTER_ID}" \
     --feature-name "${LAMBDA_FEATURE}" --role-arn "${role}"
 }
 
 delete_extra_indexes() {
   begin_step "empty-vector-bucket" "that you may call s3vectors:ListIndexes and s3vectors:DeleteIndex on the stack's bucket"
-  local bucket own names name
-  bucket="$(output VectorBucketName)"
-  own="$(output IndexName)"
-  names="$(capture "" aws --region "${REGION}" s3vectors list-indexes --vector-bucket-name "${bucket}" \
+  local own names name
+  if ! has_output VectorBucketName || ! has_output IndexName; then
+    log "the stack has no VectorBucketName output: no vector bucket to empty"
+    return 0
+  fi
+  stack_output BUCKET_NAME VectorBucketName
+  stack_output own IndexName
+  names="$(capture "" aws --region "${REGION}" s3vectors list-indexes --vector-bucket-name "${BUCKET_NAME}" \
     --query 'indexes[].indexName' --output text)"
   for name in ${names}; do
-    [[ "${name}" == "${own}" ]] && continue
-    confirm "Delete index ${name} and all its vectors from ${bucket}?"
-    run aws --region "${REGION}" s3vectors delete-index --vector-bucket-name "${bucket}" --index-name "${name}"
+    [[ "${name}" == "${own}" || "${name}" == None ]] && continue
+    confirm "Delete index ${name} and all its vectors from ${BUCKET_NAME}?"
+    run aws --region "${REGION}" s3vectors delete-index --vector-bucket-name "${BUCKET_NAME}" --index-name "${name}"
   done
 }
 
@@ -85,13 +116,28 @@ delete_stack() {
   run aws --region "${REGION}" cloudformation wait stack-delete-complete --stack-name "${STACK_NAME}"
 }
 
+# delete_code: this stack's uploads only (its folder, and the key the stack names if that lies
+# elsewhere); other stacks may share the bucket.
 delete_code() {
   begin_step "delete-code" "the artifact bucket named in the stack parameter CodeS3Bucket"
-  local bucket
-  bucket="$(capture "<artifact-bucket>" aws --region "${REGION}" cloudformation describe-stacks \
-    --stack-name "${STACK_NAME}" --query "Stacks[0].Parameters[?ParameterKey=='CodeS3Bucket'].ParameterValue | [0]" \
-    --output text)"
-  run aws --region "${REGION}" s3 rm "s3://${bucket}/${CODE_PREFIX}/" --recursive
+  local bucket key account keys=() listed
+  bucket="$(deployed_parameter CodeS3Bucket)"
+  key="$(deployed_parameter CodeS3Key)"
+  if [[ "${DRY_RUN}" == 1 ]]; then bucket="<artifact-bucket>" key=""; fi
+  if [[ -z "${bucket}" ]]; then
+    log "the stack names no code bucket: no code to delete"
+    return 0
+  fi
+  account="$(capture "<account-id>" aws --region "${REGION}" sts get-caller-identity --query Account --output text)"
+  listed="$(capture "" aws --region "${REGION}" s3api list-objects-v2 --bucket "${bucket}" \
+    --prefix "$(code_prefix)" --expected-bucket-owner "${account}" --query 'Contents[].Key' --output text)"
+  read -r -a keys <<<"${listed//None/}"
+  if [[ -n "${key}" && "${key}" != "$(code_prefix)"* ]]; then keys+=("${key}"); fi
+  for key in "${keys[@]+"${keys[@]}"}"; do
+    run aws --region "${REGION}" s3api delete-object --bucket "${bucket}" --key "${key}" \
+      --expected-bucket-owner "${account}"
+  done
+  log "deleted ${#keys[@]} code object(s) of stack ${STACK_NAME} from s3://${bucket}/"
 }
 
 verify_nothing_left() {
@@ -100,19 +146,24 @@ verify_nothing_left() {
   if stack_exists; then die "stack ${STACK_NAME} still exists"; fi
   local leftover
   if [[ -n "${STACK_ROLE_ARN}" ]]; then
-    leftover="$(aws_cli rds describe-db-clusters --db-cluster-identifier "$(cluster_id)" \
+    leftover="$(aws_cli rds describe-db-clusters --db-cluster-identifier "${CLUSTER_ID}" \
       --query "DBClusters[0].AssociatedRoles[?RoleArn=='${STACK_ROLE_ARN}'].RoleArn | [0]" --output text)"
-    [[ "${leftover}" == None || -z "${leftover}" ]] || die "role ${leftover} is still associated with $(cluster_id)"
+    [[ "${leftover}" == None || -z "${leftover}" ]] || die "role ${leftover} is still associated with ${CLUSTER_ID}"
+    CHECKED+=("role association")
   fi
-  if [[ -n "${BUCKET_NAME:-}" ]] && aws_cli s3vectors get-vector-bucket --vector-bucket-name "${BUCKET_NAME}" >/dev/null 2>&1; then
-    die "vector bucket ${BUCKET_NAME} still exists"
+  if [[ -n "${BUCKET_NAME}" ]]; then
+    if aws_cli s3vectors get-vector-bucket --vector-bucket-name "${BUCKET_NAME}" >/dev/null 2>&1; then
+      die "vector bucket ${BUCKET_NAME} still exists"
+    fi
+    CHECKED+=("vector bucket")
   fi
-  log "nothing left: stack, vector bucket and role association are gone"
+  local IFS=,
+  log "nothing left: checked ${CHECKED[*]}"
 }
 
+check_cluster
 if [[ "${stack_present}" == 1 ]]; then
   load_stack_outputs
-  BUCKET_NAME="$(output VectorBucketName)"
   drop_schema
   remove_role
   delete_extra_indexes

@@ -10,8 +10,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/steps.sh"
 usage() {
   cat >&2 <<'TXT'
 usage: scripts/deploy.sh [options] [--skip-associate-role]
-  Packages and uploads the function, creates or updates the stack, associates the invoke role
-  with the cluster, installs the s3vl schema, configures it, registers the index and validates.
+  Packages and uploads the function, creates or updates the stack, makes the TextSearch keys
+  searchable, associates the invoke role with the cluster, installs the s3vl schema, configures
+  it, registers the index and validates.
   --skip-associate-role  the cluster already has a Lambda role that may invoke the function
 TXT
 }
@@ -31,6 +32,7 @@ resolve_region
 
 step_gather_cluster_details
 step_deploy_stack
+step_configure_text_search
 if [[ "${skip_role}" == 1 ]]; then
   log "step associate-role skipped (--skip-associate-role)"
 else
@@ -40,4 +42,5 @@ step_install_schema
 step_configure
 step_register_index
 step_validate
-log "deploy.sh: done. Try: psql -c \"SELECT * FROM s3vl.query_vectors('$(output IndexName)', <your vector>, 5)\""
+stack_output index_name IndexName
+log "deploy.sh: done. Try: psql -c \"SELECT * FROM s3vl.query_vectors('${index_name}', <your vector>, 5)\""

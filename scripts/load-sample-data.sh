@@ -68,7 +68,7 @@ begin_step "resolve-index" "the stack outputs (scripts/deploy-stack.sh) or pass 
 if [[ -z "${index_arn}" ]]; then
   resolve_region
   load_stack_outputs
-  index_arn="$(output IndexArn)"
+  stack_output index_arn IndexArn
 fi
 if [[ "${index_arn}" =~ ^arn:aws[a-z-]*:s3vectors:([a-z0-9-]+):[0-9]{12}:bucket/[a-z0-9.-]+/index/[a-z0-9.-]+$ ]]; then
   REGION="${BASH_REMATCH[1]}"

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Builds the Lambda deployment zip: pinned lambda/requirements.txt (wheels for the Lambda platform)
-# plus the s3vl_lambda package. Prints the zip size and checks the bundled botocore knows s3vectors.
+# Builds the Lambda deployment zip: the wheels of scripts/lambda-requirements.lock (pinned, with
+# hashes) for the Lambda platform plus the s3vl_lambda package. Prints the zip size and checks the
+# bundled botocore knows s3vectors. The zip is byte-for-byte reproducible: the same sources give
+# the same bytes (sorted entries, fixed timestamps and permissions), so an unchanged function is
+# neither uploaded nor published again.
 #
 #   scripts/package-lambda.sh [--arch arm64|x86_64] [--output build/s3vl-lambda.zip]
 set -euo pipefail
@@ -40,10 +43,10 @@ if [ -x "$ROOT/.venv/bin/python" ]; then PY=${PYTHON:-$ROOT/.venv/bin/python}; e
 STAGE=$(mktemp -d "${TMPDIR:-/tmp}/s3vl-lambda-stage.XXXXXX")
 trap 'rm -rf "$STAGE"' EXIT
 
-echo "[package] $RUNTIME $ARCH ($PLATFORM): installing lambda/requirements.txt"
-"$PY" -m pip install --quiet --disable-pip-version-check --no-compile \
+echo "[package] $RUNTIME $ARCH ($PLATFORM): installing scripts/lambda-requirements.lock"
+"$PY" -m pip install --quiet --disable-pip-version-check --no-compile --require-hashes \
   --platform "$PLATFORM" --implementation cp --python-version "$PYTHON_VERSION" \
-  --only-binary=:all: --target "$STAGE" -r lambda/requirements.txt
+  --only-binary=:all: --target "$STAGE" -r scripts/lambda-requirements.lock
 
 cp -R lambda/s3vl_lambda "$STAGE/"
 find "$STAGE" -name __pycache__ -type d -prune -exec rm -rf {} +
@@ -69,8 +72,25 @@ fi
 
 mkdir -p "$(dirname "$OUTPUT")"
 rm -f "$OUTPUT"
-# Sorted names and no extra attributes: the same inputs give the same zip listing.
-(cd "$STAGE" && find . -type f | LC_ALL=C sort | sed 's|^\./||' | zip -q -X -@ "$OUTPUT")
+# Reproducible: entries in byte order of their names, each dated 1980-01-01 (the zip epoch) with
+# mode 0644 (0755 if executable), deflated at a fixed level, no extra fields.
+"$PY" - "$STAGE" "$OUTPUT" <<'PY'
+import os, sys, zipfile
+stage, output = sys.argv[1], sys.argv[2]
+names = sorted(
+    os.path.relpath(os.path.join(d, f), stage).replace(os.sep, "/")
+    for d, _, files in os.walk(stage) for f in files)
+with zipfile.ZipFile(output, "w") as archive:
+    for name in names:
+        path = os.path.join(stage, name)
+        info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.create_system = 3  # Unix, so the mode below is what Lambda sees
+        mode = 0o755 if os.access(path, os.X_OK) else 0o644
+        info.external_attr = (0o100000 | mode) << 16
+        with open(path, "rb") as source:
+            archive.writestr(info, source.read(), compresslevel=9)
+PY
 
 SIZE=$(stat -c %s "$OUTPUT")
 echo "[package] wrote ${OUTPUT#"$ROOT"/} ($ARCH, runtime $RUNTIME, handler $HANDLER)"

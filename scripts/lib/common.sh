@@ -23,10 +23,15 @@ REMAINING_ARGS=()
 log() { printf '==> %s\n' "$*" >&2; }
 warn() { printf 'WARNING: %s\n' "$*" >&2; }
 
+# Exit status of a die inside $(...): the message is printed there, so the script that ran the
+# substitution stops without printing a second one.
+readonly S3VL_REPORTED_STATUS=86
+
 # Stops the script with the step that failed and what to check.
 die() {
   printf 'ERROR: step "%s" failed: %s\n' "${CURRENT_STEP}" "$1" >&2
   if [[ -n "${CURRENT_HINT}" ]]; then printf 'Check: %s\n' "${CURRENT_HINT}" >&2; fi
+  if ((BASH_SUBSHELL > 0)); then exit "${S3VL_REPORTED_STATUS}"; fi
   exit "${2:-1}"
 }
 
@@ -35,6 +40,7 @@ on_error() {
   trap - ERR
   # A failure inside $(...) is reported once, by the script that ran the substitution.
   if ((BASH_SUBSHELL > 0)); then exit "${status}"; fi
+  if ((status == S3VL_REPORTED_STATUS)); then exit 1; fi
   if ((${#command} > 160)); then command="${command:0:160}..."; fi
   printf 'ERROR: step "%s" failed (exit %s at %s:%s: %s)\n' "${CURRENT_STEP}" "${status}" \
     "${BASH_SOURCE[1]#"${S3VL_REPO_ROOT}/"}" "${line}" "${command}" >&2
@@ -51,10 +57,13 @@ begin_step() {
   log "step ${CURRENT_STEP}"
 }
 
+# print_command CMD...: the command as it could be pasted into a shell (JSON stays readable).
 print_command() {
-  local quoted
-  quoted="$(printf '%q ' "$@")"
-  printf '+ %s\n' "${quoted% }" >&2
+  local arg line=""
+  for arg in "$@"; do
+    if [[ "${arg}" =~ ^[][A-Za-z0-9_./:=,+@%-]+$ ]]; then line+=" ${arg}"; else line+=" ${arg@Q}"; fi
+  done
+  printf '+%s\n' "${line}" >&2
 }
 
 # run CMD...: a command that changes something; printed, and skipped under --dry-run. Its
@@ -172,13 +181,19 @@ cluster_arn() {
   printf '%s\n' "${arn}"
 }
 
-cluster_id() { cluster_arn | cut -d: -f7; }
+# Set by resolve_region from AuroraClusterArn (checked there), so no step needs a $(...) for it.
+CLUSTER_ID=""
+ACCOUNT_ID=""
 
 # The stack lives in the cluster's Region: the function runs in the cluster's VPC.
 resolve_region() {
-  local arn_region
+  local arn arn_region
   load_parameters
-  arn_region="$(cluster_arn | cut -d: -f4)"
+  arn="$(cluster_arn)"
+  arn_region="$(cut -d: -f4 <<<"${arn}")"
+  CLUSTER_ID="$(cut -d: -f7 <<<"${arn}")"
+  # The cluster's account: the artifact bucket must belong to it (--expected-bucket-owner).
+  ACCOUNT_ID="$(cut -d: -f5 <<<"${arn}")"
   if [[ -n "${REGION}" && "${REGION}" != "${arn_region}" ]]; then
     die "--region ${REGION} differs from the Region of AuroraClusterArn (${arn_region}); the stack must be in the cluster's Region"
   fi
@@ -204,7 +219,7 @@ stack_exists() {
 STACK_OUTPUTS_LOADED=0
 
 # load_stack_outputs [--refresh]: reads every output of the stack (once, unless --refresh;
-# placeholders under --dry-run).
+# placeholders under --dry-run). A stack without outputs (a failed create) gives none.
 load_stack_outputs() {
   local key value lines
   if [[ "${STACK_OUTPUTS_LOADED}" == 1 && "${1:-}" != --refresh ]]; then return 0; fi
@@ -217,22 +232,35 @@ load_stack_outputs() {
     --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text)" ||
     die "cannot read the outputs of stack ${STACK_NAME} in ${REGION} (deploy it first with scripts/deploy-stack.sh)"
   while IFS=$'\t' read -r key value; do
-    [[ -n "${key}" ]] && STACK_OUTPUTS["${key}"]="${value}"
+    # The CLI prints None for a stack that has no Outputs at all.
+    [[ -n "${key}" && "${key}" != None ]] && STACK_OUTPUTS["${key}"]="${value}"
   done <<<"${lines}"
   STACK_OUTPUTS_LOADED=1
 }
 
-# output KEY: one stack output; fails naming the key when the stack does not have it.
-output() {
+# has_output KEY: the stack has a non-empty output KEY (always, under --dry-run).
+has_output() { [[ "${DRY_RUN}" == 1 || -n "${STACK_OUTPUTS[$1]:-}" ]]; }
+
+# stack_output VAR KEY: sets VAR to one stack output, or stops the script naming the key. It
+# assigns instead of printing so that it never runs inside $(...), where a failure would only
+# end the subshell and the command around it would still run.
+stack_output() {
   if [[ "${DRY_RUN}" == 1 ]]; then
-    printf '<%s output of %s>\n' "$1" "${STACK_NAME}"
+    printf -v "$1" '<%s output of %s>' "$2" "${STACK_NAME}"
     return 0
   fi
-  [[ -n "${STACK_OUTPUTS[$1]:-}" ]] || die "stack ${STACK_NAME} has no output $1 (is it deployed from cloudformation/template.yaml?)"
-  printf '%s\n' "${STACK_OUTPUTS[$1]}"
+  [[ -n "${STACK_OUTPUTS[$2]:-}" ]] ||
+    die "stack ${STACK_NAME} has no output $2 (is it deployed from cloudformation/template.yaml?)"
+  printf -v "$1" '%s' "${STACK_OUTPUTS[$2]}"
 }
 
-# resolve_database: PGHOST/PGPORT/PGDATABASE/PGUSER default to the cluster's own values.
+# The Amazon RDS certificate bundle (all Regions) that verifies the cluster's TLS certificate.
+readonly RDS_CA_BUNDLE_URL="https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+RDS_CA_BUNDLE="${S3VL_RDS_CA_BUNDLE:-${S3VL_REPO_ROOT}/build/rds-global-bundle.pem}"
+
+# resolve_database: PGHOST/PGPORT/PGDATABASE/PGUSER default to the cluster's own values, over TLS
+# that verifies the server (PGSSLMODE=verify-full with the RDS CA bundle, fetched once over
+# HTTPS into build/ unless PGSSLROOTCERT or S3VL_RDS_CA_BUNDLE names one).
 resolve_database() {
   local row endpoint port dbname user
   if [[ -n "${PGHOST:-}" ]]; then
@@ -240,7 +268,7 @@ resolve_database() {
     return 0
   fi
   row="$(capture "<endpoint>	5432	postgres	<user>" aws --region "${REGION}" rds describe-db-clusters \
-    --db-cluster-identifier "$(cluster_id)" \
+    --db-cluster-identifier "${CLUSTER_ID}" \
     --query 'DBClusters[0].[Endpoint,Port,DatabaseName,MasterUsername]' --output text)"
   IFS=$'\t' read -r endpoint port dbname user <<<"${row}"
   export PGHOST="${endpoint}" PGPORT="${PGPORT:-${port}}"
@@ -248,8 +276,16 @@ resolve_database() {
     if [[ "${dbname}" == None ]]; then dbname=postgres; fi
     export PGDATABASE="${dbname}"
   fi
-  export PGUSER="${PGUSER:-${user}}" PGSSLMODE="${PGSSLMODE:-require}"
-  log "database: ${PGHOST}:${PGPORT} ${PGDATABASE} as ${PGUSER} (cluster writer endpoint)"
+  export PGUSER="${PGUSER:-${user}}" PGSSLMODE="${PGSSLMODE:-verify-full}"
+  if [[ "${PGSSLMODE}" == verify-* && -z "${PGSSLROOTCERT:-}" ]]; then
+    if [[ ! -s "${RDS_CA_BUNDLE}" ]]; then
+      run mkdir -p "$(dirname "${RDS_CA_BUNDLE}")"
+      run curl -fsS --proto =https --tlsv1.2 -o "${RDS_CA_BUNDLE}" "${RDS_CA_BUNDLE_URL}" ||
+        die "cannot download the RDS CA bundle from ${RDS_CA_BUNDLE_URL}; download it yourself and set PGSSLROOTCERT (or PGSSLMODE=require to connect without verifying the server)"
+    fi
+    export PGSSLROOTCERT="${RDS_CA_BUNDLE}"
+  fi
+  log "database: ${PGHOST}:${PGPORT} ${PGDATABASE} as ${PGUSER} (cluster writer endpoint, sslmode ${PGSSLMODE})"
 }
 
 # sql ARGS...: psql that stops at the first SQL error and prints bare values.

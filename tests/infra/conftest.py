@@ -147,8 +147,11 @@ def sandbox(tmp_path: Path, template: dict[str, Any]) -> Iterator[Sandbox]:
          "ParameterValue": values.get(e["ParameterKey"], e["ParameterValue"])} for e in example]))
     zip_path = tmp_path / "s3vl-lambda.zip"
     zip_path.write_bytes(b"PK fake function code v1")
+    ca_bundle = tmp_path / "rds-global-bundle.pem"
+    ca_bundle.write_text("-----BEGIN CERTIFICATE-----\n(test)\n-----END CERTIFICATE-----\n")
     env = isolated_aws_env(tmp_path)
     env.update(PATH=f"{bin_dir}:{env['PATH']}", FAKE_DIR=str(fake), S3VL_LAMBDA_ZIP=str(zip_path),
+               S3VL_RDS_CA_BUNDLE=str(ca_bundle),
                S3VL_POLL_SECONDS="0", S3VL_POLL_ATTEMPTS="3", PYTHON=sys.executable,
                TMPDIR=str(tmp_path))
     yield Sandbox(tmp_path, env, parameters, zip_path)

@@ -8,9 +8,12 @@ connect; a wrong one stops earlier with a usage or validation error."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import botocore
 
 from infra.conftest import ACCOUNT, REGION, Sandbox, isolated_aws_env
 
@@ -19,6 +22,11 @@ CONNECT_ERROR = "Could not connect to the endpoint URL"
 
 
 def record_every_script(sandbox: Sandbox) -> list[list[str]]:
+    params = json.loads(sandbox.parameters.read_text())
+    for entry in params:
+        if entry["ParameterKey"] == "TextSearch":
+            entry["ParameterValue"] = "name:en,sku"
+    sandbox.parameters.write_text(json.dumps(params))
     runs = [("deploy.sh",), ("update-function-code.sh",),
             ("load-sample-data.sh", "--random", "3"), ("cleanup.sh", "--yes")]
     for args in runs:
@@ -75,8 +83,10 @@ def test_real_aws_cli_accepts_every_command(sandbox: Sandbox, tmp_path: Path) ->
                  if not a.startswith("-") and (i == 0 or not argv[i - 1].startswith("-"))]
         operations.add(" ".join(words[:2]))
     assert {"cloudformation deploy", "rds add-role-to-db-cluster", "lambda invoke",
-            "s3 cp", "s3vectors put-vectors", "s3vectors delete-index",
-            "rds remove-role-from-db-cluster", "cloudformation wait"} <= operations, operations
+            "s3api put-object", "s3vectors put-vectors", "s3vectors delete-index",
+            "rds remove-role-from-db-cluster", "cloudformation wait", "s3vectors get-index",
+            "s3vectors update-index-mode", "s3vectors update-metadata-configuration",
+            "s3api delete-object"} <= operations, operations
     for argv in commands:
         recreate_temporary_files(argv)
 
@@ -84,6 +94,12 @@ def test_real_aws_cli_accepts_every_command(sandbox: Sandbox, tmp_path: Path) ->
     home.mkdir()
     env = isolated_aws_env(home)
     env["AWS_MAX_ATTEMPTS"] = "1"
+    # The AWS CLI v1 in the virtualenv bundles a botocore whose s3vectors model predates
+    # UpdateIndexMode and UpdateMetadataConfiguration: give it the current model (botocore's
+    # own) the way botocore allows, a data path searched before the bundled one.
+    models = home / "models" / "s3vectors"
+    shutil.copytree(Path(botocore.__file__).parent / "data" / "s3vectors", models)
+    env["AWS_DATA_PATH"] = str(home / "models")
     replay = subprocess.run([sys.executable, "-c", REPLAY], capture_output=True, text=True,
                             env=env, timeout=120, check=True,
                             input=json.dumps([[*a, "--endpoint-url", REFUSING_ENDPOINT]

@@ -26,12 +26,19 @@ from infra.conftest import (
 FUNCTION_ALIAS = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:s3vl-s3vectors-bridge:live"
 INDEX_ARN = (f"arn:aws:s3vectors:{REGION}:{ACCOUNT}:bucket/s3vl-{ACCOUNT}-{REGION}"
              "/index/embeddings")
-ARTIFACT_BUCKET = f"s3vl-artifacts-{ACCOUNT}-{REGION}"
+ARTIFACT_BUCKET_PREFIX = f"s3vl-artifacts-{REGION}-"
+CODE_PREFIX = f"s3vl/lambda/{REGION}/{STACK}/"
+
+
+def artifact_bucket(sandbox: Sandbox) -> str:
+    (bucket,) = sandbox.state["buckets"]
+    assert re.fullmatch(re.escape(ARTIFACT_BUCKET_PREFIX) + "[0-9a-f]{12}", bucket), bucket
+    return str(bucket)
 
 # The commands that change something, in the order deploy.sh must run them.
 DEPLOY_ORDER = [
     "aws s3api create-bucket",
-    "aws s3 cp",
+    "aws s3api put-object",
     "aws cloudformation deploy",
     "aws rds add-role-to-db-cluster",
     "CREATE EXTENSION IF NOT EXISTS aws_lambda CASCADE",
@@ -84,15 +91,22 @@ def test_deploy_runs_every_step_in_order_with_stack_values(sandbox: Sandbox) -> 
              for e in json.loads(sandbox.parameters.read_text())}
     code = sandbox.zip_path.read_bytes()
     assert overrides["CodeSha256"] == sha256_b64(code)
-    assert overrides["CodeS3Key"] == f"s3vl/lambda/{hashlib.sha256(code).hexdigest()}.zip"
-    assert overrides["CodeS3Bucket"] == ARTIFACT_BUCKET
+    assert overrides["CodeS3Key"] == f"{CODE_PREFIX}{hashlib.sha256(code).hexdigest()}.zip"
+    assert overrides["CodeS3Bucket"] == artifact_bucket(sandbox)
     for key, value in given.items():
         if not key.startswith("Code") and key != "ConfigDigest":
             assert overrides[key] == value, key
     assert re.fullmatch(r"[0-9a-f]{16}", overrides["ConfigDigest"])
 
-    (upload,) = calls_named(sandbox, "aws s3 cp")
-    assert upload["argv"][-1] == f"s3://{ARTIFACT_BUCKET}/{overrides['CodeS3Key']}"
+    (upload,) = calls_named(sandbox, "aws s3api put-object")
+    assert option(upload, "--bucket") == artifact_bucket(sandbox)
+    assert option(upload, "--key") == overrides["CodeS3Key"]
+    # Every call on the artifact bucket names its owner (a same-named bucket of another account
+    # is refused).
+    for call in sandbox.calls():
+        if describe(call).startswith("aws s3api") and "--bucket" in call["argv"] and \
+                not describe(call).endswith("create-bucket"):
+            assert option(call, "--expected-bucket-owner") == ACCOUNT, call
 
     (add_role,) = calls_named(sandbox, "aws rds add-role-to-db-cluster")
     assert option(add_role, "--db-cluster-identifier") == CLUSTER
@@ -116,6 +130,9 @@ def test_deploy_runs_every_step_in_order_with_stack_values(sandbox: Sandbox) -> 
             assert isinstance(env, dict)
             assert env["PGHOST"].startswith(f"{CLUSTER}.cluster-")
             assert "ON_ERROR_STOP=1" in call["argv"]
+            # TLS that verifies the server against the RDS CA bundle.
+            assert env["PGSSLMODE"] == "verify-full"
+            assert env["PGSSLROOTCERT"] == sandbox.env["S3VL_RDS_CA_BUNDLE"]
     assert sandbox.state["cluster"]["roles"] == [
         {"RoleArn": STACK_ROLE, "FeatureName": "Lambda", "Status": "ACTIVE"}]
     assert "deploy.sh: done" in result.stderr
@@ -127,7 +144,8 @@ def test_deploy_rerun_is_idempotent(sandbox: Sandbox) -> None:
     again = sandbox.run("deploy.sh")
     assert again.returncode == 0, again.stderr
     commands = sandbox.commands()
-    for skipped in ("aws s3api create-bucket", "aws s3 cp", "aws rds add-role-to-db-cluster"):
+    for skipped in ("aws s3api create-bucket", "aws s3api put-object",
+                    "aws rds add-role-to-db-cluster"):
         assert not any(c.startswith(skipped) for c in commands), commands
     assert "already associated" in again.stderr
     assert "already uploaded" in again.stderr
@@ -139,7 +157,7 @@ def test_deploy_rerun_is_idempotent(sandbox: Sandbox) -> None:
 FAILURES = [
     ("aws rds describe-db-clusters", "gather-cluster-details"),
     ("aws s3api create-bucket", "deploy-stack"),
-    ("aws s3 cp", "deploy-stack"),
+    ("aws s3api put-object", "deploy-stack"),
     ("aws cloudformation deploy", "deploy-stack"),
     ("aws rds add-role-to-db-cluster", "associate-role"),
     ("psql install.sql", "install-schema"),
@@ -157,8 +175,8 @@ def test_deploy_stops_at_the_failing_step(sandbox: Sandbox, pattern: str, step: 
     assert result.returncode != 0
     assert f'ERROR: step "{step}" failed' in result.stderr, result.stderr
     assert "Check: " in result.stderr
-    # Nothing ran after the failing command.
-    last = sandbox.commands()[-1]
+    # Nothing ran after the failing command (but reading why a change set failed).
+    last = [c for c in sandbox.commands() if c != "aws cloudformation list-change-sets"][-1]
     tool, _, what = pattern.partition(" ")
     assert last.startswith(tool) and (what in last or what in json.dumps(sandbox.calls()[-1])), last
     assert "deploy.sh: done" not in result.stderr
@@ -234,7 +252,7 @@ def test_dry_run_prints_every_command_and_runs_none(sandbox: Sandbox) -> None:
     assert result.returncode == 0, result.stderr
     assert sandbox.calls() == []
     text = result.stderr
-    for expected in ("package-lambda.sh --arch arm64", "s3 cp", "cloudformation deploy",
+    for expected in ("package-lambda.sh --arch arm64", "s3api put-object", "cloudformation deploy",
                      "rds add-role-to-db-cluster", "psql", "install.sql", "s3vl.configure",
                      "lambda invoke", "validate_config"):
         assert expected in text, expected
@@ -273,7 +291,7 @@ def test_step_scripts_run_in_order_and_rerun(sandbox: Sandbox) -> None:
             assert result.returncode == 0, f"{script} run {attempt}: {result.stderr}"
             assert f"{script}: done" in result.stderr
     assert len(calls_named(sandbox, "aws rds add-role-to-db-cluster")) == 1
-    assert len(calls_named(sandbox, "aws s3 cp")) == 1
+    assert len(calls_named(sandbox, "aws s3api put-object")) == 1
 
 
 def test_step_scripts_need_the_stack(sandbox: Sandbox) -> None:
@@ -317,11 +335,12 @@ def test_cleanup_removes_only_this_stacks_things(sandbox: Sandbox) -> None:
     sandbox.set_state(cluster=state["cluster"], extra_indexes=["scratch-index"])
     sandbox.clear_calls()
 
+    bucket = artifact_bucket(sandbox)
     result = sandbox.run("cleanup.sh", "--yes")
     assert result.returncode == 0, result.stderr
     commands = sandbox.commands()
     order = positions(commands, ["psql -f uninstall.sql", "aws rds remove-role-from-db-cluster",
-                                 "aws s3vectors delete-index", "aws s3 rm",
+                                 "aws s3vectors delete-index", "aws s3api delete-object",
                                  "aws cloudformation delete-stack", "aws cloudformation wait"])
     assert order == sorted(order), commands
     (remove,) = calls_named(sandbox, "aws rds remove-role-from-db-cluster")
@@ -332,7 +351,7 @@ def test_cleanup_removes_only_this_stacks_things(sandbox: Sandbox) -> None:
     assert final["stack"] is None
     assert final["cluster"]["roles"] == [{"RoleArn": other, "FeatureName": "s3Import",
                                           "Status": "ACTIVE"}]
-    assert final["buckets"][ARTIFACT_BUCKET] == []
+    assert final["buckets"][bucket] == []
     assert final["psql"]["schema"] is False
     assert "nothing left" in result.stderr
 
@@ -408,3 +427,221 @@ def test_other_scripts_dry_run_without_calls(sandbox: Sandbox, script: str) -> N
     assert result.returncode == 0, result.stderr
     assert sandbox.calls() == []
     assert "+ aws " in result.stderr
+
+
+# ------------------------------------------------------------------ issue 15: real-run failures
+
+def test_a_missing_stack_output_stops_the_run_once(sandbox: Sandbox) -> None:
+    """`$(output X)` as a command argument used to print an error and run on with ''."""
+    sandbox.set_state(missing_outputs=["FunctionAliasArn"])
+    result = sandbox.run("deploy.sh")
+    assert result.returncode != 0
+    assert result.stderr.count("has no output FunctionAliasArn") == 1, result.stderr
+    assert result.stderr.count("ERROR:") == 1, result.stderr
+    assert 'step "deploy-stack" failed' in result.stderr
+    assert "is up: function" not in result.stderr
+    assert "deploy.sh: done" not in result.stderr
+    # Nothing after the stack: no role association, no psql (no empty lambda_arn stored).
+    assert not calls_named(sandbox, "aws rds add-role-to-db-cluster")
+    assert not calls_named(sandbox, "psql")
+
+
+def test_configure_never_stores_an_empty_value(sandbox: Sandbox) -> None:
+    assert sandbox.run("deploy-stack.sh").returncode == 0
+    sandbox.set_state(missing_outputs=["LambdaTimeoutSeconds"])
+    sandbox.clear_calls()
+    result = sandbox.run("configure.sh")
+    assert result.returncode != 0
+    assert 'step "configure" failed' in result.stderr
+    assert result.stderr.count("ERROR:") == 1, result.stderr
+    assert not calls_named(sandbox, "psql SELECT s3vl.configure(")
+
+
+def test_a_die_inside_command_substitution_is_reported_once(sandbox: Sandbox) -> None:
+    assert sandbox.run("deploy-stack.sh").returncode == 0
+    sandbox.set_state(missing_outputs=["AuroraInvokeRoleArn"])
+    result = sandbox.run("associate-role.sh")
+    assert result.returncode != 0
+    assert "has no output AuroraInvokeRoleArn" in result.stderr
+    assert result.stderr.count("ERROR:") == 1, result.stderr
+
+
+def test_cleanup_cleans_a_stack_that_never_finished_creating(sandbox: Sandbox) -> None:
+    assert sandbox.run("deploy-stack.sh").returncode == 0
+    stack = sandbox.state["stack"]
+    stack["status"] = "ROLLBACK_COMPLETE"  # a failed create: the stack has no outputs
+    sandbox.set_state(stack=stack)
+    result = sandbox.run("cleanup.sh", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert sandbox.state["stack"] is None
+    assert calls_named(sandbox, "aws cloudformation delete-stack")
+    assert "no role to remove" in result.stderr
+    # It says what it checked, and not what it did not.
+    assert "nothing left: checked stack" in result.stderr
+    assert "vector bucket" not in result.stderr.split("nothing left")[1]
+    assert "role association" not in result.stderr.split("nothing left")[1]
+
+
+def test_cleanup_tolerates_a_deleted_cluster(sandbox: Sandbox) -> None:
+    assert sandbox.run("deploy.sh").returncode == 0
+    state = sandbox.state
+    state["cluster"]["id"] = "some-other-cluster"  # ours is gone: DBClusterNotFoundFault
+    sandbox.set_state(cluster=state["cluster"])
+    sandbox.clear_calls()
+    result = sandbox.run("cleanup.sh", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert "no longer exists" in result.stderr
+    assert sandbox.state["stack"] is None
+    assert not calls_named(sandbox, "psql")
+    assert not calls_named(sandbox, "aws rds remove-role-from-db-cluster")
+    again = sandbox.run("cleanup.sh", "--yes")
+    assert again.returncode == 0, again.stderr
+
+
+def test_cleanup_deletes_only_this_stacks_code(sandbox: Sandbox) -> None:
+    assert sandbox.run("deploy.sh").returncode == 0
+    bucket = artifact_bucket(sandbox)
+    buckets = sandbox.state["buckets"]
+    others = [f"s3vl/lambda/{REGION}/other-stack/{'a' * 64}.zip", f"s3vl/lambda/{'b' * 64}.zip",
+              "unrelated/file.txt"]
+    buckets[bucket] += others
+    sandbox.set_state(buckets=buckets)
+    result = sandbox.run("cleanup.sh", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert sandbox.state["buckets"][bucket] == others
+
+
+def test_drop_schema_failure_mentions_keep_schema(sandbox: Sandbox) -> None:
+    assert sandbox.run("deploy.sh").returncode == 0
+    sandbox.fail.append("psql uninstall.sql")
+    result = sandbox.run("cleanup.sh", "--yes")
+    assert result.returncode != 0
+    assert 'step "drop-schema" failed' in result.stderr and "--keep-schema" in result.stderr
+
+
+def test_a_change_set_failure_prints_its_reason(sandbox: Sandbox) -> None:
+    reason = "Template error: instance of Fn::GetAtt references undefined resource Nope"
+    sandbox.set_state(change_sets=[
+        {"ChangeSetName": "old", "Status": "FAILED", "StatusReason": "older reason",
+         "CreationTime": "2000-01-01T00:00:00Z"},  # an earlier run's: not this failure
+        {"ChangeSetName": "empty", "Status": "FAILED", "CreationTime": "2999-01-01T00:00:00Z",
+         "StatusReason": "The submitted information didn't contain changes."},
+        {"ChangeSetName": "new", "Status": "FAILED", "StatusReason": reason,
+         "CreationTime": "2998-02-01T00:00:00Z"}])
+    sandbox.fail.append("aws cloudformation deploy")
+    result = sandbox.run("deploy-stack.sh")
+    assert result.returncode != 0
+    assert reason in result.stderr and "older reason" not in result.stderr
+    assert "didn't contain changes" not in result.stderr
+    assert "describe-change-set" in result.stderr
+
+
+# ------------------------------------------------------------------ issue 16: artifact bucket
+
+def test_artifact_bucket_name_is_unpredictable_and_reused(sandbox: Sandbox, tmp_path: Any) -> None:
+    assert sandbox.run("deploy-stack.sh").returncode == 0
+    first = artifact_bucket(sandbox)
+    assert ACCOUNT not in first  # nothing another account could guess from ours
+    # A re-run (stack present) and a run without the stack both reuse it.
+    assert sandbox.run("deploy-stack.sh").returncode == 0
+    state = sandbox.state
+    state["stack"] = None
+    sandbox.set_state(stack=None)
+    assert sandbox.run("deploy-stack.sh").returncode == 0
+    assert list(sandbox.state["buckets"]) == [first]
+
+
+def test_a_bucket_of_another_account_is_refused(sandbox: Sandbox) -> None:
+    squatted = "s3vl-artifacts-shared"
+    sandbox.set_state(buckets={squatted: []}, bucket_owners={squatted: "999999999999"})
+    result = sandbox.run("deploy-stack.sh", extra_env={"S3VL_ARTIFACT_BUCKET": squatted})
+    assert result.returncode != 0
+    assert "not usable by account" in result.stderr and squatted in result.stderr
+    assert not calls_named(sandbox, "aws s3api put-object")
+    assert not calls_named(sandbox, "aws cloudformation deploy")
+
+
+def test_pgsslmode_verify_full_fetches_the_rds_bundle_when_missing(sandbox: Sandbox) -> None:
+    missing = sandbox.root / "no-such" / "bundle.pem"
+    result = sandbox.run("install-schema.sh", "--dry-run",
+                         extra_env={"S3VL_RDS_CA_BUNDLE": str(missing)})
+    assert result.returncode == 0, result.stderr
+    assert "curl -fsS --proto =https" in result.stderr
+    assert "truststore.pki.rds.amazonaws.com/global/global-bundle.pem" in result.stderr
+    assert "sslmode verify-full" in result.stderr
+
+
+# ------------------------------------------------------------------ issue 11: text search
+
+def set_parameter(sandbox: Sandbox, key: str, value: str) -> None:
+    params = json.loads(sandbox.parameters.read_text())
+    for entry in params:
+        if entry["ParameterKey"] == key:
+            entry["ParameterValue"] = value
+    sandbox.parameters.write_text(json.dumps(params))
+
+
+def test_deploy_makes_the_text_search_keys_searchable_once(sandbox: Sandbox) -> None:
+    set_parameter(sandbox, "TextSearch", "name:en,description:en,sku")
+    result = sandbox.run("deploy.sh")
+    assert result.returncode == 0, result.stderr
+    commands = sandbox.commands()
+    order = positions(commands, ["aws cloudformation deploy", "aws s3vectors get-index",
+                                 "aws s3vectors update-index-mode",
+                                 "aws s3vectors update-metadata-configuration",
+                                 "aws rds add-role-to-db-cluster"])
+    assert order == sorted(order), commands
+    (mode,) = calls_named(sandbox, "aws s3vectors update-index-mode")
+    assert option(mode, "--index-mode") == "ENHANCED"
+    assert option(mode, "--index-arn") == INDEX_ARN
+    (add,) = calls_named(sandbox, "aws s3vectors update-metadata-configuration")
+    assert json.loads(option(add, "--add")) == {"textSearchConfigurations": [
+        {"metadataKey": "name", "language": "en"},
+        {"metadataKey": "description", "language": "en"}, {"metadataKey": "sku"}]}
+    # Idempotent: a re-run reads the index and changes nothing; a new key adds only itself.
+    sandbox.clear_calls()
+    assert sandbox.run("configure-text-search.sh").returncode == 0
+    assert [c for c in sandbox.commands() if "s3vectors" in c] == ["aws s3vectors get-index"]
+    set_parameter(sandbox, "TextSearch", "name:en,description:en,sku,brand:de")
+    sandbox.clear_calls()
+    assert sandbox.run("configure-text-search.sh").returncode == 0
+    (add,) = calls_named(sandbox, "aws s3vectors update-metadata-configuration")
+    assert json.loads(option(add, "--add")) == {"textSearchConfigurations": [
+        {"metadataKey": "brand", "language": "de"}]}
+    assert not calls_named(sandbox, "aws s3vectors update-index-mode")
+
+
+def test_text_search_dry_run_prints_the_commands(sandbox: Sandbox) -> None:
+    set_parameter(sandbox, "TextSearch", "name:en")
+    result = sandbox.run("configure-text-search.sh", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert sandbox.calls() == []
+    assert "s3vectors update-index-mode" in result.stderr
+    assert "--index-mode ENHANCED" in result.stderr
+    assert "s3vectors update-metadata-configuration" in result.stderr
+    assert '"metadataKey":"name","language":"en"' in result.stderr
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("name:xx", "language 'xx'"),
+    ("name,name:en", "listed twice"),
+    (",".join(f"k{i}" for i in range(11)), "at most 10"),
+])
+def test_text_search_rejects_bad_specs_before_changing_anything(
+        sandbox: Sandbox, spec: str, message: str) -> None:
+    assert sandbox.run("deploy-stack.sh").returncode == 0
+    set_parameter(sandbox, "TextSearch", spec)
+    sandbox.clear_calls()
+    result = sandbox.run("configure-text-search.sh")
+    assert result.returncode != 0
+    assert message in result.stderr and "TextSearch" in result.stderr
+    assert not [c for c in sandbox.commands() if "update-" in c]
+
+
+def test_text_search_refuses_a_key_with_another_language(sandbox: Sandbox) -> None:
+    set_parameter(sandbox, "TextSearch", "name:en")
+    assert sandbox.run("deploy.sh").returncode == 0
+    set_parameter(sandbox, "TextSearch", "name:fr")
+    result = sandbox.run("configure-text-search.sh")
+    assert result.returncode != 0
+    assert "already searchable with language en, not fr" in result.stderr

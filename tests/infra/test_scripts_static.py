@@ -11,7 +11,8 @@ import pytest
 
 from infra.conftest import REPO_ROOT, SCRIPTS
 
-# The scripts this area owns (bootstrap.sh and package-lambda.sh belong to other parts).
+# The deploy steps (bootstrap.sh belongs to another part; package-lambda.sh is a build tool with
+# its own options, checked by shellcheck and tests/infra/test_package.py).
 OWNED = sorted(p for p in SCRIPTS.glob("*.sh") if p.name not in {"bootstrap.sh",
                                                                    "package-lambda.sh"})
 LIBRARIES = sorted(SCRIPTS.glob("lib/*.sh"))
@@ -28,7 +29,8 @@ def test_the_walkthrough_scripts_exist() -> None:
 def test_shellcheck_is_clean() -> None:
     shellcheck = Path(sys.executable).parent / "shellcheck"
     result = subprocess.run([str(shellcheck), "-x", "--severity=info",
-                             *map(str, OWNED), *map(str, LIBRARIES)],
+                             *map(str, OWNED), *map(str, LIBRARIES),
+                             str(SCRIPTS / "package-lambda.sh")],
                             capture_output=True, text=True, timeout=120, cwd=SCRIPTS)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -56,3 +58,8 @@ def test_deploy_doc_covers_both_paths_networking_and_cleanup() -> None:
     assert "aws_lambda.request_timeout_ms" in doc
     assert "NAT" in doc and "CreateVpcEndpoints" in doc
     assert "create-stack" in doc and "parameters.example.json" in doc
+    for topic in ("least privilege", "what the tests cover", "artifact bucket", "text search"):
+        assert any(topic in h for h in headings), topic
+    for parameter in ("TextSearch", "AllowIndexAdministration", "verify-full",
+                      "--expected-bucket-owner", "moto"):
+        assert parameter in doc, parameter

@@ -29,6 +29,8 @@ IAM_PREFIX_TO_BOTOCORE = {"s3vectors": "s3vectors", "logs": "logs", "sqs": "sqs"
 IAM_ACTION_TO_OPERATION = {"lambda:InvokeFunction": "lambda:Invoke"}
 FUNCTION_S3VECTORS_ACTIONS = {"QueryVectors", "GetVectors", "ListVectors", "PutVectors",
                               "DeleteVectors", "GetIndex"}
+# Granted only with AllowIndexAdministration=true.
+INDEX_ADMIN_ACTIONS = {"UpdateIndexMode", "UpdateMetadataConfiguration"}
 
 
 def resources_of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -108,22 +110,31 @@ def test_checkov_passes_with_only_reasoned_skips(template: dict[str, Any]) -> No
     assert used == written
 
 
+def every_policy_statement(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Role trust and inline policies, and VPC endpoint policies."""
+    for name, role in resources_of_type(template, "AWS::IAM::Role").items():
+        trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        for statement in [*trust, *policy_statements(role)]:
+            yield name, statement
+    for name, endpoint in resources_of_type(template, "AWS::EC2::VPCEndpoint").items():
+        for statement in endpoint["Properties"]["PolicyDocument"]["Statement"]:
+            yield name, statement
+
+
 def test_every_iam_action_exists_and_none_is_wildcard(template: dict[str, Any]) -> None:
     session = botocore.session.get_session()
     operations: dict[str, set[str]] = {}
     checked = 0
-    for name, role in resources_of_type(template, "AWS::IAM::Role").items():
-        trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-        for statement in [*trust, *policy_statements(role)]:
-            for action in as_list(statement["Action"]):
-                assert "*" not in action, f"{name}: wildcard action {action}"
-                prefix, operation = IAM_ACTION_TO_OPERATION.get(action, action).split(":")
-                service = IAM_PREFIX_TO_BOTOCORE[prefix]
-                if service not in operations:
-                    operations[service] = set(session.get_service_model(service).operation_names)
-                assert operation in operations[service], f"{name}: {action} is not an API action"
-                checked += 1
-    assert checked >= 15
+    for name, statement in every_policy_statement(template):
+        for action in as_list(statement["Action"]):
+            assert "*" not in action, f"{name}: wildcard action {action}"
+            prefix, operation = IAM_ACTION_TO_OPERATION.get(action, action).split(":")
+            service = IAM_PREFIX_TO_BOTOCORE[prefix]
+            if service not in operations:
+                operations[service] = set(session.get_service_model(service).operation_names)
+            assert operation in operations[service], f"{name}: {action} is not an API action"
+            checked += 1
+    assert checked >= 25
 
 
 def test_function_role_is_scoped_to_this_stack(template: dict[str, Any]) -> None:
@@ -132,9 +143,11 @@ def test_function_role_is_scoped_to_this_stack(template: dict[str, Any]) -> None
     assert [s["Principal"] for s in trust] == [{"Service": "lambda.amazonaws.com"}]
     statements = list(policy_statements(role))
     s3vectors = [s for s in statements if as_list(s["Action"])[0].startswith("s3vectors:")]
-    (vector_statement,) = s3vectors
+    (vector_statement, admin_statement) = s3vectors
     assert {a.split(":")[1] for a in vector_statement["Action"]} == FUNCTION_S3VECTORS_ACTIONS
-    assert vector_statement["Resource"] == {"Fn::GetAtt": ["VectorIndex", "IndexArn"]}
+    assert {a.split(":")[1] for a in admin_statement["Action"]} == INDEX_ADMIN_ACTIONS
+    for statement in s3vectors:
+        assert statement["Resource"] == {"Fn::GetAtt": ["VectorIndex", "IndexArn"]}
     for statement in statements:
         actions = as_list(statement["Action"])
         if any(a.startswith("logs:") for a in actions):
@@ -144,6 +157,56 @@ def test_function_role_is_scoped_to_this_stack(template: dict[str, Any]) -> None
             assert refs_in(statement["Resource"]) == {"DeadLetterQueue"}
         if statement["Resource"] == "*":
             assert all(a.startswith("ec2:") for a in actions), actions
+            # Only reads go without a condition; what changes interfaces is held to the VPC.
+            if "Condition" not in statement:
+                assert all(a.startswith("ec2:Describe") for a in actions), actions
+            else:
+                vpc = statement["Condition"]["ArnEquals"]["ec2:Vpc"]
+                assert refs_in(vpc) == {"VpcId", "AWS::Partition", "AWS::Region",
+                                        "AWS::AccountId"}, vpc
+
+
+def test_index_administration_is_off_by_default_and_scoped(template: dict[str, Any]) -> None:
+    param = template["Parameters"]["AllowIndexAdministration"]
+    assert param["Default"] == "false" and sorted(param["AllowedValues"]) == ["false", "true"]
+    assert template["Conditions"]["IndexAdministration"] == {
+        "Fn::Equals": [{"Ref": "AllowIndexAdministration"}, "true"]}
+    env = template["Resources"]["Function"]["Properties"]["Environment"]["Variables"]
+    assert env["S3VL_ALLOW_INDEX_ADMIN"] == {"Ref": "AllowIndexAdministration"}
+    policies = template["Resources"]["FunctionRole"]["Properties"]["Policies"]
+    conditional = [p for p in policies if isinstance(p, dict) and "Fn::If" in p]
+    admin = [p for p in conditional if p["Fn::If"][0] == "IndexAdministration"]
+    (policy,) = admin
+    granted, otherwise = policy["Fn::If"][1:]
+    assert otherwise == {"Ref": "AWS::NoValue"}
+    (statement,) = granted["PolicyDocument"]["Statement"]
+    assert {a.split(":")[1] for a in statement["Action"]} == INDEX_ADMIN_ACTIONS
+    assert statement["Resource"] == {"Fn::GetAtt": ["VectorIndex", "IndexArn"]}
+    # Nowhere else in the function role.
+    unconditional = [p for p in policies if p not in conditional]
+    for entry in unconditional:
+        for st in entry["PolicyDocument"]["Statement"]:
+            assert not {a.split(":")[1] for a in as_list(st["Action"])} & INDEX_ADMIN_ACTIONS
+
+
+def test_endpoint_policies_allow_only_this_stack_and_account(template: dict[str, Any]) -> None:
+    endpoints = resources_of_type(template, "AWS::EC2::VPCEndpoint")
+    by_service = {e["Properties"]["ServiceName"]["Fn::Sub"].rsplit(".", 1)[1]: e
+                  for e in endpoints.values()}
+    expected = {"s3vectors": {"VectorIndex"}, "lambda": {"FunctionAlias"}}
+    for service, endpoint in by_service.items():
+        statements = endpoint["Properties"]["PolicyDocument"]["Statement"]
+        assert statements, service
+        for statement in statements:
+            assert statement["Effect"] == "Allow"
+            assert refs_in(statement["Resource"]) == expected[service], statement
+            assert statement["Condition"] == {
+                "StringEquals": {"aws:PrincipalAccount": {"Ref": "AWS::AccountId"}}}
+            assert all(a.startswith(service + ":") and "*" not in a
+                       for a in as_list(statement["Action"]))
+    lambda_actions = {a for st in by_service["lambda"]["Properties"]["PolicyDocument"]["Statement"]
+                      for a in as_list(st["Action"])}
+    assert lambda_actions == {"lambda:InvokeFunction"}
 
 
 def test_function_role_grants_every_s3vectors_call_the_function_makes() -> None:
@@ -158,7 +221,8 @@ def test_function_role_grants_every_s3vectors_call_the_function_makes() -> None:
             if isinstance(value, str) and value in snake:
                 called.add(snake[value])
     assert "QueryVectors" in called and "PutVectors" in called, called
-    assert called <= FUNCTION_S3VECTORS_ACTIONS, called - FUNCTION_S3VECTORS_ACTIONS
+    allowed = FUNCTION_S3VECTORS_ACTIONS | INDEX_ADMIN_ACTIONS
+    assert called <= allowed, called - allowed
 
 
 def test_aurora_role_invokes_only_this_function(template: dict[str, Any]) -> None:
@@ -168,7 +232,8 @@ def test_aurora_role_invokes_only_this_function(template: dict[str, Any]) -> Non
     assert trust["Condition"]["StringEquals"]["aws:SourceArn"] == {"Ref": "AuroraClusterArn"}
     (statement,) = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
     assert statement["Action"] == "lambda:InvokeFunction"
-    assert refs_in(statement["Resource"]) == {"Function", "FunctionAlias"}
+    # The live alias only: not the unqualified function ($LATEST) nor old versions.
+    assert statement["Resource"] == {"Ref": "FunctionAlias"}
 
 
 def test_function_matches_the_package_script(template: dict[str, Any]) -> None:
@@ -260,7 +325,8 @@ def test_index_dimension_and_metric_constraints(template: dict[str, Any]) -> Non
 def test_outputs_cover_what_the_scripts_read(template: dict[str, Any]) -> None:
     read = set()
     for script in [*SCRIPTS.glob("*.sh"), *SCRIPTS.glob("lib/*.sh")]:
-        read |= set(re.findall(r"\$\(output ([A-Z][A-Za-z0-9]+)\)", script.read_text()))
+        read |= set(re.findall(r"(?:stack_output \w+|has_output) ([A-Z][a-z][A-Za-z0-9]+)",
+                               script.read_text()))
     assert {"FunctionAliasArn", "IndexArn", "AuroraInvokeRoleArn"} <= read
     assert read <= set(template["Outputs"]), read - set(template["Outputs"])
     assert "add-role-to-db-cluster" in json.dumps(template["Outputs"]["AddRoleToDbClusterCommand"])
