@@ -20,7 +20,10 @@ AS $$
     ('invoke_payload_bytes', 1, 6291456, 'one synchronous Lambda request payload (6 MB)'),
     ('event_payload_bytes', 1, 1048576, 'one asynchronous (Event) Lambda request payload (1 MB)'),
     ('batch_queries',   1,      100, 'query vectors per query_vectors_batch invocation'),
-    ('cache_ttl_seconds', 1, 604800, 's3vl.set_cache time to live (up to 7 days)')
+    ('cache_ttl_seconds', 1, 604800, 's3vl.set_cache time to live (up to 7 days)'),
+    ('max_candidates',  1,    10000, 'query_vectors_where/query_table neighbours examined (QueryVectors topK)'),
+    ('pages_per_call',  1,      100, 'QueryVectors pages one paged invocation reads (also at most timeout_seconds)'),
+    ('page_token_length', 1,   4096, 'characters in a QueryVectors page token')
 $$;
 COMMENT ON FUNCTION s3vl.limits() IS 's3vl: every limit the SQL functions check before a call';
 
