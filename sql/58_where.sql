@@ -32,14 +32,15 @@ $$;
 
 -- The protocol request for one paged QueryVectors step (docs/protocol.md, page_token/max_pages).
 CREATE OR REPLACE FUNCTION s3vl._query_page_request(index_arn text, query_vector float8[],
-  top_k integer, metadata_filter jsonb, page_token text, max_pages integer)
+  top_k integer, return_metadata boolean, metadata_filter jsonb, page_token text,
+  max_pages integer)
 RETURNS json
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
   SELECT pg_catalog.json_strip_nulls(pg_catalog.json_build_object(
            'operation', 'query_vectors', 'index_arn', index_arn,
            'query_vector', pg_catalog.array_to_json(query_vector), 'top_k', top_k,
-           'return_metadata', true, 'metadata_filter', metadata_filter,
+           'return_metadata', return_metadata, 'metadata_filter', metadata_filter,
            'page_token', page_token, 'max_pages', max_pages))
 $$;
 
@@ -69,8 +70,8 @@ BEGIN
             HINT = 'At most pages_per_call (s3vl.limits()) and at most timeout_seconds pages.';
   END IF;
   answer := s3vl._invoke(caller, s3vl._query_page_request(target.target_arn, query_vector,
-                                                           top_k, metadata_filter, page_token,
-                                                           max_pages));
+                                                           top_k, true, metadata_filter,
+                                                           page_token, max_pages));
   -- A function older than page_token/max_pages ignores both and answers the whole top_k as an
   -- array: the same candidates in one invocation (correct, only not incremental).
   IF pg_catalog.jsonb_typeof(answer) = 'array' THEN
