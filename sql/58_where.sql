@@ -228,6 +228,9 @@ BEGIN
               OR examined >= max_candidates;
   END LOOP;
 
+  -- For tuning and benchmarks (SET client_min_messages = debug1): what the answer cost.
+  RAISE DEBUG '%: % rows from % candidates in % invocations', caller,
+    least(pg_catalog.jsonb_array_length(kept), top_k), examined, calls;
   IF pg_catalog.jsonb_array_length(kept) < top_k THEN
     IF token IS NULL AND examined < max_candidates THEN
       RAISE NOTICE '%: % of top_k % rows qualify; all % neighbours the index returned were '

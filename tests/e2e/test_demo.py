@@ -29,7 +29,8 @@ def test_demo_loads_data_and_prints_the_blog_queries(local_stack: StackInfo) -> 
     out = proc.stdout
     demo = demo_data.load()
     for heading in ("== 1. Plain similarity search", "== 2. Metadata filter",
-                    "== 3. The blog's CTE", "== 3b. The same question with s3vl.query_vectors_where",
+                    "== 3. The blog's CTE",
+                    "== 3b. The same question with s3vl.query_vectors_where",
                     "== 4. Per-tenant search"):
         assert heading in out
     # Query 1 prints the 5 exact nearest products, nearest first.
