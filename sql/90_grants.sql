@@ -113,3 +113,12 @@ GRANT EXECUTE ON FUNCTION
   s3vl._where_sql(regclass, name, text, text),
   s3vl._try_cast(text, anyelement)
 TO s3vl_reader;
+
+-- Vector policies and index grants (59_policies.sql).
+GRANT EXECUTE ON FUNCTION
+  s3vl.create_policy(text, name, jsonb),
+  s3vl.drop_policy(text, name),
+  s3vl.list_policies(),
+  s3vl.grant_index(text, name),
+  s3vl.revoke_index(text, name)
+TO s3vl_admin;

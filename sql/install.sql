@@ -26,6 +26,7 @@ $not_extension$;
 \ir 50_registry.sql
 \ir 55_reads.sql
 \ir 58_where.sql
+\ir 59_policies.sql
 \ir 60_writes.sql
 \ir 65_batch.sql
 \ir 70_cache.sql
