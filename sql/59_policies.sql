@@ -206,17 +206,38 @@ $$;
 -- An array value matches when one of its elements does, as S3 Vectors' $eq does.
 CREATE OR REPLACE FUNCTION s3vl._policy_matches(metadata jsonb, policy jsonb)
 RETURNS boolean
-LANGUAGE sql IMMUTABLE
+LANGUAGE plpgsql IMMUTABLE
 AS $$
-  SELECT coalesce(pg_catalog.bool_and(
-           EXISTS (SELECT 1 FROM pg_catalog.jsonb_array_elements(
-                     CASE WHEN cond.op = '$in' THEN cond.want ELSE pg_catalog.jsonb_build_array(cond.want) END) w
-                   WHERE metadata -> cond.k = w.value
-                      OR (pg_catalog.jsonb_typeof(metadata -> cond.k) = 'array'
-                          AND metadata -> cond.k @> pg_catalog.jsonb_build_array(w.value)))), true)
-  FROM pg_catalog.jsonb_array_elements(policy -> '$and') part,
-       LATERAL (SELECT e.key AS k, o.key AS op, o.value AS want
-                FROM pg_catalog.jsonb_each(part.value) e, pg_catalog.jsonb_each(e.value) o) cond
+DECLARE
+  part jsonb;
+  k text;
+  cond jsonb;
+  have jsonb;
+  want jsonb;
+  ok boolean;
+BEGIN
+  FOR part IN SELECT pg_catalog.jsonb_array_elements(policy -> '$and') LOOP
+    FOR k, cond IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(part) e LOOP
+      have := metadata -> k;
+      IF have IS NULL THEN
+        RETURN false;
+      END IF;
+      ok := false;
+      FOR want IN SELECT pg_catalog.jsonb_array_elements(CASE WHEN cond ? '$in'
+                    THEN cond -> '$in' ELSE pg_catalog.jsonb_build_array(cond -> '$eq') END) LOOP
+        IF have = want OR (pg_catalog.jsonb_typeof(have) = 'array'
+                           AND have @> pg_catalog.jsonb_build_array(want)) THEN
+          ok := true;
+          EXIT;
+        END IF;
+      END LOOP;
+      IF NOT ok THEN
+        RETURN false;
+      END IF;
+    END LOOP;
+  END LOOP;
+  RETURN true;
+END
 $$;
 
 -- What may be sent: the request, with the caller's policy applied (see the header).

@@ -73,12 +73,15 @@ def keys(db: psycopg.Connection[Any], sql: str, params: Any) -> set[str]:
 
 
 READS = {
-    "query_vectors": "SELECT vector_id FROM s3vl.query_vectors(%(q)s::float8[], %(i)s, top_k => 20)",
-    "query_vectors index-first": "SELECT vector_id FROM s3vl.query_vectors(%(i)s, %(q)s::float8[], 20)",
+    "query_vectors": "SELECT vector_id FROM s3vl.query_vectors(%(q)s::float8[], %(i)s, "
+                     "top_k => 20)",
+    "query_vectors index-first": "SELECT vector_id FROM s3vl.query_vectors(%(i)s, "
+                                 "%(q)s::float8[], 20)",
     "query_vectors_batch": "SELECT vector_id FROM s3vl.query_vectors_batch(%(i)s, "
                            "ARRAY[%(q)s]::float8[], 20)",
     "get_vectors": "SELECT vector_id FROM s3vl.get_vectors(%(all)s, %(i)s) WHERE found",
-    "list_vectors": "SELECT vector_id FROM s3vl.list_vectors(index_name => %(i)s, max_results => 100)",
+    "list_vectors": "SELECT vector_id FROM s3vl.list_vectors(index_name => %(i)s, "
+                    "max_results => 100)",
     "scan_vectors": "SELECT vector_id FROM s3vl.scan_vectors(%(i)s, page_size => 3)",
     "query_vectors_where": "SELECT key FROM s3vl.query_vectors_where(%(q)s::float8[], "
                            "'pol_keys', 'k', top_k => 20, index_name => %(i)s)",
@@ -197,3 +200,33 @@ def test_list_policies_and_admin_checks(db: psycopg.Connection[Any], tenants: Te
     expect_error(db, bad, [tenants.index, tenants.roles["a"], '{"tenant": "b"}'], "42501")
     expect_error(db, "SELECT s3vl.drop_policy(%s, %s)", [tenants.index, tenants.roles["a"]],
                  "42501")
+
+
+def test_a_write_of_several_invocations_is_checked_whole(db: psycopg.Connection[Any],
+                                                         tenants: Tenants,
+                                                         s3vectors_client: Any) -> None:
+    as_tenant(db, tenants, "a")
+    # 5,001 vectors are two invocations; only the last one is outside the policy.
+    expect_error(db, "SELECT s3vl.put_vector_arrays(%s, array_agg('w-' || g), "
+                 "array_agg(ARRAY[1, g, 0]::float8[]), array_agg(jsonb_build_object('tenant', "
+                 "CASE WHEN g = 5001 THEN 'b' ELSE 'a' END))) FROM generate_series(1, 5001) g",
+                 [tenants.index], "42501", "w-5001")
+    assert s3vectors_client.get_vectors(indexArn=tenants.arn, keys=["w-1"])["vectors"] == []
+
+
+@pytest.mark.parametrize(("metadata", "policy", "matches"), [
+    ({"tenant": "a"}, {"tenant": {"$eq": "a"}}, True),
+    ({"tenant": ["x", "a"]}, {"tenant": {"$eq": "a"}}, True),  # S3 Vectors' $eq on arrays
+    ({"tenant": "c"}, {"tenant": {"$in": ["a", "b"]}}, False),
+    ({"tenant": "b", "n": 1}, {"tenant": {"$in": ["a", "b"]}}, True),
+    ({}, {"tenant": {"$eq": "a"}}, False),
+    ({"tenant": "a"}, {"tenant": {"$eq": "a"}, "n": {"$eq": 1}}, False),
+    ({"tenant": "a", "n": 1.0}, {"tenant": {"$eq": "a"}, "n": {"$eq": 1}}, True),
+])
+def test_policy_match_semantics(db: psycopg.Connection[Any], metadata: Any, policy: Any,
+                                matches: bool) -> None:
+    from psycopg.types.json import Jsonb
+
+    resolved = {"$and": [{k: v} for k, v in policy.items()]}
+    assert db.execute("SELECT s3vl._policy_matches(%s, %s)",
+                      (Jsonb(metadata), Jsonb(resolved))).fetchone() == (matches,)
