@@ -354,3 +354,30 @@ def test_query_table_fills_k_with_a_predicate(paged: Any) -> None:
     assert seen[0].startswith("s3vl.query_table:") and "Raise max_candidates" in seen[0]
     expect_error(paged, "SELECT * FROM s3vl.query_table('where_vec_src', 'id', %s::float8[], "
                  "4, max_candidates => 2)", [Q], "22023", "s3vl.query_table", "max_candidates")
+
+
+PAGE_EXAMPLES = ("query_vectors_one_page", "query_vectors_next_page")
+
+
+def test_page_requests_and_answers_match_the_protocol_examples(canned: Any) -> None:
+    """docs/protocol.md's page-by-page examples: the request _query_page_request builds, and the
+    example answer read back by _query_page through the canned aws_lambda."""
+    from psycopg.types.json import Jsonb
+
+    from sql.helpers import set_answer
+    from sql.test_protocol_doc import examples, without_nulls
+
+    ex = examples()
+    for name in PAGE_EXAMPLES:
+        request, response = ex[name]["request"], ex[name]["response"]
+        built = canned.execute(
+            "SELECT s3vl._query_page_request(%s, %s::float8[], %s, %s, %s, %s, %s)",
+            (request["index_arn"], request["query_vector"], request["top_k"],
+             request["return_metadata"], Jsonb(request.get("metadata_filter")),
+             request.get("page_token"), request.get("max_pages"))).fetchone()[0]
+        assert without_nulls(built) == without_nulls(request), name
+        set_answer(canned, "query_vectors", response)
+        got = canned.execute("SELECT s3vl._query_page('t', %s::float8[], %s, %s, NULL, %s, %s)",
+                             (request["query_vector"], request["index_arn"], request["top_k"],
+                              request.get("page_token"), request["max_pages"])).fetchone()[0]
+        assert got == response["result"], name
