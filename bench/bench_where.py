@@ -13,7 +13,7 @@ Every answer is compared with the exact answer computed in numpy (the emulator s
 Printed per predicate: median time, candidates fetched, invocations, rows; ratios where/regrow.
 
     .venv/bin/python bench/bench_where.py [--vectors N] [--dimension D] [--queries Q] [--top-k K]
-                                          [--factor N] [--quick] [--json]
+                                          [--factor N] [--max-candidates M] [--quick] [--json]
 """
 
 from __future__ import annotations
@@ -66,12 +66,13 @@ class Debug:
         return int(words[words.index("from") + 1]), int(words[words.index("in") + 1])
 
 
-def run_where(conn: Any, debug: Debug, q: list[float], percent: int, k: int
+def run_where(conn: Any, debug: Debug, q: list[float], percent: int, k: int, bound: int
               ) -> tuple[float, list[str], int, int]:
     started = time.perf_counter()
     rows = conn.execute(
         "SELECT key FROM s3vl.query_vectors_where(%s::float8[], %s, 'id', %s, %s, "
-        "index_name => %s)", (q, TABLE, f"bucket < {percent}", k, INDEX)).fetchall()
+        "index_name => %s, max_candidates => %s)",
+        (q, TABLE, f"bucket < {percent}", k, INDEX, bound)).fetchall()
     seconds = time.perf_counter() - started
     candidates, calls = debug.take()
     return seconds, [r[0] for r in rows], candidates, calls
@@ -128,6 +129,8 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=20)
     parser.add_argument("--top-k", type=int, default=10)
     parser.add_argument("--factor", type=int, default=10, help="naive over-fetch factor N")
+    parser.add_argument("--max-candidates", type=int, default=MAX_TOP_K,
+                        help="query_vectors_where's bound (the QueryVectors topK it pages)")
     parser.add_argument("--quick", action="store_true", help="3,000 vectors, 4 queries")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -146,7 +149,8 @@ def main() -> int:
     ids = np.arange(1, n + 1)
     buckets = bucket_of(ids)
     results: dict[str, Any] = {"vectors": n, "dimension": args.dimension, "queries": queries,
-                               "top_k": k, "factor": args.factor, "predicates": {}}
+                               "top_k": k, "factor": args.factor,
+                               "max_candidates": args.max_candidates, "predicates": {}}
     stack.down(STATE_DIR, remove=True)
     try:
         info = stack.up(STATE_DIR)
@@ -171,11 +175,11 @@ def main() -> int:
             conn.add_notice_handler(debug)
             conn.execute("SET client_min_messages = debug1")
             qs = [qv.tolist() for qv in query_vectors]
-            run_where(conn, debug, qs[0], 50, k)  # warm-up: function, GetIndex cache
+            run_where(conn, debug, qs[0], 50, k, args.max_candidates)  # warm-up
             for percent in PASS_PERCENT:
                 passes = buckets < percent
                 truths = [exact(vectors, qv, passes, k) for qv in query_vectors]
-                where = [run_where(conn, debug, q, percent, k) for q in qs]
+                where = [run_where(conn, debug, q, percent, k, args.max_candidates) for q in qs]
                 naive = [run_naive(conn, q, percent, k, args.factor, n) for q in qs]
                 regrow = [run_regrow(conn, q, percent, k, args.factor, n) for q in qs]
                 entry = {"where": summary(where, truths, k), "naive": summary(naive, truths, k),
@@ -194,7 +198,8 @@ def main() -> int:
         print(json.dumps(results, indent=2))
         return 0
     print(f"filtered search, {n} vectors x {args.dimension} (cosine), {queries} queries, "
-          f"top_k {k}, naive over-fetch x{args.factor}; medians per query")
+          f"top_k {k}, naive over-fetch x{args.factor}, max_candidates {args.max_candidates}; "
+          "medians per query")
     print(f"  {'predicate':<9} {'method':<7} {'ms':>8} {'candidates':>11} {'invocations':>12} "
           f"{'rows':>6} {'exact':>6}")
     for name, entry in results["predicates"].items():
