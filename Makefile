@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 export PYTHONPATH := $(CURDIR)/lambda:$(CURDIR)/local
 
-.PHONY: help setup local-up local-down demo test test-fast lint pytest package extension \
+.PHONY: help setup setup-local local-up local-down demo test test-fast lint pytest package extension \
         install-extension bench clean
 
 help:
@@ -18,11 +18,16 @@ help:
 	@echo "make install-extension  copy them into \`pg_config --sharedir\`/extension"
 	@echo "make bench       run every benchmark in bench/"
 
-setup: $(VENV)/.s3vl-installed
-$(VENV)/.s3vl-installed: pyproject.toml scripts/bootstrap.sh
-	@bash scripts/bootstrap.sh
+# Two install levels: what the demo runs (local) and what the tests add (dev).
+setup-local: $(VENV)/.s3vl-installed-local
+$(VENV)/.s3vl-installed-local: pyproject.toml scripts/bootstrap.sh
+	@bash scripts/bootstrap.sh local
 
-local-up: setup
+setup: $(VENV)/.s3vl-installed-dev
+$(VENV)/.s3vl-installed-dev: pyproject.toml scripts/bootstrap.sh
+	@bash scripts/bootstrap.sh dev
+
+local-up: setup-local
 	@$(PY) -m s3vl_local.stack up
 
 local-down:

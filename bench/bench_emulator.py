@@ -210,6 +210,12 @@ def bench_text(count: int, dim: int, queries: int) -> None:
         client.update_metadata_configuration(
             **ref, add={"textSearchConfigurations": [{"metadataKey": "title", "language": "en"}]}
         )
+        accepted_s = time.perf_counter() - t
+        while True:  # the backfill goes on in the background until the key is ACTIVE
+            index_info = client.get_index(**ref)["index"]["metadataConfiguration"]
+            if index_info["textSearchConfigurations"][0]["status"] == "ACTIVE":
+                break
+            time.sleep(0.05)
         build_s = time.perf_counter() - t
 
         def timed(**extra: Any) -> list[float]:
@@ -248,7 +254,8 @@ def bench_text(count: int, dim: int, queries: int) -> None:
     plain_ms = statistics.median(plain)
     print(
         f"text search: {count} documents, dimension {dim}, {queries} queries; "
-        f"UpdateMetadataConfiguration indexed them in {build_s:.1f} s"
+        f"UpdateMetadataConfiguration answered in {accepted_s:.2f} s, the key was ACTIVE after "
+        f"{build_s:.1f} s"
     )
     print(
         f"QueryVectors text-only topK=100 over HTTP (boto3): median {text_ms:.1f} ms; target "
@@ -263,7 +270,7 @@ def bench_text(count: int, dim: int, queries: int) -> None:
         f"baseline (same run, same index): vector-only QueryVectors median {vector_ms:.1f} ms "
         f"(text-only {text_ms / vector_ms:.2f}x, hybrid {hybrid_ms / vector_ms:.2f}x of it); "
         f"plain-Python BM25 of the same text queries, in-process: median {plain_ms:.1f} ms "
-        f"(text-only over HTTP {plain_ms / text_ms:.2f}x faster)"
+        f"(ratio to the text-only query over HTTP: {plain_ms / text_ms:.2f}x)"
     )
 
 

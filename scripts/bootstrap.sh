@@ -57,20 +57,28 @@ install_debian_packages() {
   have_pg_extras || { log "pg_cron, pgTAP or plpgsql_check still missing after apt-get"; return 1; }
 }
 
+# install_venv GROUP: the project with one optional-dependency group of pyproject.toml ("local"
+# for the demo, "dev" for the tests, which includes "local"). Each group has its own stamp, so a
+# `make demo` followed by `make test` installs only what the tests add.
 install_venv() {
-  local stamp="$VENV/.s3vl-installed"
+  local group=$1 stamp="$VENV/.s3vl-installed-$1"
   if [ ! -x "$VENV/bin/python" ]; then
     log "creating virtualenv $VENV"
     "$PYTHON" -m venv "$VENV"
   fi
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    log "installing Python packages into $VENV (first run takes a few minutes)"
+    log "installing Python packages ($group) into $VENV (first run takes a few minutes)"
     "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q --progress-bar off -e '.[dev]'
+    "$VENV/bin/python" -m pip install -q --progress-bar off -e ".[$group]"
     touch "$stamp"
   fi
 }
 
+GROUP=${1:-dev}
+case "$GROUP" in
+  local|dev) ;;
+  *) log "usage: bootstrap.sh [local|dev]"; exit 2 ;;
+esac
 install_debian_packages
-install_venv
-log "ready"
+install_venv "$GROUP"
+log "ready ($GROUP)"

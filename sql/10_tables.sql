@@ -11,6 +11,8 @@ CREATE TABLE IF NOT EXISTS s3vl.config (
 );
 ALTER TABLE s3vl.config ADD COLUMN IF NOT EXISTS last_validated_at timestamptz;
 ALTER TABLE s3vl.config ADD COLUMN IF NOT EXISTS last_validation_status text;
+-- Attempts per Lambda invocation when Lambda throttles (429) or fails (5xx): s3vl.set_invoke_retries.
+ALTER TABLE s3vl.config ADD COLUMN IF NOT EXISTS max_attempts integer NOT NULL DEFAULT 10;
 COMMENT ON TABLE s3vl.config IS
   's3vl: the Lambda function to call (one row, written by s3vl.configure)';
 
@@ -59,3 +61,54 @@ BEGIN
   END IF;
 END
 $triggers$;
+
+-- Sync (80_sync.sql, docs/sync.md). Only the s3vl owner writes these tables, through the checked
+-- SECURITY DEFINER functions of 80_sync.sql; nothing here is SQL text: column names are looked up
+-- in pg_attribute each time they are used.
+CREATE TABLE IF NOT EXISTS s3vl.sync_tables (
+  source regclass PRIMARY KEY,
+  key_column name NOT NULL,
+  embedding_column name NOT NULL,
+  index_name text NOT NULL,
+  metadata_columns text[] NOT NULL DEFAULT '{}',
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+-- The role that ran track_table (NULL: tracked before 0.4.0, not synced until tracked again).
+-- Every sync checks this role's privileges on the table and its columns.
+ALTER TABLE s3vl.sync_tables ADD COLUMN IF NOT EXISTS tracked_by regrole;
+COMMENT ON TABLE s3vl.sync_tables IS 's3vl: tables tracked by s3vl.track_table';
+
+CREATE TABLE IF NOT EXISTS s3vl.sync_outbox (
+  source regclass NOT NULL,
+  key text NOT NULL,
+  index_name text NOT NULL,
+  changes integer NOT NULL DEFAULT 1,
+  first_enqueued_at timestamptz NOT NULL DEFAULT now(),
+  last_enqueued_at timestamptz NOT NULL DEFAULT now(),
+  attempts integer NOT NULL DEFAULT 0,
+  next_attempt_at timestamptz NOT NULL DEFAULT now(),
+  last_error text,
+  last_error_at timestamptz,
+  PRIMARY KEY (source, key)
+);
+CREATE INDEX IF NOT EXISTS sync_outbox_due ON s3vl.sync_outbox (source, next_attempt_at);
+COMMENT ON TABLE s3vl.sync_outbox IS
+  's3vl: keys changed since their last successful sync (one row per key)';
+
+-- The version of each key last accepted by S3 Vectors (for s3vl.stale_rows).
+CREATE TABLE IF NOT EXISTS s3vl.sync_state (
+  source regclass NOT NULL,
+  key text NOT NULL,
+  version_hash text NOT NULL,
+  synced_at timestamptz NOT NULL,
+  PRIMARY KEY (source, key)
+);
+COMMENT ON TABLE s3vl.sync_state IS 's3vl: the version of each key S3 Vectors accepted last';
+
+CREATE TABLE IF NOT EXISTS s3vl.sync_index_status (
+  index_name text PRIMARY KEY,
+  last_success timestamptz,
+  last_error text,
+  last_error_at timestamptz
+);
+COMMENT ON TABLE s3vl.sync_index_status IS 's3vl: last success and error of sync per index';

@@ -24,6 +24,13 @@ BEGIN
   ALTER TABLE s3vl.config ALTER COLUMN aws_region DROP DEFAULT;
   UPDATE s3vl.config SET timeout_seconds = 30 WHERE timeout_seconds IS NULL;
   ALTER TABLE s3vl.config ALTER COLUMN timeout_seconds SET NOT NULL;
+  -- 0.3.0 stored SQL fragments (key_type, embedding_cast) that sync pasted into SQL; 0.4.0 derives
+  -- everything from pg_attribute. Functions taking the old row type go first.
+  DROP FUNCTION IF EXISTS s3vl._sync_row_sql(s3vl.sync_tables, boolean);
+  DROP FUNCTION IF EXISTS s3vl._sync_row_sql(s3vl.sync_tables);
+  DROP FUNCTION IF EXISTS s3vl._sync_batch(s3vl.sync_tables, text, text[], text);
+  ALTER TABLE s3vl.sync_tables DROP COLUMN IF EXISTS key_type;
+  ALTER TABLE s3vl.sync_tables DROP COLUMN IF EXISTS embedding_cast;
 END
 $migrate_tables$;
 
@@ -51,7 +58,10 @@ BEGIN
                          'with time zone, updated_at timestamp with time zone, is_active '
                          'boolean, dimension integer, distance_metric text)'),
       ('list_vectors', 'TABLE(vector_id text, vector_data double precision[], metadata jsonb, '
-                       'response_next_token text, total_count integer)')
+                       'response_next_token text, total_count integer)'),
+      ('sync_status', 'TABLE(index_name text, pending bigint, oldest_pending_age interval, '
+                      'failed bigint, last_error text, last_success timestamp with time zone, '
+                      'sync_every interval)')
     ) AS expected(name, result) ON expected.name = p.proname
     WHERE pg_catalog.pg_get_function_result(p.oid) <> expected.result
        OR (p.proname = 'list_vectors' AND p.pronargs <> 8)

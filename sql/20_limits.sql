@@ -23,7 +23,9 @@ AS $$
     ('cache_ttl_seconds', 1, 604800, 's3vl.set_cache time to live (up to 7 days)'),
     ('max_candidates',  1,    10000, 'query_vectors_where/query_table neighbours examined (QueryVectors topK)'),
     ('pages_per_call',  1,      100, 'QueryVectors pages one paged invocation reads (also at most timeout_seconds)'),
-    ('page_token_length', 1,   4096, 'characters in a QueryVectors page token')
+    ('page_token_length', 1,   4096, 'characters in a QueryVectors page token'),
+    ('max_attempts',    1,       20, 'attempts per Lambda invocation when Lambda throttles or fails with 5xx'),
+    ('max_filter_depth', 1,      32, 'JSON nesting depth of a metadata_filter (each object and array counts one)')
 $$;
 COMMENT ON FUNCTION s3vl.limits() IS 's3vl: every limit the SQL functions check before a call';
 

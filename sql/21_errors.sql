@@ -11,7 +11,7 @@ AS $$
     ('42704', 'NotFound',        false, 'unknown, deactivated or missing index'),
     ('55000', NULL,              false, 's3vl is not configured (run s3vl.configure)'),
     ('42501', 'AccessDenied',    false, 'IAM or the function allow-list refused the call'),
-    ('SV001', 'Throttled',       true,  'S3 Vectors throttled the request (429)'),
+    ('SV001', 'Throttled',       true,  'S3 Vectors or Lambda throttled the request (429), after s3vl''s retries'),
     ('SV002', 'ServiceError',    NULL,  'S3 Vectors service error (5xx retryable, others not)'),
     ('SV003', 'Timeout',         true,  'the Lambda call or the service call timed out'),
     ('SV004', 'InternalError',   false, 'unexpected failure inside the Lambda function'),

@@ -74,15 +74,22 @@ BEGIN
 END
 $$;
 
--- Which index a call is about: exactly one of index_name (a registry name, or an ARN as the
--- reference sample allowed) and index_arn. Returns the ARN and, when the index is registered,
--- its dimension and metric (so a wrong dimension fails here, before any call).
+-- Which index a call is about: exactly one of index_name (a registry name) and index_arn.
+-- Returns the ARN and, when the index is registered, its dimension and metric (so a wrong
+-- dimension fails here, before any call). The registry is an access boundary:
+-- - an ARN passed where a name is expected (index_name, as the reference sample allowed; the only
+--   form put_vectors, delete_vectors, query_vectors_batch and set_cache take) resolves only
+--   through the registry: it must be registered under an active name (42704 otherwise);
+-- - an explicit index_arn of a registered index is refused when every name it has is
+--   deactivated; an unregistered index_arn still reaches the function (whose allow-list,
+--   S3VL_ALLOWED_INDEX_ARNS, and IAM policy decide).
 CREATE OR REPLACE FUNCTION s3vl._resolve_index(caller text, p_index_name text, p_index_arn text,
   OUT index_arn text, OUT dimension integer, OUT distance_metric text)
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
   reg record;
+  by_arn_as_name boolean := false;
 BEGIN
   IF p_index_name IS NULL AND p_index_arn IS NULL THEN
     RAISE EXCEPTION '%: either index_name or index_arn must be given', caller
@@ -95,14 +102,31 @@ BEGIN
   IF p_index_arn IS NULL AND p_index_name LIKE 'arn:%' THEN
     p_index_arn := p_index_name;
     p_index_name := NULL;
+    by_arn_as_name := true;
   END IF;
   IF p_index_arn IS NOT NULL THEN
     PERFORM s3vl._check_index_arn(caller, 'index_arn', p_index_arn);
-    SELECT r.dimension, r.distance_metric INTO dimension, distance_metric
+    SELECT r.index_name, r.dimension, r.distance_metric, r.is_active INTO reg
       FROM s3vl.index_registry r
-      WHERE r.index_arn = p_index_arn AND r.is_active
-      ORDER BY r.id LIMIT 1;
+      WHERE r.index_arn = p_index_arn
+      ORDER BY r.is_active DESC, r.id LIMIT 1;
+    IF NOT FOUND AND by_arn_as_name THEN
+      RAISE EXCEPTION '%: index % is not registered (an ARN given as the index name must be '
+                      'a registered index; only reads that take index_arn accept others)',
+        caller, pg_catalog.left(p_index_arn, 200)
+        USING ERRCODE = '42704',
+              HINT = 'An s3vl_admin registers it with SELECT s3vl.register_index(''<name>'', '
+                     '''<index ARN>'').';
+    END IF;
+    IF FOUND AND NOT reg.is_active THEN
+      RAISE EXCEPTION '%: index % is deactivated (registered as "%")', caller,
+        pg_catalog.left(p_index_arn, 200), reg.index_name
+        USING ERRCODE = '42704',
+              HINT = format('Reactivate it with SELECT s3vl.activate_index(%L).', reg.index_name);
+    END IF;
     index_arn := p_index_arn;
+    dimension := reg.dimension;
+    distance_metric := reg.distance_metric;
     RETURN;
   END IF;
   SELECT r.index_arn, r.dimension, r.distance_metric, r.is_active INTO reg
@@ -121,5 +145,46 @@ BEGIN
   index_arn := reg.index_arn;
   dimension := reg.dimension;
   distance_metric := reg.distance_metric;
+END
+$$;
+
+-- The JSON nesting depth of a value (each object and each array counts one level: {"a": 1} is 1,
+-- {"$and": [{"a": {"$eq": 1}}]} is 4), counted up to stop_at + 1 at most: a container at level
+-- L (the root is 0) is at depth L + 1, and jsonpath's .** visits every level without recursion
+-- in SQL.
+CREATE OR REPLACE FUNCTION s3vl._filter_depth(value jsonb, stop_at integer)
+RETURNS integer
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+  depth integer := 0;
+BEGIN
+  IF pg_catalog.jsonb_typeof(value) NOT IN ('object', 'array') THEN
+    RETURN 0;
+  END IF;
+  WHILE depth <= stop_at AND pg_catalog.jsonb_path_exists(value, pg_catalog.format(
+      'strict $.**{%s} ? (@.type() == "object" || @.type() == "array")', depth)::jsonpath) LOOP
+    depth := depth + 1;
+  END LOOP;
+  RETURN depth;
+END
+$$;
+
+-- 22023 naming max_filter_depth when a metadata_filter nests deeper than the limit (checked in
+-- SQL before any invocation; the function and the emulator apply the same limit).
+CREATE OR REPLACE FUNCTION s3vl._check_filter_depth(caller text, metadata_filter jsonb)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+  max_depth constant integer := s3vl._limit('max_filter_depth');
+BEGIN
+  IF metadata_filter IS NOT NULL
+     AND s3vl._filter_depth(metadata_filter, max_depth) > max_depth THEN
+    RAISE EXCEPTION '%: metadata_filter nests deeper than max_filter_depth (%)', caller, max_depth
+      USING ERRCODE = '22023',
+            HINT = 'Each JSON object and array counts one level; flatten the $and/$or nesting. '
+                   'See SELECT * FROM s3vl.limits().';
+  END IF;
 END
 $$;

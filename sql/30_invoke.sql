@@ -94,9 +94,40 @@ BEGIN
 END
 $$;
 
--- THE one place that calls aws_lambda.invoke: reads the configuration, applies the stored timeout,
--- and maps a failed call to an s3vl SQLSTATE. The request is json (built as text, the cheapest
--- form for long vectors); the answer is parsed once into jsonb (NULL for Event/DryRun).
+-- Which failures of aws_lambda.invoke a retry may cure: 'throttled' (Lambda's 429
+-- TooManyRequestsException, a reserved or account concurrency limit), 'server' (Lambda's 5xx), or
+-- NULL (anything else: a bad request, the function's own error, a timeout, no route).
+CREATE OR REPLACE FUNCTION s3vl._retryable_failure(message text, detail text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT CASE
+    WHEN coalesce(message, '') || ' ' || coalesce(detail, '')
+         ~* '(TooManyRequests|Rate Exceeded|Throttl|EC2ThrottledException)' THEN 'throttled'
+    WHEN message = 'invoke API failed'
+         AND coalesce(detail, '') ~ '(ServiceException|EC2UnexpectedException|ResourceNotReady|ENILimitReached|SubnetIPAddressLimitReached|HTTP 5[0-9][0-9])'
+      THEN 'server'
+    ELSE NULL END
+$$;
+
+-- Drops the function's name and ARN from text a caller will see (aws_lambda quotes the function
+-- in some errors); the full text goes to the server log instead.
+CREATE OR REPLACE FUNCTION s3vl._without_function(text_in text, lambda_arn text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT pg_catalog.regexp_replace(
+           pg_catalog.replace(text_in, lambda_arn, '<function>'),
+           'arn:[a-z-]+:lambda:[^"'' ,;)]*', '<function>', 'g')
+$$;
+
+-- THE one place that calls aws_lambda.invoke: reads the configuration, bounds every attempt by
+-- what is left of the configured timeout, retries a throttled (429) or 5xx invocation with full
+-- jitter exponential backoff (100 ms doubling, capped at 5 s, at most max_attempts attempts, never
+-- past the timeout), and maps a failed call to an s3vl SQLSTATE. The request is json (built as
+-- text, the cheapest form for long vectors); the answer is parsed once into jsonb (NULL for
+-- Event/DryRun). A caller's error never names the function (readers need not learn the ARN): the
+-- server log gets it with RAISE LOG.
 CREATE OR REPLACE FUNCTION s3vl._call_lambda(caller text, request json, invocation_type text,
   OUT status_code integer, OUT payload jsonb)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -107,42 +138,98 @@ DECLARE
   failed_state text;
   failed_message text;
   failed_detail text;
+  failure_kind text;
   state text;
+  attempt integer := 0;
+  deadline timestamptz;
+  left_ms bigint;
+  pause_ms double precision;
 BEGIN
-  SELECT * INTO cfg FROM s3vl._config(caller);
-  -- The stored timeout bounds the call; set for this call only (the SET clause above makes the
-  -- change revert when this function returns).
-  PERFORM pg_catalog.set_config('aws_lambda.request_timeout_ms',
-                                (cfg.timeout_seconds * 1000)::text, true);
-  BEGIN
-    SELECT i.status_code, i.payload::jsonb INTO status_code, payload
-      FROM aws_lambda.invoke(cfg.lambda_arn, request, cfg.aws_region,
-                             invocation_type => _call_lambda.invocation_type) AS i;
-  EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS failed_state = RETURNED_SQLSTATE, failed_message = MESSAGE_TEXT,
-                            failed_detail = PG_EXCEPTION_DETAIL;
-    state := CASE
-      WHEN failed_state = '42501' THEN '42501'
-      WHEN failed_state LIKE '22P0%' THEN 'SV007'
-      WHEN failed_detail ILIKE '%timeout%' OR failed_detail ILIKE '%timed out%'
-           OR failed_message ILIKE '%timeout%' THEN 'SV003'
-      ELSE 'SV006' END;
-    RAISE EXCEPTION '%: calling the Lambda function failed: %', caller, failed_message
-      USING ERRCODE = state,
-            DETAIL = coalesce(failed_detail, '') ||
-                     format(' (aws_lambda SQLSTATE %s; function %s; invocation type %s; '
-                            'timeout %s s)', failed_state, cfg.lambda_arn, invocation_type,
-                            cfg.timeout_seconds),
-            HINT = CASE state
-              WHEN 'SV003' THEN 'The call exceeded timeout_seconds; raise it with '
-                                's3vl.configure(...) or retry.'
-              WHEN 'SV007' THEN 'The function did not answer JSON; check that lambda_arn is the '
-                                's3vl function.'
-              WHEN '42501' THEN 'The s3vl owner needs USAGE on schema aws_lambda and EXECUTE on '
-                                'aws_lambda.invoke.'
-              ELSE 'Check s3vl.validate_config(), the function''s logs and the network path to '
-                   'Lambda.' END;
-  END;
+  SELECT c.lambda_arn, c.aws_region, c.timeout_seconds, c.max_attempts INTO cfg
+    FROM s3vl.config c ORDER BY c.updated_at DESC, c.id DESC LIMIT 1;
+  IF NOT FOUND THEN
+    PERFORM s3vl._config(caller);  -- raises 55000 with the hint
+  END IF;
+  deadline := pg_catalog.clock_timestamp() + cfg.timeout_seconds * interval '1 second';
+  LOOP
+    attempt := attempt + 1;
+    left_ms := CASE WHEN attempt = 1 THEN cfg.timeout_seconds * 1000
+                    ELSE pg_catalog.floor(1000 * pg_catalog.date_part('epoch',
+                           deadline - pg_catalog.clock_timestamp())) END;
+    -- A local set_config lasts to the end of the transaction (a function's SET clause restores
+    -- only the settings it names), so every attempt sets it anew.
+    PERFORM pg_catalog.set_config('aws_lambda.request_timeout_ms',
+                                  GREATEST(left_ms, 1)::text, true);
+    BEGIN
+      SELECT i.status_code, i.payload::jsonb INTO status_code, payload
+        FROM aws_lambda.invoke(cfg.lambda_arn, request, cfg.aws_region,
+                               invocation_type => _call_lambda.invocation_type) AS i;
+      RETURN;
+    EXCEPTION WHEN OTHERS THEN
+      GET STACKED DIAGNOSTICS failed_state = RETURNED_SQLSTATE, failed_message = MESSAGE_TEXT,
+                              failed_detail = PG_EXCEPTION_DETAIL;
+    END;
+    failure_kind := s3vl._retryable_failure(failed_message, failed_detail);
+    EXIT WHEN failure_kind IS NULL OR attempt >= cfg.max_attempts;
+    -- Full jitter: a random pause up to 100 ms * 2^(attempt-1), capped at 5 s.
+    pause_ms := pg_catalog.random() * LEAST(5000, 100 * 2 ^ (attempt - 1));
+    left_ms := pg_catalog.floor(1000 * pg_catalog.date_part('epoch',
+                                                            deadline - pg_catalog.clock_timestamp()));
+    EXIT WHEN pause_ms + 50 >= left_ms;  -- no time left for another attempt
+    PERFORM pg_catalog.pg_sleep(pause_ms / 1000.0);
+  END LOOP;
+  state := CASE
+    WHEN failed_state = '42501' THEN '42501'
+    WHEN failed_state LIKE '22P0%' THEN 'SV007'
+    WHEN failure_kind = 'throttled' THEN 'SV001'
+    WHEN failed_detail ILIKE '%timeout%' OR failed_detail ILIKE '%timed out%'
+         OR failed_message ILIKE '%timeout%' THEN 'SV003'
+    ELSE 'SV006' END;
+  -- The full text, with the function, for the operator only: client_min_messages is pinned
+  -- for this (aborting) transaction so a session asking for LOG messages does not get it.
+  IF pg_catalog.current_setting('client_min_messages') IN ('debug5', 'debug4', 'debug3', 'debug2',
+                                                          'debug1', 'debug', 'log') THEN
+    PERFORM pg_catalog.set_config('client_min_messages', 'notice', true);
+  END IF;
+  RAISE LOG '%: calling the Lambda function % (invocation type %) failed after % attempt(s): % (%; aws_lambda SQLSTATE %)',
+    caller, cfg.lambda_arn, invocation_type, attempt, failed_message,
+    coalesce(failed_detail, ''), failed_state;
+  RAISE EXCEPTION '%: calling the Lambda function failed: %', caller,
+    s3vl._without_function(failed_message, cfg.lambda_arn)
+    USING ERRCODE = state,
+          DETAIL = pg_catalog.ltrim(s3vl._without_function(coalesce(failed_detail, ''),
+                                                           cfg.lambda_arn) ||
+                   format(' (aws_lambda SQLSTATE %s; invocation type %s; timeout %s s; %s attempt%s)',
+                          failed_state, invocation_type, cfg.timeout_seconds, attempt,
+                          CASE WHEN attempt = 1 THEN '' ELSE 's' END)),
+          HINT = CASE state
+            WHEN 'SV001' THEN 'Lambda throttled the invocation (its concurrency limit); this is '
+                              'retryable: retry later with backoff, lower the concurrency of '
+                              'callers, or raise the function''s reserved concurrency. s3vl '
+                              'already retried (s3vl.set_invoke_retries sets the attempts).'
+            WHEN 'SV003' THEN 'The call exceeded timeout_seconds; raise it with '
+                              's3vl.configure(...) or retry.'
+            WHEN 'SV007' THEN 'The function did not answer JSON; check that lambda_arn is the '
+                              's3vl function.'
+            WHEN '42501' THEN 'The s3vl owner needs USAGE on schema aws_lambda and EXECUTE on '
+                              'aws_lambda.invoke.'
+            ELSE 'Check s3vl.validate_config(), the function''s logs and the network path to '
+                 'Lambda.' END;
+END
+$$;
+
+-- How many attempts an invocation gets when Lambda throttles it (429) or fails with a 5xx
+-- (1 = no retry; default 10). Returns the stored value.
+CREATE OR REPLACE FUNCTION s3vl.set_invoke_retries(max_attempts integer)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM s3vl._check_range('s3vl.set_invoke_retries', 'max_attempts', max_attempts);
+  PERFORM s3vl._config('s3vl.set_invoke_retries'::text);  -- 55000 when not configured
+  UPDATE s3vl.config c SET max_attempts = set_invoke_retries.max_attempts;
+  RETURN max_attempts;
 END
 $$;
 

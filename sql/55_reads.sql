@@ -12,6 +12,7 @@ BEGIN
       pg_catalog.jsonb_typeof(metadata_filter)
       USING ERRCODE = '22023', HINT = 'For example ''{"category": {"$eq": "books"}}''::jsonb.';
   END IF;
+  PERFORM s3vl._check_filter_depth(caller, metadata_filter);
 END
 $$;
 

@@ -62,6 +62,42 @@ AS $$
   WHERE s.index_arn = $1 AND pg_catalog.current_setting('transaction_read_only') = 'off'
 $$;
 
+-- True when this session runs with an aws_lambda.* parameter it set itself (SET, set_config,
+-- connection options, role settings) rather than the database's or the server's: an answer
+-- obtained then may come from an endpoint the session chose, so it is never stored for everyone.
+-- aws_lambda.request_timeout_ms is the exception: s3vl._call_lambda sets it for every call, so a
+-- session's own value never applies to an s3vl call. Where the parameters are real settings
+-- (Aurora, once the extension is loaded) pg_settings says where each value came from; a
+-- placeholder (the local stand-in) is compared with the database-level value.
+CREATE OR REPLACE FUNCTION s3vl._aws_lambda_session_override()
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+  -- With the extension (Aurora) the parameters are real settings once its library is loaded (an
+  -- invoke loads it, and _cache_put runs after one): pg_settings says where each value came from.
+  -- It lists every setting on each read (~0.7 ms), so it is read only then.
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_extension e WHERE e.extname = 'aws_lambda') THEN
+    RETURN EXISTS (
+      SELECT 1 FROM pg_catalog.pg_settings s
+      WHERE s.name LIKE 'aws\_lambda.%' AND s.name <> 'aws_lambda.request_timeout_ms'
+        AND s.source NOT IN ('default', 'override', 'environment variable',
+                             'configuration file', 'command line', 'global', 'database'));
+  END IF;
+  -- Placeholders (the local stand-in): the value must be the database-level one.
+  RETURN EXISTS (
+    SELECT 1
+    FROM (VALUES ('aws_lambda.endpoint_override'), ('aws_lambda.connect_timeout_ms')) AS g(name)
+    WHERE coalesce(pg_catalog.current_setting(g.name, true), '') IS DISTINCT FROM coalesce(
+        (SELECT pg_catalog.substr(c, pg_catalog.strpos(c, '=') + 1)
+           FROM pg_catalog.pg_db_role_setting d, pg_catalog.unnest(d.setconfig) AS c
+          WHERE d.setrole = 0
+            AND d.setdatabase = (SELECT b.oid FROM pg_catalog.pg_database b
+                                  WHERE b.datname = pg_catalog.current_database())
+            AND pg_catalog.split_part(c, '=', 1) = g.name), ''));
+END
+$$;
+
 -- A cached answer (the function's result array), or NULL on a miss. Counts hits and misses of
 -- cached indexes only.
 CREATE OR REPLACE FUNCTION s3vl._cache_get(index_arn text, query_vector float8[], top_k integer,
@@ -96,6 +132,10 @@ $$;
 
 -- Stores an answer when the index is cached, then evicts expired entries and the oldest ones
 -- beyond the size bounds (a miss already paid a Lambda round trip, so this scan is cheap).
+-- Eviction takes no lock another session could hold to switch it off (the old public advisory
+-- key could be taken by any role): every store evicts, and each session deletes only the victims
+-- it can lock at once (SKIP LOCKED), so concurrent evictions never wait on each other nor
+-- deadlock, and the bounds hold while another session evicts or keeps its transaction open.
 CREATE OR REPLACE FUNCTION s3vl._cache_put(index_arn text, query_vector float8[], top_k integer,
   metadata_filter jsonb, return_metadata boolean, result jsonb)
 RETURNS void
@@ -105,7 +145,8 @@ AS $$
 DECLARE
   bounds record;
 BEGIN
-  IF s3vl._cache_ttl(index_arn) IS NULL OR result IS NULL THEN
+  IF s3vl._cache_ttl(index_arn) IS NULL OR result IS NULL
+     OR s3vl._aws_lambda_session_override() THEN
     RETURN;
   END IF;
   INSERT INTO s3vl.query_cache AS c VALUES (
@@ -117,22 +158,22 @@ BEGIN
     metadata_filter = EXCLUDED.metadata_filter, return_metadata = EXCLUDED.return_metadata,
     result = EXCLUDED.result, result_bytes = EXCLUDED.result_bytes,
     created_at = EXCLUDED.created_at;
-  -- One session evicts at a time (others skip it): concurrent evictions could deadlock.
-  IF NOT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('s3vl.query_cache eviction'))
-  THEN
-    RETURN;
-  END IF;
   SELECT * INTO bounds FROM s3vl.cache_limits;
-  DELETE FROM s3vl.query_cache c USING (
-    SELECT q.key_hash,
-           row_number() OVER newest AS position,
-           sum(q.result_bytes) OVER newest AS bytes_so_far,
-           q.created_at <= pg_catalog.clock_timestamp() - coalesce(s.ttl, interval '0') AS expired
-    FROM s3vl.query_cache q LEFT JOIN s3vl.cache_settings s ON s.index_arn = q.index_arn
-    WINDOW newest AS (ORDER BY q.created_at DESC, q.key_hash)) AS ranked
-  WHERE c.key_hash = ranked.key_hash
-    AND (ranked.expired OR ranked.position > bounds.max_entries
-         OR ranked.bytes_so_far > bounds.max_bytes);
+  DELETE FROM s3vl.query_cache c
+  WHERE c.key_hash IN (
+    SELECT v.key_hash FROM s3vl.query_cache v
+    WHERE v.key_hash IN (
+      SELECT ranked.key_hash FROM (
+        SELECT q.key_hash,
+               row_number() OVER newest AS position,
+               sum(q.result_bytes) OVER newest AS bytes_so_far,
+               q.created_at <= pg_catalog.clock_timestamp() - coalesce(s.ttl, interval '0')
+                 AS expired
+        FROM s3vl.query_cache q LEFT JOIN s3vl.cache_settings s ON s.index_arn = q.index_arn
+        WINDOW newest AS (ORDER BY q.created_at DESC, q.key_hash)) AS ranked
+      WHERE ranked.expired OR ranked.position > bounds.max_entries
+            OR ranked.bytes_so_far > bounds.max_bytes)
+    FOR UPDATE OF v SKIP LOCKED);
 END
 $$;
 

@@ -8,50 +8,11 @@
 -- then enqueues the key again, so a newer state is never overtaken by an older one and no change
 -- is skipped; a crash between send and commit only re-sends an idempotent put/delete.
 
-CREATE TABLE IF NOT EXISTS s3vl.sync_tables (
-  source regclass PRIMARY KEY,
-  key_column name NOT NULL,
-  key_type text NOT NULL,
-  embedding_column name NOT NULL,
-  embedding_cast text NOT NULL,
-  index_name text NOT NULL,
-  metadata_columns text[] NOT NULL DEFAULT '{}',
-  created_at timestamptz NOT NULL DEFAULT now()
-);
-COMMENT ON TABLE s3vl.sync_tables IS 's3vl: tables tracked by s3vl.track_table';
-
-CREATE TABLE IF NOT EXISTS s3vl.sync_outbox (
-  source regclass NOT NULL,
-  key text NOT NULL,
-  index_name text NOT NULL,
-  changes integer NOT NULL DEFAULT 1,
-  first_enqueued_at timestamptz NOT NULL DEFAULT now(),
-  last_enqueued_at timestamptz NOT NULL DEFAULT now(),
-  attempts integer NOT NULL DEFAULT 0,
-  next_attempt_at timestamptz NOT NULL DEFAULT now(),
-  last_error text,
-  last_error_at timestamptz,
-  PRIMARY KEY (source, key)
-);
-CREATE INDEX IF NOT EXISTS sync_outbox_due ON s3vl.sync_outbox (source, next_attempt_at);
-COMMENT ON TABLE s3vl.sync_outbox IS
-  's3vl: keys changed since their last successful sync (one row per key)';
-
--- The version of each key last accepted by S3 Vectors (for s3vl.stale_rows).
-CREATE TABLE IF NOT EXISTS s3vl.sync_state (
-  source regclass NOT NULL,
-  key text NOT NULL,
-  version_hash text NOT NULL,
-  synced_at timestamptz NOT NULL,
-  PRIMARY KEY (source, key)
-);
-
-CREATE TABLE IF NOT EXISTS s3vl.sync_index_status (
-  index_name text PRIMARY KEY,
-  last_success timestamptz,
-  last_error text,
-  last_error_at timestamptz
-);
+-- The tables live in 10_tables.sql. Security (docs/security.md): only the s3vl owner writes them,
+-- through the SECURITY DEFINER functions below, which check the calling role; the SQL they run is
+-- built from pg_attribute each time (never from stored text); tracked columns must have built-in
+-- types, so converting or comparing their values as the owner runs no code a user wrote; and sync
+-- reads a table only as far as the role that tracked it may.
 
 -- Batch sizing (the one place for these numbers): PutVectors takes at most 500 vectors per call;
 -- a synchronous Lambda request is at most 6 MB, so a put batch is also kept under ~4 MB of JSON
@@ -72,29 +33,188 @@ AS $$
   SELECT pg_catalog.make_interval(secs => least(300, 2 ^ least(attempts - 1, 20)))
 $$;
 
+-- The role that called into s3vl. Inside a SECURITY DEFINER function current_user is the owner;
+-- the session's `role` setting is not changed by definer functions (they may not SET ROLE), and
+-- PostgreSQL lets a session set it only to a role its session user may become.
+CREATE OR REPLACE FUNCTION s3vl._invoker()
+RETURNS regrole
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT r.oid::regrole FROM pg_catalog.pg_roles r
+  WHERE r.rolname = CASE WHEN pg_catalog.current_setting('role') = 'none' THEN session_user
+                         ELSE pg_catalog.current_setting('role') END
+$$;
+
+-- A tracked column as pg_attribute says now: its name, its base type and the SQL expression (over
+-- alias t) that sync uses for its value. kind: 'key', 'embedding' or 'metadata'. Only built-in
+-- types (or domains over them: PostgreSQL never uses a cast from a domain) are accepted, so every
+-- conversion, comparison and JSON rendering of the value is PostgreSQL's own code, never a cast or
+-- operator a user created that would run as the s3vl owner. Keys are limited to types whose text
+-- form does not depend on session settings. pgvector's vector is read through its output function
+-- (its text form is a JSON-style array), never through a cast.
+CREATE OR REPLACE FUNCTION s3vl._sync_column(caller text, source regclass, param text, col text,
+  kind text, OUT attname name, OUT base regtype, OUT expr text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  typ oid;
+BEGIN
+  SELECT a.attname, a.atttypid INTO attname, typ FROM pg_catalog.pg_attribute a
+    WHERE a.attrelid = source AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION '%: % % does not exist in %', caller, param,
+      coalesce(pg_catalog.quote_literal(col), 'NULL'), source USING ERRCODE = '42703';
+  END IF;
+  base := typ;
+  WHILE (SELECT t.typtype = 'd' FROM pg_catalog.pg_type t WHERE t.oid = base) LOOP
+    base := (SELECT t.typbasetype FROM pg_catalog.pg_type t WHERE t.oid = base);
+  END LOOP;
+  IF kind = 'key' THEN
+    IF base NOT IN ('int2', 'int4', 'int8', 'numeric', 'text', 'varchar', 'bpchar', 'uuid') THEN
+      RAISE EXCEPTION '%: % % of % has type %; a key must have a built-in type: smallint, '
+                      'integer, bigint, numeric, text, varchar, char or uuid (or a domain over one)',
+        caller, param, attname, source, typ::regtype USING ERRCODE = '42804';
+    END IF;
+    expr := pg_catalog.format('(t.%I)::pg_catalog.text', attname);
+  ELSIF kind = 'embedding' THEN
+    IF base IN ('float4[]', 'float8[]', 'numeric[]', 'int4[]') THEN
+      expr := pg_catalog.format('(t.%I)::pg_catalog.float8[]', attname);
+    ELSIF EXISTS (
+        SELECT 1 FROM pg_catalog.pg_type ty
+        JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass
+          AND d.objid = ty.oid AND d.deptype = 'e'
+        JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'vector'
+        WHERE ty.oid = base AND ty.typname = 'vector') THEN
+      expr := pg_catalog.format(
+        'pg_catalog.translate(pg_catalog.format(''%%s'', t.%I), ''[]'', ''{}'')::pg_catalog.float8[]',
+        attname);
+    ELSE
+      RAISE EXCEPTION '%: % % of % must be real[], double precision[], numeric[], integer[] or '
+                      'pgvector vector (got %)', caller, param, attname, source, typ::regtype
+        USING ERRCODE = '42804';
+    END IF;
+  ELSE
+    -- FirstNormalObjectId: types with a lower oid were created by initdb.
+    IF base::oid >= 16384 THEN
+      RAISE EXCEPTION '%: % column % of % has type %; metadata columns must have built-in types '
+                      '(or domains over them): casts of a user-defined type would run as the s3vl '
+                      'owner', caller, param, attname, source, typ::regtype
+        USING ERRCODE = '42804', HINT = 'Track a generated column of a built-in type instead.';
+    END IF;
+    expr := pg_catalog.format('t.%I', attname);
+  END IF;
+END
+$$;
+
+-- Every tracked column of a tracked table, checked as _sync_column does (raises otherwise).
+CREATE OR REPLACE FUNCTION s3vl._sync_columns(caller text, source regclass)
+RETURNS name[]
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  st record;
+  cols name[];
+  col text;
+BEGIN
+  SELECT * INTO st FROM s3vl.sync_tables x WHERE x.source = _sync_columns.source;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION '%: source % is not tracked', caller, source
+      USING ERRCODE = '42704', HINT = 'Run s3vl.track_table(...) first.';
+  END IF;
+  cols := ARRAY[(s3vl._sync_column(caller, source, 'key_column', st.key_column, 'key')).attname,
+                (s3vl._sync_column(caller, source, 'embedding_column', st.embedding_column,
+                                   'embedding')).attname];
+  FOREACH col IN ARRAY st.metadata_columns LOOP
+    cols := cols || (s3vl._sync_column(caller, source, 'metadata_columns', col,
+                                       'metadata')).attname;
+  END LOOP;
+  RETURN cols;
+END
+$$;
+
+-- Raises 42501 unless role `who` may read `columns` of `source` the way sync reads them (as the
+-- owner, all rows): SELECT on each column, and no row-level security that would hide rows from it.
+CREATE OR REPLACE FUNCTION s3vl._sync_check_access(caller text, source regclass, who regrole,
+                                                   columns name[])
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  col name;
+  rel record;
+BEGIN
+  IF who IS NULL THEN
+    RAISE EXCEPTION '%: % was tracked before s3vl 0.4.0, which did not record who tracked it; '
+                    'run s3vl.track_table(...) again as a role that may read it (pending changes '
+                    'are kept)', caller, source USING ERRCODE = '42501';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.oid = who) THEN
+    RAISE EXCEPTION '%: the role that tracked % (oid %) no longer exists; run '
+                    's3vl.track_table(...) again', caller, source, who::oid USING ERRCODE = '42501';
+  END IF;
+  FOREACH col IN ARRAY columns LOOP
+    IF NOT pg_catalog.has_column_privilege(who, source, col::text, 'SELECT') THEN
+      RAISE EXCEPTION '%: role % may not read column % of %', caller, who, col, source
+        USING ERRCODE = '42501',
+              HINT = 'sync reads a table with the privileges of the role that tracked it.';
+    END IF;
+  END LOOP;
+  SELECT c.relrowsecurity, c.relforcerowsecurity, c.relowner, r.rolsuper, r.rolbypassrls
+    INTO rel FROM pg_catalog.pg_class c, pg_catalog.pg_roles r
+    WHERE c.oid = source AND r.oid = who;
+  IF rel.relrowsecurity AND NOT (rel.rolsuper OR rel.rolbypassrls)
+     AND NOT (rel.relowner = who AND NOT rel.relforcerowsecurity) THEN
+    RAISE EXCEPTION '%: % has row-level security enabled, which would hide rows from role %; '
+                    'sync cannot apply it', caller, source, who USING ERRCODE = '42501',
+      HINT = 'Track it as its owner (without FORCE ROW LEVEL SECURITY) or as a BYPASSRLS role.';
+  END IF;
+END
+$$;
+
 -- SQL that returns (key text, vec float8[], meta jsonb) for the rows of a tracked table whose
--- key is in $1 (text[]), or of every row; rows with a NULL embedding count as absent.
-DROP FUNCTION IF EXISTS s3vl._sync_row_sql(s3vl.sync_tables);  -- 1-argument first version
-CREATE OR REPLACE FUNCTION s3vl._sync_row_sql(t s3vl.sync_tables, all_rows boolean DEFAULT false)
+-- key is in $1 (text[]), or of every row; rows with a NULL embedding count as absent. Built from
+-- pg_attribute now (names quoted, types checked by _sync_column); nothing stored is pasted in.
+CREATE OR REPLACE FUNCTION s3vl._sync_row_sql(source regclass, all_rows boolean DEFAULT false)
 RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+  caller constant text := 's3vl.sync';
+  st record;
+  k record;
+  e record;
+  m record;
+  col text;
+  parts text[] := '{}'::text[];
   meta text := '''{}''::jsonb';
 BEGIN
-  IF coalesce(pg_catalog.cardinality(t.metadata_columns), 0) > 0 THEN
-    SELECT 'pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(' ||
-           pg_catalog.string_agg(pg_catalog.format('%L, t.%I', c, c), ', ' ORDER BY o) || '))'
-      INTO meta
-      FROM pg_catalog.unnest(t.metadata_columns) WITH ORDINALITY AS u(c, o);
+  SELECT * INTO st FROM s3vl.sync_tables x WHERE x.source = _sync_row_sql.source;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION '%: source % is not tracked', caller, source USING ERRCODE = '42704';
+  END IF;
+  k := s3vl._sync_column(caller, source, 'key_column', st.key_column, 'key');
+  e := s3vl._sync_column(caller, source, 'embedding_column', st.embedding_column, 'embedding');
+  FOREACH col IN ARRAY st.metadata_columns LOOP
+    m := s3vl._sync_column(caller, source, 'metadata_columns', col, 'metadata');
+    parts := parts || pg_catalog.format('%L, %s', m.attname, m.expr);
+  END LOOP;
+  IF pg_catalog.cardinality(parts) > 0 THEN
+    meta := 'pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(' ||
+            pg_catalog.array_to_string(parts, ', ') || '))';
   END IF;
   RETURN pg_catalog.format(
-    'SELECT t.%1$I::text AS key, (t.%2$I)%3$s AS vec, %4$s AS meta FROM %5$s t '
-    'WHERE %6$s t.%2$I IS NOT NULL',
-    t.key_column, t.embedding_column, t.embedding_cast, meta, t.source::text,
+    'SELECT %1$s AS key, %2$s AS vec, %3$s AS meta FROM %4$s t WHERE %5$s t.%6$I IS NOT NULL',
+    k.expr, e.expr, meta, source,
     CASE WHEN all_rows THEN ''
-         ELSE pg_catalog.format('t.%I = ANY ($1::%s[]) AND', t.key_column, t.key_type) END);
+         ELSE pg_catalog.format('t.%I = ANY ($1::pg_catalog.%I[]) AND', k.attname,
+                                (SELECT ty.typname FROM pg_catalog.pg_type ty
+                                 WHERE ty.oid = k.base)) END,
+    e.attname);
 END
 $$;
 
@@ -103,41 +223,153 @@ RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT pg_catalog.md5(pg_catalog.array_to_json(vec)::text || '|' || coalesce(meta, '{}')::text) $$;
 
--- Statement-level capture: enqueues the keys a statement changed. TG_ARGV: key column, tracked
--- columns (text[] literal). Transition tables keep a bulk statement to one outbox statement.
+-- Statement-level capture: enqueues the keys a statement changed. The tracked columns come from
+-- s3vl.sync_tables and pg_attribute at every statement (trigger arguments, which whoever owns the
+-- table could set, are ignored), and their types are checked again first: the comparison below
+-- runs as the s3vl owner. Transition tables keep a bulk statement to one outbox statement.
 CREATE OR REPLACE FUNCTION s3vl._sync_capture()
 RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  key_col text := TG_ARGV[0];
-  tracked text := (SELECT pg_catalog.string_agg(pg_catalog.format('%I', c), ', ')
-                     FROM pg_catalog.unnest(TG_ARGV[1]::text[]) AS c);
-  idx text := TG_ARGV[2];
+  caller constant text := 's3vl sync capture';
+  st record;
+  k record;
+  cols name[];
+  tracked text;
   keys_sql text;
 BEGIN
+  SELECT * INTO st FROM s3vl.sync_tables x WHERE x.source = TG_RELID;
+  IF NOT FOUND THEN
+    RETURN NULL;  -- a trigger left behind or made by hand: nothing is tracked
+  END IF;
+  k := s3vl._sync_column(caller, TG_RELID, 'key_column', st.key_column, 'key');
+  cols := s3vl._sync_columns(caller, TG_RELID);  -- a variable: the planner must not call it
+  SELECT pg_catalog.string_agg(pg_catalog.format('%I', c), ', ') INTO tracked
+    FROM pg_catalog.unnest(cols) AS c;
   IF TG_OP = 'INSERT' THEN
-    keys_sql := pg_catalog.format('SELECT %I::text FROM new_rows', key_col);
+    keys_sql := pg_catalog.format('SELECT %s FROM new_rows t', k.expr);
   ELSIF TG_OP = 'DELETE' THEN
-    keys_sql := pg_catalog.format('SELECT %I::text FROM old_rows', key_col);
+    keys_sql := pg_catalog.format('SELECT %s FROM old_rows t', k.expr);
   ELSE
     -- Updated rows whose tracked columns changed, and old keys that no longer exist.
     keys_sql := pg_catalog.format(
-      'SELECT %1$I::text FROM (SELECT %2$s FROM new_rows EXCEPT SELECT %2$s FROM old_rows) n '
-      'UNION SELECT %1$I::text FROM (SELECT %1$I FROM old_rows EXCEPT SELECT %1$I FROM new_rows) o',
-      key_col, tracked);
+      'SELECT %1$s FROM (SELECT %2$s FROM new_rows EXCEPT SELECT %2$s FROM old_rows) t '
+      'UNION SELECT %1$s FROM (SELECT %3$I FROM old_rows EXCEPT SELECT %3$I FROM new_rows) t',
+      k.expr, tracked, k.attname);
   END IF;
   EXECUTE pg_catalog.format(
     'INSERT INTO s3vl.sync_outbox AS o (source, key, index_name) '
     'SELECT $1, k, $2 FROM (%s) AS changed(k) WHERE k IS NOT NULL ORDER BY k '
     'ON CONFLICT (source, key) DO UPDATE SET changes = o.changes + 1, '
     'last_enqueued_at = pg_catalog.now(), next_attempt_at = pg_catalog.now()', keys_sql)
-    USING TG_RELID::regclass, idx;
+    USING TG_RELID::regclass, st.index_name;
   RETURN NULL;
 END
 $$;
 
+-- Records a tracked table (the part of track_table that writes s3vl's tables). Checks everything
+-- itself, since any s3vl_admin can call it: the columns and their types, the index, and that the
+-- calling role may create triggers on the table and read every tracked column.
+CREATE OR REPLACE FUNCTION s3vl._sync_register(source regclass, key_column name,
+  embedding_column name, index_name text, metadata_columns text[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  caller constant text := 's3vl.track_table';
+  who constant regrole := s3vl._invoker();
+  k record;
+  cols name[];
+  col text;
+  old_index text;
+BEGIN
+  PERFORM s3vl._require(caller, 'source', source);
+  PERFORM s3vl._require(caller, 'key_column', key_column);
+  PERFORM s3vl._require(caller, 'embedding_column', embedding_column);
+  PERFORM s3vl._require(caller, 'index_name', index_name);
+  IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = source) NOT IN ('r', 'p') THEN
+    RAISE EXCEPTION '%: % is not a table', caller, source USING ERRCODE = '42809';
+  END IF;
+  PERFORM s3vl.resolve_index_arn(index_name);  -- 42704 unless registered and active
+  k := s3vl._sync_column(caller, source, 'key_column', key_column, 'key');
+  cols := ARRAY[k.attname, (s3vl._sync_column(caller, source, 'embedding_column',
+                                              embedding_column, 'embedding')).attname];
+  FOREACH col IN ARRAY coalesce(metadata_columns, '{}') LOOP
+    cols := cols || (s3vl._sync_column(caller, source, 'metadata_columns', col,
+                                       'metadata')).attname;
+  END LOOP;
+  IF pg_catalog.cardinality(metadata_columns) > 50 THEN
+    RAISE EXCEPTION '%: metadata_columns: at most 50 columns (S3 Vectors metadata keys), got %',
+      caller, pg_catalog.cardinality(metadata_columns) USING ERRCODE = '22023';
+  END IF;
+  -- The key must identify one row: a unique index on exactly that column.
+  IF NOT EXISTS (
+      SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a
+        ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+      WHERE i.indrelid = source AND i.indisunique AND i.indnkeyatts = 1
+        AND i.indpred IS NULL AND a.attname = k.attname) THEN
+    RAISE EXCEPTION '%: key_column % of % has no unique index or primary key', caller,
+      key_column, source USING ERRCODE = '42P10';
+  END IF;
+  IF NOT pg_catalog.has_table_privilege(who, source, 'TRIGGER') THEN
+    RAISE EXCEPTION '%: role % may not create triggers on %', caller, who, source
+      USING ERRCODE = '42501';
+  END IF;
+  PERFORM s3vl._sync_check_access(caller, source, who, cols);
+  -- Tracked again into the same index: pending changes and versions stay valid.
+  SELECT st.index_name INTO old_index FROM s3vl.sync_tables st
+    WHERE st.source = _sync_register.source FOR UPDATE;
+  IF old_index IS DISTINCT FROM index_name THEN
+    DELETE FROM s3vl.sync_outbox o WHERE o.source = _sync_register.source;
+    DELETE FROM s3vl.sync_state s WHERE s.source = _sync_register.source;
+  END IF;
+  INSERT INTO s3vl.sync_tables AS st (source, key_column, embedding_column, index_name,
+                                      metadata_columns, tracked_by)
+  VALUES (source, key_column, embedding_column, index_name, coalesce(metadata_columns, '{}'),
+          who)
+  ON CONFLICT ON CONSTRAINT sync_tables_pkey DO UPDATE SET key_column = EXCLUDED.key_column,
+    embedding_column = EXCLUDED.embedding_column, index_name = EXCLUDED.index_name,
+    metadata_columns = EXCLUDED.metadata_columns, tracked_by = EXCLUDED.tracked_by,
+    created_at = CASE WHEN st.index_name = EXCLUDED.index_name THEN st.created_at
+                      ELSE pg_catalog.now() END;
+END
+$$;
+
+-- Forgets a tracked table: its outbox, versions and row. The calling role must be a member of the
+-- table's owner or of the role that tracked it.
+CREATE OR REPLACE FUNCTION s3vl._sync_unregister(source regclass)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  who constant regrole := s3vl._invoker();
+  tracker regrole;
+  table_owner oid;
+BEGIN
+  SELECT st.tracked_by INTO tracker FROM s3vl.sync_tables st
+    WHERE st.source = _sync_unregister.source FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN false;
+  END IF;
+  SELECT c.relowner INTO table_owner FROM pg_catalog.pg_class c WHERE c.oid = source;
+  IF NOT (coalesce(pg_catalog.pg_has_role(who, table_owner, 'USAGE'), false)
+          OR coalesce(pg_catalog.pg_has_role(who, tracker, 'USAGE'), false)
+          OR (table_owner IS NULL AND tracker IS NULL)) THEN
+    RAISE EXCEPTION 's3vl.untrack_table: role % neither owns % nor tracked it', who, source
+      USING ERRCODE = '42501';
+  END IF;
+  DELETE FROM s3vl.sync_outbox o WHERE o.source = _sync_unregister.source;
+  DELETE FROM s3vl.sync_state s WHERE s.source = _sync_unregister.source;
+  DELETE FROM s3vl.sync_tables t WHERE t.source = _sync_unregister.source;
+  RETURN true;
+END
+$$;
+
+-- Runs with the caller's rights: dropping the triggers needs ownership of the table.
 CREATE OR REPLACE FUNCTION s3vl.untrack_table(source regclass)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
@@ -147,16 +379,17 @@ DECLARE
   op text;
 BEGIN
   PERFORM s3vl._require('s3vl.untrack_table', 'source', source);
-  FOREACH op IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
-    EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', 's3vl_sync_' || op, source);
-  END LOOP;
-  DELETE FROM s3vl.sync_outbox o WHERE o.source = untrack_table.source;
-  DELETE FROM s3vl.sync_state s WHERE s.source = untrack_table.source;
-  DELETE FROM s3vl.sync_tables t WHERE t.source = untrack_table.source;
-  RETURN FOUND;
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = source) THEN
+    FOREACH op IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
+      EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', 's3vl_sync_' || op, source);
+    END LOOP;
+  END IF;
+  RETURN s3vl._sync_unregister(source);
 END
 $$;
 
+-- Runs with the caller's rights (creating triggers needs the TRIGGER privilege on the table);
+-- _sync_register records the table after checking the caller's privileges.
 CREATE OR REPLACE FUNCTION s3vl.track_table(
   source regclass,
   key_column name,
@@ -169,104 +402,70 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   caller constant text := 's3vl.track_table';
-  key_type text;
-  emb_type text;
-  emb_cast text;
-  col text;
-  cols text[];
+  cols name[];
+  tracked text;
+  op text;
 BEGIN
-  PERFORM s3vl._require(caller, 'source', source);
-  PERFORM s3vl._require(caller, 'key_column', key_column);
-  PERFORM s3vl._require(caller, 'embedding_column', embedding_column);
-  PERFORM s3vl._require(caller, 'index_name', index_name);
-  PERFORM s3vl.resolve_index_arn(index_name);  -- 42704 unless registered and active
-  SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO key_type
-    FROM pg_catalog.pg_attribute a
-    WHERE a.attrelid = source AND a.attname = key_column AND a.attnum > 0 AND NOT a.attisdropped;
-  IF key_type IS NULL THEN
-    RAISE EXCEPTION '%: key_column % does not exist in %', caller, key_column, source
-      USING ERRCODE = '42703';
-  END IF;
-  -- The key must identify one row: a unique index on exactly that column.
-  IF NOT EXISTS (
-      SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a
-        ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-      WHERE i.indrelid = source AND i.indisunique AND i.indnkeyatts = 1
-        AND i.indpred IS NULL AND a.attname = key_column) THEN
-    RAISE EXCEPTION '%: key_column % of % has no unique index or primary key', caller,
-      key_column, source USING ERRCODE = '42P10';
-  END IF;
-  SELECT pg_catalog.format_type(a.atttypid, NULL) INTO emb_type
-    FROM pg_catalog.pg_attribute a
-    WHERE a.attrelid = source AND a.attname = embedding_column AND a.attnum > 0
-      AND NOT a.attisdropped;
-  emb_cast := CASE
-    WHEN emb_type IS NULL THEN NULL
-    WHEN emb_type IN ('double precision[]', 'real[]', 'numeric[]', 'integer[]') THEN '::float8[]'
-    WHEN emb_type = 'vector' THEN '::real[]::float8[]'  -- pgvector
-    ELSE NULL END;
-  IF emb_cast IS NULL THEN
-    RAISE EXCEPTION '%: embedding_column % of % must be real[], double precision[] or vector '
-                    '(got %)', caller, embedding_column, source, coalesce(emb_type, 'no such column')
-      USING ERRCODE = CASE WHEN emb_type IS NULL THEN '42703' ELSE '42804' END;
-  END IF;
-  FOREACH col IN ARRAY coalesce(metadata_columns, '{}') LOOP
-    IF col IS NULL OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
-        WHERE a.attrelid = source AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped) THEN
-      RAISE EXCEPTION '%: metadata_columns: column % does not exist in %', caller,
-        coalesce(pg_catalog.quote_literal(col), 'NULL'), source USING ERRCODE = '42703';
-    END IF;
+  PERFORM s3vl._sync_register(source, key_column, embedding_column, index_name,
+                              metadata_columns);
+  -- The update trigger compares old and new rows with EXCEPT: every tracked column needs
+  -- equality. Planning the same comparison now turns a failure at every write into one here.
+  -- (Through a variable: the planner may call a function in FROM while estimating, with a
+  -- snapshot from before _sync_register.)
+  cols := s3vl._sync_columns(caller, source);
+  SELECT pg_catalog.string_agg(pg_catalog.format('%I', c), ', ') INTO tracked
+    FROM pg_catalog.unnest(cols) AS c;
+  BEGIN
+    EXECUTE pg_catalog.format('SELECT %1$s FROM %2$s WHERE false EXCEPT '
+                              'SELECT %1$s FROM %2$s WHERE false', tracked, source);
+  EXCEPTION WHEN undefined_function THEN
+    RAISE EXCEPTION '%: metadata_columns: %', caller, SQLERRM USING ERRCODE = '42804',
+      HINT = 'Tracked columns need an equality operator; use jsonb instead of json.';
+  END;
+  FOREACH op IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
+    EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', 's3vl_sync_' || op, source);
   END LOOP;
-  IF pg_catalog.cardinality(metadata_columns) > 50 THEN
-    RAISE EXCEPTION '%: metadata_columns: at most 50 columns (S3 Vectors metadata keys), got %',
-      caller, pg_catalog.cardinality(metadata_columns) USING ERRCODE = '22023';
-  END IF;
-
-  PERFORM s3vl.untrack_table(source);
-  INSERT INTO s3vl.sync_tables (source, key_column, key_type, embedding_column, embedding_cast,
-                                index_name, metadata_columns)
-  VALUES (source, key_column, key_type, embedding_column, emb_cast, index_name,
-          coalesce(metadata_columns, '{}'));
-  cols := ARRAY[key_column::text, embedding_column::text] || coalesce(metadata_columns, '{}');
   EXECUTE pg_catalog.format(
-    'CREATE TRIGGER s3vl_sync_insert AFTER INSERT ON %1$s REFERENCING NEW TABLE AS new_rows '
-    'FOR EACH STATEMENT EXECUTE FUNCTION s3vl._sync_capture(%2$L, %3$L, %4$L)',
-    source, key_column, cols::text, index_name);
+    'CREATE TRIGGER s3vl_sync_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows '
+    'FOR EACH STATEMENT EXECUTE FUNCTION s3vl._sync_capture()', source);
   EXECUTE pg_catalog.format(
-    'CREATE TRIGGER s3vl_sync_update AFTER UPDATE ON %1$s REFERENCING OLD TABLE AS old_rows '
-    'NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION s3vl._sync_capture(%2$L, %3$L, %4$L)',
-    source, key_column, cols::text, index_name);
+    'CREATE TRIGGER s3vl_sync_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS old_rows '
+    'NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION s3vl._sync_capture()', source);
   EXECUTE pg_catalog.format(
-    'CREATE TRIGGER s3vl_sync_delete AFTER DELETE ON %1$s REFERENCING OLD TABLE AS old_rows '
-    'FOR EACH STATEMENT EXECUTE FUNCTION s3vl._sync_capture(%2$L, %3$L, %4$L)',
-    source, key_column, cols::text, index_name);
+    'CREATE TRIGGER s3vl_sync_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS old_rows '
+    'FOR EACH STATEMENT EXECUTE FUNCTION s3vl._sync_capture()', source);
   RETURN true;
 END
 $$;
 
--- Enqueues every existing row of a tracked table; returns how many keys were enqueued.
+-- Enqueues every existing row of a tracked table; returns how many keys were enqueued. The
+-- calling role must be allowed to read the key column.
 CREATE OR REPLACE FUNCTION s3vl.backfill(source regclass)
 RETURNS bigint
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  t s3vl.sync_tables;
+  caller constant text := 's3vl.backfill';
+  st record;
+  k record;
   n bigint;
 BEGIN
-  PERFORM s3vl._require('s3vl.backfill', 'source', source);
-  SELECT * INTO t FROM s3vl.sync_tables st WHERE st.source = backfill.source;
+  PERFORM s3vl._require(caller, 'source', source);
+  SELECT * INTO st FROM s3vl.sync_tables x WHERE x.source = backfill.source;
   IF NOT FOUND THEN
     RAISE EXCEPTION 's3vl.backfill: source % is not tracked', source
       USING ERRCODE = '42704', HINT = 'Run s3vl.track_table(...) first.';
   END IF;
+  k := s3vl._sync_column(caller, source, 'key_column', st.key_column, 'key');
+  PERFORM s3vl._sync_check_access(caller, source, s3vl._invoker(), ARRAY[k.attname]);
   EXECUTE pg_catalog.format(
     'INSERT INTO s3vl.sync_outbox AS o (source, key, index_name) '
-    'SELECT $1, t.%I::text, $2 FROM %s t '
+    'SELECT $1, %s, $2 FROM %s t WHERE t.%I IS NOT NULL '
     'ON CONFLICT (source, key) DO UPDATE SET changes = o.changes + 1, '
     'last_enqueued_at = pg_catalog.now(), next_attempt_at = pg_catalog.now()',
-    t.key_column, t.source)
-    USING t.source, t.index_name;
+    k.expr, source, k.attname)
+    USING source, st.index_name;
   GET DIAGNOSTICS n = ROW_COUNT;
   RETURN n;
 END
@@ -275,9 +474,7 @@ $$;
 -- Sends one claimed batch of keys. A batch the service refuses as invalid (one bad row makes
 -- PutVectors refuse all) is split in halves until only the bad keys fail, so one bad row never
 -- holds back the others; retryable failures keep the whole batch for a later attempt.
--- Its result columns grew after the first version: drop, then create (idempotent).
-DROP FUNCTION IF EXISTS s3vl._sync_batch(s3vl.sync_tables, text, text[], text);
-CREATE OR REPLACE FUNCTION s3vl._sync_batch(t s3vl.sync_tables, index_arn text, keys text[],
+CREATE OR REPLACE FUNCTION s3vl._sync_batch(source regclass, index_arn text, keys text[],
   row_sql text, OUT put_count integer, OUT delete_count integer, OUT failed_count integer,
   OUT error text)
 LANGUAGE plpgsql VOLATILE
@@ -320,20 +517,20 @@ BEGIN
     put_count := coalesce(pg_catalog.cardinality(put_keys), 0);
     delete_count := coalesce(pg_catalog.cardinality(gone), 0);
     -- Accepted: the claimed rows are still ours (locked), so deleting them loses no newer change.
-    DELETE FROM s3vl.sync_outbox o WHERE o.source = t.source AND o.key = ANY (keys);
+    DELETE FROM s3vl.sync_outbox o WHERE o.source = _sync_batch.source AND o.key = ANY (keys);
     INSERT INTO s3vl.sync_state AS s (source, key, version_hash, synced_at)
-      SELECT t.source, k, h, pg_catalog.clock_timestamp()
+      SELECT _sync_batch.source, k, h, pg_catalog.clock_timestamp()
       FROM ROWS FROM (pg_catalog.unnest(put_keys), pg_catalog.unnest(put_hashes)) AS u(k, h)
-    ON CONFLICT (source, key) DO UPDATE SET version_hash = EXCLUDED.version_hash,
+    ON CONFLICT ON CONSTRAINT sync_state_pkey DO UPDATE SET version_hash = EXCLUDED.version_hash,
       synced_at = EXCLUDED.synced_at;
-    DELETE FROM s3vl.sync_state s WHERE s.source = t.source AND s.key = ANY (gone);
+    DELETE FROM s3vl.sync_state s WHERE s.source = _sync_batch.source AND s.key = ANY (gone);
     RETURN;
   END IF;
   half := pg_catalog.cardinality(keys) / 2;
   IF half >= 1 AND state IN ('22023', '22000') THEN
-    FOR part IN SELECT * FROM s3vl._sync_batch(t, index_arn, keys[1:half], row_sql)
+    FOR part IN SELECT * FROM s3vl._sync_batch(source, index_arn, keys[1:half], row_sql)
                 UNION ALL
-                SELECT * FROM s3vl._sync_batch(t, index_arn, keys[half + 1:], row_sql) LOOP
+                SELECT * FROM s3vl._sync_batch(source, index_arn, keys[half + 1:], row_sql) LOOP
       put_count := put_count + part.put_count;
       delete_count := delete_count + part.delete_count;
       failed_count := failed_count + part.failed_count;
@@ -347,7 +544,7 @@ BEGIN
   UPDATE s3vl.sync_outbox o SET attempts = o.attempts + 1, last_error = error,
       last_error_at = pg_catalog.clock_timestamp(),
       next_attempt_at = pg_catalog.clock_timestamp() + s3vl._sync_backoff(o.attempts + 1)
-    WHERE o.source = t.source AND o.key = ANY (keys);
+    WHERE o.source = _sync_batch.source AND o.key = ANY (keys);
 END
 $$;
 
@@ -362,13 +559,15 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   caller constant text := 's3vl.sync';
-  t s3vl.sync_tables;
+  t record;
   idx record;
   row_sql text;
+  refused text;
   batch_size integer;
   keys text[];
-  tried text[] := '{}';
+  tried text[] := '{}'::text[];
   res record;
+  n integer;
   budget integer := max_rows;
   idx_name text;
 BEGIN
@@ -385,10 +584,37 @@ BEGIN
     SELECT * INTO idx FROM s3vl._resolve_index(caller, idx_name, NULL);
     batch_size := s3vl._sync_batch_size(idx.dimension);
     -- A dropped table's keys stay pending (visible in sync_status) until untrack_table.
-    FOR t IN SELECT * FROM s3vl.sync_tables st WHERE st.index_name = idx_name
+    FOR t IN SELECT st.source, st.tracked_by FROM s3vl.sync_tables st
+             WHERE st.index_name = idx_name
                AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = st.source)
              ORDER BY st.source LOOP
-      row_sql := s3vl._sync_row_sql(t);
+      -- Checked at every run: the tracker may still read every tracked column, and the
+      -- columns still exist with allowed types. A refusal fails the table's due keys.
+      BEGIN
+        PERFORM s3vl._sync_check_access(caller, t.source, t.tracked_by,
+                                        s3vl._sync_columns(caller, t.source));
+        row_sql := s3vl._sync_row_sql(t.source);
+        refused := NULL;
+      EXCEPTION WHEN OTHERS THEN
+        refused := pg_catalog.format('%s (SQLSTATE %s)', SQLERRM, SQLSTATE);
+      END;
+      IF refused IS NOT NULL THEN
+        UPDATE s3vl.sync_outbox o SET attempts = o.attempts + 1, last_error = refused,
+            last_error_at = pg_catalog.clock_timestamp(),
+            next_attempt_at = pg_catalog.clock_timestamp() + s3vl._sync_backoff(o.attempts + 1)
+          FROM (SELECT d.key FROM s3vl.sync_outbox d
+                WHERE d.source = t.source AND (retry_now OR d.next_attempt_at <= pg_catalog.now())
+                ORDER BY d.next_attempt_at LIMIT greatest(budget, 0)
+                FOR UPDATE SKIP LOCKED) due
+          WHERE o.source = t.source AND o.key = due.key;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        budget := budget - n;
+        IF n > 0 THEN
+          failed := failed + n;
+          last_error := refused;
+        END IF;
+        CONTINUE;
+      END IF;
       LOOP
         EXIT WHEN budget <= 0;
         -- Claim due keys nobody else holds; keys that failed in this call wait for the next one.
@@ -401,7 +627,7 @@ BEGIN
           FOR UPDATE SKIP LOCKED) c;
         EXIT WHEN keys IS NULL;
         budget := budget - pg_catalog.cardinality(keys);
-        res := s3vl._sync_batch(t, idx.index_arn, keys, row_sql);
+        res := s3vl._sync_batch(t.source, idx.index_arn, keys, row_sql);
         upserted := upserted + res.put_count;
         deleted := deleted + res.delete_count;
         IF res.error IS NOT NULL THEN
@@ -426,27 +652,6 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION s3vl.sync_status()
-RETURNS TABLE (index_name text, pending bigint, oldest_pending_age interval, failed bigint,
-               last_error text, last_success timestamptz)
-LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-  SELECT i.index_name,
-         (SELECT pg_catalog.count(*) FROM s3vl.sync_outbox o WHERE o.index_name = i.index_name),
-         (SELECT pg_catalog.now() - pg_catalog.min(o.first_enqueued_at) FROM s3vl.sync_outbox o
-            WHERE o.index_name = i.index_name),
-         (SELECT pg_catalog.count(*) FROM s3vl.sync_outbox o
-            WHERE o.index_name = i.index_name AND o.attempts > 0),
-         coalesce((SELECT o.last_error FROM s3vl.sync_outbox o
-                     WHERE o.index_name = i.index_name AND o.last_error IS NOT NULL
-                     ORDER BY o.last_error_at DESC LIMIT 1), s.last_error),
-         s.last_success
-  FROM (SELECT DISTINCT st.index_name FROM s3vl.sync_tables st) i
-  LEFT JOIN s3vl.sync_index_status s ON s.index_name = i.index_name
-  ORDER BY i.index_name
-$$;
-
 -- value::the type of like_value, or NULL when value is not valid for that type.
 CREATE OR REPLACE FUNCTION s3vl._sync_try_cast(value text, like_value anyelement)
 RETURNS anyelement
@@ -462,6 +667,36 @@ EXCEPTION WHEN data_exception THEN
 END
 $$;
 
+-- The sync bookkeeping of one tracked table: every key with a recorded version or a pending
+-- change. Only for a role that may read the table's key column (readers get no direct access to
+-- s3vl.sync_state or s3vl.sync_outbox, which hold the keys of every tracked table).
+CREATE OR REPLACE FUNCTION s3vl._sync_state_rows(source regclass)
+RETURNS TABLE (key text, version_hash text, synced_at timestamptz, pending boolean)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  caller constant text := 's3vl.stale_rows';
+  key_column name;
+BEGIN
+  PERFORM s3vl._require(caller, 'source', source);
+  SELECT st.key_column INTO key_column FROM s3vl.sync_tables st
+    WHERE st.source = _sync_state_rows.source;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION '%: source % is not tracked', caller, source
+      USING ERRCODE = '42704', HINT = 'Run s3vl.track_table(...) first.';
+  END IF;
+  PERFORM s3vl._sync_check_access(caller, source, s3vl._invoker(),
+    ARRAY[(s3vl._sync_column(caller, source, 'key_column', key_column, 'key')).attname]);
+  RETURN QUERY
+    SELECT coalesce(s.key, o.key), s.version_hash, s.synced_at, o.key IS NOT NULL
+    FROM (SELECT x.key, x.version_hash, x.synced_at FROM s3vl.sync_state x
+          WHERE x.source = _sync_state_rows.source) s
+    FULL JOIN (SELECT y.key FROM s3vl.sync_outbox y WHERE y.source = _sync_state_rows.source) o
+      ON o.key = s.key;
+END
+$$;
+
 -- Keys whose vector in S3 Vectors is not the row's current version: 'never synced', 'changed'
 -- (embedding or metadata differ from what S3 Vectors accepted last) or 'deleted' (the row is
 -- gone but its vector is still there). pending: a change is queued for the next sync.
@@ -471,25 +706,20 @@ RETURNS TABLE (key text, reason text, synced_at timestamptz, synced_version text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-  t s3vl.sync_tables;
 BEGIN
   PERFORM s3vl._require('s3vl.stale_rows', 'source', source);
-  SELECT * INTO t FROM s3vl.sync_tables st WHERE st.source = stale_rows.source;
-  IF NOT FOUND THEN
+  IF NOT EXISTS (SELECT 1 FROM s3vl.sync_tables st WHERE st.source = stale_rows.source) THEN
     RAISE EXCEPTION 's3vl.stale_rows: source % is not tracked', source
       USING ERRCODE = '42704', HINT = 'Run s3vl.track_table(...) first.';
   END IF;
   RETURN QUERY EXECUTE
     'SELECT coalesce(r.key, s.key), '
-    '       CASE WHEN s.key IS NULL THEN ''never synced'' WHEN r.key IS NULL THEN ''deleted'' '
-    '            ELSE ''changed'' END, '
-    '       s.synced_at, s.version_hash, r.version, '
-    '       EXISTS (SELECT 1 FROM s3vl.sync_outbox o WHERE o.source = $1 '
-    '               AND o.key = coalesce(r.key, s.key)) '
+    '       CASE WHEN s.version_hash IS NULL THEN ''never synced'' '
+    '            WHEN r.key IS NULL THEN ''deleted'' ELSE ''changed'' END, '
+    '       s.synced_at, s.version_hash, r.version, coalesce(s.pending, false) '
     'FROM (SELECT x.key, s3vl._sync_version(x.vec, x.meta) AS version FROM ('
-      || s3vl._sync_row_sql(t, true) || ') x) r '
-    'FULL JOIN (SELECT * FROM s3vl.sync_state ss WHERE ss.source = $1) s ON s.key = r.key '
+      || s3vl._sync_row_sql(source, true) || ') x) r '
+    'FULL JOIN s3vl._sync_state_rows($1) s ON s.key = r.key '
     'WHERE r.version IS DISTINCT FROM s.version_hash ORDER BY 1'
     USING source;
 END
@@ -524,4 +754,158 @@ BEGIN
   RETURN QUERY SELECT * FROM s3vl._query_where(caller, query_vector, source, key_column,
     predicate, top_k, idx, NULL, metadata_filter, max_candidates);
 END
+$$;
+
+-- ---- Sync that runs itself: pg_cron (docs/sync.md, Scheduling) --------------------------------
+-- One job per database, named s3vl-sync, owned by the s3vl owner (these functions are SECURITY
+-- DEFINER, so the job runs as the owner, whatever role scheduled it). Its command is built here
+-- from a checked interval. pg_cron's finest schedule before 1.5 is a minute, so a shorter
+-- interval is a job that starts every minute and syncs every `every` within it (committing
+-- after each run); overlapping runs are safe (sync claims keys with SKIP LOCKED).
+
+-- Runs sync every `every` until `run_for` has passed (once when run_for is zero), or until the
+-- job is unscheduled or rescheduled. A procedure, so that each run commits; not SECURITY DEFINER
+-- (that forbids COMMIT): only the owner runs it.
+CREATE OR REPLACE PROCEDURE s3vl._sync_job(every interval, run_for interval)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  stop_at constant timestamptz := pg_catalog.clock_timestamp() + run_for;
+  next_at timestamptz;
+BEGIN
+  LOOP
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    next_at := pg_catalog.clock_timestamp() + every;
+    PERFORM * FROM s3vl.sync();
+    COMMIT;
+    -- Unscheduled or rescheduled meanwhile: stop now rather than at the end of the minute.
+    EXIT WHEN next_at >= stop_at OR s3vl._sync_schedule() IS DISTINCT FROM every;
+    PERFORM pg_catalog.pg_sleep(pg_catalog.date_part('epoch',
+      pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) next_at) OPERATOR(pg_catalog.*) -1);
+  END LOOP;
+END
+$$;
+REVOKE ALL ON PROCEDURE s3vl._sync_job(interval, interval) FROM PUBLIC;
+
+-- 55000 unless pg_cron is installed in this database.
+CREATE OR REPLACE FUNCTION s3vl._require_pg_cron(caller text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  cron_db text := pg_catalog.current_setting('cron.database_name', true);
+BEGIN
+  IF pg_catalog.to_regprocedure('cron.schedule(text,text,text)') IS NOT NULL THEN
+    RETURN;
+  END IF;
+  RAISE EXCEPTION '%: pg_cron is not installed in database %', caller,
+    pg_catalog.current_database() USING ERRCODE = '55000',
+    DETAIL = CASE
+      WHEN cron_db IS NULL THEN 'pg_cron is not loaded (not in shared_preload_libraries).'
+      WHEN cron_db <> pg_catalog.current_database() THEN
+        pg_catalog.format('pg_cron runs in database %s (cron.database_name).', cron_db)
+      ELSE 'CREATE EXTENSION pg_cron has not been run here.' END,
+    HINT = 'Add pg_cron to shared_preload_libraries and set cron.database_name to this database '
+           '(Aurora: in the DB cluster parameter group, then reboot), then run CREATE EXTENSION '
+           'pg_cron here as rds_superuser; see docs/deploy.md.';
+END
+$$;
+
+-- The interval of this database's sync job, or NULL when none is scheduled.
+CREATE OR REPLACE FUNCTION s3vl._sync_schedule()
+RETURNS interval
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  command text;
+BEGIN
+  IF pg_catalog.to_regclass('cron.job') IS NULL THEN
+    RETURN NULL;
+  END IF;
+  EXECUTE 'SELECT j.command FROM cron.job j WHERE j.jobname = ''s3vl-sync'' AND j.active '
+          'AND j.username = current_user'
+    INTO command;
+  RETURN pg_catalog.substring(command, 's3vl\._sync_job\(''([^'']+)''')::interval;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION s3vl.schedule_sync(every interval DEFAULT '1 minute')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  caller constant text := 's3vl.schedule_sync';
+  minutes integer;
+  cron text;
+  command text;
+  job bigint;
+BEGIN
+  IF every IS NULL OR every < interval '1 second' OR every > interval '1 hour'
+     OR pg_catalog.date_part('microseconds', every)::bigint % 1000000 <> 0 THEN
+    RAISE EXCEPTION '%: every must be whole seconds between 1 second and 1 hour (got %)', caller,
+      coalesce(every::text, 'NULL') USING ERRCODE = '22023';
+  END IF;
+  IF every >= interval '1 minute' AND pg_catalog.date_part('epoch', every)::bigint % 60 <> 0 THEN
+    RAISE EXCEPTION '%: every of a minute or more must be whole minutes (got %)', caller, every
+      USING ERRCODE = '22023';
+  END IF;
+  PERFORM s3vl._require_pg_cron(caller);
+  IF every < interval '1 minute' THEN
+    cron := '* * * * *';  -- each run syncs every `every` for 55 seconds
+    command := pg_catalog.format('CALL s3vl._sync_job(%L, %L)', every, interval '55 seconds');
+  ELSE
+    minutes := pg_catalog.date_part('epoch', every)::integer / 60;
+    cron := CASE WHEN minutes = 60 THEN '0 * * * *'
+                 ELSE pg_catalog.format('*/%s * * * *', minutes) END;
+    command := pg_catalog.format('CALL s3vl._sync_job(%L, %L)', every, interval '0');
+  END IF;
+  -- The same name replaces this owner's earlier job.
+  EXECUTE 'SELECT cron.schedule(''s3vl-sync'', $1, $2)' INTO job USING cron, command;
+  RETURN job;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION s3vl.unschedule_sync()
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  job bigint;
+BEGIN
+  PERFORM s3vl._require_pg_cron('s3vl.unschedule_sync');
+  EXECUTE 'SELECT j.jobid FROM cron.job j WHERE j.jobname = ''s3vl-sync'' '
+          'AND j.username = current_user' INTO job;
+  IF job IS NULL THEN
+    RETURN false;
+  END IF;
+  EXECUTE 'SELECT cron.unschedule($1)' USING job;
+  RETURN true;
+END
+$$;
+
+-- sync_every: the interval of the pg_cron job (s3vl.schedule_sync), NULL when none.
+CREATE OR REPLACE FUNCTION s3vl.sync_status()
+RETURNS TABLE (index_name text, pending bigint, oldest_pending_age interval, failed bigint,
+               last_error text, last_success timestamptz, sync_every interval)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT i.index_name,
+         (SELECT pg_catalog.count(*) FROM s3vl.sync_outbox o WHERE o.index_name = i.index_name),
+         (SELECT pg_catalog.now() - pg_catalog.min(o.first_enqueued_at) FROM s3vl.sync_outbox o
+            WHERE o.index_name = i.index_name),
+         (SELECT pg_catalog.count(*) FROM s3vl.sync_outbox o
+            WHERE o.index_name = i.index_name AND o.attempts > 0),
+         coalesce((SELECT o.last_error FROM s3vl.sync_outbox o
+                     WHERE o.index_name = i.index_name AND o.last_error IS NOT NULL
+                     ORDER BY o.last_error_at DESC LIMIT 1), s.last_error),
+         s.last_success,
+         s3vl._sync_schedule()
+  FROM (SELECT DISTINCT st.index_name FROM s3vl.sync_tables st) i
+  LEFT JOIN s3vl.sync_index_status s ON s.index_name = i.index_name
+  ORDER BY i.index_name
 $$;

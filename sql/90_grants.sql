@@ -71,34 +71,40 @@ GRANT EXECUTE ON FUNCTION
   s3vl.clear_cache()
 TO s3vl_admin;
 
--- Sync (80_sync.sql). track/untrack/backfill run with the caller's rights (creating triggers
--- needs ownership of the table), so s3vl_admin gets the sync tables; stale_rows and query_table
--- read the source with the caller's rights too.
-GRANT SELECT, INSERT, UPDATE, DELETE ON s3vl.sync_tables, s3vl.sync_outbox, s3vl.sync_state
-  TO s3vl_admin;
-GRANT SELECT ON s3vl.sync_tables, s3vl.sync_state TO s3vl_reader;
+-- Sync (80_sync.sql). Nobody but the owner reads or writes the sync tables directly (they hold the
+-- keys of every tracked table); the SECURITY DEFINER functions check the calling role.
+-- track/untrack run with the caller's rights (triggers need the caller's privileges on the
+-- table) and record through _sync_register/_sync_unregister; stale_rows and query_table read the
+-- source with the caller's rights. Readers may see which tables are tracked (no keys).
+REVOKE ALL ON s3vl.sync_tables, s3vl.sync_outbox, s3vl.sync_state, s3vl.sync_index_status
+  FROM s3vl_reader, s3vl_writer, s3vl_admin;
+GRANT SELECT ON s3vl.sync_tables TO s3vl_reader;
 GRANT EXECUTE ON FUNCTION
   s3vl.track_table(regclass, name, name, text, text[]),
   s3vl.untrack_table(regclass),
-  s3vl.backfill(regclass)
+  s3vl.backfill(regclass),
+  s3vl._sync_register(regclass, name, name, text, text[]),
+  s3vl._sync_unregister(regclass),
+  s3vl._sync_capture()
 TO s3vl_admin;
 GRANT EXECUTE ON FUNCTION
   s3vl.sync(text, integer, boolean),
   s3vl.sync_status()
 TO s3vl_writer;
--- Helpers the invoker-rights sync functions call.
 GRANT EXECUTE ON FUNCTION
-  s3vl._require(text, text, anyelement),
-  s3vl._sync_capture()
+  s3vl.schedule_sync(interval),
+  s3vl.unschedule_sync()
 TO s3vl_admin;
-GRANT SELECT ON s3vl.sync_outbox TO s3vl_reader;
 GRANT EXECUTE ON FUNCTION
   s3vl.stale_rows(regclass),
   s3vl.query_table(regclass, name, float8[], integer, jsonb, text, integer),
   s3vl._require(text, text, anyelement),
   s3vl._check_range(text, text, bigint, text),
   s3vl._limit(text),
-  s3vl._sync_row_sql(s3vl.sync_tables, boolean),
+  s3vl._sync_row_sql(regclass, boolean),
+  s3vl._sync_column(text, regclass, text, text, text),
+  s3vl._sync_columns(text, regclass),
+  s3vl._sync_state_rows(regclass),
   s3vl._sync_version(float8[], jsonb),
   s3vl._sync_try_cast(text, anyelement)
 TO s3vl_reader;
@@ -122,3 +128,5 @@ GRANT EXECUTE ON FUNCTION
   s3vl.grant_index(text, name),
   s3vl.revoke_index(text, name)
 TO s3vl_admin;
+-- Invocation retries (30_invoke.sql).
+GRANT EXECUTE ON FUNCTION s3vl.set_invoke_retries(integer) TO s3vl_admin;

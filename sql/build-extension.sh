@@ -23,17 +23,14 @@ fi
 script_body() {
   echo "-- s3vl $VERSION, built by sql/build-extension.sh from sql/*.sql; do not edit."
   printf '%s\n' '\echo Use "CREATE EXTENSION s3vl" to load this file. \quit'
-  for part in "${PARTS[@]}"; do
+  # Lets triggers tell this script's own statements from a restore's (extension/dump.sql).
+  echo "SELECT pg_catalog.set_config('s3vl.extension_script', 'on', true);"
+  for part in "${PARTS[@]}" extension/dump.sql; do
     echo
     echo "-- ==== $part"
     cat "$SQL_DIR/$part"
   done
-  echo
-  echo "-- pg_dump keeps the configuration and registry rows of an extension's tables."
-  echo "SELECT pg_catalog.pg_extension_config_dump('s3vl.config', '');"
-  echo "SELECT pg_catalog.pg_extension_config_dump('s3vl.config_id_seq', '');"
-  echo "SELECT pg_catalog.pg_extension_config_dump('s3vl.index_registry', '');"
-  echo "SELECT pg_catalog.pg_extension_config_dump('s3vl.index_registry_id_seq', '');"
+  echo "SELECT pg_catalog.set_config('s3vl.extension_script', 'off', true);"
 }
 
 build() {

@@ -11,6 +11,15 @@ BEGIN
 END
 $not_extension$;
 SET LOCAL client_min_messages = warning;  -- not one NOTICE per dropped object
+-- The pg_cron job of s3vl.schedule_sync would otherwise fail every minute from now on.
+DO $cron$
+BEGIN
+  IF to_regprocedure('s3vl.unschedule_sync()') IS NOT NULL
+     AND to_regprocedure('cron.schedule(text,text,text)') IS NOT NULL THEN
+    PERFORM s3vl.unschedule_sync();
+  END IF;
+END
+$cron$;
 DROP SCHEMA IF EXISTS s3vl CASCADE;
 COMMIT;
 

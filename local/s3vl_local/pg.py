@@ -16,6 +16,7 @@ import hashlib
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 import time
 from dataclasses import dataclass
@@ -104,13 +105,51 @@ def _run(argv: list[str], what: str) -> str:
     return proc.stdout
 
 
+def _private_dir(path: Path, uid: int, gid: int) -> None:
+    """Make `path` a directory only uid can use (mode 0700), or accept it if it already is one.
+
+    For the predictable /tmp path used as root: the directory is created with mkdir (never
+    exist_ok), then opened with O_NOFOLLOW and changed through that descriptor, so a symlink or a
+    directory someone else planted there first is refused, never followed or taken over.
+    """
+    try:
+        os.mkdir(path, 0o700)
+        created = True
+    except FileExistsError:
+        created = False
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as exc:
+        raise PostgresUnavailable(
+            f"{path} exists and is a symlink or not a directory ({exc.strerror}); remove it "
+            "(someone may have planted it) and retry") from exc
+    try:
+        if created:
+            os.fchown(fd, uid, gid)
+            os.fchmod(fd, 0o700)
+            return
+        st = os.fstat(fd)
+        if st.st_uid != uid:
+            raise PostgresUnavailable(
+                f"{path} exists but is owned by uid {st.st_uid}, not {uid}; remove it (someone "
+                "may have created it first) and retry")
+        if stat.S_IMODE(st.st_mode) & 0o077:
+            raise PostgresUnavailable(
+                f"{path} exists but group or others may use it (mode "
+                f"{stat.S_IMODE(st.st_mode):o}); remove it and retry")
+    finally:
+        os.close(fd)
+
+
 def _prepare_dirs(paths: ClusterPaths) -> None:
-    paths.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    paths.sockets.mkdir(mode=0o700, exist_ok=True)
-    if running_as_root():
-        user = pwd.getpwnam(CLUSTER_OS_USER)
-        for p in (paths.root, paths.sockets):
-            os.chown(p, user.pw_uid, user.pw_gid)
+    if not running_as_root():
+        # Under the project's own state directory.
+        paths.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        paths.sockets.mkdir(mode=0o700, exist_ok=True)
+        return
+    user = pwd.getpwnam(CLUSTER_OS_USER)
+    for p in (paths.root, paths.sockets):
+        _private_dir(p, user.pw_uid, user.pw_gid)
 
 
 def init_cluster(paths: ClusterPaths, bindir: Path) -> None:
@@ -152,8 +191,19 @@ def cluster_port(paths: ClusterPaths) -> int | None:
     return port
 
 
-def start_cluster(state_dir: Path) -> int:
-    """Start (initialising if needed) the throwaway cluster; return its TCP port."""
+def cron_options(bindir: Path, database: str | None, sockets: Path) -> str:
+    """Server options that preload pg_cron for `database`, as Aurora's DB cluster parameter group
+    would (shared_preload_libraries, cron.database_name), when the server has pg_cron installed.
+    Jobs connect through the Unix socket, which pg_hba trusts."""
+    if database is None or not (bindir.parent / "lib" / "pg_cron.so").exists():
+        return ""
+    return (f" -c shared_preload_libraries=pg_cron -c cron.database_name={database}"
+            f" -c cron.host={sockets}")
+
+
+def start_cluster(state_dir: Path, cron_database: str | None = None) -> int:
+    """Start (initialising if needed) the throwaway cluster; return its TCP port. With
+    `cron_database`, pg_cron is preloaded for that database (if installed)."""
     bindir = find_bindir()
     paths = cluster_paths(state_dir)
     init_cluster(paths, bindir)
@@ -164,6 +214,7 @@ def start_cluster(state_dir: Path) -> int:
     options = (
         f"-p {port} -k {paths.sockets} -c listen_addresses=127.0.0.1 -c fsync=off "
         "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
+        + cron_options(bindir, cron_database, paths.sockets)
     )
     _run(
         [str(bindir / "pg_ctl"), "-D", str(paths.data), "-l", str(paths.log), "-o", options,

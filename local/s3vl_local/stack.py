@@ -180,7 +180,7 @@ def _start_postgres(state_dir: Path, state: dict[str, Any]) -> str:
             server_dsn = pg.start_docker(state_dir)
         state["docker_dsn"] = server_dsn
     else:
-        port = pg.start_cluster(state_dir)
+        port = pg.start_cluster(state_dir, cron_database=DATABASE)
         state["postgres_port"] = port
         server_dsn = pg.cluster_dsn(port)
     pg.wait_ready(server_dsn)
@@ -190,8 +190,15 @@ def _start_postgres(state_dir: Path, state: dict[str, Any]) -> str:
         if not exists:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
     if backend == "cluster":
-        return pg.cluster_dsn(state["postgres_port"], DATABASE)
-    return psycopg.conninfo.make_conninfo(server_dsn, dbname=DATABASE)
+        dsn = pg.cluster_dsn(state["postgres_port"], DATABASE)
+    else:
+        dsn = psycopg.conninfo.make_conninfo(server_dsn, dbname=DATABASE)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        # pg_cron preloaded for this database (pg.cron_options): the extension, as on Aurora.
+        if conn.execute("SELECT current_setting('cron.database_name', true) = %s",
+                        (DATABASE,)).fetchone() == (True,):
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_cron")
+    return dsn
 
 
 # ---- installation --------------------------------------------------------------------------

@@ -33,7 +33,9 @@ def s3vl_db(fresh_database: Callable[[], str],
 
 
 def point_at(conn: psycopg.Connection[Any], url: str) -> None:
-    conn.execute(sql.SQL("SET aws_lambda.endpoint_override = {}").format(sql.Literal(url)))
+    # Database level: the stand-in ignores a session's own endpoint (as Aurora's parameter).
+    conn.execute(sql.SQL("ALTER DATABASE {} SET aws_lambda.endpoint_override = {}").format(
+        sql.Identifier(conn.info.dbname), sql.Literal(url)))
 
 
 def fails(conn: psycopg.Connection[Any], query: str) -> psycopg.Error:

@@ -251,3 +251,58 @@ def test_configured_alias_is_a_known_qualifier() -> None:
     assert by_arn["StatusCode"] == by_param["StatusCode"] == 200
     assert by_arn["body"]["function_arn"] == f"{ARN}:live"
     assert by_arn["ExecutedVersion"] == "$LATEST"
+
+
+@pytest.mark.parametrize("body", [
+    b"\xff\xfe{\"a\": 1}",  # not UTF-8
+    b"{\"a\": ",  # truncated JSON
+    b"not json at all",
+    b"[" * 200_000 + b"]" * 200_000,  # deeper than any parser recursion
+])
+def test_unparseable_body_is_invalid_request_content(echo_url: str, body: bytes) -> None:
+    req = urllib.request.Request(f"{echo_url}/2015-03-31/functions/s3vl-function/invocations",
+                                 data=body, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(req, timeout=10)
+    assert info.value.code == 400
+    assert info.value.headers["x-amzn-ErrorType"] == "InvalidRequestContentException"
+    answer = json.loads(info.value.read())
+    assert answer["message"].startswith("Could not parse request body into json")
+    assert "Traceback" not in answer["message"] and "File \"" not in answer["message"]
+    assert set(answer) == {"Type", "message"}
+    # boto3 knows the error, and the endpoint still serves.
+    client = lambda_client(echo_url)
+    with pytest.raises(client.exceptions.InvalidRequestContentException):
+        client.invoke(FunctionName="s3vl-function", Payload=b"\xff")
+    assert invoke(echo_url, Payload="{}")["StatusCode"] == 200
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.1", "::"])
+def test_non_loopback_host_is_refused(host: str) -> None:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        str(Path(__file__).resolve().parents[2] / p) for p in ("lambda", "local", "tests")))
+    proc = subprocess.run(
+        [sys.executable, "-m", "s3vl_local.lambda_endpoint", "--host", host, "--port", "0"],
+        env=env, capture_output=True, text=True, timeout=30, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "loopback" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_throttle_answers_at_once_like_lambda() -> None:
+    """Beyond --max-concurrency (a reserved concurrency) Lambda answers 429 without waiting."""
+    with (lambda_endpoint("e2e.fake_handlers:sleepy", extra_args=("--max-concurrency", "1"))
+          as url, ThreadPoolExecutor(max_workers=1) as pool):
+        busy = pool.submit(invoke, url, Payload=json.dumps({"sleep_s": 2.0}))
+        time.sleep(0.3)
+        req = urllib.request.Request(
+            f"{url}/2015-03-31/functions/s3vl-function/invocations", data=b"{}", method="POST")
+        started = time.monotonic()
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(req, timeout=10)
+        assert time.monotonic() - started < 0.5
+        busy.result()
+    assert info.value.code == 429
+    assert info.value.headers["x-amzn-ErrorType"] == "TooManyRequestsException"
+    assert json.loads(info.value.read()) == {
+        "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded", "Type": "User",
+        "message": "Rate Exceeded."}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from psycopg import sql
 
 from e2e.endpoints import lambda_endpoint
+from e2e.forger import FORGED_ROW, forging_server
 from s3vl_local import standin
 from s3vl_local.ports import free_port
 from s3vl_local.stack import StackInfo
@@ -32,8 +34,24 @@ def boom_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="module")
+def db(local_stack: StackInfo) -> Iterator[psycopg.Connection[Any]]:
+    """A database of this module's own with the stand-in (its endpoint is changed per test)."""
+    name = f"s3vl_standin_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(local_stack.admin_dsn("postgres"), autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    standin.install(local_stack.admin_dsn(name), local_stack.lambda_endpoint)
+    with psycopg.connect(local_stack.admin_dsn(name), autocommit=True) as conn:
+        yield conn
+    with psycopg.connect(local_stack.admin_dsn("postgres"), autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(name)))
+
+
 def use_endpoint(conn: psycopg.Connection[Any], url: str) -> None:
-    conn.execute(sql.SQL("SET aws_lambda.endpoint_override = {}").format(sql.Literal(url)))
+    """Points the database at url, as Aurora's static parameter would (a session SET is ignored)."""
+    conn.execute(sql.SQL("ALTER DATABASE {} SET aws_lambda.endpoint_override = {}").format(
+        sql.Identifier(conn.info.dbname), sql.Literal(url)))
 
 
 def test_four_overloads_match_aurora(db: psycopg.Connection[Any]) -> None:
@@ -227,3 +245,57 @@ def test_endpoint_guc_is_set_per_database(fresh_database: Any, local_stack: Stac
             "'{\"operation\": \"availability_check\"}'::jsonb)",
             (local_stack.lambda_arn,)).fetchone()
     assert payload is not None and payload[0]["success"] is True
+
+
+def test_a_session_cannot_redirect_the_endpoint(fresh_database: Any,
+                                               local_stack: StackInfo) -> None:
+    """Connection options, SET and set_config never move the endpoint: only the database-level
+    (ALTER DATABASE) or server-level value counts, as Aurora's static parameter."""
+    dsn = fresh_database()
+    role = f"s3vl_e2e_{uuid.uuid4().hex[:8]}"
+    call = ("SELECT payload FROM aws_lambda.invoke(%s, "
+            "'{\"operation\": \"availability_check\"}'::jsonb)")
+    with forging_server() as forger, psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+        try:
+            admin.execute(sql.SQL("GRANT USAGE ON SCHEMA aws_lambda TO {}; GRANT EXECUTE ON ALL "
+                                  "FUNCTIONS IN SCHEMA aws_lambda TO {}").format(
+                sql.Identifier(role), sql.Identifier(role)))
+            user_dsn = psycopg.conninfo.make_conninfo(dsn, user=role)
+            with psycopg.connect(user_dsn, autocommit=True,
+                                 options=f"-c aws_lambda.endpoint_override={forger.url}") as user:
+                answers = [user.execute(call, (local_stack.lambda_arn,)).fetchone()]
+                user.execute(sql.SQL("SET aws_lambda.endpoint_override = {}").format(
+                    sql.Literal(forger.url)))
+                answers.append(user.execute(call, (local_stack.lambda_arn,)).fetchone())
+                with user.transaction():
+                    user.execute("SELECT set_config('aws_lambda.endpoint_override', %s, true)",
+                                 (forger.url,))
+                    answers.append(user.execute(call, (local_stack.lambda_arn,)).fetchone())
+        finally:
+            admin.execute(sql.SQL("DROP OWNED BY {} CASCADE").format(sql.Identifier(role)))
+            admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+    assert forger.requests == 0
+    for row in answers:
+        assert row is not None and row[0]["success"] is True
+        assert row[0]["result"] != [FORGED_ROW]
+
+
+def test_server_level_endpoint_counts_when_the_database_has_none(fresh_database: Any,
+                                                                 local_stack: StackInfo) -> None:
+    dsn = fresh_database()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} RESET aws_lambda.endpoint_override").format(
+            sql.Identifier(conn.info.dbname)))
+        conn.execute(sql.SQL("SET aws_lambda.endpoint_override = {}").format(
+            sql.Literal(local_stack.lambda_endpoint)))
+        err = expect_error(conn, "SELECT * FROM aws_lambda.invoke('s3vl-function', '{}'::json)")
+        assert "database or server level" in (err.diag.message_detail or "")
+        conn.execute(sql.SQL("ALTER SYSTEM SET aws_lambda.endpoint_override = {}").format(
+            sql.Literal(local_stack.lambda_endpoint)))
+        try:
+            row = conn.execute("SELECT status_code FROM aws_lambda.invoke('s3vl-function', "
+                               "'{\"operation\": \"availability_check\"}'::json)").fetchone()
+            assert row == (200,)
+        finally:
+            conn.execute("ALTER SYSTEM RESET aws_lambda.endpoint_override")

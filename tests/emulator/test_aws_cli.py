@@ -14,7 +14,7 @@ import botocore
 import pytest
 
 from emulator_support import unique
-from s3vl_local.emulator import ServerHandle
+from s3vl_local.emulator import ServerHandle, start_server
 
 AWS = Path(sys.executable).with_name("aws")
 
@@ -116,10 +116,14 @@ def test_cli_put_and_query_vectors(server: ServerHandle, client: Any, tmp_path: 
     assert 0 <= result["vectors"][0]["distance"] < result["vectors"][1]["distance"]
 
 
-def test_cli_index_modes_text_search_and_hybrid_queries(
-    server: ServerHandle, tmp_path: Path
-) -> None:
+def test_cli_index_modes_text_search_and_hybrid_queries(tmp_path: Path) -> None:
     models = current_model_path(tmp_path)
+    # Its own server: a configuration added below must stay BUILDING across CLI start-ups.
+    with start_server(text_build_seconds=600) as server:
+        _cli_text_session(server, tmp_path, models)
+
+
+def _cli_text_session(server: ServerHandle, tmp_path: Path, models: Path) -> None:
 
     def aws(server: ServerHandle, tmp_path: Path, *args: str) -> Any:
         return run_aws(server, tmp_path, *args, data_path=models)

@@ -28,4 +28,9 @@ def test_quick_text_benchmark_prints_medians_and_ratios() -> None:
             out,
         )
     assert re.search(r"commonest word \([\d,]+ matching documents\): median [\d.]+ ms", out)
+    assert re.search(
+        r"two keys \(body 'en' \+ name, standard analyzer\), search_fields: median [\d.]+ ms "
+        r"\(p95 [\d.]+ ms\); [\d.]+x faster than per-key searches merged by key",
+        out,
+    )
     assert re.search(r"bm25s static index \(reference, no incremental writes\): median", out)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from emulator_support import make_client, unique
@@ -50,7 +51,7 @@ def text_index(client: Any) -> dict[str, str]:
 
 @pytest.fixture
 def classic_server() -> Iterator[ServerHandle]:
-    with start_server(classic_buckets=True, text_build_seconds=0.3) as handle:
+    with start_server(classic_buckets=True, text_build_seconds=2.0) as handle:
         yield handle
 
 
@@ -247,7 +248,7 @@ def test_update_metadata_configuration_builds_then_serves(classic_server: Server
     with pytest.raises(client.exceptions.ValidationException, match="BUILDING") as caught:
         client.query_vectors(**ref, **query)
     assert caught.value.response["fieldList"][0]["path"] == "queryTexts"
-    time.sleep(0.4)
+    time.sleep(2.1)
     status = client.get_index(**ref)["index"]["metadataConfiguration"]["textSearchConfigurations"]
     assert status[0]["status"] == "ACTIVE"
     assert [v["key"] for v in client.query_vectors(**ref, **query)["vectors"]] == ["d"]
@@ -388,3 +389,105 @@ def test_modes_and_text_survive_a_restart(tmp_path: Path) -> None:
             **ref, topK=5, queryTexts=[{"metadataKey": "title", "text": "socks"}]
         )
         assert [v["key"] for v in found["vectors"]] == ["d"]
+
+
+def test_in_process_mock_serves_text_search() -> None:
+    import boto3
+
+    from s3vl_local.emulator import mock_s3vectors
+
+    with mock_s3vectors(text_build_seconds=0):
+        client = boto3.client("s3vectors", region_name="us-east-1")
+        client.create_vector_bucket(vectorBucketName="mem")
+        ref = {"vectorBucketName": "mem", "indexName": "docs"}
+        client.create_index(**ref, dataType="float32", dimension=3, distanceMetric="cosine")
+        client.put_vectors(**ref, vectors=_vectors())
+        client.update_metadata_configuration(
+            **ref, add={"textSearchConfigurations": [{"metadataKey": "title"}]}
+        )
+        found = client.query_vectors(
+            **ref, topK=2, queryTexts=[{"metadataKey": "title", "text": "wool"}]
+        )
+        assert [v["key"] for v in found["vectors"]] == ["d"]
+
+
+def test_backfill_in_slices_sees_writes_made_meanwhile() -> None:
+    """Slices of a backfill interleaved with puts and deletes index exactly the final state."""
+    from s3vl_local.emulator.models import VectorIndex
+
+    index = VectorIndex("us-east-1", "b", "i", 2, "euclidean")
+    keys = [f"k{i}" for i in range(30)]
+    block = np.ones((30, 2), dtype=np.float32)
+    index.put(keys, block, [{"t": f"old{i} common"} for i in range(30)])
+    (config,) = index.add_text([("t", None)], ready_at=0.0, backfill=True)
+    snapshot = list(index.keys)
+    assert config.status() == "BUILDING"
+    index.backfill_text([config], snapshot[:10])
+    # Between slices: overwrite a key not yet visited, delete one, add a new one.
+    index.put(["k20", "new"], np.ones((2, 2), dtype=np.float32), [{"t": "fresh"}, {"t": "fresh"}])
+    index.delete(["k25"])
+    index.backfill_text([config], snapshot[10:20])
+    index.backfill_text([config], snapshot[20:30])
+    config.built = True
+    assert config.status() == "ACTIVE"
+    fresh = TextField(None)
+    for key, meta in zip(index.keys, index.metadata, strict=True):
+        fresh.put(key, meta["t"])
+    for query in ("common", "fresh", "old20", "old25", "old3"):
+        assert config.field.search(query) == fresh.search(query), query
+
+
+def test_large_backfill_runs_in_the_background(
+    client: Any, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from s3vl_local.emulator import constants
+
+    monkeypatch.setattr(constants, "TEXT_BACKFILL_SLICE", 10)
+    ref = {"vectorBucketName": bucket, "indexName": "bg-fill"}
+    client.create_index(**ref, dataType="float32", dimension=2, distanceMetric="euclidean")
+    client.put_vectors(
+        **ref,
+        vectors=[
+            {"key": f"k{i}", "data": {"float32": [i, 1]}, "metadata": {"t": f"doc word{i % 3}"}}
+            for i in range(95)
+        ],
+    )
+    client.update_metadata_configuration(
+        **ref, add={"textSearchConfigurations": [{"metadataKey": "t"}]}
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        index = client.get_index(**ref)["index"]
+        if index["metadataConfiguration"]["textSearchConfigurations"][0]["status"] == "ACTIVE":
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    found = client.query_vectors(**ref, topK=100, queryTexts=[{"metadataKey": "t", "text": "doc"}])
+    assert len(found["vectors"]) == 95
+
+
+def test_dropping_one_configuration_keeps_the_others(
+    client: Any, text_index: dict[str, str]
+) -> None:
+    query = {"topK": 10, "queryTexts": [{"metadataKey": "title", "text": "trail shoes"}]}
+    before = client.query_vectors(**text_index, **query, returnScores=True)["vectors"]
+    client.update_metadata_configuration(
+        **text_index, delete={"textSearchConfigurations": [{"metadataKey": "brand"}]}
+    )
+    assert client.query_vectors(**text_index, **query, returnScores=True)["vectors"] == before
+    with pytest.raises(client.exceptions.ValidationException, match="no text search"):
+        client.query_vectors(
+            **text_index, topK=3, queryTexts=[{"metadataKey": "brand", "text": "acme"}]
+        )
+    client.put_vectors(
+        **text_index,
+        vectors=[{"key": "z", "data": {"float32": [1, 1, 1]}, "metadata": {"title": "trail"}}],
+    )
+    assert "z" in {v["key"] for v in client.query_vectors(**text_index, **query)["vectors"]}
+
+
+def test_a_text_without_tokens_matches_nothing(client: Any, text_index: dict[str, str]) -> None:
+    found = client.query_vectors(
+        **text_index, topK=5, queryTexts=[{"metadataKey": "title", "text": "  !!! "}]
+    )
+    assert found["vectors"] == []

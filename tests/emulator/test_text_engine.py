@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 
 import pytest
 
-from s3vl_local.emulator.text import LANGUAGES, TextField, analyze, rrf
+from s3vl_local.emulator.text import LANGUAGES, DocIds, TextField, analyze, rrf, search_fields
 
 K1, B = 1.2, 0.75
 
@@ -138,6 +138,34 @@ def test_large_allowed_set_takes_the_same_path_result() -> None:
     assert_same_ranking(field.search("shoe number 3", allowed=keep.__contains__), want)
 
 
+@pytest.fixture(scope="module")
+def many() -> tuple[dict[str, object], TextField, list[tuple[str, float]]]:
+    rng = random.Random(5)
+    words = ["shoe", "boot", "trail", "rain", "sock", "lace", "sole"]
+    docs: dict[str, object] = {
+        f"m{i:04d}": " ".join(rng.choices(words, k=rng.randint(1, 12))) for i in range(2000)
+    }
+    return docs, field_of(docs), textbook_bm25(docs, "trail shoe", "en")
+
+
+@pytest.mark.parametrize("every", [1, 3, 50, 400])  # share of keys allowed: all ... 0.25%
+@pytest.mark.parametrize("limit", [1, 10, 100, None])
+@pytest.mark.parametrize("as_predicate", [False, True])
+def test_allowed_of_any_selectivity_with_any_limit(
+    many: tuple[dict[str, object], TextField, list[tuple[str, float]]],
+    every: int,
+    limit: int | None,
+    as_predicate: bool,
+) -> None:
+    # Covers the key-mask route and the best-first route that looks deeper when the
+    # filter rejects the first candidates.
+    docs, field, ranking = many
+    keep = {key for n, key in enumerate(docs) if n % every == 0}
+    allowed: Callable[[str], bool] | set[str] = keep.__contains__ if as_predicate else keep
+    want = [kv for kv in ranking if kv[0] in keep][:limit]
+    assert_same_ranking(field.search("trail shoe", limit=limit, allowed=allowed), want)
+
+
 def test_put_overwrites_and_delete_removes() -> None:
     docs = dict(CORPUS)
     field = field_of(docs)
@@ -190,6 +218,135 @@ def test_empty_field_returns_nothing() -> None:
     assert len(field) == 0 and field.search("chaussures") == []
 
 
+# --- several fields of one index ---------------------------------------------------------
+
+NAMES: dict[str, object] = {
+    "p1": "Trail runner X9",
+    "p2": "Road shoe",
+    "p3": "Trail boots",
+    "p4": "Running socks",
+    "p5": 12,
+}
+DESCRIPTIONS: dict[str, object] = {
+    "p1": "light trail running shoe",
+    "p2": "a running shoe for roads",
+    "p4": ["socks", "for running and trail"],
+    "p6": "trail map",
+}
+
+
+def two_fields() -> tuple[TextField, TextField]:
+    doc_ids = DocIds()
+    name, description = TextField("en", doc_ids), TextField(None, doc_ids)
+    for key, value in NAMES.items():
+        name.put(key, value)
+    for key, value in DESCRIPTIONS.items():
+        description.put(key, value)
+    return name, description
+
+
+def textbook_sum(
+    pairs: list[tuple[dict[str, object], str, str | None]],
+) -> list[tuple[str, float, tuple[float, ...]]]:
+    per_pair = [dict(textbook_bm25(docs, query, lang)) for docs, query, lang in pairs]
+    keys = set().union(*per_pair)
+    rows = [
+        (k, sum(p.get(k, 0.0) for p in per_pair), tuple(p.get(k, 0.0) for p in per_pair))
+        for k in keys
+    ]
+    return sorted(rows, key=lambda row: (-row[1], row[0]))
+
+
+def assert_same_sums(
+    got: list[tuple[str, float, tuple[float, ...]]],
+    want: list[tuple[str, float, tuple[float, ...]]],
+) -> None:
+    assert [row[0] for row in got] == [row[0] for row in want]
+    for (_, total, parts), (_, w_total, w_parts) in zip(got, want, strict=True):
+        assert total == pytest.approx(w_total, rel=1e-12)
+        assert parts == pytest.approx(w_parts, rel=1e-12)
+
+
+def test_shared_ids_keep_each_fields_own_statistics() -> None:
+    name, description = two_fields()
+    assert len(name) == 4 and len(description) == 4
+    assert_same_ranking(name.search("trail run"), textbook_bm25(NAMES, "trail run", "en"))
+    assert_same_ranking(
+        description.search("trail running"), textbook_bm25(DESCRIPTIONS, "trail running", None)
+    )
+
+
+def test_search_fields_sums_bm25_over_the_pairs() -> None:
+    name, description = two_fields()
+    got = search_fields([(name, "trail run"), (description, "running shoe")])
+    want = textbook_sum([(NAMES, "trail run", "en"), (DESCRIPTIONS, "running shoe", None)])
+    assert_same_sums(got, want)
+    assert {row[0] for row in got} == {"p1", "p2", "p3", "p4"}
+    assert got[0][2][0] > 0 and got[0][2][1] > 0
+    assert search_fields([(name, "trail run"), (description, "running shoe")], limit=2) == got[:2]
+    only_name = search_fields([(name, "boots")])
+    assert [(k, t) for k, t, _ in only_name] == name.search("boots")
+
+
+def test_search_fields_filter_keeps_scores_and_writes_are_per_field() -> None:
+    name, description = two_fields()
+    pairs = [(name, "trail"), (description, "trail")]
+    full = {row[0]: row for row in search_fields(pairs)}
+    for allowed in ({"p3", "p6", "zz"}, {"p3", "p6", "zz"}.__contains__):
+        assert search_fields(pairs, allowed=allowed) == sorted(
+            (full[k] for k in ("p3", "p6")), key=lambda row: (-row[1], row[0])
+        )
+    description.delete("p1")
+    assert "p1" in name and "p1" not in description
+    name.delete("p6")  # absent from this field: no-op, must not free p6's id
+    assert "p6" in description
+    descriptions = {k: v for k, v in DESCRIPTIONS.items() if k != "p1"}
+    got = search_fields(pairs)
+    assert_same_sums(got, textbook_sum([(NAMES, "trail", "en"), (descriptions, "trail", None)]))
+    name.delete("p1")
+    name.put("p9", "trail blazer")  # reuses the freed id
+    names = {k: v for k, v in NAMES.items() if k != "p1"} | {"p9": "trail blazer"}
+    assert_same_sums(
+        search_fields(pairs), textbook_sum([(names, "trail", "en"), (descriptions, "trail", None)])
+    )
+
+
+def test_clear_empties_one_field_and_releases_only_its_ids() -> None:
+    name, description = two_fields()
+    name.clear()
+    assert len(name) == 0 and name.search("trail") == []
+    assert name.doc_ids.get("p3") is None  # only the name field held p3
+    assert_same_ranking(description.search("trail"), textbook_bm25(DESCRIPTIONS, "trail", None))
+    name.put("p3", "trail")
+    assert name.search("trail") == [("p3", math.log(1 + 0.5 / 1.5))]
+
+
+def test_search_fields_edge_cases() -> None:
+    name, description = two_fields()
+    assert search_fields([]) == []
+    assert search_fields([(name, "   "), (description, "")]) == []
+    assert search_fields([(name, "trail")], limit=0) == []
+    with pytest.raises(ValueError, match="DocIds"):
+        search_fields([(name, "trail"), (TextField("en"), "trail")])
+    with pytest.raises(ValueError, match="limit"):
+        search_fields([(name, "trail")], limit=-2)
+
+
+def test_doc_ids_are_counted_per_field_and_reused() -> None:
+    doc_ids = DocIds()
+    a, b = TextField(None, doc_ids), TextField(None, doc_ids)
+    a.put("k", "x")
+    b.put("k", "y")
+    first = doc_ids.get("k")
+    a.delete("k")
+    assert doc_ids.get("k") == first
+    b.put("k", 5)  # non-text: the last field holding "k" lets it go
+    assert doc_ids.get("k") is None and len(doc_ids) == 1
+    a.put("other", "x")
+    assert doc_ids.get("other") == first
+    assert a.search("x") == [("other", math.log(1 + 0.5 / 1.5))]  # N 1, df 1, dl = avgdl
+
+
 # --- analyzers on real words -------------------------------------------------------------
 
 
@@ -210,6 +367,7 @@ def test_standard_analyzer_does_not_stem() -> None:
 def test_french_stems_and_drops_elision() -> None:
     assert analyze("L'homme mange des pommes", "fr") == ["homm", "mang", "de", "pomm"]
     assert analyze("chaussures", "fr") == analyze("Chaussure", "fr")
+    assert analyze("Qu’il vienne aujourd'hui", "fr") == ["il", "vien", "aujourd'hui"]
     field = field_of({"a": "une chaussure de trail", "b": "des bottes"}, "fr")
     assert [k for k, _ in field.search("chaussures")] == ["a"]
 
@@ -222,6 +380,7 @@ def test_german_dutch_and_romance_stemmers() -> None:
     assert analyze("zapatos", "es") == analyze("zapato", "es")
     assert analyze("sapatos", "pt") == analyze("sapato", "pt")
     assert analyze("dell'arte scarpe", "it") == analyze("arte scarpa", "it")
+    assert analyze("L'uomo", "it") == analyze("uomo", "it")
 
 
 def test_chinese_is_segmented_by_jieba() -> None:

@@ -20,31 +20,40 @@ class TrackedTable:
 
 
 @contextmanager
-def tracked_table(stack: Any, client: Any, metadata: bool = True) -> Iterator[TrackedTable]:
-    """A fresh index (registered) and a table public.<name> tracked into it; removed afterwards."""
-    suffix = uuid.uuid4().hex[:8]
-    index_name = f"synctest-{suffix}"
-    table = f"sync_items_{suffix}"
+def registered_index(stack: Any, client: Any) -> Iterator[tuple[str, str]]:
+    """A fresh emulator index of DIMENSION, registered; yields (name, arn); removed afterwards."""
+    index_name = f"synctest-{uuid.uuid4().hex[:8]}"
     client.create_index(vectorBucketName=stack.bucket_name, indexName=index_name,
                         dataType="float32", dimension=DIMENSION, distanceMetric="euclidean")
     arn = stack.index_arn.rsplit("/", 1)[0] + "/" + index_name
     with psycopg.connect(stack.dsn, autocommit=True) as conn:
         conn.execute("SELECT s3vl.register_index(%s, %s, 'sync tests')", (index_name, arn))
+    try:
+        yield index_name, arn
+    finally:
+        with psycopg.connect(stack.dsn, autocommit=True) as conn:
+            conn.execute("DELETE FROM s3vl.index_registry WHERE index_name = %s", (index_name,))
+            conn.execute("DELETE FROM s3vl.sync_index_status WHERE index_name = %s",
+                         (index_name,))
+        client.delete_index(indexArn=arn)
+
+
+@contextmanager
+def tracked_table(stack: Any, client: Any, metadata: bool = True) -> Iterator[TrackedTable]:
+    """A fresh index (registered) and a table public.<name> tracked into it; removed afterwards."""
+    table = f"sync_items_{uuid.uuid4().hex[:8]}"
+    with registered_index(stack, client) as (index_name, arn), \
+            psycopg.connect(stack.dsn, autocommit=True) as conn:
         conn.execute(f"CREATE TABLE {table} (id integer PRIMARY KEY, embedding real[], "
                      "title text, price numeric, in_stock boolean, note text)")
         conn.execute("SELECT s3vl.track_table(%s, 'id', 'embedding', %s, %s)",
                      (table, index_name,
                       ["title", "price", "in_stock"] if metadata else None))
-    try:
-        yield TrackedTable(table, index_name, arn)
-    finally:
-        with psycopg.connect(stack.dsn, autocommit=True) as conn:
+        try:
+            yield TrackedTable(table, index_name, arn)
+        finally:
             conn.execute("SELECT s3vl.untrack_table(%s)", (table,))
             conn.execute(f"DROP TABLE {table}")
-            conn.execute("DELETE FROM s3vl.index_registry WHERE index_name = %s", (index_name,))
-            conn.execute("DELETE FROM s3vl.sync_index_status WHERE index_name = %s",
-                         (index_name,))
-        client.delete_index(indexArn=arn)
 
 
 def index_contents(client: Any, arn: str) -> dict[str, tuple[list[float], dict[str, Any]]]:

@@ -1,5 +1,5 @@
 """The s3vl result cache on the real stack. "Served without the function" is checked by pointing
-the session's aws_lambda endpoint at a closed port: a hit still answers, a miss fails (SV006)."""
+the database's aws_lambda endpoint at a closed port: a hit still answers, a miss fails (SV006)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from sql.helpers import expect_error
+from e2e.forger import FORGED_ROW, forging_server
+from sql.helpers import expect_error, set_answer
 from sql.test_writes_support import WriteDb, wdb  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.stack
@@ -22,10 +24,12 @@ QUERY = ("SELECT vector_id, distance, metadata FROM s3vl.query_vectors(%s, %s::f
 
 
 class Cached:
-    def __init__(self, conn: psycopg.Connection[Any], name: str, other: str) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], name: str, other: str,
+                 endpoint: str) -> None:
         self.conn = conn
         self.name = name
         self.other = other
+        self.endpoint = endpoint
 
     def query(self, vec: list[float] = Q, top_k: int = 3, with_md: bool = True,
               filt: Any = None, name: str | None = None) -> list[tuple[Any, ...]]:
@@ -37,11 +41,17 @@ class Cached:
         assert row is not None
         return (row[0], row[1], row[2], row[3])
 
+    def point_at(self, url: str) -> None:
+        # Database level: the stand-in ignores a session's own endpoint.
+        self.conn.execute(sql.SQL("ALTER DATABASE {} SET aws_lambda.endpoint_override = {}"
+                                  ).format(sql.Identifier(self.conn.info.dbname),
+                                           sql.Literal(url)))
+
     def lambda_down(self) -> None:
-        self.conn.execute("SET aws_lambda.endpoint_override = 'http://127.0.0.1:9'")
+        self.point_at("http://127.0.0.1:9")
 
     def lambda_up(self) -> None:
-        self.conn.execute("RESET aws_lambda.endpoint_override")
+        self.point_at(self.endpoint)
 
 
 VECS = [{"key": f"c-{i}", "data": [1.0, float(i), 0.5], "metadata": {"i": i, "odd": i % 2 == 1}}
@@ -49,7 +59,7 @@ VECS = [{"key": f"c-{i}", "data": [1.0, float(i), 0.5], "metadata": {"i": i, "od
 
 
 @pytest.fixture
-def cached(wdb: WriteDb) -> Iterator[Cached]:  # noqa: F811
+def cached(wdb: WriteDb, local_stack: Any) -> Iterator[Cached]:  # noqa: F811
     name, _ = wdb.new_index()
     other, _ = wdb.new_index()
     for index in (name, other):
@@ -59,8 +69,10 @@ def cached(wdb: WriteDb) -> Iterator[Cached]:  # noqa: F811
     for index in (name, other):
         wdb.conn.execute("SELECT s3vl.set_cache(%s, '1 minute')", (index,))
     wdb.conn.execute("SELECT s3vl.clear_cache()")
-    yield Cached(wdb.conn, name, other)
-    wdb.conn.execute("RESET aws_lambda.endpoint_override")
+    cache = Cached(wdb.conn, name, other, local_stack.lambda_endpoint)
+    yield cache
+    wdb.conn.execute("RESET ROLE")
+    cache.lambda_up()
     wdb.conn.execute("SELECT s3vl.set_cache_limits(10000, 67108864)")
     for index in (name, other):
         wdb.conn.execute("SELECT s3vl.set_cache(%s, NULL)", (index,))
@@ -177,9 +189,9 @@ def test_size_bound_evicts_the_oldest(cached: Cached) -> None:
 def test_reader_uses_the_cache_without_table_access(cached: Cached) -> None:
     conn = cached.conn
     first = cached.query()
+    cached.lambda_down()
     conn.execute("SET ROLE s3vl_reader")
     try:
-        cached.lambda_down()
         assert cached.query() == first
         expect_error(conn, "SELECT count(*) FROM s3vl.query_cache", None, "42501")
         expect_error(conn, "SELECT s3vl.clear_cache()", None, "42501")
@@ -222,3 +234,76 @@ def test_vectors_equal_in_15_digits_are_distinct_keys(cached: Cached) -> None:
         expect_error(cached.conn, QUERY, (cached.name, near, 3, True, None), "SV006")
     finally:
         cached.conn.execute("RESET extra_float_digits")
+
+
+def test_a_reader_cannot_poison_the_shared_cache(cached: Cached, local_stack: Any) -> None:
+    """A reader points its own session at its own loopback server: the stand-in ignores it, and
+    nothing forged reaches the cache or another session."""
+    conn = cached.conn
+    with forging_server() as forger:
+        conn.execute("SET ROLE s3vl_reader")
+        try:
+            conn.execute(sql.SQL("SET aws_lambda.endpoint_override = {}").format(
+                sql.Literal(forger.url)))
+            seen = cached.query()
+        finally:
+            conn.execute("RESET aws_lambda.endpoint_override")
+            conn.execute("RESET ROLE")
+    assert forger.requests == 0
+    assert "forged" not in [r[0] for r in seen]
+    stored = conn.execute("SELECT count(*) FROM s3vl.query_cache WHERE result @> %s",
+                          (Jsonb([FORGED_ROW]),)).fetchone()
+    assert stored == (0,)
+    with psycopg.connect(conn.info.dsn, autocommit=True) as other:
+        rows = other.execute(QUERY, (cached.name, Q, 3, True, None)).fetchall()
+    assert rows == seen and "forged" not in [r[0] for r in rows]
+
+
+@pytest.mark.parametrize("setting", ["aws_lambda.endpoint_override",
+                                     "aws_lambda.connect_timeout_ms"])
+def test_no_caching_under_a_session_aws_lambda_setting(canned: psycopg.Connection[Any],
+                                                       setting: str) -> None:
+    """Whatever aws_lambda.invoke does with it (the canned one ignores it), an answer obtained
+    while the session set an aws_lambda.* parameter itself is not stored for everyone."""
+    set_answer(canned, "query_vectors", {"success": True, "result": [
+        {"vector_id": "k", "distance": 0.5, "similarity_score": 0.5, "metadata": {}}]})
+    canned.execute("SELECT s3vl.set_cache('demo', '1 minute')")
+    call = "SELECT count(*) FROM s3vl.query_vectors(ARRAY[0.1, 0.2, 0.3]::float8[], 'demo')"
+    value = "http://127.0.0.1:9" if setting.endswith("override") else "500"
+    canned.execute(sql.SQL("SET {} = {}").format(sql.Identifier(*setting.split(".")),
+                                                 sql.Literal(value)))
+    assert canned.execute(call).fetchone() == (1,)
+    assert canned.execute("SELECT entries FROM s3vl.cache_stats()").fetchone() == (0,)
+    canned.execute(sql.SQL("RESET {}").format(sql.Identifier(*setting.split("."))))
+    assert canned.execute(call).fetchone() == (1,)
+    assert canned.execute("SELECT entries FROM s3vl.cache_stats()").fetchone() == (1,)
+
+
+def test_a_lock_any_role_can_take_does_not_stop_eviction(cached: Cached, local_stack: Any
+                                                         ) -> None:
+    """The old eviction lock was a public advisory key: holding it switched eviction off."""
+    cached.conn.execute("SELECT s3vl.set_cache_limits(3, 67108864)")
+    with psycopg.connect(cached.conn.info.dsn, autocommit=True) as squatter:
+        squatter.execute("SET ROLE s3vl_reader")
+        squatter.execute("SELECT pg_advisory_lock(hashtext('s3vl.query_cache eviction'))")
+        for i in range(5):
+            cached.query(vec=[1.0, float(i), 0.5])
+        assert cached.stats()[2] == 3
+
+
+def test_limit_holds_while_another_session_evicts(cached: Cached) -> None:
+    """A session that stored an answer and keeps its transaction open (a reader can) does not
+    switch eviction off for the others, nor makes them wait."""
+    cached.conn.execute("SELECT s3vl.set_cache_limits(3, 67108864)")
+    cached.conn.execute("SET statement_timeout = '20s'")
+    try:
+        with psycopg.connect(cached.conn.info.dsn) as holder:
+            holder.execute("SET ROLE s3vl_reader")
+            holder.execute(QUERY, (cached.name, [9.0, 9.0, 9.0], 3, True, None)).fetchall()
+            # holder's transaction stays open: it evicted, and holds whatever it locked.
+            for i in range(5):
+                cached.query(vec=[1.0, float(i), 0.5])
+            assert cached.stats()[2] <= 3
+            holder.rollback()
+    finally:
+        cached.conn.execute("RESET statement_timeout")

@@ -3,6 +3,7 @@ aws_lambda failures, and the timeout each call applies."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -202,6 +203,7 @@ def test_stored_timeout_stops_a_slow_function(fresh_database: Any) -> None:
     import threading
 
     import psycopg
+    from psycopg import sql
 
     from sql.helpers import LAMBDA_ARN, install
 
@@ -228,8 +230,9 @@ def test_stored_timeout_stops_a_slow_function(fresh_database: Any) -> None:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("INSERT INTO s3vl.config (lambda_arn, aws_region, timeout_seconds) "
                          "VALUES (%s, 'us-east-1', 1)", (LAMBDA_ARN,))
-            conn.execute("SELECT set_config('aws_lambda.endpoint_override', %s, false)",
-                         (f"http://127.0.0.1:{server.server_port}",))
+            conn.execute(sql.SQL("ALTER DATABASE {} SET aws_lambda.endpoint_override = {}"
+                                 ).format(sql.Identifier(conn.info.dbname),
+                                          sql.Literal(f"http://127.0.0.1:{server.server_port}")))
             conn.execute("SET aws_lambda.request_timeout_ms = '600000'")
             expect_error(conn, "SELECT * FROM s3vl.get_vectors(ARRAY['a'], index_arn => %s)",
                          [CANNED_INDEX_ARN], "SV003", "s3vl.get_vectors",
@@ -343,3 +346,46 @@ def test_empty_page_with_token_keeps_the_token(canned: Any) -> None:
         "vectors": [], "next_token": None, "total_count": 0}})
     assert canned.execute("SELECT * FROM s3vl.list_vectors(%s)", (CANNED_INDEX_ARN,)
                           ).fetchall() == []
+
+
+# ---- metadata_filter nesting (max_filter_depth, docs/protocol.md) ----------------------------
+def filter_depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((filter_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((filter_depth(v) for v in value), default=0)
+    return 0
+
+
+def test_filter_depth_examples(canned: Any) -> None:
+    for value, depth in (({"a": 1}, 1), ({"$and": [{"a": {"$eq": 1}}]}, 4), ({}, 1),
+                         ({"a": [[[]]]}, 4)):
+        assert filter_depth(value) == depth
+        assert canned.execute("SELECT s3vl._filter_depth(%s::jsonb, 40)",
+                              (json.dumps(value),)).fetchone() == (depth,)
+
+
+@pytest.mark.parametrize("call", [
+    "SELECT * FROM s3vl.query_vectors(%s::float8[], 'demo', metadata_filter => %s::jsonb)",
+    "SELECT * FROM s3vl.query_vectors_batch('demo', ARRAY[%s]::float8[], "
+    "metadata_filter => %s::jsonb)",
+])
+def test_filter_deeper_than_the_limit_is_refused_before_any_call(canned: Any, call: str) -> None:
+    set_answer(canned, "query_vectors", {"success": True, "result": []})
+    set_answer(canned, "query_vectors_batch", {"success": True, "result": [
+        {"success": True, "results": []}]})
+    ok: Any = {"genre": "news"}
+    while filter_depth(ok) < 32:
+        ok = {"$and": [ok]} if filter_depth(ok) <= 30 else {"x": ok}
+    deep = {"y": ok}
+    assert filter_depth(deep) == 33
+    calls = call_count(canned)
+    expect_error(canned, call, [V3, json.dumps(deep)], "22023", "metadata_filter",
+                 "max_filter_depth", "32")
+    assert call_count(canned) == calls
+    assert filter_depth(ok) == 32
+    canned.execute(call, [V3, json.dumps(ok)]).fetchall()
+    assert call_count(canned) == calls + 1
+    # Far deeper (a few thousand levels) is refused the same way, without recursion trouble.
+    very = "[" * 3000 + "]" * 3000
+    expect_error(canned, call, [V3, '{"a": ' + very + "}"], "22023", "max_filter_depth")

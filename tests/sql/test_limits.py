@@ -23,6 +23,9 @@ def test_sql_limits_match_the_function(db: Any) -> None:
     assert rows["segment_index"] == (0, fn.MAX_SEGMENT_COUNT - 1)
     assert rows["vector_id_length"] == (fn.MIN_KEY_LENGTH, fn.MAX_KEY_LENGTH)
     assert rows["timeout_seconds"] == (1, 900)  # aws_lambda.request_timeout_ms 1..900000
+    # docs/protocol.md: a project choice (AWS documents no depth limit), the same in the function.
+    assert rows["max_filter_depth"] == (1, 32)
+    assert rows["max_attempts"] == (1, 20)
 
 
 def test_sqlstate_table_is_documented(db: Any) -> None:

@@ -159,3 +159,82 @@ def test_injection_attempts_are_inert(db: Any, sql_index: SqlIndex, evil: str) -
     after = db.execute("SELECT (SELECT count(*) FROM s3vl.config), "
                        "(SELECT count(*) FROM s3vl.index_registry)").fetchone()
     assert before == after
+
+
+def test_reader_does_not_learn_the_function_arn(db: Any, sql_index: SqlIndex, as_role: Any,
+                                                local_stack: Any) -> None:
+    """An oversized get_vectors (over Lambda's 6 MB) fails in aws_lambda: the reader's error
+    names no function, not even with client_min_messages = debug5; the server log does."""
+    from pathlib import Path
+
+    from s3vl_local import pg
+
+    log = pg.cluster_paths(Path(local_stack.state_dir)).log
+    start = log.stat().st_size
+    as_role("s3vl_reader")
+    db.execute("SET client_min_messages = debug5")
+    notices: list[str] = []
+    db.add_notice_handler(lambda d: notices.append(
+        " ".join(filter(None, [d.message_primary, d.message_detail, d.message_hint]))))
+    try:
+        err = expect_error(db, "SELECT * FROM s3vl.get_vectors(%s, %s)",
+                           [[f"{i:05d}" + "k" * 1000 for i in range(6500)], sql_index.name],
+                           "SV006", "s3vl.get_vectors", "RequestTooLargeException")
+    finally:
+        db.execute("RESET client_min_messages")
+    seen = " ".join([err.diag.message_primary or "", err.diag.message_detail or "",
+                     err.diag.message_hint or "", err.diag.context or "", *notices])
+    function_name = local_stack.lambda_arn.rsplit(":", 1)[1]
+    assert local_stack.lambda_arn not in seen and function_name not in seen
+    logged = log.read_text(errors="replace")[start:]
+    assert any("s3vl.get_vectors" in line and local_stack.lambda_arn in line
+               for line in logged.splitlines())
+
+
+# ---- the registry as an access boundary (issue 16 item 10) -----------------------------------
+OTHER_ARN = "arn:aws:s3vectors:us-east-1:123456789012:bucket/demo-bucket/index/not-registered"
+
+
+def test_a_deactivated_index_is_refused_by_arn_too(canned: Any) -> None:
+    from sql.helpers import CANNED_INDEX_ARN, call_count, set_answer
+
+    set_answer(canned, "query_vectors", {"success": True, "result": []})
+    canned.execute("SELECT s3vl.deactivate_index('demo')")
+    calls = call_count(canned)
+    for query in ("SELECT * FROM s3vl.query_vectors(ARRAY[1, 0, 0]::float8[], index_arn => %s)",
+                  "SELECT * FROM s3vl.query_vectors(ARRAY[1, 0, 0]::float8[], %s)",
+                  "SELECT s3vl.put_vector(%s, 'k', ARRAY[1, 0, 0]::float8[])"):
+        expect_error(canned, query, [CANNED_INDEX_ARN], "42704", "deactivated")
+    assert call_count(canned) == calls
+    canned.execute("SELECT s3vl.activate_index('demo')")
+    canned.execute("SELECT * FROM s3vl.query_vectors(ARRAY[1, 0, 0]::float8[], index_arn => %s)",
+                   (CANNED_INDEX_ARN,)).fetchall()
+    assert call_count(canned) == calls + 1
+
+
+@pytest.mark.parametrize("statement", [
+    "SELECT s3vl.put_vectors(%s, '[{\"key\": \"k\", \"data\": [1, 0, 0]}]')",
+    "SELECT s3vl.put_vector(%s, 'k', ARRAY[1, 0, 0]::float8[])",
+    "SELECT s3vl.delete_vectors(%s, ARRAY['k'])",
+    "SELECT * FROM s3vl.query_vectors(ARRAY[1, 0, 0]::float8[], %s)",
+    "SELECT * FROM s3vl.query_vectors_batch(%s, ARRAY[[1, 0, 0]]::float8[])",
+    "SELECT s3vl.set_cache(%s, '1 minute')",
+])
+def test_an_arn_where_a_name_is_expected_goes_through_the_registry(canned: Any,
+                                                                   statement: str) -> None:
+    """A writer cannot reach an index the admin did not register by passing its ARN as the
+    index name: an ARN there must be a registered, active index."""
+    from sql.helpers import call_count
+
+    calls = call_count(canned)
+    expect_error(canned, statement, [OTHER_ARN], "42704", "not registered", "index_arn")
+    assert call_count(canned) == calls
+
+
+def test_a_registered_arn_as_a_name_resolves_with_its_dimension(canned: Any) -> None:
+    from sql.helpers import CANNED_INDEX_ARN, call_count
+
+    calls = call_count(canned)
+    expect_error(canned, "SELECT s3vl.put_vector(%s, 'k', ARRAY[1, 0]::float8[])",
+                 [CANNED_INDEX_ARN], "22000", "dimension 2", "dimension 3")
+    assert call_count(canned) == calls

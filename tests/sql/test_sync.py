@@ -104,3 +104,57 @@ def test_bad_row_fails_alone(db: psycopg.Connection[Any], tracked: Any,
     assert db.execute("SELECT upserted, failed FROM s3vl.sync(%s)",
                       (tracked.index_name,)).fetchone() == (1, 0)
     assert index_contents(s3vectors_client, tracked.index_arn) == table_contents(db, t)
+
+
+@pytest.mark.parametrize("key_type, keys", [
+    ("char(6)", ["ab", "abcdef"]),
+    ("uuid", ["6f1c2a3e-0000-4000-8000-000000000001", "6f1c2a3e-0000-4000-8000-000000000002"]),
+    ("sync_test_sku", ["A-1", "B-22"]),  # a domain over text
+    ("bigint", ["9007199254740993", "-5"]),
+])
+def test_built_in_key_types_and_domains(db: psycopg.Connection[Any], local_stack: Any,
+                                        s3vectors_client: Any, key_type: str,
+                                        keys: list[str]) -> None:
+    from sql.sync_helpers import registered_index
+
+    table = "sync_keyed_items"
+    db.execute("DROP DOMAIN IF EXISTS sync_test_sku, sync_test_label CASCADE")
+    db.execute("CREATE DOMAIN sync_test_sku AS text CHECK (VALUE ~ '^[A-Z]-[0-9]+$')")
+    db.execute("CREATE DOMAIN sync_test_label AS varchar(20)")
+    with registered_index(local_stack, s3vectors_client) as (index_name, arn):
+        db.execute(f"CREATE TABLE {table} (k {key_type} PRIMARY KEY, embedding real[], "
+                   "label sync_test_label)")
+        try:
+            db.execute("SELECT s3vl.track_table(%s, 'k', 'embedding', %s, ARRAY['label'])",
+                       (table, index_name))
+            for n, key in enumerate(keys):
+                db.execute(f"INSERT INTO {table} VALUES (%s, ARRAY[%s, 0, 0, 1], 'l' || %s)",
+                           (key, n, n))
+            drain(db, index_name)
+            texts = [r[0] for r in db.execute(f"SELECT k::text FROM {table} ORDER BY 1")]
+            stored = index_contents(s3vectors_client, arn)
+            assert sorted(stored) == texts
+            assert {m["label"] for _, m in stored.values()} == {"l0", "l1"}
+            db.execute(f"UPDATE {table} SET embedding = '{{5,5,5,5}}' WHERE k = %s", (keys[1],))
+            db.execute(f"DELETE FROM {table} WHERE k = %s", (keys[0],))
+            drain(db, index_name)
+            remaining = db.execute(f"SELECT k::text FROM {table}").fetchall()
+            assert {k: v for k, (v, _) in index_contents(s3vectors_client, arn).items()} == {
+                remaining[0][0]: [5.0, 5.0, 5.0, 5.0]}
+            assert db.execute("SELECT count(*) FROM s3vl.stale_rows(%s)", (table,)).fetchone(
+                ) == (0,)
+        finally:
+            db.execute("SELECT s3vl.untrack_table(%s)", (table,))
+            db.execute(f"DROP TABLE {table}")
+            db.execute("DROP DOMAIN sync_test_sku, sync_test_label")
+
+
+def test_json_metadata_is_refused_up_front(db: psycopg.Connection[Any], tracked: Any) -> None:
+    db.execute(f"ALTER TABLE {tracked.table} ADD COLUMN doc json")
+    expect_error(db, "SELECT s3vl.track_table(%s, 'id', 'embedding', %s, ARRAY['doc'])",
+                 (tracked.table, tracked.index_name), "42804", "metadata_columns", "json")
+    # The tracking in place is unchanged and writes still work.
+    db.execute(f"INSERT INTO {tracked.table} (id, embedding, doc) VALUES (1, '{{1,1,1,1}}', "
+               "'{\"a\": 1}')")
+    assert db.execute("SELECT metadata_columns FROM s3vl.sync_tables WHERE source = %s::regclass",
+                      (tracked.table,)).fetchone() == (["title", "price", "in_stock"],)

@@ -67,10 +67,18 @@ def test_plain_data_form_put_vector_and_overwrite(wdb: WriteDb) -> None:  # noqa
     assert wdb.count(arn) == 3
 
 
-def test_put_by_arn_of_unregistered_index_checks_dimension_with_get_index(
+def test_put_by_arn_needs_a_registration_and_checks_dimension_with_get_index(
         wdb: WriteDb) -> None:  # noqa: F811
     name, arn = wdb.new_index(dimension=4)
     wdb.conn.execute("SELECT s3vl.unregister_index(%s)", (name,))
+    # An ARN where the index name is expected goes through the registry (docs/security.md).
+    expect_error(wdb.conn, "SELECT s3vl.put_vectors(%s, %s)",
+                 (arn, Jsonb(vectors_for(2, dim=4))), "42704", "not registered")
+    assert wdb.count(arn) == 0
+    # A registration without a dimension (one left by the reference sample's schema): GetIndex.
+    wdb.conn.execute("SELECT s3vl.register_index(%s, %s)", (name, arn))
+    wdb.conn.execute("UPDATE s3vl.index_registry SET dimension = NULL WHERE index_name = %s",
+                     (name,))
     expect_error(wdb.conn, "SELECT s3vl.put_vectors(%s, %s)",
                  (arn, Jsonb([{"key": "x", "data": [1, 2, 3]}])), "22000",
                  "vectors[0].data", "dimension 3", "dimension 4")

@@ -62,6 +62,10 @@ CLASSIC_CANDIDATE_FACTOR = 2
 # Full-text search
 TEXT_SEARCH_CONFIGS_MAX = 10
 TEXT_BUILD_SECONDS_DEFAULT = 1.0  # how long a configuration added to an index stays BUILDING
+# A configuration added to an index is backfilled this many vectors at a time: the first slice
+# inside the request, the rest by a background thread, each slice under the write lock, so
+# other requests are served in between (as AWS keeps serving while it builds).
+TEXT_BACKFILL_SLICE = 5_000
 
 # Whole request
 REQUEST_PAYLOAD_MAX_BYTES = 20 * 1024 * 1024

@@ -28,6 +28,7 @@ from .exceptions import ConflictError, NotFoundError, ValidationError
 from .filters import Node
 from .locking import ReadWriteLock
 from .search import nearest
+from .text import DocIds
 from .textindex import TextConfig
 
 F32 = npt.NDArray[np.float32]
@@ -135,6 +136,7 @@ class VectorIndex:
     creation_time: float = field(default_factory=time.time)
     index_mode: str = "ENHANCED"
     text: dict[str, TextConfig] = field(default_factory=dict)
+    text_ids: DocIds = field(default_factory=DocIds, repr=False)
     data: F32 = field(init=False)
     aux: F32 = field(init=False)
     keys: list[str] = field(default_factory=list)
@@ -385,16 +387,36 @@ class VectorIndex:
 
     # ---- text search configurations -----------------------------------------------------------
 
-    def add_text(self, configs: Sequence[tuple[str, str | None]], ready_at: float) -> None:
+    def add_text(
+        self, configs: Sequence[tuple[str, str | None]], ready_at: float, backfill: bool = False
+    ) -> list[TextConfig]:
+        """Add configurations. Without `backfill` the existing vectors are indexed now; with it
+        the configurations start unbuilt and the caller feeds `backfill_text` slices of keys."""
+        added = []
         for key, language in configs:
-            config = TextConfig(key, language, ready_at)
-            config.index_all(self.keys, self.metadata)
+            config = TextConfig(key, language, ready_at, self.text_ids, built=not backfill)
+            if not backfill:
+                config.index_all(self.keys, self.metadata)
             self.text[key] = config
+            added.append(config)
         self._changed()
+        return added
+
+    def backfill_text(self, configs: Sequence[TextConfig], keys: Sequence[str]) -> None:
+        """One slice of a backfill, run under the write lock: the current metadata of `keys`."""
+        row_of, metadata = self.row_of, self.metadata
+        current = {key: metadata[row_of[key]] for key in keys if key in row_of}
+        for config in configs:
+            if not config.dropped:
+                config.backfill(keys, current)
 
     def drop_text(self, keys: Iterable[str]) -> None:
         for key in keys:
-            self.text.pop(key, None)
+            config = self.text.pop(key, None)
+            if config is None:
+                continue
+            config.dropped = True
+            config.field.clear()  # releases its hold on the ids shared with other configurations
         self._changed()
 
 
@@ -546,3 +568,5 @@ class EmulatorState:
         index = self.index(region, bucket_name, name)
         del self.bucket(region, bucket_name).indexes[name]
         self.tags.pop(index.arn, None)
+        for config in index.text.values():
+            config.dropped = True  # stops a backfill still running

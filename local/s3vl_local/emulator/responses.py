@@ -113,6 +113,7 @@ class Dispatcher:
         fast_json: bool = True,
         text_build_seconds: float = c.TEXT_BUILD_SECONDS_DEFAULT,
     ) -> None:
+        shapes.require_operations(OPERATIONS)
         self.state = state or EmulatorState()
         self.text_build_seconds = text_build_seconds
         # Vector bodies through simdjson into numpy rows (vector_json); False: orjson only.
@@ -259,6 +260,39 @@ class Dispatcher:
 
     def index(self, region: str, body: Body) -> VectorIndex:
         return self.state.index(*self.index_ref(region, body))
+
+    # ---- text search backfill -----------------------------------------------------------------
+
+    def backfill(self, index: VectorIndex, specs: list[tuple[str, str | None]]) -> None:
+        """Add text search configurations to an index: BUILDING until every existing vector is
+        indexed and the build delay has passed. Called under the write lock."""
+        configs = index.add_text(specs, time.time() + self.text_build_seconds, backfill=True)
+        keys = list(index.keys)
+        step = c.TEXT_BACKFILL_SLICE
+        index.backfill_text(configs, keys[:step])
+        if len(keys) <= step:
+            for config in configs:
+                config.built = True
+            return
+        worker = threading.Thread(
+            target=self._backfill_rest,
+            args=(index, configs, keys, step),
+            name="s3vl-text-backfill",
+            daemon=True,
+        )
+        worker.start()
+
+    def _backfill_rest(
+        self, index: VectorIndex, configs: list[Any], keys: list[str], step: int
+    ) -> None:
+        for start in range(step, len(keys), step):
+            with self.state.lock.write():
+                if all(config.dropped for config in configs):
+                    return
+                index.backfill_text(configs, keys[start : start + step])
+        with self.state.lock.write():
+            for config in configs:
+                config.built = True
 
     # ---- query pages --------------------------------------------------------------------------
 
@@ -502,7 +536,7 @@ def update_metadata_configuration(d: Dispatcher, region: str, body: Body) -> Bod
                 f"configurations ({len(index.text)} exist, {len(configs)} to add)",
                 where,
             )
-        index.add_text(configs, ready_at=time.time() + d.text_build_seconds)
+        d.backfill(index, configs)
     else:
         assert delete is not None
         where = "delete.textSearchConfigurations"

@@ -14,15 +14,16 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+import botocore
 from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
 from botocore.session import Session
 
 from .exceptions import ValidationError
 
-Check = Callable[[Any, str], None]
+Check = Callable[[Any], None]
 
 SERVICE = "s3vectors"
 
@@ -57,12 +58,24 @@ def service_model() -> ServiceModel:
     return Session().get_service_model(SERVICE)
 
 
-def _join(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
+class _Invalid(Exception):
+    """A failed check; parents add their step to `steps` (innermost first) as it propagates,
+    so no path string is built while checking a valid request."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.steps: list[str] = []
+
+    def path(self) -> str:
+        out = ""
+        for step in reversed(self.steps):
+            out += step if step.startswith("[") or not out else f".{step}"
+        return out
 
 
-def _fail(path: str, message: str) -> None:
-    raise ValidationError(f"{path}: {message}", path)
+def _noop(value: Any) -> None:
+    return None
 
 
 def _compile(shape: Shape) -> Check:
@@ -72,7 +85,7 @@ def _compile(shape: Shape) -> Check:
     if kind == "structure":
         assert isinstance(shape, StructureShape)
         if meta.get("document"):
-            return lambda value, path: None  # filters and metadata: checked by their handlers
+            return _noop  # filters and metadata: checked by their handlers
         return _structure(shape)
     if kind == "list":
         assert isinstance(shape, ListShape)
@@ -100,10 +113,14 @@ def _bounds(low: int | None, high: int | None) -> str:
     return f"{'unbounded' if low is None else low}-{'unbounded' if high is None else high}"
 
 
+def _outside(size: int, low: int | None, high: int | None) -> bool:
+    return (low is not None and size < low) or (high is not None and size > high)
+
+
 def _typed(test: Callable[[Any], bool], message: str) -> Check:
-    def check(value: Any, path: str) -> None:
+    def check(value: Any) -> None:
         if not test(value):
-            _fail(path, message)
+            raise _Invalid(message)
 
     return check
 
@@ -112,47 +129,51 @@ def _string(shape: Shape, low: int | None, high: int | None) -> Check:
     enum = tuple(shape.metadata["enum"]) if shape.metadata.get("enum") else None
     pattern = shape.metadata.get("pattern")
     matches = pattern_matcher(pattern) if pattern else None
+    sized = low is not None or high is not None
 
-    def check(value: Any, path: str) -> None:
-        if not isinstance(value, str):
-            _fail(path, "must be a string")
+    def check(value: Any) -> None:
+        if type(value) is not str:
+            raise _Invalid("must be a string")
         if enum is not None and value not in enum:
-            _fail(path, f"'{value[:80]}' is not one of {', '.join(enum)}")
-        if (low is not None and len(value) < low) or (high is not None and len(value) > high):
-            _fail(path, f"length {len(value)} is outside {_bounds(low, high)} characters")
+            raise _Invalid(f"'{value[:80]}' is not one of {', '.join(enum)}")
+        if sized and _outside(len(value), low, high):
+            raise _Invalid(f"length {len(value)} is outside {_bounds(low, high)} characters")
         if matches is not None and not matches(value):
-            _fail(path, f"'{value[:80]}' does not match the pattern {pattern}")
+            raise _Invalid(f"'{value[:80]}' does not match the pattern {pattern}")
 
     return check
 
 
 def _integer(low: int | None, high: int | None) -> Check:
-    def check(value: Any, path: str) -> None:
-        if isinstance(value, bool) or not isinstance(value, int):
-            _fail(path, "must be an integer")
-        if (low is not None and value < low) or (high is not None and value > high):
-            _fail(path, f"{value} is outside the range {_bounds(low, high)}")
+    def check(value: Any) -> None:
+        if type(value) is not int:
+            raise _Invalid("must be an integer")
+        if _outside(value, low, high):
+            raise _Invalid(f"{value} is outside the range {_bounds(low, high)}")
 
     return check
-
-
-def _count(path: str, size: int, low: int | None, high: int | None, what: str) -> None:
-    if (low is not None and size < low) or (high is not None and size > high):
-        _fail(path, f"{size} {what} is outside the allowed {_bounds(low, high)}")
 
 
 def _list(shape: ListShape, low: int | None, high: int | None) -> Check:
     member = shape.member
     # Vector data (thousands of floats) is checked in bulk by the handlers with numpy.
     element: Check | None = None if member.type_name in ("float", "double") else checker(member)
+    sized = low is not None or high is not None
 
-    def check(value: Any, path: str) -> None:
-        if not isinstance(value, list) and type(value).__name__ != "ndarray":
-            _fail(path, "must be an array")
-        _count(path, len(value), low, high, "items")
-        if element is not None:
-            for i, item in enumerate(value):
-                element(item, f"{path}[{i}]")
+    def check(value: Any) -> None:
+        if type(value) is not list and type(value).__name__ != "ndarray":
+            raise _Invalid("must be an array")
+        if sized and _outside(len(value), low, high):
+            raise _Invalid(f"{len(value)} items is outside the allowed {_bounds(low, high)}")
+        if element is None:
+            return
+        i = 0
+        try:
+            for i, item in enumerate(value):  # noqa: B007 (i names the failing item)
+                element(item)
+        except _Invalid as invalid:
+            invalid.steps.append(f"[{i}]")
+            raise
 
     return check
 
@@ -160,13 +181,14 @@ def _list(shape: ListShape, low: int | None, high: int | None) -> Check:
 def _map(shape: MapShape, low: int | None, high: int | None) -> Check:
     key_check, value_check = checker(shape.key), checker(shape.value)
 
-    def check(value: Any, path: str) -> None:
+    def check(value: Any) -> None:
         if not isinstance(value, dict):
-            _fail(path, "must be a JSON object")
-        _count(path, len(value), low, high, "entries")
+            raise _Invalid("must be a JSON object")
+        if _outside(len(value), low, high):
+            raise _Invalid(f"{len(value)} entries is outside the allowed {_bounds(low, high)}")
         for key, item in value.items():
-            key_check(key, path)
-            value_check(item, path)
+            key_check(key)  # a bad key or value is reported at the map member itself
+            value_check(item)
 
     return check
 
@@ -174,30 +196,33 @@ def _map(shape: MapShape, low: int | None, high: int | None) -> Check:
 def _structure(shape: StructureShape) -> Check:
     union = bool(shape.metadata.get("union"))
     required = tuple(shape.required_members)
+    names = tuple(shape.members)
     members = tuple(
-        (name, member.serialization.get("name", name), member)
+        (name, member.serialization.get("name", name), checker(member))
         for name, member in shape.members.items()
     )
-    compiled: dict[str, Check] = {}
 
-    def check(value: Any, path: str) -> None:
-        if not isinstance(value, dict):
-            _fail(path or "request", "must be a JSON object")
+    def check(value: Any) -> None:
+        if type(value) is not dict:
+            raise _Invalid("must be a JSON object")
         for name in required:
             if value.get(name) is None:
-                _fail(_join(path, name), "is required")
+                invalid = _Invalid("is required")
+                invalid.steps.append(name)
+                raise invalid
         present = 0
-        for name, wire, member in members:
-            item = value.get(wire)
-            if item is None:
-                continue
-            present += 1
-            member_check = compiled.get(name)
-            if member_check is None:
-                member_check = compiled[name] = checker(member)
-            member_check(item, _join(path, name))
+        name = ""
+        try:
+            for name, wire, member_check in members:  # noqa: B007 (name names the failure)
+                item = value.get(wire)
+                if item is not None:
+                    present += 1
+                    member_check(item)
+        except _Invalid as invalid:
+            invalid.steps.append(name)
+            raise
         if union and present != 1:
-            _fail(path, f"must set exactly one of {', '.join(n for n, _, _ in members)}")
+            raise _Invalid(f"must set exactly one of {', '.join(names)}")
 
     return check
 
@@ -206,25 +231,41 @@ _CHECKERS: dict[str, Check] = {}
 
 
 def checker(shape: Shape) -> Check:
-    """The compiled check of a named shape (shared, so recursive shapes compile once)."""
+    """The compiled check of a named shape, compiled once. A shape that contains itself gets,
+    while it compiles, a stand-in that calls the finished check."""
     found = _CHECKERS.get(shape.name)
     if found is None:
-        found = _CHECKERS[shape.name] = _compile(shape)
+        name = shape.name
+        _CHECKERS[name] = lambda value: _CHECKERS[name](value)
+        found = _CHECKERS[name] = _compile(shape)
     return found
 
 
 @functools.cache
 def operation_checker(operation: str) -> Check:
     shape = service_model().operation_model(operation).input_shape
-    if shape is None:
-        return lambda value, path: None
-    return checker(shape)
+    return _noop if shape is None else checker(shape)
 
 
 def validate_input(operation: str, body: dict[str, Any]) -> None:
     """Raise ValidationError for the first member of `body` that breaks the model."""
-    operation_checker(operation)(body, "")
+    try:
+        operation_checker(operation)(body)
+    except _Invalid as invalid:
+        path = invalid.path() or "request"
+        raise ValidationError(f"{path}: {invalid.message}", path) from None
 
 
 def operation_names() -> list[str]:
     return list(service_model().operation_names)
+
+
+def require_operations(served: Iterable[str]) -> None:
+    """Fail loudly when the installed botocore predates an operation the emulator serves: its
+    requests would otherwise go unchecked."""
+    missing = sorted(set(served) - set(operation_names()))
+    if missing:
+        raise RuntimeError(
+            f"the installed botocore {botocore.__version__} has no s3vectors model of "
+            f"{', '.join(missing)}; the emulator needs botocore >= 1.44"
+        )

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .exceptions import ValidationError
-from .text import RRF_K, TextField, rrf
+from .text import RRF_K, DocIds, TextField, rrf, search_fields
 
 
 @dataclass
@@ -24,13 +24,18 @@ class TextConfig:
     metadata_key: str
     language: str | None
     ready_at: float  # wall-clock time at which the configuration becomes ACTIVE
+    doc_ids: DocIds  # shared by the configurations of one index, so their scores can be summed
+    built: bool = True  # False while existing vectors are still being backfilled
+    dropped: bool = False  # set when the configuration or its index goes away mid-backfill
     field: TextField = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.field = TextField(self.language)
+        self.field = TextField(self.language, self.doc_ids)
 
     def status(self, now: float | None = None) -> str:
-        return "ACTIVE" if (time.time() if now is None else now) >= self.ready_at else "BUILDING"
+        """ACTIVE once the backfill is done and the configured build delay has passed."""
+        ready = (time.time() if now is None else now) >= self.ready_at
+        return "ACTIVE" if self.built and ready else "BUILDING"
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {"metadataKey": self.metadata_key, "status": self.status()}
@@ -43,6 +48,16 @@ class TextConfig:
         self.field.put_many(
             (key, meta[name]) for key, meta in zip(keys, metadata, strict=True) if name in meta
         )
+
+    def backfill(self, keys: Sequence[str], current: Mapping[str, Mapping[str, Any]]) -> None:
+        """Index the *current* metadata of `keys` (a slice of the index's keys when the
+        configuration was added). Writes made meanwhile indexed their keys already; putting
+        the same value again is harmless, and a key deleted meanwhile is skipped."""
+        name = self.metadata_key
+        for key in keys:
+            meta = current.get(key)
+            if meta is not None and name in meta:
+                self.field.put(key, meta[name])
 
     def update(self, key: str, meta: Mapping[str, Any], existed: bool) -> None:
         value = meta.get(self.metadata_key)
@@ -107,13 +122,11 @@ def text_ranking(
         key, text = pairs[0]
         found = configs[key].field.search(text, limit=depth, allowed=allowed)
         return [TextHit(doc, {key: score}) for doc, score in found]
-    scores: dict[str, dict[str, float]] = {}
-    for key, text in pairs:
-        for doc, score in configs[key].field.search(text, limit=None, allowed=allowed):
-            scores.setdefault(doc, {})[key] = score
-    hits = [TextHit(doc, per_key) for doc, per_key in scores.items()]
-    hits.sort(key=lambda hit: (-hit.total, hit.key))
-    return hits[:depth]
+    queries = [(configs[key].field, text) for key, text in pairs]
+    return [
+        TextHit(doc, {key: score for (key, _), score in zip(pairs, scores, strict=True) if score})
+        for doc, _, scores in search_fields(queries, limit=depth, allowed=allowed)
+    ]
 
 
 def fuse(vector_keys: Sequence[str], text_keys: Sequence[str]) -> list[tuple[str, float]]:

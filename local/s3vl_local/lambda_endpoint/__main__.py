@@ -11,7 +11,7 @@ from types import FrameType
 
 from s3vl_local.identity import FUNCTION_NAME, REGION, dummy_credentials_env
 from s3vl_local.lambda_endpoint.runtime import DEFAULT_HANDLER, FunctionConfig, FunctionRuntime
-from s3vl_local.lambda_endpoint.server import LambdaServer
+from s3vl_local.lambda_endpoint.server import LambdaServer, check_loopback
 from s3vl_local.ports import LOOPBACK
 
 
@@ -23,7 +23,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--handler", default=DEFAULT_HANDLER, help="module:function")
     parser.add_argument("--timeout-seconds", type=float, default=30.0)
     parser.add_argument("--latency-ms", type=int, default=0)
-    parser.add_argument("--max-concurrency", type=int, default=10)
+    parser.add_argument("--max-concurrency", type=int, default=10,
+                        help="invocations running at once; beyond it 429 TooManyRequestsException "
+                             "at once, as a reserved concurrency does")
     parser.add_argument("--alias", action="append", default=[],
                         help="an alias the function answers to, pointing at $LATEST (repeatable)")
     parser.add_argument("--region", default=os.environ.get("AWS_REGION", REGION))
@@ -59,6 +61,14 @@ def function_environment(args: argparse.Namespace) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        check_loopback(args.host)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.max_concurrency < 1:
+        print("error: --max-concurrency must be at least 1", file=sys.stderr)
+        return 2
     os.environ.update(function_environment(args))
     runtime = FunctionRuntime(FunctionConfig(
         function_name=args.function_name, region=args.region,

@@ -51,6 +51,27 @@ class Throttled(Exception):
     """Every execution environment is busy (Lambda's TooManyRequestsException)."""
 
 
+class InvalidRequestContent(ValueError):
+    """The body is not UTF-8 JSON (Lambda answers 400 InvalidRequestContentException)."""
+
+
+def parse_event(body: bytes) -> Any:
+    """The event a handler gets; an empty body is `{}`. Never raises anything but
+    InvalidRequestContent, whose message carries no traceback."""
+    if not body.strip():
+        return {}
+    try:
+        return json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        reason = f"Invalid UTF-8 byte 0x{body[exc.start]:02x} at offset {exc.start}"
+    except json.JSONDecodeError as exc:
+        reason = f"{exc.msg} at line {exc.lineno}, column {exc.colno}"
+    except RecursionError:
+        reason = "JSON nested too deeply"
+    raise InvalidRequestContent(
+        f"Could not parse request body into json: Could not parse payload into json: {reason}")
+
+
 def error_payload(exc: BaseException, request_id: str) -> dict[str, Any]:
     """The body the Python runtime returns for an exception the handler raised."""
     # Only the function's own frames, as the Lambda runtime reports them.
@@ -72,6 +93,9 @@ class FunctionRuntime:
         self._pool = ThreadPoolExecutor(max_workers=config.max_concurrency,
                                         thread_name_prefix="lambda-env")
         self._slots = threading.BoundedSemaphore(config.max_concurrency)
+        # Invocations answered 429 so far (reported by GET /_s3vl/health).
+        self.throttled = 0
+        self._throttled_lock = threading.Lock()
         self._handler: Handler | None = None
         self._import_lock = threading.Lock()
         install_routing()
@@ -93,8 +117,14 @@ class FunctionRuntime:
 
     def invoke(self, event_bytes: bytes, qualifier: str | None,
                client_context: ClientContext | None, wait: bool = True) -> InvocationResult:
-        """Run one invocation. With wait=False (Event) the result is dropped when it ends."""
-        if not self._slots.acquire(timeout=1.0):
+        """Run one invocation. With wait=False (Event) the result is dropped when it ends.
+
+        Raises InvalidRequestContent for a body that is not UTF-8 JSON, and Throttled at once
+        when max_concurrency invocations are running (as a reserved concurrency does)."""
+        event = parse_event(event_bytes)
+        if not self._slots.acquire(blocking=False):
+            with self._throttled_lock:
+                self.throttled += 1
             raise Throttled("Rate Exceeded.")
         request_id = str(uuid.uuid4())
         deadline = time.monotonic() + self.config.timeout_seconds
@@ -110,7 +140,7 @@ class FunctionRuntime:
             deadline_monotonic=deadline,
             client_context=client_context,
         )
-        future = self._pool.submit(self._run, event_bytes, context)
+        future = self._pool.submit(self._run, event, context)
         # The slot is freed when the handler really returns, even after a timeout answer:
         # like a timed-out Lambda environment, it is busy until it is torn down.
         future.add_done_callback(lambda _f: self._slots.release())
@@ -126,7 +156,7 @@ class FunctionRuntime:
             return InvocationResult(request_id, json.dumps(body).encode(), "Unhandled",
                                     log.encode()[-LOG_TAIL_BYTES:])
 
-    def _run(self, event_bytes: bytes, context: LambdaContext) -> InvocationResult:
+    def _run(self, event: Any, context: LambdaContext) -> InvocationResult:
         request_id = context.aws_request_id
         started = time.monotonic()
         function_error: str | None = None
@@ -142,7 +172,6 @@ class FunctionRuntime:
                 function_error = "Unhandled"
             else:
                 try:
-                    event = json.loads(event_bytes) if event_bytes.strip() else {}
                     body = handler(event, context)
                 except Exception as exc:
                     body = error_payload(exc, request_id)

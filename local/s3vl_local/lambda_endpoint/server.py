@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import json
 import threading
 import urllib.parse
@@ -17,7 +18,12 @@ from typing import Any
 
 from s3vl_local.lambda_endpoint.context import ClientContext, function_arn
 from s3vl_local.lambda_endpoint.naming import BadFunctionName, matches, parse_function_name
-from s3vl_local.lambda_endpoint.runtime import FunctionRuntime, InvocationResult, Throttled
+from s3vl_local.lambda_endpoint.runtime import (
+    FunctionRuntime,
+    InvalidRequestContent,
+    InvocationResult,
+    Throttled,
+)
 
 INVOKE_PREFIX = "/2015-03-31/functions/"
 INVOKE_SUFFIX = "/invocations"
@@ -30,9 +36,11 @@ INVOCATION_TYPES = {"RequestResponse": 200, "Event": 202, "DryRun": 204}
 class LambdaError(Exception):
     """An error Lambda answers itself (the function does not run)."""
 
-    def __init__(self, status: int, error_type: str, message: str) -> None:
+    def __init__(self, status: int, error_type: str, message: str,
+                 reason: str | None = None) -> None:
         super().__init__(message)
         self.status, self.error_type, self.message = status, error_type, message
+        self.reason = reason
 
 
 class InvokeHandler(BaseHTTPRequestHandler):
@@ -55,7 +63,8 @@ class InvokeHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _send_error(self, err: LambdaError, request_id: str = "") -> None:
-        body = json.dumps({"Type": "User", "message": err.message}).encode()
+        fields = {"Reason": err.reason} if err.reason else {}
+        body = json.dumps({**fields, "Type": "User", "message": err.message}).encode()
         headers = {"x-amzn-ErrorType": err.error_type}
         if request_id:
             headers["x-amzn-RequestId"] = request_id
@@ -78,7 +87,9 @@ class InvokeHandler(BaseHTTPRequestHandler):
             body = {"status": "ok", "function_name": cfg.function_name,
                     "function_arn": self.server.runtime.arn, "handler": cfg.handler_spec,
                     "timeout_seconds": cfg.timeout_seconds,
-                    "latency_ms": self.server.runtime.latency_ms}
+                    "latency_ms": self.server.runtime.latency_ms,
+                    "max_concurrency": cfg.max_concurrency,
+                    "throttled": self.server.runtime.throttled}
             self._send(200, json.dumps(body).encode())
             return
         self._send_error(LambdaError(404, "UnknownOperationException", "Unknown operation"))
@@ -149,8 +160,11 @@ class InvokeHandler(BaseHTTPRequestHandler):
         try:
             result = runtime.invoke(body, qualifier, client_context,
                                     wait=invocation_type == "RequestResponse")
+        except InvalidRequestContent as exc:
+            raise LambdaError(400, "InvalidRequestContentException", str(exc)) from exc
         except Throttled as exc:
-            raise LambdaError(429, "TooManyRequestsException", str(exc)) from exc
+            raise LambdaError(429, "TooManyRequestsException", str(exc),
+                              reason="ReservedFunctionConcurrentInvocationLimitExceeded") from exc
         headers["x-amzn-RequestId"] = result.request_id
         if invocation_type == "Event":
             self._send(202, b"", headers)
@@ -185,6 +199,17 @@ class InvokeHandler(BaseHTTPRequestHandler):
                              env=decoded.get("env"))
 
 
+def check_loopback(host: str) -> None:
+    """The endpoint has no authentication (as the emulator): it serves on loopback only."""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(f"--host must be a loopback address (127.0.0.1, localhost), got {host!r}: "
+                         "the local Lambda endpoint has no authentication")
+
+
 class LambdaServer(ThreadingHTTPServer):
     daemon_threads = True
     # Bounded: at most this many connections wait in the accept queue.
@@ -192,6 +217,7 @@ class LambdaServer(ThreadingHTTPServer):
 
     def __init__(self, host: str, port: int, runtime: FunctionRuntime,
                  access_log: bool = False) -> None:
+        check_loopback(host)
         super().__init__((host, port), InvokeHandler)
         self.runtime = runtime
         self.access_log = access_log

@@ -18,7 +18,7 @@ def install(dsn: str, lambda_endpoint: str) -> None:
     """Create the stand-in in the database of `dsn` (a superuser DSN) and point it at the endpoint.
 
     The endpoint is stored with ALTER DATABASE ... SET, as Aurora stores its endpoint override in
-    a parameter: new sessions see it, the current one gets it with SET as well.
+    a parameter. The stand-in reads only that (or the server-level) value, never a session's.
     """
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(standin_sql().encode())
@@ -27,5 +27,3 @@ def install(dsn: str, lambda_endpoint: str) -> None:
             sql.SQL("ALTER DATABASE {} SET {} = {}").format(
                 sql.Identifier(dbname), sql.Identifier(*ENDPOINT_GUC.split(".")),
                 sql.Literal(lambda_endpoint)))
-        conn.execute(sql.SQL("SET {} = {}").format(
-            sql.Identifier(*ENDPOINT_GUC.split(".")), sql.Literal(lambda_endpoint)))

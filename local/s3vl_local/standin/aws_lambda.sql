@@ -1,6 +1,9 @@
 -- Local stand-in for Aurora PostgreSQL's aws_lambda extension (schemas aws_lambda, aws_commons).
 -- Same four aws_lambda.invoke overloads, OUT columns and error texts as Aurora; calls the Lambda
--- Invoke API at the URL in the GUC aws_lambda.endpoint_override (the local Lambda endpoint).
+-- Invoke API at the URL in aws_lambda.endpoint_override (the local Lambda endpoint), read only from
+-- the database-level (ALTER DATABASE ... SET) or server-level (postgresql.conf, ALTER SYSTEM)
+-- setting, as Aurora's static parameter: a session's SET, set_config, connection options or its
+-- own ALTER ROLE ... SET can never redirect calls (a reader could otherwise answer for Lambda).
 -- Needs plpython3u (runs the system python3: standard library only). Idempotent. Run as superuser.
 
 DO $guard$
@@ -46,6 +49,26 @@ RETURNS aws_commons._lambda_function_arn_1
 LANGUAGE sql IMMUTABLE
 AS $$ SELECT ROW($1, $2)::aws_commons._lambda_function_arn_1 $$;
 
+-- The endpoint: the database-level value, else the server-level one, else NULL. Never the
+-- session's value (current_setting would return it). SECURITY DEFINER to read pg_file_settings;
+-- it returns one setting and takes no argument.
+CREATE OR REPLACE FUNCTION aws_lambda._endpoint()
+RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT coalesce(
+    (SELECT pg_catalog.substr(c, pg_catalog.length('aws_lambda.endpoint_override=') + 1)
+       FROM pg_catalog.pg_db_role_setting s, pg_catalog.unnest(s.setconfig) AS c
+      WHERE s.setrole = 0
+        AND s.setdatabase = (SELECT d.oid FROM pg_catalog.pg_database d
+                              WHERE d.datname = pg_catalog.current_database())
+        AND c LIKE 'aws\_lambda.endpoint\_override=%'),
+    (SELECT f.setting FROM pg_catalog.pg_file_settings f
+      WHERE f.name = 'aws_lambda.endpoint_override' AND f.error IS NULL
+      ORDER BY f.seqno DESC LIMIT 1))
+$$;
+
 -- The one place that talks HTTP. It never raises: failures come back as error_* columns, which
 -- aws_lambda._invoke raises with Aurora's texts (a PL/Python raise would prefix "plpy.Error: ").
 CREATE OR REPLACE FUNCTION aws_lambda._http_invoke(
@@ -71,6 +94,13 @@ class Failure(Exception):
         Exception.__init__(self, message)
         self.row = {"error_message": message, "error_detail": detail, "error_hint": hint,
                     "error_sqlstate": sqlstate}
+
+
+def endpoint_setting():
+    plan = SD.get("endpoint_plan")
+    if plan is None:
+        plan = SD["endpoint_plan"] = plpy.prepare("SELECT aws_lambda._endpoint() AS v")
+    return plan.execute()[0]["v"]
 
 
 def setting(name):
@@ -114,10 +144,11 @@ def invoke():
         raise Failure("invoke API failed",
                       detail='qualifier "%s" conflicts with the qualifier "%s" in the function '
                              'ARN' % (fn_qualifier, arn.group(2)), sqlstate="22023")
-    endpoint = setting("aws_lambda.endpoint_override") or ""
+    endpoint = endpoint_setting() or ""
     if not endpoint:
         raise api_failed("Unable to connect to endpoint: aws_lambda.endpoint_override is not "
-                         "set (the local stand-in needs the local Lambda endpoint URL)")
+                         "set at database or server level (the local stand-in needs the local "
+                         "Lambda endpoint URL there; a session's own value is ignored)")
     url = urllib.parse.urlsplit(endpoint)
     connect_s = timeout_ms("aws_lambda.connect_timeout_ms") / 1000.0
     request_s = timeout_ms("aws_lambda.request_timeout_ms") / 1000.0
@@ -142,7 +173,10 @@ def invoke():
             raise api_failed("Unable to connect to endpoint")
         conn.sock.settimeout(request_s)
         try:
-            conn.request("POST", path, body=body, headers=headers)
+            try:
+                conn.request("POST", path, body=body, headers=headers)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # Lambda answers an oversized body (413) before reading it all
             resp = conn.getresponse()
             raw = resp.read()
         except socket.timeout:

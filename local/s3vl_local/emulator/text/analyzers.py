@@ -5,7 +5,7 @@ Every analyzer NFKC-normalises and lowercases, then tokenizes on Unicode word ch
 - standard (no language): those tokens as they are; Han and Hiragana characters are one
   token each, as Lucene's StandardTokenizer emits them;
 - en, fr, es, pt, it, de, nl: the same tokens, Snowball-stemmed (PyStemmer); English drops a
-  possessive "'s", French and Italian drop an elided article ("l'", "dell'");
+  possessive "'s", French and Italian an elided article or pronoun ("l'", "qu'", "dell'");
 - zh: jieba's dictionary segmentation (accurate mode), keeping word tokens only;
 - ja, ko: overlapping bigrams over each run of Han, Hiragana, Katakana and Hangul characters
   (a lone character stays a unigram), as Lucene's CJKAnalyzer does; other words as standard.
@@ -15,6 +15,7 @@ very common words close to zero.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -46,7 +47,38 @@ _WORD_CHARS = rf"[^\W_{_IDEO}]"
 _STANDARD = re.compile(rf"[{_IDEO}]|{_WORD_CHARS}+(?:'{_WORD_CHARS}+)*")
 _BIGRAM = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+(?:'[^\W_{_CJK}]+)*")
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
-_ELIDING = frozenset({"fr", "it"})
+# Elided articles and pronouns stripped before stemming (the lists of Lucene's French and
+# Italian analyzers); other apostrophes stay ("aujourd'hui").
+_ELISIONS = {
+    "fr": frozenset(
+        {"l", "m", "t", "qu", "n", "s", "j", "d", "c", "jusqu", "quoiqu", "lorsqu", "puisqu"}
+    ),
+    "it": frozenset(
+        {
+            "c",
+            "l",
+            "all",
+            "dall",
+            "dell",
+            "nell",
+            "sull",
+            "coll",
+            "pell",
+            "gl",
+            "agl",
+            "dagl",
+            "degl",
+            "negl",
+            "sugl",
+            "un",
+            "m",
+            "t",
+            "s",
+            "v",
+            "d",
+        }
+    ),
+}
 
 # PyStemmer's stemmer objects keep a cache and are not thread-safe: one per thread.
 _local = threading.local()
@@ -87,12 +119,18 @@ def _is_cjk(char: str) -> bool:
     return _CJK_CHAR.match(char) is not None
 
 
-def _jieba_cut(text: str) -> list[str]:
-    import jieba  # loads its dictionary on first use (about a second): only when zh is used
+@functools.cache
+def _jieba() -> Any:
+    # Imported on first zh use only: jieba then loads its dictionary (about a second).
+    import jieba
 
     jieba.setLogLevel(logging.WARNING)
+    return jieba.Tokenizer()
+
+
+def _jieba_cut(text: str) -> list[str]:
     tokens: list[str] = []
-    for piece in jieba.lcut(text):
+    for piece in _jieba().lcut(text):
         tokens.extend(_WORD.findall(piece))
     return tokens
 
@@ -101,9 +139,14 @@ def _stem_language(tokens: list[str], language: str, has_apostrophe: bool) -> li
     # Only a token with an apostrophe can carry a possessive or an elision.
     if has_apostrophe and language == "en":
         tokens = [t[:-2] if t.endswith("'s") and len(t) > 2 else t for t in tokens]
-    elif has_apostrophe and language in _ELIDING:
-        tokens = [t.rsplit("'", 1)[1] if "'" in t else t for t in tokens]
+    elif has_apostrophe and language in _ELISIONS:
+        tokens = [_elide(t, _ELISIONS[language]) for t in tokens]
     return _stemmer(language)(tokens)
+
+
+def _elide(token: str, articles: frozenset[str]) -> str:
+    head, apostrophe, tail = token.partition("'")
+    return tail if apostrophe and tail and head in articles else token
 
 
 def check_language(language: str | None) -> None:

@@ -1,9 +1,10 @@
 """The BM25 index of one searchable metadata key: incremental postings, numpy scoring.
 
-Each document (vector key) gets a small integer id. The postings of a term map ids to term
-frequencies in a dict, so a put or delete touches only the document's own terms; a search
-turns the postings of its few query terms into numpy arrays (cached per term until a write
-touches that term) and scores every candidate in one vectorised pass.
+Each document (vector key) has a small integer id (from a `DocIds`, shared by the fields of
+one vector index). The postings of a term map ids to term frequencies in a dict, so a put or
+delete touches only the document's own terms; a search turns the postings of its few query
+terms into numpy arrays (cached per term until a write touches that term) and scores every
+candidate in one vectorised pass.
 
 Score of document d for a query with distinct terms t (Okapi BM25, Robertson and Zaragoza
 2009, with Lucene's non-negative idf):
@@ -16,24 +17,19 @@ serialises writes against searches (the emulator's index lock).
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from collections.abc import Set as AbstractSet
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
-import numpy.typing as npt
 
 from s3vl_local.emulator.text.analyzers import analyze, check_language
+from s3vl_local.emulator.text.docids import DocIds
+from s3vl_local.emulator.text.ranking import F64, Allowed, Ids, best, check_limit
 
 # AWS does not publish its parameters; these are Lucene's and the textbook defaults.
 BM25_K1 = 1.2
 BM25_B = 0.75
-
-Ids = npt.NDArray[np.int64]
-F64 = npt.NDArray[np.float64]
-Allowed = Callable[[str], bool] | AbstractSet[str] | None
 
 
 def _text_parts(value: object) -> Iterator[str]:
@@ -45,25 +41,31 @@ def _text_parts(value: object) -> Iterator[str]:
 
 
 class TextField:
-    """BM25 index of ONE searchable metadata key of ONE vector index."""
+    """BM25 index of ONE searchable metadata key of ONE vector index.
 
-    def __init__(self, language: str | None) -> None:
+    `doc_ids`: pass the same `DocIds` to every field of one vector index to search several
+    fields at once with `search_fields`; by default the field has its own.
+    """
+
+    def __init__(self, language: str | None, doc_ids: DocIds | None = None) -> None:
         check_language(language)
         self.language = language
-        self._ids: dict[str, int] = {}
-        self._keys: list[str] = []
-        self._free: list[int] = []
-        self._doc_terms: list[Counter[str] | None] = []
+        self.doc_ids = doc_ids if doc_ids is not None else DocIds()
+        self._docs: dict[int, tuple[str, ...]] = {}  # id -> its distinct terms, to delete
         self._lengths: F64 = np.zeros(16, dtype=np.float64)
         self._total_length = 0
         self._postings: dict[str, dict[int, int]] = {}
         self._arrays: dict[str, tuple[Ids, F64]] = {}
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return len(self._docs)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._ids
+        return isinstance(key, str) and self._id(key) is not None
+
+    def _id(self, key: str) -> int | None:
+        doc = self.doc_ids.get(key)
+        return doc if doc is not None and doc in self._docs else None
 
     def tokens(self, value: object) -> list[str]:
         """The tokens this field indexes for a metadata value (empty: no text)."""
@@ -79,12 +81,16 @@ class TextField:
         (their tokens concatenated); anything else, or a value with no token, leaves `key`
         without text for this field.
         """
-        self.delete(key)
         terms = Counter(self.tokens(value))
+        self.delete(key)
         if not terms:
             return
-        doc = self._new_id(key)
-        self._doc_terms[doc] = terms
+        doc = self.doc_ids.acquire(key)
+        self._docs[doc] = tuple(terms)
+        if doc >= self._lengths.shape[0]:
+            grown = np.zeros(max(2 * self._lengths.shape[0], doc + 1), dtype=np.float64)
+            grown[: self._lengths.shape[0]] = self._lengths
+            self._lengths = grown
         length = sum(terms.values())
         self._lengths[doc] = length
         self._total_length += length
@@ -99,12 +105,10 @@ class TextField:
 
     def delete(self, key: str) -> None:
         """Remove `key`'s text; no-op if it has none."""
-        doc = self._ids.pop(key, None)
+        doc = self._id(key)
         if doc is None:
             return
-        terms = self._doc_terms[doc]
-        assert terms is not None
-        for term in terms:
+        for term in self._docs.pop(doc):
             postings = self._postings[term]
             del postings[doc]
             if not postings:
@@ -112,23 +116,18 @@ class TextField:
             self._arrays.pop(term, None)
         self._total_length -= int(self._lengths[doc])
         self._lengths[doc] = 0.0
-        self._doc_terms[doc] = None
-        self._free.append(doc)
+        self.doc_ids.release(doc)
 
-    def _new_id(self, key: str) -> int:
-        if self._free:
-            doc = self._free.pop()
-            self._keys[doc] = key
-        else:
-            doc = len(self._keys)
-            self._keys.append(key)
-            self._doc_terms.append(None)
-            if doc >= self._lengths.shape[0]:
-                grown = np.zeros(self._lengths.shape[0] * 2, dtype=np.float64)
-                grown[: self._lengths.shape[0]] = self._lengths
-                self._lengths = grown
-        self._ids[key] = doc
-        return doc
+    def clear(self) -> None:
+        """Remove every text (e.g. when the key's text search configuration is dropped),
+        releasing the field's hold on the shared document ids."""
+        for doc in self._docs:
+            self.doc_ids.release(doc)
+        self._docs.clear()
+        self._lengths = np.zeros(16, dtype=np.float64)
+        self._total_length = 0
+        self._postings.clear()
+        self._arrays.clear()
 
     def _term_arrays(self, term: str) -> tuple[Ids, F64]:
         cached = self._arrays.get(term)
@@ -142,7 +141,7 @@ class TextField:
     def scores(self, query: str) -> tuple[Ids, F64]:
         """Ids of every document matching `query` and their BM25 scores (unordered)."""
         terms = [t for t in dict.fromkeys(analyze(query, self.language)) if t in self._postings]
-        n = len(self._ids)
+        n = len(self._docs)
         if not terms or n == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
         avgdl = self._total_length / n
@@ -155,7 +154,7 @@ class TextField:
             per_term.append((ids, idf * tfs * (BM25_K1 + 1.0) / (tfs + norm)))
         if len(per_term) == 1:
             return per_term[0]
-        dense = np.zeros(len(self._keys), dtype=np.float64)
+        dense = np.zeros(len(self.doc_ids), dtype=np.float64)
         for ids, part in per_term:  # ids are unique within one term's postings
             dense[ids] += part
         hits = np.flatnonzero(dense).astype(np.int64)
@@ -170,59 +169,37 @@ class TextField:
         keys or a predicate on a key) restricts the candidates; N, avgdl and df stay those of
         the whole field, so a key's score does not depend on the filter.
         """
-        if limit is not None and limit < 0:
-            raise ValueError(f"limit must be >= 0 or None, got {limit}")
-        if limit == 0:
-            return []
+        check_limit(limit)
         ids, scores = self.scores(query)
-        predicate: Callable[[str], bool] | None = None
-        if isinstance(allowed, AbstractSet):
-            keep = self._allowed_mask(ids, allowed)
-            ids, scores = ids[keep], scores[keep]
-        elif allowed is not None:
-            predicate = allowed
-        positive = scores > 0.0
-        if not positive.all():
-            ids, scores = ids[positive], scores[positive]
-        if predicate is None and limit is not None and ids.shape[0] > limit:
-            # Only the best `limit` scores (and everything tied with the last) can be returned.
-            threshold = np.partition(scores, ids.shape[0] - limit)[ids.shape[0] - limit]
-            keep = scores >= threshold
-            ids, scores = ids[keep], scores[keep]
-        return self._ranked(ids, scores, limit, predicate)
+        keys = self.doc_ids.keys
+        return [
+            (keys[doc], score) for doc, score in best(self.doc_ids, ids, scores, limit, allowed)
+        ]
 
-    def _allowed_mask(self, ids: Ids, allowed: AbstractSet[str]) -> npt.NDArray[np.bool_]:
-        keys = self._keys
-        if len(allowed) < ids.shape[0]:
-            member = np.zeros(len(keys), dtype=np.bool_)
-            allowed_ids = [self._ids[k] for k in allowed if k in self._ids]
-            member[np.asarray(allowed_ids, dtype=np.int64)] = True
-            return member[ids]  # type: ignore[no-any-return]
-        return np.fromiter((keys[i] in allowed for i in ids.tolist()), np.bool_, ids.shape[0])
 
-    def _ranked(
-        self, ids: Ids, scores: F64, limit: int | None, predicate: Callable[[str], bool] | None
-    ) -> list[tuple[str, float]]:
-        """Walk groups of equal score, best first, each group in key order, up to `limit`."""
-        if ids.shape[0] == 0:
-            return []
-        order = np.argsort(-scores, kind="stable")
-        ids, scores = ids[order], scores[order]
-        bounds = (np.flatnonzero(scores[1:] != scores[:-1]) + 1).tolist()
-        out: list[tuple[str, float]] = []
-        keys = self._keys
-        for start, end in zip([0, *bounds], [*bounds, ids.shape[0]], strict=True):
-            score = float(scores[start])
-            group = [keys[i] for i in ids[start:end].tolist()]
-            if predicate is not None:
-                for key in sorted(group):
-                    if predicate(key):
-                        out.append((key, score))
-                        if len(out) == limit:
-                            return out
-                continue
-            chosen = sorted(group) if limit is None else heapq.nsmallest(limit - len(out), group)
-            out.extend((key, score) for key in chosen)
-            if limit is not None and len(out) >= limit:
-                return out
-        return out
+def search_fields(
+    queries: Sequence[tuple[TextField, str]], limit: int | None = None, allowed: Allowed = None
+) -> list[tuple[str, float, tuple[float, ...]]]:
+    """Documents matching any (field, query) pair, by the sum of their BM25 scores.
+
+    Returns (key, total, per-pair scores in the order of `queries`, 0.0 where that pair did
+    not match), best total first, ties by key, at most `limit`; `allowed` as for
+    `TextField.search`. The fields must share one `DocIds`.
+    """
+    check_limit(limit)
+    if not queries:
+        return []
+    doc_ids = queries[0][0].doc_ids
+    if any(field.doc_ids is not doc_ids for field, _ in queries):
+        raise ValueError("search_fields: the fields must share one DocIds")
+    per_pair = np.zeros((len(queries), len(doc_ids)), dtype=np.float64)
+    for row, (field, query) in enumerate(queries):
+        ids, scores = field.scores(query)
+        per_pair[row, ids] = scores
+    total = per_pair.sum(axis=0)
+    hits = np.flatnonzero(total).astype(np.int64)
+    keys = doc_ids.keys
+    return [
+        (keys[doc], score, tuple(per_pair[:, doc].tolist()))
+        for doc, score in best(doc_ids, hits, total[hits], limit, allowed)
+    ]
