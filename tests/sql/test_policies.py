@@ -231,3 +231,22 @@ def test_policy_match_semantics(db: psycopg.Connection[Any], metadata: Any, poli
     resolved = {"$and": [{k: v} for k, v in policy.items()]}
     assert db.execute("SELECT s3vl._policy_matches(%s, %s)",
                       (Jsonb(metadata), Jsonb(resolved))).fetchone() == (matches,)
+
+
+def test_query_table_obeys_the_policy(db: psycopg.Connection[Any], tenants: Tenants) -> None:
+    table = f"pol_src_{uuid.uuid4().hex[:8]}"
+    db.execute(f"CREATE TABLE {table} (k text PRIMARY KEY, emb float8[])")
+    db.execute(f"INSERT INTO {table} SELECT unnest(%s::text[]), ARRAY[1, 0, 0]",
+               (list(VECTORS),))
+    db.execute(f"GRANT SELECT ON {table} TO PUBLIC")
+    db.execute("SELECT s3vl.track_table(%s, 'k', 'emb', %s)", (table, tenants.index))
+    try:
+        for t in ("a", "b"):
+            as_tenant(db, tenants, t)
+            got = keys(db, "SELECT key FROM s3vl.query_table(%s, 'k', %s::float8[], 20)",
+                       (table, Q))
+            assert got == {k for k in VECTORS if k.startswith(t + "-")}
+    finally:
+        db.execute("RESET ROLE")
+        db.execute("SELECT s3vl.untrack_table(%s)", (table,))
+        db.execute(f"DROP TABLE {table}")
