@@ -143,8 +143,8 @@ DECLARE
   page jsonb;
   passed jsonb;
   token text;
-  kept jsonb := '[]';
-  kept_keys text[] := '{}';
+  kept jsonb := '[]'::jsonb;
+  kept_keys text[] := '{}'::text[];
   examined integer := 0;
   got integer;
   pages integer;

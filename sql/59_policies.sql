@@ -75,7 +75,6 @@ DECLARE
   k text;
   spec jsonb;
   op text;
-  i integer;
 BEGIN
   IF filter IS NULL OR pg_catalog.jsonb_typeof(filter) <> 'object' OR filter = '{}' THEN
     RAISE EXCEPTION '%: filter must be a non-empty JSON object of metadata keys', caller
@@ -154,7 +153,7 @@ LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
   roles name[];
-  parts jsonb := '[]';
+  parts jsonb := '[]'::jsonb;
   p record;
   k text;
   spec jsonb;
