@@ -59,8 +59,12 @@ BUILDERS: dict[str, tuple[str, dict[str, Any]]] = {
 # by name, so that any other example of a built operation fails this test until SQL builds it (or
 # it is added here with a reason): nothing is skipped silently.
 NOT_BUILT_BY_SQL: dict[str, str] = {
-    "query_vectors_one_page": "page by page (max_pages): s3vl.query_vectors_where, issue 12",
-    "query_vectors_next_page": "page by page (page_token): s3vl.query_vectors_where, issue 12",
+    "query_vectors_one_page": "built by s3vl._query_page_request (query_vectors_where); "
+                              "tests/sql/test_query_where.py::"
+                              "test_page_requests_and_answers_match_the_protocol_examples",
+    "query_vectors_next_page": "built by s3vl._query_page_request (query_vectors_where); "
+                               "tests/sql/test_query_where.py::"
+                               "test_page_requests_and_answers_match_the_protocol_examples",
     "query_texts": "text search (query_texts): s3vl.search_text, issue 11",
     "query_hybrid": "hybrid search (query_texts + query_vector): s3vl.hybrid_search, issue 11",
 }
