@@ -32,7 +32,8 @@ AS $$
     ('invocation_items', 1,      5000, 'vectors or keys one write invocation carries (10 PutVectors calls of 500)'),
     ('payload_margin_bytes', 0, 262144, 'room a write or batch invocation leaves below its payload limit (envelope, one element past the line)'),
     ('sync_batch_bytes', 1,   4000000, 'estimated JSON of one s3vl.sync put batch (under invoke_payload_bytes)'),
-    ('sync_max_rows',   1,    1000000, 'rows one s3vl.sync run handles (its max_rows)')
+    ('sync_max_rows',   1,    1000000, 'rows one s3vl.sync run handles (its max_rows)'),
+    ('sync_backoff_seconds', 1,   300, 'longest pause before s3vl.sync retries a failed key (1 s doubling)')
 $$;
 COMMENT ON FUNCTION s3vl.limits() IS 's3vl: every limit the SQL functions check before a call';
 

@@ -25,12 +25,13 @@ AS $$
            s3vl._limit('sync_batch_bytes') / (coalesce(dimension, 4096) * 22 + 2048)))
 $$;
 
--- Backoff after a failed attempt: 1 s, 2 s, 4 s ... capped at 5 minutes.
+-- Backoff after a failed attempt: 1 s, 2 s, 4 s ... capped at sync_backoff_seconds (5 minutes).
 CREATE OR REPLACE FUNCTION s3vl._sync_backoff(attempts integer)
 RETURNS interval
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-  SELECT pg_catalog.make_interval(secs => least(300, 2 ^ least(attempts - 1, 20)))
+  SELECT pg_catalog.make_interval(secs => least(s3vl._limit('sync_backoff_seconds'),
+                                                2 ^ least(attempts - 1, 20)))
 $$;
 
 -- The role that called into s3vl. Inside a SECURITY DEFINER function current_user is the owner;

@@ -59,6 +59,7 @@ SQL_ONLY = {
     "payload_margin_bytes": "SQL splits writes into invocations",
     "sync_batch_bytes": "sync is in SQL",
     "sync_max_rows": "sync is in SQL",
+    "sync_backoff_seconds": "sync is in SQL",
 }
 
 
@@ -120,6 +121,17 @@ def test_sql_helpers_read_the_limits(db: Any) -> None:
     assert budget == rows["event_payload_bytes"][1] - rows["payload_margin_bytes"][1]
     assert db.execute("SELECT s3vl._sync_batch_size(1)").fetchone() == (
         rows["put_vectors_per_call"][1],)
+    assert db.execute("SELECT extract(epoch FROM s3vl._sync_backoff(100))::integer").fetchone() == (
+        rows["sync_backoff_seconds"][1],)
+
+
+def test_sql_float32_bound_is_the_function_one() -> None:
+    # The float32 magnitude bound sits in SQL expressions and jsonpath texts (s3vl.limits() holds
+    # integers only): every copy must be the function's value.
+    literals = [float(m) for p in sorted((REPO_ROOT / "sql").glob("*.sql"))
+                for m in re.findall(r"\d\.\d{10,}e38", p.read_text())]
+    assert len(literals) >= 2
+    assert set(literals) == {fn.FLOAT32_MAX}
 
 
 def test_local_lambda_endpoint_reads_the_payload_limits() -> None:
