@@ -51,7 +51,7 @@ TWINS: dict[str, tuple[tuple[int, int], tuple[int, int] | None]] = {
 }
 # Rows only SQL holds (nothing to tie but the docs, checked below), and why.
 SQL_ONLY = {
-    "timeout_seconds": "aws_lambda.request_timeout_ms, set by SQL per call",
+    "timeout_seconds": "aws_lambda.request_timeout_ms (the template's LambdaTimeout is tied below)",
     "index_name_length": "registry (friendly) names exist only in SQL",
     "cache_ttl_seconds": "the result cache is in SQL",
     "max_attempts": "SQL retries a throttled invocation",
@@ -123,6 +123,24 @@ def test_sql_helpers_read_the_limits(db: Any) -> None:
         rows["put_vectors_per_call"][1],)
     assert db.execute("SELECT extract(epoch FROM s3vl._sync_backoff(100))::integer").fetchone() == (
         rows["sync_backoff_seconds"][1],)
+
+
+def _template_range(parameter: str) -> tuple[int, int]:
+    text = (REPO_ROOT / "cloudformation" / "template.yaml").read_text()
+    block = re.search(rf"\n  {parameter}:\n((?:    .*\n)+)", text)
+    assert block is not None, parameter
+    low = re.search(r"MinValue: (\d+)", block.group(1))
+    high = re.search(r"MaxValue: (\d+)", block.group(1))
+    assert low is not None and high is not None, parameter
+    return int(low.group(1)), int(high.group(1))
+
+
+@pytest.mark.stack
+def test_cloudformation_parameters_stay_inside_the_sql_limits(db: Any) -> None:
+    rows = _sql_limits(db)
+    assert _template_range("IndexDimension") == rows["dimension"]
+    # SQL's timeout_seconds bounds aws_lambda's wait; the template the function's own timeout.
+    assert _template_range("LambdaTimeout")[1] == rows["timeout_seconds"][1]
 
 
 def test_sql_float32_bound_is_the_function_one() -> None:
