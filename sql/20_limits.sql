@@ -1,5 +1,9 @@
--- Every limit the SQL side checks, in one place (the service facts are in
--- shared/reference/s3vectors-facts.md; the function's copy is lambda/s3vl_lambda/limits.py).
+-- Every limit the SQL side checks, in one place. Service limits come from botocore's s3vectors
+-- model and https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-vectors-limitations.html,
+-- Lambda's from https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html. The
+-- function's copy is lambda/s3vl_lambda/limits.py, the emulator's
+-- local/s3vl_local/emulator/constants.py; tests/sql/test_facts_tie.py ties every row to them (or
+-- records that only SQL has it), so a new row needs an entry there.
 
 CREATE OR REPLACE FUNCTION s3vl.limits()
 RETURNS TABLE (name text, min_value integer, max_value integer, description text)
@@ -12,6 +16,7 @@ AS $$
     ('segment_count',   1,       16, 'list_vectors parallel segments'),
     ('segment_index',   0,       15, 'list_vectors segment number, below segment_count'),
     ('vector_id_length', 1,    1024, 'characters in a vector key'),
+    ('index_arn_length', 1,    2048, 'characters in an index ARN'),
     ('timeout_seconds', 1,      900, 'Lambda call timeout (aws_lambda.request_timeout_ms / 1000)'),
     ('index_name_length', 1,     63, 'characters in a registry (friendly) index name'),
     ('metadata_keys',   0,       50, 'keys in one vector''s metadata'),
@@ -25,7 +30,13 @@ AS $$
     ('pages_per_call',  1,      100, 'QueryVectors pages one paged invocation reads (also at most timeout_seconds)'),
     ('page_token_length', 1,   4096, 'characters in a QueryVectors page token'),
     ('max_attempts',    1,       20, 'attempts per Lambda invocation when Lambda throttles or fails with 5xx'),
-    ('max_filter_depth', 1,      32, 'JSON nesting depth of a metadata_filter (each object and array counts one)')
+    ('max_filter_depth', 1,      32, 'JSON nesting depth of a metadata_filter (each object and array counts one)'),
+    ('put_vectors_per_call', 1,   500, 'vectors per PutVectors call (S3 Vectors; sync batches at most this many)'),
+    ('invocation_items', 1,      5000, 'vectors or keys one write invocation carries (10 PutVectors calls of 500)'),
+    ('payload_margin_bytes', 0, 262144, 'room a write or batch invocation leaves below its payload limit (envelope, one element past the line)'),
+    ('sync_batch_bytes', 1,   4000000, 'estimated JSON of one s3vl.sync put batch (under invoke_payload_bytes)'),
+    ('sync_max_rows',   1,    1000000, 'rows one s3vl.sync run handles (its max_rows)'),
+    ('sync_backoff_seconds', 1,   300, 'longest pause before s3vl.sync retries a failed key (1 s doubling)')
 $$;
 COMMENT ON FUNCTION s3vl.limits() IS 's3vl: every limit the SQL functions check before a call';
 

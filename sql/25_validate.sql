@@ -47,7 +47,9 @@ BEGIN
 END
 $$;
 
--- Splits an S3 Vectors index ARN of any partition; NULL when it is not one.
+-- Splits an S3 Vectors index ARN of any partition; NULL when it is not one. The same pattern and
+-- length limit as the function's (lambda/s3vl_lambda/index_ref.py): tests/index_arn_cases.json
+-- holds the ARNs both accept and refuse.
 CREATE OR REPLACE FUNCTION s3vl._parse_index_arn(arn text,
   OUT partition text, OUT region text, OUT account_id text, OUT bucket_name text,
   OUT index_name text)
@@ -55,8 +57,9 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
   SELECT m[1], m[2], m[3], m[4], m[5]
   FROM (SELECT pg_catalog.regexp_match(arn,
-    '^arn:(aws|aws-cn|aws-us-gov):s3vectors:([a-z0-9-]+):([0-9]{12}):'
-    'bucket/([a-z0-9][a-z0-9-]{1,61}[a-z0-9])/index/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])$') AS m) s
+    '^arn:(aws|aws-cn|aws-us-gov):s3vectors:([a-z]{2}(?:-[a-z0-9]+)+-[0-9]+):([0-9]{12}):'
+    'bucket/([a-z0-9][a-z0-9-]{1,61}[a-z0-9])/index/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])$') AS m
+        WHERE pg_catalog.length(arn) <= s3vl._limit('index_arn_length')) s
 $$;
 
 CREATE OR REPLACE FUNCTION s3vl._check_index_arn(caller text, param text, arn text)

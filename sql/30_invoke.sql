@@ -41,16 +41,7 @@ BEGIN
     err_message := err #>> '{}';  -- the reference sample's function sends a bare string
   END IF;
   state := s3vl._sqlstate_for(err_type, err_field, err_message);
-  hint := CASE state
-    WHEN 'SV001' THEN 'S3 Vectors throttled the index; retry with exponential backoff.'
-    WHEN 'SV002' THEN CASE WHEN (err ->> 'retryable')::boolean
-                           THEN 'A transient service error; retrying may succeed.'
-                           ELSE 'Retrying the same request will not help.' END
-    WHEN 'SV003' THEN 'Raise timeout_seconds with s3vl.configure(...) or retry.'
-    WHEN '42501' THEN 'Check the function role''s IAM policy and S3VL_ALLOWED_INDEX_ARNS.'
-    WHEN '42704' THEN 'Check the index ARN (SELECT * FROM s3vl.list_indexes()).'
-    WHEN 'SV004' THEN 'A bug in the Lambda function; see its CloudWatch logs (request id above).'
-    ELSE NULL END;
+  hint := s3vl._error_hint('function', state, err ->> 'retryable' = 'true');
   err_message := caller || ': ' ||
     coalesce(err_message, 'the Lambda function reported a failure without a message');
   detail := format('error type: %s; code: %s; retryable: %s; field: %s; request id: %s',
@@ -202,19 +193,7 @@ BEGIN
                    format(' (aws_lambda SQLSTATE %s; invocation type %s; timeout %s s; %s attempt%s)',
                           failed_state, invocation_type, cfg.timeout_seconds, attempt,
                           CASE WHEN attempt = 1 THEN '' ELSE 's' END)),
-          HINT = CASE state
-            WHEN 'SV001' THEN 'Lambda throttled the invocation (its concurrency limit); this is '
-                              'retryable: retry later with backoff, lower the concurrency of '
-                              'callers, or raise the function''s reserved concurrency. s3vl '
-                              'already retried (s3vl.set_invoke_retries sets the attempts).'
-            WHEN 'SV003' THEN 'The call exceeded timeout_seconds; raise it with '
-                              's3vl.configure(...) or retry.'
-            WHEN 'SV007' THEN 'The function did not answer JSON; check that lambda_arn is the '
-                              's3vl function.'
-            WHEN '42501' THEN 'The s3vl owner needs USAGE on schema aws_lambda and EXECUTE on '
-                              'aws_lambda.invoke.'
-            ELSE 'Check s3vl.validate_config(), the function''s logs and the network path to '
-                 'Lambda.' END;
+          HINT = s3vl._error_hint('invoke', state);
 END
 $$;
 

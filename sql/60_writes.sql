@@ -13,8 +13,9 @@ AS $$
            '("(?:[^"\\]|\\.)*")|[ ]', '\1', 'g'))
 $$;
 
--- Payload budget of one invocation: the Lambda limit less room for the envelope and for the one
--- element that may cross the budget line (a vector of 4096 floats plus 40 KB metadata < 200 KB).
+-- Payload budget of one invocation: the Lambda limit less payload_margin_bytes, room for the
+-- envelope and for the one element that may cross the budget line (a vector of 4096 floats plus
+-- 40 KB metadata < 200 KB).
 CREATE OR REPLACE FUNCTION s3vl._payload_budget(caller text, invocation_type text)
 RETURNS integer
 LANGUAGE plpgsql STABLE
@@ -27,16 +28,16 @@ BEGIN
             HINT = 'Event is fire-and-forget: failures go to the function''s dead-letter queue.';
   END IF;
   RETURN s3vl._limit(CASE invocation_type WHEN 'Event' THEN 'event_payload_bytes'
-                      ELSE 'invoke_payload_bytes' END) - 256 * 1024;
+                      ELSE 'invoke_payload_bytes' END) - s3vl._limit('payload_margin_bytes');
 END
 $$;
 
--- Vectors or keys per invocation, whatever their size: bounds the PutVectors calls (10 of 500)
--- one invocation makes, so it ends well inside the function's timeout.
+-- Vectors or keys per invocation, whatever their size (invocation_items): bounds the PutVectors
+-- calls (10 of 500) one invocation makes, so it ends well inside the function's timeout.
 CREATE OR REPLACE FUNCTION s3vl._items_per_invocation()
 RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT 5000 $$;
+AS $$ SELECT s3vl._limit('invocation_items') $$;
 
 -- An asynchronous (Event) invocation: Lambda queues the request and answers 202 at once; a
 -- failure inside the function lands in its dead-letter queue, never in SQL.

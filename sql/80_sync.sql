@@ -14,23 +14,24 @@
 -- types, so converting or comparing their values as the owner runs no code a user wrote; and sync
 -- reads a table only as far as the role that tracked it may.
 
--- Batch sizing (the one place for these numbers): PutVectors takes at most 500 vectors per call;
--- a synchronous Lambda request is at most 6 MB, so a put batch is also kept under ~4 MB of JSON
--- (about 22 bytes per float32 as text plus up to 2 KiB of metadata per vector).
+-- Batch sizing (limits in s3vl.limits()): at most put_vectors_per_call vectors, and under
+-- sync_batch_bytes of JSON, well inside a synchronous Lambda request (an estimate: about 22 bytes
+-- per float32 as text plus up to 2 KiB of metadata per vector).
 CREATE OR REPLACE FUNCTION s3vl._sync_batch_size(dimension integer)
 RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-  SELECT greatest(1, least(500,
-           4000000 / (coalesce(dimension, 4096) * 22 + 2048)))
+  SELECT greatest(1, least(s3vl._limit('put_vectors_per_call'),
+           s3vl._limit('sync_batch_bytes') / (coalesce(dimension, 4096) * 22 + 2048)))
 $$;
 
--- Backoff after a failed attempt: 1 s, 2 s, 4 s ... capped at 5 minutes.
+-- Backoff after a failed attempt: 1 s, 2 s, 4 s ... capped at sync_backoff_seconds (5 minutes).
 CREATE OR REPLACE FUNCTION s3vl._sync_backoff(attempts integer)
 RETURNS interval
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-  SELECT pg_catalog.make_interval(secs => least(300, 2 ^ least(attempts - 1, 20)))
+  SELECT pg_catalog.make_interval(secs => least(s3vl._limit('sync_backoff_seconds'),
+                                                2 ^ least(attempts - 1, 20)))
 $$;
 
 -- The role that called into s3vl. Inside a SECURITY DEFINER function current_user is the owner;
@@ -571,10 +572,7 @@ DECLARE
   budget integer := max_rows;
   idx_name text;
 BEGIN
-  IF max_rows IS NULL OR max_rows < 1 OR max_rows > 1000000 THEN
-    RAISE EXCEPTION '%: max_rows must be between 1 and 1000000 (got %)', caller,
-      coalesce(max_rows::text, 'NULL') USING ERRCODE = '22023';
-  END IF;
+  PERFORM s3vl._check_range(caller, 'max_rows', max_rows, 'sync_max_rows');
   IF index_name IS NOT NULL THEN
     PERFORM s3vl._resolve_index(caller, index_name, NULL);
   END IF;

@@ -12,22 +12,24 @@ from . import limits
 from .errors import ACCESS_DENIED, S3vlError, validation_error
 from .fields import Request, json_type
 
+# The same pattern as SQL's s3vl._parse_index_arn (sql/25_validate.sql), matched against the whole
+# string: tests/index_arn_cases.json holds the ARNs both (and the emulator) accept and refuse.
+# [0-9], not \d, which would also match non-ASCII digits.
 _PARTITION = r"aws|aws-cn|aws-us-gov"
+_REGION = r"[a-z]{2}(?:-[a-z0-9]+)+-[0-9]+"
 _BUCKET = r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]"
 _INDEX = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
-_INDEX_ARN = re.compile(
-    rf"^arn:(?P<partition>{_PARTITION}):s3vectors:(?P<region>[a-z]{{2}}(?:-[a-z0-9]+)+-\d+):"
-    rf"(?P<account>\d{{12}}):bucket/(?P<bucket>{_BUCKET})/index/(?P<index>{_INDEX})$"
+_BUCKET_ARN_PREFIX = (
+    rf"arn:(?P<partition>{_PARTITION}):s3vectors:(?P<region>{_REGION}):"
+    rf"(?P<account>[0-9]{{12}}):bucket/(?P<bucket>{_BUCKET})"
 )
-_BUCKET_ARN = re.compile(
-    rf"^arn:(?P<partition>{_PARTITION}):s3vectors:(?P<region>[a-z]{{2}}(?:-[a-z0-9]+)+-\d+):"
-    rf"(?P<account>\d{{12}}):bucket/(?P<bucket>{_BUCKET})$"
-)
+_INDEX_ARN = re.compile(rf"{_BUCKET_ARN_PREFIX}/index/(?P<index>{_INDEX})")
+_BUCKET_ARN = re.compile(_BUCKET_ARN_PREFIX)
 _FUNCTION_ARN = re.compile(
     r"^arn:(?P<partition>[a-z][a-z-]*):lambda:[a-z0-9-]+:(?P<account>\d{12}):function:"
 )
-_BUCKET_NAME = re.compile(rf"^{_BUCKET}$")
-_INDEX_NAME = re.compile(rf"^{_INDEX}$")
+_BUCKET_NAME = re.compile(_BUCKET)
+_INDEX_NAME = re.compile(_INDEX)
 
 ALLOWED_ARNS_ENV = "S3VL_ALLOWED_INDEX_ARNS"
 
@@ -56,10 +58,9 @@ def default_region() -> str | None:
 
 
 def parse_index_arn(arn: str, field: str = "index_arn") -> IndexRef:
-    arn = arn.strip()
     if len(arn) > limits.MAX_ARN_LENGTH:
         raise validation_error(field, f"is longer than {limits.MAX_ARN_LENGTH} characters")
-    m = _INDEX_ARN.match(arn)
+    m = _INDEX_ARN.fullmatch(arn)
     if m is None:
         raise validation_error(
             field,
@@ -73,7 +74,7 @@ def _name(req: Request, field: str, pattern: re.Pattern[str]) -> str:
     value = req.get(field)
     if not isinstance(value, str):
         raise validation_error(field, "is required (a string) when index_arn is not given")
-    if not pattern.match(value):
+    if not pattern.fullmatch(value):
         raise validation_error(
             field,
             f"must be {limits.MIN_NAME_LENGTH}-{limits.MAX_NAME_LENGTH} characters of lowercase "
@@ -148,10 +149,10 @@ def _parse_allow_list(raw: str) -> tuple[_AllowEntry, ...]:
         item = item.strip()
         if not item:
             continue
-        if m := _INDEX_ARN.match(item):
+        if m := _INDEX_ARN.fullmatch(item):
             entries.append(_AllowEntry(m["partition"], m["region"], m["account"], m["bucket"],
                                        m["index"], item))
-        elif m := _BUCKET_ARN.match(item):
+        elif m := _BUCKET_ARN.fullmatch(item):
             entries.append(_AllowEntry(m["partition"], m["region"], m["account"], m["bucket"],
                                        None, item))
         # A malformed entry allows nothing (fail closed) rather than failing every request.

@@ -1,7 +1,12 @@
-"""Every Amazon S3 Vectors limit the function enforces, in one place.
+"""Every Amazon S3 Vectors and AWS Lambda limit the function enforces, in one place.
 
-Source: shared/reference/s3vectors-facts.md §1.1 (service limits). The protocol defaults
-(docs/protocol.md) live here too so the doc, the validators and the tests agree.
+Sources: botocore's s3vectors model (tests/unit/test_limits.py checks it), the S3 Vectors
+limitations page
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-vectors-limitations.html
+and Lambda's quotas https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html.
+The protocol defaults (docs/protocol.md) live here too so the doc, the validators and the tests
+agree. SQL's copy is s3vl.limits() (sql/20_limits.sql) and the emulator's
+local/s3vl_local/emulator/constants.py; tests/sql/test_facts_tie.py ties every shared value.
 """
 
 from __future__ import annotations
@@ -70,7 +75,11 @@ MAX_SEGMENT_COUNT = 16
 
 DISTANCE_METRICS = ("cosine", "euclidean")
 
-# Lambda's synchronous response payload limit (6 MB); a bigger answer would reach SQL only as an
-# opaque invocation failure, so the handler returns a ValidationError instead.
-MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+# Lambda's payload limits: a synchronous (RequestResponse) request or response is at most 6 MB, an
+# asynchronous (Event) request 1 MB. The local Lambda endpoint enforces these too.
+MAX_INVOKE_PAYLOAD_BYTES = 6 * 1024 * 1024
+MAX_EVENT_PAYLOAD_BYTES = 1024 * 1024
+# A bigger answer would reach SQL only as an opaque invocation failure, so the handler returns a
+# ValidationError instead.
+MAX_RESPONSE_BYTES = MAX_INVOKE_PAYLOAD_BYTES
 RESPONSE_BYTES_HEADROOM = 1024  # request_id, execution_time_ms and the JSON around the result

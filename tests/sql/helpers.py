@@ -54,7 +54,7 @@ def make_canned_db(admin_dsn_factory: Any, name: str) -> str:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(CANNED_SQL.read_text().encode())
         set_answer(conn, "availability_check",
-                   {"success": True, "result": {"status": "available"}})
+                   {"success": True, "result": {"status": "available", "protocol_version": 1}})
         set_answer(conn, "get_index", {"success": True, "result": {
             "index_arn": CANNED_INDEX_ARN, "index_name": "demo-index",
             "vector_bucket_name": "demo-bucket", "dimension": 3, "distance_metric": "cosine",

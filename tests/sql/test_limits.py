@@ -1,5 +1,5 @@
-"""The SQL limits (s3vl.limits()) agree with the function's limits module and the service facts,
-and the SQLSTATE table is the one the docs show."""
+"""The SQLSTATE table is the one the docs show. (Every s3vl.limits() row is tied to the function's
+and the emulator's values in tests/sql/test_facts_tie.py.)"""
 
 from __future__ import annotations
 
@@ -7,25 +7,9 @@ from typing import Any
 
 import pytest
 
-from s3vl_lambda import limits as fn
 from sql.helpers import REPO_ROOT
 
 pytestmark = pytest.mark.stack
-
-
-def test_sql_limits_match_the_function(db: Any) -> None:
-    rows = {r[0]: (r[1], r[2]) for r in db.execute("SELECT name, min_value, max_value FROM "
-                                                    "s3vl.limits()").fetchall()}
-    assert rows["dimension"] == (fn.MIN_DIMENSION, fn.MAX_DIMENSION)
-    assert rows["top_k"] == (fn.MIN_TOP_K, fn.MAX_TOP_K)
-    assert rows["max_results"] == (fn.MIN_LIST_MAX_RESULTS, fn.MAX_LIST_MAX_RESULTS)
-    assert rows["segment_count"] == (fn.MIN_SEGMENT_COUNT, fn.MAX_SEGMENT_COUNT)
-    assert rows["segment_index"] == (0, fn.MAX_SEGMENT_COUNT - 1)
-    assert rows["vector_id_length"] == (fn.MIN_KEY_LENGTH, fn.MAX_KEY_LENGTH)
-    assert rows["timeout_seconds"] == (1, 900)  # aws_lambda.request_timeout_ms 1..900000
-    # docs/protocol.md: a project choice (AWS documents no depth limit), the same in the function.
-    assert rows["max_filter_depth"] == (1, 32)
-    assert rows["max_attempts"] == (1, 20)
 
 
 def test_sqlstate_table_is_documented(db: Any) -> None:

@@ -108,7 +108,7 @@ name = st.from_regex(re.compile(r"[a-z0-9][a-z0-9-]{1,20}[a-z0-9]"), fullmatch=T
 @given(
     st.sampled_from(["aws", "aws-cn", "aws-us-gov"]),
     st.sampled_from(["us-east-1", "cn-northwest-1", "us-gov-east-1", "ap-southeast-2"]),
-    st.from_regex(re.compile(r"\d{12}"), fullmatch=True),
+    st.from_regex(re.compile(r"[0-9]{12}"), fullmatch=True),
     name,
     name,
 )

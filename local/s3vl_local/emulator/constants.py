@@ -1,7 +1,9 @@
 """Service limits and fixed values of Amazon S3 Vectors, as the emulator enforces them.
 
-The one place in the emulator where a limit is written down; see
-`/work/shared/reference/s3vectors-facts.md` §1.1 for the sources.
+The one place in the emulator where a limit is written down. Sources: botocore's s3vectors model
+and https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-vectors-limitations.html
+(docs/emulator.md says which rule comes from where). tests/sql/test_facts_tie.py ties the values
+that the function (lambda/s3vl_lambda/limits.py) and SQL (s3vl.limits()) also hold.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ NEXT_TOKEN_MAX = 2048
 # QueryVectors
 TOP_K_MIN, TOP_K_MAX = 1, 10_000
 # Results above this many are returned in pages linked by nextToken: 100, the page size that
-# clients of the service report (facts sheet §1.1), so paging runs on every topK > 100.
+# clients of the service report (Spice.ai's QUERY_VECTORS_PAGE_SIZE; AWS publishes none), so paging
+# runs on every topK > 100.
 QUERY_PAGE_SIZE_DEFAULT = 100
 QUERY_TOKEN_TTL_SECONDS = 300.0
 QUERY_TOKEN_CACHE_MAX = 1000

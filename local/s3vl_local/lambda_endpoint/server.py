@@ -16,6 +16,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from s3vl_lambda.limits import MAX_EVENT_PAYLOAD_BYTES, MAX_INVOKE_PAYLOAD_BYTES
 from s3vl_local.lambda_endpoint.context import ClientContext, function_arn
 from s3vl_local.lambda_endpoint.naming import BadFunctionName, matches, parse_function_name
 from s3vl_local.lambda_endpoint.runtime import (
@@ -27,8 +28,8 @@ from s3vl_local.lambda_endpoint.runtime import (
 
 INVOKE_PREFIX = "/2015-03-31/functions/"
 INVOKE_SUFFIX = "/invocations"
-SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
-ASYNC_PAYLOAD_LIMIT = 1024 * 1024
+SYNC_PAYLOAD_LIMIT = MAX_INVOKE_PAYLOAD_BYTES  # Lambda's limits, written once in s3vl_lambda
+ASYNC_PAYLOAD_LIMIT = MAX_EVENT_PAYLOAD_BYTES
 CLIENT_CONTEXT_LIMIT = 3583
 INVOCATION_TYPES = {"RequestResponse": 200, "Event": 202, "DryRun": 204}
 
