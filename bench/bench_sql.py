@@ -120,7 +120,8 @@ def canned_answers(rng: random.Random) -> dict[str, Any]:
                              "tags": ["x", "y"]}}
                for i in range(TOP_K)]
     return {
-        "availability_check": {"success": True, "result": {"status": "available"}},
+        "availability_check": {"success": True, "result": {"status": "available",
+                                                         "protocol_version": 1}},
         "get_index": {"success": True, "result": {
             "index_arn": INDEX_ARN, "index_name": "bench", "vector_bucket_name": "bench",
             "dimension": DIMENSION, "distance_metric": "cosine", "data_type": "float32",

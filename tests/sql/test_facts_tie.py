@@ -48,6 +48,9 @@ TWINS: dict[str, tuple[tuple[int, int], tuple[int, int] | None]] = {
     "batch_queries": ((1, fn.MAX_BATCH_QUERIES), None),
     "max_filter_depth": ((1, fn.MAX_FILTER_DEPTH), (1, emu.FILTER_DEPTH_MAX)),
     "put_vectors_per_call": ((1, fn.MAX_PUT_VECTORS_PER_CALL), (1, emu.PUT_VECTORS_MAX)),
+    # query_vectors_where examines at most the service's topK neighbours
+    "max_candidates": ((fn.MIN_TOP_K, fn.MAX_TOP_K), (emu.TOP_K_MIN, emu.TOP_K_MAX)),
+    "page_token_length": ((fn.MIN_NEXT_TOKEN_LENGTH, fn.MAX_NEXT_TOKEN_LENGTH), None),
 }
 # Rows only SQL holds (nothing to tie but the docs, checked below), and why.
 SQL_ONLY = {
@@ -60,6 +63,8 @@ SQL_ONLY = {
     "sync_batch_bytes": "sync is in SQL",
     "sync_max_rows": "sync is in SQL",
     "sync_backoff_seconds": "sync is in SQL",
+    "pages_per_call": "SQL's own bound on pages per invocation of query_vectors_where (the "
+                      "function accepts max_pages up to its paging guard)",
 }
 
 
