@@ -152,6 +152,8 @@ DECLARE
   seen_page integer;        -- the largest page size an answer showed
   calls integer := 0;
   need numeric;
+  err_state text;
+  err_text text;
 BEGIN
   -- Arguments first, nothing is read or invoked before they are all valid.
   PERFORM s3vl._check_range(caller, 'top_k', top_k);
@@ -182,7 +184,17 @@ BEGIN
   -- quoted (%I, and regclass's own output).
   where_sql := pg_catalog.format('(%s)', coalesce(predicate, 'true'));
   -- Planned and permission-checked once before any invocation (syntax, type, privileges).
-  EXECUTE pg_catalog.format('SELECT 1 FROM %s WHERE %s LIMIT 0', source, where_sql);
+  BEGIN
+    EXECUTE pg_catalog.format('SELECT 1 FROM %s WHERE %s LIMIT 0', source, where_sql);
+  EXCEPTION WHEN syntax_error_or_access_rule_violation OR data_exception THEN
+    -- Same SQLSTATE, with the argument named: the parser's own text alone does not say which
+    -- argument it is about.
+    GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_text = MESSAGE_TEXT;
+    RAISE EXCEPTION '%: predicate is not a boolean expression over % that you may run: %',
+      caller, source, err_text USING ERRCODE = err_state,
+      HINT = 'predicate is SQL you write, run with your privileges over source''s columns, '
+             'e.g. predicate => ''stock > 0 AND price < 500''.';
+  END;
   -- The fast form casts a page's keys in one go; the safe form is for a page with keys that
   -- are not values of the key column's type (they cannot match).
   fast_sql := s3vl._where_sql(source, key_column, predicate,

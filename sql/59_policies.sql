@@ -379,9 +379,21 @@ AS $$
 DECLARE
   caller constant text := 's3vl.create_policy';
   arn text;
+  bad_key text;
 BEGIN
   arn := s3vl._policy_target(caller, index_name, role_name);
   PERFORM s3vl._check_policy_filter(caller, filter);
+  -- Queries apply the policy inside S3 Vectors, which refuses to filter on non-filterable keys:
+  -- refuse such a policy now rather than fail every read later.
+  SELECT k INTO bad_key
+  FROM pg_catalog.jsonb_object_keys(filter) AS k
+  WHERE k = ANY ((s3vl._index_shape(caller, arn, NULL, NULL, true)).non_filterable_keys)
+  ORDER BY k LIMIT 1;
+  IF bad_key IS NOT NULL THEN
+    RAISE EXCEPTION '%: filter key "%" is a non-filterable metadata key of index %', caller,
+      bad_key, index_name USING ERRCODE = '22023',
+      HINT = 'A policy is applied as a metadata filter inside S3 Vectors; use a filterable key.';
+  END IF;
   INSERT INTO s3vl.index_policies AS p (index_name, index_arn, role_name, filter)
   VALUES (create_policy.index_name, arn, create_policy.role_name, create_policy.filter)
   ON CONFLICT ON CONSTRAINT index_policies_pkey DO UPDATE SET filter = EXCLUDED.filter,
