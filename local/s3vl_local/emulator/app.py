@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
 from pathlib import Path
 
 from . import constants as c
@@ -11,7 +10,6 @@ from .dispatch import Dispatcher
 from .exceptions import ServiceError
 from .faults import FaultInjector, parse_fault_config
 from .persistence import load, save
-from .wire import Response
 
 
 class Emulator:
@@ -44,22 +42,14 @@ class Emulator:
         self._dirty = threading.Event()
         self._written: dict[str, tuple[int, int]] = {}
         self.dispatcher = Dispatcher(state, region, faults, fast_json, on_write=self._dirty.set)
+        # handle(method, path, query, headers, body) -> Response: what the server and mock call.
+        self.handle = self.dispatcher.handle
         self.faults = faults
         self.state = self.dispatcher.state
         # New buckets dated before 2026-09-30 (CLASSIC default), so CLASSIC can be tested.
         self.state.classic_buckets = classic_buckets
         self.state.query_page_size = query_page_size
         self.state.text_build_seconds = text_build_seconds
-
-    def handle(
-        self,
-        method: str,
-        path: str,
-        query: Mapping[str, list[str]],
-        headers: Mapping[str, str],
-        body: bytes,
-    ) -> Response:
-        return self.dispatcher.handle(method, path, query, headers, body)
 
     @property
     def dirty(self) -> bool:

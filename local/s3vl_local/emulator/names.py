@@ -4,12 +4,11 @@ carries only the lengths), checked before any lookup."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from . import constants as c
 from .exceptions import ValidationError
 
-_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")
-_INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
 _INDEX_ARN = re.compile(
     r"^arn:aws[-a-z0-9]*:s3vectors:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
     r"bucket/(?P<bucket>[^/]+)/index/(?P<index>[^/]+)$"
@@ -53,46 +52,48 @@ def parse_bucket_arn(arn: str, field_name: str = "vectorBucketArn") -> tuple[str
     return match["region"], match["bucket"]
 
 
+@dataclass(frozen=True)
+class _NameRule:
+    what: str
+    low: int
+    high: int
+    pattern: re.Pattern[str]
+    allowed: str
+
+    def check(self, name: str, field_name: str) -> None:
+        if not self.low <= len(name) <= self.high:
+            raise ValidationError(
+                f"{field_name}: Invalid {self.what} '{name}': length {len(name)} is outside "
+                f"{self.low}-{self.high} characters",
+                field_name,
+            )
+        if not self.pattern.match(name):
+            raise ValidationError(
+                f"{field_name}: Invalid {self.what} '{name}': only {self.allowed} are allowed, "
+                "and it must start and end with a letter or digit",
+                field_name,
+            )
+
+
+_BUCKET_RULE = _NameRule(
+    "vector bucket name",
+    c.BUCKET_NAME_MIN,
+    c.BUCKET_NAME_MAX,
+    re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$"),
+    "lowercase letters, digits and '-'",
+)
+_INDEX_RULE = _NameRule(
+    "index name",
+    c.INDEX_NAME_MIN,
+    c.INDEX_NAME_MAX,
+    re.compile(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$"),
+    "lowercase letters, digits, '-' and '.'",
+)
+
+
 def validate_bucket_name(name: str, field_name: str = "vectorBucketName") -> None:
-    _validate(
-        name,
-        field_name,
-        "vector bucket name",
-        (c.BUCKET_NAME_MIN, c.BUCKET_NAME_MAX),
-        _BUCKET_NAME,
-        "lowercase letters, digits and '-'",
-    )
+    _BUCKET_RULE.check(name, field_name)
 
 
 def validate_index_name(name: str, field_name: str = "indexName") -> None:
-    _validate(
-        name,
-        field_name,
-        "index name",
-        (c.INDEX_NAME_MIN, c.INDEX_NAME_MAX),
-        _INDEX_NAME,
-        "lowercase letters, digits, '-' and '.'",
-    )
-
-
-def _validate(
-    name: str,
-    field_name: str,
-    what: str,
-    length: tuple[int, int],
-    pattern: re.Pattern[str],
-    allowed: str,
-) -> None:
-    low, high = length
-    if not low <= len(name) <= high:
-        raise ValidationError(
-            f"{field_name}: Invalid {what} '{name}': length {len(name)} is outside "
-            f"{low}-{high} characters",
-            field_name,
-        )
-    if not pattern.match(name):
-        raise ValidationError(
-            f"{field_name}: Invalid {what} '{name}': only {allowed} are allowed, and it must "
-            "start and end with a letter or digit",
-            field_name,
-        )
+    _INDEX_RULE.check(name, field_name)

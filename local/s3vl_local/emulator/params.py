@@ -9,13 +9,19 @@ from .exceptions import ValidationError
 Body = dict[str, Any]
 
 
+def _given(body: Body, name: str, required: bool) -> Any:
+    """The member's value, None when absent (a ValidationError when absent but required)."""
+    value = body.get(name)
+    if value is None and required:
+        raise ValidationError(f"{name}: is required", name)
+    return value
+
+
 def string(
     body: Body, name: str, *, required: bool = False, min_len: int = 0, max_len: int | None = None
 ) -> str | None:
-    value = body.get(name)
+    value = _given(body, name, required)
     if value is None:
-        if required:
-            raise ValidationError(f"{name}: is required", name)
         return None
     if not isinstance(value, str):
         raise ValidationError(f"{name}: must be a string", name)
@@ -33,16 +39,20 @@ def integer(
     low: int | None = None,
     high: int | None = None,
 ) -> int | None:
-    value = body.get(name)
+    value = _given(body, name, required)
     if value is None:
-        if required:
-            raise ValidationError(f"{name}: is required", name)
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError(f"{name}: must be an integer", name)
     if (low is not None and value < low) or (high is not None and value > high):
         raise ValidationError(f"{name}: {value} is outside the range {low}-{high}", name)
     return value
+
+
+def integer_or(body: Body, name: str, default: int, *, low: int, high: int) -> int:
+    """An optional integer member, `default` when absent."""
+    value = integer(body, name, low=low, high=high)
+    return default if value is None else value
 
 
 def boolean(body: Body, name: str, default: bool = False) -> bool:
@@ -57,10 +67,8 @@ def boolean(body: Body, name: str, default: bool = False) -> bool:
 def array(
     body: Body, name: str, *, required: bool = False, low: int = 0, high: int | None = None
 ) -> list[Any] | None:
-    value = body.get(name)
+    value = _given(body, name, required)
     if value is None:
-        if required:
-            raise ValidationError(f"{name}: is required", name)
         return None
     if not isinstance(value, list):
         raise ValidationError(f"{name}: must be an array", name)

@@ -75,14 +75,12 @@ def get_vector_bucket(state: EmulatorState, req: Request) -> Body:
 
 def _listed(body: Body, member: str, items: list[Any], summary: Callable[[Any], Body]) -> Body:
     """One page of a list by name (ListVectorBuckets, ListIndexes): `items` sorted by name."""
-    limit = (
-        p.integer(
-            body,
-            "maxResults",
-            low=c.LIST_BUCKETS_MAX_RESULTS_MIN,
-            high=c.LIST_BUCKETS_MAX_RESULTS_MAX,
-        )
-        or c.LIST_BUCKETS_MAX_RESULTS_DEFAULT
+    limit = p.integer_or(
+        body,
+        "maxResults",
+        c.LIST_BUCKETS_MAX_RESULTS_DEFAULT,
+        low=c.LIST_BUCKETS_MAX_RESULTS_MIN,
+        high=c.LIST_BUCKETS_MAX_RESULTS_MAX,
     )
     token = p.string(body, "nextToken", min_len=1, max_len=512)
     if token is not None:
@@ -360,14 +358,12 @@ def _segment(body: Body) -> tuple[int, int]:
 def list_vectors(state: EmulatorState, req: Request) -> Body:
     body = req.body
     index = _index(state, req)
-    limit = (
-        p.integer(
-            body,
-            "maxResults",
-            low=c.LIST_VECTORS_MAX_RESULTS_MIN,
-            high=c.LIST_VECTORS_MAX_RESULTS_MAX,
-        )
-        or c.LIST_VECTORS_MAX_RESULTS_DEFAULT
+    limit = p.integer_or(
+        body,
+        "maxResults",
+        c.LIST_VECTORS_MAX_RESULTS_DEFAULT,
+        low=c.LIST_VECTORS_MAX_RESULTS_MIN,
+        high=c.LIST_VECTORS_MAX_RESULTS_MAX,
     )
     count, segment = _segment(body)
     with_data, with_meta = p.boolean(body, "returnData"), p.boolean(body, "returnMetadata")

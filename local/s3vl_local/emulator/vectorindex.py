@@ -117,37 +117,40 @@ class VectorIndex:
 
     # ---- writes -------------------------------------------------------------------------------
 
-    def check_vectors(self, keys: Sequence[str], block: F32) -> None:
-        """Reject NaN/infinity and zero vectors on cosine, naming the first offending key."""
+    def _first_unusable(self, block: F32) -> tuple[int, bool] | None:
+        """(row, all zeros) of the first row holding NaN/infinity, or all zeros on cosine."""
         finite = np.isfinite(block).all(axis=1)
         if not finite.all():
-            bad = keys[int(np.argmin(finite))]
-            raise ValidationError(
-                f"vectors: vector '{bad}' contains NaN or infinity (or a value outside float32 "
-                "range)",
-                "vectors",
-            )
+            return int(np.argmin(finite)), False
         if self.distance_metric == "cosine":
             nonzero = np.any(block != 0, axis=1)
             if not nonzero.all():
-                bad = keys[int(np.argmin(nonzero))]
-                raise ValidationError(
-                    f"vectors: vector '{bad}' is all zeros, which has no direction for the "
-                    "cosine distance metric",
-                    "vectors",
-                )
+                return int(np.argmin(nonzero)), True
+        return None
+
+    def check_vectors(self, keys: Sequence[str], block: F32) -> None:
+        """Reject NaN/infinity and zero vectors on cosine, naming the first offending key."""
+        bad = self._first_unusable(block)
+        if bad is None:
+            return
+        row, zero = bad
+        reason = (
+            "is all zeros, which has no direction for the cosine distance metric"
+            if zero
+            else "contains NaN or infinity (or a value outside float32 range)"
+        )
+        raise ValidationError(f"vectors: vector '{keys[row]}' {reason}", "vectors")
 
     def check_query(self, block: F32) -> None:
-        if not np.isfinite(block).all():
-            raise ValidationError(
-                "queryVector: contains NaN or infinity (or a value outside float32 range)",
-                "queryVector",
-            )
-        if self.distance_metric == "cosine" and not np.any(block != 0):
-            raise ValidationError(
-                "queryVector: an all-zero vector has no direction for the cosine distance metric",
-                "queryVector",
-            )
+        bad = self._first_unusable(block)
+        if bad is None:
+            return
+        reason = (
+            "an all-zero vector has no direction for the cosine distance metric"
+            if bad[1]
+            else "contains NaN or infinity (or a value outside float32 range)"
+        )
+        raise ValidationError(f"queryVector: {reason}", "queryVector")
 
     def check_metadata(self, key: str, metadata: Metadata) -> None:
         where = "vectors.metadata"
