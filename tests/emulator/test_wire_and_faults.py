@@ -185,12 +185,13 @@ def test_unexpected_error_is_internal_server_exception(monkeypatch: pytest.Monke
     import boto3
     from botocore.config import Config
 
-    from s3vl_local.emulator import mock_s3vectors, responses
+    from s3vl_local.emulator import mock_s3vectors, urls
 
     def broken(*_: Any) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setitem(responses.OPERATIONS, "ListVectorBuckets", broken)
+    route = urls.Route(broken, read_only=True)
+    monkeypatch.setitem(urls.ROUTES, "ListVectorBuckets", route)
     with mock_s3vectors():
         client = boto3.client(
             "s3vectors", region_name="us-east-1", config=Config(retries={"max_attempts": 1})

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
 from pathlib import Path
 
 from . import constants as c
+from .dispatch import Dispatcher
 from .exceptions import ServiceError
 from .faults import FaultInjector, parse_fault_config
 from .persistence import load, save
-from .responses import READ_ONLY, Dispatcher, Response
 
 
 class Emulator:
@@ -40,29 +39,17 @@ class Emulator:
         faults = FaultInjector(config, seed=fault_seed)
         if text_build_seconds < 0:
             raise ValueError(f"text_build_seconds must be >= 0, got {text_build_seconds}")
-        self.dispatcher = Dispatcher(
-            state, region, faults, query_page_size, fast_json, text_build_seconds
-        )
-        # New buckets dated before 2026-09-30 (CLASSIC default), so CLASSIC can be tested.
-        self.dispatcher.state.classic_buckets = classic_buckets
-        self.faults = faults
-        self.state = self.dispatcher.state
         self._dirty = threading.Event()
         self._written: dict[str, tuple[int, int]] = {}
-
-    def handle(
-        self,
-        method: str,
-        path: str,
-        query: Mapping[str, list[str]],
-        headers: Mapping[str, str],
-        body: bytes,
-    ) -> Response:
-        response = self.dispatcher.handle(method, path, query, headers, body)
-        operation = path.strip("/").split("/", 1)[0]
-        if response.status == 200 and operation not in READ_ONLY:
-            self._dirty.set()
-        return response
+        self.dispatcher = Dispatcher(state, region, faults, fast_json, on_write=self._dirty.set)
+        # handle(method, path, query, headers, body) -> Response: what the server and mock call.
+        self.handle = self.dispatcher.handle
+        self.faults = faults
+        self.state = self.dispatcher.state
+        # New buckets dated before 2026-09-30 (CLASSIC default), so CLASSIC can be tested.
+        self.state.classic_buckets = classic_buckets
+        self.state.query_page_size = query_page_size
+        self.state.text_build_seconds = text_build_seconds
 
     @property
     def dirty(self) -> bool:

@@ -72,29 +72,3 @@ TEXT_BACKFILL_SLICE = 5_000
 
 # Whole request
 REQUEST_PAYLOAD_MAX_BYTES = 20 * 1024 * 1024
-
-# Operations that the fault injector applies to by default (everything except admin endpoints).
-DATA_OPERATIONS = (
-    "CreateVectorBucket",
-    "GetVectorBucket",
-    "ListVectorBuckets",
-    "DeleteVectorBucket",
-    "CreateIndex",
-    "GetIndex",
-    "ListIndexes",
-    "DeleteIndex",
-    "PutVectorBucketPolicy",
-    "GetVectorBucketPolicy",
-    "DeleteVectorBucketPolicy",
-    "PutVectors",
-    "GetVectors",
-    "ListVectors",
-    "DeleteVectors",
-    "QueryVectors",
-    "TagResource",
-    "UntagResource",
-    "ListTagsForResource",
-    "UpdateIndexMode",
-    "PutVectorBucketDefaultIndexMode",
-    "UpdateMetadataConfiguration",
-)

@@ -8,13 +8,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .constants import DATA_OPERATIONS
 from .exceptions import (
     InternalServerError,
     ServiceUnavailableError,
     TooManyRequestsError,
     ValidationError,
 )
+from .urls import OPERATION_NAMES
 
 
 @dataclass
@@ -22,7 +22,7 @@ class FaultConfig:
     throttle_rate: float = 0.0
     error_rate: float = 0.0
     latency_ms: float = 0.0
-    operations: list[str] | None = None  # None = every data operation
+    operations: list[str] | None = None  # None = every operation of the routing table
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -58,10 +58,10 @@ def parse_fault_config(payload: object) -> FaultConfig:
     ):
         raise ValidationError("latency_ms: must be a number between 0 and 60000", "latency_ms")
     operations = payload.get("operations")
-    valid = isinstance(operations, list) and all(o in DATA_OPERATIONS for o in operations)
+    valid = isinstance(operations, list) and all(o in OPERATION_NAMES for o in operations)
     if operations is not None and not valid:
         raise ValidationError(
-            f"operations: must be a list of operation names from {list(DATA_OPERATIONS)}",
+            f"operations: must be a list of operation names from {list(OPERATION_NAMES)}",
             "operations",
         )
     return FaultConfig(throttle, error, float(latency), operations)
@@ -88,7 +88,7 @@ class FaultInjector:
         """Sleep and/or raise for this request, as configured; called before the operation runs."""
         config = self.config
         applies = operation in (
-            config.operations if config.operations is not None else DATA_OPERATIONS
+            config.operations if config.operations is not None else OPERATION_NAMES
         )
         if not applies:
             return

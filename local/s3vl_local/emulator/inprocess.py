@@ -12,7 +12,6 @@ import functools
 import os
 from collections.abc import Callable
 from io import BytesIO
-from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -112,12 +111,7 @@ class mock_s3vectors:
     def __enter__(self) -> Emulator:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     def __call__(self, func: F) -> F:

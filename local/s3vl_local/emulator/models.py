@@ -1,423 +1,36 @@
-"""State of the emulated service: vector buckets, indexes and their vectors.
+"""State of the emulated service (the backend, in moto's terms): vector buckets, their indexes,
+policies and tags, the pending QueryVectors pages, and the rules that need that state.
 
-Each index keeps its vectors in one contiguous float32 matrix that grows fourfold when full, so
-a put is amortised O(1) per vector and a query never rebuilds anything. Deleting a vector moves the
-last row into its slot. Requests arrive here already parsed and shape-checked by
-`responses.py`; this module enforces what needs the index (dimension, metric, metadata rules).
+Requests arrive here already parsed and shape-checked by `responses.py`; one index's vectors and
+searches live in `vectorindex.py`.
 """
 
 from __future__ import annotations
 
-import bisect
-import itertools
-import math
-import re
+import json
 import time
-import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
-from . import codec
 from . import constants as c
-from .columns import ColumnCache, filter_mask
+from . import queries
+from .backfill import add_text_configs
 from .exceptions import ConflictError, NotFoundError, ValidationError
-from .filters import Node
 from .locking import ReadWriteLock
-from .search import nearest
-from .text import DocIds
-from .textindex import TextConfig
-
-F32 = npt.NDArray[np.float32]
-Metadata = dict[str, Any]
-
-_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")
-_INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
-_INDEX_ARN = re.compile(
-    r"^arn:aws[-a-z0-9]*:s3vectors:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
-    r"bucket/(?P<bucket>[^/]+)/index/(?P<index>[^/]+)$"
+from .names import (
+    bucket_arn,
+    is_bucket_arn,
+    is_index_arn,
+    parse_bucket_arn,
+    parse_index_arn,
+    validate_bucket_name,
+    validate_index_name,
 )
-_BUCKET_ARN = re.compile(
-    r"^arn:aws[-a-z0-9]*:s3vectors:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
-    r"bucket/(?P<bucket>[^/]+)$"
-)
+from .querypages import QueryPages
+from .vectorindex import VectorIndex
 
-
-_INDEX_SERIALS = itertools.count(1)
-
-
-def bucket_arn(region: str, bucket: str) -> str:
-    return f"arn:aws:s3vectors:{region}:{c.ACCOUNT_ID}:bucket/{bucket}"
-
-
-def index_arn(region: str, bucket: str, index: str) -> str:
-    return f"{bucket_arn(region, bucket)}/index/{index}"
-
-
-def parse_index_arn(arn: str, field_name: str = "indexArn") -> tuple[str, str, str]:
-    match = _INDEX_ARN.match(arn)
-    if not match:
-        raise ValidationError(f"{field_name}: '{arn}' is not a vector index ARN", field_name)
-    validate_bucket_name(match["bucket"], field_name)
-    validate_index_name(match["index"], field_name)
-    return match["region"], match["bucket"], match["index"]
-
-
-def parse_bucket_arn(arn: str, field_name: str = "vectorBucketArn") -> tuple[str, str]:
-    match = _BUCKET_ARN.match(arn)
-    if not match:
-        raise ValidationError(f"{field_name}: '{arn}' is not a vector bucket ARN", field_name)
-    validate_bucket_name(match["bucket"], field_name)
-    return match["region"], match["bucket"]
-
-
-def validate_bucket_name(name: str, field_name: str = "vectorBucketName") -> None:
-    """AWS's naming rules (user guide), which the model does not carry beyond the length."""
-    if not c.BUCKET_NAME_MIN <= len(name) <= c.BUCKET_NAME_MAX:
-        raise ValidationError(
-            f"{field_name}: Invalid vector bucket name '{name}': length {len(name)} is outside "
-            f"{c.BUCKET_NAME_MIN}-{c.BUCKET_NAME_MAX} characters",
-            field_name,
-        )
-    if not _BUCKET_NAME.match(name):
-        raise ValidationError(
-            f"{field_name}: Invalid vector bucket name '{name}': only lowercase letters, digits "
-            "and '-' are allowed, and it must start and end with a letter or digit",
-            field_name,
-        )
-
-
-def validate_index_name(name: str, field_name: str = "indexName") -> None:
-    if not c.INDEX_NAME_MIN <= len(name) <= c.INDEX_NAME_MAX:
-        raise ValidationError(
-            f"{field_name}: Invalid index name '{name}': length {len(name)} is outside "
-            f"{c.INDEX_NAME_MIN}-{c.INDEX_NAME_MAX} characters",
-            field_name,
-        )
-    if not _INDEX_NAME.match(name):
-        raise ValidationError(
-            f"{field_name}: Invalid index name '{name}': only lowercase letters, digits, '-' "
-            "and '.' are allowed, and it must start and end with a letter or digit",
-            field_name,
-        )
-
-
-def metadata_bytes(metadata: Mapping[str, Any]) -> int:
-    """Size of metadata as the emulator counts it: UTF-8 bytes of its compact JSON encoding."""
-    return len(codec.dumps(metadata))
-
-
-def _check_metadata_value(key: str, value: object, where: str) -> None:
-    primitive = (str, bool, int, float)
-    items = value if isinstance(value, list) else [value]
-    if all(isinstance(v, primitive) for v in items):
-        if any(isinstance(v, float) and not math.isfinite(v) for v in items):
-            raise ValidationError(f"{where}: metadata value of '{key}' is NaN or infinity", where)
-        return
-    raise ValidationError(
-        f"{where}: metadata value of '{key}' must be a string, number, boolean or an array of "
-        "those",
-        where,
-    )
-
-
-@dataclass
-class VectorIndex:
-    region: str
-    bucket_name: str
-    name: str
-    dimension: int
-    distance_metric: str
-    non_filterable_keys: tuple[str, ...] = ()
-    encryption: dict[str, str] | None = None
-    creation_time: float = field(default_factory=time.time)
-    index_mode: str = "ENHANCED"
-    text: dict[str, TextConfig] = field(default_factory=dict)
-    text_ids: DocIds = field(default_factory=DocIds, repr=False)
-    data: F32 = field(init=False)
-    aux: F32 = field(init=False)
-    keys: list[str] = field(default_factory=list)
-    metadata: list[Metadata] = field(default_factory=list)
-    row_of: dict[str, int] = field(default_factory=dict)
-    version: int = 0
-    _sorted_keys: list[str] | None = field(default=None, init=False, repr=False)
-    _columns: ColumnCache = field(default_factory=ColumnCache, init=False, repr=False)
-    # Unique per index object in this process (unlike id()), so snapshots can tell a recreated
-    # index of the same name from the one they last wrote.
-    serial: int = field(default_factory=lambda: next(_INDEX_SERIALS), init=False)
-
-    def __post_init__(self) -> None:
-        self.data = np.empty((16, self.dimension), dtype=np.float32)
-        self.aux = np.empty(16, dtype=np.float32)
-
-    @property
-    def arn(self) -> str:
-        return index_arn(self.region, self.bucket_name, self.name)
-
-    @property
-    def count(self) -> int:
-        return len(self.keys)
-
-    def matrix(self) -> F32:
-        return self.data[: self.count]
-
-    def describe(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "vectorBucketName": self.bucket_name,
-            "indexName": self.name,
-            "indexArn": self.arn,
-            "creationTime": self.creation_time,
-            "dataType": "float32",
-            "dimension": self.dimension,
-            "distanceMetric": self.distance_metric,
-            "metadataConfiguration": {"nonFilterableMetadataKeys": list(self.non_filterable_keys)},
-            "indexMode": self.index_mode,
-        }
-        if self.text:
-            out["metadataConfiguration"]["textSearchConfigurations"] = [
-                config.describe() for config in self.text.values()
-            ]
-        if self.encryption:
-            out["encryptionConfiguration"] = dict(self.encryption)
-        return out
-
-    # ---- writes -------------------------------------------------------------------------------
-
-    def check_vectors(self, keys: Sequence[str], block: F32) -> None:
-        """Reject NaN/infinity and zero vectors on cosine, naming the first offending key."""
-        finite = np.isfinite(block).all(axis=1)
-        if not finite.all():
-            bad = keys[int(np.argmin(finite))]
-            raise ValidationError(
-                f"vectors: vector '{bad}' contains NaN or infinity (or a value outside float32 "
-                "range)",
-                "vectors",
-            )
-        if self.distance_metric == "cosine":
-            nonzero = np.any(block != 0, axis=1)
-            if not nonzero.all():
-                bad = keys[int(np.argmin(nonzero))]
-                raise ValidationError(
-                    f"vectors: vector '{bad}' is all zeros, which has no direction for the "
-                    "cosine distance metric",
-                    "vectors",
-                )
-
-    def check_query(self, block: F32) -> None:
-        if not np.isfinite(block).all():
-            raise ValidationError(
-                "queryVector: contains NaN or infinity (or a value outside float32 range)",
-                "queryVector",
-            )
-        if self.distance_metric == "cosine" and not np.any(block != 0):
-            raise ValidationError(
-                "queryVector: an all-zero vector has no direction for the cosine distance metric",
-                "queryVector",
-            )
-
-    def check_metadata(self, key: str, metadata: Metadata) -> None:
-        where = "vectors.metadata"
-        if len(metadata) > c.METADATA_KEYS_MAX:
-            raise ValidationError(
-                f"{where}: vector '{key}' has {len(metadata)} metadata keys, more than the "
-                f"limit of {c.METADATA_KEYS_MAX}",
-                where,
-            )
-        for name, value in metadata.items():
-            kind = type(value)
-            # Strings, integers, booleans and finite floats need no more look (the common case).
-            if kind is str or kind is int or kind is bool or (kind is float and value - value == 0):
-                continue
-            _check_metadata_value(name, value, where)
-        total = metadata_bytes(metadata)
-        if total > c.METADATA_TOTAL_BYTES_MAX:
-            raise ValidationError(
-                f"{where}: vector '{key}' has {total} bytes of metadata, more than the limit of "
-                f"{c.METADATA_TOTAL_BYTES_MAX} bytes (40 KB)",
-                where,
-            )
-        size = total
-        if any(k in metadata for k in self.non_filterable_keys):
-            filterable = {k: v for k, v in metadata.items() if k not in self.non_filterable_keys}
-            size = metadata_bytes(filterable)
-        if size > c.METADATA_FILTERABLE_BYTES_MAX:
-            raise ValidationError(
-                f"{where}: vector '{key}' has {size} bytes of filterable metadata, more than the "
-                f"limit of {c.METADATA_FILTERABLE_BYTES_MAX} bytes (2 KB); declare large keys in "
-                "nonFilterableMetadataKeys when creating the index",
-                where,
-            )
-
-    def _reserve(self, needed: int) -> None:
-        capacity = self.data.shape[0]
-        if needed <= capacity:
-            return
-        # x4: growing copies every row (300 MB at 100k x 768), so grow rarely; pages that are
-        # never written are never touched, so unused capacity costs address space only.
-        new_capacity = max(needed, capacity * 4)
-        grown = np.empty((new_capacity, self.dimension), dtype=np.float32)
-        grown[: self.count] = self.data[: self.count]
-        aux = np.empty(new_capacity, dtype=np.float32)
-        aux[: self.count] = self.aux[: self.count]
-        self.data, self.aux = grown, aux
-
-    def _row_aux(self, block: F32) -> F32:
-        wide = block.astype(np.float64)
-        squares = np.einsum("ij,ij->i", wide, wide)
-        if self.distance_metric == "cosine":
-            return (1.0 / np.sqrt(squares)).astype(np.float32)  # type: ignore[no-any-return]
-        return squares.astype(np.float32)  # type: ignore[no-any-return]
-
-    def put(self, keys: Sequence[str], block: F32, metadata: Sequence[Metadata]) -> None:
-        """Insert or overwrite; everything is validated already, so this cannot fail half-way."""
-        aux = self._row_aux(block)
-        self._reserve(self.count + len(keys))
-        row_of, all_keys, all_metadata = self.row_of, self.keys, self.metadata
-        rows: list[int] = []
-        for key, meta in zip(keys, metadata, strict=True):
-            row = row_of.get(key)
-            for config in self.text.values():
-                config.update(key, meta, row is not None)
-            if row is None:
-                row = len(all_keys)
-                row_of[key] = row
-                all_keys.append(key)
-                all_metadata.append(meta)
-            else:
-                all_metadata[row] = meta
-            rows.append(row)
-        first = rows[0] if rows else 0
-        if rows == list(range(first, first + len(rows))):
-            # New keys only (the usual load): they take consecutive rows, a plain slice copy.
-            self.data[first : first + len(rows)] = block
-            self.aux[first : first + len(rows)] = aux
-        else:
-            # One fancy-indexed copy; with a key twice in one call the later row wins, as it
-            # would row by row (numpy assigns in index order).
-            self.data[np.array(rows, dtype=np.intp)] = block
-            self.aux[np.array(rows, dtype=np.intp)] = aux
-        self._changed()
-
-    def delete(self, keys: Iterable[str]) -> None:
-        for key in keys:
-            row = self.row_of.pop(key, None)
-            if row is None:
-                continue
-            for config in self.text.values():
-                config.field.delete(key)
-            last = self.count - 1
-            if row != last:
-                moved = self.keys[last]
-                self.data[row] = self.data[last]
-                self.aux[row] = self.aux[last]
-                self.keys[row] = moved
-                self.metadata[row] = self.metadata[last]
-                self.row_of[moved] = row
-            self.keys.pop()
-            self.metadata.pop()
-        self._changed()
-
-    def _changed(self) -> None:
-        self.version += 1
-        self._sorted_keys = None
-
-    # ---- reads --------------------------------------------------------------------------------
-
-    def vector(self, row: int) -> list[float]:
-        return [float(x) for x in self.data[row].tolist()]
-
-    def sorted_keys(self) -> list[str]:
-        if self._sorted_keys is None:
-            self._sorted_keys = sorted(self.keys)
-        return self._sorted_keys
-
-    def list_page(
-        self, segment_count: int, segment_index: int, after: str | None, limit: int, row_bytes: int
-    ) -> tuple[list[int], str | None]:
-        """Rows of the next page of one segment in key order, and the last key if more remain.
-
-        A page holds at most `limit` vectors and stops once about 1 MiB of data was gathered.
-        """
-        ordered = self.sorted_keys()
-        start = 0 if after is None else bisect.bisect_right(ordered, after)
-        rows: list[int] = []
-        budget = 1024 * 1024
-        for key in ordered[start:]:
-            if segment_count > 1 and zlib.crc32(key.encode()) % segment_count != segment_index:
-                continue
-            if len(rows) == limit or budget <= 0:
-                return rows, self.keys[rows[-1]]
-            row = self.row_of[key]
-            rows.append(row)
-            budget -= row_bytes + len(key)
-        return rows, None
-
-    def mask(self, where: Node | None) -> npt.NDArray[np.bool_] | None:
-        if where is None:
-            return None
-        return filter_mask(where, self.metadata, self.version, self._columns)
-
-    def allowed_keys(self, where: Node | None) -> set[str] | None:
-        """Keys of the vectors that pass the filter (None: no filter)."""
-        mask = self.mask(where)
-        if mask is None:
-            return None
-        keys = self.keys
-        return {keys[row] for row in np.flatnonzero(mask).tolist()}
-
-    def query(
-        self, vector: F32, top_k: int, where: Node | None, classic: bool = False
-    ) -> list[tuple[int, float]]:
-        """Nearest rows by ascending distance. ENHANCED: the filter selects the candidates
-        first, so min(topK, matches) rows come back. CLASSIC: the filter applies to the
-        CLASSIC_CANDIDATE_FACTOR x topK nearest vectors, so fewer than topK may come back."""
-        mask = self.mask(where)
-        matrix, aux = self.matrix(), self.aux[: self.count]
-        if classic and mask is not None:
-            depth = top_k * c.CLASSIC_CANDIDATE_FACTOR
-            rows, distances = nearest(matrix, aux, vector, self.distance_metric, depth)
-            keep = mask[rows]
-            rows, distances = rows[keep][:top_k], distances[keep][:top_k]
-        else:
-            rows, distances = nearest(matrix, aux, vector, self.distance_metric, top_k, mask)
-        return list(zip(rows.tolist(), distances.tolist(), strict=True))
-
-    # ---- text search configurations -----------------------------------------------------------
-
-    def add_text(
-        self, configs: Sequence[tuple[str, str | None]], ready_at: float, backfill: bool = False
-    ) -> list[TextConfig]:
-        """Add configurations. Without `backfill` the existing vectors are indexed now; with it
-        the configurations start unbuilt and the caller feeds `backfill_text` slices of keys."""
-        added = []
-        for key, language in configs:
-            config = TextConfig(key, language, ready_at, self.text_ids, built=not backfill)
-            if not backfill:
-                config.index_all(self.keys, self.metadata)
-            self.text[key] = config
-            added.append(config)
-        self._changed()
-        return added
-
-    def backfill_text(self, configs: Sequence[TextConfig], keys: Sequence[str]) -> None:
-        """One slice of a backfill, run under the write lock: the current metadata of `keys`."""
-        row_of, metadata = self.row_of, self.metadata
-        current = {key: metadata[row_of[key]] for key in keys if key in row_of}
-        for config in configs:
-            if not config.dropped:
-                config.backfill(keys, current)
-
-    def drop_text(self, keys: Iterable[str]) -> None:
-        for key in keys:
-            config = self.text.pop(key, None)
-            if config is None:
-                continue
-            config.dropped = True
-            config.field.clear()  # releases its hold on the ids shared with other configurations
-        self._changed()
+__all__ = ["EmulatorState", "VectorBucket", "VectorIndex"]
 
 
 @dataclass
@@ -449,6 +62,29 @@ class VectorBucket:
         out["encryptionConfiguration"] = dict(self.encryption or {"sseType": "AES256"})
         return out
 
+    def set_default_index_mode(self, mode: str) -> None:
+        if mode == "CLASSIC" and not self.classic_allowed:
+            raise ValidationError(
+                "defaultIndexMode: CLASSIC is only available for vector buckets created before "
+                "2026-09-30",
+                "defaultIndexMode",
+            )
+        self.default_index_mode = mode
+
+    def put_policy(self, policy: str) -> None:
+        try:
+            parsed = json.loads(policy)
+        except ValueError as exc:
+            raise ValidationError("policy: must be a JSON policy document", "policy") from exc
+        if not isinstance(parsed, dict):
+            raise ValidationError("policy: must be a JSON policy document", "policy")
+        self.policy = policy
+
+    def get_policy(self) -> str:
+        if self.policy is None:
+            raise NotFoundError(f"The vector bucket '{self.name}' has no bucket policy")
+        return self.policy
+
 
 class EmulatorState:
     """All buckets of all regions, plus resource tags, behind one readers-writer lock."""
@@ -457,8 +93,14 @@ class EmulatorState:
         self.lock = ReadWriteLock()
         self.buckets: dict[tuple[str, str], VectorBucket] = {}
         self.tags: dict[str, dict[str, str]] = {}
-        # The --classic-buckets switch: new buckets are dated before 2026-09-30, CLASSIC default.
+        self.query_pages = QueryPages()
+        # Settings of the emulator (Emulator's options):
+        # the --classic-buckets switch: new buckets are dated before 2026-09-30, CLASSIC default;
         self.classic_buckets = False
+        # how many results a QueryVectors page holds;
+        self.query_page_size = c.QUERY_PAGE_SIZE_DEFAULT
+        # how long a text search configuration added to an index stays BUILDING.
+        self.text_build_seconds = c.TEXT_BUILD_SECONDS_DEFAULT
 
     # ---- lookups ------------------------------------------------------------------------------
 
@@ -478,11 +120,11 @@ class EmulatorState:
 
     def resource_exists(self, arn: str) -> bool:
         """Whether the bucket or index ARN names a live resource; a malformed ARN is a 400."""
-        if _INDEX_ARN.match(arn):
+        if is_index_arn(arn):
             region, bucket, index = parse_index_arn(arn, "resourceArn")
             found = self.buckets.get((region, bucket))
             return found is not None and index in found.indexes
-        if _BUCKET_ARN.match(arn):
+        if is_bucket_arn(arn):
             return (parse_bucket_arn(arn, "resourceArn")) in self.buckets
         raise ValidationError(
             f"resourceArn: '{arn[:200]}' is not a vector bucket or vector index ARN", "resourceArn"
@@ -570,3 +212,68 @@ class EmulatorState:
         self.tags.pop(index.arn, None)
         for config in index.text.values():
             config.dropped = True  # stops a backfill still running
+
+    def set_index_mode(self, index: VectorIndex, mode: str) -> None:
+        if mode == "CLASSIC":
+            if not self.bucket(index.region, index.bucket_name).classic_allowed:
+                raise ValidationError(
+                    "indexMode: CLASSIC is only available for indexes in vector buckets created "
+                    "before 2026-09-30",
+                    "indexMode",
+                )
+            if index.text:
+                raise ValidationError(
+                    "indexMode: the index has text search configurations, which need ENHANCED; "
+                    "delete them with UpdateMetadataConfiguration first",
+                    "indexMode",
+                )
+        index.index_mode = mode
+
+    # ---- text search configurations -----------------------------------------------------------
+
+    def add_text_configs(
+        self, index: VectorIndex, configs: Sequence[tuple[str, str | None]], where: str
+    ) -> None:
+        """Add configurations to an existing index: BUILDING while the vectors are indexed."""
+        for key, _ in configs:
+            if key in index.text:
+                raise ConflictError(
+                    f"metadata key '{key}' already has a text search configuration on index "
+                    f"'{index.name}'"
+                )
+        if len(index.text) + len(configs) > c.TEXT_SEARCH_CONFIGS_MAX:
+            raise ValidationError(
+                f"{where}: an index has at most {c.TEXT_SEARCH_CONFIGS_MAX} text search "
+                f"configurations ({len(index.text)} exist, {len(configs)} to add)",
+                where,
+            )
+        add_text_configs(self.lock, index, configs, time.time() + self.text_build_seconds)
+
+    # ---- queries ------------------------------------------------------------------------------
+
+    def query(self, index: VectorIndex, query: queries.Query) -> dict[str, Any]:
+        return queries.run(index, query, self.query_pages, self.query_page_size)
+
+    # ---- tags ---------------------------------------------------------------------------------
+
+    def _require_resource(self, arn: str) -> None:
+        if not self.resource_exists(arn):
+            raise NotFoundError(f"The specified resource could not be found: '{arn}'")
+
+    def tag(self, arn: str, tags: dict[str, str]) -> None:
+        self._require_resource(arn)
+        if not tags:
+            raise ValidationError("tags: at least one tag is required", "tags")
+        self.tags.setdefault(arn, {}).update(tags)
+
+    def untag(self, arn: str, keys: Sequence[str]) -> None:
+        self._require_resource(arn)
+        if not keys:
+            raise ValidationError("tagKeys: at least one tag key is required", "tagKeys")
+        current = self.tags.get(arn, {})
+        for key in keys:
+            current.pop(key, None)
+
+    def tags_of(self, arn: str) -> dict[str, str]:
+        self._require_resource(arn)
+        return dict(self.tags.get(arn, {}))

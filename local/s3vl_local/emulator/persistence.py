@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from .models import EmulatorState, VectorBucket, VectorIndex
+from .models import EmulatorState, VectorBucket
+from .vectorindex import VectorIndex
 
 STATE_FILE = "state.json"
 FORMAT_VERSION = 1

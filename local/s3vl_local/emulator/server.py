@@ -12,15 +12,13 @@ import json
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import constants as c
 from .app import Emulator
 from .exceptions import ServiceError, ValidationError
 from .faults import parse_fault_config
-from .responses import Response, error_response
+from .wire import Response, check_payload_size, error_response
 
 IDLE_CONNECTION_SECONDS = 30.0
 AUTOSAVE_SECONDS = 2.0
@@ -77,13 +75,10 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if length > c.REQUEST_PAYLOAD_MAX_BYTES:
+        try:
+            check_payload_size(length)  # before reading: the body is never taken in
+        except ValidationError as error:
             self.close_connection = True
-            error = ValidationError(
-                f"request: payload of {length} bytes exceeds the {c.REQUEST_PAYLOAD_MAX_BYTES} "
-                "byte (20 MiB) limit",
-                "request",
-            )
             self._send(error_response(error))
             return
         body = self.rfile.read(length) if length else b""
@@ -177,12 +172,7 @@ class ServerHandle:
     def __enter__(self) -> ServerHandle:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
 

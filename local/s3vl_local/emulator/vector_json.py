@@ -1,4 +1,5 @@
-"""Fast parse of vector-heavy request bodies (PutVectors, QueryVectors).
+"""Vector data of request bodies: a fast parse of vector-heavy bodies (PutVectors, QueryVectors)
+and the conversion of `{"float32": [...]}` unions into float32 matrices.
 
 A PutVectors body of 500 vectors of dimension 768 holds 384,000 numbers. Parsing it into Python
 floats and then into numpy costs about 40 ms; simdjson parses it in about 11 ms and hands each
@@ -18,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from .exceptions import ValidationError
+
 try:
     import simdjson
 except ImportError:  # pragma: no cover - pysimdjson is a declared dependency; fall back without
@@ -27,6 +30,8 @@ except ImportError:  # pragma: no cover - pysimdjson is a declared dependency; f
 # server answers on several threads, so each thread has its own.
 _local = threading.local()
 _OPEN_BRACKET = ord("[")
+_NUMBER_TYPES = {int, float}
+_SPECIAL_FLOATS = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
 
 
 def available() -> bool:
@@ -151,3 +156,65 @@ def _count_byte(body: bytes, byte: int) -> int:
 
 def _is_row(value: Any) -> bool:
     return isinstance(value, dict) and isinstance(value.get("float32"), np.ndarray)
+
+
+def float32_block(
+    items: list[tuple[str, Any]], dimension: int, field: str, may_hold_booleans: bool = True
+) -> np.ndarray[Any, Any]:
+    """Turn (label, `{"float32": [...]}`) pairs into an (n, dimension) float32 matrix.
+
+    `may_hold_booleans`: whether the raw body held a JSON boolean anywhere. numpy silently turns
+    true/false into 1/0, so rows are checked element by element only when it is set.
+    """
+    rows: list[Any] = []
+    numpy_rows = 0  # rows from the fast path: float64 arrays, numbers only
+    for label, data in items:
+        if not isinstance(data, dict) or len(data) != 1 or "float32" not in data:
+            raise ValidationError(
+                f"{field}: '{label}' data must be {{\"float32\": [numbers]}}", field
+            )
+        values = data["float32"]
+        if not isinstance(values, list | np.ndarray):  # ndarray: from the fast path
+            raise ValidationError(f"{field}: '{label}' data.float32 must be an array", field)
+        if len(values) != dimension:
+            raise ValidationError(
+                f"{field}: '{label}' has dimension {len(values)}, but the index dimension is "
+                f"{dimension}",
+                field,
+            )
+        rows.append(values)
+        numpy_rows += isinstance(values, np.ndarray)
+    # The fast path turns every float32 array of a body into a row, so rows are all numpy or none.
+    if rows and numpy_rows == len(rows):
+        with np.errstate(over="ignore"):  # beyond float32 becomes inf: the index reports it
+            return np.array(rows, dtype=np.float32)
+    try:
+        raw: np.ndarray[Any, Any] = np.array(rows)
+    except (ValueError, TypeError):
+        raw = np.array(0)
+    if (
+        raw.dtype.kind not in "fiu"
+        or raw.ndim != 2
+        or (may_hold_booleans and any(not set(map(type, row)) <= _NUMBER_TYPES for row in rows))
+    ):
+        raw = _numbers_slowly(rows, field)
+    with np.errstate(over="ignore"):
+        return raw.astype(np.float32)
+
+
+def _numbers_slowly(rows: list[list[Any]], field: str) -> np.ndarray[Any, Any]:
+    """Element-wise conversion for rows that are not plain numbers: botocore sends NaN and
+    infinities as the strings "NaN"/"Infinity"/"-Infinity"; anything else non-numeric is an error.
+    """
+    out = np.empty((len(rows), len(rows[0]) if rows else 0), dtype=np.float64)
+    for i, row in enumerate(rows):
+        for j, value in enumerate(row):
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                out[i, j] = value
+            elif isinstance(value, str) and value in _SPECIAL_FLOATS:
+                out[i, j] = _SPECIAL_FLOATS[value]
+            else:
+                raise ValidationError(
+                    f"{field}: data.float32 must contain only numbers (got {value!r})", field
+                )
+    return out
