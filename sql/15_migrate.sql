@@ -51,7 +51,11 @@ BEGIN
                          'with time zone, updated_at timestamp with time zone, is_active '
                          'boolean, dimension integer, distance_metric text)'),
       ('list_vectors', 'TABLE(vector_id text, vector_data double precision[], metadata jsonb, '
-                       'response_next_token text, total_count integer)')
+                       'response_next_token text, total_count integer)'),
+      ('describe_index', 'TABLE(index_name text, index_arn text, vector_bucket_name text, '
+                         'dimension integer, distance_metric text, data_type text, '
+                         'non_filterable_metadata_keys text[], creation_time timestamp with '
+                         'time zone, index_mode text, text_search jsonb)')
     ) AS expected(name, result) ON expected.name = p.proname
     WHERE pg_catalog.pg_get_function_result(p.oid) <> expected.result
        OR (p.proname = 'list_vectors' AND p.pronargs <> 8)

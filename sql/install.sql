@@ -25,6 +25,7 @@ $not_extension$;
 \ir 40_config.sql
 \ir 50_registry.sql
 \ir 55_reads.sql
+\ir 57_search.sql
 \ir 60_writes.sql
 \ir 65_batch.sql
 \ir 70_cache.sql
