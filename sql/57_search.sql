@@ -117,24 +117,20 @@ AS $$
                                        '$s3vl_filter', metadata_filter)
 $$;
 
--- Text-only or hybrid search: checks, resolves the index, answers from the cache or one
--- invocation. text_param names the SQL argument that carried the texts (for service errors).
-CREATE OR REPLACE FUNCTION s3vl._search(caller text, text_param text, hybrid boolean,
-  query_vector float8[],
-  query_texts jsonb, index_name text, index_arn text, top_k integer, return_metadata boolean,
-  metadata_filter jsonb)
-RETURNS TABLE (vector_id text, fused_score float8, distance float8, text_score float8,
-               metadata jsonb)
+-- Text-only or hybrid search: checks, resolves the index, answers the result array from the
+-- cache or one invocation. text_param names the SQL argument that carried the texts.
+CREATE OR REPLACE FUNCTION s3vl._search_answer(caller text, text_param text, hybrid boolean,
+  query_vector float8[], query_texts jsonb, index_name text, index_arn text, top_k integer,
+  return_metadata boolean, metadata_filter jsonb)
+RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
-#variable_conflict use_variable
 DECLARE
   target record;
   answer jsonb;
-  cache_vector float8[] := coalesce(query_vector, '{}'::float8[]);
-  cache_filter jsonb := s3vl._text_cache_filter(query_texts, metadata_filter);
-  failed_message text;
-  failed_detail text;
+  response jsonb;
+  cache_vector constant float8[] := coalesce(query_vector, '{}'::float8[]);
+  cache_filter constant jsonb := s3vl._text_cache_filter(query_texts, metadata_filter);
 BEGIN
   PERFORM s3vl._check_query_texts(caller, query_texts);
   PERFORM s3vl._check_range(caller, 'top_k', top_k);
@@ -145,42 +141,62 @@ BEGIN
     PERFORM s3vl._check_vector(caller, 'query_vector', query_vector, target.dimension);
   END IF;
   answer := s3vl._cache_get(target.index_arn, cache_vector, top_k, cache_filter, return_metadata);
-  IF answer IS NULL THEN
-    BEGIN
-      answer := s3vl._expect_array(caller, s3vl._invoke(caller, s3vl._text_query_request(
-        target.index_arn, query_vector, query_texts, top_k, return_metadata, metadata_filter)),
-        'query results');
-    EXCEPTION WHEN SQLSTATE '22023' THEN
-      -- The service's refusal of a text query (key without text search, CLASSIC index, BUILDING
-      -- key): same SQLSTATE, named after the SQL argument, with where to look and what to run.
-      GET STACKED DIAGNOSTICS failed_message = MESSAGE_TEXT, failed_detail = PG_EXCEPTION_DETAIL;
-      failed_message := pg_catalog.substr(failed_message, pg_catalog.length(caller) + 3);
-      IF failed_message !~* '(text|search|classic|enhanced|building|index mode)'
-         OR failed_detail ~ 'field: (metadata_filter|top_k|query_vector|return_metadata);' THEN
-        RAISE;
-      END IF;
-      RAISE EXCEPTION USING ERRCODE = '22023',
-        MESSAGE = caller || ': ' || text_param || ' ' || s3vl._describe_texts(query_texts)
-                  || ': ' || failed_message,
-        DETAIL = coalesce(failed_detail, ''),
-        HINT = 'Each searched key needs an ACTIVE text search configuration on an ENHANCED index: '
-               'see SELECT index_mode, text_search FROM s3vl.describe_index(...); an s3vl_admin '
-               'changes them with s3vl.set_index_mode and s3vl.add_text_search.';
-    END;
-    PERFORM s3vl._cache_put(target.index_arn, cache_vector, top_k, cache_filter,
-                            return_metadata, answer);
+  IF answer IS NOT NULL THEN
+    RETURN answer;
   END IF;
-  BEGIN
-    RETURN QUERY
-      SELECT r.vector_id, r.fused_score, r.distance, r.text_score,
-             coalesce(r.metadata, '{}'::jsonb)
-      FROM pg_catalog.jsonb_to_recordset(answer) AS r(vector_id text, fused_score float8,
-                                                      distance float8, text_score float8,
-                                                      metadata jsonb);
-  EXCEPTION WHEN data_exception OR datatype_mismatch THEN
-    RAISE EXCEPTION '%: the Lambda function answered a malformed query result: %', caller,
-      SQLERRM USING ERRCODE = 'SV007';
-  END;
+  -- _call_lambda and _unwrap are what _invoke runs; split here so that only a failed answer
+  -- pays for the subtransaction that renames the service's refusal.
+  response := (SELECT c.payload FROM s3vl._call_lambda(caller, s3vl._text_query_request(
+    target.index_arn, query_vector, query_texts, top_k, return_metadata, metadata_filter),
+    'RequestResponse') AS c);
+  IF response -> 'success' = 'false'::jsonb THEN
+    PERFORM s3vl._raise_text_refusal(caller, text_param, query_texts, response);
+  END IF;
+  answer := s3vl._expect_array(caller, s3vl._unwrap(caller, response), 'query results');
+  PERFORM s3vl._cache_put(target.index_arn, cache_vector, top_k, cache_filter, return_metadata,
+                          answer);
+  RETURN answer;
+END
+$$;
+
+-- Raises a failed answer's error (s3vl._unwrap). The service's refusal of a text query (a key
+-- without text search, a CLASSIC index, a BUILDING key) keeps its SQLSTATE 22023 but is named
+-- after the SQL argument and says where to look and what to run.
+CREATE OR REPLACE FUNCTION s3vl._raise_text_refusal(caller text, text_param text,
+  query_texts jsonb, response jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  failed_message text;
+  failed_detail text;
+BEGIN
+  PERFORM s3vl._unwrap(caller, response);
+EXCEPTION WHEN SQLSTATE '22023' THEN
+  GET STACKED DIAGNOSTICS failed_message = MESSAGE_TEXT, failed_detail = PG_EXCEPTION_DETAIL;
+  failed_message := pg_catalog.substr(failed_message, pg_catalog.length(caller) + 3);
+  IF failed_message !~* '(text|search|classic|enhanced|building|index mode)'
+     OR failed_detail ~ 'field: (metadata_filter|top_k|query_vector|return_metadata);' THEN
+    RAISE;
+  END IF;
+  RAISE EXCEPTION USING ERRCODE = '22023',
+    MESSAGE = caller || ': ' || text_param || ' ' || s3vl._describe_texts(query_texts) || ': '
+              || failed_message,
+    DETAIL = coalesce(failed_detail, ''),
+    HINT = 'Each searched key needs an ACTIVE text search configuration on an ENHANCED index: '
+           'see SELECT index_mode, text_search FROM s3vl.describe_index(...); an s3vl_admin '
+           'changes them with s3vl.set_index_mode and s3vl.add_text_search.';
+END
+$$;
+
+-- A result entry of the wrong shape is the function's fault, not the caller's.
+CREATE OR REPLACE FUNCTION s3vl._raise_malformed(caller text, problem text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+  RAISE EXCEPTION '%: the Lambda function answered a malformed query result: %', caller, problem
+    USING ERRCODE = 'SV007';
 END
 $$;
 
@@ -205,6 +221,9 @@ BEGIN
 END
 $$;
 
+-- The public forms. Each gets the answer first (argument errors are raised there, outside the
+-- block below), then turns it into rows; a malformed entry is SV007.
+
 -- Full-text search on one key; score = BM25.
 CREATE OR REPLACE FUNCTION s3vl.search_text(
   query_text text,
@@ -215,13 +234,21 @@ CREATE OR REPLACE FUNCTION s3vl.search_text(
   return_metadata boolean DEFAULT true,
   metadata_filter jsonb DEFAULT NULL)
 RETURNS TABLE (vector_id text, score float8, metadata jsonb)
-LANGUAGE sql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT s.vector_id, s.text_score, s.metadata
-  FROM s3vl._search('s3vl.search_text', 'metadata_key', false, NULL,
-                    s3vl._one_text('s3vl.search_text', query_text, metadata_key),
-                    index_name, index_arn, top_k, return_metadata, metadata_filter) AS s
+DECLARE
+  answer constant jsonb := s3vl._search_answer('s3vl.search_text', 'metadata_key', false, NULL,
+    s3vl._one_text('s3vl.search_text', query_text, metadata_key), index_name, index_arn, top_k,
+    return_metadata, metadata_filter);
+BEGIN
+  RETURN QUERY
+    SELECT r.vector_id, r.text_score, coalesce(r.metadata, '{}'::jsonb)
+    FROM pg_catalog.jsonb_to_recordset(answer) AS r(vector_id text, text_score float8,
+                                                    metadata jsonb);
+EXCEPTION WHEN data_exception OR datatype_mismatch THEN
+  PERFORM s3vl._raise_malformed('s3vl.search_text', SQLERRM);
+END
 $$;
 
 -- Full-text search on several keys ({"name": "trail shoes", "description": "waterproof"});
@@ -234,12 +261,20 @@ CREATE OR REPLACE FUNCTION s3vl.search_text(
   return_metadata boolean DEFAULT true,
   metadata_filter jsonb DEFAULT NULL)
 RETURNS TABLE (vector_id text, score float8, metadata jsonb)
-LANGUAGE sql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT s.vector_id, s.text_score, s.metadata
-  FROM s3vl._search('s3vl.search_text', 'query_texts', false, NULL, query_texts, index_name,
-                    index_arn, top_k, return_metadata, metadata_filter) AS s
+DECLARE
+  answer constant jsonb := s3vl._search_answer('s3vl.search_text', 'query_texts', false, NULL,
+    query_texts, index_name, index_arn, top_k, return_metadata, metadata_filter);
+BEGIN
+  RETURN QUERY
+    SELECT r.vector_id, r.text_score, coalesce(r.metadata, '{}'::jsonb)
+    FROM pg_catalog.jsonb_to_recordset(answer) AS r(vector_id text, text_score float8,
+                                                    metadata jsonb);
+EXCEPTION WHEN data_exception OR datatype_mismatch THEN
+  PERFORM s3vl._raise_malformed('s3vl.search_text', SQLERRM);
+END
 $$;
 
 -- Hybrid search: the vector ranking and the text ranking fused by the service (RRF).
@@ -254,12 +289,22 @@ CREATE OR REPLACE FUNCTION s3vl.hybrid_search(
   metadata_filter jsonb DEFAULT NULL)
 RETURNS TABLE (vector_id text, fused_score float8, distance float8, text_score float8,
                metadata jsonb)
-LANGUAGE sql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT * FROM s3vl._search('s3vl.hybrid_search', 'metadata_key', true, query_vector,
-                             s3vl._one_text('s3vl.hybrid_search', query_text, metadata_key),
-                             index_name, index_arn, top_k, return_metadata, metadata_filter)
+DECLARE
+  answer constant jsonb := s3vl._search_answer('s3vl.hybrid_search', 'metadata_key', true,
+    query_vector, s3vl._one_text('s3vl.hybrid_search', query_text, metadata_key), index_name,
+    index_arn, top_k, return_metadata, metadata_filter);
+BEGIN
+  RETURN QUERY
+    SELECT r.vector_id, r.fused_score, r.distance, r.text_score, coalesce(r.metadata, '{}'::jsonb)
+    FROM pg_catalog.jsonb_to_recordset(answer) AS r(vector_id text, fused_score float8,
+                                                    distance float8, text_score float8,
+                                                    metadata jsonb);
+EXCEPTION WHEN data_exception OR datatype_mismatch THEN
+  PERFORM s3vl._raise_malformed('s3vl.hybrid_search', SQLERRM);
+END
 $$;
 
 CREATE OR REPLACE FUNCTION s3vl.hybrid_search(
@@ -272,12 +317,21 @@ CREATE OR REPLACE FUNCTION s3vl.hybrid_search(
   metadata_filter jsonb DEFAULT NULL)
 RETURNS TABLE (vector_id text, fused_score float8, distance float8, text_score float8,
                metadata jsonb)
-LANGUAGE sql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT * FROM s3vl._search('s3vl.hybrid_search', 'query_texts', true, query_vector,
-                             query_texts, index_name, index_arn, top_k, return_metadata,
-                             metadata_filter)
+DECLARE
+  answer constant jsonb := s3vl._search_answer('s3vl.hybrid_search', 'query_texts', true,
+    query_vector, query_texts, index_name, index_arn, top_k, return_metadata, metadata_filter);
+BEGIN
+  RETURN QUERY
+    SELECT r.vector_id, r.fused_score, r.distance, r.text_score, coalesce(r.metadata, '{}'::jsonb)
+    FROM pg_catalog.jsonb_to_recordset(answer) AS r(vector_id text, fused_score float8,
+                                                    distance float8, text_score float8,
+                                                    metadata jsonb);
+EXCEPTION WHEN data_exception OR datatype_mismatch THEN
+  PERFORM s3vl._raise_malformed('s3vl.hybrid_search', SQLERRM);
+END
 $$;
 
 -- Index administration (s3vl_admin). Each sends one request, the function answers the index's

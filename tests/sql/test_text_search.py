@@ -448,8 +448,8 @@ def test_readers_search_and_only_admins_administer(canned: Any) -> None:
         for statement in ("SELECT s3vl.set_index_mode('demo', 'ENHANCED')",
                           "SELECT s3vl.add_text_search('demo', 'name')",
                           "SELECT s3vl.drop_text_search('demo', 'name')",
-                          "SELECT s3vl._search('x', 'x', false, NULL, '{\"a\": \"b\"}', 'demo', "
-                          "NULL, 1, true, NULL)"):
+                          "SELECT s3vl._search_answer('x', 'x', false, NULL, "
+                          "'{\"a\": \"b\"}', 'demo', NULL, 1, true, NULL)"):
             expect_error(canned, statement, None, "42501")
         canned.execute("RESET ROLE")
         canned.execute(f"SET ROLE {admin}")
