@@ -1,8 +1,9 @@
 -- Full-text (BM25) and hybrid (vector + text, fused with Reciprocal Rank Fusion) search, and the
 -- index administration they need (index mode, text search configurations). Requests are the
--- query_vectors operation with query_texts (docs/protocol.md); every call goes through
--- s3vl._invoke. Arguments are checked before any call; what only the service knows (a key that
--- is not searchable, a CLASSIC index, a BUILDING key) comes back as its ValidationError (22023).
+-- query_vectors operation with query_texts (docs/protocol.md); every call goes through the one
+-- chokepoint s3vl._call_lambda (by s3vl._invoke, or by _call_lambda + _unwrap for searches).
+-- Arguments are checked before any call; what only the service knows (a key that is not
+-- searchable, a CLASSIC index, a BUILDING key) comes back as its ValidationError (22023).
 
 -- The analyzer languages S3 Vectors accepts (botocore LanguageCode); NULL = standard analyzer.
 CREATE OR REPLACE FUNCTION s3vl._text_search_languages()

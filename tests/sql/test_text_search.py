@@ -265,12 +265,18 @@ def test_bad_arguments_fail_before_any_call(canned: Any, statement: str, params:
     assert call_count(canned) == before
 
 
-def test_limits_are_listed(canned: Any) -> None:
-    rows = dict((r[0], (r[1], r[2])) for r in canned.execute(
-        "SELECT name, min_value, max_value FROM s3vl.limits()").fetchall())
-    assert rows["query_texts"] == (1, 10)
-    assert rows["query_text_length"] == (1, 1024)
-    assert rows["metadata_key_length"] == (1, 63)
+def test_limits_and_languages_match_the_service_model(canned: Any) -> None:
+    import botocore.session
+
+    shapes = botocore.session.get_session().get_service_model("s3vectors")
+    rows = {r[0]: (r[1], r[2]) for r in canned.execute(
+        "SELECT name, min_value, max_value FROM s3vl.limits()").fetchall()}
+    for limit, shape in (("query_texts", "QueryTextList"), ("query_text_length", "QueryTextString"),
+                         ("metadata_key_length", "MetadataKey")):
+        meta = shapes.shape_for(shape).metadata
+        assert rows[limit] == (meta["min"], meta["max"]), limit
+    languages = canned.execute("SELECT s3vl._text_search_languages()").fetchone()[0]
+    assert languages == shapes.shape_for("LanguageCode").enum
 
 
 # --- the service's refusals -------------------------------------------------------------------
