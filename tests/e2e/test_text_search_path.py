@@ -133,12 +133,13 @@ def test_administration_lifecycle(local_stack: StackInfo, db: psycopg.Connection
         assert configs == [{"metadata_key": "name", "language": "en", "status": "ACTIVE"}]
         assert db.execute("SELECT count(*) FROM s3vl.search_text('trail', 'name', %s)",
                           (index.name,)).fetchone() == (3,)
-        # Adding the same key again, a CLASSIC switch of a new bucket's index: service refusals.
-        for statement in ("SELECT s3vl.add_text_search(%s, 'name', 'en')",
-                          "SELECT s3vl.set_index_mode(%s, 'CLASSIC')"):
+        # The service's refusals: the same key again (ConflictException), CLASSIC for an index
+        # of a bucket created after 2026-09-30 (ValidationException).
+        for statement, sqlstate in (("SELECT s3vl.add_text_search(%s, 'name', 'en')", "SV005"),
+                                    ("SELECT s3vl.set_index_mode(%s, 'CLASSIC')", "22023")):
             with pytest.raises(psycopg.Error) as caught:
                 db.execute(statement, (index.name,))
-            assert caught.value.sqlstate in ("22023", "SV005"), caught.value
+            assert caught.value.sqlstate == sqlstate, caught.value
         db.execute("SELECT s3vl.drop_text_search(%s, 'name')", (index.name,))
         assert db.execute("SELECT text_search FROM s3vl.describe_index(%s)",
                           (index.name,)).fetchone() == ([],)
