@@ -56,6 +56,18 @@ DECLARE
   n integer;
   entry record;
 BEGIN
+  -- One scan accepts the usual, valid argument; the checks below find what is wrong otherwise.
+  IF pg_catalog.jsonb_typeof(query_texts) = 'object'
+     AND (SELECT count(*) BETWEEN 1 AND hi
+                 AND bool_and(pg_catalog.length(e.key) BETWEEN 1 AND
+                                s3vl._limit('metadata_key_length')
+                              AND pg_catalog.jsonb_typeof(e.value) = 'string'
+                              AND pg_catalog.length(e.value #>> '{}') BETWEEN 1 AND
+                                s3vl._limit('query_text_length')
+                              AND pg_catalog.btrim(e.value #>> '{}', E' \t\r\n\f\v') <> '')
+          FROM pg_catalog.jsonb_each(query_texts) AS e) THEN
+    RETURN;
+  END IF;
   IF query_texts IS NULL OR pg_catalog.jsonb_typeof(query_texts) <> 'object' THEN
     RAISE EXCEPTION '%: query_texts must be a JSON object {metadata_key: text} (got %)', caller,
       coalesce('a JSON ' || pg_catalog.jsonb_typeof(query_texts), 'NULL')
