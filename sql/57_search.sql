@@ -53,7 +53,7 @@ LANGUAGE plpgsql IMMUTABLE
 AS $$
 DECLARE
   hi constant integer := s3vl._limit('query_texts');
-  n integer;
+  n bigint;
   entry record;
 BEGIN
   -- One scan accepts the usual, valid argument; the checks below find what is wrong otherwise.
@@ -178,7 +178,7 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl._raise_text_refusal(caller text, text_param text,
   query_texts jsonb, response jsonb)
 RETURNS void
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql IMMUTABLE
 AS $$
 DECLARE
   failed_message text;
