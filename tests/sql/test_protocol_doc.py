@@ -65,8 +65,10 @@ NOT_BUILT_BY_SQL: dict[str, str] = {
     "query_vectors_next_page": "built by s3vl._query_page_request (query_vectors_where); "
                                "tests/sql/test_query_where.py::"
                                "test_page_requests_and_answers_match_the_protocol_examples",
-    "query_texts": "text search (query_texts): s3vl.search_text, issue 11",
-    "query_hybrid": "hybrid search (query_texts + query_vector): s3vl.hybrid_search, issue 11",
+    "query_texts": "built by s3vl._text_query_request (search_text); "
+                   "test_text_and_admin_requests_match_the_examples below",
+    "query_hybrid": "built by s3vl._text_query_request (hybrid_search); "
+                    "test_text_and_admin_requests_match_the_examples below",
 }
 
 
@@ -78,9 +80,12 @@ OPERATIONS_NOT_BUILT_HERE: dict[str, str] = {
     "query_vectors_batch": "built by s3vl.query_vectors_batch; tests/sql/test_batch.py",
     "put_vectors": "built by the write path; tests/sql/test_writes*.py",
     "delete_vectors": "built by the write path; tests/sql/test_writes*.py",
-    "update_index_mode": "index administration from SQL (issue 11): no builder here yet",
-    "add_text_search": "index administration from SQL (issue 11): no builder here yet",
-    "drop_text_search": "index administration from SQL (issue 11): no builder here yet",
+    "update_index_mode": "built by s3vl._index_mode_request (set_index_mode); "
+                   "test_text_and_admin_requests_match_the_examples below",
+    "add_text_search": "built by s3vl._add_text_search_request (add_text_search); "
+                   "test_text_and_admin_requests_match_the_examples below",
+    "drop_text_search": "built by s3vl._drop_text_search_request (drop_text_search); "
+                   "test_text_and_admin_requests_match_the_examples below",
 }
 
 
@@ -116,6 +121,33 @@ def test_request_builders_match_the_examples(db: Any) -> None:
         assert without_nulls(built) == without_nulls({**defaults, **request}), name
         checked.append(name)
     assert {"get_index", "query_vectors", "get_vectors", "list_vectors"} <= set(checked)
+
+
+# The text, hybrid and index-administration examples, each through the builder SQL sends it with
+# (their arguments are shaped differently from the request, so they are listed one by one).
+TEXT_AND_ADMIN_BUILDERS: dict[str, tuple[str, Any]] = {
+    "query_texts": ("SELECT s3vl._text_query_request(%s, %s::float8[], %s, %s, %s, %s)",
+                    lambda r: [r["index_arn"], r.get("query_vector"), Jsonb(r["query_texts"]),
+                               r["top_k"], r["return_metadata"],
+                               Jsonb(r["metadata_filter"]) if r.get("metadata_filter") else None]),
+    "update_index_mode": ("SELECT s3vl._index_mode_request(%s, %s)",
+                          lambda r: [r["index_arn"], r["index_mode"]]),
+    "add_text_search": ("SELECT s3vl._add_text_search_request(%s, %s::text[], %s::text[])",
+                        lambda r: [r["index_arn"],
+                                   [e["metadata_key"] for e in r["text_search"]],
+                                   [e.get("language") for e in r["text_search"]]]),
+    "drop_text_search": ("SELECT s3vl._drop_text_search_request(%s, %s::text[])",
+                         lambda r: [r["index_arn"], r["metadata_keys"]]),
+}
+TEXT_AND_ADMIN_BUILDERS["query_hybrid"] = TEXT_AND_ADMIN_BUILDERS["query_texts"]
+
+
+def test_text_and_admin_requests_match_the_examples(db: Any) -> None:
+    ex = examples()
+    for name, (query, params) in TEXT_AND_ADMIN_BUILDERS.items():
+        request = ex[name]["request"]
+        built = db.execute(query, params(request)).fetchone()[0]
+        assert without_nulls(built) == without_nulls(request), name
 
 
 def test_example_responses_become_rows(canned: Any) -> None:
