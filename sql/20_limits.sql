@@ -21,6 +21,9 @@ AS $$
     ('event_payload_bytes', 1, 1048576, 'one asynchronous (Event) Lambda request payload (1 MB)'),
     ('batch_queries',   1,      100, 'query vectors per query_vectors_batch invocation'),
     ('cache_ttl_seconds', 1, 604800, 's3vl.set_cache time to live (up to 7 days)'),
+    ('max_candidates',  1,    10000, 'query_vectors_where/query_table neighbours examined (QueryVectors topK)'),
+    ('pages_per_call',  1,      100, 'QueryVectors pages one paged invocation reads (also at most timeout_seconds)'),
+    ('page_token_length', 1,   4096, 'characters in a QueryVectors page token'),
     ('max_attempts',    1,       20, 'attempts per Lambda invocation when Lambda throttles or fails with 5xx'),
     ('max_filter_depth', 1,      32, 'JSON nesting depth of a metadata_filter (each object and array counts one)')
 $$;

@@ -240,7 +240,9 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  RETURN s3vl._unwrap(caller, (SELECT c.payload
-                               FROM s3vl._call_lambda(caller, request, 'RequestResponse') AS c));
+  -- Vector policies (59_policies.sql) decide what is sent and what comes back.
+  RETURN s3vl._policy_answer(caller, request, s3vl._unwrap(caller, (SELECT c.payload
+    FROM s3vl._call_lambda(caller, s3vl._policy_request(caller, request), 'RequestResponse')
+         AS c)));
 END
 $$;

@@ -48,7 +48,8 @@ AS $$
 DECLARE
   status integer;
 BEGIN
-  SELECT c.status_code INTO status FROM s3vl._call_lambda(caller, request, 'Event') AS c;
+  SELECT c.status_code INTO status
+    FROM s3vl._call_lambda(caller, s3vl._policy_request(caller, request), 'Event') AS c;
   IF status IS DISTINCT FROM 202 THEN
     RAISE EXCEPTION '%: the asynchronous invocation answered status % (expected 202)', caller,
       coalesce(status::text, 'NULL') USING ERRCODE = 'SV006';
@@ -222,6 +223,13 @@ DECLARE
   part record;
   done bigint := 0;
 BEGIN
+  -- Under a vector policy (59_policies.sql) the whole write is checked before its first part.
+  IF EXISTS (SELECT 1 FROM s3vl.index_policies) THEN
+    PERFORM s3vl._policy_request(caller, ('{"operation":' || pg_catalog.to_json(operation)::text
+      || ',"index_arn":' || pg_catalog.to_json(index_arn)::text || ','
+      || pg_catalog.to_json(field)::text || ':[' || pg_catalog.array_to_string(items, ',')
+      || ']}')::json);
+  END IF;
   FOR part IN
     WITH placed AS (
       SELECT i.item, i.n,

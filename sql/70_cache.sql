@@ -57,7 +57,8 @@ CREATE OR REPLACE FUNCTION s3vl._cache_ttl(index_arn text)
 RETURNS interval
 LANGUAGE sql STABLE
 AS $$
-  SELECT s.ttl FROM s3vl.cache_settings s
+  -- A policy-bound caller's answers are never shared (asked only of cached indexes).
+  SELECT CASE WHEN NOT s3vl._policy_binds($1) THEN s.ttl END FROM s3vl.cache_settings s
   WHERE s.index_arn = $1 AND pg_catalog.current_setting('transaction_read_only') = 'off'
 $$;
 

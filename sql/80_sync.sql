@@ -729,75 +729,33 @@ END
 $$;
 
 -- Nearest neighbours of the index a table is tracked into, restricted to keys that still exist
--- in the table (orphaned vectors never reach the caller). Fetches more than top_k, growing the
--- request until top_k existing keys are found or the index has no more results.
+-- in the table (orphaned vectors never reach the caller) and, optionally, to rows passing
+-- predicate: s3vl.query_vectors_where (sql/58_where.sql) on the tracked index, so exactly top_k
+-- rows whenever max_candidates neighbours hold that many.
+DROP FUNCTION IF EXISTS s3vl.query_table(regclass, name, float8[], integer, jsonb);
 CREATE OR REPLACE FUNCTION s3vl.query_table(
   source regclass,
   key_column name,
   query_vector float8[],
   top_k integer DEFAULT 10,
-  metadata_filter jsonb DEFAULT NULL)
+  metadata_filter jsonb DEFAULT NULL,
+  predicate text DEFAULT NULL,
+  max_candidates integer DEFAULT 10000)
 RETURNS TABLE (key text, distance float8, similarity_score float8, metadata jsonb)
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   caller constant text := 's3vl.query_table';
   idx text;
-  key_type text;
-  fetch_k integer;
-  max_k constant integer := s3vl._limit('top_k');
-  ids text[];
-  distances float8[];
-  scores float8[];
-  metas jsonb[];
-  got bigint;
-  existing text[];
 BEGIN
   PERFORM s3vl._require(caller, 'source', source);
-  PERFORM s3vl._require(caller, 'key_column', key_column);
-  PERFORM s3vl._require(caller, 'query_vector', query_vector);
-  PERFORM s3vl._require(caller, 'top_k', top_k);
-  PERFORM s3vl._check_range(caller, 'top_k', top_k);
-  SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO key_type
-    FROM pg_catalog.pg_attribute a
-    WHERE a.attrelid = source AND a.attname = key_column AND a.attnum > 0 AND NOT a.attisdropped;
-  IF key_type IS NULL THEN
-    RAISE EXCEPTION '%: key_column % does not exist in %', caller, key_column, source
-      USING ERRCODE = '42703';
-  END IF;
   SELECT st.index_name INTO idx FROM s3vl.sync_tables st WHERE st.source = query_table.source;
   IF idx IS NULL THEN
     RAISE EXCEPTION '%: source % is not tracked, so its index is unknown', caller, source
       USING ERRCODE = '42704', HINT = 'Run s3vl.track_table(...) first.';
   END IF;
-  fetch_k := least(max_k, greatest(top_k * 2, top_k + 10));
-  LOOP
-    SELECT pg_catalog.array_agg(q.vector_id ORDER BY q.n), pg_catalog.array_agg(q.distance ORDER BY q.n),
-           pg_catalog.array_agg(q.similarity_score ORDER BY q.n),
-           pg_catalog.array_agg(q.metadata ORDER BY q.n), pg_catalog.count(*)
-      INTO ids, distances, scores, metas, got
-      FROM s3vl.query_vectors(query_vector, index_name => idx, top_k => fetch_k,
-                              metadata_filter => metadata_filter) WITH ORDINALITY AS q(
-             vector_id, distance, similarity_score, metadata, n);
-    -- Keys compared as the column's own type (its index is usable); an id that is not a valid
-    -- value of that type cannot exist in the table.
-    EXECUTE pg_catalog.format(
-      'SELECT pg_catalog.array_agg(t.%1$I::text) FROM %2$s t WHERE t.%1$I = ANY (ARRAY('
-      'SELECT s3vl._sync_try_cast(i, NULL::%3$s) FROM pg_catalog.unnest($1) i))',
-      key_column, source, key_type) INTO existing USING ids;
-    EXIT WHEN coalesce(pg_catalog.cardinality(existing), 0) >= top_k OR got < fetch_k
-              OR fetch_k >= max_k;
-    fetch_k := least(max_k, fetch_k * 4);
-  END LOOP;
-  RETURN QUERY
-    SELECT h.i, h.d, h.s, h.m
-    FROM ROWS FROM (pg_catalog.unnest(ids), pg_catalog.unnest(distances),
-                    pg_catalog.unnest(scores), pg_catalog.unnest(metas)) WITH ORDINALITY
-         AS h(i, d, s, m, n)
-    WHERE h.i = ANY (coalesce(existing, '{}'))
-    ORDER BY h.n
-    LIMIT top_k;
+  RETURN QUERY SELECT * FROM s3vl._query_where(caller, query_vector, source, key_column,
+    predicate, top_k, idx, NULL, metadata_filter, max_candidates);
 END
 $$;
 

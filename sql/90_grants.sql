@@ -97,7 +97,7 @@ GRANT EXECUTE ON FUNCTION
 TO s3vl_admin;
 GRANT EXECUTE ON FUNCTION
   s3vl.stale_rows(regclass),
-  s3vl.query_table(regclass, name, float8[], integer, jsonb),
+  s3vl.query_table(regclass, name, float8[], integer, jsonb, text, integer),
   s3vl._require(text, text, anyelement),
   s3vl._check_range(text, text, bigint, text),
   s3vl._limit(text),
@@ -108,5 +108,25 @@ GRANT EXECUTE ON FUNCTION
   s3vl._sync_version(float8[], jsonb),
   s3vl._sync_try_cast(text, anyelement)
 TO s3vl_reader;
+
+-- Filtered search (58_where.sql): the scan runs with the caller's rights; the two definer
+-- helpers it calls check their own arguments.
+GRANT EXECUTE ON FUNCTION
+  s3vl.query_vectors_where(float8[], regclass, name, text, integer, text, text, jsonb, integer),
+  s3vl._query_where(text, float8[], regclass, name, text, integer, text, text, jsonb, integer),
+  s3vl._query_page_target(text, float8[], text, text, jsonb),
+  s3vl._query_page(text, float8[], text, integer, jsonb, text, integer),
+  s3vl._where_sql(regclass, name, text, text),
+  s3vl._try_cast(text, anyelement)
+TO s3vl_reader;
+
+-- Vector policies and index grants (59_policies.sql).
+GRANT EXECUTE ON FUNCTION
+  s3vl.create_policy(text, name, jsonb),
+  s3vl.drop_policy(text, name),
+  s3vl.list_policies(),
+  s3vl.grant_index(text, name),
+  s3vl.revoke_index(text, name)
+TO s3vl_admin;
 -- Invocation retries (30_invoke.sql).
 GRANT EXECUTE ON FUNCTION s3vl.set_invoke_retries(integer) TO s3vl_admin;

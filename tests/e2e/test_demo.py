@@ -29,18 +29,28 @@ def test_demo_loads_data_and_prints_the_blog_queries(local_stack: StackInfo) -> 
     out = proc.stdout
     demo = demo_data.load()
     for heading in ("== 1. Plain similarity search", "== 2. Metadata filter",
-                    "== 3. The blog's CTE", "== 4. Per-tenant search"):
+                    "== 3. The blog's CTE",
+                    "== 3b. The same question with s3vl.query_vectors_where",
+                    "== 4. Per-tenant search"):
         assert heading in out
     # Query 1 prints the 5 exact nearest products, nearest first.
     section1 = out.split("== 1.")[1].split("== 2.")[0]
     ids = nearest_ids(demo, QUERY_PHRASES["q1"], 5)
     positions = [section1.index(f" {key} ") for key in ids]
     assert positions == sorted(positions)
-    # Query 3 (the CTE) prints exactly the in-stock products under $500 among the 10 nearest.
-    section3 = out.split("== 3.")[1].split("== 4.")[0]
+    # Query 3 (the CTE) prints exactly the in-stock products under $500 among the 10 nearest:
+    # 5 rows on this catalogue. 3b (query_vectors_where) prints the 10 nearest that pass.
+    section3 = out.split("== 3.")[1].split("== 3b.")[0]
+    section3b = out.split("== 3b.")[1].split("== 4.")[0]
     by_id = {p.product_id: p for p in demo.products}
+    passing = [key for key in nearest_ids(demo, QUERY_PHRASES["q3"], len(demo.products))
+               if by_id[key].stock > 0 and by_id[key].price < 500]
     for key in nearest_ids(demo, QUERY_PHRASES["q3"], 10):
         p = by_id[key]
         assert (f" {key} " in section3) == (p.stock > 0 and p.price < 500), key
+    assert section3.count(" p-") == 5
+    assert section3b.count(" p-") == 10
+    positions = [section3b.index(f" {key} ") for key in passing[:10]]
+    assert positions == sorted(positions)
     with psycopg.connect(local_stack.dsn) as conn:
         assert conn.execute("SELECT count(*) FROM demo.products").fetchone() == (300,)

@@ -38,6 +38,18 @@ WHERE p.stock > 0 AND p.price < 500
 ORDER BY s.distance;
 
 \echo
+\echo '== 3b. The same question with s3vl.query_vectors_where: the 10 nearest that ARE in stock and under $500'
+\echo '       (reads neighbours page by page until 10 pass the predicate, instead of filtering a fixed 10)'
+SELECT w.key AS product, p.name, p.price, p.stock, p.tenant, round(w.distance::numeric, 4) AS distance
+FROM demo.queries q,
+     s3vl.query_vectors_where(q.embedding, 'demo.products', 'product_id',
+                              predicate => 'stock > 0 AND price < 500', top_k => 10,
+                              index_name => 'products') AS w
+JOIN demo.products p ON p.product_id = w.key
+WHERE q.phrase = :'q3'
+ORDER BY w.distance;
+
+\echo
 \echo '== 4. Per-tenant search: tenant acme only, nearest to' :'q4'
 SELECT v.vector_id AS product, v.metadata->>'name' AS name, v.metadata->>'tenant' AS tenant,
        round(v.distance::numeric, 4) AS distance

@@ -1,0 +1,277 @@
+-- Filtered search that fills k (docs/sql-reference.md, "Filtered search"): an iterative scan in
+-- the manner of pgvector 0.8's iterative HNSW scans. The nearest neighbours are read page by page
+-- through one QueryVectors (the function hands back the service's nextToken as next_token, see
+-- docs/protocol.md), each page's keys are checked against a table and a caller-written SQL
+-- predicate, and reading stops as soon as top_k keys qualify or max_candidates were examined.
+--
+-- Privileges: the scan and the predicate run with the CALLER's rights (SECURITY INVOKER, no
+-- search_path of its own, so the predicate means what it means in the caller's session). Only the
+-- two helpers that reach s3vl.config and aws_lambda are SECURITY DEFINER; they take values, never
+-- SQL text, and check every argument themselves because readers may call them.
+
+-- Which index a paged query reads, and how many service pages one invocation may fetch: at most
+-- the pages_per_call limit and at most timeout_seconds (a warm page takes ~0.3 s, so one second of
+-- budget per page leaves room for a cold start).
+CREATE OR REPLACE FUNCTION s3vl._query_page_target(caller text, query_vector float8[],
+  index_name text, index_arn text, metadata_filter jsonb,
+  OUT target_arn text, OUT max_pages integer)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  target record;
+BEGIN
+  PERFORM s3vl._check_vector(caller, 'query_vector', query_vector);
+  PERFORM s3vl._check_filter(caller, metadata_filter);
+  SELECT * INTO target FROM s3vl._resolve_index(caller, index_name, index_arn);
+  PERFORM s3vl._check_vector(caller, 'query_vector', query_vector, target.dimension);
+  target_arn := target.index_arn;
+  max_pages := least(s3vl._limit('pages_per_call'), (s3vl._config(caller)).timeout_seconds);
+END
+$$;
+
+-- The protocol request for one paged QueryVectors step (docs/protocol.md, page_token/max_pages).
+CREATE OR REPLACE FUNCTION s3vl._query_page_request(index_arn text, query_vector float8[],
+  top_k integer, return_metadata boolean, metadata_filter jsonb, page_token text,
+  max_pages integer)
+RETURNS json
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT pg_catalog.json_strip_nulls(pg_catalog.json_build_object(
+           'operation', 'query_vectors', 'index_arn', index_arn,
+           'query_vector', pg_catalog.array_to_json(query_vector), 'top_k', top_k,
+           'return_metadata', return_metadata, 'metadata_filter', metadata_filter,
+           'page_token', page_token, 'max_pages', max_pages))
+$$;
+
+-- One invocation: up to max_pages service pages of the query whose results total top_k,
+-- continuing at page_token. Returns {"vectors": [rows], "next_token": text|null}.
+CREATE OR REPLACE FUNCTION s3vl._query_page(caller text, query_vector float8[], index_arn text,
+  top_k integer, metadata_filter jsonb, page_token text, max_pages integer)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  target record;
+  answer jsonb;
+BEGIN
+  PERFORM s3vl._check_range(caller, 'top_k', top_k);
+  SELECT * INTO target FROM s3vl._query_page_target(caller, query_vector, NULL, index_arn,
+                                                    metadata_filter);
+  IF page_token IS NOT NULL THEN
+    PERFORM s3vl._check_range(caller, 'page_token length', length(page_token),
+                              'page_token_length');
+  END IF;
+  IF max_pages IS NULL OR max_pages < 1 OR max_pages > target.max_pages THEN
+    RAISE EXCEPTION '%: max_pages must be between 1 and % (got %)', caller, target.max_pages,
+      coalesce(max_pages::text, 'NULL')
+      USING ERRCODE = '22023',
+            HINT = 'At most pages_per_call (s3vl.limits()) and at most timeout_seconds pages.';
+  END IF;
+  answer := s3vl._invoke(caller, s3vl._query_page_request(target.target_arn, query_vector,
+                                                           top_k, true, metadata_filter,
+                                                           page_token, max_pages));
+  -- A function older than page_token/max_pages ignores both and answers the whole top_k as an
+  -- array: the same candidates in one invocation (correct, only not incremental).
+  IF pg_catalog.jsonb_typeof(answer) = 'array' THEN
+    answer := pg_catalog.jsonb_build_object('vectors', answer, 'next_token', NULL);
+  END IF;
+  IF pg_catalog.jsonb_typeof(answer) IS DISTINCT FROM 'object'
+     OR pg_catalog.jsonb_typeof(answer -> 'vectors') IS DISTINCT FROM 'array'
+     OR pg_catalog.jsonb_typeof(answer -> 'next_token') NOT IN ('string', 'null')
+     OR NOT answer ? 'next_token' THEN
+    RAISE EXCEPTION '%: the Lambda function answered a paged query result that is not '
+                    '{"vectors": [...], "next_token": ...}', caller
+      USING ERRCODE = 'SV007',
+            DETAIL = 'got: ' || pg_catalog.left(coalesce(answer::text, 'NULL'), 200);
+  END IF;
+  IF answer ->> 'next_token' = page_token THEN
+    RAISE EXCEPTION '%: QueryVectors returned the token it was given; paging would not end',
+      caller USING ERRCODE = 'SV007';
+  END IF;
+  RETURN answer;
+END
+$$;
+
+-- value::the type of like_value, or NULL when value is not a valid value of that type.
+CREATE OR REPLACE FUNCTION s3vl._try_cast(value text, like_value anyelement)
+RETURNS anyelement
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+  EXECUTE pg_catalog.format('SELECT $1::%s', pg_catalog.pg_typeof(like_value)) INTO like_value
+    USING value;
+  RETURN like_value;
+EXCEPTION WHEN data_exception THEN
+  RETURN NULL;
+END
+$$;
+
+-- The statement that keeps the candidates of one page ($1, a JSON array of result rows) whose
+-- key (key_expr: the vector_id as a value of the key column's type) is the key of a row of
+-- source passing predicate, in page order, without keys in $2 (already kept) or repeats.
+CREATE OR REPLACE FUNCTION s3vl._where_sql(source regclass, key_column name, predicate text,
+                                           key_expr text)
+RETURNS text
+LANGUAGE sql STABLE
+AS $$
+  SELECT pg_catalog.format(
+    'SELECT pg_catalog.jsonb_agg(s3vl_c.v ORDER BY s3vl_c.n) FROM ('
+    'SELECT DISTINCT ON (s3vl_p.v ->> ''vector_id'') s3vl_p.v, s3vl_p.n '
+    'FROM pg_catalog.jsonb_array_elements($1) WITH ORDINALITY AS s3vl_p(v, n) '
+    'WHERE NOT (s3vl_p.v ->> ''vector_id'') = ANY ($2) AND EXISTS (SELECT 1 FROM %1$s '
+    'WHERE %1$s.%2$I = %4$s AND (%3$s)) '
+    'ORDER BY s3vl_p.v ->> ''vector_id'', s3vl_p.n) AS s3vl_c',
+    source, key_column, coalesce(predicate, 'true'), key_expr)
+$$;
+
+-- The scan behind query_vectors_where and query_table; caller names the public function.
+CREATE OR REPLACE FUNCTION s3vl._query_where(caller text, query_vector float8[],
+  source regclass, key_column name, predicate text, top_k integer, index_name text,
+  index_arn text, metadata_filter jsonb, max_candidates integer)
+RETURNS TABLE (key text, distance float8, similarity_score float8, metadata jsonb)
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+AS $$
+DECLARE
+  key_type text;
+  target record;
+  where_sql text;
+  fast_sql text;
+  safe_sql text;
+  answer jsonb;
+  page jsonb;
+  passed jsonb;
+  token text;
+  kept jsonb := '[]'::jsonb;
+  kept_keys text[] := '{}'::text[];
+  examined integer := 0;
+  got integer;
+  pages integer;
+  per_page integer := 100;  -- S3 Vectors' page size; measured from the answers below
+  calls integer := 0;
+  need numeric;
+BEGIN
+  -- Arguments first, nothing is read or invoked before they are all valid.
+  PERFORM s3vl._check_range(caller, 'top_k', top_k);
+  PERFORM s3vl._check_range(caller, 'max_candidates', max_candidates);
+  IF max_candidates < top_k THEN
+    RAISE EXCEPTION '%: max_candidates must be at least top_k (got max_candidates % < top_k %)',
+      caller, max_candidates, top_k USING ERRCODE = '22023';
+  END IF;
+  PERFORM s3vl._require(caller, 'source', source);
+  PERFORM s3vl._require(caller, 'key_column', key_column);
+  SELECT pg_catalog.format_type(a.atttypid, NULL) INTO key_type
+    FROM pg_catalog.pg_attribute a
+    WHERE a.attrelid = source AND a.attname = key_column AND a.attnum > 0 AND NOT a.attisdropped;
+  IF key_type IS NULL THEN
+    RAISE EXCEPTION '%: key_column % does not exist in %', caller,
+      pg_catalog.quote_ident(key_column), source
+      USING ERRCODE = '42703', HINT = 'key_column names the column that holds the vector keys.';
+  END IF;
+  IF predicate IS NOT NULL AND pg_catalog.btrim(predicate) = '' THEN
+    RAISE EXCEPTION '%: predicate must be a boolean SQL expression or NULL (got an empty string)',
+      caller USING ERRCODE = '22023', HINT = 'For example predicate => ''stock > 0''.';
+  END IF;
+  SELECT * INTO target FROM s3vl._query_page_target(caller, query_vector, index_name, index_arn,
+                                                    metadata_filter);
+
+  -- The predicate is SQL the caller wrote; it runs here with the caller's rights. Columns of
+  -- source are in scope unqualified or qualified by the table's name; identifiers s3vl adds are
+  -- quoted (%I, and regclass's own output).
+  where_sql := pg_catalog.format('(%s)', coalesce(predicate, 'true'));
+  -- Planned and permission-checked once before any invocation (syntax, type, privileges).
+  EXECUTE pg_catalog.format('SELECT 1 FROM %s WHERE %s LIMIT 0', source, where_sql);
+  -- The fast form casts a page's keys in one go; the safe form is for a page with keys that
+  -- are not values of the key column's type (they cannot match).
+  fast_sql := s3vl._where_sql(source, key_column, predicate,
+    pg_catalog.format('(s3vl_p.v ->> ''vector_id'')::%s', key_type));
+  safe_sql := s3vl._where_sql(source, key_column, predicate,
+    pg_catalog.format('s3vl._try_cast(s3vl_p.v ->> ''vector_id'', NULL::%s)', key_type));
+
+  LOOP
+    -- As many pages as the pass rate seen so far says are still needed (the first call: enough
+    -- for top_k if every candidate passed), within the per-call bound and max_candidates.
+    IF examined = 0 THEN
+      need := top_k;
+    ELSE
+      need := (top_k - pg_catalog.jsonb_array_length(kept))::numeric * examined
+              / greatest(pg_catalog.jsonb_array_length(kept), 1);
+    END IF;
+    pages := least(greatest(1, ceil(need / per_page))::integer, target.max_pages,
+                   greatest(1, ceil((max_candidates - examined)::numeric / per_page))::integer);
+    answer := s3vl._query_page(caller, query_vector, target.target_arn, max_candidates,
+                               metadata_filter, token, pages);
+    calls := calls + 1;
+    page := answer -> 'vectors';
+    got := pg_catalog.jsonb_array_length(page);
+    examined := examined + got;
+    token := answer ->> 'next_token';
+    IF token IS NOT NULL THEN
+      IF got = 0 THEN
+        RAISE EXCEPTION '%: QueryVectors answered an empty page with a next token after % '
+                        'candidates', caller, examined USING ERRCODE = 'SV007';
+      END IF;
+      per_page := greatest(1, got / pages);  -- full pages: the service's page size
+    END IF;
+    BEGIN
+      EXECUTE fast_sql INTO passed USING page, kept_keys;
+    EXCEPTION WHEN data_exception THEN
+      EXECUTE safe_sql INTO passed USING page, kept_keys;
+    END;
+    IF passed IS NOT NULL THEN
+      kept := kept || passed;
+      kept_keys := kept_keys || ARRAY(SELECT e ->> 'vector_id'
+                                       FROM pg_catalog.jsonb_array_elements(passed) e);
+    END IF;
+    EXIT WHEN pg_catalog.jsonb_array_length(kept) >= top_k OR token IS NULL
+              OR examined >= max_candidates;
+  END LOOP;
+
+  -- For tuning and benchmarks (SET client_min_messages = debug1): what the answer cost.
+  RAISE DEBUG '%: % rows from % candidates in % invocations', caller,
+    least(pg_catalog.jsonb_array_length(kept), top_k), examined, calls;
+  IF pg_catalog.jsonb_array_length(kept) < top_k THEN
+    IF token IS NULL AND examined < max_candidates THEN
+      RAISE NOTICE '%: % of top_k % rows qualify; all % neighbours the index returned were '
+                   'examined (% invocations)', caller, pg_catalog.jsonb_array_length(kept),
+                   top_k, examined, calls;
+    ELSE
+      RAISE NOTICE '%: % of top_k % rows qualify among the % candidates examined '
+                   '(max_candidates % reached, % invocations)', caller,
+                   pg_catalog.jsonb_array_length(kept), top_k, examined, max_candidates, calls
+        USING HINT = pg_catalog.format('Raise max_candidates (at most %s) to examine more '
+                                       'neighbours, or move part of the predicate into '
+                                       'metadata_filter.', s3vl._limit('max_candidates'));
+    END IF;
+  END IF;
+  RETURN QUERY
+    SELECT r.v ->> 'vector_id', (r.v ->> 'distance')::float8,
+           (r.v ->> 'similarity_score')::float8, coalesce(r.v -> 'metadata', '{}'::jsonb)
+    FROM pg_catalog.jsonb_array_elements(kept) WITH ORDINALITY AS r(v, n)
+    ORDER BY (r.v ->> 'distance')::float8, r.n
+    LIMIT top_k;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION s3vl.query_vectors_where(
+  query_vector float8[],
+  source regclass,
+  key_column name,
+  predicate text DEFAULT NULL,
+  top_k integer DEFAULT 10,
+  index_name text DEFAULT NULL,
+  index_arn text DEFAULT NULL,
+  metadata_filter jsonb DEFAULT NULL,
+  max_candidates integer DEFAULT 10000)
+RETURNS TABLE (key text, distance float8, similarity_score float8, metadata jsonb)
+LANGUAGE sql VOLATILE SECURITY INVOKER
+AS $$
+  SELECT * FROM s3vl._query_where('s3vl.query_vectors_where', query_vector, source, key_column,
+                                  predicate, top_k, index_name, index_arn, metadata_filter,
+                                  max_candidates)
+$$;
+COMMENT ON FUNCTION s3vl.query_vectors_where(float8[], regclass, name, text, integer, text, text,
+                                             jsonb, integer) IS
+  's3vl: the top_k nearest vectors whose key is a row of source passing predicate (SQL the '
+  'caller writes, run with the caller''s rights), reading neighbours page by page';

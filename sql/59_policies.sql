@@ -1,0 +1,448 @@
+-- Tenant boundaries for vectors (row-level-security-style policies) and index grants.
+--
+-- Enforcement lives in ONE place: s3vl._policy_request (what may be sent) and
+-- s3vl._policy_answer (what may be returned), called by s3vl._invoke and s3vl._invoke_event,
+-- the two doors every read, write and sync passes through to reach the function. A caller bound
+-- by a policy gets the policy's filter ANDed to every query's metadata_filter, sees only matching
+-- vectors from get/list, may write only matching metadata and delete only matching vectors; the
+-- result cache is skipped for bound callers (s3vl._cache_ttl), so no answer crosses tenants.
+--
+-- Who is bound: the session's login role (session_user) and, after SET ROLE, the current role,
+-- each with every role it is a member of (nesting included). A superuser session without SET
+-- ROLE is bound by nothing. Several policies binding one caller on one index all apply (AND).
+
+CREATE TABLE IF NOT EXISTS s3vl.index_policies (
+  index_name text NOT NULL,
+  index_arn text NOT NULL,
+  role_name name NOT NULL,
+  filter jsonb NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (index_name, role_name)
+);
+CREATE INDEX IF NOT EXISTS index_policies_arn ON s3vl.index_policies (index_arn);
+COMMENT ON TABLE s3vl.index_policies IS 's3vl: vector policies (s3vl.create_policy)';
+
+CREATE TABLE IF NOT EXISTS s3vl.index_grants (
+  index_name text NOT NULL,
+  index_arn text NOT NULL,
+  role_name name NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (index_name, role_name)
+);
+CREATE INDEX IF NOT EXISTS index_grants_arn ON s3vl.index_grants (index_arn);
+COMMENT ON TABLE s3vl.index_grants IS
+  's3vl: once an index has a grant, only granted roles (and s3vl_admin) may use it';
+
+-- The roles whose memberships decide what this call may do (see the header).
+CREATE OR REPLACE FUNCTION s3vl._policy_roles()
+RETURNS name[]
+LANGUAGE sql STABLE
+AS $$
+  SELECT pg_catalog.array_remove(ARRAY[
+           CASE WHEN NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r
+                          WHERE r.rolname = session_user) THEN session_user END,
+           CASE WHEN pg_catalog.current_setting('role') <> 'none'
+                THEN pg_catalog.current_setting('role')::name END], NULL)
+$$;
+
+-- A policy value is a scalar, or {"$setting": "<name>"} read with current_setting at call time.
+CREATE OR REPLACE FUNCTION s3vl._check_policy_value(caller text, path text, value jsonb)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+  IF pg_catalog.jsonb_typeof(value) IN ('string', 'number', 'boolean') THEN
+    RETURN;
+  END IF;
+  IF pg_catalog.jsonb_typeof(value) = 'object' AND (SELECT pg_catalog.array_agg(k)
+       FROM pg_catalog.jsonb_object_keys(value) k) = ARRAY['$setting']
+     AND pg_catalog.jsonb_typeof(value -> '$setting') = 'string'
+     AND value ->> '$setting' ~ '^[A-Za-z_][A-Za-z0-9_$]*\.[A-Za-z0-9_.$]+$' THEN
+    RETURN;
+  END IF;
+  RAISE EXCEPTION '%: filter % must be a string, number or boolean, or {"$setting": '
+                  '"<prefix>.<name>"} (got %)', caller, path, pg_catalog.left(value::text, 100)
+    USING ERRCODE = '22023';
+END
+$$;
+
+-- A policy filter: {"key": value | {"$eq": value} | {"$in": [value, ...]}, ...}, 1-50 keys.
+CREATE OR REPLACE FUNCTION s3vl._check_policy_filter(caller text, filter jsonb)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+  k text;
+  spec jsonb;
+  op text;
+BEGIN
+  IF filter IS NULL OR pg_catalog.jsonb_typeof(filter) <> 'object' OR filter = '{}' THEN
+    RAISE EXCEPTION '%: filter must be a non-empty JSON object of metadata keys', caller
+      USING ERRCODE = '22023', HINT = 'For example ''{"tenant": {"$setting": "app.tenant_id"}}''.';
+  END IF;
+  IF (SELECT pg_catalog.count(*) FROM pg_catalog.jsonb_object_keys(filter))
+     > s3vl._limit('metadata_keys') THEN
+    RAISE EXCEPTION '%: filter has more than % keys', caller, s3vl._limit('metadata_keys')
+      USING ERRCODE = '22023';
+  END IF;
+  FOR k, spec IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(filter) e LOOP
+    IF k LIKE '$%' OR pg_catalog.length(k) NOT BETWEEN 1 AND 63 THEN
+      RAISE EXCEPTION '%: filter key % must be a metadata key of 1 to 63 characters (only '
+                      'equality and $in on keys are allowed, no $and/$or/$not)', caller,
+        pg_catalog.to_jsonb(k) USING ERRCODE = '22023';
+    END IF;
+    IF pg_catalog.jsonb_typeof(spec) = 'object' AND NOT spec ? '$setting' THEN
+      IF (SELECT pg_catalog.count(*) FROM pg_catalog.jsonb_object_keys(spec)) <> 1 THEN
+        RAISE EXCEPTION '%: filter.% must have exactly one operator ($eq or $in)', caller, k
+          USING ERRCODE = '22023';
+      END IF;
+      op := (SELECT o FROM pg_catalog.jsonb_object_keys(spec) o);
+      IF op = '$eq' THEN
+        PERFORM s3vl._check_policy_value(caller, k || '.$eq', spec -> '$eq');
+      ELSIF op = '$in' THEN
+        IF pg_catalog.jsonb_typeof(spec -> '$in') <> 'array'
+           OR pg_catalog.jsonb_array_length(spec -> '$in') = 0 THEN
+          RAISE EXCEPTION '%: filter.%.$in must be a non-empty array', caller, k
+            USING ERRCODE = '22023';
+        END IF;
+        FOR i IN 0 .. pg_catalog.jsonb_array_length(spec -> '$in') - 1 LOOP
+          PERFORM s3vl._check_policy_value(caller, pg_catalog.format('%s.$in[%s]', k, i),
+                                           spec -> '$in' -> i);
+        END LOOP;
+      ELSE
+        RAISE EXCEPTION '%: filter.% uses operator %; a policy allows only $eq and $in', caller,
+          k, op USING ERRCODE = '22023';
+      END IF;
+    ELSE
+      PERFORM s3vl._check_policy_value(caller, k, spec);
+    END IF;
+  END LOOP;
+END
+$$;
+
+-- A policy value with its setting read now; a missing or empty setting refuses the call.
+CREATE OR REPLACE FUNCTION s3vl._policy_value(caller text, index_name text, role_name name,
+                                              value jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  setting text;
+BEGIN
+  IF pg_catalog.jsonb_typeof(value) <> 'object' THEN
+    RETURN value;
+  END IF;
+  setting := pg_catalog.current_setting(value ->> '$setting', true);
+  IF setting IS NULL OR pg_catalog.btrim(setting) = '' THEN
+    RAISE EXCEPTION '%: the policy of role % on index % needs the setting % and it is not set',
+      caller, role_name, index_name, value ->> '$setting'
+      USING ERRCODE = '42501',
+            HINT = pg_catalog.format('SET %s = ''<value>'' in the session first.',
+                                     value ->> '$setting');
+  END IF;
+  RETURN pg_catalog.to_jsonb(setting);
+END
+$$;
+
+-- The filter every policy binding this caller on index_arn imposes, settings resolved, in the
+-- S3 Vectors filter language ({"$and": [...]}); NULL when no policy binds the caller. Also
+-- refuses (42501) a caller without a grant on an index that has grants.
+CREATE OR REPLACE FUNCTION s3vl._policy_filter(caller text, index_arn text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  roles name[];
+  parts jsonb := '[]'::jsonb;
+  p record;
+  k text;
+  spec jsonb;
+BEGIN
+  IF index_arn IS NULL THEN
+    RETURN NULL;
+  END IF;
+  roles := s3vl._policy_roles();
+  IF pg_catalog.cardinality(roles) = 0 THEN
+    RETURN NULL;  -- a superuser session
+  END IF;
+  IF EXISTS (SELECT 1 FROM s3vl.index_grants g WHERE g.index_arn = _policy_filter.index_arn)
+     AND NOT EXISTS (
+       SELECT 1 FROM pg_catalog.unnest(roles) r
+       WHERE pg_catalog.pg_has_role(r, 's3vl_admin', 'MEMBER')
+          OR EXISTS (SELECT 1 FROM s3vl.index_grants g
+                     WHERE g.index_arn = _policy_filter.index_arn
+                       AND pg_catalog.pg_has_role(r, g.role_name, 'MEMBER'))) THEN
+    RAISE EXCEPTION '%: role % has no grant on this index', caller, roles[pg_catalog.cardinality(roles)]
+      USING ERRCODE = '42501', HINT = 'An s3vl_admin runs s3vl.grant_index(<index>, <role>).';
+  END IF;
+  FOR p IN SELECT * FROM s3vl.index_policies ip
+           WHERE ip.index_arn = _policy_filter.index_arn
+             AND EXISTS (SELECT 1 FROM pg_catalog.unnest(roles) r
+                         WHERE pg_catalog.pg_has_role(r, ip.role_name, 'MEMBER'))
+           ORDER BY ip.index_name, ip.role_name LOOP
+    FOR k, spec IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(p.filter) e LOOP
+      IF pg_catalog.jsonb_typeof(spec) = 'object' AND spec ? '$in' THEN
+        parts := parts || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(k,
+          pg_catalog.jsonb_build_object('$in', (
+            SELECT pg_catalog.jsonb_agg(s3vl._policy_value(caller, p.index_name, p.role_name, v))
+            FROM pg_catalog.jsonb_array_elements(spec -> '$in') v))));
+      ELSE
+        parts := parts || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(k,
+          pg_catalog.jsonb_build_object('$eq', s3vl._policy_value(caller, p.index_name,
+            p.role_name, CASE WHEN pg_catalog.jsonb_typeof(spec) = 'object' AND spec ? '$eq'
+                              THEN spec -> '$eq' ELSE spec END))));
+      END IF;
+    END LOOP;
+  END LOOP;
+  IF parts = '[]' THEN
+    RETURN NULL;
+  END IF;
+  RETURN pg_catalog.jsonb_build_object('$and', parts);
+END
+$$;
+
+-- Whether stored metadata satisfies a resolved policy filter ({"$and": [{"k": {"$eq"|"$in": ..}}]}).
+-- An array value matches when one of its elements does, as S3 Vectors' $eq does.
+CREATE OR REPLACE FUNCTION s3vl._policy_matches(metadata jsonb, policy jsonb)
+RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+  part jsonb;
+  k text;
+  cond jsonb;
+  have jsonb;
+  want jsonb;
+  ok boolean;
+BEGIN
+  FOR part IN SELECT pg_catalog.jsonb_array_elements(policy -> '$and') LOOP
+    FOR k, cond IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(part) e LOOP
+      have := metadata -> k;
+      IF have IS NULL THEN
+        RETURN false;
+      END IF;
+      ok := false;
+      FOR want IN SELECT pg_catalog.jsonb_array_elements(CASE WHEN cond ? '$in'
+                    THEN cond -> '$in' ELSE pg_catalog.jsonb_build_array(cond -> '$eq') END) LOOP
+        IF have = want OR (pg_catalog.jsonb_typeof(have) = 'array'
+                           AND have @> pg_catalog.jsonb_build_array(want)) THEN
+          ok := true;
+          EXIT;
+        END IF;
+      END LOOP;
+      IF NOT ok THEN
+        RETURN false;
+      END IF;
+    END LOOP;
+  END LOOP;
+  RETURN true;
+END
+$$;
+
+-- What may be sent: the request, with the caller's policy applied (see the header).
+CREATE OR REPLACE FUNCTION s3vl._policy_request(caller text, request json)
+RETURNS json
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  req jsonb;
+  policy jsonb;
+  op text;
+  bad text;
+  stored jsonb;
+BEGIN
+  -- No policy and no grant anywhere (the default): nothing to parse.
+  IF NOT EXISTS (SELECT 1 FROM s3vl.index_policies)
+     AND NOT EXISTS (SELECT 1 FROM s3vl.index_grants) THEN
+    RETURN request;
+  END IF;
+  req := request::jsonb;
+  op := req ->> 'operation';
+  policy := s3vl._policy_filter(caller, req ->> 'index_arn');
+  IF policy IS NULL THEN
+    RETURN request;
+  END IF;
+  IF op IN ('query_vectors', 'query_vectors_batch') THEN
+    req := req || pg_catalog.jsonb_build_object('metadata_filter', CASE
+      WHEN req -> 'metadata_filter' IS NULL OR req -> 'metadata_filter' = 'null' THEN policy
+      ELSE pg_catalog.jsonb_build_object('$and', pg_catalog.jsonb_build_array(policy,
+                                                   req -> 'metadata_filter')) END);
+  ELSIF op = 'get_vectors' THEN
+    req := req || '{"include_metadata": true}';
+  ELSIF op = 'list_vectors' THEN
+    req := req || '{"return_metadata": true}';
+  ELSIF op = 'put_vectors' THEN
+    SELECT v ->> 'key' INTO bad FROM pg_catalog.jsonb_array_elements(req -> 'vectors') v
+      WHERE NOT s3vl._policy_matches(coalesce(v -> 'metadata', '{}'), policy) LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION '%: vector % has metadata outside this role''s policy; nothing was written',
+        caller, pg_catalog.to_jsonb(bad) USING ERRCODE = '42501',
+        DETAIL = 'policy: ' || policy::text;
+    END IF;
+    RETURN request;
+  ELSIF op = 'delete_vectors' THEN
+    -- Existing vectors must match; read them as they are (straight to the function).
+    stored := s3vl._unwrap(caller, (SELECT c.payload FROM s3vl._call_lambda(caller,
+      pg_catalog.json_build_object('operation', 'get_vectors', 'index_arn', req ->> 'index_arn',
+        'vector_ids', req -> 'keys', 'include_vector_data', false, 'include_metadata', true),
+      'RequestResponse') AS c));
+    SELECT v ->> 'vector_id' INTO bad FROM pg_catalog.jsonb_array_elements(stored) v
+      WHERE coalesce((v ->> 'found')::boolean, true)
+        AND NOT s3vl._policy_matches(coalesce(v -> 'metadata', '{}'), policy) LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION '%: vector % is outside this role''s policy; nothing was deleted', caller,
+        pg_catalog.to_jsonb(bad) USING ERRCODE = '42501';
+    END IF;
+    RETURN request;
+  ELSIF op IS DISTINCT FROM 'get_index' THEN
+    RAISE EXCEPTION '%: operation % is not allowed for a role bound by a vector policy', caller,
+      op USING ERRCODE = '42501';
+  END IF;
+  RETURN req::json;
+END
+$$;
+
+-- What may be returned: get/list answers without the vectors the caller's policy hides (a
+-- hidden key reads as not found) and without metadata the caller did not ask for.
+CREATE OR REPLACE FUNCTION s3vl._policy_answer(caller text, request json, answer jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  op text;
+  policy jsonb;
+  want_metadata boolean;
+  kept jsonb;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM s3vl.index_policies) THEN
+    RETURN answer;
+  END IF;
+  op := request ->> 'operation';
+  IF op NOT IN ('get_vectors', 'list_vectors') THEN
+    RETURN answer;
+  END IF;
+  policy := s3vl._policy_filter(caller, request ->> 'index_arn');
+  IF policy IS NULL THEN
+    RETURN answer;
+  END IF;
+  IF op = 'get_vectors' THEN
+    want_metadata := coalesce((request ->> 'include_metadata')::boolean, true);
+    RETURN (SELECT coalesce(pg_catalog.jsonb_agg(CASE
+        WHEN NOT coalesce((v ->> 'found')::boolean, true) THEN v
+        WHEN NOT s3vl._policy_matches(coalesce(v -> 'metadata', '{}'), policy)
+          THEN pg_catalog.jsonb_build_object('vector_id', v -> 'vector_id', 'found', false)
+        WHEN want_metadata THEN v
+        ELSE v || '{"metadata": {}}' END ORDER BY n), '[]')
+      FROM pg_catalog.jsonb_array_elements(answer) WITH ORDINALITY AS a(v, n));
+  END IF;
+  want_metadata := coalesce((request ->> 'return_metadata')::boolean, true);
+  SELECT coalesce(pg_catalog.jsonb_agg(CASE WHEN want_metadata THEN v
+                                            ELSE v - 'metadata' END ORDER BY n), '[]')
+    INTO kept
+    FROM pg_catalog.jsonb_array_elements(answer -> 'vectors') WITH ORDINALITY AS a(v, n)
+    WHERE s3vl._policy_matches(coalesce(v -> 'metadata', '{}'), policy);
+  RETURN answer || pg_catalog.jsonb_build_object('vectors', kept, 'total_count',
+                                                 pg_catalog.jsonb_array_length(kept));
+END
+$$;
+
+-- Whether a policy binds this caller on index_arn (the cache is skipped then).
+CREATE OR REPLACE FUNCTION s3vl._policy_binds(index_arn text)
+RETURNS boolean
+LANGUAGE sql STABLE
+AS $$
+  SELECT EXISTS (SELECT 1 FROM s3vl.index_policies ip WHERE ip.index_arn = $1)
+     AND EXISTS (SELECT 1 FROM s3vl.index_policies ip, pg_catalog.unnest(s3vl._policy_roles()) r
+                 WHERE ip.index_arn = $1 AND pg_catalog.pg_has_role(r, ip.role_name, 'MEMBER'))
+$$;
+
+CREATE OR REPLACE FUNCTION s3vl._policy_target(caller text, index_name text, role_name name)
+RETURNS text
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+  PERFORM s3vl._require(caller, 'index_name', index_name);
+  PERFORM s3vl._require(caller, 'role_name', role_name);
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = role_name) THEN
+    RAISE EXCEPTION '%: role % does not exist', caller, pg_catalog.quote_ident(role_name)
+      USING ERRCODE = '42704';
+  END IF;
+  RETURN (SELECT t.index_arn FROM s3vl._resolve_index(caller, index_name, NULL) t);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION s3vl.create_policy(index_name text, role_name name, filter jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  caller constant text := 's3vl.create_policy';
+  arn text;
+BEGIN
+  arn := s3vl._policy_target(caller, index_name, role_name);
+  PERFORM s3vl._check_policy_filter(caller, filter);
+  INSERT INTO s3vl.index_policies AS p (index_name, index_arn, role_name, filter)
+  VALUES (create_policy.index_name, arn, create_policy.role_name, create_policy.filter)
+  ON CONFLICT ON CONSTRAINT index_policies_pkey DO UPDATE SET filter = EXCLUDED.filter,
+    index_arn = EXCLUDED.index_arn, created_at = pg_catalog.now();
+  PERFORM s3vl._cache_invalidate(arn);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION s3vl.drop_policy(index_name text, role_name name)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM s3vl._require('s3vl.drop_policy', 'index_name', index_name);
+  PERFORM s3vl._require('s3vl.drop_policy', 'role_name', role_name);
+  DELETE FROM s3vl.index_policies p
+    WHERE p.index_name = drop_policy.index_name AND p.role_name = drop_policy.role_name;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 's3vl.drop_policy: no policy for role % on index %', role_name, index_name
+      USING ERRCODE = '42704';
+  END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION s3vl.list_policies()
+RETURNS TABLE (index_name text, role_name name, filter jsonb)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT p.index_name, p.role_name, p.filter FROM s3vl.index_policies p ORDER BY 1, 2
+$$;
+
+CREATE OR REPLACE FUNCTION s3vl.grant_index(index_name text, role_name name)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  arn text;
+BEGIN
+  arn := s3vl._policy_target('s3vl.grant_index', index_name, role_name);
+  INSERT INTO s3vl.index_grants (index_name, index_arn, role_name)
+  VALUES (grant_index.index_name, arn, grant_index.role_name)
+  ON CONFLICT ON CONSTRAINT index_grants_pkey DO UPDATE SET index_arn = EXCLUDED.index_arn;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION s3vl.revoke_index(index_name text, role_name name)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM s3vl._require('s3vl.revoke_index', 'index_name', index_name);
+  PERFORM s3vl._require('s3vl.revoke_index', 'role_name', role_name);
+  DELETE FROM s3vl.index_grants g
+    WHERE g.index_name = revoke_index.index_name AND g.role_name = revoke_index.role_name;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 's3vl.revoke_index: role % has no grant on index %', role_name, index_name
+      USING ERRCODE = '42704';
+  END IF;
+END
+$$;

@@ -1,0 +1,252 @@
+"""Vector policies and index grants (sql/59_policies.sql) through the real stack: two tenants,
+each sees only its own vectors through every read path, cannot widen its filter, writes and
+deletes only its own; the setting unset refuses; nested roles are bound; the cache never crosses
+tenants; index grants shut out roles without one."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from sql.helpers import expect_error
+
+pytestmark = pytest.mark.stack
+
+Q = [1.0, 0.0, 0.0]
+# key -> (vector, tenant)
+VECTORS = {f"{t}-{i}": ([1.0, 0.1 * i + (0.05 if t == "b" else 0.0), 0.0], t)
+           for t in ("a", "b") for i in range(6)}
+
+
+class Tenants:
+    def __init__(self, index: str, arn: str, roles: dict[str, str], logins: dict[str, str]
+                 ) -> None:
+        self.index, self.arn, self.roles, self.logins = index, arn, roles, logins
+
+
+@pytest.fixture
+def tenants(db: psycopg.Connection[Any], s3vectors_client: Any, local_stack: Any
+            ) -> Iterator[Tenants]:
+    suffix = uuid.uuid4().hex[:8]
+    index = f"pol-{suffix}"
+    s3vectors_client.create_index(vectorBucketName=local_stack.bucket_name, indexName=index,
+                                  dataType="float32", dimension=3, distanceMetric="cosine")
+    arn = local_stack.index_arn.rsplit("/", 1)[0] + "/" + index
+    s3vectors_client.put_vectors(indexArn=arn, vectors=[
+        {"key": k, "data": {"float32": v}, "metadata": {"tenant": t, "n": int(k[2:])}}
+        for k, (v, t) in VECTORS.items()])
+    db.execute("SELECT s3vl.register_index(%s, %s)", (index, arn))
+    roles = {t: f"pol_{t}_{suffix}" for t in ("a", "b")}
+    teams = {t: f"pol_team_{t}_{suffix}" for t in ("a", "b")}
+    logins = {t: f"pol_app_{t}_{suffix}" for t in ("a", "b")}
+    for t in ("a", "b"):
+        db.execute(f'CREATE ROLE "{roles[t]}" NOLOGIN IN ROLE s3vl_writer')
+        db.execute(f'CREATE ROLE "{teams[t]}" NOLOGIN IN ROLE "{roles[t]}"')
+        db.execute(f'CREATE ROLE "{logins[t]}" LOGIN IN ROLE "{teams[t]}"')  # two levels down
+    db.execute("SELECT s3vl.create_policy(%s, %s, '{\"tenant\": \"a\"}')", (index, roles["a"]))
+    db.execute("SELECT s3vl.create_policy(%s, %s, '{\"tenant\": {\"$setting\": "
+               "\"app.tenant_id\"}}')", (index, roles["b"]))
+    yield Tenants(index, arn, roles, logins)
+    db.execute("RESET ROLE")
+    db.execute("RESET app.tenant_id")
+    db.execute("DELETE FROM s3vl.index_policies WHERE index_name = %s", (index,))
+    db.execute("DELETE FROM s3vl.index_grants WHERE index_name = %s", (index,))
+    db.execute("SELECT s3vl.unregister_index(%s)", (index,))
+    for group in (logins, teams, roles):
+        for name in group.values():
+            db.execute(f'DROP ROLE "{name}"')
+    s3vectors_client.delete_index(indexArn=arn)
+
+
+def as_tenant(db: psycopg.Connection[Any], tenants: Tenants, t: str) -> None:
+    db.execute("RESET ROLE")
+    db.execute("SELECT set_config('app.tenant_id', %s, false)", (t,))
+    db.execute(f'SET ROLE "{tenants.logins[t]}"')
+
+
+def keys(db: psycopg.Connection[Any], sql: str, params: Any) -> set[str]:
+    return {r[0] for r in db.execute(sql, params).fetchall() if r[0] is not None}
+
+
+READS = {
+    "query_vectors": "SELECT vector_id FROM s3vl.query_vectors(%(q)s::float8[], %(i)s, "
+                     "top_k => 20)",
+    "query_vectors index-first": "SELECT vector_id FROM s3vl.query_vectors(%(i)s, "
+                                 "%(q)s::float8[], 20)",
+    "query_vectors_batch": "SELECT vector_id FROM s3vl.query_vectors_batch(%(i)s, "
+                           "ARRAY[%(q)s]::float8[], 20)",
+    "get_vectors": "SELECT vector_id FROM s3vl.get_vectors(%(all)s, %(i)s) WHERE found",
+    "list_vectors": "SELECT vector_id FROM s3vl.list_vectors(index_name => %(i)s, "
+                    "max_results => 100)",
+    "scan_vectors": "SELECT vector_id FROM s3vl.scan_vectors(%(i)s, page_size => 3)",
+    "query_vectors_where": "SELECT key FROM s3vl.query_vectors_where(%(q)s::float8[], "
+                           "'pol_keys', 'k', top_k => 20, index_name => %(i)s)",
+}
+
+
+@pytest.mark.parametrize("path", list(READS))
+def test_each_tenant_sees_only_its_own(db: psycopg.Connection[Any], tenants: Tenants,
+                                       path: str) -> None:
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS pol_keys (k text PRIMARY KEY)")
+    db.execute("INSERT INTO pol_keys SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING",
+               (list(VECTORS),))
+    db.execute("GRANT SELECT ON pol_keys TO PUBLIC")
+    params = {"q": Q, "i": tenants.index, "all": list(VECTORS)}
+    assert keys(db, READS[path], params) == set(VECTORS)  # superuser: unbound
+    for t in ("a", "b"):
+        as_tenant(db, tenants, t)
+        assert keys(db, READS[path], params) == {k for k, (_, o) in VECTORS.items() if o == t}
+
+
+@pytest.mark.parametrize("widening", [
+    '{"$or": [{"tenant": "a"}, {"tenant": "b"}]}',
+    '{"tenant": {"$ne": "a"}}',
+    '{"tenant": "b"}',
+    '{"n": {"$gte": 0}}',
+    None,
+])
+def test_a_tenant_cannot_widen_its_filter(db: psycopg.Connection[Any], tenants: Tenants,
+                                          widening: str | None) -> None:
+    as_tenant(db, tenants, "a")
+    got = keys(db, "SELECT vector_id FROM s3vl.query_vectors(%s::float8[], %s, top_k => 20, "
+               "metadata_filter => %s)", (Q, tenants.index, widening))
+    assert got <= {k for k in VECTORS if k.startswith("a-")}
+
+
+def test_setting_unset_or_empty_refuses(db: psycopg.Connection[Any], tenants: Tenants) -> None:
+    db.execute("RESET app.tenant_id")
+    db.execute(f'SET ROLE "{tenants.logins["b"]}"')
+    expect_error(db, "SELECT * FROM s3vl.query_vectors(%s::float8[], %s)", [Q, tenants.index],
+                 "42501", "app.tenant_id")
+    db.execute("RESET ROLE")
+    db.execute("SELECT set_config('app.tenant_id', '', false)")
+    db.execute(f'SET ROLE "{tenants.logins["b"]}"')
+    expect_error(db, "SELECT * FROM s3vl.get_vectors(ARRAY['b-1'], %s)", [tenants.index],
+                 "42501", "app.tenant_id")
+
+
+def test_writes_must_match_and_deletes_touch_only_matching(db: psycopg.Connection[Any],
+                                                           tenants: Tenants,
+                                                           s3vectors_client: Any) -> None:
+    as_tenant(db, tenants, "a")
+    expect_error(db, "SELECT s3vl.put_vector(%s, 'a-new', ARRAY[1, 1, 0]::float8[], "
+                 "'{\"tenant\": \"b\"}')", [tenants.index], "42501", "a-new")
+    expect_error(db, "SELECT s3vl.put_vector(%s, 'a-new', ARRAY[1, 1, 0]::float8[])",
+                 [tenants.index], "42501")
+    db.execute("SELECT s3vl.put_vector(%s, 'a-new', ARRAY[1, 1, 0]::float8[], "
+               "'{\"tenant\": \"a\"}')", (tenants.index,))
+    expect_error(db, "SELECT s3vl.delete_vectors(%s, ARRAY['a-new', 'b-1'])", [tenants.index],
+                 "42501", "b-1")
+    stored = s3vectors_client.get_vectors(indexArn=tenants.arn, keys=["a-new", "b-1"])
+    assert {v["key"] for v in stored["vectors"]} == {"a-new", "b-1"}  # nothing deleted
+    assert db.execute("SELECT s3vl.delete_vectors(%s, ARRAY['a-new', 'gone'])",
+                      (tenants.index,)).fetchone() == (2,)
+    stored = s3vectors_client.get_vectors(indexArn=tenants.arn, keys=["a-new"])
+    assert stored["vectors"] == []
+
+
+def test_the_cache_never_serves_another_tenant(db: psycopg.Connection[Any],
+                                               tenants: Tenants) -> None:
+    db.execute("SELECT s3vl.set_cache(%s, '10 minutes')", (tenants.index,))
+    try:
+        sql = "SELECT vector_id FROM s3vl.query_vectors(%s::float8[], %s, top_k => 20)"
+        assert keys(db, sql, (Q, tenants.index)) == set(VECTORS)  # cached for the unbound
+        for t in ("a", "b", "a"):
+            as_tenant(db, tenants, t)
+            assert keys(db, sql, (Q, tenants.index)) == {k for k in VECTORS
+                                                         if k.startswith(t + "-")}
+    finally:
+        db.execute("RESET ROLE")
+        db.execute("SELECT s3vl.set_cache(%s, NULL)", (tenants.index,))
+        db.execute("SELECT s3vl.clear_cache()")  # the hit/miss counters are global
+
+
+def test_index_grants_shut_out_other_roles(db: psycopg.Connection[Any], tenants: Tenants) -> None:
+    db.execute("SELECT s3vl.grant_index(%s, %s)", (tenants.index, tenants.roles["a"]))
+    as_tenant(db, tenants, "a")
+    assert len(keys(db, "SELECT vector_id FROM s3vl.query_vectors(%s::float8[], %s)",
+                    (Q, tenants.index))) == 6
+    as_tenant(db, tenants, "b")
+    expect_error(db, "SELECT * FROM s3vl.query_vectors(%s::float8[], %s)", [Q, tenants.index],
+                 "42501", "no grant")
+    expect_error(db, "SELECT * FROM s3vl.describe_index(%s)", [tenants.index], "42501")
+    db.execute("RESET ROLE")
+    db.execute("SELECT s3vl.revoke_index(%s, %s)", (tenants.index, tenants.roles["a"]))
+    as_tenant(db, tenants, "b")
+    assert len(keys(db, "SELECT vector_id FROM s3vl.query_vectors(%s::float8[], %s)",
+                    (Q, tenants.index))) == 6
+
+
+def test_list_policies_and_admin_checks(db: psycopg.Connection[Any], tenants: Tenants) -> None:
+    rows = db.execute("SELECT role_name, filter FROM s3vl.list_policies() WHERE index_name = %s",
+                      (tenants.index,)).fetchall()
+    assert dict(rows) == {tenants.roles["a"]: {"tenant": "a"},
+                          tenants.roles["b"]: {"tenant": {"$setting": "app.tenant_id"}}}
+    bad = "SELECT s3vl.create_policy(%s, %s, %s)"
+    for filt, fragment in [('{"$or": [{"tenant": "a"}]}', "$or"),
+                           ('{"tenant": {"$ne": "a"}}', "$ne"),
+                           ('{"tenant": {"$in": []}}', "non-empty"),
+                           ('{"tenant": {"$setting": "no_dot"}}', "$setting"),
+                           ('{"tenant": [1, 2]}', "tenant"),
+                           ('{}', "non-empty"), ('[1]', "object")]:
+        expect_error(db, bad, [tenants.index, tenants.roles["a"], filt], "22023", fragment)
+    expect_error(db, bad, [tenants.index, "no_such_role", '{"t": 1}'], "42704", "no_such_role")
+    expect_error(db, bad, ["no-such-index", tenants.roles["a"], '{"t": 1}'], "42704")
+    expect_error(db, "SELECT s3vl.drop_policy(%s, 'nobody')", [tenants.index], "42704")
+    as_tenant(db, tenants, "a")
+    expect_error(db, bad, [tenants.index, tenants.roles["a"], '{"tenant": "b"}'], "42501")
+    expect_error(db, "SELECT s3vl.drop_policy(%s, %s)", [tenants.index, tenants.roles["a"]],
+                 "42501")
+
+
+def test_a_write_of_several_invocations_is_checked_whole(db: psycopg.Connection[Any],
+                                                         tenants: Tenants,
+                                                         s3vectors_client: Any) -> None:
+    as_tenant(db, tenants, "a")
+    # 5,001 vectors are two invocations; only the last one is outside the policy.
+    expect_error(db, "SELECT s3vl.put_vector_arrays(%s, array_agg('w-' || g), "
+                 "array_agg(ARRAY[1, g, 0]::float8[]), array_agg(jsonb_build_object('tenant', "
+                 "CASE WHEN g = 5001 THEN 'b' ELSE 'a' END))) FROM generate_series(1, 5001) g",
+                 [tenants.index], "42501", "w-5001")
+    assert s3vectors_client.get_vectors(indexArn=tenants.arn, keys=["w-1"])["vectors"] == []
+
+
+@pytest.mark.parametrize(("metadata", "policy", "matches"), [
+    ({"tenant": "a"}, {"tenant": {"$eq": "a"}}, True),
+    ({"tenant": ["x", "a"]}, {"tenant": {"$eq": "a"}}, True),  # S3 Vectors' $eq on arrays
+    ({"tenant": "c"}, {"tenant": {"$in": ["a", "b"]}}, False),
+    ({"tenant": "b", "n": 1}, {"tenant": {"$in": ["a", "b"]}}, True),
+    ({}, {"tenant": {"$eq": "a"}}, False),
+    ({"tenant": "a"}, {"tenant": {"$eq": "a"}, "n": {"$eq": 1}}, False),
+    ({"tenant": "a", "n": 1.0}, {"tenant": {"$eq": "a"}, "n": {"$eq": 1}}, True),
+])
+def test_policy_match_semantics(db: psycopg.Connection[Any], metadata: Any, policy: Any,
+                                matches: bool) -> None:
+    from psycopg.types.json import Jsonb
+
+    resolved = {"$and": [{k: v} for k, v in policy.items()]}
+    assert db.execute("SELECT s3vl._policy_matches(%s, %s)",
+                      (Jsonb(metadata), Jsonb(resolved))).fetchone() == (matches,)
+
+
+def test_query_table_obeys_the_policy(db: psycopg.Connection[Any], tenants: Tenants) -> None:
+    table = f"pol_src_{uuid.uuid4().hex[:8]}"
+    db.execute(f"CREATE TABLE {table} (k text PRIMARY KEY, emb float8[])")
+    db.execute(f"INSERT INTO {table} SELECT unnest(%s::text[]), ARRAY[1, 0, 0]",
+               (list(VECTORS),))
+    db.execute(f"GRANT SELECT ON {table} TO PUBLIC")
+    db.execute("SELECT s3vl.track_table(%s, 'k', 'emb', %s)", (table, tenants.index))
+    try:
+        for t in ("a", "b"):
+            as_tenant(db, tenants, t)
+            got = keys(db, "SELECT key FROM s3vl.query_table(%s, 'k', %s::float8[], 20)",
+                       (table, Q))
+            assert got == {k for k in VECTORS if k.startswith(t + "-")}
+    finally:
+        db.execute("RESET ROLE")
+        db.execute("SELECT s3vl.untrack_table(%s)", (table,))
+        db.execute(f"DROP TABLE {table}")
