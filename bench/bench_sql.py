@@ -1,4 +1,4 @@
-"""SQL-side overhead of s3vl.query_vectors (top_k 100, metadata, dimension 384).
+"""SQL-side overhead of s3vl.query_vectors and s3vl.hybrid_search (top_k 100, metadata, dim 384).
 
 Everything runs inside PostgreSQL against a zero-latency aws_lambda.invoke (json overload, as s3vl
 calls it) that hands out a canned top-100 response of ~22 KB as json text
@@ -9,8 +9,12 @@ with clock_timestamp() around each statement, median over N calls, measured in t
   s3vl        s3vl.query_vectors(...) -> rows
   baseline    a row-by-row PL/pgSQL loop in the reference sample's style (json text payload,
               json_array_elements, one RETURN NEXT per row)
+  hybrid      s3vl.hybrid_search(vector, '{"name": ..., "description": ...}'::jsonb, ...) -> rows,
+              against a canned top-100 hybrid answer (the protocol's seven keys per row), with
+              its own invoke floor (the same canned invoke handing out that answer)
 SQL-side overhead = path - invoke: building the request, parsing the answer, checking it and
-turning it into rows. Target: s3vl overhead <= 1 ms median.
+turning it into rows. Target: s3vl overhead <= 1 ms median, for query_vectors and hybrid_search;
+the hybrid overhead is printed against the query_vectors overhead of the same run.
 
     .venv/bin/python bench/bench_sql.py [--quick] [--dsn DSN] [--json]
 
@@ -130,6 +134,25 @@ def canned_answers(rng: random.Random) -> dict[str, Any]:
     }
 
 
+def hybrid_answer(rng: random.Random) -> dict[str, Any]:
+    """A top-100 hybrid answer: rows found by both rankings, by the text or the vector only."""
+    rows = []
+    for i in range(TOP_K):
+        vector_found, text_found = i % 3 != 1, i % 3 != 2
+        bm25 = {"name": round(rng.random() * 5, 6), "description": round(rng.random() * 3, 6)}
+        rows.append({
+            "vector_id": f"doc-{i:05d}",
+            "distance": round(i / 200, 6) if vector_found else None,
+            "similarity_score": round(1 - i / 200, 6) if vector_found else None,
+            "metadata": {"title": f"Document {i}", "category": rng.choice(["a", "b", "c"]),
+                         "year": 2000 + i % 25, "price": round(rng.random() * 100, 2),
+                         "tags": ["x", "y"]},
+            "text_score": round(sum(bm25.values()), 6) if text_found else None,
+            "bm25_scores": bm25 if text_found else {},
+            "fused_score": round(2 / (61 + i), 6)})
+    return {"success": True, "result": rows, "request_id": "r", "execution_time_ms": 0}
+
+
 def prepare(server_dsn: str) -> str:
     import psycopg
     from psycopg.types.json import Json
@@ -158,16 +181,45 @@ def prepare(server_dsn: str) -> str:
     return dsn
 
 
+TEXTS = {"name": "trail running shoes", "description": "waterproof and light"}
+
+
+def time_statement(conn: Any, statement: str, calls: int, vector: list[float],
+                   request: Any) -> float:
+    """Median ms of one statement ($1 = vector, $2 = prebuilt request), after a warm-up."""
+    from psycopg.types.json import Json
+
+    args = (statement, vector, Json(request))
+    conn.execute("SELECT pg_temp.time_calls(%s, %s, %s::float8[], %s)",
+                 (statement, max(5, calls // 10), *args[1:]))  # warm-up
+    timings = conn.execute(
+        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY t) FROM "
+        "unnest(pg_temp.time_calls(%s, %s, %s::float8[], %s)) t",
+        (statement, calls, *args[1:])).fetchone()
+    return float(timings[0]) if timings else float("nan")
+
+
 def measure(dsn: str, calls: int) -> dict[str, Any]:
     import psycopg
     from psycopg.types.json import Json
 
     vector = [round((i % 17) / 17, 4) for i in range(DIMENSION)]
+    texts = json.dumps(TEXTS)
     statements = {
         "invoke": "SELECT bench.invoke_only($2)",
         "invoke_parse": "SELECT bench.invoke_and_parse($2)",
         "s3vl": f"SELECT count(*) FROM s3vl.query_vectors($1, 'bench', top_k => {TOP_K})",
         "baseline": f"SELECT count(*) FROM bench.rowloop_query($1, '{INDEX_ARN}', {TOP_K}, true)",
+    }
+    hybrid_statements = {
+        "hybrid_invoke": "SELECT bench.invoke_only($2)",
+        "hybrid_invoke_parse": "SELECT bench.invoke_and_parse($2)",
+        # query_vectors reading the same (bigger) answer: separates the payload's cost from
+        # the hybrid path's own work.
+        "s3vl_same_answer": f"SELECT count(*) FROM s3vl.query_vectors($1, 'bench', "
+                            f"top_k => {TOP_K})",
+        "hybrid": f"SELECT count(*) FROM s3vl.hybrid_search($1, '{texts}'::jsonb, 'bench', "
+                  f"top_k => {TOP_K})",
     }
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("SET canned.log = off")
@@ -182,16 +234,26 @@ def measure(dsn: str, calls: int) -> dict[str, Any]:
             raise SystemExit(f"s3vl.query_vectors returned {rows}, expected {TOP_K} rows")
         medians: dict[str, float] = {}
         for name, statement in statements.items():
-            args = (statement, vector, Json(request))
-            conn.execute("SELECT pg_temp.time_calls(%s, %s, %s::float8[], %s)",
-                         (statement, max(5, calls // 10), *args[1:]))  # warm-up
-            timings = conn.execute(
-                "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY t) FROM "
-                "unnest(pg_temp.time_calls(%s, %s, %s::float8[], %s)) t",
-                (statement, calls, *args[1:])).fetchone()
-            medians[name] = float(timings[0]) if timings else float("nan")
+            medians[name] = time_statement(conn, statement, calls, vector, request)
+
+        # The hybrid phase: the canned invoke now hands out a hybrid answer.
+        conn.execute("UPDATE canned.answers SET response = %s WHERE operation = 'query_vectors'",
+                     (Json(hybrid_answer(random.Random(11))),))
+        built = conn.execute("SELECT s3vl._text_query_request(%s, %s::float8[], %s::jsonb, %s, "
+                             "true, NULL)", (INDEX_ARN, vector, texts, TOP_K)).fetchone()
+        assert built is not None
+        hybrid_request = built[0]
+        rows = conn.execute("SELECT count(*), count(distance), count(text_score) FROM "
+                            "s3vl.hybrid_search(%s::float8[], %s::jsonb, 'bench', top_k => %s)",
+                            (vector, texts, TOP_K)).fetchone()
+        if not rows or rows[0] != TOP_K or rows[1] == TOP_K or rows[2] == TOP_K:
+            raise SystemExit(f"s3vl.hybrid_search returned {rows}, expected {TOP_K} rows "
+                             "with some NULL distances and text scores")
+        for name, statement in hybrid_statements.items():
+            medians[name] = time_statement(conn, statement, calls, vector, hybrid_request)
     s3vl_overhead = medians["s3vl"] - medians["invoke"]
     baseline_overhead = medians["baseline"] - medians["invoke"]
+    hybrid_overhead = medians["hybrid"] - medians["hybrid_invoke"]
     return {
         "calls": calls, "top_k": TOP_K, "dimension": DIMENSION,
         "median_ms": {k: round(v, 4) for k, v in medians.items()},
@@ -200,8 +262,16 @@ def measure(dsn: str, calls: int) -> dict[str, Any]:
         "answer_parse_ms": round(medians["invoke_parse"] - medians["invoke"], 4),
         "baseline_over_s3vl": round(baseline_overhead / s3vl_overhead, 2)
         if s3vl_overhead > 0 else None,
+        "hybrid_overhead_ms": round(hybrid_overhead, 4),
+        "hybrid_answer_parse_ms": round(medians["hybrid_invoke_parse"] - medians["hybrid_invoke"],
+                                        4),
+        "hybrid_over_query_vectors": round(hybrid_overhead / s3vl_overhead, 2)
+        if s3vl_overhead > 0 else None,
+        "query_vectors_same_answer_overhead_ms": round(
+            medians["s3vl_same_answer"] - medians["hybrid_invoke"], 4),
         "target_ms": TARGET_MS,
         "meets_target": s3vl_overhead <= TARGET_MS,
+        "hybrid_meets_target": hybrid_overhead <= TARGET_MS,
     }
 
 
@@ -242,6 +312,18 @@ def main() -> int:
     print(f"  ratio baseline/s3vl overhead {result['baseline_over_s3vl']}")
     print(f"  target s3vl overhead <= {TARGET_MS} ms: "
           f"{'MET' if result['meets_target'] else 'NOT MET'}")
+    print(f"s3vl.hybrid_search SQL-side overhead, top_k {TOP_K} hybrid rows (2 text keys), same "
+          f"run, against its own canned invoke")
+    print(f"  canned invoke alone          {med['hybrid_invoke']:8.3f} ms")
+    print(f"  s3vl.hybrid_search           {med['hybrid']:8.3f} ms   overhead "
+          f"{result['hybrid_overhead_ms']:.3f} ms")
+    print(f"    of which parsing the answer into jsonb (any consumer pays it) "
+          f"{result['hybrid_answer_parse_ms']:.3f} ms")
+    print(f"  s3vl.query_vectors reading the same answer: overhead "
+          f"{result['query_vectors_same_answer_overhead_ms']:.3f} ms")
+    print(f"  ratio hybrid/query_vectors overhead {result['hybrid_over_query_vectors']}")
+    print(f"  target hybrid overhead <= {TARGET_MS} ms: "
+          f"{'MET' if result['hybrid_meets_target'] else 'NOT MET'}")
     return 0
 
 

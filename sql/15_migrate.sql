@@ -61,7 +61,11 @@ BEGIN
                        'response_next_token text, total_count integer)'),
       ('sync_status', 'TABLE(index_name text, pending bigint, oldest_pending_age interval, '
                       'failed bigint, last_error text, last_success timestamp with time zone, '
-                      'sync_every interval)')
+                      'sync_every interval)'),
+      ('describe_index', 'TABLE(index_name text, index_arn text, vector_bucket_name text, '
+                         'dimension integer, distance_metric text, data_type text, '
+                         'non_filterable_metadata_keys text[], creation_time timestamp with '
+                         'time zone, index_mode text, text_search jsonb)')
     ) AS expected(name, result) ON expected.name = p.proname
     WHERE pg_catalog.pg_get_function_result(p.oid) <> expected.result
        OR (p.proname = 'list_vectors' AND p.pronargs <> 8)

@@ -163,7 +163,7 @@ CREATE OR REPLACE FUNCTION s3vl.describe_index(index_name_param text DEFAULT NUL
                                                index_arn_param text DEFAULT NULL)
 RETURNS TABLE (index_name text, index_arn text, vector_bucket_name text, dimension integer,
                distance_metric text, data_type text, non_filterable_metadata_keys text[],
-               creation_time timestamptz)
+               creation_time timestamptz, index_mode text, text_search jsonb)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -180,6 +180,7 @@ BEGIN
     info ->> 'data_type',
     ARRAY(SELECT jsonb_array_elements_text(coalesce(info -> 'non_filterable_metadata_keys',
                                                     '[]'::jsonb))),
-    nullif(info ->> 'creation_time', '')::timestamptz;
+    nullif(info ->> 'creation_time', '')::timestamptz, info ->> 'index_mode',
+    coalesce(info -> 'text_search', '[]'::jsonb);
 END
 $$;

@@ -128,5 +128,18 @@ GRANT EXECUTE ON FUNCTION
   s3vl.grant_index(text, name),
   s3vl.revoke_index(text, name)
 TO s3vl_admin;
+
+-- Full-text and hybrid search, index administration (57_search.sql).
+GRANT EXECUTE ON FUNCTION
+  s3vl.search_text(text, text, text, text, integer, boolean, jsonb),
+  s3vl.search_text(jsonb, text, text, integer, boolean, jsonb),
+  s3vl.hybrid_search(float8[], text, text, text, text, integer, boolean, jsonb),
+  s3vl.hybrid_search(float8[], jsonb, text, text, integer, boolean, jsonb)
+TO s3vl_reader;
+GRANT EXECUTE ON FUNCTION
+  s3vl.set_index_mode(text, text),
+  s3vl.add_text_search(text, text, text),
+  s3vl.drop_text_search(text, text)
+TO s3vl_admin;
 -- Invocation retries (30_invoke.sql).
 GRANT EXECUTE ON FUNCTION s3vl.set_invoke_retries(integer) TO s3vl_admin;

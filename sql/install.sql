@@ -25,6 +25,7 @@ $not_extension$;
 \ir 40_config.sql
 \ir 50_registry.sql
 \ir 55_reads.sql
+\ir 57_search.sql
 \ir 58_where.sql
 \ir 59_policies.sql
 \ir 60_writes.sql

@@ -158,7 +158,10 @@ def _start_lambda(state_dir: Path, state: dict[str, Any], s3vectors_url: str,
         argv = [sys.executable, "-m", "s3vl_local.lambda_endpoint", "--port", str(port),
                 "--function-name", FUNCTION_NAME, "--timeout-seconds", "30",
                 "--region", REGION, "--s3vectors-endpoint", s3vectors_url,
-                "--alias", FUNCTION_ALIAS]
+                "--alias", FUNCTION_ALIAS,
+                # The local stack allows index administration from SQL (s3vl.add_text_search,
+                # s3vl.set_index_mode); on AWS it is the AllowIndexAdministration parameter.
+                "--env", "S3VL_ALLOW_INDEX_ADMIN=true"]
         if wanted_handler:
             argv += ["--handler", wanted_handler]
         procs.start_background(argv, pidfile, state_dir / "lambda.log", _python_env())

@@ -10,7 +10,7 @@ import numpy as np
 import psycopg
 
 from s3vl_local.demo import data as demo_data
-from s3vl_local.demo.__main__ import QUERY_PHRASES
+from s3vl_local.demo.__main__ import QUERY_PHRASES, TEXT_QUERY
 from s3vl_local.stack import REPO_ROOT, StackInfo
 
 
@@ -52,5 +52,31 @@ def test_demo_loads_data_and_prints_the_blog_queries(local_stack: StackInfo) -> 
     assert section3b.count(" p-") == 10
     positions = [section3b.index(f" {key} ") for key in passing[:10]]
     assert positions == sorted(positions)
+    # Queries 5-7: the brand's smart light bulb, ranked low by the vector alone (not in its top
+    # 5), is found by full-text search and ranked into the top 5 by hybrid search.
+    brand = TEXT_QUERY["brand"]
+    target = next(p for p in demo.products
+                  if p.name.startswith(brand + " Smart") and p.category == "home")
+    assert target.product_id not in nearest_ids(demo, QUERY_PHRASES["q5"], 20)
+    for heading in ("== 5. Vector search alone", "== 6. Full-text search",
+                    "== 7. Hybrid search"):
+        assert heading in out
+    section5 = out.split("== 5.")[1].split("== 6.")[0]
+    section6 = out.split("== 6.")[1].split("== 7.")[0]
+    section7 = out.split("== 7.")[1]
+    assert f" {target.product_id} " not in section5
+    assert all(f" {key} " in section5 for key in nearest_ids(demo, QUERY_PHRASES["q5"], 5))
+    assert f" {target.product_id} " in section6 and f" {target.product_id} " in section7
+    assert "(null)" in section7  # a hybrid row one of the rankings did not find
     with psycopg.connect(local_stack.dsn) as conn:
         assert conn.execute("SELECT count(*) FROM demo.products").fetchone() == (300,)
+        row = conn.execute("SELECT index_mode, text_search FROM "
+                           "s3vl.describe_index('products')").fetchone()
+        assert row is not None and row[0] == "ENHANCED"
+        assert {(e["metadata_key"], e["status"]) for e in row[1]} == {
+            ("name", "ACTIVE"), ("description", "ACTIVE")}
+    # Running the demo again is fine (the text search configurations exist already).
+    again = subprocess.run([sys.executable, "-m", "s3vl_local.demo", "--state-dir",
+                            local_stack.state_dir], env=env, capture_output=True, text=True,
+                           timeout=120, check=False)
+    assert again.returncode == 0, again.stderr

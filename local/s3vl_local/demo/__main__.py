@@ -18,12 +18,15 @@ import psycopg
 
 from s3vl_local import stack
 from s3vl_local.demo import data as demo_data
-from s3vl_local.demo import sync_step
+from s3vl_local.demo import sync_step, text_step
 from s3vl_local.demo.loader import load_tables, put_vectors
 from s3vl_local.identity import DUMMY_CREDENTIAL
 
 # Which phrase from data/demo/queries.json each numbered demo query uses.
-QUERY_PHRASES = {"q1": 0, "q2": 3, "q3": 1, "q4": 2}
+QUERY_PHRASES = {"q1": 0, "q2": 3, "q3": 1, "q4": 2, "q5": 6}
+# Queries 5-7: a brand the embedding does not know. Vector search for q5 ranks the brand's smart
+# light bulb 24th; full-text search finds the brand and hybrid search ranks it with the meaning.
+TEXT_QUERY = {"brand": "Wingtip", "topic": "smart home"}
 
 
 def has_query_function(dsn: str) -> bool:
@@ -41,6 +44,8 @@ def run_queries(dsn: str, phrases: list[str]) -> int:
             "-P", "pager=off", "-d", dsn]
     for var, index in QUERY_PHRASES.items():
         argv += ["-v", f"{var}={phrases[index]}"]
+    for var, value in TEXT_QUERY.items():
+        argv += ["-v", f"{var}={value}"]
     return subprocess.run(argv, input=sql_text, text=True, check=False).returncode
 
 
@@ -66,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         print("[demo] s3vl.query_vectors is not installed (sql/install.sql missing or "
               "incomplete); the data is loaded, the queries cannot run", file=sys.stderr)
         return 1
+    if text_step.has_text_search(info.dsn):
+        text_step.make_searchable(info.dsn)
     status = run_queries(info.dsn, data.queries)
     if status == 0 and sync_step.has_sync(info.dsn):
         sync_step.run(info.dsn, client, info.bucket_name, info.index_arn, data)

@@ -58,3 +58,28 @@ FROM demo.queries q,
                         metadata_filter => '{"tenant": "acme"}') AS v
 WHERE q.phrase = :'q4'
 ORDER BY v.distance;
+
+\echo
+\echo '== 5. Vector search alone: the 5 products nearest to' :'q5' '(no' :'brand' 'product among them)'
+SELECT v.vector_id AS product, v.metadata->>'name' AS name, round(v.distance::numeric, 4) AS distance
+FROM demo.queries q,
+     s3vl.query_vectors(q.embedding, index_name => 'products', top_k => 5) AS v
+WHERE q.phrase = :'q5'
+ORDER BY v.distance;
+
+\echo
+\echo '== 6. Full-text search (BM25) on name and description:' :'brand' '+' :'topic'
+SELECT t.vector_id AS product, t.metadata->>'name' AS name, round(t.score::numeric, 4) AS bm25
+FROM s3vl.search_text(jsonb_build_object('name', :'brand', 'description', :'topic'),
+                      index_name => 'products', top_k => 5) AS t
+ORDER BY t.score DESC, t.vector_id;
+
+\echo
+\echo '== 7. Hybrid search (vector + text, fused by RRF):' :'q5' '+' :'brand' '+' :'topic'
+SELECT h.vector_id AS product, h.metadata->>'name' AS name, round(h.fused_score::numeric, 4) AS fused,
+       round(h.distance::numeric, 4) AS distance, round(h.text_score::numeric, 4) AS bm25
+FROM demo.queries q,
+     s3vl.hybrid_search(q.embedding, jsonb_build_object('name', :'brand', 'description', :'topic'),
+                        index_name => 'products', top_k => 5) AS h
+WHERE q.phrase = :'q5'
+ORDER BY h.fused_score DESC, h.vector_id;
