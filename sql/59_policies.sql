@@ -1,20 +1,26 @@
 -- Tenant boundaries for vectors (row-level-security-style policies) and index grants.
 --
--- Enforcement lives in ONE place: s3vl._policy_request (what may be sent) and
--- s3vl._policy_answer (what may be returned), called by s3vl._invoke and s3vl._invoke_event,
--- the two doors every read, write and sync passes through to reach the function. A caller bound
--- by a policy gets the policy's filter ANDed to every query's metadata_filter, sees only matching
--- vectors from get/list, may write only matching metadata and delete only matching vectors; the
--- result cache is skipped for bound callers (s3vl._cache_ttl), so no answer crosses tenants.
+-- Enforcement lives in ONE place: s3vl._call_lambda (30_invoke.sql), the chokepoint every read,
+-- search, write and sync passes through, runs s3vl._policy_request (what may be sent) before and
+-- s3vl._policy_answer (what may come back) after every invocation. A caller bound by a policy
+-- gets the policy's filter ANDed to every query's metadata_filter, sees only matching vectors
+-- from get/list, may write only matching metadata over keys that are absent or already match,
+-- and may delete only matching vectors. The result cache keys a bound caller's query by the
+-- filter actually sent (policy ANDed in, settings resolved: s3vl._policy_cache_filter), so no
+-- answer crosses tenants.
 --
--- Who is bound: the session's login role (session_user) and, after SET ROLE, the current role,
--- each with every role it is a member of (nesting included). A superuser session without SET
--- ROLE is bound by nothing. Several policies binding one caller on one index all apply (AND).
+-- Who is bound: the session's login role (session_user) and the current role (s3vl._invoker(),
+-- the same trusted source sync's tracked_by uses; definer functions cannot SET ROLE and a session
+-- can SET ROLE only to its own roles), each with every role it is a member of, at any depth. A
+-- superuser and the s3vl owner are bound by nothing (as with BYPASSRLS); a superuser session
+-- that SET ROLE to an ordinary role is that role. Several policies binding one caller on one
+-- index all apply (AND). Policies and grants name roles by OID (regrole): renaming a role keeps
+-- them, and pg_dump writes the name.
 
 CREATE TABLE IF NOT EXISTS s3vl.index_policies (
   index_name text NOT NULL,
   index_arn text NOT NULL,
-  role_name name NOT NULL,
+  role_name regrole NOT NULL,
   filter jsonb NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (index_name, role_name)
@@ -25,7 +31,7 @@ COMMENT ON TABLE s3vl.index_policies IS 's3vl: vector policies (s3vl.create_poli
 CREATE TABLE IF NOT EXISTS s3vl.index_grants (
   index_name text NOT NULL,
   index_arn text NOT NULL,
-  role_name name NOT NULL,
+  role_name regrole NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (index_name, role_name)
 );
@@ -33,16 +39,39 @@ CREATE INDEX IF NOT EXISTS index_grants_arn ON s3vl.index_grants (index_arn);
 COMMENT ON TABLE s3vl.index_grants IS
   's3vl: once an index has a grant, only granted roles (and s3vl_admin) may use it';
 
--- The roles whose memberships decide what this call may do (see the header).
+-- A development build named roles by name; OIDs follow renames (rows of dropped roles go).
+DO $role_oids$
+DECLARE
+  t text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['index_policies', 'index_grants'] LOOP
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = ('s3vl.' || t)::regclass AND a.attname = 'role_name')
+       = 'name'::regtype THEN
+      EXECUTE format('DELETE FROM s3vl.%I WHERE pg_catalog.to_regrole('
+                     'pg_catalog.quote_ident(role_name)) IS NULL', t);
+      EXECUTE format('ALTER TABLE s3vl.%I ALTER COLUMN role_name TYPE regrole USING '
+                     'pg_catalog.to_regrole(pg_catalog.quote_ident(role_name))', t);
+    END IF;
+  END LOOP;
+END
+$role_oids$;
+
+-- The roles whose memberships decide what this call may do (see the header); empty for a
+-- superuser or the s3vl owner. plpgsql: s3vl._invoker() is created later (80_sync.sql).
 CREATE OR REPLACE FUNCTION s3vl._policy_roles()
-RETURNS name[]
-LANGUAGE sql STABLE
+RETURNS oid[]
+LANGUAGE plpgsql STABLE
 AS $$
-  SELECT pg_catalog.array_remove(ARRAY[
-           CASE WHEN NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r
-                          WHERE r.rolname = session_user) THEN session_user END,
-           CASE WHEN pg_catalog.current_setting('role') <> 'none'
-                THEN pg_catalog.current_setting('role')::name END], NULL)
+DECLARE
+  invoker constant oid := s3vl._invoker();
+BEGIN
+  RETURN ARRAY(
+    SELECT r.oid FROM pg_catalog.pg_roles r
+    WHERE (r.rolname = session_user OR r.oid = invoker) AND NOT r.rolsuper
+      AND r.oid <> (SELECT n.nspowner FROM pg_catalog.pg_namespace n WHERE n.nspname = 's3vl')
+    ORDER BY r.oid = invoker);
+END
 $$;
 
 -- A policy value is a scalar, or {"$setting": "<name>"} read with current_setting at call time.
@@ -121,7 +150,7 @@ END
 $$;
 
 -- A policy value with its setting read now; a missing or empty setting refuses the call.
-CREATE OR REPLACE FUNCTION s3vl._policy_value(caller text, index_name text, role_name name,
+CREATE OR REPLACE FUNCTION s3vl._policy_value(caller text, index_name text, role_name text,
                                               value jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
@@ -152,7 +181,7 @@ RETURNS jsonb
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
-  roles name[];
+  roles oid[];
   parts jsonb := '[]'::jsonb;
   p record;
   k text;
@@ -163,7 +192,7 @@ BEGIN
   END IF;
   roles := s3vl._policy_roles();
   IF pg_catalog.cardinality(roles) = 0 THEN
-    RETURN NULL;  -- a superuser session
+    RETURN NULL;  -- a superuser or the s3vl owner
   END IF;
   IF EXISTS (SELECT 1 FROM s3vl.index_grants g WHERE g.index_arn = _policy_filter.index_arn)
      AND NOT EXISTS (
@@ -171,14 +200,16 @@ BEGIN
        WHERE pg_catalog.pg_has_role(r, 's3vl_admin', 'MEMBER')
           OR EXISTS (SELECT 1 FROM s3vl.index_grants g
                      WHERE g.index_arn = _policy_filter.index_arn
-                       AND pg_catalog.pg_has_role(r, g.role_name, 'MEMBER'))) THEN
-    RAISE EXCEPTION '%: role % has no grant on this index', caller, roles[pg_catalog.cardinality(roles)]
+                       AND pg_catalog.pg_has_role(r, g.role_name::oid, 'MEMBER'))) THEN
+    RAISE EXCEPTION '%: role % has no grant on index %', caller,
+      roles[pg_catalog.cardinality(roles)]::regrole, pg_catalog.left(index_arn, 200)
       USING ERRCODE = '42501', HINT = 'An s3vl_admin runs s3vl.grant_index(<index>, <role>).';
   END IF;
-  FOR p IN SELECT * FROM s3vl.index_policies ip
+  FOR p IN SELECT ip.index_name, ip.role_name::text AS role_name, ip.filter
+           FROM s3vl.index_policies ip
            WHERE ip.index_arn = _policy_filter.index_arn
              AND EXISTS (SELECT 1 FROM pg_catalog.unnest(roles) r
-                         WHERE pg_catalog.pg_has_role(r, ip.role_name, 'MEMBER'))
+                         WHERE pg_catalog.pg_has_role(r, ip.role_name::oid, 'MEMBER'))
            ORDER BY ip.index_name, ip.role_name LOOP
     FOR k, spec IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(p.filter) e LOOP
       IF pg_catalog.jsonb_typeof(spec) = 'object' AND spec ? '$in' THEN
@@ -198,6 +229,33 @@ BEGIN
     RETURN NULL;
   END IF;
   RETURN pg_catalog.jsonb_build_object('$and', parts);
+END
+$$;
+
+-- A caller's metadata_filter with a resolved policy ANDed in: what a bound caller's query sends.
+CREATE OR REPLACE FUNCTION s3vl._policy_and(policy jsonb, metadata_filter jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT CASE WHEN policy IS NULL THEN metadata_filter
+              WHEN metadata_filter IS NULL OR metadata_filter = 'null' THEN policy
+              ELSE pg_catalog.jsonb_build_object('$and',
+                     pg_catalog.jsonb_build_array(policy, metadata_filter)) END
+$$;
+
+-- The filter a cached query is keyed by (70_cache.sql): the one _policy_request will send, so a
+-- cached answer is only ever the answer to the very request this caller would send.
+CREATE OR REPLACE FUNCTION s3vl._policy_cache_filter(index_arn text, metadata_filter jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM s3vl.index_policies)
+     AND NOT EXISTS (SELECT 1 FROM s3vl.index_grants) THEN
+    RETURN metadata_filter;
+  END IF;
+  RETURN s3vl._policy_and(s3vl._policy_filter('s3vl (result cache)', index_arn),
+                          metadata_filter);
 END
 $$;
 
@@ -239,7 +297,32 @@ BEGIN
 END
 $$;
 
--- What may be sent: the request, with the caller's policy applied (see the header).
+-- The first of keys stored in the index whose metadata the policy does not match, or NULL. Reads
+-- straight from the function (s3vl._send_lambda): the answer must not be filtered by the policy.
+CREATE OR REPLACE FUNCTION s3vl._policy_stored_outside(caller text, index_arn text, keys jsonb,
+                                                       policy jsonb)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  stored jsonb;
+BEGIN
+  IF pg_catalog.jsonb_typeof(keys) IS DISTINCT FROM 'array' OR keys = '[]' THEN
+    RETURN NULL;
+  END IF;
+  stored := s3vl._expect_array(caller, s3vl._unwrap(caller, (SELECT c.payload
+    FROM s3vl._send_lambda(caller, pg_catalog.json_build_object('operation', 'get_vectors',
+      'index_arn', index_arn, 'vector_ids', keys, 'include_vector_data', false,
+      'include_metadata', true), 'RequestResponse') AS c)), 'vectors');
+  RETURN (SELECT v ->> 'vector_id' FROM pg_catalog.jsonb_array_elements(stored) v
+          WHERE coalesce((v ->> 'found')::boolean, true)
+            AND NOT s3vl._policy_matches(coalesce(v -> 'metadata', '{}'), policy)
+          LIMIT 1);
+END
+$$;
+
+-- What may be sent: the request, with the caller's policy applied (see the header). Operations
+-- it does not know are refused for a bound caller (fail closed).
 CREATE OR REPLACE FUNCTION s3vl._policy_request(caller text, request json)
 RETURNS json
 LANGUAGE plpgsql VOLATILE
@@ -249,7 +332,6 @@ DECLARE
   policy jsonb;
   op text;
   bad text;
-  stored jsonb;
 BEGIN
   -- No policy and no grant anywhere (the default): nothing to parse.
   IF NOT EXISTS (SELECT 1 FROM s3vl.index_policies)
@@ -258,19 +340,24 @@ BEGIN
   END IF;
   req := request::jsonb;
   op := req ->> 'operation';
+  -- Policies and grants name indexes by ARN; s3vl never sends the bucket+name form, and only an
+  -- unbound role may.
+  IF req ->> 'index_arn' IS NULL AND req ? 'vector_bucket_name'
+     AND pg_catalog.cardinality(s3vl._policy_roles()) > 0 THEN
+    RAISE EXCEPTION '%: with vector policies or index grants defined, requests must name the '
+                    'index by index_arn', caller USING ERRCODE = '42501';
+  END IF;
   policy := s3vl._policy_filter(caller, req ->> 'index_arn');
   IF policy IS NULL THEN
     RETURN request;
   END IF;
   IF op IN ('query_vectors', 'query_vectors_batch') THEN
-    req := req || pg_catalog.jsonb_build_object('metadata_filter', CASE
-      WHEN req -> 'metadata_filter' IS NULL OR req -> 'metadata_filter' = 'null' THEN policy
-      ELSE pg_catalog.jsonb_build_object('$and', pg_catalog.jsonb_build_array(policy,
-                                                   req -> 'metadata_filter')) END);
+    RETURN (req || pg_catalog.jsonb_build_object('metadata_filter',
+                     s3vl._policy_and(policy, req -> 'metadata_filter')))::json;
   ELSIF op = 'get_vectors' THEN
-    req := req || '{"include_metadata": true}';
+    RETURN (req || '{"include_metadata": true}')::json;
   ELSIF op = 'list_vectors' THEN
-    req := req || '{"return_metadata": true}';
+    RETURN (req || '{"return_metadata": true}')::json;
   ELSIF op = 'put_vectors' THEN
     SELECT v ->> 'key' INTO bad FROM pg_catalog.jsonb_array_elements(req -> 'vectors') v
       WHERE NOT s3vl._policy_matches(coalesce(v -> 'metadata', '{}'), policy) LIMIT 1;
@@ -279,32 +366,34 @@ BEGIN
         caller, pg_catalog.to_jsonb(bad) USING ERRCODE = '42501',
         DETAIL = 'policy: ' || policy::text;
     END IF;
+    -- A put replaces a stored vector of the same key: that one must be inside the policy too.
+    bad := s3vl._policy_stored_outside(caller, req ->> 'index_arn',
+      (SELECT pg_catalog.jsonb_agg(v -> 'key') FROM pg_catalog.jsonb_array_elements(
+         req -> 'vectors') v), policy);
+    IF bad IS NOT NULL THEN
+      RAISE EXCEPTION '%: vector % exists outside this role''s policy; nothing was written',
+        caller, pg_catalog.to_jsonb(bad) USING ERRCODE = '42501';
+    END IF;
     RETURN request;
   ELSIF op = 'delete_vectors' THEN
-    -- Existing vectors must match; read them as they are (straight to the function).
-    stored := s3vl._unwrap(caller, (SELECT c.payload FROM s3vl._call_lambda(caller,
-      pg_catalog.json_build_object('operation', 'get_vectors', 'index_arn', req ->> 'index_arn',
-        'vector_ids', req -> 'keys', 'include_vector_data', false, 'include_metadata', true),
-      'RequestResponse') AS c));
-    SELECT v ->> 'vector_id' INTO bad FROM pg_catalog.jsonb_array_elements(stored) v
-      WHERE coalesce((v ->> 'found')::boolean, true)
-        AND NOT s3vl._policy_matches(coalesce(v -> 'metadata', '{}'), policy) LIMIT 1;
-    IF FOUND THEN
+    bad := s3vl._policy_stored_outside(caller, req ->> 'index_arn', req -> 'keys', policy);
+    IF bad IS NOT NULL THEN
       RAISE EXCEPTION '%: vector % is outside this role''s policy; nothing was deleted', caller,
         pg_catalog.to_jsonb(bad) USING ERRCODE = '42501';
     END IF;
     RETURN request;
-  ELSIF op IS DISTINCT FROM 'get_index' THEN
-    RAISE EXCEPTION '%: operation % is not allowed for a role bound by a vector policy', caller,
-      op USING ERRCODE = '42501';
+  ELSIF op = 'get_index' THEN
+    RETURN request;  -- the index's shape, no vectors
   END IF;
-  RETURN req::json;
+  RAISE EXCEPTION '%: operation % is not allowed for a role bound by a vector policy', caller,
+    pg_catalog.to_jsonb(op) USING ERRCODE = '42501';
 END
 $$;
 
--- What may be returned: get/list answers without the vectors the caller's policy hides (a
--- hidden key reads as not found) and without metadata the caller did not ask for.
-CREATE OR REPLACE FUNCTION s3vl._policy_answer(caller text, request json, answer jsonb)
+-- What may come back: the envelope of a get/list answer without the vectors the caller's policy
+-- hides (a hidden key reads as not found; a list page counts only what it returns) and without
+-- metadata the caller did not ask for. request is the caller's, before _policy_request.
+CREATE OR REPLACE FUNCTION s3vl._policy_answer(caller text, request json, payload jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -312,28 +401,39 @@ DECLARE
   op text;
   policy jsonb;
   want_metadata boolean;
+  answer jsonb;
   kept jsonb;
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM s3vl.index_policies) THEN
-    RETURN answer;
+  IF NOT EXISTS (SELECT 1 FROM s3vl.index_policies) OR payload IS NULL
+     OR payload -> 'success' IS DISTINCT FROM 'true'::jsonb THEN
+    RETURN payload;
   END IF;
   op := request ->> 'operation';
-  IF op NOT IN ('get_vectors', 'list_vectors') THEN
-    RETURN answer;
+  IF op IS NULL OR op NOT IN ('get_vectors', 'list_vectors') THEN
+    RETURN payload;
   END IF;
   policy := s3vl._policy_filter(caller, request ->> 'index_arn');
   IF policy IS NULL THEN
-    RETURN answer;
+    RETURN payload;
   END IF;
+  answer := payload -> 'result';
   IF op = 'get_vectors' THEN
+    IF pg_catalog.jsonb_typeof(answer) IS DISTINCT FROM 'array' THEN
+      RETURN payload;  -- _expect_array reports it
+    END IF;
     want_metadata := coalesce((request ->> 'include_metadata')::boolean, true);
-    RETURN (SELECT coalesce(pg_catalog.jsonb_agg(CASE
+    RETURN pg_catalog.jsonb_set(payload, '{result}', (
+      SELECT coalesce(pg_catalog.jsonb_agg(CASE
         WHEN NOT coalesce((v ->> 'found')::boolean, true) THEN v
         WHEN NOT s3vl._policy_matches(coalesce(v -> 'metadata', '{}'), policy)
-          THEN pg_catalog.jsonb_build_object('vector_id', v -> 'vector_id', 'found', false)
+          THEN pg_catalog.jsonb_build_object('vector_id', v -> 'vector_id', 'embedding', NULL,
+                                             'metadata', '{}'::jsonb, 'found', false)
         WHEN want_metadata THEN v
         ELSE v || '{"metadata": {}}' END ORDER BY n), '[]')
-      FROM pg_catalog.jsonb_array_elements(answer) WITH ORDINALITY AS a(v, n));
+      FROM pg_catalog.jsonb_array_elements(answer) WITH ORDINALITY AS a(v, n)));
+  END IF;
+  IF pg_catalog.jsonb_typeof(answer -> 'vectors') IS DISTINCT FROM 'array' THEN
+    RETURN payload;
   END IF;
   want_metadata := coalesce((request ->> 'return_metadata')::boolean, true);
   SELECT coalesce(pg_catalog.jsonb_agg(CASE WHEN want_metadata THEN v
@@ -341,33 +441,25 @@ BEGIN
     INTO kept
     FROM pg_catalog.jsonb_array_elements(answer -> 'vectors') WITH ORDINALITY AS a(v, n)
     WHERE s3vl._policy_matches(coalesce(v -> 'metadata', '{}'), policy);
-  RETURN answer || pg_catalog.jsonb_build_object('vectors', kept, 'total_count',
-                                                 pg_catalog.jsonb_array_length(kept));
+  RETURN pg_catalog.jsonb_set(payload, '{result}', answer || pg_catalog.jsonb_build_object(
+    'vectors', kept, 'total_count', pg_catalog.jsonb_array_length(kept)));
 END
 $$;
 
--- Whether a policy binds this caller on index_arn (the cache is skipped then).
-CREATE OR REPLACE FUNCTION s3vl._policy_binds(index_arn text)
-RETURNS boolean
-LANGUAGE sql STABLE
-AS $$
-  SELECT EXISTS (SELECT 1 FROM s3vl.index_policies ip WHERE ip.index_arn = $1)
-     AND EXISTS (SELECT 1 FROM s3vl.index_policies ip, pg_catalog.unnest(s3vl._policy_roles()) r
-                 WHERE ip.index_arn = $1 AND pg_catalog.pg_has_role(r, ip.role_name, 'MEMBER'))
-$$;
-
-CREATE OR REPLACE FUNCTION s3vl._policy_target(caller text, index_name text, role_name name)
-RETURNS text
+-- The ARN of a registered index and the OID of an existing role, for the five admin functions.
+CREATE OR REPLACE FUNCTION s3vl._policy_target(caller text, index_name text, role_name name,
+  OUT index_arn text, OUT role_oid regrole)
 LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
   PERFORM s3vl._require(caller, 'index_name', index_name);
   PERFORM s3vl._require(caller, 'role_name', role_name);
-  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = role_name) THEN
-    RAISE EXCEPTION '%: role % does not exist', caller, pg_catalog.quote_ident(role_name)
+  SELECT r.oid INTO role_oid FROM pg_catalog.pg_roles r WHERE r.rolname = role_name;
+  IF role_oid IS NULL THEN
+    RAISE EXCEPTION '%: role_name % is not a role', caller, pg_catalog.quote_ident(role_name)
       USING ERRCODE = '42704';
   END IF;
-  RETURN (SELECT t.index_arn FROM s3vl._resolve_index(caller, index_name, NULL) t);
+  index_arn := (SELECT t.index_arn FROM s3vl._resolve_index(caller, index_name, NULL) t);
 END
 $$;
 
@@ -378,15 +470,25 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   caller constant text := 's3vl.create_policy';
-  arn text;
+  target record;
+  bad_key text;
 BEGIN
-  arn := s3vl._policy_target(caller, index_name, role_name);
+  SELECT * INTO target FROM s3vl._policy_target(caller, index_name, role_name);
   PERFORM s3vl._check_policy_filter(caller, filter);
+  -- S3 Vectors filters only on filterable keys: a policy on another key would hide everything.
+  SELECT k INTO bad_key FROM pg_catalog.jsonb_object_keys(filter) k
+    WHERE k = ANY ((SELECT x.non_filterable_keys FROM s3vl._index_shape(caller,
+                     target.index_arn, NULL, NULL, true) x)::text[])
+    LIMIT 1;
+  IF bad_key IS NOT NULL THEN
+    RAISE EXCEPTION '%: filter key % is declared non-filterable on index %', caller,
+      pg_catalog.to_jsonb(bad_key), pg_catalog.to_jsonb(index_name)
+      USING ERRCODE = '22023', HINT = 'A policy can only use filterable metadata keys.';
+  END IF;
   INSERT INTO s3vl.index_policies AS p (index_name, index_arn, role_name, filter)
-  VALUES (create_policy.index_name, arn, create_policy.role_name, create_policy.filter)
+  VALUES (create_policy.index_name, target.index_arn, target.role_oid, create_policy.filter)
   ON CONFLICT ON CONSTRAINT index_policies_pkey DO UPDATE SET filter = EXCLUDED.filter,
     index_arn = EXCLUDED.index_arn, created_at = pg_catalog.now();
-  PERFORM s3vl._cache_invalidate(arn);
 END
 $$;
 
@@ -399,20 +501,26 @@ BEGIN
   PERFORM s3vl._require('s3vl.drop_policy', 'index_name', index_name);
   PERFORM s3vl._require('s3vl.drop_policy', 'role_name', role_name);
   DELETE FROM s3vl.index_policies p
-    WHERE p.index_name = drop_policy.index_name AND p.role_name = drop_policy.role_name;
+    WHERE p.index_name = drop_policy.index_name
+      AND p.role_name = (SELECT r.oid FROM pg_catalog.pg_roles r
+                         WHERE r.rolname = drop_policy.role_name);
   IF NOT FOUND THEN
-    RAISE EXCEPTION 's3vl.drop_policy: no policy for role % on index %', role_name, index_name
-      USING ERRCODE = '42704';
+    RAISE EXCEPTION 's3vl.drop_policy: no policy for role % on index %',
+      pg_catalog.quote_ident(role_name), pg_catalog.to_jsonb(index_name)
+      USING ERRCODE = '42704', HINT = 'SELECT * FROM s3vl.list_policies() lists them.';
   END IF;
 END
 $$;
 
+-- Role names as pg_roles spells them (a dropped role's rows show its OID until dropped here).
 CREATE OR REPLACE FUNCTION s3vl.list_policies()
 RETURNS TABLE (index_name text, role_name name, filter jsonb)
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT p.index_name, p.role_name, p.filter FROM s3vl.index_policies p ORDER BY 1, 2
+  SELECT p.index_name, coalesce(r.rolname, p.role_name::oid::text::name), p.filter
+  FROM s3vl.index_policies p LEFT JOIN pg_catalog.pg_roles r ON r.oid = p.role_name
+  ORDER BY 1, 2
 $$;
 
 CREATE OR REPLACE FUNCTION s3vl.grant_index(index_name text, role_name name)
@@ -421,11 +529,11 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  arn text;
+  target record;
 BEGIN
-  arn := s3vl._policy_target('s3vl.grant_index', index_name, role_name);
+  SELECT * INTO target FROM s3vl._policy_target('s3vl.grant_index', index_name, role_name);
   INSERT INTO s3vl.index_grants (index_name, index_arn, role_name)
-  VALUES (grant_index.index_name, arn, grant_index.role_name)
+  VALUES (grant_index.index_name, target.index_arn, target.role_oid)
   ON CONFLICT ON CONSTRAINT index_grants_pkey DO UPDATE SET index_arn = EXCLUDED.index_arn;
 END
 $$;
@@ -439,9 +547,12 @@ BEGIN
   PERFORM s3vl._require('s3vl.revoke_index', 'index_name', index_name);
   PERFORM s3vl._require('s3vl.revoke_index', 'role_name', role_name);
   DELETE FROM s3vl.index_grants g
-    WHERE g.index_name = revoke_index.index_name AND g.role_name = revoke_index.role_name;
+    WHERE g.index_name = revoke_index.index_name
+      AND g.role_name = (SELECT r.oid FROM pg_catalog.pg_roles r
+                         WHERE r.rolname = revoke_index.role_name);
   IF NOT FOUND THEN
-    RAISE EXCEPTION 's3vl.revoke_index: role % has no grant on index %', role_name, index_name
+    RAISE EXCEPTION 's3vl.revoke_index: role % has no grant on index %',
+      pg_catalog.quote_ident(role_name), pg_catalog.to_jsonb(index_name)
       USING ERRCODE = '42704';
   END IF;
 END

@@ -48,8 +48,7 @@ AS $$
 DECLARE
   status integer;
 BEGIN
-  SELECT c.status_code INTO status
-    FROM s3vl._call_lambda(caller, s3vl._policy_request(caller, request), 'Event') AS c;
+  SELECT c.status_code INTO status FROM s3vl._call_lambda(caller, request, 'Event') AS c;
   IF status IS DISTINCT FROM 202 THEN
     RAISE EXCEPTION '%: the asynchronous invocation answered status % (expected 202)', caller,
       coalesce(status::text, 'NULL') USING ERRCODE = 'SV006';
