@@ -34,10 +34,12 @@ def tenants(db: psycopg.Connection[Any], s3vectors_client: Any, local_stack: Any
     suffix = uuid.uuid4().hex[:8]
     index = f"pol-{suffix}"
     s3vectors_client.create_index(vectorBucketName=local_stack.bucket_name, indexName=index,
-                                  dataType="float32", dimension=3, distanceMetric="cosine")
+                                  dataType="float32", dimension=3, distanceMetric="cosine",
+                                  metadataConfiguration={"nonFilterableMetadataKeys": ["body"]})
     arn = local_stack.index_arn.rsplit("/", 1)[0] + "/" + index
     s3vectors_client.put_vectors(indexArn=arn, vectors=[
-        {"key": k, "data": {"float32": v}, "metadata": {"tenant": t, "n": int(k[2:])}}
+        {"key": k, "data": {"float32": v},
+         "metadata": {"tenant": t, "n": int(k[2:]), "name": f"trail shoe {k}", "body": "x"}}
         for k, (v, t) in VECTORS.items()])
     db.execute("SELECT s3vl.register_index(%s, %s)", (index, arn))
     roles = {t: f"pol_{t}_{suffix}" for t in ("a", "b")}
@@ -102,19 +104,42 @@ def test_each_tenant_sees_only_its_own(db: psycopg.Connection[Any], tenants: Ten
         assert keys(db, READS[path], params) == {k for k, (_, o) in VECTORS.items() if o == t}
 
 
-@pytest.mark.parametrize("widening", [
-    '{"$or": [{"tenant": "a"}, {"tenant": "b"}]}',
-    '{"tenant": {"$ne": "a"}}',
-    '{"tenant": "b"}',
-    '{"n": {"$gte": 0}}',
-    None,
+WIDENING_FORMS = {
+    "query_vectors": "SELECT vector_id FROM s3vl.query_vectors(%(q)s::float8[], %(i)s, "
+                     "top_k => 20, metadata_filter => %(f)s)",
+    "query_vectors index-first": "SELECT vector_id FROM s3vl.query_vectors(%(i)s, "
+                                 "%(q)s::float8[], 20, true, %(f)s)",
+    "query_vectors_batch": "SELECT vector_id FROM s3vl.query_vectors_batch(%(i)s, "
+                           "ARRAY[%(q)s]::float8[], 20, %(f)s)",
+    "query_vectors_where": "SELECT key FROM s3vl.query_vectors_where(%(q)s::float8[], "
+                           "'pol_keys', 'k', top_k => 20, index_name => %(i)s, "
+                           "metadata_filter => %(f)s)",
+}
+A_KEYS = {k for k in VECTORS if k.startswith("a-")}
+
+
+@pytest.mark.parametrize("form", list(WIDENING_FORMS))
+@pytest.mark.parametrize(("widening", "expected"), [
+    ('{"$or": [{"tenant": "a"}, {"tenant": "b"}]}', A_KEYS),
+    ('{"$or": [{"tenant": {"$exists": true}}, {"tenant": {"$exists": false}}]}', A_KEYS),
+    ('{"tenant": {"$ne": "a"}}', set()),
+    ('{"tenant": "b"}', set()),
+    ('{"n": {"$gte": 0}}', A_KEYS),
+    (None, A_KEYS),
 ])
 def test_a_tenant_cannot_widen_its_filter(db: psycopg.Connection[Any], tenants: Tenants,
-                                          widening: str | None) -> None:
+                                          form: str, widening: str | None,
+                                          expected: set[str]) -> None:
+    """Whatever filter the caller sends is ANDed with the policy: it can only narrow."""
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS pol_keys (k text PRIMARY KEY)")
+    db.execute("INSERT INTO pol_keys SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING",
+               (list(VECTORS),))
+    db.execute("GRANT SELECT ON pol_keys TO PUBLIC")
+    params = {"q": Q, "i": tenants.index, "f": widening}
+    if widening is not None and "$or" in widening:
+        assert keys(db, WIDENING_FORMS[form], params) == set(VECTORS)  # unbound: everything
     as_tenant(db, tenants, "a")
-    got = keys(db, "SELECT vector_id FROM s3vl.query_vectors(%s::float8[], %s, top_k => 20, "
-               "metadata_filter => %s)", (Q, tenants.index, widening))
-    assert got <= {k for k in VECTORS if k.startswith("a-")}
+    assert keys(db, WIDENING_FORMS[form], params) == expected
 
 
 def test_setting_unset_or_empty_refuses(db: psycopg.Connection[Any], tenants: Tenants) -> None:
@@ -149,20 +174,66 @@ def test_writes_must_match_and_deletes_touch_only_matching(db: psycopg.Connectio
     assert stored["vectors"] == []
 
 
+def cache_counts(db: psycopg.Connection[Any]) -> tuple[int, int]:
+    row = db.execute("SELECT hits, misses FROM s3vl.cache_stats()").fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
 def test_the_cache_never_serves_another_tenant(db: psycopg.Connection[Any],
                                                tenants: Tenants) -> None:
+    """Bound callers use the cache too, keyed by the filter actually sent (policy ANDed, the
+    setting's value resolved): the same role with another app.tenant_id, another tenant, or an
+    unbound role never get an answer cached for someone else."""
     db.execute("SELECT s3vl.set_cache(%s, '10 minutes')", (tenants.index,))
+    db.execute("SELECT s3vl.clear_cache()")  # counters from zero
+    sql = "SELECT vector_id FROM s3vl.query_vectors(%s::float8[], %s, top_k => 20)"
     try:
-        sql = "SELECT vector_id FROM s3vl.query_vectors(%s::float8[], %s, top_k => 20)"
         assert keys(db, sql, (Q, tenants.index)) == set(VECTORS)  # cached for the unbound
-        for t in ("a", "b", "a"):
+        for t in ("a", "b", "a", "b"):
             as_tenant(db, tenants, t)
             assert keys(db, sql, (Q, tenants.index)) == {k for k in VECTORS
                                                          if k.startswith(t + "-")}
+        hits, misses = cache_counts(db)
+        assert (hits, misses) == (2, 3)  # the second a and b were hits
+        # Login b's policy reads app.tenant_id: the key holds the value, not the role. 'c' is a
+        # new request (a miss, no rows); 'a' sends exactly tenant a's request, so a's entry
+        # answers it (the answer to that very filter).
+        for value, expected, counts in (("c", set(), (2, 4)), ("a", A_KEYS, (3, 4))):
+            db.execute("RESET ROLE")
+            db.execute("SELECT set_config('app.tenant_id', %s, false)", (value,))
+            db.execute(f'SET ROLE "{tenants.logins["b"]}"')
+            assert keys(db, sql, (Q, tenants.index)) == expected
+            assert cache_counts(db) == counts
+        db.execute("RESET ROLE")
+        assert keys(db, sql, (Q, tenants.index)) == set(VECTORS)  # the unbound entry, a hit
+        assert cache_counts(db) == (4, 4)
     finally:
         db.execute("RESET ROLE")
         db.execute("SELECT s3vl.set_cache(%s, NULL)", (tenants.index,))
         db.execute("SELECT s3vl.clear_cache()")  # the hit/miss counters are global
+
+
+def test_a_cached_answer_needs_a_grant_too(db: psycopg.Connection[Any], tenants: Tenants) -> None:
+    """A cache hit never invokes the function, so the grant is checked on the way to the cache."""
+    reader = f"pol_reader_{uuid.uuid4().hex[:8]}"
+    db.execute(f'CREATE ROLE "{reader}" IN ROLE s3vl_reader')
+    db.execute("SELECT s3vl.set_cache(%s, '10 minutes')", (tenants.index,))
+    sql = "SELECT vector_id FROM s3vl.query_vectors(%s::float8[], %s, top_k => 20)"
+    try:
+        db.execute(f'SET ROLE "{reader}"')
+        assert keys(db, sql, (Q, tenants.index)) == set(VECTORS)  # no grant yet: open; cached
+        db.execute("RESET ROLE")
+        db.execute("SELECT s3vl.grant_index(%s, %s)", (tenants.index, tenants.roles["a"]))
+        db.execute(f'SET ROLE "{reader}"')
+        expect_error(db, sql, [Q, tenants.index], "42501", "no grant", reader)
+        db.execute("RESET ROLE")
+        assert keys(db, sql, (Q, tenants.index)) == set(VECTORS)  # superuser: still served
+    finally:
+        db.execute("RESET ROLE")
+        db.execute("SELECT s3vl.set_cache(%s, NULL)", (tenants.index,))
+        db.execute("SELECT s3vl.clear_cache()")
+        db.execute(f'DROP ROLE "{reader}"')
 
 
 def test_index_grants_shut_out_other_roles(db: psycopg.Connection[Any], tenants: Tenants) -> None:
