@@ -321,3 +321,112 @@ def test_query_table_obeys_the_policy(db: psycopg.Connection[Any], tenants: Tena
         db.execute("RESET ROLE")
         db.execute("SELECT s3vl.untrack_table(%s)", (table,))
         db.execute(f"DROP TABLE {table}")
+
+
+def test_text_and_hybrid_search_obey_the_policy(db: psycopg.Connection[Any],
+                                                tenants: Tenants) -> None:
+    """s3vl.search_text and s3vl.hybrid_search reach the function through the same chokepoint:
+    only the tenant's rows, whatever filter it adds."""
+    import time
+
+    db.execute("SELECT s3vl.add_text_search(%s, 'name', 'en')", (tenants.index,))
+    deadline = time.monotonic() + 30
+    while not db.execute("SELECT text_search @> '[{\"metadata_key\": \"name\", \"status\": "
+                         "\"ACTIVE\"}]' FROM s3vl.describe_index(%s)",
+                         (tenants.index,)).fetchone() == (True,):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    text = ("SELECT vector_id FROM s3vl.search_text('trail shoe', 'name', %s, top_k => 20, "
+            "metadata_filter => %s)")
+    hybrid = ("SELECT vector_id FROM s3vl.hybrid_search(%s::float8[], 'trail shoe', 'name', "
+              "%s, top_k => 20, metadata_filter => %s)")
+    widen = '{"$or": [{"tenant": "a"}, {"tenant": "b"}]}'
+    assert keys(db, text, (tenants.index, None)) == set(VECTORS)
+    assert keys(db, hybrid, (Q, tenants.index, None)) == set(VECTORS)
+    for t in ("a", "b"):
+        as_tenant(db, tenants, t)
+        own = {k for k in VECTORS if k.startswith(t + "-")}
+        for flt in (None, widen):
+            assert keys(db, text, (tenants.index, flt)) == own
+            assert keys(db, hybrid, (Q, tenants.index, flt)) == own
+
+
+def test_set_role_to_an_unbound_role_does_not_escape(db: psycopg.Connection[Any],
+                                                     tenants: Tenants) -> None:
+    """The login role stays bound after SET ROLE to a role it may become (here s3vl_writer,
+    which it belongs to through its tenant role): session_user is checked as well."""
+    db.execute("SELECT set_config('app.tenant_id', 'b', false)")
+    db.execute(f'SET SESSION AUTHORIZATION "{tenants.logins["a"]}"')
+    try:
+        sql = "SELECT vector_id FROM s3vl.query_vectors(%s::float8[], %s, top_k => 20)"
+        assert keys(db, sql, (Q, tenants.index)) == A_KEYS
+        db.execute("SET ROLE s3vl_writer")
+        assert keys(db, sql, (Q, tenants.index)) == A_KEYS
+        assert keys(db, "SELECT vector_id FROM s3vl.get_vectors(%s, %s) WHERE found",
+                    (list(VECTORS), tenants.index)) == A_KEYS
+    finally:
+        db.execute("RESET SESSION AUTHORIZATION")
+
+
+def test_renaming_a_role_keeps_its_policy(db: psycopg.Connection[Any], tenants: Tenants) -> None:
+    old = tenants.roles["a"]
+    new = old + "_renamed"
+    db.execute(f'ALTER ROLE "{old}" RENAME TO "{new}"')
+    try:
+        as_tenant(db, tenants, "a")
+        assert keys(db, "SELECT vector_id FROM s3vl.query_vectors(%s::float8[], %s, "
+                    "top_k => 20)", (Q, tenants.index)) == A_KEYS
+        db.execute("RESET ROLE")
+        assert (new, {"tenant": "a"}) in db.execute(
+            "SELECT role_name, filter FROM s3vl.list_policies() WHERE index_name = %s",
+            (tenants.index,)).fetchall()
+    finally:
+        db.execute("RESET ROLE")
+        db.execute(f'ALTER ROLE "{new}" RENAME TO "{old}"')
+
+
+def test_a_put_cannot_replace_another_tenants_vector(db: psycopg.Connection[Any],
+                                                     tenants: Tenants,
+                                                     s3vectors_client: Any) -> None:
+    """PutVectors replaces a stored vector of the same key: the stored one must match too."""
+    as_tenant(db, tenants, "a")
+    for statement in (
+            "SELECT s3vl.put_vector(%s, 'b-1', ARRAY[0, 0, 1]::float8[], '{\"tenant\": \"a\"}')",
+            "SELECT s3vl.put_vectors(%s, '[{\"key\": \"a-9\", \"data\": [1, 0, 1], "
+            "\"metadata\": {\"tenant\": \"a\"}}, {\"key\": \"b-2\", \"data\": [1, 0, 1], "
+            "\"metadata\": {\"tenant\": \"a\"}}]')"):
+        expect_error(db, statement, [tenants.index], "42501", "b-")
+    stored = s3vectors_client.get_vectors(indexArn=tenants.arn, keys=["b-1", "b-2", "a-9"],
+                                          returnMetadata=True)["vectors"]
+    assert {v["key"]: v["metadata"]["tenant"] for v in stored} == {"b-1": "b", "b-2": "b"}
+    # Its own keys it may replace.
+    db.execute("SELECT s3vl.put_vector(%s, 'a-1', ARRAY[1, 0.1, 0]::float8[], "
+               "'{\"tenant\": \"a\", \"n\": 1}')", (tenants.index,))
+
+
+def test_hidden_keys_read_as_not_found_and_pages_stay_honest(db: psycopg.Connection[Any],
+                                                             tenants: Tenants) -> None:
+    as_tenant(db, tenants, "a")
+    rows = db.execute("SELECT vector_id, found, metadata, embedding IS NULL FROM "
+                      "s3vl.get_vectors(ARRAY['a-1', 'b-1', 'nope', 'a-2'], %s, "
+                      "include_metadata => false)", (tenants.index,)).fetchall()
+    assert rows == [("a-1", True, {}, False), ("b-1", False, {}, True),
+                    ("nope", False, {}, True), ("a-2", True, {}, False)]
+    # list_vectors page by page: each page counts what it returns, tokens lead through all of
+    # the tenant's vectors once, metadata only when asked for.
+    seen: list[str] = []
+    token = None
+    for _ in range(20):
+        page = db.execute("SELECT vector_id, metadata, response_next_token, total_count FROM "
+                          "s3vl.list_vectors(index_name => %s, max_results => 3, next_token => "
+                          "%s, return_metadata => false)", (tenants.index, token)).fetchall()
+        got = [r[0] for r in page if r[0] is not None]
+        assert all(r[1] is None for r in page)
+        assert all(r[3] == len(got) for r in page)
+        seen += got
+        token = page[0][2] if page else None
+        if token is None:
+            break
+    assert sorted(seen) == sorted(A_KEYS)
+    assert keys(db, "SELECT vector_id FROM s3vl.scan_vectors(%s, return_metadata => false, "
+                "page_size => 2)", (tenants.index,)) == A_KEYS
