@@ -430,3 +430,112 @@ def test_hidden_keys_read_as_not_found_and_pages_stay_honest(db: psycopg.Connect
     assert sorted(seen) == sorted(A_KEYS)
     assert keys(db, "SELECT vector_id FROM s3vl.scan_vectors(%s, return_metadata => false, "
                 "page_size => 2)", (tenants.index,)) == A_KEYS
+
+
+def _admin_state(db: psycopg.Connection[Any]) -> Any:
+    return db.execute("SELECT (SELECT coalesce(jsonb_agg(to_jsonb(p) - 'created_at' ORDER BY "
+                      "p.index_name, p.role_name), '[]') FROM s3vl.index_policies p), "
+                      "(SELECT coalesce(jsonb_agg(to_jsonb(g) - 'created_at' ORDER BY "
+                      "g.index_name, g.role_name), '[]') FROM s3vl.index_grants g)").fetchone()
+
+
+# (statement, params with placeholders I = index, R = role a, SQLSTATE, fragment)
+BAD_ARGUMENTS = [
+    ("SELECT s3vl.create_policy(NULL, 'R', '{\"tenant\": \"a\"}')", "22023", "index_name"),
+    ("SELECT s3vl.create_policy('I', NULL, '{\"tenant\": \"a\"}')", "22023", "role_name"),
+    ("SELECT s3vl.create_policy('I', 'R', NULL)", "22023", "filter"),
+    ("SELECT s3vl.create_policy('I', 'R', '{}')", "22023", "non-empty"),
+    ("SELECT s3vl.create_policy('I', 'R', '[{\"tenant\": \"a\"}]')", "22023", "object"),
+    ("SELECT s3vl.create_policy('I', 'R', '{\"$or\": [{\"tenant\": \"a\"}]}')", "22023", "$or"),
+    ("SELECT s3vl.create_policy('I', 'R', '{\"tenant\": {\"$ne\": \"a\"}}')", "22023", "$ne"),
+    ("SELECT s3vl.create_policy('I', 'R', '{\"tenant\": {\"$eq\": \"a\", \"$in\": [\"a\"]}}')",
+     "22023", "exactly one operator"),
+    ("SELECT s3vl.create_policy('I', 'R', '{\"tenant\": {\"$in\": []}}')", "22023", "non-empty"),
+    ("SELECT s3vl.create_policy('I', 'R', '{\"tenant\": {\"$in\": \"a\"}}')", "22023",
+     "non-empty array"),
+    ("SELECT s3vl.create_policy('I', 'R', '{\"tenant\": null}')", "22023", "tenant"),
+    ("SELECT s3vl.create_policy('I', 'R', '{\"tenant\": [\"a\"]}')", "22023", "tenant"),
+    ("SELECT s3vl.create_policy('I', 'R', '{\"tenant\": {\"$setting\": \"no_prefix\"}}')",
+     "22023", "$setting"),
+    ("SELECT s3vl.create_policy('I', 'R', '{\"tenant\": {\"$setting\": 7}}')", "22023",
+     "$setting"),
+    ("SELECT s3vl.create_policy('I', 'R', '{\"body\": \"x\"}')", "22023", "non-filterable"),
+    ("SELECT s3vl.create_policy('I', 'no_such_role_x', '{\"tenant\": \"a\"}')", "42704",
+     "no_such_role_x"),
+    ("SELECT s3vl.create_policy('no-such-index', 'R', '{\"tenant\": \"a\"}')", "42704",
+     "not registered"),
+    ("SELECT s3vl.drop_policy(NULL, 'R')", "22023", "index_name"),
+    ("SELECT s3vl.drop_policy('I', NULL)", "22023", "role_name"),
+    ("SELECT s3vl.drop_policy('I', 'no_such_role_x')", "42704", "no policy"),
+    ("SELECT s3vl.drop_policy('no-such-index', 'R')", "42704", "no policy"),
+    ("SELECT s3vl.grant_index(NULL, 'R')", "22023", "index_name"),
+    ("SELECT s3vl.grant_index('I', NULL)", "22023", "role_name"),
+    ("SELECT s3vl.grant_index('I', 'no_such_role_x')", "42704", "no_such_role_x"),
+    ("SELECT s3vl.grant_index('no-such-index', 'R')", "42704", "not registered"),
+    ("SELECT s3vl.revoke_index(NULL, 'R')", "22023", "index_name"),
+    ("SELECT s3vl.revoke_index('I', NULL)", "22023", "role_name"),
+    ("SELECT s3vl.revoke_index('I', 'R')", "42704", "no grant"),
+]
+
+
+@pytest.mark.parametrize(("statement", "sqlstate", "fragment"), BAD_ARGUMENTS)
+def test_every_bad_argument_is_refused_and_changes_nothing(db: psycopg.Connection[Any],
+                                                           tenants: Tenants, statement: str,
+                                                           sqlstate: str, fragment: str) -> None:
+    before = _admin_state(db)
+    sql = statement.replace("'I'", "%(i)s").replace("'R'", "%(r)s")
+    with pytest.raises(psycopg.Error) as caught:
+        db.execute(sql, {"i": tenants.index, "r": tenants.roles["a"]})
+    err = caught.value
+    text = " ".join(filter(None, [err.diag.message_primary, err.diag.message_detail]))
+    assert err.sqlstate == sqlstate, text
+    assert fragment in text, text
+    assert _admin_state(db) == before
+
+
+@pytest.mark.parametrize("group", ["s3vl_reader", "s3vl_writer"])
+@pytest.mark.parametrize("statement", [
+    "SELECT s3vl.create_policy(%(i)s, %(r)s, '{\"tenant\": \"b\"}')",
+    "SELECT s3vl.drop_policy(%(i)s, %(r)s)",
+    "SELECT * FROM s3vl.list_policies()",
+    "SELECT s3vl.grant_index(%(i)s, %(r)s)",
+    "SELECT s3vl.revoke_index(%(i)s, %(r)s)",
+    "SELECT * FROM s3vl.index_policies",
+    "DELETE FROM s3vl.index_policies",
+    "INSERT INTO s3vl.index_grants VALUES (%(i)s, 'x', %(r)s::regrole)",
+])
+def test_only_admins_manage_policies(db: psycopg.Connection[Any], tenants: Tenants, group: str,
+                                     statement: str) -> None:
+    before = _admin_state(db)
+    member = f"pol_m_{uuid.uuid4().hex[:8]}"
+    db.execute(f'CREATE ROLE "{member}" IN ROLE {group}')
+    try:
+        db.execute(f'SET ROLE "{member}"')
+        with pytest.raises(psycopg.Error) as caught:
+            db.execute(statement, {"i": tenants.index, "r": tenants.roles["a"]})
+        assert caught.value.sqlstate == "42501"
+    finally:
+        db.execute("RESET ROLE")
+        db.execute(f'DROP ROLE "{member}"')
+    assert _admin_state(db) == before
+
+
+def test_an_admin_manages_policies_without_table_privileges(db: psycopg.Connection[Any],
+                                                            tenants: Tenants) -> None:
+    admin = f"pol_admin_{uuid.uuid4().hex[:8]}"
+    db.execute(f'CREATE ROLE "{admin}" IN ROLE s3vl_admin')
+    try:
+        db.execute(f'SET ROLE "{admin}"')
+        db.execute("SELECT s3vl.create_policy(%s, %s, '{\"tenant\": {\"$in\": [\"a\", "
+                   "{\"$setting\": \"app.other\"}]}}')", (tenants.index, tenants.roles["a"]))
+        db.execute("SELECT s3vl.grant_index(%s, %s)", (tenants.index, tenants.roles["a"]))
+        assert (tenants.index, tenants.roles["a"]) in [
+            r[:2] for r in db.execute("SELECT * FROM s3vl.list_policies()").fetchall()]
+        db.execute("SELECT s3vl.revoke_index(%s, %s)", (tenants.index, tenants.roles["a"]))
+        db.execute("SELECT s3vl.drop_policy(%s, %s)", (tenants.index, tenants.roles["a"]))
+        assert tenants.roles["a"] not in [
+            r[1] for r in db.execute("SELECT * FROM s3vl.list_policies() WHERE index_name = %s",
+                                     (tenants.index,)).fetchall()]
+    finally:
+        db.execute("RESET ROLE")
+        db.execute(f'DROP ROLE "{admin}"')
