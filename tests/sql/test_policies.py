@@ -331,9 +331,9 @@ def test_text_and_hybrid_search_obey_the_policy(db: psycopg.Connection[Any],
 
     db.execute("SELECT s3vl.add_text_search(%s, 'name', 'en')", (tenants.index,))
     deadline = time.monotonic() + 30
-    while not db.execute("SELECT text_search @> '[{\"metadata_key\": \"name\", \"status\": "
-                         "\"ACTIVE\"}]' FROM s3vl.describe_index(%s)",
-                         (tenants.index,)).fetchone() == (True,):
+    active = ("SELECT text_search @> '[{\"metadata_key\": \"name\", \"status\": \"ACTIVE\"}]' "
+              "FROM s3vl.describe_index(%s)")
+    while db.execute(active, (tenants.index,)).fetchone() != (True,):
         assert time.monotonic() < deadline
         time.sleep(0.1)
     text = ("SELECT vector_id FROM s3vl.search_text('trail shoe', 'name', %s, top_k => 20, "
