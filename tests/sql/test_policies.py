@@ -142,16 +142,34 @@ def test_a_tenant_cannot_widen_its_filter(db: psycopg.Connection[Any], tenants: 
     assert keys(db, WIDENING_FORMS[form], params) == expected
 
 
-def test_setting_unset_or_empty_refuses(db: psycopg.Connection[Any], tenants: Tenants) -> None:
-    db.execute("RESET app.tenant_id")
+@pytest.mark.parametrize("value", [None, "", "   "])
+def test_setting_unset_or_empty_refuses(db: psycopg.Connection[Any], tenants: Tenants,
+                                        value: str | None) -> None:
+    """Missing, empty or blank: 42501 on every path (query, cached query, get, write), never an
+    unfiltered read."""
+    if value is None:
+        db.execute("RESET app.tenant_id")
+    else:
+        db.execute("SELECT set_config('app.tenant_id', %s, false)", (value,))
     db.execute(f'SET ROLE "{tenants.logins["b"]}"')
-    expect_error(db, "SELECT * FROM s3vl.query_vectors(%s::float8[], %s)", [Q, tenants.index],
-                 "42501", "app.tenant_id")
-    db.execute("RESET ROLE")
-    db.execute("SELECT set_config('app.tenant_id', '', false)")
-    db.execute(f'SET ROLE "{tenants.logins["b"]}"')
-    expect_error(db, "SELECT * FROM s3vl.get_vectors(ARRAY['b-1'], %s)", [tenants.index],
-                 "42501", "app.tenant_id")
+    try:
+        for statement, params in (
+                ("SELECT * FROM s3vl.query_vectors(%s::float8[], %s)", [Q, tenants.index]),
+                ("SELECT * FROM s3vl.get_vectors(ARRAY['b-1'], %s)", [tenants.index]),
+                ("SELECT * FROM s3vl.scan_vectors(%s)", [tenants.index]),
+                ("SELECT s3vl.put_vector(%s, 'b-9', ARRAY[1, 0, 0]::float8[], "
+                 "'{\"tenant\": \"b\"}')", [tenants.index])):
+            expect_error(db, statement, params, "42501", "app.tenant_id")
+        db.execute("RESET ROLE")
+        db.execute("SELECT s3vl.set_cache(%s, '10 minutes')", (tenants.index,))
+        db.execute("SELECT count(*) FROM s3vl.query_vectors(%s::float8[], %s)", (Q, tenants.index))
+        db.execute(f'SET ROLE "{tenants.logins["b"]}"')
+        expect_error(db, "SELECT * FROM s3vl.query_vectors(%s::float8[], %s)", [Q, tenants.index],
+                     "42501", "app.tenant_id")
+    finally:
+        db.execute("RESET ROLE")
+        db.execute("SELECT s3vl.set_cache(%s, NULL)", (tenants.index,))
+        db.execute("SELECT s3vl.clear_cache()")
 
 
 def test_writes_must_match_and_deletes_touch_only_matching(db: psycopg.Connection[Any],
@@ -245,7 +263,19 @@ def test_index_grants_shut_out_other_roles(db: psycopg.Connection[Any], tenants:
     expect_error(db, "SELECT * FROM s3vl.query_vectors(%s::float8[], %s)", [Q, tenants.index],
                  "42501", "no grant")
     expect_error(db, "SELECT * FROM s3vl.describe_index(%s)", [tenants.index], "42501")
+    expect_error(db, "SELECT s3vl.put_vector(%s, 'b-9', ARRAY[1, 0, 0]::float8[], "
+                 "'{\"tenant\": \"b\"}')", [tenants.index], "42501", "no grant")
     db.execute("RESET ROLE")
+    # Members of s3vl_admin need no grant.
+    admin = f"pol_admin_{uuid.uuid4().hex[:8]}"
+    db.execute(f'CREATE ROLE "{admin}" IN ROLE s3vl_admin')
+    try:
+        db.execute(f'SET ROLE "{admin}"')
+        assert len(keys(db, "SELECT vector_id FROM s3vl.query_vectors(%s::float8[], %s, "
+                        "top_k => 20)", (Q, tenants.index))) == 12
+    finally:
+        db.execute("RESET ROLE")
+        db.execute(f'DROP ROLE "{admin}"')
     db.execute("SELECT s3vl.revoke_index(%s, %s)", (tenants.index, tenants.roles["a"]))
     as_tenant(db, tenants, "b")
     assert len(keys(db, "SELECT vector_id FROM s3vl.query_vectors(%s::float8[], %s)",
