@@ -148,7 +148,8 @@ DECLARE
   examined integer := 0;
   got integer;
   pages integer;
-  per_page integer := 100;  -- S3 Vectors' page size; measured from the answers below
+  per_page integer := 100;  -- S3 Vectors' page size until an answer shows it
+  seen_page integer;        -- the largest page size an answer showed
   calls integer := 0;
   need numeric;
 BEGIN
@@ -212,7 +213,10 @@ BEGIN
         RAISE EXCEPTION '%: QueryVectors answered an empty page with a next token after % '
                         'candidates', caller, examined USING ERRCODE = 'SV007';
       END IF;
-      per_page := greatest(1, got / pages);  -- full pages: the service's page size
+      -- Full pages show the page size; an answer cut short by the function's deadline shows
+      -- less, so keep the largest seen.
+      seen_page := greatest(seen_page, got / pages);
+      per_page := greatest(1, seen_page);
     END IF;
     BEGIN
       EXECUTE fast_sql INTO passed USING page, kept_keys;

@@ -569,3 +569,37 @@ def test_an_admin_manages_policies_without_table_privileges(db: psycopg.Connecti
     finally:
         db.execute("RESET ROLE")
         db.execute(f'DROP ROLE "{admin}"')
+
+
+def test_set_role_does_not_escape_the_login_roles_policy(tenants: Tenants,
+                                                         local_stack: Any) -> None:
+    """Logged in as tenant a's app role, SET ROLE to an unbound group it belongs to
+    (s3vl_writer) still sees only tenant a: the login role's policy binds the session."""
+    dsn = local_stack.dsn.replace("postgres@", f"{tenants.logins['a']}@", 1)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        assert conn.execute("SELECT session_user").fetchone() == (tenants.logins["a"],)
+        own = {k for k in VECTORS if k.startswith("a-")}
+        sql = "SELECT vector_id FROM s3vl.query_vectors(%s::float8[], %s, top_k => 20)"
+        assert keys(conn, sql, (Q, tenants.index)) == own
+        conn.execute("SET ROLE s3vl_writer")
+        assert keys(conn, sql, (Q, tenants.index)) == own
+        assert keys(conn, "SELECT vector_id FROM s3vl.get_vectors(%s, %s) WHERE found",
+                    (list(VECTORS), tenants.index)) == own
+
+
+def test_event_writes_and_admins(db: psycopg.Connection[Any], tenants: Tenants) -> None:
+    as_tenant(db, tenants, "a")
+    expect_error(db, "SELECT s3vl.put_vectors(%s, '[{\"key\": \"e-1\", \"data\": [1, 0, 1], "
+                 "\"metadata\": {\"tenant\": \"b\"}}]', 'Event')", [tenants.index], "42501",
+                 "e-1")
+    db.execute("RESET ROLE")
+    db.execute("SELECT s3vl.grant_index(%s, %s)", (tenants.index, tenants.roles["a"]))
+    admin = f"pol_admin_{uuid.uuid4().hex[:8]}"
+    db.execute(f'CREATE ROLE "{admin}" IN ROLE s3vl_admin')
+    try:
+        db.execute(f'SET ROLE "{admin}"')  # no grant, but s3vl_admin; bound by no policy
+        assert keys(db, "SELECT vector_id FROM s3vl.query_vectors(%s::float8[], %s, top_k => 20)",
+                    (Q, tenants.index)) == set(VECTORS)
+    finally:
+        db.execute("RESET ROLE")
+        db.execute(f'DROP ROLE "{admin}"')

@@ -381,3 +381,15 @@ def test_page_requests_and_answers_match_the_protocol_examples(canned: Any) -> N
                              (request["query_vector"], request["index_arn"], request["top_k"],
                               request.get("page_token"), request["max_pages"])).fetchone()[0]
         assert got == response["result"], name
+
+
+def test_page_size_is_learnt_from_the_answers(paged: Any) -> None:
+    paged.execute("UPDATE canned.paging SET page_size = 50")
+    rows = where(paged, "id % 100 = 0", 3)
+    assert [r[0] for r in rows] == expected(lambda i: i % 100 == 0, 3)
+    reqs = requests(paged)
+    # 1st call: one page (50 rows, none passes); 2nd: 3 x 50 examined per row still needed,
+    # i.e. 150 candidates = 3 pages of the 50 the first answer showed (not 2 of 100).
+    assert [r["max_pages"] for r in reqs[:2]] == [1, 3]
+    keys = served(paged)
+    assert len(keys) == len(set(keys))
