@@ -495,6 +495,17 @@ BEGIN
 END
 $$;
 
+-- The role a drop_policy/revoke_index names: an existing role, or the OID that list_policies
+-- shows for a dropped one (so its rows can still be removed).
+CREATE OR REPLACE FUNCTION s3vl._policy_role_oid(role_name name)
+RETURNS oid
+LANGUAGE sql STABLE
+AS $$
+  SELECT coalesce((SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = $1),
+                  CASE WHEN $1 ~ '^[0-9]{1,10}$' AND $1::text::bigint <= 4294967295
+                       THEN $1::text::oid END)
+$$;
+
 CREATE OR REPLACE FUNCTION s3vl.drop_policy(index_name text, role_name name)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -505,8 +516,7 @@ BEGIN
   PERFORM s3vl._require('s3vl.drop_policy', 'role_name', role_name);
   DELETE FROM s3vl.index_policies p
     WHERE p.index_name = drop_policy.index_name
-      AND p.role_name = (SELECT r.oid FROM pg_catalog.pg_roles r
-                         WHERE r.rolname = drop_policy.role_name);
+      AND p.role_name = s3vl._policy_role_oid(drop_policy.role_name);
   IF NOT FOUND THEN
     RAISE EXCEPTION 's3vl.drop_policy: no policy for role % on index %',
       pg_catalog.quote_ident(role_name), pg_catalog.to_jsonb(index_name)
@@ -551,8 +561,7 @@ BEGIN
   PERFORM s3vl._require('s3vl.revoke_index', 'role_name', role_name);
   DELETE FROM s3vl.index_grants g
     WHERE g.index_name = revoke_index.index_name
-      AND g.role_name = (SELECT r.oid FROM pg_catalog.pg_roles r
-                         WHERE r.rolname = revoke_index.role_name);
+      AND g.role_name = s3vl._policy_role_oid(revoke_index.role_name);
   IF NOT FOUND THEN
     RAISE EXCEPTION 's3vl.revoke_index: role % has no grant on index %',
       pg_catalog.quote_ident(role_name), pg_catalog.to_jsonb(index_name)

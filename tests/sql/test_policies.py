@@ -603,3 +603,28 @@ def test_event_writes_and_admins(db: psycopg.Connection[Any], tenants: Tenants) 
     finally:
         db.execute("RESET ROLE")
         db.execute(f'DROP ROLE "{admin}"')
+
+
+def test_a_dropped_roles_rows_bind_nobody_and_can_be_removed(db: psycopg.Connection[Any],
+                                                             tenants: Tenants) -> None:
+    gone = f"pol_gone_{uuid.uuid4().hex[:8]}"
+    db.execute(f'CREATE ROLE "{gone}" IN ROLE s3vl_reader')
+    db.execute("SELECT s3vl.create_policy(%s, %s, '{\"tenant\": \"z\"}')", (tenants.index, gone))
+    db.execute("SELECT s3vl.grant_index(%s, %s)", (tenants.index, gone))
+    oid = db.execute("SELECT oid::text FROM pg_roles WHERE rolname = %s", (gone,)).fetchone()
+    assert oid is not None
+    db.execute(f'DROP ROLE "{gone}"')
+    assert (oid[0], {"tenant": "z"}) in db.execute(
+        "SELECT role_name, filter FROM s3vl.list_policies() WHERE index_name = %s",
+        (tenants.index,)).fetchall()
+    as_tenant(db, tenants, "a")  # not granted (only the dropped role is): refused
+    expect_error(db, "SELECT * FROM s3vl.query_vectors(%s::float8[], %s)", [Q, tenants.index],
+                 "42501", "no grant")
+    db.execute("RESET ROLE")
+    assert len(keys(db, "SELECT vector_id FROM s3vl.query_vectors(%s::float8[], %s, "
+                    "top_k => 20)", (Q, tenants.index))) == 12
+    db.execute("SELECT s3vl.drop_policy(%s, %s)", (tenants.index, oid[0]))
+    db.execute("SELECT s3vl.revoke_index(%s, %s)", (tenants.index, oid[0]))
+    as_tenant(db, tenants, "a")
+    assert keys(db, "SELECT vector_id FROM s3vl.query_vectors(%s::float8[], %s, top_k => 20)",
+                (Q, tenants.index)) == A_KEYS
