@@ -628,3 +628,27 @@ def test_a_dropped_roles_rows_bind_nobody_and_can_be_removed(db: psycopg.Connect
     as_tenant(db, tenants, "a")
     assert keys(db, "SELECT vector_id FROM s3vl.query_vectors(%s::float8[], %s, top_k => 20)",
                 (Q, tenants.index)) == A_KEYS
+
+
+def test_bound_callers_fail_closed(db: psycopg.Connection[Any], tenants: Tenants) -> None:
+    """Operations the policy layer does not filter are refused for a bound caller: index
+    administration by an admin who is also a tenant, and a request naming the index by bucket and
+    name (a protocol form s3vl's SQL never sends; reached here through a temporary grant)."""
+    admin = f"pol_admin_{uuid.uuid4().hex[:8]}"
+    db.execute(f'CREATE ROLE "{admin}" IN ROLE s3vl_admin, "{tenants.roles["a"]}"')
+    db.execute(f'GRANT EXECUTE ON FUNCTION s3vl._call_lambda(text, json, text) TO "{admin}"')
+    try:
+        db.execute(f'SET ROLE "{admin}"')
+        expect_error(db, "SELECT s3vl.add_text_search(%s, 'name')", [tenants.index], "42501",
+                     "not allowed for a role bound by a vector policy")
+        expect_error(db, "SELECT payload FROM s3vl._call_lambda('t', %s::json, 'RequestResponse')",
+                     ['{"operation": "query_vectors", "vector_bucket_name": "b", '
+                      '"index_name": "i", "query_vector": [1, 0, 0]}'], "42501", "index_arn")
+        # describe_index (the index's shape, no vectors) stays allowed.
+        assert db.execute("SELECT dimension FROM s3vl.describe_index(%s)",
+                          (tenants.index,)).fetchone() == (3,)
+    finally:
+        db.execute("RESET ROLE")
+        db.execute(f'REVOKE EXECUTE ON FUNCTION s3vl._call_lambda(text, json, text) '
+                   f'FROM "{admin}"')
+        db.execute(f'DROP ROLE "{admin}"')
