@@ -299,25 +299,37 @@ $$;
 
 -- The first of keys stored in the index whose metadata the policy does not match, or NULL. Reads
 -- straight from the function (s3vl._send_lambda): the answer must not be filtered by the policy.
+-- 100 keys per invocation: with at most 40 KB of metadata each, an answer stays under Lambda's
+-- 6 MB response limit.
 CREATE OR REPLACE FUNCTION s3vl._policy_stored_outside(caller text, index_arn text, keys jsonb,
                                                        policy jsonb)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
+  chunk jsonb;
   stored jsonb;
+  bad text;
 BEGIN
-  IF pg_catalog.jsonb_typeof(keys) IS DISTINCT FROM 'array' OR keys = '[]' THEN
+  IF pg_catalog.jsonb_typeof(keys) IS DISTINCT FROM 'array' THEN
     RETURN NULL;
   END IF;
-  stored := s3vl._expect_array(caller, s3vl._unwrap(caller, (SELECT c.payload
-    FROM s3vl._send_lambda(caller, pg_catalog.json_build_object('operation', 'get_vectors',
-      'index_arn', index_arn, 'vector_ids', keys, 'include_vector_data', false,
-      'include_metadata', true), 'RequestResponse') AS c)), 'vectors');
-  RETURN (SELECT v ->> 'vector_id' FROM pg_catalog.jsonb_array_elements(stored) v
-          WHERE coalesce((v ->> 'found')::boolean, true)
-            AND NOT s3vl._policy_matches(coalesce(v -> 'metadata', '{}'), policy)
-          LIMIT 1);
+  FOR chunk IN SELECT pg_catalog.jsonb_agg(k.value ORDER BY k.n)
+               FROM pg_catalog.jsonb_array_elements(keys) WITH ORDINALITY AS k(value, n)
+               GROUP BY (k.n - 1) / 100 ORDER BY (k.n - 1) / 100 LOOP
+    stored := s3vl._expect_array(caller, s3vl._unwrap(caller, (SELECT c.payload
+      FROM s3vl._send_lambda(caller, pg_catalog.json_build_object('operation', 'get_vectors',
+        'index_arn', index_arn, 'vector_ids', chunk, 'include_vector_data', false,
+        'include_metadata', true), 'RequestResponse') AS c)), 'vectors');
+    SELECT v ->> 'vector_id' INTO bad FROM pg_catalog.jsonb_array_elements(stored) v
+      WHERE coalesce((v ->> 'found')::boolean, true)
+        AND NOT s3vl._policy_matches(coalesce(v -> 'metadata', '{}'), policy)
+      LIMIT 1;
+    IF bad IS NOT NULL THEN
+      RETURN bad;
+    END IF;
+  END LOOP;
+  RETURN NULL;
 END
 $$;
 

@@ -652,3 +652,20 @@ def test_bound_callers_fail_closed(db: psycopg.Connection[Any], tenants: Tenants
         db.execute(f'REVOKE EXECUTE ON FUNCTION s3vl._call_lambda(text, json, text) '
                    f'FROM "{admin}"')
         db.execute(f'DROP ROLE "{admin}"')
+
+
+def test_a_large_put_checks_every_stored_key(db: psycopg.Connection[Any], tenants: Tenants,
+                                             s3vectors_client: Any) -> None:
+    """The stored metadata is read 100 keys per invocation: another tenant's key in the third
+    hundred is still found, and nothing is written."""
+    as_tenant(db, tenants, "a")
+    expect_error(db, "SELECT s3vl.put_vector_arrays(%s, array_agg(CASE WHEN g = 250 THEN 'b-1' "
+                 "ELSE 'c-' || g END), array_agg(ARRAY[1, g, 0]::float8[]), "
+                 "array_agg('{\"tenant\": \"a\"}'::jsonb)) FROM generate_series(1, 250) g",
+                 [tenants.index], "42501", "b-1", "exists outside")
+    assert s3vectors_client.get_vectors(indexArn=tenants.arn, keys=["c-1", "c-249"])[
+        "vectors"] == []
+    assert db.execute("SELECT s3vl.put_vector_arrays(%s, array_agg('c-' || g), "
+                      "array_agg(ARRAY[1, g, 0]::float8[]), array_agg('{\"tenant\": \"a\"}'"
+                      "::jsonb)) FROM generate_series(1, 250) g",
+                      (tenants.index,)).fetchone() == (250,)
