@@ -66,6 +66,10 @@ AS $$
 DECLARE
   invoker constant oid := s3vl._invoker();
 BEGIN
+  IF invoker IS NULL THEN  -- the SET ROLE name no longer names a role (renamed or dropped since)
+    RAISE EXCEPTION 's3vl: the current role % no longer exists under that name; SET ROLE again',
+      pg_catalog.current_setting('role') USING ERRCODE = '42501';
+  END IF;
   RETURN ARRAY(
     SELECT r.oid FROM pg_catalog.pg_roles r
     WHERE (r.rolname = session_user OR r.oid = invoker) AND NOT r.rolsuper

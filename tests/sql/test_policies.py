@@ -669,3 +669,20 @@ def test_a_large_put_checks_every_stored_key(db: psycopg.Connection[Any], tenant
                       "array_agg(ARRAY[1, g, 0]::float8[]), array_agg('{\"tenant\": \"a\"}'"
                       "::jsonb)) FROM generate_series(1, 250) g",
                       (tenants.index,)).fetchone() == (250,)
+
+
+def test_a_current_role_renamed_under_the_session_fails_closed(db: psycopg.Connection[Any],
+                                                               tenants: Tenants,
+                                                               local_stack: Any) -> None:
+    """SET ROLE keeps the name; if the role is renamed meanwhile (here by another session), the
+    name no longer says who the caller is: refused, never treated as the (superuser) login."""
+    login = tenants.logins["a"]
+    as_tenant(db, tenants, "a")
+    with psycopg.connect(local_stack.dsn, autocommit=True) as other:
+        other.execute(f'ALTER ROLE "{login}" RENAME TO "{login}_x"')
+        try:
+            expect_error(db, "SELECT * FROM s3vl.query_vectors(%s::float8[], %s)",
+                         [Q, tenants.index], "42501", "no longer exists")
+        finally:
+            db.execute("RESET ROLE")
+            other.execute(f'ALTER ROLE "{login}_x" RENAME TO "{login}"')
