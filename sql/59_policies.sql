@@ -301,6 +301,34 @@ BEGIN
 END
 $$;
 
+-- Whether a bound caller may write this metadata: every policy key holds a single value the
+-- policy names. Stricter than _policy_matches: an array value ({"tenant": ["a", "b"]}) would match
+-- several tenants' filters and put a vector into another tenant's view.
+CREATE OR REPLACE FUNCTION s3vl._policy_admits(metadata jsonb, policy jsonb)
+RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+  part jsonb;
+  k text;
+  cond jsonb;
+  have jsonb;
+BEGIN
+  FOR part IN SELECT pg_catalog.jsonb_array_elements(policy -> '$and') LOOP
+    FOR k, cond IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(part) e LOOP
+      have := metadata -> k;
+      -- A scalar is contained in an array holding it (1 and 1.0 are equal numbers).
+      IF have IS NULL OR pg_catalog.jsonb_typeof(have) IN ('array', 'object')
+         OR NOT have <@ (CASE WHEN cond ? '$in' THEN cond -> '$in'
+                              ELSE pg_catalog.jsonb_build_array(cond -> '$eq') END) THEN
+        RETURN false;
+      END IF;
+    END LOOP;
+  END LOOP;
+  RETURN true;
+END
+$$;
+
 -- The first of keys stored in the index whose metadata the policy does not match, or NULL. Reads
 -- straight from the function (s3vl._send_lambda): the answer must not be filtered by the policy.
 -- 100 keys per invocation: with at most 40 KB of metadata each, an answer stays under Lambda's
@@ -378,7 +406,7 @@ BEGIN
     RETURN (req || '{"return_metadata": true}')::json;
   ELSIF op = 'put_vectors' THEN
     SELECT v ->> 'key' INTO bad FROM pg_catalog.jsonb_array_elements(req -> 'vectors') v
-      WHERE NOT s3vl._policy_matches(coalesce(v -> 'metadata', '{}'), policy) LIMIT 1;
+      WHERE NOT s3vl._policy_admits(coalesce(v -> 'metadata', '{}'), policy) LIMIT 1;
     IF FOUND THEN
       RAISE EXCEPTION '%: vector % has metadata outside this role''s policy; nothing was written',
         caller, pg_catalog.to_jsonb(bad) USING ERRCODE = '42501',

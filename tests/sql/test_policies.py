@@ -686,3 +686,34 @@ def test_a_current_role_renamed_under_the_session_fails_closed(db: psycopg.Conne
         finally:
             db.execute("RESET ROLE")
             other.execute(f'ALTER ROLE "{login}_x" RENAME TO "{login}"')
+
+
+@pytest.mark.parametrize(("metadata", "policy", "admits"), [
+    ({"tenant": "a"}, {"tenant": {"$eq": "a"}}, True),
+    ({"tenant": ["a"]}, {"tenant": {"$eq": "a"}}, False),  # an array could match other tenants
+    ({"tenant": ["a", "b"]}, {"tenant": {"$in": ["a", "b"]}}, False),
+    ({"tenant": {"x": "a"}}, {"tenant": {"$eq": "a"}}, False),
+    ({"tenant": "b"}, {"tenant": {"$in": ["a", "b"]}}, True),
+    ({"tenant": "c"}, {"tenant": {"$in": ["a", "b"]}}, False),
+    ({"n": 1.0, "tenant": "a"}, {"tenant": {"$eq": "a"}, "n": {"$eq": 1}}, True),
+    ({"tenant": "a"}, {"tenant": {"$eq": "a"}, "n": {"$eq": 1}}, False),
+    ({}, {"tenant": {"$eq": "a"}}, False),
+])
+def test_what_a_bound_role_may_write(db: psycopg.Connection[Any], metadata: Any, policy: Any,
+                                     admits: bool) -> None:
+    from psycopg.types.json import Jsonb
+
+    resolved = {"$and": [{k: v} for k, v in policy.items()]}
+    assert db.execute("SELECT s3vl._policy_admits(%s, %s)",
+                      (Jsonb(metadata), Jsonb(resolved))).fetchone() == (admits,)
+
+
+def test_a_tenant_cannot_write_into_another_tenants_view(db: psycopg.Connection[Any],
+                                                         tenants: Tenants) -> None:
+    """{"tenant": ["a", "b"]} matches tenant a's filter, and tenant b's too: refused."""
+    as_tenant(db, tenants, "a")
+    expect_error(db, "SELECT s3vl.put_vector(%s, 'a-both', ARRAY[1, 0, 0]::float8[], "
+                 "'{\"tenant\": [\"a\", \"b\"]}')", [tenants.index], "42501", "a-both")
+    as_tenant(db, tenants, "b")
+    assert "a-both" not in keys(db, "SELECT vector_id FROM s3vl.query_vectors(%s::float8[], %s, "
+                                "top_k => 20)", (Q, tenants.index))
