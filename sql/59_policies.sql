@@ -184,8 +184,17 @@ CREATE OR REPLACE FUNCTION s3vl._policy_filter(caller text, index_arn text)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 AS $$
+BEGIN
+  RETURN s3vl._policy_filter_for(caller, index_arn, s3vl._policy_roles());
+END
+$$;
+
+-- The same for the roles _policy_roles() gave (computed once per request by the caller).
+CREATE OR REPLACE FUNCTION s3vl._policy_filter_for(caller text, index_arn text, roles oid[])
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+AS $$
 DECLARE
-  roles oid[];
   parts jsonb := '[]'::jsonb;
   p record;
   k text;
@@ -194,16 +203,15 @@ BEGIN
   IF index_arn IS NULL THEN
     RETURN NULL;
   END IF;
-  roles := s3vl._policy_roles();
   IF pg_catalog.cardinality(roles) = 0 THEN
     RETURN NULL;  -- a superuser or the s3vl owner
   END IF;
-  IF EXISTS (SELECT 1 FROM s3vl.index_grants g WHERE g.index_arn = _policy_filter.index_arn)
+  IF EXISTS (SELECT 1 FROM s3vl.index_grants g WHERE g.index_arn = _policy_filter_for.index_arn)
      AND NOT EXISTS (
        SELECT 1 FROM pg_catalog.unnest(roles) r
        WHERE pg_catalog.pg_has_role(r, 's3vl_admin', 'MEMBER')
           OR EXISTS (SELECT 1 FROM s3vl.index_grants g
-                     WHERE g.index_arn = _policy_filter.index_arn
+                     WHERE g.index_arn = _policy_filter_for.index_arn
                        AND pg_catalog.pg_has_role(r, g.role_name::oid, 'MEMBER'))) THEN
     RAISE EXCEPTION '%: role % has no grant on index %', caller,
       roles[pg_catalog.cardinality(roles)]::regrole, pg_catalog.left(index_arn, 200)
@@ -211,7 +219,7 @@ BEGIN
   END IF;
   FOR p IN SELECT ip.index_name, ip.role_name::text AS role_name, ip.filter
            FROM s3vl.index_policies ip
-           WHERE ip.index_arn = _policy_filter.index_arn
+           WHERE ip.index_arn = _policy_filter_for.index_arn
              AND EXISTS (SELECT 1 FROM pg_catalog.unnest(roles) r
                          WHERE pg_catalog.pg_has_role(r, ip.role_name::oid, 'MEMBER'))
            ORDER BY ip.index_name, ip.role_name LOOP
@@ -376,6 +384,7 @@ DECLARE
   policy jsonb;
   op text;
   bad text;
+  roles oid[];
 BEGIN
   -- No policy and no grant anywhere (the default): nothing to parse.
   IF NOT EXISTS (SELECT 1 FROM s3vl.index_policies)
@@ -383,7 +392,8 @@ BEGIN
     RETURN request;
   END IF;
   -- A superuser or the owner (the pg_cron sync job): no rules, and no parse of a large write.
-  IF pg_catalog.cardinality(s3vl._policy_roles()) = 0 THEN
+  roles := s3vl._policy_roles();
+  IF pg_catalog.cardinality(roles) = 0 THEN
     RETURN request;
   END IF;
   req := request::jsonb;
@@ -393,7 +403,7 @@ BEGIN
     RAISE EXCEPTION '%: with vector policies or index grants defined, requests must name the '
                     'index by index_arn', caller USING ERRCODE = '42501';
   END IF;
-  policy := s3vl._policy_filter(caller, req ->> 'index_arn');
+  policy := s3vl._policy_filter_for(caller, req ->> 'index_arn', roles);
   IF policy IS NULL THEN
     RETURN request;
   END IF;
@@ -449,21 +459,32 @@ DECLARE
   want_metadata boolean;
   answer jsonb;
   kept jsonb;
+  roles oid[];
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM s3vl.index_policies) OR payload IS NULL
-     OR payload -> 'success' IS DISTINCT FROM 'true'::jsonb
-     OR pg_catalog.cardinality(s3vl._policy_roles()) = 0 THEN
+     OR payload -> 'success' IS DISTINCT FROM 'true'::jsonb THEN
+    RETURN payload;
+  END IF;
+  -- Only arrays (get answers; query answers, filtered by the service) and objects with vectors
+  -- (list pages; paged queries) can carry vectors: writes' counts are passed without parsing
+  -- their (large) requests.
+  answer := payload -> 'result';
+  IF pg_catalog.jsonb_typeof(answer) IS DISTINCT FROM 'array' AND NOT (
+       pg_catalog.jsonb_typeof(answer) = 'object' AND answer ? 'vectors') THEN
     RETURN payload;
   END IF;
   op := request ->> 'operation';
   IF op IS NULL OR op NOT IN ('get_vectors', 'list_vectors') THEN
     RETURN payload;
   END IF;
-  policy := s3vl._policy_filter(caller, request ->> 'index_arn');
+  roles := s3vl._policy_roles();
+  IF pg_catalog.cardinality(roles) = 0 THEN
+    RETURN payload;
+  END IF;
+  policy := s3vl._policy_filter_for(caller, request ->> 'index_arn', roles);
   IF policy IS NULL THEN
     RETURN payload;
   END IF;
-  answer := payload -> 'result';
   IF op = 'get_vectors' THEN
     IF pg_catalog.jsonb_typeof(answer) IS DISTINCT FROM 'array' THEN
       RETURN payload;  -- _expect_array reports it
