@@ -9,9 +9,9 @@
 -- filter actually sent (policy ANDed in, settings resolved: s3vl._policy_cache_filter), so no
 -- answer crosses tenants.
 --
--- Who is bound: the session's login role (session_user) and the current role (s3vl._invoker(),
--- the same trusted source sync's tracked_by uses; definer functions cannot SET ROLE and a session
--- can SET ROLE only to its own roles), each with every role it is a member of, at any depth. A
+-- Who is bound: the session's login role (session_user) and the current role (read as
+-- s3vl._invoker() reads it, the trusted source sync's tracked_by uses: definer functions cannot
+-- SET ROLE and a session can SET ROLE only to its own roles), each with every role it is a member of, at any depth. A
 -- superuser and the s3vl owner are bound by nothing (as with BYPASSRLS); a superuser session
 -- that SET ROLE to an ordinary role is that role. Several policies binding one caller on one
 -- index all apply (AND). Policies and grants name roles by OID (regrole): renaming a role keeps
@@ -58,23 +58,26 @@ END
 $role_oids$;
 
 -- The roles whose memberships decide what this call may do (see the header); empty for a
--- superuser or the s3vl owner. plpgsql: s3vl._invoker() is created later (80_sync.sql).
+-- superuser or the s3vl owner. The current role is read as s3vl._invoker() (80_sync.sql) reads
+-- it, inlined here: that function's SET clause costs ~60 us a call, on every invocation.
 CREATE OR REPLACE FUNCTION s3vl._policy_roles()
 RETURNS oid[]
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
-  invoker constant oid := s3vl._invoker();
+  current_name constant name := NULLIF(pg_catalog.current_setting('role'), 'none');
 BEGIN
-  IF invoker IS NULL THEN  -- the SET ROLE name no longer names a role (renamed or dropped since)
+  -- SET ROLE keeps a name: renamed or dropped since, it no longer says who the caller is.
+  IF current_name IS NOT NULL AND NOT EXISTS (
+       SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = current_name) THEN
     RAISE EXCEPTION 's3vl: the current role % no longer exists under that name; SET ROLE again',
-      pg_catalog.current_setting('role') USING ERRCODE = '42501';
+      current_name USING ERRCODE = '42501';
   END IF;
   RETURN ARRAY(
     SELECT r.oid FROM pg_catalog.pg_roles r
-    WHERE (r.rolname = session_user OR r.oid = invoker) AND NOT r.rolsuper
+    WHERE r.rolname IN (session_user, coalesce(current_name, session_user)) AND NOT r.rolsuper
       AND r.oid <> (SELECT n.nspowner FROM pg_catalog.pg_namespace n WHERE n.nspname = 's3vl')
-    ORDER BY r.oid = invoker);
+    ORDER BY r.rolname = session_user DESC);
 END
 $$;
 
