@@ -11,9 +11,9 @@
 --
 -- Who is bound: the session's login role (session_user) and the current role (read as
 -- s3vl._invoker() reads it, the trusted source sync's tracked_by uses: definer functions cannot
--- SET ROLE and a session can SET ROLE only to its own roles), each with every role it is a member of, at any depth. A
--- superuser and the s3vl owner are bound by nothing (as with BYPASSRLS); a superuser session
--- that SET ROLE to an ordinary role is that role. Several policies binding one caller on one
+-- SET ROLE and a session can SET ROLE only to its own roles), each with every role it is a
+-- member of, at any depth. A superuser and the s3vl owner are bound by nothing (as with
+-- BYPASSRLS); a superuser session that SET ROLE to an ordinary role is that role. Several policies binding one caller on one
 -- index all apply (AND). Policies and grants name roles by OID (regrole): renaming a role keeps
 -- them, and pg_dump writes the name.
 
