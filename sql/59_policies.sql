@@ -5,7 +5,8 @@
 -- s3vl._policy_answer (what may come back) after every invocation. A caller bound by a policy
 -- gets the policy's filter ANDed to every query's metadata_filter, sees only matching vectors
 -- from get/list, may write only matching metadata over keys that are absent or already match,
--- and may delete only matching vectors. The result cache keys a bound caller's query by the
+-- and may delete only matching vectors. s3vl.sync is not bound by its caller (it sends what a
+-- tracked table holds, checked against the tracker's privileges at every run). The result cache keys a bound caller's query by the
 -- filter actually sent (policy ANDed in, settings resolved: s3vl._policy_cache_filter), so no
 -- answer crosses tenants.
 --
@@ -395,6 +396,11 @@ BEGIN
     RETURN request;
   END IF;
   -- A superuser or the owner (the pg_cron sync job): no rules, and no parse of a large write.
+  -- Sync sends what a tracked table holds, checked against its tracker's privileges at every
+  -- run (80_sync.sql); whoever runs it (a bound writer, the pg_cron job) only chooses when.
+  IF caller = 's3vl.sync' THEN
+    RETURN request;
+  END IF;
   roles := s3vl._policy_roles();
   IF pg_catalog.cardinality(roles) = 0 THEN
     RETURN request;

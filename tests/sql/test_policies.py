@@ -717,3 +717,31 @@ def test_a_tenant_cannot_write_into_another_tenants_view(db: psycopg.Connection[
     as_tenant(db, tenants, "b")
     assert "a-both" not in keys(db, "SELECT vector_id FROM s3vl.query_vectors(%s::float8[], %s, "
                                 "top_k => 20)", (Q, tenants.index))
+
+
+def test_sync_run_by_a_bound_writer_sends_every_tracked_row(db: psycopg.Connection[Any],
+                                                            tenants: Tenants,
+                                                            s3vectors_client: Any) -> None:
+    """Sync copies what the tracker chose (its privileges are checked at every run); a bound
+    writer that runs it only chooses when, so rows of every tenant go out, none fails."""
+    table = f"pol_sync_{uuid.uuid4().hex[:8]}"
+    db.execute(f"CREATE TABLE {table} (k text PRIMARY KEY, emb float8[], tenant text)")
+    db.execute("SELECT s3vl.track_table(%s, 'k', 'emb', %s, ARRAY['tenant'])",
+               (table, tenants.index))
+    db.execute(f"INSERT INTO {table} VALUES ('sa-1', ARRAY[1, 0, 0], 'a'), "
+               "('sb-1', ARRAY[0, 1, 0], 'b')")
+    try:
+        as_tenant(db, tenants, "a")
+        rows = db.execute("SELECT upserted, failed FROM s3vl.sync(%s)",
+                          (tenants.index,)).fetchall()
+        assert rows == [(2, 0)]
+        stored = s3vectors_client.get_vectors(indexArn=tenants.arn, keys=["sa-1", "sb-1"],
+                                              returnMetadata=True)["vectors"]
+        assert {v["key"]: v["metadata"]["tenant"] for v in stored} == {"sa-1": "a", "sb-1": "b"}
+        # What it reads back is still only its own.
+        assert keys(db, "SELECT vector_id FROM s3vl.get_vectors(ARRAY['sa-1', 'sb-1'], %s) "
+                    "WHERE found", (tenants.index,)) == {"sa-1"}
+    finally:
+        db.execute("RESET ROLE")
+        db.execute("SELECT s3vl.untrack_table(%s)", (table,))
+        db.execute(f"DROP TABLE {table}")
