@@ -379,6 +379,19 @@ def test_text_and_hybrid_search_obey_the_policy(db: psycopg.Connection[Any],
         for flt in (None, widen):
             assert keys(db, text, (tenants.index, flt)) == own
             assert keys(db, hybrid, (Q, tenants.index, flt)) == own
+    # Cached text answers are keyed by the filter sent too.
+    db.execute("RESET ROLE")
+    db.execute("SELECT s3vl.set_cache(%s, '10 minutes')", (tenants.index,))
+    try:
+        assert keys(db, text, (tenants.index, None)) == set(VECTORS)
+        for t in ("a", "b", "a"):
+            as_tenant(db, tenants, t)
+            assert keys(db, text, (tenants.index, None)) == {k for k in VECTORS
+                                                             if k.startswith(t + "-")}
+    finally:
+        db.execute("RESET ROLE")
+        db.execute("SELECT s3vl.set_cache(%s, NULL)", (tenants.index,))
+        db.execute("SELECT s3vl.clear_cache()")
 
 
 def test_set_role_to_an_unbound_role_does_not_escape(db: psycopg.Connection[Any],
