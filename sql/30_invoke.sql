@@ -128,7 +128,7 @@ $$;
 -- text, the cheapest form for long vectors); the answer is parsed once into jsonb (NULL for
 -- Event/DryRun). A caller's error never names the function (readers need not learn the ARN): the
 -- server log gets it with RAISE LOG. Only s3vl._call_lambda (below) and the policy checks' own
--- reads of stored metadata (59_policies.sql) call it.
+-- reads of stored metadata (85_policies.sql) call it.
 CREATE OR REPLACE FUNCTION s3vl._send_lambda(caller text, request json, invocation_type text,
   OUT status_code integer, OUT payload jsonb)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -220,7 +220,7 @@ END
 $$;
 
 -- THE chokepoint every read, write, search and sync passes through on its way to the function:
--- vector policies and index grants (59_policies.sql) decide what may be sent (a bound caller's
+-- vector policies and index grants (85_policies.sql) decide what may be sent (a bound caller's
 -- queries get the policy ANDed into their filter, its writes and deletes are checked, a role
 -- without a grant is refused) and what may come back (get/list answers lose the vectors the
 -- policy hides). With no policy and no grant defined, both steps return at once.

@@ -222,7 +222,7 @@ DECLARE
   part record;
   done bigint := 0;
 BEGIN
-  -- Under a vector policy (59_policies.sql) a write of several invocations is checked whole
+  -- Under a vector policy (85_policies.sql) a write of several invocations is checked whole
   -- before its first part (a single invocation is checked on its way out, in _call_lambda).
   IF EXISTS (SELECT 1 FROM s3vl.index_policies)
      AND (pg_catalog.cardinality(items) > s3vl._items_per_invocation()

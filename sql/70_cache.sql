@@ -113,7 +113,7 @@ BEGIN
     RETURN NULL;
   END IF;
   -- Keyed by the filter actually sent: a policy-bound caller's with its policy ANDed in and its
-  -- settings resolved (59_policies.sql), so no answer crosses tenants.
+  -- settings resolved (85_policies.sql), so no answer crosses tenants.
   metadata_filter := s3vl._policy_cache_filter(index_arn, metadata_filter);
   SELECT c.result INTO found_result FROM s3vl.query_cache c
   WHERE c.key_hash = s3vl._cache_key(index_arn, query_vector, top_k, metadata_filter,

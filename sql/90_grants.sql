@@ -120,7 +120,7 @@ GRANT EXECUTE ON FUNCTION
   s3vl._try_cast(text, anyelement)
 TO s3vl_reader;
 
--- Vector policies and index grants (59_policies.sql).
+-- Vector policies and index grants (85_policies.sql).
 GRANT EXECUTE ON FUNCTION
   s3vl.create_policy(text, name, jsonb),
   s3vl.drop_policy(text, name),
