@@ -118,8 +118,9 @@ $$;
 -- past the timeout), and maps a failed call to an s3vl SQLSTATE. The request is json (built as
 -- text, the cheapest form for long vectors); the answer is parsed once into jsonb (NULL for
 -- Event/DryRun). A caller's error never names the function (readers need not learn the ARN): the
--- server log gets it with RAISE LOG.
-CREATE OR REPLACE FUNCTION s3vl._call_lambda(caller text, request json, invocation_type text,
+-- server log gets it with RAISE LOG. Only s3vl._call_lambda (below) and the policy checks' own
+-- reads of stored metadata (85_policies.sql) call it.
+CREATE OR REPLACE FUNCTION s3vl._send_lambda(caller text, request json, invocation_type text,
   OUT status_code integer, OUT payload jsonb)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -154,7 +155,7 @@ BEGIN
     BEGIN
       SELECT i.status_code, i.payload::jsonb INTO status_code, payload
         FROM aws_lambda.invoke(cfg.lambda_arn, request, cfg.aws_region,
-                               invocation_type => _call_lambda.invocation_type) AS i;
+                               invocation_type => _send_lambda.invocation_type) AS i;
       RETURN;
     EXCEPTION WHEN OTHERS THEN
       GET STACKED DIAGNOSTICS failed_state = RETURNED_SQLSTATE, failed_message = MESSAGE_TEXT,
@@ -197,6 +198,23 @@ BEGIN
 END
 $$;
 
+-- THE chokepoint every read, write, search and sync passes through on its way to the function:
+-- vector policies and index grants (85_policies.sql) decide what may be sent (a bound caller's
+-- queries get the policy ANDed into their filter, its writes and deletes are checked, a role
+-- without a grant is refused) and what may come back (get/list answers lose the vectors the
+-- policy hides). With no policy and no grant defined, both steps return at once.
+CREATE OR REPLACE FUNCTION s3vl._call_lambda(caller text, request json, invocation_type text,
+  OUT status_code integer, OUT payload jsonb)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  SELECT s.status_code, s.payload INTO status_code, payload
+    FROM s3vl._send_lambda(caller, s3vl._policy_request(caller, request), invocation_type) AS s;
+  payload := s3vl._policy_answer(caller, request, payload);
+END
+$$;
+
 -- How many attempts an invocation gets when Lambda throttles it (429) or fails with a 5xx
 -- (1 = no retry; default 10). Returns the stored value.
 CREATE OR REPLACE FUNCTION s3vl.set_invoke_retries(max_attempts integer)
@@ -219,9 +237,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  -- Vector policies (59_policies.sql) decide what is sent and what comes back.
-  RETURN s3vl._policy_answer(caller, request, s3vl._unwrap(caller, (SELECT c.payload
-    FROM s3vl._call_lambda(caller, s3vl._policy_request(caller, request), 'RequestResponse')
-         AS c)));
+  RETURN s3vl._unwrap(caller, (SELECT c.payload
+                               FROM s3vl._call_lambda(caller, request, 'RequestResponse') AS c));
 END
 $$;

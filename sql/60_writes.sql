@@ -49,8 +49,7 @@ AS $$
 DECLARE
   status integer;
 BEGIN
-  SELECT c.status_code INTO status
-    FROM s3vl._call_lambda(caller, s3vl._policy_request(caller, request), 'Event') AS c;
+  SELECT c.status_code INTO status FROM s3vl._call_lambda(caller, request, 'Event') AS c;
   IF status IS DISTINCT FROM 202 THEN
     RAISE EXCEPTION '%: the asynchronous invocation answered status % (expected 202)', caller,
       coalesce(status::text, 'NULL') USING ERRCODE = 'SV006';
@@ -224,8 +223,12 @@ DECLARE
   part record;
   done bigint := 0;
 BEGIN
-  -- Under a vector policy (59_policies.sql) the whole write is checked before its first part.
-  IF EXISTS (SELECT 1 FROM s3vl.index_policies) THEN
+  -- Under a vector policy (85_policies.sql) a write of several invocations is checked whole
+  -- before its first part (a single invocation is checked on its way out, in _call_lambda).
+  IF EXISTS (SELECT 1 FROM s3vl.index_policies)
+     AND (pg_catalog.cardinality(items) > s3vl._items_per_invocation()
+          OR (SELECT sum(pg_catalog.octet_length(i) + 1) FROM pg_catalog.unnest(items) i)
+             >= budget) THEN
     PERFORM s3vl._policy_request(caller, ('{"operation":' || pg_catalog.to_json(operation)::text
       || ',"index_arn":' || pg_catalog.to_json(index_arn)::text || ','
       || pg_catalog.to_json(field)::text || ':[' || pg_catalog.array_to_string(items, ',')

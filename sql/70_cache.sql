@@ -57,8 +57,7 @@ CREATE OR REPLACE FUNCTION s3vl._cache_ttl(index_arn text)
 RETURNS interval
 LANGUAGE sql STABLE
 AS $$
-  -- A policy-bound caller's answers are never shared (asked only of cached indexes).
-  SELECT CASE WHEN NOT s3vl._policy_binds($1) THEN s.ttl END FROM s3vl.cache_settings s
+  SELECT s.ttl FROM s3vl.cache_settings s
   WHERE s.index_arn = $1 AND pg_catalog.current_setting('transaction_read_only') = 'off'
 $$;
 
@@ -113,6 +112,9 @@ BEGIN
   IF ttl IS NULL THEN
     RETURN NULL;
   END IF;
+  -- Keyed by the filter actually sent: a policy-bound caller's with its policy ANDed in and its
+  -- settings resolved (85_policies.sql), so no answer crosses tenants.
+  metadata_filter := s3vl._policy_cache_filter(index_arn, metadata_filter);
   SELECT c.result INTO found_result FROM s3vl.query_cache c
   WHERE c.key_hash = s3vl._cache_key(index_arn, query_vector, top_k, metadata_filter,
                                      return_metadata)
@@ -149,6 +151,7 @@ BEGIN
      OR s3vl._aws_lambda_session_override() THEN
     RETURN;
   END IF;
+  metadata_filter := s3vl._policy_cache_filter(index_arn, metadata_filter);  -- as _cache_get
   INSERT INTO s3vl.query_cache AS c VALUES (
     s3vl._cache_key(index_arn, query_vector, top_k, metadata_filter, return_metadata),
     index_arn, query_vector, top_k, metadata_filter, return_metadata, result,

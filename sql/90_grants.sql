@@ -120,7 +120,7 @@ GRANT EXECUTE ON FUNCTION
   s3vl._try_cast(text, anyelement)
 TO s3vl_reader;
 
--- Vector policies and index grants (59_policies.sql).
+-- Vector policies and index grants (85_policies.sql).
 GRANT EXECUTE ON FUNCTION
   s3vl.create_policy(text, name, jsonb),
   s3vl.drop_policy(text, name),
@@ -128,8 +128,6 @@ GRANT EXECUTE ON FUNCTION
   s3vl.grant_index(text, name),
   s3vl.revoke_index(text, name)
 TO s3vl_admin;
--- Invocation retries (30_invoke.sql).
-GRANT EXECUTE ON FUNCTION s3vl.set_invoke_retries(integer) TO s3vl_admin;
 
 -- Full-text and hybrid search, index administration (57_search.sql).
 GRANT EXECUTE ON FUNCTION
@@ -143,3 +141,5 @@ GRANT EXECUTE ON FUNCTION
   s3vl.add_text_search(text, text, text),
   s3vl.drop_text_search(text, text)
 TO s3vl_admin;
+-- Invocation retries (30_invoke.sql).
+GRANT EXECUTE ON FUNCTION s3vl.set_invoke_retries(integer) TO s3vl_admin;
