@@ -51,6 +51,11 @@ TWINS: dict[str, tuple[tuple[int, int], tuple[int, int] | None]] = {
     # query_vectors_where examines at most the service's topK neighbours
     "max_candidates": ((fn.MIN_TOP_K, fn.MAX_TOP_K), (emu.TOP_K_MIN, emu.TOP_K_MAX)),
     "page_token_length": ((fn.MIN_NEXT_TOKEN_LENGTH, fn.MAX_NEXT_TOKEN_LENGTH), None),
+    # full-text and hybrid search (the emulator checks these against botocore's model shapes)
+    "query_texts": ((fn.MIN_QUERY_TEXTS, fn.MAX_QUERY_TEXTS), None),
+    "query_text_length": ((fn.MIN_QUERY_TEXT_LENGTH, fn.MAX_QUERY_TEXT_LENGTH), None),
+    "metadata_key_length": ((fn.MIN_METADATA_KEY_LENGTH, fn.MAX_METADATA_KEY_LENGTH),
+                            (emu.METADATA_KEY_NAME_MIN, emu.METADATA_KEY_NAME_MAX)),
 }
 # Rows only SQL holds (nothing to tie but the docs, checked below), and why.
 SQL_ONLY = {
