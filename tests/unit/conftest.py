@@ -1,4 +1,5 @@
-"""Fixtures for the function's unit tests: a clean environment, moto, stubbed clients, a context."""
+"""Fixtures for the function's unit tests: a clean environment, the project's in-process S3
+Vectors emulator, stubbed clients (only for answers the emulator cannot give), a context."""
 
 from __future__ import annotations
 
@@ -10,13 +11,12 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from s3vl_lambda import clients, index_info, index_ref
 from s3vl_lambda.handler import lambda_handler
 
 REGION = "us-east-1"
-ACCOUNT = "123456789012"  # moto's default account
+ACCOUNT = "123456789012"  # the emulator's (and moto's) default account
 BUCKET = "unit-bucket"
 INDEX = "unit-index"
 INDEX_ARN = f"arn:aws:s3vectors:{REGION}:{ACCOUNT}:bucket/{BUCKET}/index/{INDEX}"
@@ -85,9 +85,11 @@ def api_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 @pytest.fixture
-def moto_index(api_calls: list[str]) -> Iterator[dict[str, Any]]:
-    """moto's in-process S3 Vectors with one cosine index of dimension 4."""
-    with mock_aws():
+def served_index(api_calls: list[str]) -> Iterator[dict[str, Any]]:
+    """The project's in-process S3 Vectors emulator with one cosine index of dimension 4."""
+    from s3vl_local.emulator import mock_s3vectors
+
+    with mock_s3vectors(region=REGION):
         admin = boto3.client("s3vectors", region_name=REGION)
         admin.create_vector_bucket(vectorBucketName=BUCKET)
         admin.create_index(
@@ -104,7 +106,8 @@ def moto_index(api_calls: list[str]) -> Iterator[dict[str, Any]]:
 def stubbed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
     """Every client the function creates is this one real client, answered by a Stubber.
 
-    Used for QueryVectors (moto lacks it) and for service errors moto cannot produce.
+    Used for service errors and answers the emulator does not give (throttling, 5xx, odd
+    shapes); everything else runs against `served_index`.
     """
     client = boto3.client("s3vectors", region_name=REGION)
     stubber = Stubber(client)

@@ -147,7 +147,7 @@ NAME_FORM = {"vector_bucket_name": "unit-bucket", "index_name": "unit-index"}
     ],
 )
 def test_name_form_compares_account_and_partition(
-    monkeypatch: pytest.MonkeyPatch, invoke: Invoke, moto_index: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch, invoke: Invoke, served_index: dict[str, Any],
     api_calls: list[str], listed: str,
 ) -> None:
     monkeypatch.setenv("S3VL_ALLOWED_INDEX_ARNS", listed)
@@ -159,7 +159,7 @@ def test_name_form_compares_account_and_partition(
 
 
 def test_name_form_matches_the_functions_own_account(
-    monkeypatch: pytest.MonkeyPatch, moto_index: dict[str, Any], api_calls: list[str]
+    monkeypatch: pytest.MonkeyPatch, served_index: dict[str, Any], api_calls: list[str]
 ) -> None:
     """The account and partition come from the context's invoked_function_arn."""
     monkeypatch.setenv("S3VL_ALLOWED_INDEX_ARNS", "arn:aws:s3vectors:us-east-1:999999999999:"
@@ -177,7 +177,7 @@ def test_name_form_matches_the_functions_own_account(
 
 @pytest.mark.parametrize("function_arn", [None, "", "not-an-arn"])
 def test_name_form_is_refused_when_the_account_is_unknown(
-    monkeypatch: pytest.MonkeyPatch, moto_index: dict[str, Any], api_calls: list[str],
+    monkeypatch: pytest.MonkeyPatch, served_index: dict[str, Any], api_calls: list[str],
     function_arn: str | None,
 ) -> None:
     monkeypatch.setenv("S3VL_ALLOWED_INDEX_ARNS", ALLOWED)
@@ -194,7 +194,7 @@ def test_name_form_is_refused_when_the_account_is_unknown(
 
 
 def test_name_form_without_allow_list_needs_no_account(
-    moto_index: dict[str, Any], api_calls: list[str]
+    served_index: dict[str, Any], api_calls: list[str]
 ) -> None:
     env = lambda_handler({"operation": "get_index", **NAME_FORM},
                          LambdaContext(invoked_function_arn=None))

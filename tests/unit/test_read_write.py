@@ -1,4 +1,5 @@
-"""get_index, get_vectors, list_vectors, put_vectors, delete_vectors against moto's S3 Vectors."""
+"""get_index, get_vectors, list_vectors, put_vectors, delete_vectors against the project's
+in-process S3 Vectors emulator."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def _put(invoke: Invoke, n: int, **extra: Any) -> dict[str, Any]:
     return invoke({"operation": "put_vectors", "index_arn": INDEX_ARN, "vectors": vectors, **extra})
 
 
-def test_get_index_describes_the_index(invoke: Invoke, moto_index: dict[str, Any]) -> None:
+def test_get_index_describes_the_index(invoke: Invoke, served_index: dict[str, Any]) -> None:
     env = invoke({"operation": "get_index", "index_arn": INDEX_ARN})
     assert env["success"] is True, env
     result = env["result"]
@@ -32,7 +33,7 @@ def test_get_index_describes_the_index(invoke: Invoke, moto_index: dict[str, Any
 
 
 def test_bucket_and_index_name_work_instead_of_arn(
-    invoke: Invoke, moto_index: dict[str, Any]
+    invoke: Invoke, served_index: dict[str, Any]
 ) -> None:
     assert _put(invoke, 2)["success"]
     env = invoke(
@@ -47,7 +48,7 @@ def test_bucket_and_index_name_work_instead_of_arn(
     assert env["result"][0]["embedding"] == _vec(1)
 
 
-def test_missing_index_is_not_found(invoke: Invoke, moto_index: dict[str, Any]) -> None:
+def test_missing_index_is_not_found(invoke: Invoke, served_index: dict[str, Any]) -> None:
     env = invoke({"operation": "get_index", "index_arn": INDEX_ARN.replace(INDEX, "no-such")})
     assert env["success"] is False
     assert env["error"]["type"] == "NotFound"
@@ -56,17 +57,17 @@ def test_missing_index_is_not_found(invoke: Invoke, moto_index: dict[str, Any]) 
 
 
 def test_put_1200_vectors_takes_three_calls(
-    invoke: Invoke, moto_index: dict[str, Any], api_calls: list[str]
+    invoke: Invoke, served_index: dict[str, Any], api_calls: list[str]
 ) -> None:
     env = _put(invoke, 1200)
     assert env["result"] == {"written": 1200, "calls": 3}
     assert api_calls.count("PutVectors") == 3
-    stored = moto_index["client"].list_vectors(indexArn=INDEX_ARN)["vectors"]
-    assert len(stored) == 1200
+    pages = served_index["client"].get_paginator("list_vectors").paginate(indexArn=INDEX_ARN)
+    assert sum(len(page["vectors"]) for page in pages) == 1200
 
 
 def test_get_250_ids_takes_three_calls_and_keeps_request_order(
-    invoke: Invoke, moto_index: dict[str, Any], api_calls: list[str]
+    invoke: Invoke, served_index: dict[str, Any], api_calls: list[str]
 ) -> None:
     _put(invoke, 300)
     api_calls.clear()
@@ -83,7 +84,7 @@ def test_get_250_ids_takes_three_calls_and_keeps_request_order(
     assert sum(r["found"] for r in result) == 249
 
 
-def test_get_vectors_options_and_duplicates(invoke: Invoke, moto_index: dict[str, Any]) -> None:
+def test_get_vectors_options_and_duplicates(invoke: Invoke, served_index: dict[str, Any]) -> None:
     _put(invoke, 3)
     env = invoke(
         {
@@ -100,7 +101,7 @@ def test_get_vectors_options_and_duplicates(invoke: Invoke, moto_index: dict[str
     ]
 
 
-def test_list_vectors_page_shape(invoke: Invoke, moto_index: dict[str, Any]) -> None:
+def test_list_vectors_page_shape(invoke: Invoke, served_index: dict[str, Any]) -> None:
     _put(invoke, 5)
     env = invoke(
         {"operation": "list_vectors", "index_arn": INDEX_ARN, "return_data": True,
@@ -113,7 +114,7 @@ def test_list_vectors_page_shape(invoke: Invoke, moto_index: dict[str, Any]) -> 
     assert by_id["k3"] == {"vector_id": "k3", "vector_data": _vec(3), "metadata": {"n": 3}}
 
 
-def test_list_vectors_defaults_omit_data(invoke: Invoke, moto_index: dict[str, Any]) -> None:
+def test_list_vectors_defaults_omit_data(invoke: Invoke, served_index: dict[str, Any]) -> None:
     _put(invoke, 2)
     env = invoke({"operation": "list_vectors", "index_arn": INDEX_ARN})
     assert all(v["vector_data"] is None for v in env["result"]["vectors"])
@@ -122,7 +123,7 @@ def test_list_vectors_defaults_omit_data(invoke: Invoke, moto_index: dict[str, A
 
 def test_list_vectors_sends_segments_and_token(
     invoke: Invoke,
-    moto_index: dict[str, Any],
+    served_index: dict[str, Any],
     api_calls: list[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -135,14 +136,19 @@ def test_list_vectors_sends_segments_and_token(
         sent.append(params)
         return real_call(ref, deadline, api, **params)
 
+    _put(invoke, 100)
+    # A real token of segment 3 of 4 (the emulator refuses made-up ones, as the service does).
+    token = served_index["client"].list_vectors(
+        indexArn=INDEX_ARN, segmentCount=4, segmentIndex=3, maxResults=2)["nextToken"]
     monkeypatch.setattr(read, "call", spy)
     env = invoke(
         {"operation": "list_vectors", "index_arn": INDEX_ARN, "segment_count": 4,
-         "segment_index": 3, "next_token": "tok", "max_results": 7}
+         "segment_index": 3, "next_token": token, "max_results": 7}
     )
     assert env["success"] is True, env
     assert sent[0]["segmentCount"] == 4 and sent[0]["segmentIndex"] == 3
-    assert sent[0]["nextToken"] == "tok" and sent[0]["maxResults"] == 7
+    assert sent[0]["nextToken"] == token and sent[0]["maxResults"] == 7
+    assert len(env["result"]["vectors"]) == 7
 
 
 @pytest.mark.parametrize(
@@ -159,7 +165,7 @@ def test_list_vectors_sends_segments_and_token(
     ],
 )
 def test_list_vectors_validation(
-    invoke: Invoke, moto_index: dict[str, Any], api_calls: list[str],
+    invoke: Invoke, served_index: dict[str, Any], api_calls: list[str],
     extra: dict[str, Any], field: str, needle: str,
 ) -> None:
     env = invoke({"operation": "list_vectors", "index_arn": INDEX_ARN, **extra})
@@ -186,7 +192,7 @@ def test_list_vectors_validation(
     ],
 )
 def test_bad_put_changes_nothing(
-    invoke: Invoke, moto_index: dict[str, Any], api_calls: list[str],
+    invoke: Invoke, served_index: dict[str, Any], api_calls: list[str],
     vectors: list[Any], field: str, needle: str,
 ) -> None:
     good = {"key": "k0", "data": _vec(0)}
@@ -196,19 +202,19 @@ def test_bad_put_changes_nothing(
     assert env["error"]["field"] == field, env["error"]
     assert needle in env["error"]["message"]
     assert "PutVectors" not in api_calls
-    assert moto_index["client"].list_vectors(indexArn=INDEX_ARN)["vectors"] == []
+    assert served_index["client"].list_vectors(indexArn=INDEX_ARN)["vectors"] == []
 
 
-def test_put_accepts_float32_object_form(invoke: Invoke, moto_index: dict[str, Any]) -> None:
+def test_put_accepts_float32_object_form(invoke: Invoke, served_index: dict[str, Any]) -> None:
     env = invoke({"operation": "put_vectors", "index_arn": INDEX_ARN,
                   "vectors": [{"key": "f", "data": {"float32": _vec(7)}}]})
     assert env["result"] == {"written": 1, "calls": 1}
-    got = moto_index["client"].get_vectors(indexArn=INDEX_ARN, keys=["f"], returnData=True)
+    got = served_index["client"].get_vectors(indexArn=INDEX_ARN, keys=["f"], returnData=True)
     assert got["vectors"][0]["data"]["float32"] == _vec(7)
 
 
 def test_delete_vectors_in_chunks_of_500(
-    invoke: Invoke, moto_index: dict[str, Any], api_calls: list[str]
+    invoke: Invoke, served_index: dict[str, Any], api_calls: list[str]
 ) -> None:
     _put(invoke, 1001)
     api_calls.clear()
@@ -216,10 +222,10 @@ def test_delete_vectors_in_chunks_of_500(
     env = invoke({"operation": "delete_vectors", "index_arn": INDEX_ARN, "keys": keys})
     assert env["result"] == {"deleted": 1001, "calls": 3}
     assert api_calls.count("DeleteVectors") == 3
-    assert moto_index["client"].list_vectors(indexArn=INDEX_ARN)["vectors"] == []
+    assert served_index["client"].list_vectors(indexArn=INDEX_ARN)["vectors"] == []
 
 
-def test_delete_validation(invoke: Invoke, moto_index: dict[str, Any]) -> None:
+def test_delete_validation(invoke: Invoke, served_index: dict[str, Any]) -> None:
     env = invoke({"operation": "delete_vectors", "index_arn": INDEX_ARN, "keys": ["ok", 3]})
     assert env["error"]["field"] == "keys[1]"
     env = invoke({"operation": "delete_vectors", "index_arn": INDEX_ARN, "keys": []})
@@ -240,7 +246,7 @@ def test_large_vectors_split_by_request_size(
 
 
 def test_failed_chunk_reports_what_the_other_calls_wrote(
-    invoke: Invoke, moto_index: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    invoke: Invoke, served_index: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Chunks are sent concurrently: one failing call must not hide what the others wrote.
     from s3vl_lambda.errors import S3vlError
