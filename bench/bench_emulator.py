@@ -6,10 +6,13 @@ QueryVectors topK=100 (median of >= 20 queries) over HTTP and directly on the mo
 measured in the same run: for PutVectors, the same bodies through the ordinary JSON path
 (`--plain-json`); for QueryVectors, a naive pure-Python exact kNN (one distance per vector in a
 Python loop, as an un-vectorised emulator would do) timed on a subset and scaled linearly to the
-full index. Targets from issue 3: query median <= 100 ms, put >= 20,000/s.
+full index. Targets from issue 3: query median <= 100 ms, put >= 20,000/s. Then text-only and
+hybrid QueryVectors (topK 100) over 100,000 documents of dimension 128 (issue 11: <= 50 ms and
+<= 100 ms median), against a vector-only query on the same index and a plain-Python BM25.
 
     .venv/bin/python bench/bench_emulator.py            # full size
     .venv/bin/python bench/bench_emulator.py --quick    # tiny smoke run
+    .venv/bin/python bench/bench_emulator.py --text-only    # only the text and hybrid part
 """
 
 from __future__ import annotations
@@ -34,11 +37,15 @@ import orjson
 from botocore.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from s3vl_local.emulator import start_server
 from s3vl_local.ports import free_port, wait_http_healthy
 
 QUERY_TARGET_MS = 100.0
+TEXT_TARGET_MS = 50.0
+HYBRID_TARGET_MS = 100.0
+TEXT_DIMENSION = 128
 PUT_TARGET_PER_S = 20_000.0
 BATCH = 500
 
@@ -170,12 +177,110 @@ def put_boto3(client: Any, matrix: np.ndarray, index: str) -> float:
     return float(matrix.shape[0] / (time.perf_counter() - start))
 
 
+def bench_text(count: int, dim: int, queries: int) -> None:
+    """Text-only and hybrid QueryVectors (topK 100) over `count` documents, over HTTP via boto3.
+
+    Baselines from the same run: a vector-only QueryVectors on the same index, and the
+    plain-Python BM25 of bench_text_search.py over the same documents (one text query)."""
+    from bench_text_search import make_documents, make_queries, plain_python_bm25
+
+    from s3vl_local.emulator.text import analyze
+
+    docs, words, weights = make_documents(count)
+    texts = make_queries(words, weights, queries)
+    rng = np.random.default_rng(11)
+    matrix = rng.standard_normal((count, dim), dtype=np.float32)
+    probes = rng.standard_normal((queries, dim), dtype=np.float32)
+    with start_server(text_build_seconds=0) as server:
+        client = boto3.client(
+            "s3vectors",
+            region_name="us-east-1",
+            endpoint_url=server.url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(retries={"max_attempts": 1}),
+        )
+        ref = {"vectorBucketName": "text", "indexName": "docs"}
+        client.create_vector_bucket(vectorBucketName="text")
+        client.create_index(**ref, dataType="float32", dimension=dim, distanceMetric="cosine")
+        index = server.emulator.state.index("us-east-1", "text", "docs")
+        keys = [f"d{i}" for i in range(count)]
+        index.put(keys, matrix, [{"title": doc, "n": i} for i, doc in enumerate(docs)])  # untimed
+        t = time.perf_counter()
+        client.update_metadata_configuration(
+            **ref, add={"textSearchConfigurations": [{"metadataKey": "title", "language": "en"}]}
+        )
+        accepted_s = time.perf_counter() - t
+        while True:  # the backfill goes on in the background until the key is ACTIVE
+            index_info = client.get_index(**ref)["index"]["metadataConfiguration"]
+            if index_info["textSearchConfigurations"][0]["status"] == "ACTIVE":
+                break
+            time.sleep(0.05)
+        build_s = time.perf_counter() - t
+
+        def timed(**extra: Any) -> list[float]:
+            times = []
+            for text, probe in zip(texts, probes, strict=True):
+                request: dict[str, Any] = {**ref, "topK": 100, "returnScores": True, **extra}
+                if "queryTexts" in extra:
+                    request["queryTexts"] = [{"metadataKey": "title", "text": text}]
+                if "queryVector" in extra:
+                    request["queryVector"] = {"float32": probe.tolist()}
+                start = time.perf_counter()
+                client.query_vectors(**request)
+                times.append((time.perf_counter() - start) * 1000.0)
+            return times
+
+        vector_ms = statistics.median(timed(queryVector=True))
+        text_ms = statistics.median(timed(queryTexts=True))
+        hybrid_ms = statistics.median(timed(queryTexts=True, queryVector=True))
+        filtered_ms = statistics.median(
+            timed(queryTexts=True, queryVector=True, filter={"n": {"$lt": count // 10}})
+        )
+
+    postings: dict[str, dict[str, int]] = {}
+    lengths: dict[str, int] = {}
+    for key, doc in zip(keys, docs, strict=True):
+        tokens = analyze(doc, "en")
+        lengths[key] = len(tokens)
+        for term in tokens:
+            postings.setdefault(term, {})
+            postings[term][key] = postings[term].get(key, 0) + 1
+    plain = []
+    for text in texts:
+        start = time.perf_counter()
+        plain_python_bm25(postings, lengths, text, 100)
+        plain.append((time.perf_counter() - start) * 1000.0)
+    plain_ms = statistics.median(plain)
+    print(
+        f"text search: {count} documents, dimension {dim}, {queries} queries; "
+        f"UpdateMetadataConfiguration answered in {accepted_s:.2f} s, the key was ACTIVE after "
+        f"{build_s:.1f} s"
+    )
+    print(
+        f"QueryVectors text-only topK=100 over HTTP (boto3): median {text_ms:.1f} ms; target "
+        f"{TEXT_TARGET_MS:.0f} ms, ratio {TEXT_TARGET_MS / text_ms:.2f}x under target"
+    )
+    print(
+        f"QueryVectors hybrid topK=100 over HTTP (boto3): median {hybrid_ms:.1f} ms; target "
+        f"{HYBRID_TARGET_MS:.0f} ms, ratio {HYBRID_TARGET_MS / hybrid_ms:.2f}x under target; "
+        f"with a 10% filter: {filtered_ms:.1f} ms"
+    )
+    print(
+        f"baseline (same run, same index): vector-only QueryVectors median {vector_ms:.1f} ms "
+        f"(text-only {text_ms / vector_ms:.2f}x, hybrid {hybrid_ms / vector_ms:.2f}x of it); "
+        f"plain-Python BM25 of the same text queries, in-process: median {plain_ms:.1f} ms "
+        f"(ratio to the text-only query over HTTP: {plain_ms / text_ms:.2f}x)"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
     parser.add_argument("--vectors", type=int, default=None)
     parser.add_argument("--dimension", type=int, default=None)
     parser.add_argument("--queries", type=int, default=None)
+    parser.add_argument("--text-only", action="store_true", help="only the text/hybrid part")
     args = parser.parse_args()
     count = args.vectors or (2_000 if args.quick else 100_000)
     dim = args.dimension or (64 if args.quick else 768)
@@ -185,6 +290,9 @@ def main() -> int:
     rng = np.random.default_rng(7)
     matrix = rng.standard_normal((count, dim), dtype=np.float32)
     probes = rng.standard_normal((queries, dim), dtype=np.float32)
+    if args.text_only:
+        bench_text(count, 16 if args.quick else TEXT_DIMENSION, queries)
+        return 0
     print(f"bench_emulator: {count} vectors, dimension {dim}, topK {top_k}, {queries} queries")
 
     # PutVectors throughput against an emulator process of its own, as the local stack runs it,
@@ -294,6 +402,7 @@ def main() -> int:
         f"speed-up {naive_ms / model_median:,.0f}x in-model, {naive_ms / http_median:,.0f}x "
         "over HTTP"
     )
+    bench_text(count, 16 if args.quick else TEXT_DIMENSION, queries)
     return 0
 
 

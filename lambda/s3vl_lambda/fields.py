@@ -83,6 +83,45 @@ def get_optional_object(req: Request, field: str) -> dict[str, Any] | None:
     return value
 
 
+def get_optional_bounded_str(req: Request, field: str, low: int, high: int) -> str | None:
+    """A string of low..high characters, or None when absent or null."""
+    value = get_optional_str(req, field)
+    if value is not None and not low <= len(value) <= high:
+        raise validation_error(
+            field, f"length must be between {low} and {high} characters, got {len(value)}"
+        )
+    return value
+
+
+def nesting_exceeds(value: Any, limit: int) -> bool:
+    """Whether JSON `value` nests objects/arrays more than `limit` levels deep (each object and
+    each array is one level). Iterative, and stops at the first path past the limit, so a
+    hostile depth costs no recursion."""
+    if not isinstance(value, (dict, list)):
+        return False
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, (dict, list)):
+                stack.append((child, depth + 1))
+    return False
+
+
+def get_metadata_filter(req: Request, field: str = "metadata_filter") -> dict[str, Any] | None:
+    """An optional filter object, nested at most MAX_FILTER_DEPTH levels."""
+    value = get_optional_object(req, field)
+    if value is not None and nesting_exceeds(value, limits.MAX_FILTER_DEPTH):
+        raise validation_error(
+            field,
+            f"is nested more than {limits.MAX_FILTER_DEPTH} levels deep; at most "
+            f"{limits.MAX_FILTER_DEPTH} are allowed (each object and each array counts one level)",
+        )
+    return value
+
+
 def get_list(req: Request, field: str) -> list[Any]:
     value = req.get(field, _MISSING)
     if value is _MISSING or value is None:

@@ -14,6 +14,7 @@ from typing import Any
 from .deadline import Deadline
 from .errors import INTERNAL_ERROR, S3vlError, from_exception, validation_error
 from .fields import json_type
+from .index_ref import set_invoked_function_arn
 from .observability import logger, record
 from .operations import OPERATIONS
 from .response_size import check_response_size
@@ -54,6 +55,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     start = time.perf_counter()
     deadline = Deadline.from_context(context)
     request_id = str(getattr(context, "aws_request_id", None) or uuid.uuid4())
+    set_invoked_function_arn(getattr(context, "invoked_function_arn", None))
     operation = "unknown"
     req: Any = event
     envelope: dict[str, Any]

@@ -1,7 +1,9 @@
 """GetIndex, cached per index for the life of the execution environment.
 
-The cache holds only what cannot change after CreateIndex (dimension, metric, non-filterable
-keys), and an entry is dropped when the service says the index is gone or rejects a request.
+The cache is read only for what cannot change after CreateIndex (dimension, metric, non-filterable
+keys), and an entry is dropped when the service says the index is gone or rejects a request. The
+index mode and text search configurations can change, so only get_index reports them, from a
+fresh GetIndex.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ class IndexInfo:
     data_type: str
     non_filterable_metadata_keys: frozenset[str]
     creation_time: str | None
+    index_mode: str | None = None
+    # (metadata_key, language or None, status or None), in the service's order
+    text_search: tuple[tuple[str, str | None, str | None], ...] = ()
 
     def to_result(self) -> dict[str, Any]:
         return {
@@ -38,6 +43,11 @@ class IndexInfo:
             "data_type": self.data_type,
             "non_filterable_metadata_keys": sorted(self.non_filterable_metadata_keys),
             "creation_time": self.creation_time,
+            "index_mode": self.index_mode,
+            "text_search": [
+                {"metadata_key": key, "language": language, "status": status}
+                for key, language, status in self.text_search
+            ],
         }
 
 
@@ -63,6 +73,11 @@ def _parse(ref: IndexRef, response: dict[str, Any]) -> IndexInfo:
         data_type=str(index.get("dataType", "float32")),
         non_filterable_metadata_keys=frozenset(meta_conf.get("nonFilterableMetadataKeys") or ()),
         creation_time=_iso(index.get("creationTime")),
+        index_mode=index.get("indexMode"),
+        text_search=tuple(
+            (c["metadataKey"], c.get("language"), c.get("status"))
+            for c in meta_conf.get("textSearchConfigurations") or ()
+        ),
     )
 
 

@@ -23,6 +23,9 @@ _BUCKET_ARN = re.compile(
     rf"^arn:(?P<partition>{_PARTITION}):s3vectors:(?P<region>[a-z]{{2}}(?:-[a-z0-9]+)+-\d+):"
     rf"(?P<account>\d{{12}}):bucket/(?P<bucket>{_BUCKET})$"
 )
+_FUNCTION_ARN = re.compile(
+    r"^arn:(?P<partition>[a-z][a-z-]*):lambda:[a-z0-9-]+:(?P<account>\d{12}):function:"
+)
 _BUCKET_NAME = re.compile(rf"^{_BUCKET}$")
 _INDEX_NAME = re.compile(rf"^{_INDEX}$")
 
@@ -110,9 +113,29 @@ def resolve_index(req: Request) -> IndexRef:
     return ref
 
 
+# The ARN the current invocation was made under (the Lambda context's invoked_function_arn): the
+# bucket+name form names an index of this account and partition. Set by the handler per
+# invocation; constant within an execution environment apart from the qualifier.
+_invoked_function_arn: str | None = None
+
+
+def set_invoked_function_arn(arn: Any) -> None:
+    global _invoked_function_arn
+    _invoked_function_arn = arn if isinstance(arn, str) else None
+
+
+@lru_cache(maxsize=8)
+def _own_account(function_arn: str | None) -> tuple[str, str] | None:
+    """(partition, account) of the function, or None when its ARN is unknown or malformed."""
+    m = _FUNCTION_ARN.match(function_arn or "")
+    return (m["partition"], m["account"]) if m else None
+
+
 @dataclass(frozen=True)
 class _AllowEntry:
+    partition: str
     region: str
+    account: str
     bucket: str
     index: str | None  # None: every index of the bucket
     arn: str
@@ -126,21 +149,26 @@ def _parse_allow_list(raw: str) -> tuple[_AllowEntry, ...]:
         if not item:
             continue
         if m := _INDEX_ARN.match(item):
-            entries.append(_AllowEntry(m["region"], m["bucket"], m["index"], item))
+            entries.append(_AllowEntry(m["partition"], m["region"], m["account"], m["bucket"],
+                                       m["index"], item))
         elif m := _BUCKET_ARN.match(item):
-            entries.append(_AllowEntry(m["region"], m["bucket"], None, item))
+            entries.append(_AllowEntry(m["partition"], m["region"], m["account"], m["bucket"],
+                                       None, item))
         # A malformed entry allows nothing (fail closed) rather than failing every request.
     return tuple(entries)
 
 
-def _matches(entry: _AllowEntry, ref: IndexRef) -> bool:
+def _matches(entry: _AllowEntry, ref: IndexRef, own: tuple[str, str] | None) -> bool:
     if ref.arn is not None:
         if entry.index is not None:
             return ref.arn == entry.arn
         return ref.arn.startswith(entry.arn + "/index/")
-    # Bucket+name form: the account is the function's own, so match region, bucket and index.
+    # Bucket+name form: S3 Vectors resolves the names in the caller's own account, so every part
+    # of the entry is compared with (own partition, own account, AWS_REGION, bucket, index).
     return (
-        entry.region == ref.region
+        own is not None
+        and (entry.partition, entry.account) == own
+        and entry.region == ref.region
         and entry.bucket == ref.bucket
         and entry.index in (None, ref.index)
     )
@@ -151,7 +179,16 @@ def check_allowed(ref: IndexRef) -> None:
     raw = os.environ.get(ALLOWED_ARNS_ENV, "").strip()
     if not raw:
         return
-    if not any(_matches(e, ref) for e in _parse_allow_list(raw)):
+    own = _own_account(_invoked_function_arn)
+    if ref.arn is None and own is None:
+        raise S3vlError(
+            ACCESS_DENIED,
+            f"index {ref.label()}: the bucket+name form cannot be checked against the "
+            f"function's allow-list ({ALLOWED_ARNS_ENV}) because the function does not know its "
+            "own account (no invoked_function_arn); name the index by index_arn",
+            field="index_arn",
+        )
+    if not any(_matches(e, ref, own) for e in _parse_allow_list(raw)):
         raise S3vlError(
             ACCESS_DENIED,
             f"index {ref.label()} is not in the function's allow-list ({ALLOWED_ARNS_ENV})",

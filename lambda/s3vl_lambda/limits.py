@@ -28,6 +28,25 @@ MIN_TOP_K = 1
 MAX_TOP_K = 10_000  # service maximum since 2026-06 (results paged through nextToken)
 DEFAULT_TOP_K = 10
 MAX_QUERY_PAGES = 1_000  # guard against a service that keeps returning tokens
+MIN_MAX_PAGES = 1  # query_vectors max_pages (page by page); at most MAX_QUERY_PAGES
+MIN_NEXT_TOKEN_LENGTH = 1  # QueryVectorsNextToken, the page_token a caller hands back
+MAX_NEXT_TOKEN_LENGTH = 4096
+
+# Full-text and hybrid search (queryTexts) and text search configurations
+MIN_QUERY_TEXTS = 1
+MAX_QUERY_TEXTS = 10
+MIN_QUERY_TEXT_LENGTH = 1
+MAX_QUERY_TEXT_LENGTH = 1024
+MIN_METADATA_KEY_LENGTH = 1
+MAX_METADATA_KEY_LENGTH = 63
+MIN_TEXT_SEARCH_CONFIGS = 1  # per add_text_search / drop_text_search request
+MAX_TEXT_SEARCH_CONFIGS = 10
+TEXT_SEARCH_LANGUAGES = ("en", "fr", "es", "pt", "it", "de", "nl", "zh", "ja", "ko")
+INDEX_MODES = ("CLASSIC", "ENHANCED")
+
+# metadata_filter nesting (each object and array one level): a project limit, not the
+# service's (AWS documents none); SQL calls it max_filter_depth.
+MAX_FILTER_DEPTH = 32
 
 # query_vectors_batch (a protocol limit: bounds one synchronous invocation)
 MAX_BATCH_QUERIES = 100

@@ -38,6 +38,8 @@ def result_count(result: Any) -> int:
     if isinstance(result, list):
         return len(result)
     if isinstance(result, dict):
+        if isinstance(result.get("vectors"), list):  # a query_vectors page-by-page answer
+            return len(result["vectors"])
         for key in ("total_count", "written", "deleted"):
             if isinstance(result.get(key), int):
                 return int(result[key])
@@ -49,7 +51,7 @@ def request_summary(req: Any) -> dict[str, Any]:
     if not isinstance(req, dict):
         return {}
     summary: dict[str, Any] = {}
-    for field in ("top_k", "max_results", "segment_count", "segment_index"):
+    for field in ("top_k", "max_results", "segment_count", "segment_index", "max_pages"):
         if isinstance(req.get(field), int):
             summary[field] = req[field]
     if isinstance(req.get("query_vector"), list):
@@ -58,7 +60,12 @@ def request_summary(req: Any) -> dict[str, Any]:
         value = req.get(field)
         if isinstance(value, list):
             summary[f"{field}_count"] = len(value)
+    # Query texts are user content (botocore marks them sensitive): log how many, never the text.
+    if isinstance(req.get("query_texts"), dict):
+        summary["query_texts_count"] = len(req["query_texts"])
     summary["has_filter"] = req.get("metadata_filter") is not None
+    if req.get("page_token") is not None:
+        summary["continued"] = True
     index = req.get("index_arn") or req.get("index_name")
     if isinstance(index, str):
         summary["index"] = index

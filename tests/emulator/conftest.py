@@ -13,7 +13,7 @@ from s3vl_local.emulator import ServerHandle, start_server
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[ServerHandle]:
-    with start_server(query_page_size=500) as handle:
+    with start_server() as handle:
         yield handle
 
 

@@ -26,3 +26,17 @@ def test_quick_benchmark_prints_rates_and_ratios() -> None:
     assert re.search(r"QueryVectors topK=100 over HTTP \(boto3\): median [\d.]+ ms", out)
     speedup = re.search(r"speed-up ([\d,]+)x in-model", out)
     assert speedup and int(speedup[1].replace(",", "")) > 1
+
+
+def test_quick_benchmark_prints_text_and_hybrid_figures() -> None:
+    result = subprocess.run(
+        [sys.executable, str(BENCH), "--quick", "--text-only"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    out = result.stdout
+    assert re.search(r"QueryVectors text-only topK=100 over HTTP \(boto3\): median [\d.]+ ms", out)
+    assert re.search(r"QueryVectors hybrid topK=100 over HTTP \(boto3\): median [\d.]+ ms", out)
+    assert re.search(r"baseline \(same run, same index\): vector-only QueryVectors median", out)

@@ -242,8 +242,23 @@ def test_index_reference_needs_arn_or_both_names(client: Any, make_index: IndexF
     with pytest.raises(client.exceptions.ValidationException, match="indexArn"):
         client.get_index(vectorBucketName=ref["vectorBucketName"])
     arn = client.get_index(**ref)["index"]["indexArn"]
-    with pytest.raises(client.exceptions.ValidationException, match="indexArn"):
-        client.get_index(indexArn=arn, **ref)
+    # Both forms together (what LlamaIndex sends) are accepted when they name the same index.
+    assert client.get_index(indexArn=arn, **ref)["index"]["indexArn"] == arn
+    client.put_vectors(indexArn=arn, **ref, vectors=[{"key": "a", "data": {"float32": [1, 0, 0]}}])
+    found = client.query_vectors(indexArn=arn, **ref, topK=1, queryVector={"float32": [1, 0, 0]})
+    assert [v["key"] for v in found["vectors"]] == ["a"]
+    other = make_index()
+    with pytest.raises(client.exceptions.ValidationException, match="indexArn") as caught:
+        client.get_index(indexArn=arn, **other)
+    assert caught.value.response["fieldList"][0]["path"] == "indexArn"
+
+
+def test_bucket_reference_accepts_both_forms_when_they_agree(client: Any, bucket: str) -> None:
+    arn = client.get_vector_bucket(vectorBucketName=bucket)["vectorBucket"]["vectorBucketArn"]
+    found = client.get_vector_bucket(vectorBucketName=bucket, vectorBucketArn=arn)
+    assert found["vectorBucket"]["vectorBucketArn"] == arn
+    with pytest.raises(client.exceptions.ValidationException, match="vectorBucketArn"):
+        client.get_vector_bucket(vectorBucketName="another-bucket", vectorBucketArn=arn)
 
 
 def test_bucket_policy_roundtrip(client: Any, bucket: str) -> None:

@@ -202,3 +202,29 @@ def test_snapshots_rewrite_only_changed_indexes_and_follow_recreation(tmp_path: 
     with start_server(data_dir=data_dir) as handle:
         keys = [v["key"] for v in make_client(handle.url).list_vectors(**ref)["vectors"]]
         assert keys == ["new"]
+
+
+@pytest.mark.parametrize("how", ["flag", "environment"])
+def test_classic_buckets_switch(how: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    args: tuple[str, ...] = (
+        ("--classic-buckets", "--text-build-seconds", "0") if how == "flag" else ()
+    )
+    if how == "environment":
+        monkeypatch.setenv("S3VL_EMULATOR_CLASSIC_BUCKETS", "true")
+    with emulator_process(*args) as (proc, url):
+        client = make_client(url)
+        client.create_vector_bucket(vectorBucketName="old-bucket")
+        bucket = client.get_vector_bucket(vectorBucketName="old-bucket")["vectorBucket"]
+        assert bucket["defaultIndexMode"] == "CLASSIC"
+        assert bucket["creationTime"].year == 2026 and bucket["creationTime"].month <= 9
+        ref = {"vectorBucketName": "old-bucket", "indexName": "idx"}
+        client.create_index(**ref, dataType="float32", dimension=2, distanceMetric="cosine")
+        assert client.get_index(**ref)["index"]["indexMode"] == "CLASSIC"
+        assert stop(proc) == 0
+    monkeypatch.delenv("S3VL_EMULATOR_CLASSIC_BUCKETS", raising=False)
+    with emulator_process() as (proc, url):
+        client = make_client(url)
+        client.create_vector_bucket(vectorBucketName="new-bucket")
+        bucket = client.get_vector_bucket(vectorBucketName="new-bucket")["vectorBucket"]
+        assert bucket["defaultIndexMode"] == "ENHANCED"
+        assert stop(proc) == 0

@@ -55,6 +55,44 @@ BUILDERS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
+# Examples of an operation in BUILDERS that SQL does not build (yet), each with the reason. Listed
+# by name, so that any other example of a built operation fails this test until SQL builds it (or
+# it is added here with a reason): nothing is skipped silently.
+NOT_BUILT_BY_SQL: dict[str, str] = {
+    "query_vectors_one_page": "page by page (max_pages): s3vl.query_vectors_where, issue 12",
+    "query_vectors_next_page": "page by page (page_token): s3vl.query_vectors_where, issue 12",
+    "query_texts": "text search (query_texts): s3vl.search_text, issue 11",
+    "query_hybrid": "hybrid search (query_texts + query_vector): s3vl.hybrid_search, issue 11",
+}
+
+
+# Operations whose requests this test does not build, each with the reason. Every successful
+# example's operation must be in BUILDERS or here, so a new operation in docs/protocol.md fails
+# this test until someone decides how SQL covers it.
+OPERATIONS_NOT_BUILT_HERE: dict[str, str] = {
+    "availability_check": "a constant request (s3vl.validate_config); tests/sql/test_reads.py",
+    "query_vectors_batch": "built by s3vl.query_vectors_batch; tests/sql/test_batch.py",
+    "put_vectors": "built by the write path; tests/sql/test_writes*.py",
+    "delete_vectors": "built by the write path; tests/sql/test_writes*.py",
+    "update_index_mode": "index administration from SQL (issue 11): no builder here yet",
+    "add_text_search": "index administration from SQL (issue 11): no builder here yet",
+    "drop_text_search": "index administration from SQL (issue 11): no builder here yet",
+}
+
+
+def test_not_built_list_is_current() -> None:
+    ex = examples()
+    for name in NOT_BUILT_BY_SQL:
+        assert name in ex, f"{name}: no such example in docs/protocol.md"
+        assert ex[name]["request"].get("operation") in BUILDERS, f"{name}: not a built operation"
+    assert not set(BUILDERS) & set(OPERATIONS_NOT_BUILT_HERE)
+    for name, example in ex.items():
+        if example["response"].get("success"):
+            operation = example["request"].get("operation")
+            assert operation in BUILDERS or operation in OPERATIONS_NOT_BUILT_HERE, (
+                f"{name}: operation {operation!r} is neither built nor listed as not built here")
+
+
 def test_request_builders_match_the_examples(db: Any) -> None:
     checked = []
     for name, example in examples().items():
@@ -64,6 +102,8 @@ def test_request_builders_match_the_examples(db: Any) -> None:
             continue  # SQL always names the index by ARN; writes are built elsewhere
         if not example["response"].get("success"):
             continue  # requests SQL refuses before sending (e.g. top_k 10001)
+        if name in NOT_BUILT_BY_SQL:
+            continue
         query, defaults = BUILDERS[operation]
         params = {**defaults, **request}
         if params.get("metadata_filter") is not None:
@@ -115,6 +155,12 @@ def test_example_responses_become_rows(canned: Any) -> None:
     ("error_not_finite", "22000"),
     ("error_index_not_found", "42704"),
     ("error_unknown_operation", "22023"),
+    ("error_index_admin_off", "42501"),
+    ("error_text_query_refused_by_service", "22023"),
+    ("error_query_text_blank", "22023"),
+    ("error_no_query", "22023"),
+    ("error_filter_too_deep", "22023"),
+    ("error_batch_query_texts", "22023"),
 ])
 def test_example_errors_map_to_sqlstates(canned: Any, name: str, sqlstate: str) -> None:
     response = concrete(examples()[name]["response"])

@@ -12,7 +12,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from s3vl_lambda import clients, index_info
+from s3vl_lambda import clients, index_info, index_ref
 from s3vl_lambda.handler import lambda_handler
 
 REGION = "us-east-1"
@@ -20,14 +20,16 @@ ACCOUNT = "123456789012"  # moto's default account
 BUCKET = "unit-bucket"
 INDEX = "unit-index"
 INDEX_ARN = f"arn:aws:s3vectors:{REGION}:{ACCOUNT}:bucket/{BUCKET}/index/{INDEX}"
+FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:s3vl:live"
 
 
 @dataclass
 class LambdaContext:
-    """The two attributes of the Lambda context object the handler reads."""
+    """The attributes of the Lambda context object the handler reads."""
 
     remaining_ms: int = 30_000
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    invoked_function_arn: str | None = FUNCTION_ARN
 
     def get_remaining_time_in_millis(self) -> int:
         return self.remaining_ms
@@ -41,10 +43,11 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     for var in ("AWS_ENDPOINT_URL_S3VECTORS", "AWS_ENDPOINT_URL", "S3VL_ALLOWED_INDEX_ARNS",
-                "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+                "S3VL_ALLOW_INDEX_ADMIN", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(var, raising=False)
     clients.clear_cache()
     index_info.clear_cache()
+    index_ref.set_invoked_function_arn(None)
     yield
     clients.clear_cache()
     index_info.clear_cache()

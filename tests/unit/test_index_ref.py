@@ -9,9 +9,15 @@ import pytest
 from s3vl_lambda import clients
 from s3vl_lambda.deadline import Deadline
 from s3vl_lambda.errors import S3vlError
-from s3vl_lambda.index_ref import IndexRef, parse_index_arn, resolve_index
+from s3vl_lambda.handler import lambda_handler
+from s3vl_lambda.index_ref import (
+    IndexRef,
+    parse_index_arn,
+    resolve_index,
+    set_invoked_function_arn,
+)
 
-from .conftest import INDEX_ARN, Invoke
+from .conftest import FUNCTION_ARN, INDEX_ARN, Invoke, LambdaContext
 
 
 @pytest.mark.parametrize(
@@ -118,9 +124,82 @@ def test_allow_list(
 
 def test_allow_list_covers_the_name_form(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("S3VL_ALLOWED_INDEX_ARNS", ALLOWED)
+    set_invoked_function_arn(FUNCTION_ARN)
     assert resolve_index({"vector_bucket_name": "unit-bucket", "index_name": "unit-index"})
     with pytest.raises(S3vlError):
         resolve_index({"vector_bucket_name": "unit-bucket", "index_name": "other-index"})
+
+
+NAME_FORM = {"vector_bucket_name": "unit-bucket", "index_name": "unit-index"}
+
+
+@pytest.mark.parametrize(
+    "listed",
+    [
+        # Issue 16 item 11: the same bucket and index names in another account ...
+        "arn:aws:s3vectors:us-east-1:999999999999:bucket/unit-bucket/index/unit-index",
+        "arn:aws:s3vectors:us-east-1:999999999999:bucket/unit-bucket",
+        # ... or another partition, must not admit the function's own same-named index.
+        "arn:aws-us-gov:s3vectors:us-east-1:123456789012:bucket/unit-bucket/index/unit-index",
+        "arn:aws-cn:s3vectors:us-east-1:123456789012:bucket/unit-bucket",
+        # Another region (AWS_REGION is us-east-1).
+        "arn:aws:s3vectors:us-west-2:123456789012:bucket/unit-bucket/index/unit-index",
+    ],
+)
+def test_name_form_compares_account_and_partition(
+    monkeypatch: pytest.MonkeyPatch, invoke: Invoke, moto_index: dict[str, Any],
+    api_calls: list[str], listed: str,
+) -> None:
+    monkeypatch.setenv("S3VL_ALLOWED_INDEX_ARNS", listed)
+    env = invoke({"operation": "get_index", **NAME_FORM})
+    assert env["success"] is False
+    assert env["error"]["type"] == "AccessDenied", env
+    assert "S3VL_ALLOWED_INDEX_ARNS" in env["error"]["message"]
+    assert api_calls == []
+
+
+def test_name_form_matches_the_functions_own_account(
+    monkeypatch: pytest.MonkeyPatch, moto_index: dict[str, Any], api_calls: list[str]
+) -> None:
+    """The account and partition come from the context's invoked_function_arn."""
+    monkeypatch.setenv("S3VL_ALLOWED_INDEX_ARNS", "arn:aws:s3vectors:us-east-1:999999999999:"
+                       "bucket/unit-bucket/index/unit-index,"
+                       "arn:aws:s3vectors:us-east-1:123456789012:bucket/unit-bucket")
+    env = lambda_handler({"operation": "get_index", **NAME_FORM}, LambdaContext(
+        invoked_function_arn="arn:aws:lambda:us-east-1:999999999999:function:s3vl"))
+    assert env["success"] is True, env  # admitted by the first entry (the function's account)
+    assert api_calls == ["GetIndex"]
+    env = lambda_handler({"operation": "get_index", **NAME_FORM}, LambdaContext(
+        invoked_function_arn="arn:aws:lambda:us-east-1:555555555555:function:s3vl"))
+    assert env["error"]["type"] == "AccessDenied"
+    assert api_calls == ["GetIndex"]
+
+
+@pytest.mark.parametrize("function_arn", [None, "", "not-an-arn"])
+def test_name_form_is_refused_when_the_account_is_unknown(
+    monkeypatch: pytest.MonkeyPatch, moto_index: dict[str, Any], api_calls: list[str],
+    function_arn: str | None,
+) -> None:
+    monkeypatch.setenv("S3VL_ALLOWED_INDEX_ARNS", ALLOWED)
+    env = lambda_handler({"operation": "get_index", **NAME_FORM},
+                         LambdaContext(invoked_function_arn=function_arn))
+    assert env["error"]["type"] == "AccessDenied"
+    assert "name the index by index_arn" in env["error"]["message"]
+    assert api_calls == []
+    # The ARN form is still checked (and allowed) without knowing the account.
+    env = lambda_handler({"operation": "get_index", "index_arn": ALLOWED},
+                         LambdaContext(invoked_function_arn=function_arn))
+    assert env["success"] is True, env
+    assert api_calls == ["GetIndex"]
+
+
+def test_name_form_without_allow_list_needs_no_account(
+    moto_index: dict[str, Any], api_calls: list[str]
+) -> None:
+    env = lambda_handler({"operation": "get_index", **NAME_FORM},
+                         LambdaContext(invoked_function_arn=None))
+    assert env["success"] is True, env
+    assert api_calls == ["GetIndex"]
 
 
 def test_refused_index_makes_no_aws_call(

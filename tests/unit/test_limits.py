@@ -27,6 +27,12 @@ def model() -> Any:
         ("ListVectorsSegmentCount", limits.MIN_SEGMENT_COUNT, limits.MAX_SEGMENT_COUNT),
         ("VectorBucketName", limits.MIN_NAME_LENGTH, limits.MAX_NAME_LENGTH),
         ("IndexName", limits.MIN_NAME_LENGTH, limits.MAX_NAME_LENGTH),
+        ("QueryTextList", limits.MIN_QUERY_TEXTS, limits.MAX_QUERY_TEXTS),
+        ("QueryTextString", limits.MIN_QUERY_TEXT_LENGTH, limits.MAX_QUERY_TEXT_LENGTH),
+        ("MetadataKey", limits.MIN_METADATA_KEY_LENGTH, limits.MAX_METADATA_KEY_LENGTH),
+        ("QueryVectorsNextToken", limits.MIN_NEXT_TOKEN_LENGTH, limits.MAX_NEXT_TOKEN_LENGTH),
+        ("TextSearchConfigurationKeys", limits.MIN_TEXT_SEARCH_CONFIGS,
+         limits.MAX_TEXT_SEARCH_CONFIGS),
     ],
 )
 def test_limits_match_the_service_model(model: Any, shape: str, low: int, high: int) -> None:
@@ -42,6 +48,13 @@ def test_top_k_has_the_documented_range(model: Any) -> None:
 
 def test_distance_metrics_match_the_model(model: Any) -> None:
     assert set(model.shape_for("DistanceMetric").enum) == set(limits.DISTANCE_METRICS)
+
+
+def test_text_search_enums_match_the_model(model: Any) -> None:
+    assert set(model.shape_for("LanguageCode").enum) == set(limits.TEXT_SEARCH_LANGUAGES)
+    assert set(model.shape_for("IndexMode").enum) == set(limits.INDEX_MODES)
+    add = model.shape_for("MetadataConfigurationAddTextSearchConfigurationsList").metadata
+    assert add.get("max") == limits.MAX_TEXT_SEARCH_CONFIGS
 
 
 def test_float32_max() -> None:

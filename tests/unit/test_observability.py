@@ -49,3 +49,22 @@ def test_failure_counts_errors_by_type(
     log = next(x for x in lines if x.get("message") == "request failed")
     assert log["request_id"] == env["request_id"]
     assert log["level"] == "WARNING" and log["error_type"] == "ValidationError"
+
+
+def test_query_texts_and_page_tokens_are_never_logged(
+    invoke: Invoke, stubbed: Stubber, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stubbed.add_response(
+        "query_vectors",
+        {"vectors": [{"key": "a", "scores": {"bm25Scores": [{"metadataKey": "n", "score": 1.0}]}},
+                     {"key": "b"}],
+         "distanceMetric": "cosine", "nextToken": "secret-next-token"},
+    )
+    invoke({"operation": "query_vectors", "index_arn": INDEX_ARN, "top_k": 300, "max_pages": 1,
+            "page_token": "secret-page-token", "query_texts": {"n": "private words"}})
+    out = capsys.readouterr().out
+    for secret in ("private words", "secret-page-token", "secret-next-token"):
+        assert secret not in out
+    log = next(x for x in _lines(out) if x.get("message") == "request done")
+    assert log["query_texts_count"] == 1 and log["continued"] is True
+    assert log["max_pages"] == 1 and log["result_count"] == 2

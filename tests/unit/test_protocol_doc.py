@@ -1,4 +1,5 @@
-"""Every example in docs/protocol.md, run through the handler against the S3 Vectors emulator."""
+"""Every example in docs/protocol.md, run through the handler against the S3 Vectors emulator, or
+against the exact service exchange the example gives (botocore's Stubber)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 
+from s3vl_lambda import clients
 from s3vl_local.emulator import mock_s3vectors
 
-from .conftest import Invoke
+from .conftest import FUNCTION_ARN, Invoke
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 _BLOCK = re.compile(r"<!-- (fixture|example: ([\w-]+)) -->\s*```json\n(.*?)\n```", re.DOTALL)
@@ -73,6 +76,8 @@ def test_the_doc_has_examples_for_every_operation() -> None:
     ops = {ex["request"].get("operation") for ex in EXAMPLES.values()}
     assert set(OPERATIONS) <= ops
     assert FIXTURE["vectors"], "the fixture block is missing"
+    # The doc names the function ARN the examples run under (the allow-list reads its account).
+    assert f"`{FUNCTION_ARN}`" in DOC.read_text()
 
 
 def test_matcher_rejects_mismatches() -> None:
@@ -85,10 +90,34 @@ def test_matcher_rejects_mismatches() -> None:
     matches({"a": [0.19999999], "b": "x"}, {"a": [0.2], "b": "<string>"})
 
 
+def _against_service(example: dict[str, Any], invoke: Invoke, stubbed: Stubber) -> dict[str, Any]:
+    """Answer the function's calls with the example's `service` exchange, in order, exactly."""
+    for step in example["service"]:
+        if "error" in step:
+            err = step["error"]
+            stubbed.add_client_error(
+                step["api"], service_error_code=err["code"], service_message=err["message"],
+                http_status_code=err["http_status"], expected_params=step["params"],
+            )
+        else:
+            stubbed.add_response(step["api"], step["response"], step["params"])
+    envelope = invoke(json.dumps(example["request"]))
+    stubbed.assert_no_pending_responses()
+    return envelope
+
+
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_doc_example(name: str, invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
     example = EXAMPLES[name]
     monkeypatch.setenv("AWS_REGION", FIXTURE["region"])
+    for var, value in example.get("environment", {}).items():
+        monkeypatch.setenv(var, value)
+    if "service" in example:
+        client = boto3.client("s3vectors", region_name=FIXTURE["region"])
+        monkeypatch.setattr(clients, "_create", lambda region, tier: client)
+        with Stubber(client) as stubber:
+            matches(_against_service(example, invoke, stubber), example["response"])
+        return
     index = FIXTURE["index"]
     with mock_s3vectors(region=FIXTURE["region"]):
         admin = boto3.client("s3vectors", region_name=FIXTURE["region"])

@@ -26,6 +26,14 @@ def _page(
     return page
 
 
+def _nested(depth: int) -> dict[str, Any]:
+    """A valid filter exactly `depth` levels deep (each {"$and": [...]} adds two)."""
+    node: dict[str, Any] = {"a": 1} if depth % 2 else {"a": {"$eq": 1}}
+    for _ in range((depth - 1) // 2):
+        node = {"$and": [node]}
+    return node
+
+
 def _query(**extra: Any) -> dict[str, Any]:
     req: dict[str, Any] = {
         "operation": "query_vectors",
@@ -142,7 +150,26 @@ def test_return_metadata_false_gives_empty_objects(invoke: Invoke, stubbed: Stub
         ({"query_vector": [1.0, "x", 0.0, 0.0]}, "query_vector[1]", "number"),
         ({"query_vector": [1.0, True, 0.0, 0.0]}, "query_vector[1]", "number"),
         ({"query_vector": "1,2,3"}, "query_vector", "array"),
-        ({"query_vector": None}, "query_vector", "array"),
+        ({"query_vector": None}, "query_vector", "required unless query_texts is given"),
+        ({"query_texts": []}, "query_texts", "JSON object {metadata_key: text}"),
+        ({"query_texts": {}}, "query_texts", "has 0 entries; between 1 and 10"),
+        ({"query_texts": {f"k{i}": "x" for i in range(11)}}, "query_texts",
+         "has 11 entries; between 1 and 10"),
+        ({"query_texts": {"": "x"}}, "query_texts", 'key "" must be between 1 and 63'),
+        ({"query_texts": {"k" * 64: "x"}}, "query_texts", "between 1 and 63 characters, got 64"),
+        ({"query_texts": {"name": 5}}, "query_texts", 'key "name" must be a string, got number'),
+        ({"query_texts": {"name": ""}}, "query_texts", "between 1 and 1024 characters, got 0"),
+        ({"query_texts": {"name": "x" * 1025}}, "query_texts",
+         "between 1 and 1024 characters, got 1025"),
+        ({"query_texts": {"name": " \t\n"}}, "query_texts", 'key "name" must not be blank'),
+        ({"page_token": ""}, "page_token", "between 1 and 4096 characters, got 0"),
+        ({"page_token": "t" * 4097}, "page_token", "between 1 and 4096 characters, got 4097"),
+        ({"page_token": 7}, "page_token", "string"),
+        ({"max_pages": 0}, "max_pages", f"between 1 and {limits.MAX_QUERY_PAGES}, got 0"),
+        ({"max_pages": limits.MAX_QUERY_PAGES + 1}, "max_pages", "between 1 and"),
+        ({"max_pages": "1"}, "max_pages", "integer"),
+        ({"metadata_filter": _nested(limits.MAX_FILTER_DEPTH + 1)}, "metadata_filter",
+         f"nested more than {limits.MAX_FILTER_DEPTH} levels deep"),
     ],
 )
 def test_bad_query_input_is_refused_before_any_call(

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..deadline import Deadline
 from ..fields import Request
-from . import index_ops, query, read, write
+from . import admin, index_ops, query, read, write
 
 Operation = Callable[[Request, Deadline], Any]
 
@@ -20,4 +20,7 @@ OPERATIONS: dict[str, Operation] = {
     "list_vectors": read.list_vectors,
     "put_vectors": write.put_vectors,
     "delete_vectors": write.delete_vectors,
+    "update_index_mode": admin.update_index_mode,
+    "add_text_search": admin.add_text_search,
+    "drop_text_search": admin.drop_text_search,
 }

@@ -1,4 +1,5 @@
-"""query_vectors (QueryVectors, following nextToken) and query_vectors_batch."""
+"""query_vectors (vector, full-text and hybrid QueryVectors; whole or page by page) and
+query_vectors_batch (vector-only)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from .. import limits
 from ..deadline import Deadline
-from ..errors import SERVICE_ERROR, S3vlError, from_exception, validation_error
+from ..errors import SERVICE_ERROR, TIMEOUT, S3vlError, from_exception, validation_error
 from ..fields import (
     Request,
     check_dimension,
@@ -15,18 +16,18 @@ from ..fields import (
     get_bool,
     get_int,
     get_list,
-    get_optional_object,
+    get_metadata_filter,
+    get_optional_bounded_str,
 )
 from ..index_info import IndexInfo, forget_on_error, index_info_if_allowed
 from ..index_ref import IndexRef, resolve_index
 from ..service import call
+from ..text_query import read_query_texts, similarity, text_row
 
+__all__ = ["query_vectors", "query_vectors_batch", "similarity"]
 
-def similarity(distance: float, metric: str) -> float:
-    """Cosine: 1 - distance. Euclidean: 1 / (1 + distance), monotone into (0, 1]."""
-    if metric == "euclidean":
-        return 1.0 / (1.0 + distance)
-    return 1.0 - distance
+# Present in a request (even as null): the answer is one page-by-page object, not an array.
+_PAGING_FIELDS = ("page_token", "max_pages")
 
 
 class _QueryOptions:
@@ -37,48 +38,89 @@ class _QueryOptions:
         assert top_k is not None
         self.top_k = top_k
         self.return_metadata = get_bool(req, "return_metadata", True)
-        self.metadata_filter = get_optional_object(req, "metadata_filter")
+        self.metadata_filter = get_metadata_filter(req)
+
+
+class _Paging:
+    """Where to start (`page_token`) and how many service pages to fetch (`max_pages`)."""
+
+    __slots__ = ("max_pages", "page_token")
+
+    def __init__(self, req: Request) -> None:
+        self.page_token = get_optional_bounded_str(
+            req, "page_token", limits.MIN_NEXT_TOKEN_LENGTH, limits.MAX_NEXT_TOKEN_LENGTH
+        )
+        self.max_pages = get_int(
+            req, "max_pages", None, limits.MIN_MAX_PAGES, limits.MAX_QUERY_PAGES
+        )
+
+
+_WHOLE = _Paging({})  # the non-paged query: from the first page, until top_k or the end
+
+
+def _vector_row(v: dict[str, Any], metric: str, return_metadata: bool) -> dict[str, Any]:
+    distance = float(v.get("distance", 0.0))
+    return {
+        "vector_id": v["key"],
+        "distance": distance,
+        "similarity_score": similarity(distance, metric),
+        "metadata": (v.get("metadata") or {}) if return_metadata else {},
+    }
 
 
 def _run_query(
     ref: IndexRef,
     info: IndexInfo | None,
-    vector: list[float],
+    vector: list[float] | None,
+    texts: list[dict[str, str]] | None,
     opts: _QueryOptions,
+    paging: _Paging,
     deadline: Deadline,
-) -> list[dict[str, Any]]:
-    params: dict[str, Any] = {
-        "topK": opts.top_k,
-        "queryVector": {"float32": vector},
-        "returnMetadata": opts.return_metadata,
-        "returnDistance": True,
-    }
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The rows of the pages fetched, and the service's nextToken after the last one."""
+    params: dict[str, Any] = {"topK": opts.top_k, "returnMetadata": opts.return_metadata}
+    if vector is not None:
+        params["queryVector"] = {"float32": vector}
+    if texts is not None:
+        # Text and hybrid scores (BM25, RRF, vector distance) all come in `scores`.
+        params["queryTexts"] = texts
+        params["returnScores"] = True
+        to_row = text_row
+    else:
+        params["returnDistance"] = True
+        to_row = _vector_row
     if opts.metadata_filter is not None:
         params["filter"] = opts.metadata_filter
+    seen_tokens: set[str] = set()
+    if paging.page_token is not None:
+        params["nextToken"] = paging.page_token
+        seen_tokens.add(paging.page_token)
     metric = info.distance_metric if info is not None else "cosine"
     results: list[dict[str, Any]] = []
-    seen_tokens: set[str] = set()
+    pages = 0
+    token: str | None = None
     while True:
         try:
             response = call(ref, deadline, "query_vectors", **params)
         except S3vlError as err:
+            if err.error_type == TIMEOUT and pages > 0 and paging is not _WHOLE:
+                # Out of time after some pages: hand back what was fetched and the token of the
+                # page not fetched yet, so the caller continues instead of starting over.
+                token = params["nextToken"]
+                break
             forget_on_error(ref, err)
             raise
+        pages += 1
         metric = str(response.get("distanceMetric") or metric).lower()
-        for v in response.get("vectors", ()):
-            distance = float(v.get("distance", 0.0))
-            results.append(
-                {
-                    "vector_id": v["key"],
-                    "distance": distance,
-                    "similarity_score": similarity(distance, metric),
-                    "metadata": (v.get("metadata") or {}) if opts.return_metadata else {},
-                }
-            )
-        token = response.get("nextToken")
-        if len(results) >= opts.top_k or not token:
+        results.extend(to_row(v, metric, opts.return_metadata) for v in response.get("vectors", ()))
+        token = response.get("nextToken") or None
+        if (
+            token is None
+            or len(results) >= opts.top_k
+            or (paging.max_pages is not None and pages >= paging.max_pages)
+        ):
             break
-        if token in seen_tokens or len(seen_tokens) + 1 >= limits.MAX_QUERY_PAGES:
+        if token in seen_tokens or pages >= limits.MAX_QUERY_PAGES:
             # Stopping quietly would truncate the answer; say so instead.
             raise S3vlError(
                 SERVICE_ERROR,
@@ -89,19 +131,33 @@ def _run_query(
             )
         seen_tokens.add(token)
         params["nextToken"] = token
-    # Pages are each sorted; keep the contract (ascending distance) even across pages.
-    results.sort(key=lambda r: r["distance"])
-    return results[: opts.top_k]
+    if texts is None:
+        # Pages are each sorted; keep the contract (ascending distance) across pages. Text and
+        # hybrid rows keep the service's ranking (BM25 or RRF), which has no distance to sort by.
+        results.sort(key=lambda r: r["distance"])
+    return results, token
 
 
-def query_vectors(req: Request, deadline: Deadline) -> list[dict[str, Any]]:
+def query_vectors(req: Request, deadline: Deadline) -> Any:
     ref = resolve_index(req)
-    vector = check_vector(req.get("query_vector"), "query_vector")
+    texts = read_query_texts(req)
+    raw_vector = req.get("query_vector")
+    if raw_vector is None and texts is None:
+        raise validation_error("query_vector", "is required unless query_texts is given")
+    vector = None if raw_vector is None else check_vector(raw_vector, "query_vector")
     opts = _QueryOptions(req)
-    info = index_info_if_allowed(ref, deadline)
-    if info is not None:
+    paged = any(f in req for f in _PAGING_FIELDS)
+    paging = _Paging(req) if paged else _WHOLE
+    # A text-only query has no vector to pre-check; it needs no GetIndex.
+    info = index_info_if_allowed(ref, deadline) if vector is not None else None
+    if info is not None and vector is not None:
         check_dimension(vector, "query_vector", info.dimension)
-    return _run_query(ref, info, vector, opts, deadline)
+    rows, token = _run_query(ref, info, vector, texts, opts, paging, deadline)
+    if paged:
+        # Every row of the pages fetched: the caller continues from `next_token`, so none may
+        # be dropped.
+        return {"vectors": rows, "next_token": token}
+    return rows[: opts.top_k]
 
 
 def query_vectors_batch(req: Request, deadline: Deadline) -> list[dict[str, Any]]:
@@ -121,6 +177,14 @@ def query_vectors_batch(req: Request, deadline: Deadline) -> list[dict[str, Any]
         raise validation_error(
             "query_ids", f"must be an array of {len(vectors)} strings (one per query vector)"
         )
+    for field in ("query_texts", *_PAGING_FIELDS):
+        if req.get(field) is not None:
+            raise validation_error(
+                field,
+                "query_vectors_batch is vector-only; send text and hybrid queries with "
+                "query_vectors" if field == "query_texts" else
+                "query_vectors_batch does not page; send paged queries with query_vectors",
+            )
     opts = _QueryOptions(req)
     info = index_info_if_allowed(ref, deadline)
 
@@ -134,7 +198,8 @@ def query_vectors_batch(req: Request, deadline: Deadline) -> list[dict[str, Any]
             vector = check_vector(vectors[i], field)
             if info is not None:
                 check_dimension(vector, field, info.dimension)
-            entry["results"] = _run_query(ref, info, vector, opts, deadline)
+            rows, _ = _run_query(ref, info, vector, None, opts, _WHOLE, deadline)
+            entry["results"] = rows[: opts.top_k]
             entry["success"] = True
         except Exception as exc:  # one bad query fails only its own entry
             entry["success"] = False

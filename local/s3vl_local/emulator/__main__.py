@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -12,6 +13,7 @@ from . import constants as c
 from .server import start_server
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+CLASSIC_ENV = "S3VL_EMULATOR_CLASSIC_BUCKETS"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,6 +27,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--fault-seed", type=int, default=None)
     parser.add_argument("--query-page-size", type=int, default=c.QUERY_PAGE_SIZE_DEFAULT)
+    parser.add_argument(
+        "--classic-buckets",
+        action="store_true",
+        default=os.environ.get(CLASSIC_ENV, "").lower() in ("1", "true", "yes"),
+        help="date new vector buckets before 2026-09-30, so they default to CLASSIC indexes and "
+        f"accept UpdateIndexMode CLASSIC (also: {CLASSIC_ENV}=true)",
+    )
+    parser.add_argument(
+        "--text-build-seconds",
+        type=float,
+        default=c.TEXT_BUILD_SECONDS_DEFAULT,
+        help="how long a text search configuration added to an index stays BUILDING",
+    )
     parser.add_argument(
         "--plain-json",
         action="store_true",
@@ -52,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             fault_seed=args.fault_seed,
             query_page_size=args.query_page_size,
             fast_json=not args.plain_json,
+            classic_buckets=args.classic_buckets,
+            text_build_seconds=args.text_build_seconds,
         )
     except ValueError as error:
         parser.error(str(error))

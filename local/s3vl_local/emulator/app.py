@@ -24,6 +24,8 @@ class Emulator:
         fault_seed: int | None = None,
         query_page_size: int = c.QUERY_PAGE_SIZE_DEFAULT,
         fast_json: bool = True,
+        classic_buckets: bool = False,
+        text_build_seconds: float = c.TEXT_BUILD_SECONDS_DEFAULT,
     ) -> None:
         self.data_dir = Path(data_dir) if data_dir is not None else None
         state = load(self.data_dir) if self.data_dir is not None else None
@@ -36,7 +38,13 @@ class Emulator:
         except ServiceError as error:
             raise ValueError(error.message) from error
         faults = FaultInjector(config, seed=fault_seed)
-        self.dispatcher = Dispatcher(state, region, faults, query_page_size, fast_json)
+        if text_build_seconds < 0:
+            raise ValueError(f"text_build_seconds must be >= 0, got {text_build_seconds}")
+        self.dispatcher = Dispatcher(
+            state, region, faults, query_page_size, fast_json, text_build_seconds
+        )
+        # New buckets dated before 2026-09-30 (CLASSIC default), so CLASSIC can be tested.
+        self.dispatcher.state.classic_buckets = classic_buckets
         self.faults = faults
         self.state = self.dispatcher.state
         self._dirty = threading.Event()

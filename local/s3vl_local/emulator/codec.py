@@ -11,14 +11,22 @@ except ImportError:  # pragma: no cover - orjson is a declared dependency; stdli
     orjson = None  # type: ignore[assignment]
 
 
+class TooDeep(ValueError):
+    """The document nests deeper than the parsers allow (about 1,000 levels)."""
+
+
 def loads(data: bytes) -> Any:
     """Parse JSON; NaN/Infinity literals (which Python clients emit) parse via the stdlib."""
     if orjson is not None:
         try:
             return orjson.loads(data)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(data)
+        except orjson.JSONDecodeError as exc:
+            if "recursion" in str(exc).lower():
+                raise TooDeep(str(exc)) from exc
+    try:
+        return json.loads(data)
+    except RecursionError as exc:
+        raise TooDeep("JSON nesting too deep") from exc
 
 
 def dumps(value: Any) -> bytes:

@@ -41,12 +41,31 @@ NEXT_TOKEN_MAX = 2048
 
 # QueryVectors
 TOP_K_MIN, TOP_K_MAX = 1, 10_000
-# Results above this many are returned in pages linked by nextToken (the service's page size is
-# not published; 500 keeps every topK <= 100 of the GA service in a single page).
-QUERY_PAGE_SIZE_DEFAULT = 500
+# Results above this many are returned in pages linked by nextToken: 100, the page size that
+# clients of the service report (facts sheet §1.1), so paging runs on every topK > 100.
+QUERY_PAGE_SIZE_DEFAULT = 100
 QUERY_TOKEN_TTL_SECONDS = 300.0
 QUERY_TOKEN_CACHE_MAX = 1000
 FILTER_CONSTRAINTS_MAX = 100
+# JSON nesting depth of a filter (each object and array counts one level): a project choice, AWS
+# documents none (docs/protocol.md). Deeper is a ValidationException, never a deep recursion.
+FILTER_DEPTH_MAX = 32
+
+# Index modes. Buckets created before this instant may hold CLASSIC indexes (UpdateIndexMode doc);
+# the emulator's --classic-buckets switch dates new buckets one day before it.
+INDEX_MODES = ("CLASSIC", "ENHANCED")
+CLASSIC_CUTOFF_EPOCH = 1790726400.0  # 2026-09-30T00:00:00Z
+# CLASSIC applies the filter during the search: the emulator takes this many times topK nearest
+# vectors, unfiltered, and keeps those that pass (a project choice; AWS publishes no figure).
+CLASSIC_CANDIDATE_FACTOR = 2
+
+# Full-text search
+TEXT_SEARCH_CONFIGS_MAX = 10
+TEXT_BUILD_SECONDS_DEFAULT = 1.0  # how long a configuration added to an index stays BUILDING
+# A configuration added to an index is backfilled this many vectors at a time: the first slice
+# inside the request, the rest by a background thread, each slice under the write lock, so
+# other requests are served in between (as AWS keeps serving while it builds).
+TEXT_BACKFILL_SLICE = 5_000
 
 # Whole request
 REQUEST_PAYLOAD_MAX_BYTES = 20 * 1024 * 1024
@@ -72,4 +91,7 @@ DATA_OPERATIONS = (
     "TagResource",
     "UntagResource",
     "ListTagsForResource",
+    "UpdateIndexMode",
+    "PutVectorBucketDefaultIndexMode",
+    "UpdateMetadataConfiguration",
 )

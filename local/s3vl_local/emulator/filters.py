@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .constants import FILTER_CONSTRAINTS_MAX
+from .constants import FILTER_CONSTRAINTS_MAX, FILTER_DEPTH_MAX
 from .exceptions import ValidationError
 
 Metadata = Mapping[str, Any]
@@ -227,6 +227,39 @@ def _all_of(parts: list[Node]) -> Node:
     return parts[0] if len(parts) == 1 else Logical("$and", tuple(parts))
 
 
+def uses_operator(node: Node, op: str) -> bool:
+    if isinstance(node, Logical):
+        return any(uses_operator(part, op) for part in node.parts)
+    return node.op == op
+
+
+def json_depth(value: object, limit: int) -> int:
+    """Nesting depth of a JSON value (each object and array one level), without recursion;
+    stops counting once past `limit`."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                return deepest
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth) for child in children)
+    return deepest
+
+
+def check_depth(node: object) -> None:
+    if json_depth(node, FILTER_DEPTH_MAX) > FILTER_DEPTH_MAX:
+        raise ValidationError(
+            f"filter: nested deeper than {FILTER_DEPTH_MAX} levels (each object and array counts "
+            "one level)",
+            "filter",
+        )
+
+
 def compile_filter(node: object, non_filterable: frozenset[str] = frozenset()) -> Node:
     """Validate a QueryVectors `filter` document and return its normalised tree."""
+    check_depth(node)  # first: the compiler below recurses once per level
     return _Compiler(non_filterable).document(node, "filter")

@@ -28,6 +28,8 @@ from .exceptions import ConflictError, NotFoundError, ValidationError
 from .filters import Node
 from .locking import ReadWriteLock
 from .search import nearest
+from .text import DocIds
+from .textindex import TextConfig
 
 F32 = npt.NDArray[np.float32]
 Metadata = dict[str, Any]
@@ -55,10 +57,12 @@ def index_arn(region: str, bucket: str, index: str) -> str:
     return f"{bucket_arn(region, bucket)}/index/{index}"
 
 
-def parse_index_arn(arn: str) -> tuple[str, str, str]:
+def parse_index_arn(arn: str, field_name: str = "indexArn") -> tuple[str, str, str]:
     match = _INDEX_ARN.match(arn)
     if not match:
-        raise ValidationError(f"indexArn: '{arn}' is not a vector index ARN", "indexArn")
+        raise ValidationError(f"{field_name}: '{arn}' is not a vector index ARN", field_name)
+    validate_bucket_name(match["bucket"], field_name)
+    validate_index_name(match["index"], field_name)
     return match["region"], match["bucket"], match["index"]
 
 
@@ -66,36 +70,38 @@ def parse_bucket_arn(arn: str, field_name: str = "vectorBucketArn") -> tuple[str
     match = _BUCKET_ARN.match(arn)
     if not match:
         raise ValidationError(f"{field_name}: '{arn}' is not a vector bucket ARN", field_name)
+    validate_bucket_name(match["bucket"], field_name)
     return match["region"], match["bucket"]
 
 
-def validate_bucket_name(name: str) -> None:
+def validate_bucket_name(name: str, field_name: str = "vectorBucketName") -> None:
+    """AWS's naming rules (user guide), which the model does not carry beyond the length."""
     if not c.BUCKET_NAME_MIN <= len(name) <= c.BUCKET_NAME_MAX:
         raise ValidationError(
-            f"vectorBucketName: length {len(name)} is outside "
+            f"{field_name}: Invalid vector bucket name '{name}': length {len(name)} is outside "
             f"{c.BUCKET_NAME_MIN}-{c.BUCKET_NAME_MAX} characters",
-            "vectorBucketName",
+            field_name,
         )
     if not _BUCKET_NAME.match(name):
         raise ValidationError(
-            "vectorBucketName: only lowercase letters, digits and '-' are allowed, and it must "
-            "start and end with a letter or digit",
-            "vectorBucketName",
+            f"{field_name}: Invalid vector bucket name '{name}': only lowercase letters, digits "
+            "and '-' are allowed, and it must start and end with a letter or digit",
+            field_name,
         )
 
 
-def validate_index_name(name: str) -> None:
+def validate_index_name(name: str, field_name: str = "indexName") -> None:
     if not c.INDEX_NAME_MIN <= len(name) <= c.INDEX_NAME_MAX:
         raise ValidationError(
-            f"indexName: length {len(name)} is outside {c.INDEX_NAME_MIN}-{c.INDEX_NAME_MAX} "
-            "characters",
-            "indexName",
+            f"{field_name}: Invalid index name '{name}': length {len(name)} is outside "
+            f"{c.INDEX_NAME_MIN}-{c.INDEX_NAME_MAX} characters",
+            field_name,
         )
     if not _INDEX_NAME.match(name):
         raise ValidationError(
-            "indexName: only lowercase letters, digits, '-' and '.' are allowed, and it must "
-            "start and end with a letter or digit",
-            "indexName",
+            f"{field_name}: Invalid index name '{name}': only lowercase letters, digits, '-' "
+            "and '.' are allowed, and it must start and end with a letter or digit",
+            field_name,
         )
 
 
@@ -128,6 +134,9 @@ class VectorIndex:
     non_filterable_keys: tuple[str, ...] = ()
     encryption: dict[str, str] | None = None
     creation_time: float = field(default_factory=time.time)
+    index_mode: str = "ENHANCED"
+    text: dict[str, TextConfig] = field(default_factory=dict)
+    text_ids: DocIds = field(default_factory=DocIds, repr=False)
     data: F32 = field(init=False)
     aux: F32 = field(init=False)
     keys: list[str] = field(default_factory=list)
@@ -165,7 +174,12 @@ class VectorIndex:
             "dimension": self.dimension,
             "distanceMetric": self.distance_metric,
             "metadataConfiguration": {"nonFilterableMetadataKeys": list(self.non_filterable_keys)},
+            "indexMode": self.index_mode,
         }
+        if self.text:
+            out["metadataConfiguration"]["textSearchConfigurations"] = [
+                config.describe() for config in self.text.values()
+            ]
         if self.encryption:
             out["encryptionConfiguration"] = dict(self.encryption)
         return out
@@ -265,6 +279,8 @@ class VectorIndex:
         rows: list[int] = []
         for key, meta in zip(keys, metadata, strict=True):
             row = row_of.get(key)
+            for config in self.text.values():
+                config.update(key, meta, row is not None)
             if row is None:
                 row = len(all_keys)
                 row_of[key] = row
@@ -290,6 +306,8 @@ class VectorIndex:
             row = self.row_of.pop(key, None)
             if row is None:
                 continue
+            for config in self.text.values():
+                config.field.delete(key)
             last = self.count - 1
             if row != last:
                 moved = self.keys[last]
@@ -337,14 +355,69 @@ class VectorIndex:
             budget -= row_bytes + len(key)
         return rows, None
 
-    def query(self, vector: F32, top_k: int, where: Node | None) -> list[tuple[int, float]]:
-        mask = None
-        if where is not None:
-            mask = filter_mask(where, self.metadata, self.version, self._columns)
-        rows, distances = nearest(
-            self.matrix(), self.aux[: self.count], vector, self.distance_metric, top_k, mask
-        )
+    def mask(self, where: Node | None) -> npt.NDArray[np.bool_] | None:
+        if where is None:
+            return None
+        return filter_mask(where, self.metadata, self.version, self._columns)
+
+    def allowed_keys(self, where: Node | None) -> set[str] | None:
+        """Keys of the vectors that pass the filter (None: no filter)."""
+        mask = self.mask(where)
+        if mask is None:
+            return None
+        keys = self.keys
+        return {keys[row] for row in np.flatnonzero(mask).tolist()}
+
+    def query(
+        self, vector: F32, top_k: int, where: Node | None, classic: bool = False
+    ) -> list[tuple[int, float]]:
+        """Nearest rows by ascending distance. ENHANCED: the filter selects the candidates
+        first, so min(topK, matches) rows come back. CLASSIC: the filter applies to the
+        CLASSIC_CANDIDATE_FACTOR x topK nearest vectors, so fewer than topK may come back."""
+        mask = self.mask(where)
+        matrix, aux = self.matrix(), self.aux[: self.count]
+        if classic and mask is not None:
+            depth = top_k * c.CLASSIC_CANDIDATE_FACTOR
+            rows, distances = nearest(matrix, aux, vector, self.distance_metric, depth)
+            keep = mask[rows]
+            rows, distances = rows[keep][:top_k], distances[keep][:top_k]
+        else:
+            rows, distances = nearest(matrix, aux, vector, self.distance_metric, top_k, mask)
         return list(zip(rows.tolist(), distances.tolist(), strict=True))
+
+    # ---- text search configurations -----------------------------------------------------------
+
+    def add_text(
+        self, configs: Sequence[tuple[str, str | None]], ready_at: float, backfill: bool = False
+    ) -> list[TextConfig]:
+        """Add configurations. Without `backfill` the existing vectors are indexed now; with it
+        the configurations start unbuilt and the caller feeds `backfill_text` slices of keys."""
+        added = []
+        for key, language in configs:
+            config = TextConfig(key, language, ready_at, self.text_ids, built=not backfill)
+            if not backfill:
+                config.index_all(self.keys, self.metadata)
+            self.text[key] = config
+            added.append(config)
+        self._changed()
+        return added
+
+    def backfill_text(self, configs: Sequence[TextConfig], keys: Sequence[str]) -> None:
+        """One slice of a backfill, run under the write lock: the current metadata of `keys`."""
+        row_of, metadata = self.row_of, self.metadata
+        current = {key: metadata[row_of[key]] for key in keys if key in row_of}
+        for config in configs:
+            if not config.dropped:
+                config.backfill(keys, current)
+
+    def drop_text(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            config = self.text.pop(key, None)
+            if config is None:
+                continue
+            config.dropped = True
+            config.field.clear()  # releases its hold on the ids shared with other configurations
+        self._changed()
 
 
 @dataclass
@@ -355,16 +428,23 @@ class VectorBucket:
     creation_time: float = field(default_factory=time.time)
     indexes: dict[str, VectorIndex] = field(default_factory=dict)
     policy: str | None = None
+    default_index_mode: str = "ENHANCED"
 
     @property
     def arn(self) -> str:
         return bucket_arn(self.region, self.name)
+
+    @property
+    def classic_allowed(self) -> bool:
+        """Only buckets created before 2026-09-30 may hold CLASSIC indexes."""
+        return self.creation_time < c.CLASSIC_CUTOFF_EPOCH
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "vectorBucketName": self.name,
             "vectorBucketArn": self.arn,
             "creationTime": self.creation_time,
+            "defaultIndexMode": self.default_index_mode,
         }
         out["encryptionConfiguration"] = dict(self.encryption or {"sseType": "AES256"})
         return out
@@ -377,6 +457,8 @@ class EmulatorState:
         self.lock = ReadWriteLock()
         self.buckets: dict[tuple[str, str], VectorBucket] = {}
         self.tags: dict[str, dict[str, str]] = {}
+        # The --classic-buckets switch: new buckets are dated before 2026-09-30, CLASSIC default.
+        self.classic_buckets = False
 
     # ---- lookups ------------------------------------------------------------------------------
 
@@ -395,13 +477,16 @@ class EmulatorState:
         return found
 
     def resource_exists(self, arn: str) -> bool:
+        """Whether the bucket or index ARN names a live resource; a malformed ARN is a 400."""
         if _INDEX_ARN.match(arn):
-            region, bucket, index = parse_index_arn(arn)
+            region, bucket, index = parse_index_arn(arn, "resourceArn")
             found = self.buckets.get((region, bucket))
             return found is not None and index in found.indexes
         if _BUCKET_ARN.match(arn):
             return (parse_bucket_arn(arn, "resourceArn")) in self.buckets
-        return False
+        raise ValidationError(
+            f"resourceArn: '{arn[:200]}' is not a vector bucket or vector index ARN", "resourceArn"
+        )
 
     # ---- buckets ------------------------------------------------------------------------------
 
@@ -412,6 +497,9 @@ class EmulatorState:
         if (region, name) in self.buckets:
             raise ConflictError(f"A vector bucket with the name '{name}' already exists")
         bucket = VectorBucket(region=region, name=name, encryption=encryption)
+        if self.classic_buckets:
+            bucket.creation_time = min(bucket.creation_time, c.CLASSIC_CUTOFF_EPOCH - 86400.0)
+            bucket.default_index_mode = "CLASSIC"
         self.buckets[(region, name)] = bucket
         if tags:
             self.tags[bucket.arn] = dict(tags)
@@ -445,6 +533,7 @@ class EmulatorState:
         non_filterable: Sequence[str],
         encryption: dict[str, str] | None,
         tags: dict[str, str],
+        text: Sequence[tuple[str, str | None]] = (),
     ) -> VectorIndex:
         validate_index_name(name)
         bucket = self.bucket(region, bucket_name)
@@ -460,7 +549,16 @@ class EmulatorState:
             distance_metric=metric,
             non_filterable_keys=tuple(non_filterable),
             encryption=encryption or bucket.encryption,
+            index_mode=bucket.default_index_mode,
         )
+        if text and index.index_mode != "ENHANCED":
+            raise ValidationError(
+                "metadataConfiguration.textSearchConfigurations: full-text search needs an "
+                f"ENHANCED index, and new indexes in bucket '{bucket_name}' are CLASSIC (see "
+                "PutVectorBucketDefaultIndexMode)",
+                "metadataConfiguration.textSearchConfigurations",
+            )
+        index.add_text(text, ready_at=0.0)  # nothing to backfill yet: ACTIVE at once
         bucket.indexes[name] = index
         if tags:
             self.tags[index.arn] = dict(tags)
@@ -470,3 +568,5 @@ class EmulatorState:
         index = self.index(region, bucket_name, name)
         del self.bucket(region, bucket_name).indexes[name]
         self.tags.pop(index.arn, None)
+        for config in index.text.values():
+            config.dropped = True  # stops a backfill still running

@@ -1,6 +1,7 @@
 """Saving the whole emulator state to a data directory and loading it back.
 
-Layout: `state.json` (buckets, indexes, policies, tags) plus, per index, `<id>.npy` (its float32
+Layout: `state.json` (buckets, indexes with their modes and text search configurations,
+policies, tags) plus, per index, `<id>.npy` (its float32
 matrix) and `<id>.json` (keys and metadata in row order). Files are written under temporary names
 and renamed, `state.json` last, so a crash mid-save leaves the previous snapshot readable.
 """
@@ -65,6 +66,10 @@ def save(
                     "nonFilterableMetadataKeys": list(index.non_filterable_keys),
                     "encryption": index.encryption,
                     "creationTime": index.creation_time,
+                    "indexMode": index.index_mode,
+                    "textSearch": [
+                        [t.metadata_key, t.language, t.ready_at] for t in index.text.values()
+                    ],
                 }
             )
         buckets.append(
@@ -74,6 +79,7 @@ def save(
                 "encryption": bucket.encryption,
                 "creationTime": bucket.creation_time,
                 "policy": bucket.policy,
+                "defaultIndexMode": bucket.default_index_mode,
                 "indexes": indexes,
             }
         )
@@ -101,6 +107,7 @@ def load(directory: Path) -> EmulatorState:
             encryption=item["encryption"],
             creation_time=item["creationTime"],
             policy=item["policy"],
+            default_index_mode=item.get("defaultIndexMode", "ENHANCED"),
         )
         state.buckets[(bucket.region, bucket.name)] = bucket
         for spec in item["indexes"]:
@@ -113,11 +120,15 @@ def load(directory: Path) -> EmulatorState:
                 non_filterable_keys=tuple(spec["nonFilterableMetadataKeys"]),
                 encryption=spec["encryption"],
                 creation_time=spec["creationTime"],
+                index_mode=spec.get("indexMode", "ENHANCED"),
             )
             matrix = np.load(directory / f"{spec['id']}.npy")
             rows = json.loads((directory / f"{spec['id']}.json").read_text())
             if rows["keys"]:
                 index.put(rows["keys"], matrix, rows["metadata"])
+            # Text indexes are rebuilt from the stored metadata; BUILDING ones keep their time.
+            for key, language, ready_at in spec.get("textSearch", []):
+                index.add_text([(key, language)], ready_at)
             bucket.indexes[index.name] = index
     state.tags = {arn: dict(tags) for arn, tags in document["tags"].items()}
     return state

@@ -23,10 +23,11 @@ from urllib.parse import unquote
 
 import numpy as np
 
-from . import codec, vector_json
+from . import codec, shapes, vector_json
 from . import constants as c
 from . import params as p
 from .exceptions import (
+    ConflictError,
     InternalServerError,
     NotFoundError,
     ServiceError,
@@ -34,14 +35,17 @@ from .exceptions import (
     ValidationError,
 )
 from .faults import FaultInjector
-from .filters import compile_filter
+from .filters import compile_filter, uses_operator
 from .models import (
     EmulatorState,
     VectorBucket,
     VectorIndex,
     parse_bucket_arn,
     parse_index_arn,
+    validate_bucket_name,
+    validate_index_name,
 )
+from .textindex import check_query_texts, fuse, text_ranking
 
 Body = dict[str, Any]
 Handler = Callable[["Dispatcher", str, Body], Body]
@@ -107,8 +111,11 @@ class Dispatcher:
         faults: FaultInjector | None = None,
         query_page_size: int = c.QUERY_PAGE_SIZE_DEFAULT,
         fast_json: bool = True,
+        text_build_seconds: float = c.TEXT_BUILD_SECONDS_DEFAULT,
     ) -> None:
+        shapes.require_operations(OPERATIONS)
         self.state = state or EmulatorState()
+        self.text_build_seconds = text_build_seconds
         # Vector bodies through simdjson into numpy rows (vector_json); False: orjson only.
         self.fast_json = fast_json and vector_json.available()
         self.region = region
@@ -139,10 +146,11 @@ class Dispatcher:
             fast = None
             if self.fast_json and operation in _VECTOR_BODIES:
                 fast = vector_json.loads_with_arrays(body)
-            payload = fast[0] if fast is not None else self._parse_body(body)
+            payload = fast[0] if fast is not None else self._parse_body(body, operation)
             payload.update(args)
             # Rows from the fast path hold numbers only; booleans elsewhere are not vector data.
             payload[HAS_BOOLEANS] = fast is None and (b"true" in body or b"false" in body)
+            shapes.validate_input(operation, payload)
             region = self._region(headers)
             lock = self.state.lock.read if operation in READ_ONLY else self.state.lock.write
             with lock():
@@ -175,11 +183,17 @@ class Dispatcher:
         )
 
     @staticmethod
-    def _parse_body(body: bytes) -> Body:
+    def _parse_body(body: bytes, operation: str) -> Body:
         if not body or body.isspace():  # not strip(): that copies a body of up to 20 MiB
             return {}
         try:
             parsed = codec.loads(body)
+        except codec.TooDeep as exc:
+            # Only QueryVectors' filter is free to nest; elsewhere the whole body is at fault.
+            field = "filter" if operation == "QueryVectors" else "request"
+            raise ValidationError(
+                f"{field}: nested deeper than {c.FILTER_DEPTH_MAX} levels", field
+            ) from exc
         except ValueError as exc:
             raise ValidationError(f"request: body is not valid JSON ({exc})", "request") from exc
         if not isinstance(parsed, dict):
@@ -194,33 +208,91 @@ class Dispatcher:
     # ---- resource references ------------------------------------------------------------------
 
     def bucket_ref(self, region: str, body: Body) -> tuple[str, str]:
+        """(region, bucket) named by vectorBucketArn or vectorBucketName, checked before lookup.
+
+        Both may be sent (the model marks neither required); they must then name the same bucket.
+        """
         name = p.string(body, "vectorBucketName")
         arn = p.string(body, "vectorBucketArn")
-        if (name is None) == (arn is None):
+        if name is None and arn is None:
             raise ValidationError(
-                "vectorBucketName/vectorBucketArn: give exactly one of them", "vectorBucketName"
+                "vectorBucketName/vectorBucketArn: give one of them", "vectorBucketName"
             )
-        if arn is not None:
-            return parse_bucket_arn(arn)
-        assert name is not None
-        return region, name
+        if name is not None:
+            validate_bucket_name(name)
+        if arn is None:
+            assert name is not None
+            return region, name
+        arn_region, arn_bucket = parse_bucket_arn(arn)
+        if name is not None and name != arn_bucket:
+            raise ValidationError(
+                f"vectorBucketArn: names bucket '{arn_bucket}' but vectorBucketName is '{name}'",
+                "vectorBucketArn",
+            )
+        return arn_region, arn_bucket
 
-    def index(self, region: str, body: Body) -> VectorIndex:
+    def index_ref(self, region: str, body: Body) -> tuple[str, str, str]:
+        """(region, bucket, index) named by indexArn or vectorBucketName + indexName.
+
+        Both forms may be sent together (LlamaIndex does); they must then name the same index.
+        """
         arn = p.string(body, "indexArn")
         bucket = p.string(body, "vectorBucketName")
         name = p.string(body, "indexName")
-        if arn is not None:
-            if bucket is not None or name is not None:
+        if bucket is not None:
+            validate_bucket_name(bucket)
+        if name is not None:
+            validate_index_name(name)
+        if arn is None:
+            if bucket is None or name is None:
                 raise ValidationError(
-                    "indexArn: give either indexArn or vectorBucketName with indexName, not both",
-                    "indexArn",
+                    "indexArn: give indexArn, or both vectorBucketName and indexName", "indexArn"
                 )
-            return self.state.index(*parse_index_arn(arn))
-        if bucket is None or name is None:
+            return region, bucket, name
+        arn_region, arn_bucket, arn_index = parse_index_arn(arn)
+        if bucket not in (None, arn_bucket) or name not in (None, arn_index):
             raise ValidationError(
-                "indexArn: give indexArn, or both vectorBucketName and indexName", "indexArn"
+                f"indexArn: names index '{arn_index}' in bucket '{arn_bucket}', which differs "
+                "from the vectorBucketName/indexName sent with it",
+                "indexArn",
             )
-        return self.state.index(region, bucket, name)
+        return arn_region, arn_bucket, arn_index
+
+    def index(self, region: str, body: Body) -> VectorIndex:
+        return self.state.index(*self.index_ref(region, body))
+
+    # ---- text search backfill -----------------------------------------------------------------
+
+    def backfill(self, index: VectorIndex, specs: list[tuple[str, str | None]]) -> None:
+        """Add text search configurations to an index: BUILDING until every existing vector is
+        indexed and the build delay has passed. Called under the write lock."""
+        configs = index.add_text(specs, time.time() + self.text_build_seconds, backfill=True)
+        keys = list(index.keys)
+        step = c.TEXT_BACKFILL_SLICE
+        index.backfill_text(configs, keys[:step])
+        if len(keys) <= step:
+            for config in configs:
+                config.built = True
+            return
+        worker = threading.Thread(
+            target=self._backfill_rest,
+            args=(index, configs, keys, step),
+            name="s3vl-text-backfill",
+            daemon=True,
+        )
+        worker.start()
+
+    def _backfill_rest(
+        self, index: VectorIndex, configs: list[Any], keys: list[str], step: int
+    ) -> None:
+        for start in range(step, len(keys), step):
+            with self.state.lock.write():
+                if all(config.dropped for config in configs):
+                    return
+                index.backfill_text(configs, keys[start : start + step])
+        with self.state.lock.write():
+            for config in configs:
+                config.built = True
 
     # ---- query pages --------------------------------------------------------------------------
 
@@ -365,12 +437,10 @@ def create_index(d: Dispatcher, region: str, body: Body) -> Body:
             "metadataConfiguration.nonFilterableMetadataKeys: keys must be unique",
             "metadataConfiguration.nonFilterableMetadataKeys",
         )
-    if config.get("textSearchConfigurations"):
-        raise ValidationError(
-            "metadataConfiguration.textSearchConfigurations: full-text search is not supported "
-            "by the s3vl emulator",
-            "metadataConfiguration.textSearchConfigurations",
-        )
+    text = _text_configs(
+        config.get("textSearchConfigurations") or [],
+        "metadataConfiguration.textSearchConfigurations",
+    )
     assert name is not None and dimension is not None and metric is not None
     index = d.state.create_index(
         bucket_region,
@@ -381,7 +451,104 @@ def create_index(d: Dispatcher, region: str, body: Body) -> Body:
         keys,
         _encryption(body),
         p.string_map(body, "tags"),
+        text,
     )
+    return {"indexArn": index.arn}
+
+
+def _text_configs(items: list[Any], where: str) -> list[tuple[str, str | None]]:
+    """(metadata key, language) of text search configurations, one per key (model-checked)."""
+    out: list[tuple[str, str | None]] = []
+    for item in items:
+        if item.get("status") is not None:
+            raise ValidationError(
+                f"{where}.status: is reported by GetIndex and cannot be set", f"{where}.status"
+            )
+        key = item["metadataKey"]
+        if any(key == seen for seen, _ in out):
+            raise ValidationError(
+                f"{where}: metadata key '{key}' appears more than once; one configuration per key",
+                where,
+            )
+        out.append((key, item.get("language")))
+    return out
+
+
+def update_index_mode(d: Dispatcher, region: str, body: Body) -> Body:
+    index = d.index(region, body)
+    mode = body["indexMode"]
+    if mode == "CLASSIC":
+        bucket = d.state.bucket(index.region, index.bucket_name)
+        if not bucket.classic_allowed:
+            raise ValidationError(
+                "indexMode: CLASSIC is only available for indexes in vector buckets created "
+                "before 2026-09-30",
+                "indexMode",
+            )
+        if index.text:
+            raise ValidationError(
+                "indexMode: the index has text search configurations, which need ENHANCED; "
+                "delete them with UpdateMetadataConfiguration first",
+                "indexMode",
+            )
+    index.index_mode = mode
+    return {}
+
+
+def put_vector_bucket_default_index_mode(d: Dispatcher, region: str, body: Body) -> Body:
+    bucket = d.state.bucket(*d.bucket_ref(region, body))
+    mode = body["defaultIndexMode"]
+    if mode == "CLASSIC" and not bucket.classic_allowed:
+        raise ValidationError(
+            "defaultIndexMode: CLASSIC is only available for vector buckets created before "
+            "2026-09-30",
+            "defaultIndexMode",
+        )
+    bucket.default_index_mode = mode
+    return {}
+
+
+def update_metadata_configuration(d: Dispatcher, region: str, body: Body) -> Body:
+    index = d.index(region, body)
+    add, delete = body.get("add"), body.get("delete")
+    if (add is None) == (delete is None):
+        raise ValidationError("add/delete: specify either add or delete, but not both", "add")
+    if index.index_mode != "ENHANCED":
+        raise ValidationError(
+            f"indexArn: index '{index.name}' is CLASSIC; text search configurations need an "
+            "ENHANCED index (UpdateIndexMode)",
+            "indexArn",
+        )
+    if add is not None:
+        where = "add.textSearchConfigurations"
+        configs = _text_configs(add.get("textSearchConfigurations") or [], where)
+        if not configs:
+            raise ValidationError(f"{where}: give at least one configuration to add", where)
+        for key, _ in configs:
+            if key in index.text:
+                raise ConflictError(
+                    f"metadata key '{key}' already has a text search configuration on index "
+                    f"'{index.name}'"
+                )
+        if len(index.text) + len(configs) > c.TEXT_SEARCH_CONFIGS_MAX:
+            raise ValidationError(
+                f"{where}: an index has at most {c.TEXT_SEARCH_CONFIGS_MAX} text search "
+                f"configurations ({len(index.text)} exist, {len(configs)} to add)",
+                where,
+            )
+        d.backfill(index, configs)
+    else:
+        assert delete is not None
+        where = "delete.textSearchConfigurations"
+        keys = [item["metadataKey"] for item in delete.get("textSearchConfigurations") or []]
+        if not keys:
+            raise ValidationError(f"{where}: give at least one metadata key to delete", where)
+        for key in keys:
+            if key not in index.text:
+                raise ValidationError(
+                    f"{where}: metadata key '{key}' has no text search configuration", where
+                )
+        index.drop_text(keys)
     return {"indexArn": index.arn}
 
 
@@ -631,54 +798,117 @@ def query_vectors(d: Dispatcher, region: str, body: Body) -> Body:
     index = d.index(region, body)
     top_k = p.integer(body, "topK", required=True, low=c.TOP_K_MIN, high=c.TOP_K_MAX)
     assert top_k is not None
-    if body.get("queryTexts") is not None:
-        raise ValidationError(
-            "queryTexts: full-text and hybrid search are not supported by the s3vl emulator",
-            "queryTexts",
-        )
-    mode = p.string(body, "queryMode")
-    if mode is not None and mode not in ("CLASSIC", "ENHANCED"):
-        raise ValidationError("queryMode: must be CLASSIC or ENHANCED", "queryMode")
+    mode = body.get("queryMode")
+    if mode == "CLASSIC" and index.index_mode == "ENHANCED":
+        raise ValidationError("queryMode: CLASSIC cannot be used on an ENHANCED index", "queryMode")
+    classic = (mode or index.index_mode) == "CLASSIC"
+    texts = body.get("queryTexts")
+    pairs: list[tuple[str, str]] = []
+    if texts is not None:
+        if index.index_mode != "ENHANCED":
+            raise ValidationError(
+                f"queryTexts: full-text and hybrid search need an ENHANCED index; index "
+                f"'{index.name}' is CLASSIC",
+                "queryTexts",
+            )
+        pairs = check_query_texts(texts, index.text)
     query = body.get("queryVector")
-    if query is None:
-        raise ValidationError("queryVector: is required", "queryVector")
-    vector = _float32_block(
-        [("queryVector", query)], index.dimension, "queryVector", bool(body.get(HAS_BOOLEANS, True))
-    )
-    index.check_query(vector)
+    if query is None and not pairs:
+        raise ValidationError(
+            "queryVector: a request needs queryVector, queryTexts or both", "queryVector"
+        )
+    vector = None
+    if query is not None:
+        vector = _float32_block(
+            [("queryVector", query)],
+            index.dimension,
+            "queryVector",
+            bool(body.get(HAS_BOOLEANS, True)),
+        )
+        index.check_query(vector)
     with_meta, with_distance = p.boolean(body, "returnMetadata"), p.boolean(body, "returnDistance")
     with_scores = p.boolean(body, "returnScores")
     raw_filter = body.get("filter")
     where = None
     if raw_filter is not None:
         where = compile_filter(raw_filter, frozenset(index.non_filterable_keys))
+        if classic and uses_operator(where, "$startsWith"):
+            raise ValidationError(
+                "filter: $startsWith needs an ENHANCED index or queryMode ENHANCED", "filter"
+            )
     token = p.string(body, "nextToken", min_len=1, max_len=4096)
     fingerprint = hashlib.sha256(
         json.dumps(
-            [index.arn, top_k, raw_filter, with_meta, with_distance, with_scores],
+            [index.arn, top_k, raw_filter, with_meta, with_distance, with_scores, mode, pairs],
             sort_keys=True,
         ).encode()
-        + vector.tobytes()
+        + (vector.tobytes() if vector is not None else b"")
     ).hexdigest()
     if token is not None:
         rows = d.take_pages(token, fingerprint)
-    else:
+    elif not pairs:
+        assert vector is not None
         rows = []
-        for row, distance in index.query(vector[0], top_k, where):
+        for row, distance in index.query(vector[0], top_k, where, classic):
             item: Body = {"key": index.keys[row]}
-            stored = float(np.float32(distance))
             if with_distance:
-                item["distance"] = stored
-            if with_scores:
-                item["scores"] = {"vectorDistance": stored}
+                item["distance"] = float(np.float32(distance))
             if with_meta:
                 item["metadata"] = index.metadata[row]
             rows.append(item)
+    else:
+        rows = _text_rows(index, pairs, vector, top_k, where, with_meta, with_distance, with_scores)
     page, rest = rows[: d.query_page_size], rows[d.query_page_size :]
     out: Body = {"vectors": page, "distanceMetric": index.distance_metric}
     if rest:
         out["nextToken"] = d.store_pages(fingerprint, rest)
     return out
+
+
+def _text_rows(
+    index: VectorIndex,
+    pairs: list[tuple[str, str]],
+    vector: np.ndarray[Any, Any] | None,
+    top_k: int,
+    where: Any,
+    with_meta: bool,
+    with_distance: bool,
+    with_scores: bool,
+) -> list[Body]:
+    """Rows of a full-text (BM25) or hybrid (RRF) query; the filter applies to both rankings,
+    each ranking is topK deep."""
+    hits = text_ranking(pairs, index.text, top_k, index.allowed_keys(where))
+    bm25 = {hit.key: hit.bm25 for hit in hits}
+    distances: dict[str, float] = {}
+    if vector is None:
+        ranked: list[tuple[str, float | None]] = [(hit.key, None) for hit in hits]
+    else:
+        nearest_rows = index.query(vector[0], top_k, where)
+        distances = {index.keys[row]: float(np.float32(dist)) for row, dist in nearest_rows}
+        fused = fuse(list(distances), [hit.key for hit in hits])
+        ranked = [(key, score) for key, score in fused[:top_k]]
+    rows: list[Body] = []
+    for key, fused_score in ranked:
+        item: Body = {"key": key}
+        distance = distances.get(key)
+        if with_distance and distance is not None:
+            item["distance"] = distance
+        if with_scores:
+            scores: Body = {}
+            if fused_score is not None:
+                scores["fused"] = fused_score
+            matched = bm25.get(key)
+            if matched:
+                scores["bm25Scores"] = [
+                    {"metadataKey": name, "score": score} for name, score in matched.items()
+                ]
+            if distance is not None:
+                scores["vectorDistance"] = distance
+            item["scores"] = scores
+        if with_meta:
+            item["metadata"] = index.metadata[index.row_of[key]]
+        rows.append(item)
+    return rows
 
 
 def _tag_target(d: Dispatcher, body: Body) -> str:
@@ -748,4 +978,7 @@ OPERATIONS: dict[str, Handler] = {
     "TagResource": tag_resource,
     "UntagResource": untag_resource,
     "ListTagsForResource": list_tags_for_resource,
+    "UpdateIndexMode": update_index_mode,
+    "PutVectorBucketDefaultIndexMode": put_vector_bucket_default_index_mode,
+    "UpdateMetadataConfiguration": update_metadata_configuration,
 }

@@ -20,7 +20,8 @@ def exact_distances(rows: F32, query: F64, metric: str) -> F64:
     block = rows.astype(np.float64)
     if metric == "cosine":
         norms = np.linalg.norm(block, axis=1) * float(np.linalg.norm(query))
-        return 1.0 - (block @ query) / norms  # type: ignore[no-any-return]
+        # Rounding can make 1 - cos(v, v) a tiny negative; AWS never answers a negative distance.
+        return np.maximum(1.0 - (block @ query) / norms, 0.0)  # type: ignore[no-any-return]
     diff = block - query
     return np.sqrt(np.einsum("ij,ij->i", diff, diff))  # type: ignore[no-any-return]
 

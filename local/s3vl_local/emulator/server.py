@@ -104,7 +104,7 @@ class RequestHandler(BaseHTTPRequestHandler):
                 if self.command == "POST":
                     try:
                         payload = json.loads(body or b"{}")
-                    except ValueError as exc:
+                    except (ValueError, RecursionError) as exc:
                         raise ValidationError("faults: body is not valid JSON", "faults") from exc
                     emulator.faults.configure(parse_fault_config(payload))
                 elif self.command == "DELETE":

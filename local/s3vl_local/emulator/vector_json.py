@@ -138,7 +138,7 @@ def loads_with_arrays(body: bytes) -> tuple[dict[str, Any], int] | None:
         if found != rows + isinstance(vectors, list) and found != _brackets(out):
             return None
         return out, rows
-    except _NotFlat:
+    except (_NotFlat, RecursionError):  # deep nesting: the ordinary path reports it
         return None
     finally:
         del document  # the parser can hold one live document; drop it before the next parse
