@@ -63,7 +63,7 @@ def test_demo_loads_data_and_prints_the_blog_queries(local_stack: StackInfo) -> 
         assert heading in out
     section5 = out.split("== 5.")[1].split("== 6.")[0]
     section6 = out.split("== 6.")[1].split("== 7.")[0]
-    section7 = out.split("== 7.")[1]
+    section7 = out.split("== 7.")[1].split("== 8.")[0]
     assert f" {target.product_id} " not in section5
     assert all(f" {key} " in section5 for key in nearest_ids(demo, QUERY_PHRASES["q5"], 5))
     assert f" {target.product_id} " in section6 and f" {target.product_id} " in section7

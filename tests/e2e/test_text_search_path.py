@@ -237,3 +237,6 @@ def test_writes_reach_the_text_index_and_the_cache(db: psycopg.Connection[Any],
         assert db.execute(query, (searchable.name,)).fetchall() == []
     finally:
         db.execute("SELECT s3vl.set_cache(%s, NULL)", (searchable.name,))
+        # The hit/miss counters are global (and not transactional): leave them at zero, as the
+        # README cookbook's cache example expects.
+        db.execute("SELECT s3vl.clear_cache()")

@@ -52,7 +52,19 @@ BUILDERS: dict[str, tuple[str, dict[str, Any]]] = {
                      "%(segment_index)s)",
                      {"max_results": 100, "next_token": None, "return_data": False,
                       "return_metadata": True, "segment_count": None, "segment_index": None}),
+    # Index administration (sql/57_search.sql); the SQL functions send one key per request.
+    "update_index_mode": ("SELECT s3vl._index_mode_request(%(index_arn)s, %(index_mode)s)", {}),
+    "add_text_search": ("SELECT s3vl._add_text_search_request(%(index_arn)s, "
+                        "%(keys)s::text[], %(languages)s::text[])", {}),
+    "drop_text_search": ("SELECT s3vl._drop_text_search_request(%(index_arn)s, "
+                         "%(metadata_keys)s::text[])", {}),
 }
+# query_vectors with query_texts (text-only or hybrid) has its own builder.
+TEXT_QUERY_BUILDER = ("SELECT s3vl._text_query_request(%(index_arn)s, "
+                      "%(query_vector)s::float8[], %(query_texts)s, %(top_k)s, "
+                      "%(return_metadata)s, %(metadata_filter)s)",
+                      {"query_vector": None, "top_k": 10, "return_metadata": True,
+                       "metadata_filter": None})
 
 
 # Examples of an operation in BUILDERS that SQL does not build (yet), each with the reason. Listed
@@ -65,10 +77,6 @@ NOT_BUILT_BY_SQL: dict[str, str] = {
     "query_vectors_next_page": "built by s3vl._query_page_request (query_vectors_where); "
                                "tests/sql/test_query_where.py::"
                                "test_page_requests_and_answers_match_the_protocol_examples",
-    "query_texts": "built by s3vl._text_query_request (search_text); "
-                   "test_text_and_admin_requests_match_the_examples below",
-    "query_hybrid": "built by s3vl._text_query_request (hybrid_search); "
-                    "test_text_and_admin_requests_match_the_examples below",
 }
 
 
@@ -80,12 +88,6 @@ OPERATIONS_NOT_BUILT_HERE: dict[str, str] = {
     "query_vectors_batch": "built by s3vl.query_vectors_batch; tests/sql/test_batch.py",
     "put_vectors": "built by the write path; tests/sql/test_writes*.py",
     "delete_vectors": "built by the write path; tests/sql/test_writes*.py",
-    "update_index_mode": "built by s3vl._index_mode_request (set_index_mode); "
-                   "test_text_and_admin_requests_match_the_examples below",
-    "add_text_search": "built by s3vl._add_text_search_request (add_text_search); "
-                   "test_text_and_admin_requests_match_the_examples below",
-    "drop_text_search": "built by s3vl._drop_text_search_request (drop_text_search); "
-                   "test_text_and_admin_requests_match_the_examples below",
 }
 
 
@@ -113,41 +115,22 @@ def test_request_builders_match_the_examples(db: Any) -> None:
             continue  # requests SQL refuses before sending (e.g. top_k 10001)
         if name in NOT_BUILT_BY_SQL:
             continue
-        query, defaults = BUILDERS[operation]
+        query, defaults = (TEXT_QUERY_BUILDER if "query_texts" in request
+                           else BUILDERS[operation])
         params = {**defaults, **request}
         if params.get("metadata_filter") is not None:
             params["metadata_filter"] = Jsonb(params["metadata_filter"])
+        if "query_texts" in params:
+            params["query_texts"] = Jsonb(params["query_texts"])
+        if "text_search" in params:
+            params["keys"] = [e["metadata_key"] for e in params["text_search"]]
+            params["languages"] = [e.get("language") for e in params["text_search"]]
         built = db.execute(query, params).fetchone()[0]
         assert without_nulls(built) == without_nulls({**defaults, **request}), name
         checked.append(name)
-    assert {"get_index", "query_vectors", "get_vectors", "list_vectors"} <= set(checked)
-
-
-# The text, hybrid and index-administration examples, each through the builder SQL sends it with
-# (their arguments are shaped differently from the request, so they are listed one by one).
-TEXT_AND_ADMIN_BUILDERS: dict[str, tuple[str, Any]] = {
-    "query_texts": ("SELECT s3vl._text_query_request(%s, %s::float8[], %s, %s, %s, %s)",
-                    lambda r: [r["index_arn"], r.get("query_vector"), Jsonb(r["query_texts"]),
-                               r["top_k"], r["return_metadata"],
-                               Jsonb(r["metadata_filter"]) if r.get("metadata_filter") else None]),
-    "update_index_mode": ("SELECT s3vl._index_mode_request(%s, %s)",
-                          lambda r: [r["index_arn"], r["index_mode"]]),
-    "add_text_search": ("SELECT s3vl._add_text_search_request(%s, %s::text[], %s::text[])",
-                        lambda r: [r["index_arn"],
-                                   [e["metadata_key"] for e in r["text_search"]],
-                                   [e.get("language") for e in r["text_search"]]]),
-    "drop_text_search": ("SELECT s3vl._drop_text_search_request(%s, %s::text[])",
-                         lambda r: [r["index_arn"], r["metadata_keys"]]),
-}
-TEXT_AND_ADMIN_BUILDERS["query_hybrid"] = TEXT_AND_ADMIN_BUILDERS["query_texts"]
-
-
-def test_text_and_admin_requests_match_the_examples(db: Any) -> None:
-    ex = examples()
-    for name, (query, params) in TEXT_AND_ADMIN_BUILDERS.items():
-        request = ex[name]["request"]
-        built = db.execute(query, params(request)).fetchone()[0]
-        assert without_nulls(built) == without_nulls(request), name
+    assert {"get_index", "query_vectors", "get_vectors", "list_vectors", "query_texts",
+            "query_hybrid", "update_index_mode", "add_text_search", "drop_text_search"
+            } <= set(checked)
 
 
 def test_example_responses_become_rows(canned: Any) -> None:
@@ -203,4 +186,55 @@ def test_example_errors_map_to_sqlstates(canned: Any, name: str, sqlstate: str) 
     set_answer(canned, "*", response)
     expect_error(canned, "SELECT * FROM s3vl.get_vectors(ARRAY['a'], 'demo')", None, sqlstate,
                  "s3vl.get_vectors: " + response["error"]["message"],
+                 "error type: " + response["error"]["type"])
+
+
+def test_text_and_hybrid_example_responses_become_rows(canned: Any) -> None:
+    ex = examples()
+    arn = ex["query_texts"]["request"]["index_arn"]
+    set_answer(canned, "query_vectors", concrete(ex["query_texts"]["response"]))
+    rows = canned.execute("SELECT vector_id, score, metadata FROM s3vl.search_text("
+                          "'trail shoes', 'name', index_arn => %s)", (arn,)).fetchall()
+    assert rows == [(e["vector_id"], e["text_score"], e["metadata"])
+                    for e in ex["query_texts"]["response"]["result"]]
+
+    hybrid = ex["query_hybrid"]
+    set_answer(canned, "query_vectors", concrete(hybrid["response"]))
+    rows = canned.execute(
+        "SELECT vector_id, fused_score, distance, text_score, metadata FROM s3vl.hybrid_search("
+        "%s::float8[], %s::jsonb, index_arn => %s, top_k => %s, return_metadata => false, "
+        "metadata_filter => %s)",
+        (hybrid["request"]["query_vector"], Jsonb(hybrid["request"]["query_texts"]), arn,
+         hybrid["request"]["top_k"], Jsonb(hybrid["request"]["metadata_filter"]))).fetchall()
+    assert rows == [(e["vector_id"], e["fused_score"], e["distance"], e["text_score"],
+                     e["metadata"]) for e in hybrid["response"]["result"]]
+    assert any(r[2] is None for r in rows) and any(r[3] is None for r in rows)
+
+    answer = concrete(ex["get_index_text_search"]["response"])
+    answer["result"]["creation_time"] = "2026-11-02T10:20:30+00:00"  # may be "<string>"
+    set_answer(canned, "get_index", answer)
+    row = canned.execute("SELECT index_mode, text_search FROM s3vl.describe_index("
+                         "index_arn_param => %s)", (arn,)).fetchone()
+    result = ex["get_index_text_search"]["response"]["result"]
+    assert row == (result["index_mode"], result["text_search"])
+
+    for operation in ("update_index_mode", "add_text_search", "drop_text_search"):
+        set_answer(canned, operation, concrete(ex[operation]["response"]))
+    canned.execute("SELECT s3vl.set_index_mode(%s, 'ENHANCED')", (arn,))
+    canned.execute("SELECT s3vl.add_text_search(%s, 'name', 'en')", (arn,))
+    canned.execute("SELECT s3vl.drop_text_search(%s, 'body')", (arn,))
+
+
+@pytest.mark.parametrize(("name", "statement", "sqlstate", "fragment"), [
+    ("error_text_query_refused_by_service",
+     "SELECT * FROM s3vl.search_text('news', 'genre', 'demo', top_k => 5)", "22023",
+     's3vl.search_text: metadata_key "genre": '),
+    ("error_index_admin_off", "SELECT s3vl.add_text_search('demo', 'name', 'en')", "42501",
+     "s3vl.add_text_search: "),
+])
+def test_text_search_example_errors_map_to_sqlstates(canned: Any, name: str, statement: str,
+                                                     sqlstate: str, fragment: str) -> None:
+    response = concrete(examples()[name]["response"])
+    set_answer(canned, "*", response)
+    expect_error(canned, statement, None, sqlstate, fragment + response["error"]["message"],
                  "error type: " + response["error"]["type"])

@@ -279,6 +279,19 @@ def test_limits_and_languages_match_the_service_model(canned: Any) -> None:
     assert languages == shapes.shape_for("LanguageCode").enum
 
 
+def test_limits_and_languages_match_the_function(canned: Any) -> None:
+    from s3vl_lambda import limits as fn
+
+    rows = {r[0]: (r[1], r[2]) for r in canned.execute(
+        "SELECT name, min_value, max_value FROM s3vl.limits()").fetchall()}
+    assert rows["query_texts"] == (fn.MIN_QUERY_TEXTS, fn.MAX_QUERY_TEXTS)
+    assert rows["query_text_length"] == (fn.MIN_QUERY_TEXT_LENGTH, fn.MAX_QUERY_TEXT_LENGTH)
+    assert rows["metadata_key_length"] == (fn.MIN_METADATA_KEY_LENGTH,
+                                           fn.MAX_METADATA_KEY_LENGTH)
+    languages = canned.execute("SELECT s3vl._text_search_languages()").fetchone()[0]
+    assert tuple(languages) == fn.TEXT_SEARCH_LANGUAGES
+
+
 # --- the service's refusals -------------------------------------------------------------------
 
 @pytest.mark.parametrize(("statement", "argument"), [

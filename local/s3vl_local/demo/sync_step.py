@@ -68,7 +68,7 @@ def run(dsn: str, client: Any, bucket: str, products_index_arn: str, data: DemoD
                     "INSERT INTO demo.product_embeddings VALUES (%s, %s, %s, %s, %s)",
                     [(p.product_id, [float(x) for x in v], p.category, p.price, p.stock)
                      for p, v in zip(data.products, data.product_vectors, strict=True)])
-        print("\n== 5. Sync: demo.product_embeddings is tracked into index "
+        print("\n== 8. Sync: demo.product_embeddings is tracked into index "
               f"'{SYNCED_INDEX}' (triggers -> outbox -> s3vl.sync -> PutVectors/DeleteVectors)")
         _show(conn, "pending changes", "SELECT index_name, pending, failed FROM s3vl.sync_status()")
         _show(conn, "send them", "SELECT * FROM s3vl.sync()")
