@@ -55,6 +55,34 @@ BEGIN
 END
 $$;
 
+-- The version of the JSON protocol (docs/protocol.md) these SQL functions speak; the function
+-- reports its own on every answer and in availability_check (s3vl_lambda.PROTOCOL_VERSION, tied
+-- by tests/sql/test_facts_tie.py).
+CREATE OR REPLACE FUNCTION s3vl._protocol_version() RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT 1 $$;
+
+-- Raises SV007 naming both versions unless an availability_check answer reports the protocol
+-- version SQL speaks (an older or newer function would misread or be misread by every request).
+CREATE OR REPLACE FUNCTION s3vl._check_protocol(caller text, answer jsonb)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+  theirs text := answer ->> 'protocol_version';
+  ours constant integer := s3vl._protocol_version();
+BEGIN
+  IF theirs IS DISTINCT FROM ours::text THEN
+    RAISE EXCEPTION '%: the Lambda function speaks protocol version %, this s3vl % speaks '
+                    'protocol version %', caller, coalesce(theirs, '(none reported)'),
+      s3vl.version(), ours
+      USING ERRCODE = 'SV007',
+            HINT = 'Deploy the function of the same s3vl release as the SQL functions '
+                   '(see s3vl.version() and the function''s package_version).';
+  END IF;
+END
+$$;
+
 -- Checks the envelope and returns its "result". caller names the public function for messages.
 CREATE OR REPLACE FUNCTION s3vl._unwrap(caller text, response jsonb)
 RETURNS jsonb
@@ -73,6 +101,12 @@ BEGIN
       USING ERRCODE = 'SV007',
             DETAIL = 'response starts with: ' || pg_catalog.left(response::text, 200),
             HINT = 'Check that s3vl.config.lambda_arn is the s3vl function (s3vl.validate_config()).';
+  END IF;
+  -- Every answer of the function carries its protocol version (docs/protocol.md); one of
+  -- another version is refused before its result or error is read.
+  IF response ? 'protocol_version'
+     AND response ->> 'protocol_version' IS DISTINCT FROM s3vl._protocol_version()::text THEN
+    PERFORM s3vl._check_protocol(caller, response);
   END IF;
   IF NOT (response -> 'success')::boolean THEN
     PERFORM s3vl._raise_envelope_error(caller, response);

@@ -1,33 +1,5 @@
 -- Configuration: which Lambda function s3vl calls, in which region, with which timeout.
 
--- The version of the JSON protocol (docs/protocol.md) these SQL functions speak; the function
--- reports its own in availability_check (s3vl_lambda.PROTOCOL_VERSION, tied by
--- tests/sql/test_facts_tie.py).
-CREATE OR REPLACE FUNCTION s3vl._protocol_version() RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT 1 $$;
-
--- Raises SV007 naming both versions unless an availability_check answer reports the protocol
--- version SQL speaks (an older or newer function would misread or be misread by every request).
-CREATE OR REPLACE FUNCTION s3vl._check_protocol(caller text, answer jsonb)
-RETURNS void
-LANGUAGE plpgsql IMMUTABLE
-AS $$
-DECLARE
-  theirs text := answer ->> 'protocol_version';
-  ours constant integer := s3vl._protocol_version();
-BEGIN
-  IF theirs IS DISTINCT FROM ours::text THEN
-    RAISE EXCEPTION '%: the Lambda function speaks protocol version %, this s3vl % speaks '
-                    'protocol version %', caller, coalesce(theirs, '(none reported)'),
-      s3vl.version(), ours
-      USING ERRCODE = 'SV007',
-            HINT = 'Deploy the function of the same s3vl release as the SQL functions '
-                   '(see s3vl.version() and the function''s package_version).';
-  END IF;
-END
-$$;
-
 -- Splits a Lambda function ARN (any partition, optional qualifier); NULLs when it is not one.
 CREATE OR REPLACE FUNCTION s3vl._parse_lambda_arn(arn text,
   OUT partition text, OUT region text, OUT account_id text, OUT function_name text,

@@ -11,6 +11,7 @@ import time
 import uuid
 from typing import Any
 
+from . import PROTOCOL_VERSION
 from .deadline import Deadline
 from .errors import INTERNAL_ERROR, S3vlError, from_exception, validation_error
 from .fields import json_type
@@ -78,6 +79,8 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     elapsed_ms = (time.perf_counter() - start) * 1000.0
     envelope["request_id"] = request_id
     envelope["execution_time_ms"] = round(elapsed_ms)
+    # On every answer, so SQL notices a function of another protocol on the first call.
+    envelope["protocol_version"] = PROTOCOL_VERSION
     record(
         request_id,
         operation,

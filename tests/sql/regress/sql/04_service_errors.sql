@@ -31,3 +31,13 @@ SELECT * FROM regress.try($$SELECT * FROM s3vl.get_vectors(ARRAY['a'], 'demo')$$
 SELECT regress.raise('*', '42501', 'permission denied for function invoke');
 SELECT * FROM regress.try($$SELECT * FROM s3vl.get_vectors(ARRAY['a'], 'demo')$$);
 \x off
+-- an answer of another protocol version is refused before its result is read (every answer
+-- carries protocol_version; one without it, from a function older than 0.4.0, is read as before)
+\x on
+SELECT regress.answer('*', '{"success": true, "result": {"vectors": [], "next_token": null}, "protocol_version": 2}');
+SELECT * FROM regress.try($$SELECT * FROM s3vl.list_vectors(index_name => 'demo')$$);
+SELECT regress.answer('*', '{"success": false, "error": {"type": "Brand new", "message": "?"}, "protocol_version": "2.0"}');
+SELECT * FROM regress.try($$SELECT * FROM s3vl.list_vectors(index_name => 'demo')$$);
+SELECT regress.answer('*', '{"success": true, "result": {"vectors": [], "next_token": null}, "protocol_version": 1}');
+SELECT * FROM regress.try($$SELECT * FROM s3vl.list_vectors(index_name => 'demo')$$);
+\x off
