@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from s3vl_lambda import limits as fn
-from sql.helpers import REPO_ROOT
+from sql.sql_helpers import REPO_ROOT
 
 pytestmark = pytest.mark.stack
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e.endpoints import lambda_endpoint
+from e2e.lambda_endpoint_helpers import lambda_endpoint
 from s3vl_local import standin
 from s3vl_local.ports import free_port
 from s3vl_local.standin import http_invoke
