@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from e2e.endpoints import lambda_endpoint
+from e2e.lambda_endpoint_helpers import lambda_endpoint
 from s3vl_local.ports import free_port
 from s3vl_local.stack import StackInfo, install_s3vl_schema
 

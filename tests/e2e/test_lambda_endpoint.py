@@ -19,7 +19,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from e2e.endpoints import lambda_endpoint
+from e2e.lambda_endpoint_helpers import lambda_endpoint
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:s3vl-function"
 

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from e2e.endpoints import lambda_endpoint
+from e2e.lambda_endpoint_helpers import lambda_endpoint
 from s3vl_local import standin
 from s3vl_local.stack import StackInfo, install_s3vl_schema
 

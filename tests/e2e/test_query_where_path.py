@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from s3vl_local.stack import StackInfo
-from sql.helpers import expect_error
+from sql.sql_helpers import expect_error
 
 pytestmark = pytest.mark.stack
 

@@ -13,8 +13,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from e2e.endpoints import lambda_endpoint
-from e2e.forger import FORGED_ROW, forging_server
+from e2e.fake_forging_endpoint import FORGED_ROW, forging_server
+from e2e.lambda_endpoint_helpers import lambda_endpoint
 from s3vl_local import standin
 from s3vl_local.ports import free_port
 from s3vl_local.stack import StackInfo

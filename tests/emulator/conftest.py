@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from emulator_support import IndexFactory, make_client, unique
+from emulator_helpers import IndexFactory, make_client, unique
 from s3vl_local.emulator import ServerHandle, start_server
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import botocore
 import pytest
 
-from emulator_support import unique
+from emulator_helpers import unique
 from s3vl_local.emulator import ServerHandle, start_server
 
 AWS = Path(sys.executable).with_name("aws")

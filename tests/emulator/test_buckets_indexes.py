@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from emulator_support import IndexFactory, unique
+from emulator_helpers import IndexFactory, unique
 
 ACCOUNT = "123456789012"
 

@@ -7,7 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from emulator_support import IndexFactory, make_client
+from emulator_helpers import IndexFactory, make_client
 from s3vl_local.emulator.locking import ReadWriteLock
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from emulator_support import IndexFactory, post, unique
+from emulator_helpers import IndexFactory, post, unique
 from s3vl_local.emulator import ServerHandle
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from emulator_support import IndexFactory
+from emulator_helpers import IndexFactory
 
 DOCS: dict[str, dict[str, Any]] = {
     "a": {"genre": "drama", "year": 2000, "tags": ["x", "y"], "flag": True, "body": "long"},
@@ -87,7 +87,7 @@ MALFORMED: list[tuple[Any, str]] = [
 
 @pytest.fixture(scope="module")
 def filter_index(server: Any) -> tuple[Any, dict[str, str]]:
-    from emulator_support import make_client, unique
+    from emulator_helpers import make_client, unique
 
     client = make_client(server.url)
     bucket = unique("flt")

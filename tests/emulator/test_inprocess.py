@@ -101,7 +101,7 @@ def test_takes_precedence_over_moto_mock_aws() -> None:
 
 
 def test_outside_a_mock_requests_reach_the_real_endpoint(server: Any) -> None:
-    from emulator_support import make_client
+    from emulator_helpers import make_client
 
     with mock_s3vectors():
         boto3.client("s3vectors", region_name="us-east-1").create_vector_bucket(

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from emulator_support import make_client, post, unique
+from emulator_helpers import make_client, post, unique
 
 TOTAL = 2500
 

@@ -25,7 +25,7 @@ import pytest
 from botocore import xform_name
 from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
 
-from emulator_support import make_client, unique
+from emulator_helpers import make_client, unique
 from s3vl_local.emulator import ServerHandle
 
 MODEL = botocore.session.get_session().get_service_model("s3vectors")

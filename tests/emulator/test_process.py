@@ -17,7 +17,7 @@ from urllib.request import urlopen
 import numpy as np
 import pytest
 
-from emulator_support import make_client
+from emulator_helpers import make_client
 
 LOCAL = Path(__file__).resolve().parents[2] / "local"
 

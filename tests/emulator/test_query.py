@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from emulator_support import IndexFactory, make_client
+from emulator_helpers import IndexFactory, make_client
 from s3vl_local.emulator import start_server
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from emulator_support import make_client, unique
+from emulator_helpers import make_client, unique
 from s3vl_local.emulator import ServerHandle, start_server
 from s3vl_local.emulator.text import TextField, rrf
 

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emulator_support import IndexFactory, post
+from emulator_helpers import IndexFactory, post
 from s3vl_local.emulator import ServerHandle, vector_json
 
 

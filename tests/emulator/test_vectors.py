@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from emulator_support import IndexFactory, post
+from emulator_helpers import IndexFactory, post
 
 
 def vec(key: str, data: list[float], metadata: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from urllib.request import Request, urlopen
 import pytest
 from botocore.exceptions import ClientError
 
-from emulator_support import IndexFactory, make_client, post, unique
+from emulator_helpers import IndexFactory, make_client, post, unique
 from s3vl_local.emulator import ServerHandle, start_server
 
 

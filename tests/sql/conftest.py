@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from sql.helpers import make_canned_db
+from sql.sql_helpers import make_canned_db
 
 DIMENSION = 3
 # key -> (vector, metadata); cosine distances to [1, 0, 0] are 0, 0.2, 1, 2 (1 - cos).

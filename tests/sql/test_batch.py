@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from psycopg.types.json import Jsonb
 
-from sql.helpers import REPO_ROOT, expect_error
-from sql.test_writes_support import WriteDb, wdb  # noqa: F401  (fixture)
+from sql.sql_helpers import REPO_ROOT, expect_error
+from sql.writes_helpers import WriteDb, wdb  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.stack
 

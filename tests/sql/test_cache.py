@@ -12,9 +12,9 @@ import pytest
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from e2e.forger import FORGED_ROW, forging_server
-from sql.helpers import expect_error, set_answer
-from sql.test_writes_support import WriteDb, wdb  # noqa: F401  (fixture)
+from e2e.fake_forging_endpoint import FORGED_ROW, forging_server
+from sql.sql_helpers import expect_error, set_answer
+from sql.writes_helpers import WriteDb, wdb  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.stack
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from sql.conftest import SqlIndex
-from sql.helpers import CANNED_INDEX_ARN, call_count, expect_error, set_answer
+from sql.sql_helpers import CANNED_INDEX_ARN, call_count, expect_error, set_answer
 
 pytestmark = pytest.mark.stack
 
@@ -127,7 +127,7 @@ def test_function_dimension_error_maps_to_22000(db: Any, sql_index: SqlIndex) ->
 def test_unknown_function_is_sv006(fresh_database: Any, local_stack: Any) -> None:
     import psycopg
 
-    from sql.helpers import install
+    from sql.sql_helpers import install
 
     dsn = fresh_database()
     install(dsn)
@@ -205,7 +205,7 @@ def test_stored_timeout_stops_a_slow_function(fresh_database: Any) -> None:
     import psycopg
     from psycopg import sql
 
-    from sql.helpers import LAMBDA_ARN, install
+    from sql.sql_helpers import LAMBDA_ARN, install
 
     class Slow(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:

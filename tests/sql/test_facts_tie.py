@@ -300,7 +300,7 @@ def test_one_protocol_version(db: Any) -> None:
                          [(2, "2"), ("1.0", "1.0"), (None, "(none reported)")])
 def test_validate_config_refuses_another_protocol_version(canned: Any, answered: Any,
                                                           shown: str) -> None:
-    from sql.helpers import set_answer
+    from sql.sql_helpers import set_answer
 
     result: dict[str, Any] = {"status": "available", "package_version": "9.9.9"}
     if answered is not None:
@@ -318,7 +318,7 @@ def test_validate_config_refuses_another_protocol_version(canned: Any, answered:
 
 @pytest.mark.stack
 def test_validate_config_accepts_the_same_protocol_version(canned: Any) -> None:
-    from sql.helpers import set_answer
+    from sql.sql_helpers import set_answer
 
     set_answer(canned, "availability_check", {"success": True, "result": {
         "status": "available", "protocol_version": PROTOCOL_VERSION}})

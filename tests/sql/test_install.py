@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from sql.helpers import REPO_ROOT, SQL_DIR, install, psql_file
+from sql.sql_helpers import REPO_ROOT, SQL_DIR, install, psql_file
 
 pytestmark = pytest.mark.stack
 

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from sql.helpers import CANNED_INDEX_ARN, LAMBDA_ARN, expect_error, install
+from sql.sql_helpers import CANNED_INDEX_ARN, LAMBDA_ARN, expect_error, install
 
 pytestmark = pytest.mark.stack
 

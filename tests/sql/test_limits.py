@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from sql.helpers import REPO_ROOT
+from sql.sql_helpers import REPO_ROOT
 
 pytestmark = pytest.mark.stack
 

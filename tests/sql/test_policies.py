@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from sql.helpers import expect_error
+from sql.sql_helpers import expect_error
 
 pytestmark = pytest.mark.stack
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from psycopg.types.json import Jsonb
 
-from sql.helpers import REPO_ROOT, expect_error, set_answer
+from sql.sql_helpers import REPO_ROOT, expect_error, set_answer
 
 pytestmark = pytest.mark.stack
 

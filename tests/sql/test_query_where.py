@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from sql.helpers import call_count, expect_error
+from sql.sql_helpers import call_count, expect_error
 
 pytestmark = pytest.mark.stack
 
@@ -316,7 +316,7 @@ def test_page_helper_checks_what_readers_could_send(paged: Any, as_role: Any) ->
 
 
 def test_malformed_paged_answers_are_sv007(paged: Any) -> None:
-    from sql.helpers import set_answer
+    from sql.sql_helpers import set_answer
 
     paged.execute("ALTER FUNCTION canned.respond(text, json, text) RENAME TO respond_paged")
     paged.execute("ALTER FUNCTION canned.respond_fixed(text, json, text) RENAME TO respond")
@@ -364,7 +364,7 @@ def test_page_requests_and_answers_match_the_protocol_examples(canned: Any) -> N
     example answer read back by _query_page through the canned aws_lambda."""
     from psycopg.types.json import Jsonb
 
-    from sql.helpers import set_answer
+    from sql.sql_helpers import set_answer
     from sql.test_protocol_doc import examples, without_nulls
 
     ex = examples()

@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from sql.helpers import make_canned_db
+from sql.sql_helpers import make_canned_db
 
 pytestmark = pytest.mark.stack
 

@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from sql.helpers import install
+from sql.sql_helpers import install
 
 pytestmark = pytest.mark.stack
 

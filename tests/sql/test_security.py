@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from sql.conftest import SqlIndex
-from sql.helpers import expect_error
+from sql.sql_helpers import expect_error
 
 pytestmark = pytest.mark.stack
 
@@ -88,7 +88,7 @@ def test_writer_reads_but_does_not_administer(db: Any, sql_index: SqlIndex, as_r
 
 def test_admin_configures_without_aws_lambda_grants(fresh_database: Any, local_stack: Any
                                                     ) -> None:
-    from sql.helpers import install
+    from sql.sql_helpers import install
 
     dsn = fresh_database()
     install(dsn)
@@ -196,7 +196,7 @@ OTHER_ARN = "arn:aws:s3vectors:us-east-1:123456789012:bucket/demo-bucket/index/n
 
 
 def test_a_deactivated_index_is_refused_by_arn_too(canned: Any) -> None:
-    from sql.helpers import CANNED_INDEX_ARN, call_count, set_answer
+    from sql.sql_helpers import CANNED_INDEX_ARN, call_count, set_answer
 
     set_answer(canned, "query_vectors", {"success": True, "result": []})
     canned.execute("SELECT s3vl.deactivate_index('demo')")
@@ -224,7 +224,7 @@ def test_an_arn_where_a_name_is_expected_goes_through_the_registry(canned: Any,
                                                                    statement: str) -> None:
     """A writer cannot reach an index the admin did not register by passing its ARN as the
     index name: an ARN there must be a registered, active index."""
-    from sql.helpers import call_count
+    from sql.sql_helpers import call_count
 
     calls = call_count(canned)
     expect_error(canned, statement, [OTHER_ARN], "42704", "not registered", "index_arn")
@@ -232,7 +232,7 @@ def test_an_arn_where_a_name_is_expected_goes_through_the_registry(canned: Any,
 
 
 def test_a_registered_arn_as_a_name_resolves_with_its_dimension(canned: Any) -> None:
-    from sql.helpers import CANNED_INDEX_ARN, call_count
+    from sql.sql_helpers import CANNED_INDEX_ARN, call_count
 
     calls = call_count(canned)
     expect_error(canned, "SELECT s3vl.put_vector(%s, 'k', ARRAY[1, 0]::float8[])",

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from sql.helpers import expect_error
+from sql.sql_helpers import expect_error
 from sql.sync_helpers import index_contents, registered_index
 
 pytestmark = pytest.mark.stack

@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from sql.helpers import expect_error
+from sql.sql_helpers import expect_error
 from sql.sync_helpers import DIMENSION, index_contents, table_contents
 
 

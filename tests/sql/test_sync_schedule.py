@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from sql.helpers import expect_error, install
+from sql.sql_helpers import expect_error, install
 from sql.sync_helpers import DIMENSION, index_contents, table_contents, tracked_table
 
 pytestmark = pytest.mark.stack

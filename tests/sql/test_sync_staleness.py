@@ -6,7 +6,7 @@ from typing import Any
 
 import psycopg
 
-from sql.helpers import expect_error
+from sql.sql_helpers import expect_error
 from sql.sync_helpers import drain, tracked_table
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from psycopg.types.json import Jsonb
 
-from sql.helpers import (
+from sql.sql_helpers import (
     CANNED_INDEX_ARN,
     call_count,
     expect_error,

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from psycopg.types.json import Jsonb
 
-from sql.helpers import expect_error
-from sql.test_writes_support import WriteDb, wdb  # noqa: F401  (fixture)
+from sql.sql_helpers import expect_error
+from sql.writes_helpers import WriteDb, wdb  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.stack
 

@@ -4,7 +4,8 @@
 -- the database-level (ALTER DATABASE ... SET) or server-level (postgresql.conf, ALTER SYSTEM)
 -- setting, as Aurora's static parameter: a session's SET, set_config, connection options or its
 -- own ALTER ROLE ... SET can never redirect calls (a reader could otherwise answer for Lambda).
--- Needs plpython3u (runs the system python3: standard library only). Idempotent. Run as superuser.
+-- Needs plpython3u (runs the system python3: standard library only). Idempotent. Run as superuser,
+-- through s3vl_local.standin.install, which fills in the Python code (this text alone is not valid).
 
 DO $guard$
 BEGIN
@@ -69,8 +70,12 @@ AS $$
       ORDER BY f.seqno DESC LIMIT 1))
 $$;
 
--- The one place that talks HTTP. It never raises: failures come back as error_* columns, which
--- aws_lambda._invoke raises with Aurora's texts (a PL/Python raise would prefix "plpy.Error: ").
+-- The one place that talks HTTP: the code is local/s3vl_local/standin/http_invoke.py, which the
+-- installer embeds in place of the placeholder below as a string literal (PostgreSQL's OS user may
+-- not be able to read the checkout). The body runs it once per session into a module kept in SD and calls its run(),
+-- handing it the only two readers of settings it may use. It never raises: failures come back as
+-- error_* columns, which aws_lambda._invoke raises with Aurora's texts (a PL/Python raise would
+-- prefix "plpy.Error: ").
 CREATE OR REPLACE FUNCTION aws_lambda._http_invoke(
   fn_name text, fn_payload text, fn_region text, fn_invocation_type text, fn_log_type text,
   fn_context text, fn_qualifier text,
@@ -78,142 +83,20 @@ CREATE OR REPLACE FUNCTION aws_lambda._http_invoke(
   OUT error_message text, OUT error_detail text, OUT error_hint text, OUT error_sqlstate text)
 LANGUAGE plpython3u VOLATILE
 AS $py$
-import base64
-import http.client
-import json
-import re
-import socket
-import urllib.parse
-
-LIMIT_MS = (1, 900000)
-DEFAULTS = {"aws_lambda.connect_timeout_ms": 1000, "aws_lambda.request_timeout_ms": 3000}
-
-
-class Failure(Exception):
-    def __init__(self, message, detail=None, hint=None, sqlstate="XX000"):
-        Exception.__init__(self, message)
-        self.row = {"error_message": message, "error_detail": detail, "error_hint": hint,
-                    "error_sqlstate": sqlstate}
-
-
-def endpoint_setting():
-    plan = SD.get("endpoint_plan")
-    if plan is None:
-        plan = SD["endpoint_plan"] = plpy.prepare("SELECT aws_lambda._endpoint() AS v")
-    return plan.execute()[0]["v"]
-
-
-def setting(name):
-    plan = SD.get("setting_plan")
-    if plan is None:
-        plan = SD["setting_plan"] = plpy.prepare(
-            "SELECT current_setting($1, true) AS v", ["text"])
-    return plan.execute([name])[0]["v"]
-
-
-def timeout_ms(name):
-    raw = setting(name)
-    if raw is None or raw == "":
-        return DEFAULTS[name]
-    try:
-        value = int(raw)
-    except ValueError:
-        value = None
-    if value is None or not LIMIT_MS[0] <= value <= LIMIT_MS[1]:
-        raise Failure('invalid value for parameter "%s": "%s"' % (name, raw),
-                      hint="%s must be an integer between %d and %d (milliseconds)"
-                           % (name, LIMIT_MS[0], LIMIT_MS[1]),
-                      sqlstate="22023")
-    return value
-
-
-def api_failed(reason):
-    return Failure("invoke API failed", detail="AWS Lambda client returned '%s'." % reason)
-
-
-def invoke():
-    if not fn_name:
-        raise Failure("invoke API failed", detail="function_name must not be NULL or empty",
-                      sqlstate="22023")
-    arn = re.match(r"^arn:[^:]+:lambda:([^:]+):[0-9]{12}:function:[^:]+(?::([^:]+))?$", fn_name)
-    if arn and fn_region and fn_region != arn.group(1):
-        raise Failure("invoke API failed",
-                      detail='region "%s" conflicts with the region "%s" in the function ARN'
-                             % (fn_region, arn.group(1)), sqlstate="22023")
-    if arn and fn_qualifier and arn.group(2) and fn_qualifier != arn.group(2):
-        raise Failure("invoke API failed",
-                      detail='qualifier "%s" conflicts with the qualifier "%s" in the function '
-                             'ARN' % (fn_qualifier, arn.group(2)), sqlstate="22023")
-    endpoint = endpoint_setting() or ""
-    if not endpoint:
-        raise api_failed("Unable to connect to endpoint: aws_lambda.endpoint_override is not "
-                         "set at database or server level (the local stand-in needs the local "
-                         "Lambda endpoint URL there; a session's own value is ignored)")
-    url = urllib.parse.urlsplit(endpoint)
-    connect_s = timeout_ms("aws_lambda.connect_timeout_ms") / 1000.0
-    request_s = timeout_ms("aws_lambda.request_timeout_ms") / 1000.0
-
-    path = "/2015-03-31/functions/%s/invocations" % urllib.parse.quote(fn_name, safe="")
-    if fn_qualifier:
-        path += "?Qualifier=" + urllib.parse.quote(fn_qualifier, safe="")
-    headers = {
-        "Content-Type": "application/json",
-        "X-Amz-Invocation-Type": fn_invocation_type or "RequestResponse",
-        "X-Amz-Log-Type": fn_log_type or "None",
-    }
-    if fn_context is not None:
-        headers["X-Amz-Client-Context"] = base64.b64encode(fn_context.encode()).decode()
-    body = (fn_payload or "").encode("utf-8")
-
-    conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=connect_s)
-    try:
-        try:
-            conn.connect()
-        except OSError:
-            raise api_failed("Unable to connect to endpoint")
-        conn.sock.settimeout(request_s)
-        try:
-            try:
-                conn.request("POST", path, body=body, headers=headers)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # Lambda answers an oversized body (413) before reading it all
-            resp = conn.getresponse()
-            raw = resp.read()
-        except socket.timeout:
-            raise api_failed("curlCode: 28, Timeout was reached")
-        except OSError as exc:
-            raise api_failed("Unable to connect to endpoint: %s" % exc)
-    finally:
-        conn.close()
-
-    text = raw.decode("utf-8", "replace")
-    if resp.status >= 300:
-        try:
-            message = json.loads(text).get("message") or text
-        except (ValueError, AttributeError):
-            message = text
-        kind = resp.getheader("x-amzn-ErrorType") or ("HTTP %d" % resp.status)
-        raise api_failed("%s: %s" % (kind.split(":")[0], message))
-    function_error = resp.getheader("X-Amz-Function-Error")
-    if function_error:
-        raise Failure("lambda invocation failed",
-                      detail='"%s" returned error "%s", details: "%s".'
-                             % (fn_name, function_error, text))
-    return {
-        "status_code": resp.status,
-        "payload": text if text != "" else None,
-        "executed_version": resp.getheader("X-Amz-Executed-Version"),
-        "log_result": resp.getheader("X-Amz-Log-Result"),
-        "error_message": None, "error_detail": None, "error_hint": None, "error_sqlstate": None,
-    }
-
-
-try:
-    return invoke()
-except Failure as failure:
-    row = {"status_code": None, "payload": None, "executed_version": None, "log_result": None}
-    row.update(failure.row)
-    return row
+module = SD.get("http_invoke")
+if module is None:
+    import types
+    module = types.ModuleType("s3vl_standin_http_invoke")
+    exec(compile(@HTTP_INVOKE_SOURCE@, "s3vl_local/standin/http_invoke.py", "exec"),
+         module.__dict__)
+    endpoint_plan = plpy.prepare("SELECT aws_lambda._endpoint() AS v")
+    setting_plan = plpy.prepare("SELECT pg_catalog.current_setting($1, true) AS v", ["text"])
+    SD["read_endpoint"] = lambda: endpoint_plan.execute()[0]["v"]
+    SD["read_setting"] = lambda name: setting_plan.execute([name])[0]["v"]
+    SD["http_invoke"] = module
+return module.run(module.Call(fn_name, fn_payload, fn_region, fn_invocation_type, fn_log_type,
+                              fn_context, fn_qualifier),
+                  SD["read_endpoint"], SD["read_setting"])
 $py$;
 
 -- Raises what _http_invoke reports, with Aurora's message texts and no PL/Python prefix.

@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.stub import Stubber
 
-from .conftest import Invoke
+from unit.conftest import Invoke
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_handler.py"
 

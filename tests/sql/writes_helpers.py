@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from sql.helpers import install
+from sql.sql_helpers import install
 
 
 class WriteDb:
