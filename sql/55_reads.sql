@@ -102,7 +102,7 @@ BEGIN
   SELECT * INTO target FROM s3vl._resolve_index(caller, query_vectors.index_name,
                                                 query_vectors.index_arn);
   PERFORM s3vl._check_vector(caller, 'query_vector', query_vector, target.dimension);
-  -- The result cache (sql/70_cache.sql) answers without an invocation on a hit.
+  -- The result cache (sql/52_cache.sql) answers without an invocation on a hit.
   answer := s3vl._cache_get(target.index_arn, query_vector, top_k, metadata_filter,
                             return_metadata);
   IF answer IS NULL THEN

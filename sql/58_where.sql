@@ -94,20 +94,6 @@ BEGIN
 END
 $$;
 
--- value::the type of like_value, or NULL when value is not a valid value of that type.
-CREATE OR REPLACE FUNCTION s3vl._try_cast(value text, like_value anyelement)
-RETURNS anyelement
-LANGUAGE plpgsql STABLE
-AS $$
-BEGIN
-  EXECUTE pg_catalog.format('SELECT $1::%s', pg_catalog.pg_typeof(like_value)) INTO like_value
-    USING value;
-  RETURN like_value;
-EXCEPTION WHEN data_exception THEN
-  RETURN NULL;
-END
-$$;
-
 -- The statement that keeps the candidates of one page ($1, a JSON array of result rows) whose
 -- key (key_expr: the vector_id as a value of the key column's type) is the key of a row of
 -- source passing predicate, in page order, without keys in $2 (already kept) or repeats.
@@ -200,7 +186,7 @@ BEGIN
   fast_sql := s3vl._where_sql(source, key_column, predicate,
     pg_catalog.format('(s3vl_p.v ->> ''vector_id'')::%s', key_type));
   safe_sql := s3vl._where_sql(source, key_column, predicate,
-    pg_catalog.format('s3vl._try_cast(s3vl_p.v ->> ''vector_id'', NULL::%s)', key_type));
+    pg_catalog.format('s3vl._sync_try_cast(s3vl_p.v ->> ''vector_id'', NULL::%s)', key_type));
 
   LOOP
     -- As many pages as the pass rate seen so far says are still needed (the first call: enough

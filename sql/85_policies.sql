@@ -259,7 +259,7 @@ AS $$
                      pg_catalog.jsonb_build_array(policy, metadata_filter)) END
 $$;
 
--- The filter a cached query is keyed by (70_cache.sql): the one _policy_request will send, so a
+-- The filter a cached query is keyed by (52_cache.sql): the one _policy_request will send, so a
 -- cached answer is only ever the answer to the very request this caller would send.
 CREATE OR REPLACE FUNCTION s3vl._policy_cache_filter(index_arn text, metadata_filter jsonb)
 RETURNS jsonb

@@ -53,7 +53,7 @@ GRANT EXECUTE ON FUNCTION
   s3vl.unregister_index(text)
 TO s3vl_admin;
 
--- Writes (60_writes.sql), batched queries (65_batch.sql) and the result cache (70_cache.sql).
+-- Writes (60_writes.sql), batched queries (65_batch.sql) and the result cache (52_cache.sql).
 GRANT EXECUTE ON FUNCTION
   s3vl.query_vectors_batch(text, float8[], integer, jsonb, boolean, text[]),
   s3vl.query_vectors_batch(text, jsonb, integer, jsonb, boolean),
@@ -116,8 +116,7 @@ GRANT EXECUTE ON FUNCTION
   s3vl._query_where(text, float8[], regclass, name, text, integer, text, text, jsonb, integer),
   s3vl._query_page_target(text, float8[], text, text, jsonb),
   s3vl._query_page(text, float8[], text, integer, jsonb, text, integer),
-  s3vl._where_sql(regclass, name, text, text),
-  s3vl._try_cast(text, anyelement)
+  s3vl._where_sql(regclass, name, text, text)
 TO s3vl_reader;
 
 -- Vector policies and index grants (85_policies.sql).

@@ -24,12 +24,12 @@ $not_extension$;
 \ir 30_invoke.sql
 \ir 40_config.sql
 \ir 50_registry.sql
+\ir 52_cache.sql
 \ir 55_reads.sql
 \ir 57_search.sql
 \ir 58_where.sql
 \ir 60_writes.sql
 \ir 65_batch.sql
-\ir 70_cache.sql
 \ir 80_sync.sql
 \ir 85_policies.sql
 \ir 90_grants.sql
