@@ -164,11 +164,10 @@ def test_create_extension_cascade_and_drop(fresh_database: Any, local_stack: Any
                             ).fetchone() == (0,)
 
 
+@pytest.mark.parametrize("old", _history_versions())
 def test_extension_upgrade_keeps_rows(fresh_database: Any, local_stack: Any,
-                                      installed_extension: str) -> None:
-    history = _history_versions()
-    assert history, "no earlier version to upgrade from"
-    old = history[0]
+                                      installed_extension: str, old: str) -> None:
+    """Every released version (sql/extension/history) upgrades to the current one."""
     assert old != installed_extension
     dsn = fresh_database()
     conn: Any
