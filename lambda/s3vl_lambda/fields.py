@@ -186,16 +186,20 @@ def is_zero_vector(vector: list[float]) -> bool:
     return not any(vector)
 
 
-def check_key(value: Any, field: str) -> str:
+def check_string(value: Any, field: str, min_length: int, max_length: int) -> str:
+    """A string of min_length..max_length characters, or a ValidationError naming field."""
     if not isinstance(value, str):
         raise validation_error(field, f"must be a string, got {json_type(value)}")
-    if not limits.MIN_KEY_LENGTH <= len(value) <= limits.MAX_KEY_LENGTH:
+    if not min_length <= len(value) <= max_length:
         raise validation_error(
             field,
-            f"length must be between {limits.MIN_KEY_LENGTH} and {limits.MAX_KEY_LENGTH} "
-            f"characters, got {len(value)}",
+            f"length must be between {min_length} and {max_length} characters, got {len(value)}",
         )
     return value
+
+
+def check_key(value: Any, field: str) -> str:
+    return check_string(value, field, limits.MIN_KEY_LENGTH, limits.MAX_KEY_LENGTH)
 
 
 def check_keys(values: list[Any], field: str) -> list[str]:

@@ -14,7 +14,7 @@ from typing import Any
 from .. import limits
 from ..deadline import Deadline
 from ..errors import ACCESS_DENIED, S3vlError, validation_error
-from ..fields import Request, get_list, json_type
+from ..fields import Request, check_string, get_list, json_type
 from ..index_info import get_index_info
 from ..index_ref import IndexRef, resolve_index
 from ..service import call
@@ -50,15 +50,8 @@ def _compact(value: Any) -> str:
 
 
 def _metadata_key(value: Any, field: str) -> str:
-    if not isinstance(value, str):
-        raise validation_error(field, f"must be a string, got {json_type(value)}")
-    if not limits.MIN_METADATA_KEY_LENGTH <= len(value) <= limits.MAX_METADATA_KEY_LENGTH:
-        raise validation_error(
-            field,
-            f"length must be between {limits.MIN_METADATA_KEY_LENGTH} and "
-            f"{limits.MAX_METADATA_KEY_LENGTH} characters, got {len(value)}",
-        )
-    return value
+    return check_string(value, field, limits.MIN_METADATA_KEY_LENGTH,
+                        limits.MAX_METADATA_KEY_LENGTH)
 
 
 def _entries(req: Request, field: str) -> list[Any]:
