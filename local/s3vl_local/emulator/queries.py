@@ -12,7 +12,7 @@ import numpy as np
 
 from .exceptions import ValidationError
 from .filters import Node, compile_filter, uses_operator
-from .querypages import QueryPages
+from .querypages import BuiltRows, QueryPages, ResultSet, Rows
 from .textindex import check_query_texts, fuse, text_ranking
 from .vectorindex import F32, VectorIndex
 
@@ -70,16 +70,17 @@ def run(index: VectorIndex, query: Query, pages: QueryPages, page_size: int) -> 
                 "filter: $startsWith needs an ENHANCED index or queryMode ENHANCED", "filter"
             )
     fingerprint = _fingerprint(index, query)
+    results: ResultSet
     if query.token is not None:
-        rows = pages.take(query.token, fingerprint)
+        results = pages.take(query.token, fingerprint)
     elif not query.pairs:
         assert vector is not None
-        rows = _vector_rows(index, query, vector, where)
+        results = _vector_results(index, query, vector, where)
     else:
-        rows = _text_rows(index, query, where)
-    page, rest = rows[:page_size], rows[page_size:]
+        results = BuiltRows(_text_rows(index, query, where))
+    page, rest = results.split(page_size)
     out: Row = {"vectors": page, "distanceMetric": index.distance_metric}
-    if rest:
+    if rest is not None:
         out["nextToken"] = pages.store(fingerprint, rest)
     return out
 
@@ -94,16 +95,40 @@ def _fingerprint(index: VectorIndex, q: Query) -> str:
     ).hexdigest()
 
 
-def _vector_rows(index: VectorIndex, q: Query, vector: F32, where: Node | None) -> list[Row]:
-    rows = []
-    for row, distance in index.query(vector[0], q.top_k, where, q.classic):
-        item: Row = {"key": index.keys[row]}
-        if q.with_distance:
-            item["distance"] = float(np.float32(distance))
-        if q.with_metadata:
-            item["metadata"] = index.metadata[row]
-        rows.append(item)
-    return rows
+class _VectorResults:
+    """Vector results as (key, distance) in rank order; a page's rows are built when it is sent,
+    with the metadata the vector has then (writes between pages may change a later page, as the
+    service documents; a vector deleted meanwhile is left out)."""
+
+    def __init__(self, index: VectorIndex, hits: list[tuple[str, float]], q: Query) -> None:
+        self._index, self._hits, self._q = index, hits, q
+
+    def __len__(self) -> int:
+        return len(self._hits)
+
+    def split(self, size: int) -> tuple[Rows, ResultSet | None]:
+        rows: Rows = []
+        row_of, metadata = self._index.row_of, self._index.metadata
+        for key, distance in self._hits[:size]:
+            row = row_of.get(key)
+            if row is None:
+                continue
+            item: Row = {"key": key}
+            if self._q.with_distance:
+                item["distance"] = distance
+            if self._q.with_metadata:
+                item["metadata"] = metadata[row]
+            rows.append(item)
+        rest = self._hits[size:]
+        return rows, (_VectorResults(self._index, rest, self._q) if rest else None)
+
+
+def _vector_results(index: VectorIndex, q: Query, vector: F32, where: Node | None) -> ResultSet:
+    found = index.query(vector[0], q.top_k, where, q.classic)
+    keys = index.keys
+    return _VectorResults(
+        index, [(keys[row], float(np.float32(distance))) for row, distance in found], q
+    )
 
 
 def _text_rows(index: VectorIndex, q: Query, where: Node | None) -> list[Row]:

@@ -2,6 +2,8 @@
 
 A token is single-use, expires after QUERY_TOKEN_TTL_SECONDS and is only good for the query that
 made it (same fingerprint); at most QUERY_TOKEN_CACHE_MAX result sets are kept, oldest dropped.
+What is kept is a ResultSet: it builds a page's rows when that page is asked for, so a large topK
+costs little until its pages are read.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from . import constants as c
 from . import tokens
@@ -20,10 +22,34 @@ from .exceptions import ValidationError
 Rows = list[dict[str, Any]]
 
 
+class ResultSet(Protocol):
+    """Ranked results not sent yet."""
+
+    def __len__(self) -> int: ...
+
+    def split(self, size: int) -> tuple[Rows, ResultSet | None]:
+        """The next page's rows (at most size) and what is left, or None when nothing is."""
+        ...
+
+
+class BuiltRows:
+    """Results whose rows were built when the query ran."""
+
+    def __init__(self, rows: Rows) -> None:
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def split(self, size: int) -> tuple[Rows, ResultSet | None]:
+        rest = self._rows[size:]
+        return self._rows[:size], (BuiltRows(rest) if rest else None)
+
+
 @dataclass
 class _Pages:
     fingerprint: str
-    rows: Rows
+    rows: ResultSet
     expires: float
 
 
@@ -32,7 +58,7 @@ class QueryPages:
         self._pages: OrderedDict[str, _Pages] = OrderedDict()
         self._lock = threading.Lock()  # queries run in parallel under the state's read lock
 
-    def store(self, fingerprint: str, rows: Rows) -> str:
+    def store(self, fingerprint: str, rows: ResultSet) -> str:
         """Keep the rest of a query's rows; the token that fetches them."""
         token = tokens.encode({"q": uuid.uuid4().hex})
         now = time.monotonic()
@@ -44,7 +70,7 @@ class QueryPages:
                 self._pages.popitem(last=False)
         return token
 
-    def take(self, token: str, fingerprint: str) -> Rows:
+    def take(self, token: str, fingerprint: str) -> ResultSet:
         """The rows a token stands for; a token of another query is refused and kept."""
         tokens.decode(token)
         with self._lock:
