@@ -85,12 +85,8 @@ def get_optional_object(req: Request, field: str) -> dict[str, Any] | None:
 
 def get_optional_bounded_str(req: Request, field: str, low: int, high: int) -> str | None:
     """A string of low..high characters, or None when absent or null."""
-    value = get_optional_str(req, field)
-    if value is not None and not low <= len(value) <= high:
-        raise validation_error(
-            field, f"length must be between {low} and {high} characters, got {len(value)}"
-        )
-    return value
+    value = req.get(field)
+    return None if value is None else check_string(value, field, low, high)
 
 
 def nesting_exceeds(value: Any, limit: int) -> bool:
