@@ -151,26 +151,15 @@ BEGIN
 END
 $$;
 
--- The JSON nesting depth of a value (each object and each array counts one level: {"a": 1} is 1,
--- {"$and": [{"a": {"$eq": 1}}]} is 4), counted up to stop_at + 1 at most: a container at level
--- L (the root is 0) is at depth L + 1, and jsonpath's .** visits every level without recursion
--- in SQL.
-CREATE OR REPLACE FUNCTION s3vl._filter_depth(value jsonb, stop_at integer)
-RETURNS integer
-LANGUAGE plpgsql IMMUTABLE
+-- Whether a value nests deeper than `depth` JSON levels (each object and each array counts one
+-- level: {"a": 1} is 1, {"$and": [{"a": {"$eq": 1}}]} is 4). A container at level L (the root is
+-- 0) is at depth L + 1, so one jsonpath question answers it, without recursion in SQL.
+CREATE OR REPLACE FUNCTION s3vl._filter_deeper_than(value jsonb, depth integer)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-DECLARE
-  depth integer := 0;
-BEGIN
-  IF pg_catalog.jsonb_typeof(value) NOT IN ('object', 'array') THEN
-    RETURN 0;
-  END IF;
-  WHILE depth <= stop_at AND pg_catalog.jsonb_path_exists(value, pg_catalog.format(
-      'strict $.**{%s} ? (@.type() == "object" || @.type() == "array")', depth)::jsonpath) LOOP
-    depth := depth + 1;
-  END LOOP;
-  RETURN depth;
-END
+  SELECT pg_catalog.jsonb_path_exists(value, pg_catalog.format(
+    'strict $.**{%s} ? (@.type() == "object" || @.type() == "array")', depth)::jsonpath)
 $$;
 
 -- 22023 naming max_filter_depth when a metadata_filter nests deeper than the limit (checked in
@@ -182,8 +171,7 @@ AS $$
 DECLARE
   max_depth constant integer := s3vl._limit('max_filter_depth');
 BEGIN
-  IF metadata_filter IS NOT NULL
-     AND s3vl._filter_depth(metadata_filter, max_depth) > max_depth THEN
+  IF metadata_filter IS NOT NULL AND s3vl._filter_deeper_than(metadata_filter, max_depth) THEN
     RAISE EXCEPTION '%: metadata_filter nests deeper than max_filter_depth (%)', caller, max_depth
       USING ERRCODE = '22023',
             HINT = 'Each JSON object and array counts one level; flatten the $and/$or nesting. '

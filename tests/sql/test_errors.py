@@ -361,8 +361,10 @@ def test_filter_depth_examples(canned: Any) -> None:
     for value, depth in (({"a": 1}, 1), ({"$and": [{"a": {"$eq": 1}}]}, 4), ({}, 1),
                          ({"a": [[[]]]}, 4)):
         assert filter_depth(value) == depth
-        assert canned.execute("SELECT s3vl._filter_depth(%s::jsonb, 40)",
-                              (json.dumps(value),)).fetchone() == (depth,)
+        assert canned.execute("SELECT s3vl._filter_deeper_than(%s::jsonb, %s),"
+                              " s3vl._filter_deeper_than(%s::jsonb, %s)",
+                              (json.dumps(value), depth - 1, json.dumps(value), depth)
+                              ).fetchone() == (True, False)
 
 
 @pytest.mark.parametrize("call", [
