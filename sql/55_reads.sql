@@ -66,6 +66,17 @@ AS $$
            'segment_index', segment_index))
 $$;
 
+-- A result entry of the wrong shape is the function's fault, not the caller's.
+CREATE OR REPLACE FUNCTION s3vl._raise_malformed(caller text, problem text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+  RAISE EXCEPTION '%: the Lambda function answered a malformed query result: %', caller, problem
+    USING ERRCODE = 'SV007';
+END
+$$;
+
 -- The array a successful operation must answer; SV007 otherwise.
 CREATE OR REPLACE FUNCTION s3vl._expect_array(caller text, result jsonb, what text)
 RETURNS jsonb
@@ -117,9 +128,7 @@ BEGIN
       FROM jsonb_to_recordset(answer) AS r(vector_id text, distance float8,
                                            similarity_score float8, metadata jsonb);
   EXCEPTION WHEN data_exception OR datatype_mismatch THEN
-    -- A result entry of the wrong shape is the function's fault, not the caller's.
-    RAISE EXCEPTION '%: the Lambda function answered a malformed query result: %', caller,
-      SQLERRM USING ERRCODE = 'SV007';
+    PERFORM s3vl._raise_malformed(caller, SQLERRM);
   END;
 END
 $$;

@@ -202,17 +202,6 @@ EXCEPTION WHEN SQLSTATE '22023' THEN
 END
 $$;
 
--- A result entry of the wrong shape is the function's fault, not the caller's.
-CREATE OR REPLACE FUNCTION s3vl._raise_malformed(caller text, problem text)
-RETURNS void
-LANGUAGE plpgsql IMMUTABLE
-AS $$
-BEGIN
-  RAISE EXCEPTION '%: the Lambda function answered a malformed query result: %', caller, problem
-    USING ERRCODE = 'SV007';
-END
-$$;
-
 -- The searched keys for messages: "name" or "name", "description".
 CREATE OR REPLACE FUNCTION s3vl._describe_texts(query_texts jsonb)
 RETURNS text
