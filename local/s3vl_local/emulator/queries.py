@@ -103,9 +103,6 @@ class _VectorResults:
     def __init__(self, index: VectorIndex, hits: list[tuple[str, float]], q: Query) -> None:
         self._index, self._hits, self._q = index, hits, q
 
-    def __len__(self) -> int:
-        return len(self._hits)
-
     def split(self, size: int) -> tuple[Rows, ResultSet | None]:
         rows: Rows = []
         row_of, metadata = self._index.row_of, self._index.metadata
@@ -124,7 +121,7 @@ class _VectorResults:
 
 
 def _vector_results(index: VectorIndex, q: Query, vector: F32, where: Node | None) -> ResultSet:
-    found = index.query(vector[0], q.top_k, where, q.classic)
+    found = index.query(vector[0], q.top_k, index.mask(where), q.classic)
     keys = index.keys
     return _VectorResults(
         index, [(keys[row], float(np.float32(distance))) for row, distance in found], q
@@ -134,13 +131,14 @@ def _vector_results(index: VectorIndex, q: Query, vector: F32, where: Node | Non
 def _text_rows(index: VectorIndex, q: Query, where: Node | None) -> list[Row]:
     """Rows of a full-text (BM25) or hybrid (RRF) query; the filter applies to both rankings,
     each ranking is topK deep."""
-    hits = text_ranking(q.pairs, index.text, q.top_k, index.allowed_keys(where))
+    mask = index.mask(where)  # one evaluation of the filter serves both rankings
+    hits = text_ranking(q.pairs, index.text, q.top_k, index.allowed_keys(mask))
     bm25 = {hit.key: hit.bm25 for hit in hits}
     distances: dict[str, float] = {}
     if q.vector is None:
         ranked: list[tuple[str, float | None]] = [(hit.key, None) for hit in hits]
     else:
-        nearest_rows = index.query(q.vector[0], q.top_k, where)
+        nearest_rows = index.query(q.vector[0], q.top_k, mask)
         distances = {index.keys[row]: float(np.float32(dist)) for row, dist in nearest_rows}
         fused = fuse(list(distances), [hit.key for hit in hits])
         ranked = [(key, score) for key, score in fused[: q.top_k]]

@@ -305,21 +305,20 @@ class VectorIndex:
             return None
         return filter_mask(where, self.metadata, self.version, self._columns)
 
-    def allowed_keys(self, where: Node | None) -> set[str] | None:
-        """Keys of the vectors that pass the filter (None: no filter)."""
-        mask = self.mask(where)
+    def allowed_keys(self, mask: npt.NDArray[np.bool_] | None) -> set[str] | None:
+        """Keys of the vectors a filter's mask passes (None: no filter)."""
         if mask is None:
             return None
         keys = self.keys
         return {keys[row] for row in np.flatnonzero(mask).tolist()}
 
     def query(
-        self, vector: F32, top_k: int, where: Node | None, classic: bool = False
+        self, vector: F32, top_k: int, mask: npt.NDArray[np.bool_] | None, classic: bool = False
     ) -> list[tuple[int, float]]:
         """Nearest rows by ascending distance. ENHANCED: the filter selects the candidates
         first, so min(topK, matches) rows come back. CLASSIC: the filter applies to the
-        CLASSIC_CANDIDATE_FACTOR x topK nearest vectors, so fewer than topK may come back."""
-        mask = self.mask(where)
+        CLASSIC_CANDIDATE_FACTOR x topK nearest vectors, so fewer than topK may come back.
+        `mask` is the filter's (self.mask(where)), computed once by the caller."""
         matrix, aux = self.matrix(), self.aux[: self.count]
         if classic and mask is not None:
             depth = top_k * c.CLASSIC_CANDIDATE_FACTOR
