@@ -25,8 +25,6 @@ Rows = list[dict[str, Any]]
 class ResultSet(Protocol):
     """Ranked results not sent yet."""
 
-    def __len__(self) -> int: ...
-
     def split(self, size: int) -> tuple[Rows, ResultSet | None]:
         """The next page's rows (at most size) and what is left, or None when nothing is."""
         ...
@@ -37,9 +35,6 @@ class BuiltRows:
 
     def __init__(self, rows: Rows) -> None:
         self._rows = rows
-
-    def __len__(self) -> int:
-        return len(self._rows)
 
     def split(self, size: int) -> tuple[Rows, ResultSet | None]:
         rest = self._rows[size:]

@@ -72,10 +72,6 @@ class TextHit:
     key: str
     bm25: dict[str, float]  # metadata key -> BM25 score, for the keys the document matched
 
-    @property
-    def total(self) -> float:
-        return sum(self.bm25.values())
-
 
 def check_query_texts(
     texts: Sequence[Mapping[str, Any]], configs: Mapping[str, TextConfig]
