@@ -29,11 +29,12 @@ QUERY_PHRASES = {"q1": 0, "q2": 3, "q3": 1, "q4": 2, "q5": 6}
 TEXT_QUERY = {"brand": "Wingtip", "topic": "smart home"}
 
 
-def has_query_function(dsn: str) -> bool:
+def has_function(dsn: str, name: str) -> bool:
+    """Whether the installed s3vl schema has a function of that name."""
     with psycopg.connect(dsn) as conn:
         row = conn.execute(
             "SELECT EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
-            " WHERE n.nspname = 's3vl' AND p.proname = 'query_vectors')").fetchone()
+            " WHERE n.nspname = 's3vl' AND p.proname = %s)", (name,)).fetchone()
         return bool(row and row[0])
 
 
@@ -67,11 +68,11 @@ def main(argv: list[str] | None = None) -> int:
           file=sys.stderr)
     if args.load_only:
         return 0
-    if not has_query_function(info.dsn):
+    if not has_function(info.dsn, "query_vectors"):
         print("[demo] s3vl.query_vectors is not installed (sql/install.sql missing or "
               "incomplete); the data is loaded, the queries cannot run", file=sys.stderr)
         return 1
-    if text_step.has_text_search(info.dsn):
+    if has_function(info.dsn, "add_text_search"):
         text_step.make_searchable(info.dsn)
     status = run_queries(info.dsn, data.queries)
     if status == 0 and sync_step.has_sync(info.dsn):

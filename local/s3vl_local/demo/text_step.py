@@ -14,14 +14,6 @@ SEARCHABLE = ("name", "description")  # metadata keys of the demo catalogue, Eng
 LANGUAGE = "en"
 
 
-def has_text_search(dsn: str) -> bool:
-    with psycopg.connect(dsn) as conn:
-        row = conn.execute(
-            "SELECT EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
-            " WHERE n.nspname = 's3vl' AND p.proname = 'add_text_search')").fetchone()
-        return bool(row and row[0])
-
-
 def _state(conn: psycopg.Connection[Any]) -> tuple[str | None, dict[str, str | None]]:
     row = conn.execute("SELECT index_mode, text_search FROM s3vl.describe_index(%s)",
                        (INDEX,)).fetchone()
