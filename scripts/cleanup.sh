@@ -120,7 +120,7 @@ delete_stack() {
 # elsewhere); other stacks may share the bucket.
 delete_code() {
   begin_step "delete-code" "the artifact bucket named in the stack parameter CodeS3Bucket"
-  local bucket key account keys=() listed
+  local bucket key keys=() listed
   bucket="$(deployed_parameter CodeS3Bucket)"
   key="$(deployed_parameter CodeS3Key)"
   if [[ "${DRY_RUN}" == 1 ]]; then bucket="<artifact-bucket>" key=""; fi
@@ -128,14 +128,14 @@ delete_code() {
     log "the stack names no code bucket: no code to delete"
     return 0
   fi
-  account="$(capture "<account-id>" aws --region "${REGION}" sts get-caller-identity --query Account --output text)"
+  caller_account
   listed="$(capture "" aws --region "${REGION}" s3api list-objects-v2 --bucket "${bucket}" \
-    --prefix "$(code_prefix)" --expected-bucket-owner "${account}" --query 'Contents[].Key' --output text)"
+    --prefix "$(code_prefix)" --expected-bucket-owner "${CALLER_ACCOUNT}" --query 'Contents[].Key' --output text)"
   read -r -a keys <<<"${listed//None/}"
   if [[ -n "${key}" && "${key}" != "$(code_prefix)"* ]]; then keys+=("${key}"); fi
   for key in "${keys[@]+"${keys[@]}"}"; do
     run aws --region "${REGION}" s3api delete-object --bucket "${bucket}" --key "${key}" \
-      --expected-bucket-owner "${account}"
+      --expected-bucket-owner "${CALLER_ACCOUNT}"
   done
   log "deleted ${#keys[@]} code object(s) of stack ${STACK_NAME} from s3://${bucket}/"
 }

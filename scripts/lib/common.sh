@@ -183,7 +183,6 @@ cluster_arn() {
 
 # Set by resolve_region from AuroraClusterArn (checked there), so no step needs a $(...) for it.
 CLUSTER_ID=""
-ACCOUNT_ID=""
 
 # The stack lives in the cluster's Region: the function runs in the cluster's VPC.
 resolve_region() {
@@ -192,8 +191,6 @@ resolve_region() {
   arn="$(cluster_arn)"
   arn_region="$(cut -d: -f4 <<<"${arn}")"
   CLUSTER_ID="$(cut -d: -f7 <<<"${arn}")"
-  # The cluster's account: the artifact bucket must belong to it (--expected-bucket-owner).
-  ACCOUNT_ID="$(cut -d: -f5 <<<"${arn}")"
   if [[ -n "${REGION}" && "${REGION}" != "${arn_region}" ]]; then
     die "--region ${REGION} differs from the Region of AuroraClusterArn (${arn_region}); the stack must be in the cluster's Region"
   fi

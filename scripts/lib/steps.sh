@@ -43,6 +43,12 @@ CODE_KEY=""
 CODE_SHA256=""
 CALLER_ACCOUNT=""
 
+# Sets CALLER_ACCOUNT (the account the CLI acts as, which must own the artifact bucket) once.
+caller_account() {
+  [[ -n "${CALLER_ACCOUNT}" ]] && return 0
+  CALLER_ACCOUNT="$(capture "<account-id>" aws --region "${REGION}" sts get-caller-identity --query Account --output text)"
+}
+
 # code_prefix: this stack's folder in the artifact bucket; cleanup deletes it and nothing else,
 # so stacks sharing a bucket (S3VL_ARTIFACT_BUCKET) keep each other's code.
 code_prefix() { printf '%s/%s/%s/\n' "${CODE_PREFIX}" "${REGION}" "${STACK_NAME}"; }
@@ -107,7 +113,7 @@ PY
     [[ -n "${CODE_SHA256}" ]] || die "could not hash ${LAMBDA_ZIP}"
   fi
   CODE_KEY="$(code_prefix)${hex}.zip"
-  CALLER_ACCOUNT="$(capture "<account-id>" aws --region "${REGION}" sts get-caller-identity --query Account --output text)"
+  caller_account
   find_artifact_bucket
   if [[ "${DRY_RUN}" == 1 ]]; then
     head_error="(404)"
