@@ -72,13 +72,16 @@ BEGIN
   LOOP
     EXECUTE format('DROP FUNCTION %s', f.signature);
   END LOOP;
-  -- 0.1.0 built requests as jsonb; they are json now (internal helpers, no grants to keep).
+  -- 0.1.0 built requests as jsonb; they are json now (internal helpers, no grants to keep). And
+  -- internal helpers whose OUT parameters changed.
   FOR f IN
     SELECT p.oid::regprocedure AS signature FROM pg_catalog.pg_proc p
     WHERE p.pronamespace = 's3vl'::regnamespace
       AND ((p.proname IN ('_query_request', '_get_request', '_list_request',
                           '_get_index_request') AND p.prorettype = 'jsonb'::regtype)
-           OR (p.proname = '_invoke' AND p.proargtypes[1] = 'jsonb'::regtype))
+           OR (p.proname = '_invoke' AND p.proargtypes[1] = 'jsonb'::regtype)
+           -- 0.4.0: _config also reports max_attempts (a new OUT parameter)
+           OR (p.proname = '_config' AND pg_catalog.cardinality(p.proallargtypes) <> 5))
   LOOP
     EXECUTE format('DROP FUNCTION %s', f.signature);
   END LOOP;

@@ -3,12 +3,13 @@
 -- (see s3vl.error_codes()). A failure never becomes zero rows.
 
 CREATE OR REPLACE FUNCTION s3vl._config(caller text,
-  OUT lambda_arn text, OUT aws_region text, OUT timeout_seconds integer)
+  OUT lambda_arn text, OUT aws_region text, OUT timeout_seconds integer,
+  OUT max_attempts integer)
 LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
-  SELECT c.lambda_arn, c.aws_region, c.timeout_seconds
-    INTO lambda_arn, aws_region, timeout_seconds
+  SELECT c.lambda_arn, c.aws_region, c.timeout_seconds, c.max_attempts
+    INTO lambda_arn, aws_region, timeout_seconds, max_attempts
     FROM s3vl.config c ORDER BY c.updated_at DESC, c.id DESC LIMIT 1;
   IF NOT FOUND THEN
     RAISE EXCEPTION '%: s3vl is not configured (no Lambda function set)', caller
@@ -171,11 +172,7 @@ DECLARE
   left_ms bigint;
   pause_ms double precision;
 BEGIN
-  SELECT c.lambda_arn, c.aws_region, c.timeout_seconds, c.max_attempts INTO cfg
-    FROM s3vl.config c ORDER BY c.updated_at DESC, c.id DESC LIMIT 1;
-  IF NOT FOUND THEN
-    PERFORM s3vl._config(caller);  -- raises 55000 with the hint
-  END IF;
+  SELECT * INTO cfg FROM s3vl._config(caller);  -- 55000 with a hint when not configured
   deadline := pg_catalog.clock_timestamp() + cfg.timeout_seconds * interval '1 second';
   LOOP
     attempt := attempt + 1;
