@@ -302,9 +302,10 @@ BEGIN
     cols := cols || (s3vl._sync_column(caller, source, 'metadata_columns', col,
                                        'metadata')).attname;
   END LOOP;
-  IF pg_catalog.cardinality(metadata_columns) > 50 THEN
-    RAISE EXCEPTION '%: metadata_columns: at most 50 columns (S3 Vectors metadata keys), got %',
-      caller, pg_catalog.cardinality(metadata_columns) USING ERRCODE = '22023';
+  IF pg_catalog.cardinality(metadata_columns) > s3vl._limit('metadata_keys') THEN
+    RAISE EXCEPTION '%: metadata_columns: at most % columns (S3 Vectors metadata keys), got %',
+      caller, s3vl._limit('metadata_keys'), pg_catalog.cardinality(metadata_columns)
+      USING ERRCODE = '22023';
   END IF;
   -- The key must identify one row: a unique index on exactly that column.
   IF NOT EXISTS (
