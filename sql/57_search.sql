@@ -181,15 +181,22 @@ RETURNS void
 LANGUAGE plpgsql IMMUTABLE
 AS $$
 DECLARE
+  err constant jsonb := response -> 'error';
   failed_message text;
   failed_detail text;
 BEGIN
   PERFORM s3vl._unwrap(caller, response);
 EXCEPTION WHEN SQLSTATE '22023' THEN
-  GET STACKED DIAGNOSTICS failed_message = MESSAGE_TEXT, failed_detail = PG_EXCEPTION_DETAIL;
-  failed_message := pg_catalog.substr(failed_message, pg_catalog.length(caller) + 3);
+  -- Which refusal it is comes from the envelope itself, not from the text _unwrap made of it.
+  GET STACKED DIAGNOSTICS failed_detail = PG_EXCEPTION_DETAIL;
+  failed_message := coalesce(CASE pg_catalog.jsonb_typeof(err)
+                               WHEN 'object' THEN err ->> 'message'
+                               WHEN 'string' THEN err #>> '{}' END,
+                             'the Lambda function reported a failure without a message');
   IF failed_message !~* '(text|search|classic|enhanced|building|index mode)'
-     OR failed_detail ~ 'field: (metadata_filter|top_k|query_vector|return_metadata);' THEN
+     OR (pg_catalog.jsonb_typeof(err) = 'object'
+         AND err ->> 'field' IN ('metadata_filter', 'top_k', 'query_vector', 'return_metadata'))
+  THEN
     RAISE;
   END IF;
   RAISE EXCEPTION USING ERRCODE = '22023',
