@@ -20,11 +20,11 @@ help:
 
 # Two install levels: what the demo runs (local) and what the tests add (dev).
 setup-local: $(VENV)/.s3vl-installed-local
-$(VENV)/.s3vl-installed-local: pyproject.toml scripts/bootstrap.sh
+$(VENV)/.s3vl-installed-local: pyproject.toml local/s3vectors-emulator/pyproject.toml scripts/bootstrap.sh
 	@bash scripts/bootstrap.sh local
 
 setup: $(VENV)/.s3vl-installed-dev
-$(VENV)/.s3vl-installed-dev: pyproject.toml scripts/bootstrap.sh
+$(VENV)/.s3vl-installed-dev: pyproject.toml local/s3vectors-emulator/pyproject.toml scripts/bootstrap.sh
 	@bash scripts/bootstrap.sh dev
 
 local-up: setup-local
@@ -38,7 +38,7 @@ demo: local-up
 
 lint: setup
 	@$(VENV)/bin/ruff check lambda local tests bench
-	@$(VENV)/bin/mypy lambda/s3vl_lambda local/s3vl_local
+	@$(VENV)/bin/mypy lambda/s3vl_lambda local/s3vl_local local/s3vectors-emulator/s3vectors_emulator
 
 pytest: setup
 	@$(VENV)/bin/pytest $(PYTEST_ARGS)

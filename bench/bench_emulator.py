@@ -39,7 +39,7 @@ from botocore.config import Config
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from s3vl_local.emulator import start_server
+from s3vectors_emulator import start_server
 from s3vl_local.ports import free_port, wait_http_healthy
 
 QUERY_TARGET_MS = 100.0
@@ -85,7 +85,7 @@ def emulator_process(*flags: str) -> Iterator[str]:
     """An emulator in its own process, as the local stack runs it; yields its URL."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "local")}
-    argv = [sys.executable, "-m", "s3vl_local.emulator", "--port", str(port), *flags]
+    argv = [sys.executable, "-m", "s3vectors_emulator", "--port", str(port), *flags]
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -184,7 +184,7 @@ def bench_text(count: int, dim: int, queries: int) -> None:
     plain-Python BM25 of bench_text_search.py over the same documents (one text query)."""
     from bench_text_search import make_documents, make_queries, plain_python_bm25
 
-    from s3vl_local.emulator.text import analyze
+    from s3vectors_emulator.search.text import analyze
 
     docs, words, weights = make_documents(count)
     texts = make_queries(words, weights, queries)

@@ -66,10 +66,13 @@ install_venv() {
     log "creating virtualenv $VENV"
     "$PYTHON" -m venv "$VENV"
   fi
-  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  local EMULATOR=local/s3vectors-emulator
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ "$EMULATOR/pyproject.toml" -nt "$stamp" ]; then
     log "installing Python packages ($group) into $VENV (first run takes a few minutes)"
     "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q --progress-bar off -e ".[$group]"
+    # The S3 Vectors emulator is a package of its own (local/s3vectors-emulator/), installed
+    # editable with the project: the local stack, the tests and the benches import it.
+    "$VENV/bin/python" -m pip install -q --progress-bar off -e "$EMULATOR" -e ".[$group]"
     touch "$stamp"
   fi
 }

@@ -138,7 +138,7 @@ def _start_emulator(state_dir: Path, state: dict[str, Any]) -> str:
     if not (alive and http_healthy(url + HEALTH_PATH)):
         procs.stop_pidfile(pidfile)
         # --data-dir: vectors survive `down`/`up`, as data in S3 Vectors would.
-        argv = [sys.executable, "-m", "s3vl_local.emulator", "--host", LOOPBACK, "--port",
+        argv = [sys.executable, "-m", "s3vectors_emulator", "--host", LOOPBACK, "--port",
                 str(port), "--region", REGION, "--data-dir", str(state_dir / "emulator-data")]
         procs.start_background(argv, pidfile, state_dir / "emulator.log", _python_env())
     state["emulator_port"] = port

@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from s3vl_local.emulator import mock_s3vectors, start_server
+from s3vectors_emulator import mock_s3vectors, start_server
 
 from .conftest import ACCOUNT, REGION, Invoke
 
