@@ -40,6 +40,8 @@ LIST_SEGMENT_COUNT_MIN, LIST_SEGMENT_COUNT_MAX = 1, 16
 LIST_BUCKETS_MAX_RESULTS_MIN, LIST_BUCKETS_MAX_RESULTS_MAX = 1, 500
 LIST_BUCKETS_MAX_RESULTS_DEFAULT = 500
 NEXT_TOKEN_MAX = 2048
+# List tokens are random ids kept on the server (backend/pagetokens.py): the newest this many.
+LIST_TOKEN_CACHE_MAX = 100_000
 
 # QueryVectors
 TOP_K_MIN, TOP_K_MAX = 1, 10_000

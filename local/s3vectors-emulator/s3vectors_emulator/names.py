@@ -7,14 +7,16 @@ import re
 from dataclasses import dataclass
 
 from s3vectors_emulator import constants as c
-from s3vectors_emulator.exceptions import ValidationError
+from s3vectors_emulator import messages as m
+from s3vectors_emulator.exceptions import ValidationError, between, constraint_error
 
+PARTITION = "aws"
 _INDEX_ARN = re.compile(
-    r"^arn:aws[-a-z0-9]*:s3vectors:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
+    r"^arn:(?P<partition>aws[-a-z0-9]*):s3vectors:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
     r"bucket/(?P<bucket>[^/]+)/index/(?P<index>[^/]+)$"
 )
 _BUCKET_ARN = re.compile(
-    r"^arn:aws[-a-z0-9]*:s3vectors:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
+    r"^arn:(?P<partition>aws[-a-z0-9]*):s3vectors:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
     r"bucket/(?P<bucket>[^/]+)$"
 )
 
@@ -35,26 +37,41 @@ def is_bucket_arn(arn: str) -> bool:
     return _BUCKET_ARN.match(arn) is not None
 
 
-def parse_index_arn(arn: str, field_name: str = "indexArn") -> tuple[str, str, str]:
+@dataclass(frozen=True)
+class Arn:
+    partition: str
+    region: str
+    account: str
+    bucket: str
+    index: str | None  # None: a bucket ARN
+
+    def is_own(self, region: str) -> bool:
+        """Whether it names a resource of this emulator (its partition and account) in `region`;
+        the service finds nothing of another account or region."""
+        return (self.partition, self.account, self.region) == (PARTITION, c.ACCOUNT_ID, region)
+
+
+def parse_index_arn(arn: str, field_name: str = "indexArn") -> Arn:
     match = _INDEX_ARN.match(arn)
     if not match:
-        raise ValidationError(f"{field_name}: '{arn}' is not a vector index ARN", field_name)
+        raise ValidationError(f"Invalid index ARN: '{arn[:200]}'", field_name)
     validate_bucket_name(match["bucket"], field_name)
     validate_index_name(match["index"], field_name)
-    return match["region"], match["bucket"], match["index"]
+    return Arn(match["partition"], match["region"], match["account"], match["bucket"],
+               match["index"])
 
 
-def parse_bucket_arn(arn: str, field_name: str = "vectorBucketArn") -> tuple[str, str]:
+def parse_bucket_arn(arn: str, field_name: str = "vectorBucketArn") -> Arn:
     match = _BUCKET_ARN.match(arn)
     if not match:
-        raise ValidationError(f"{field_name}: '{arn}' is not a vector bucket ARN", field_name)
+        raise ValidationError(f"Invalid vector bucket ARN: '{arn[:200]}'", field_name)
     validate_bucket_name(match["bucket"], field_name)
-    return match["region"], match["bucket"]
+    return Arn(match["partition"], match["region"], match["account"], match["bucket"], None)
 
 
 @dataclass(frozen=True)
 class _NameRule:
-    what: str
+    invalid: str  # the text for a name with characters outside the rule
     low: int
     high: int
     pattern: re.Pattern[str]
@@ -62,28 +79,22 @@ class _NameRule:
 
     def check(self, name: str, field_name: str) -> None:
         if not self.low <= len(name) <= self.high:
-            raise ValidationError(
-                f"{field_name}: Invalid {self.what} '{name}': length {len(name)} is outside "
-                f"{self.low}-{self.high} characters",
-                field_name,
+            raise constraint_error(
+                field_name, f"have length {between(self.low, self.high)}", len(name)
             )
         if not self.pattern.match(name):
-            raise ValidationError(
-                f"{field_name}: Invalid {self.what} '{name}': only {self.allowed} are allowed, "
-                "and it must start and end with a letter or digit",
-                field_name,
-            )
+            raise ValidationError(self.invalid, field_name)
 
 
 _BUCKET_RULE = _NameRule(
-    "vector bucket name",
+    m.INVALID_BUCKET_NAME,
     c.BUCKET_NAME_MIN,
     c.BUCKET_NAME_MAX,
     re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$"),
     "lowercase letters, digits and '-'",
 )
 _INDEX_RULE = _NameRule(
-    "index name",
+    m.INVALID_INDEX_NAME,
     c.INDEX_NAME_MIN,
     c.INDEX_NAME_MAX,
     re.compile(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$"),

@@ -35,10 +35,27 @@ def test_bucket_name_at_limits_is_accepted(client: Any, name: str) -> None:
         client.delete_vector_bucket(vectorBucketName=name)
 
 
-@pytest.mark.parametrize("name", ["a" * 64, "Upper-case", "under_score", "-dash", "dash-"])
-def test_bucket_name_past_limits_is_validation_error(client: Any, name: str) -> None:
-    with pytest.raises(client.exceptions.ValidationException, match="vectorBucketName"):
+LENGTH_64 = (
+    "1 validation error detected. Value with length 64 at '/vectorBucketName' failed to satisfy "
+    "constraint: Member must have length between 3 and 63, inclusive"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("a" * 64, LENGTH_64),
+        ("Upper-case", "Invalid vector bucket name"),
+        ("under_score", "Invalid vector bucket name"),
+        ("-dash", "Invalid vector bucket name"),
+        ("dash-", "Invalid vector bucket name"),
+    ],
+)
+def test_bucket_name_past_limits_is_validation_error(client: Any, name: str, message: str) -> None:
+    with pytest.raises(client.exceptions.ValidationException) as caught:
         client.create_vector_bucket(vectorBucketName=name)
+    assert caught.value.response["Error"]["Message"] == message
+    assert caught.value.response["fieldList"][0]["path"] == "vectorBucketName"
 
 
 def test_bucket_name_too_short_rejected_by_service_too(server: Any) -> None:
@@ -53,7 +70,10 @@ def test_bucket_name_too_short_rejected_by_service_too(server: Any) -> None:
         urlopen(request)
     assert caught.value.code == 400
     assert caught.value.headers["x-amzn-ErrorType"] == "ValidationException"
-    assert "vectorBucketName" in json.loads(caught.value.read())["message"]
+    assert json.loads(caught.value.read())["message"] == (
+        "1 validation error detected. Value with length 2 at '/vectorBucketName' failed to "
+        "satisfy constraint: Member must have length between 3 and 63, inclusive"
+    )
 
 
 def test_missing_bucket_is_not_found(client: Any) -> None:
@@ -177,7 +197,10 @@ def test_non_filterable_keys_limit(client: Any, bucket: str) -> None:
 
 @pytest.mark.parametrize("name", ["ab", "a" * 64, "Idx", "idx_1", ".idx"])
 def test_index_name_limits(unchecked: Any, bucket: str, name: str) -> None:
-    with pytest.raises(unchecked.exceptions.ValidationException, match="indexName"):
+    length = f"Value with length {len(name)} at '/indexName'"
+    with pytest.raises(
+        unchecked.exceptions.ValidationException, match=f"{length}|Invalid index name"
+    ):
         unchecked.create_index(
             vectorBucketName=bucket,
             indexName=name,
@@ -237,28 +260,119 @@ def test_delete_index_then_not_found_and_bucket_not_empty_conflict(
         client.get_vector_bucket(vectorBucketName=bucket)
 
 
+INDEX_FORMS = "Must specify either indexArn or both vectorBucketName and indexName"
+BUCKET_FORMS = "Must specify either vectorBucketName or vectorBucketArn but not both"
+
+
 def test_index_reference_needs_arn_or_both_names(client: Any, make_index: IndexFactory) -> None:
     ref = make_index()
-    with pytest.raises(client.exceptions.ValidationException, match="indexArn"):
+    with pytest.raises(client.exceptions.ValidationException) as caught:
         client.get_index(vectorBucketName=ref["vectorBucketName"])
+    assert caught.value.response["Error"]["Message"] == INDEX_FORMS
     arn = client.get_index(**ref)["index"]["indexArn"]
-    # Both forms together (what LlamaIndex sends) are accepted when they name the same index.
-    assert client.get_index(indexArn=arn, **ref)["index"]["indexArn"] == arn
-    client.put_vectors(indexArn=arn, **ref, vectors=[{"key": "a", "data": {"float32": [1, 0, 0]}}])
-    found = client.query_vectors(indexArn=arn, **ref, topK=1, queryVector={"float32": [1, 0, 0]})
-    assert [v["key"] for v in found["vectors"]] == ["a"]
-    other = make_index()
-    with pytest.raises(client.exceptions.ValidationException, match="indexArn") as caught:
-        client.get_index(indexArn=arn, **other)
-    assert caught.value.response["fieldList"][0]["path"] == "indexArn"
+    assert client.get_index(indexArn=arn)["index"]["indexArn"] == arn
 
 
-def test_bucket_reference_accepts_both_forms_when_they_agree(client: Any, bucket: str) -> None:
+def test_index_reference_by_both_forms_is_refused_before_any_lookup(
+    client: Any, make_index: IndexFactory
+) -> None:
+    """As the service: 400 even when both forms name the same, existing index, and nothing is
+    done (ListVectors does not list, DeleteVectors does not delete)."""
+    ref = make_index()
+    arn = client.get_index(**ref)["index"]["indexArn"]
+    client.put_vectors(**ref, vectors=[{"key": "a", "data": {"float32": [1, 0, 0]}}])
+    calls = {
+        "get_index": {},
+        "list_vectors": {},
+        "get_vectors": {"keys": ["a"]},
+        "delete_vectors": {"keys": ["a"]},
+        "put_vectors": {"vectors": [{"key": "b", "data": {"float32": [0, 1, 0]}}]},
+        "query_vectors": {"topK": 1, "queryVector": {"float32": [1, 0, 0]}},
+        "delete_index": {},
+        "update_index_mode": {"indexMode": "ENHANCED"},
+    }
+    for both in (
+        {"indexArn": arn, **ref},
+        {"indexArn": arn, "indexName": ref["indexName"]},
+        {"indexArn": arn, "vectorBucketName": ref["vectorBucketName"]},
+        {"indexArn": arn.replace("/index/", "/index/x"), **ref},
+    ):
+        for operation, extra in calls.items():
+            with pytest.raises(client.exceptions.ValidationException) as caught:
+                getattr(client, operation)(**both, **extra)
+            assert caught.value.response["Error"]["Message"] == INDEX_FORMS, operation
+            assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    listed = client.list_vectors(**ref, returnData=False)["vectors"]
+    assert [v["key"] for v in listed] == ["a"]
+
+
+def test_bucket_reference_by_both_forms_is_refused(client: Any, bucket: str) -> None:
     arn = client.get_vector_bucket(vectorBucketName=bucket)["vectorBucket"]["vectorBucketArn"]
-    found = client.get_vector_bucket(vectorBucketName=bucket, vectorBucketArn=arn)
-    assert found["vectorBucket"]["vectorBucketArn"] == arn
-    with pytest.raises(client.exceptions.ValidationException, match="vectorBucketArn"):
-        client.get_vector_bucket(vectorBucketName="another-bucket", vectorBucketArn=arn)
+    assert client.get_vector_bucket(vectorBucketArn=arn)["vectorBucket"]["vectorBucketArn"] == arn
+    calls = {
+        "get_vector_bucket": {},
+        "delete_vector_bucket": {},
+        "list_indexes": {},
+        "get_vector_bucket_policy": {},
+        "delete_vector_bucket_policy": {},
+        "put_vector_bucket_policy": {"policy": "{}"},
+        "put_vector_bucket_default_index_mode": {"defaultIndexMode": "ENHANCED"},
+        "create_index": {
+            "indexName": unique("idx"),
+            "dataType": "float32",
+            "dimension": 3,
+            "distanceMetric": "cosine",
+        },
+    }
+    for name in (bucket, "another-bucket"):
+        for operation, extra in calls.items():
+            with pytest.raises(client.exceptions.ValidationException) as caught:
+                getattr(client, operation)(vectorBucketName=name, vectorBucketArn=arn, **extra)
+            assert caught.value.response["Error"]["Message"] == BUCKET_FORMS, operation
+    assert (
+        client.get_vector_bucket(vectorBucketName=bucket)["vectorBucket"]["vectorBucketArn"] == arn
+    )
+    assert client.list_indexes(vectorBucketName=bucket)["indexes"] == []
+
+
+def test_neither_bucket_form_is_refused(unchecked: Any) -> None:
+    with pytest.raises(unchecked.exceptions.ValidationException) as caught:
+        unchecked.get_vector_bucket()
+    assert caught.value.response["Error"]["Message"] == BUCKET_FORMS
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        (":123456789012:", ":999999999999:"),  # another account
+        (":us-east-1:", ":us-west-2:"),  # another region
+    ],
+)
+def test_an_arn_of_another_account_or_region_finds_nothing(
+    client: Any, make_index: IndexFactory, change: tuple[str, str]
+) -> None:
+    ref = make_index()
+    arn = client.get_index(**ref)["index"]["indexArn"]
+    bucket_arn = arn.split("/index/")[0]
+    with pytest.raises(client.exceptions.NotFoundException) as caught:
+        client.get_index(indexArn=arn.replace(*change))
+    assert caught.value.response["Error"]["Message"] == "The specified index could not be found"
+    with pytest.raises(client.exceptions.NotFoundException) as caught:
+        client.list_vectors(indexArn=arn.replace(*change))
+    with pytest.raises(client.exceptions.NotFoundException) as caught:
+        client.list_indexes(vectorBucketArn=bucket_arn.replace(*change))
+    assert caught.value.response["Error"]["Message"] == (
+        "The specified vector bucket could not be found"
+    )
+    with pytest.raises(client.exceptions.NotFoundException):
+        client.list_tags_for_resource(resourceArn=arn.replace(*change))
+
+
+def test_an_arn_of_another_partition_is_refused(client: Any, make_index: IndexFactory) -> None:
+    ref = make_index()
+    arn = client.get_index(**ref)["index"]["indexArn"]
+    with pytest.raises(client.exceptions.NotFoundException):
+        client.get_index(indexArn=arn.replace("arn:aws:", "arn:aws-cn:"))
 
 
 def test_bucket_policy_roundtrip(client: Any, bucket: str) -> None:
@@ -331,5 +445,5 @@ def test_non_filterable_key_name_length(client: Any, bucket: str, key: str, ok: 
     if ok:
         client.create_index(**kwargs)
     else:
-        with pytest.raises(client.exceptions.ValidationException, match="1-63"):
+        with pytest.raises(client.exceptions.ValidationException, match="between 1 and 63"):
             client.create_index(**kwargs)

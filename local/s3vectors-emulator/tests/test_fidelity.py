@@ -179,12 +179,22 @@ def post_raw(url: str, operation: str, data: bytes) -> tuple[int, dict[str, str]
         return error.code, dict(error.headers), json.loads(error.read())
 
 
-def test_both_index_forms_are_accepted_raw(server: ServerHandle, make_index: IndexFactory) -> None:
+def test_both_index_forms_are_refused_raw(server: ServerHandle, make_index: IndexFactory) -> None:
     ref = make_index()
     bucket_arn = f"arn:aws:s3vectors:us-east-1:123456789012:bucket/{ref['vectorBucketName']}"
     arn = f"{bucket_arn}/index/{ref['indexName']}"
-    status, _, answer = post(server.url, "GetIndex", {**ref, "indexArn": arn})
-    assert status == 200 and answer["index"]["indexArn"] == arn
+    status, headers, answer = post(server.url, "GetIndex", {**ref, "indexArn": arn})
+    assert (status, headers["x-amzn-ErrorType"]) == (400, "ValidationException")
+    assert answer["message"] == (
+        "Must specify either indexArn or both vectorBucketName and indexName"
+    )
+    status, _, answer = post(
+        server.url,
+        "GetVectorBucket",
+        {"vectorBucketName": ref["vectorBucketName"], "vectorBucketArn": bucket_arn},
+    )
+    assert status == 400
+    assert answer["message"].endswith("vectorBucketName or vectorBucketArn but not both")
 
 
 def test_an_operation_missing_from_the_installed_model_is_a_startup_error() -> None:

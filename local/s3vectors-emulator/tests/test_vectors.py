@@ -100,7 +100,10 @@ def test_wrong_dimension_is_rejected_and_batch_is_atomic(
     client: Any, make_index: IndexFactory
 ) -> None:
     ref = make_index()
-    with pytest.raises(client.exceptions.ValidationException, match=r"'bad'.*dimension 2.*3"):
+    with pytest.raises(
+        client.exceptions.ValidationException,
+        match=r": Invalid record for key 'bad': vector must have length 3, but has length 2$",
+    ):
         client.put_vectors(**ref, vectors=[vec("good", [1, 0, 0]), vec("bad", [1, 0])])
     assert count_vectors(client, ref) == 0
 
@@ -140,7 +143,10 @@ def test_non_numeric_data_is_rejected(
 def test_metadata_key_count_limit(client: Any, make_index: IndexFactory) -> None:
     ref = make_index()
     client.put_vectors(**ref, vectors=[vec("a", [1, 0, 0], {f"k{i}": i for i in range(50)})])
-    with pytest.raises(client.exceptions.ValidationException, match=r"51 metadata keys.*50"):
+    with pytest.raises(
+        client.exceptions.ValidationException,
+        match=r"Invalid record for key .*at most 50 keys, but has 51",
+    ):
         client.put_vectors(**ref, vectors=[vec("b", [1, 0, 0], {f"k{i}": i for i in range(51)})])
     assert count_vectors(client, ref) == 1
 
@@ -155,7 +161,8 @@ def test_filterable_metadata_limit(client: Any, make_index: IndexFactory) -> Non
     ref = make_index()
     client.put_vectors(**ref, vectors=[vec("a", [1, 0, 0], _sized(2048))])
     with pytest.raises(
-        client.exceptions.ValidationException, match=r"2049 bytes.*2048.*nonFilterable"
+        client.exceptions.ValidationException,
+        match=r"Invalid record for key .*Filterable metadata .*2048 bytes, but has 2049.*nonFilterable",
     ):
         client.put_vectors(**ref, vectors=[vec("b", [1, 0, 0], _sized(2049))])
     assert count_vectors(client, ref) == 1
@@ -166,7 +173,10 @@ def test_total_metadata_limit_with_non_filterable_keys(
 ) -> None:
     ref = make_index(non_filterable=["body"])
     client.put_vectors(**ref, vectors=[vec("a", [1, 0, 0], _sized(40960, "body"))])
-    with pytest.raises(client.exceptions.ValidationException, match=r"40961 bytes.*40960"):
+    with pytest.raises(
+        client.exceptions.ValidationException,
+        match=r"Invalid record for key .*40960 bytes, but has 40961",
+    ):
         client.put_vectors(**ref, vectors=[vec("b", [1, 0, 0], _sized(40961, "body"))])
     assert count_vectors(client, ref) == 1
 

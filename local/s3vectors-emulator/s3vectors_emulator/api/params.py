@@ -1,10 +1,11 @@
-"""Typed accessors for request fields: each failure is a ValidationError naming the field."""
+"""Typed accessors for request fields: each failure is a ValidationError naming the field, in the
+service's constraint text (exceptions.constraint_error)."""
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from s3vectors_emulator.exceptions import ValidationError
+from s3vectors_emulator.exceptions import between, constraint_error
 
 Body = dict[str, Any]
 T = TypeVar("T")
@@ -15,10 +16,10 @@ def _given(body: Body, name: str, required: bool, kind: type[T], what: str) -> T
     value = body.get(name)
     if value is None:
         if required:
-            raise ValidationError(f"{name}: is required", name)
+            raise constraint_error(name, "not be null")
         return None
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise ValidationError(f"{name}: must be {what}", name)
+        raise constraint_error(name, f"be {what}")
     return value
 
 
@@ -29,8 +30,7 @@ def string(
     if value is None:
         return None
     if len(value) < min_len or (max_len is not None and len(value) > max_len):
-        limit = f"{min_len}-{max_len}" if max_len is not None else f"at least {min_len}"
-        raise ValidationError(f"{name}: length {len(value)} is outside {limit} characters", name)
+        raise constraint_error(name, f"have length {between(min_len, max_len)}", len(value))
     return value
 
 
@@ -46,7 +46,7 @@ def integer(
     if value is None:
         return None
     if (low is not None and value < low) or (high is not None and value > high):
-        raise ValidationError(f"{name}: {value} is outside the range {low}-{high}", name)
+        raise constraint_error(name, f"be {between(low, high)}")
     return value
 
 
@@ -68,9 +68,7 @@ def array(
     if value is None:
         return None
     if len(value) < low or (high is not None and len(value) > high):
-        raise ValidationError(
-            f"{name}: {len(value)} items is outside the allowed {low}-{high} per request", name
-        )
+        raise constraint_error(name, f"have length {between(low, high)}", len(value))
     return value
 
 
@@ -82,5 +80,5 @@ def string_map(body: Body, name: str) -> dict[str, str]:
     value = obj(body, name) or {}
     for key, item in value.items():
         if not isinstance(item, str):
-            raise ValidationError(f"{name}: value of '{key}' must be a string", name)
+            raise constraint_error(f"{name}.{key}", "be a string")
     return value

@@ -1,14 +1,18 @@
-"""Which bucket or index a request names: by ARN, by name, or both (then they must agree).
+"""Which bucket or index a request names: by ARN or by name, never both (as the service).
 
-Checked before any lookup, so a malformed name is a 400 whatever exists.
+Checked before any lookup: a request that names an index both by ARN and by bucket + name (or a
+bucket both by name and by ARN), or by neither, is a 400 with the service's text whatever
+exists; a malformed name is a 400 too. An ARN of another partition, account or region names
+nothing this emulator holds: 404, with the service's not-found text.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from s3vectors_emulator import messages as m
 from s3vectors_emulator.api import params as p
-from s3vectors_emulator.exceptions import ValidationError
+from s3vectors_emulator.exceptions import NotFoundError, ValidationError
 from s3vectors_emulator.names import (
     parse_bucket_arn,
     parse_index_arn,
@@ -20,53 +24,36 @@ Body = dict[str, Any]
 
 
 def bucket_ref(region: str, body: Body) -> tuple[str, str]:
-    """(region, bucket) named by vectorBucketArn or vectorBucketName.
-
-    Both may be sent (the model marks neither required); they must then name the same bucket.
-    """
+    """(region, bucket) named by exactly one of vectorBucketName and vectorBucketArn."""
     name = p.string(body, "vectorBucketName")
     arn = p.string(body, "vectorBucketArn")
-    if name is None and arn is None:
-        raise ValidationError(
-            "vectorBucketName/vectorBucketArn: give one of them", "vectorBucketName"
-        )
+    if (name is None) == (arn is None):
+        raise ValidationError(m.BUCKET_FORMS, "vectorBucketName")
     if name is not None:
         validate_bucket_name(name)
-    if arn is None:
-        assert name is not None
         return region, name
-    arn_region, arn_bucket = parse_bucket_arn(arn)
-    if name is not None and name != arn_bucket:
-        raise ValidationError(
-            f"vectorBucketArn: names bucket '{arn_bucket}' but vectorBucketName is '{name}'",
-            "vectorBucketArn",
-        )
-    return arn_region, arn_bucket
+    assert arn is not None
+    parsed = parse_bucket_arn(arn)
+    if not parsed.is_own(region):
+        raise NotFoundError(m.BUCKET_NOT_FOUND)
+    return region, parsed.bucket
 
 
 def index_ref(region: str, body: Body) -> tuple[str, str, str]:
-    """(region, bucket, index) named by indexArn or vectorBucketName + indexName.
-
-    Both forms may be sent together (LlamaIndex does); they must then name the same index.
-    """
+    """(region, bucket, index) named by indexArn alone, or by vectorBucketName + indexName."""
     arn = p.string(body, "indexArn")
     bucket = p.string(body, "vectorBucketName")
     name = p.string(body, "indexName")
-    if bucket is not None:
-        validate_bucket_name(bucket)
-    if name is not None:
-        validate_index_name(name)
+    by_name = bucket is not None and name is not None
+    if (arn is None) != by_name or (arn is not None and (bucket, name) != (None, None)):
+        raise ValidationError(m.INDEX_FORMS, "indexArn")
     if arn is None:
-        if bucket is None or name is None:
-            raise ValidationError(
-                "indexArn: give indexArn, or both vectorBucketName and indexName", "indexArn"
-            )
+        assert bucket is not None and name is not None
+        validate_bucket_name(bucket)
+        validate_index_name(name)
         return region, bucket, name
-    arn_region, arn_bucket, arn_index = parse_index_arn(arn)
-    if bucket not in (None, arn_bucket) or name not in (None, arn_index):
-        raise ValidationError(
-            f"indexArn: names index '{arn_index}' in bucket '{arn_bucket}', which differs "
-            "from the vectorBucketName/indexName sent with it",
-            "indexArn",
-        )
-    return arn_region, arn_bucket, arn_index
+    parsed = parse_index_arn(arn)
+    if not parsed.is_own(region):
+        raise NotFoundError(m.INDEX_NOT_FOUND)
+    assert parsed.index is not None
+    return region, parsed.bucket, parsed.index

@@ -13,7 +13,6 @@ from typing import Any
 
 from s3vectors_emulator import constants as c
 from s3vectors_emulator.api import params as p
-from s3vectors_emulator.api import tokens
 from s3vectors_emulator.api.refs import bucket_ref, index_ref
 from s3vectors_emulator.api.vector_json import float32_block
 from s3vectors_emulator.backend.models import EmulatorState, VectorIndex
@@ -74,7 +73,13 @@ def get_vector_bucket(state: EmulatorState, req: Request) -> Body:
     return {"vectorBucket": state.bucket(*bucket_ref(req.region, req.body)).describe()}
 
 
-def _listed(body: Body, member: str, items: list[Any], summary: Callable[[Any], Body]) -> Body:
+def _listed(
+    state: EmulatorState,
+    body: Body,
+    member: str,
+    items: list[Any],
+    summary: Callable[[Any], Body],
+) -> Body:
     """One page of a list by name (ListVectorBuckets, ListIndexes): `items` sorted by name."""
     limit = p.integer_or(
         body,
@@ -85,20 +90,21 @@ def _listed(body: Body, member: str, items: list[Any], summary: Callable[[Any], 
     )
     token = p.string(body, "nextToken", min_len=1, max_len=512)
     if token is not None:
-        after = tokens.decode(token).get("after")
+        after = state.list_tokens.decode(token).get("after")
         if not isinstance(after, str):
             raise ValidationError("nextToken: invalid token", "nextToken")
         items = [i for i in items if i.name > after]
     page = items[:limit]
     out: Body = {member: [summary(i) for i in page]}
     if len(items) > limit:
-        out["nextToken"] = tokens.encode({"after": page[-1].name})
+        out["nextToken"] = state.list_tokens.encode({"after": page[-1].name})
     return out
 
 
 def list_vector_buckets(state: EmulatorState, req: Request) -> Body:
     prefix = p.string(req.body, "prefix", min_len=1, max_len=63)
     return _listed(
+        state,
         req.body,
         "vectorBuckets",
         state.list_buckets(req.region, prefix),
@@ -223,6 +229,7 @@ def list_indexes(state: EmulatorState, req: Request) -> Body:
     if prefix:
         found = [i for i in found if i.name.startswith(prefix)]
     return _listed(
+        state,
         req.body,
         "indexes",
         found,
@@ -371,7 +378,7 @@ def list_vectors(state: EmulatorState, req: Request) -> Body:
     after = None
     token = p.string(body, "nextToken", min_len=1, max_len=c.NEXT_TOKEN_MAX)
     if token is not None:
-        decoded = tokens.decode(token)
+        decoded = state.list_tokens.decode(token)
         if (
             decoded.get("sc") != count
             or decoded.get("si") != segment
@@ -387,7 +394,7 @@ def list_vectors(state: EmulatorState, req: Request) -> Body:
     rows, last = index.list_page(count, segment, after, limit, row_bytes)
     out: Body = {"vectors": [_vector_out(index, r, with_data, with_meta) for r in rows]}
     if last is not None:
-        out["nextToken"] = tokens.encode(
+        out["nextToken"] = state.list_tokens.encode(
             {"ix": index.arn, "sc": count, "si": segment, "after": last}
         )
     return out

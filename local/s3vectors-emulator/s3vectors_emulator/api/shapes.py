@@ -6,7 +6,9 @@ and patterns (matched against the whole value). It runs before any lookup, so a 
 request is a 400 ValidationException whatever resources it names. Rules that the model does not
 carry (naming characters, topK <= 10,000, metadata sizes, ...) stay in the handlers.
 
-A fieldList path names members with dots, list items by position: `vectors[0].key`.
+The message is the service's (`1 validation error detected. Value ... at '/member' failed to
+satisfy constraint: Member must ...`, exceptions.constraint_error); a fieldList path names members
+with dots, list items by position: `vectors[0].key`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import botocore
 from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
 from botocore.session import Session
 
-from s3vectors_emulator.exceptions import ValidationError
+from s3vectors_emulator.exceptions import between, constraint_error
 
 Check = Callable[[Any], None]
 
@@ -62,9 +64,10 @@ class _Invalid(Exception):
     """A failed check; parents add their step to `steps` (innermost first) as it propagates,
     so no path string is built while checking a valid request."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, constraint: str, length: int | None = None) -> None:
+        super().__init__(constraint)
+        self.constraint = constraint  # completes "Member must ..."
+        self.length = length  # the size of the value, for length constraints
         self.steps: list[str] = []
 
     def path(self) -> str:
@@ -98,19 +101,15 @@ def _compile(shape: Shape) -> Check:
     if kind in ("integer", "long"):
         return _integer(low, high)
     if kind == "boolean":
-        return _typed(lambda v: isinstance(v, bool), "must be a boolean")
+        return _typed(lambda v: isinstance(v, bool), "be a boolean")
     if kind in ("float", "double"):
         return _typed(
             lambda v: isinstance(v, int | float | str) and not isinstance(v, bool),
-            "must be a number",
+            "be a number",
         )
     if kind == "timestamp":
-        return _typed(lambda v: isinstance(v, int | float | str), "must be a timestamp")
+        return _typed(lambda v: isinstance(v, int | float | str), "be a timestamp")
     raise ValueError(f"shape type {kind!r} of {shape.name} is not handled by shapes.py")
-
-
-def _bounds(low: int | None, high: int | None) -> str:
-    return f"{'unbounded' if low is None else low}-{'unbounded' if high is None else high}"
 
 
 def _outside(size: int, low: int | None, high: int | None) -> bool:
@@ -133,13 +132,13 @@ def _string(shape: Shape, low: int | None, high: int | None) -> Check:
 
     def check(value: Any) -> None:
         if type(value) is not str:
-            raise _Invalid("must be a string")
+            raise _Invalid("be a string")
         if enum is not None and value not in enum:
-            raise _Invalid(f"'{value[:80]}' is not one of {', '.join(enum)}")
+            raise _Invalid(f"satisfy enum value set: [{', '.join(enum)}]")
         if sized and _outside(len(value), low, high):
-            raise _Invalid(f"length {len(value)} is outside {_bounds(low, high)} characters")
+            raise _Invalid(f"have length {between(low, high)}", len(value))
         if matches is not None and not matches(value):
-            raise _Invalid(f"'{value[:80]}' does not match the pattern {pattern}")
+            raise _Invalid(f"satisfy regular expression pattern: {pattern}")
 
     return check
 
@@ -147,9 +146,9 @@ def _string(shape: Shape, low: int | None, high: int | None) -> Check:
 def _integer(low: int | None, high: int | None) -> Check:
     def check(value: Any) -> None:
         if type(value) is not int:
-            raise _Invalid("must be an integer")
+            raise _Invalid("be an integer")
         if _outside(value, low, high):
-            raise _Invalid(f"{value} is outside the range {_bounds(low, high)}")
+            raise _Invalid(f"be {between(low, high)}")
 
     return check
 
@@ -162,9 +161,9 @@ def _list(shape: ListShape, low: int | None, high: int | None) -> Check:
 
     def check(value: Any) -> None:
         if type(value) is not list and type(value).__name__ != "ndarray":
-            raise _Invalid("must be an array")
+            raise _Invalid("be an array")
         if sized and _outside(len(value), low, high):
-            raise _Invalid(f"{len(value)} items is outside the allowed {_bounds(low, high)}")
+            raise _Invalid(f"have length {between(low, high)}", len(value))
         if element is None:
             return
         i = 0
@@ -183,9 +182,9 @@ def _map(shape: MapShape, low: int | None, high: int | None) -> Check:
 
     def check(value: Any) -> None:
         if not isinstance(value, dict):
-            raise _Invalid("must be a JSON object")
+            raise _Invalid("be a JSON object")
         if _outside(len(value), low, high):
-            raise _Invalid(f"{len(value)} entries is outside the allowed {_bounds(low, high)}")
+            raise _Invalid(f"have length {between(low, high)}", len(value))
         for key, item in value.items():
             key_check(key)  # a bad key or value is reported at the map member itself
             value_check(item)
@@ -204,10 +203,10 @@ def _structure(shape: StructureShape) -> Check:
 
     def check(value: Any) -> None:
         if type(value) is not dict:
-            raise _Invalid("must be a JSON object")
+            raise _Invalid("be a JSON object")
         for name in required:
             if value.get(name) is None:
-                invalid = _Invalid("is required")
+                invalid = _Invalid("not be null")
                 invalid.steps.append(name)
                 raise invalid
         present = 0
@@ -222,7 +221,7 @@ def _structure(shape: StructureShape) -> Check:
             invalid.steps.append(name)
             raise
         if union and present != 1:
-            raise _Invalid(f"must set exactly one of {', '.join(names)}")
+            raise _Invalid(f"set exactly one of {', '.join(names)}")
 
     return check
 
@@ -253,7 +252,7 @@ def validate_input(operation: str, body: dict[str, Any]) -> None:
         operation_checker(operation)(body)
     except _Invalid as invalid:
         path = invalid.path() or "request"
-        raise ValidationError(f"{path}: {invalid.message}", path) from None
+        raise constraint_error(path, invalid.constraint, invalid.length) from None
 
 
 def operation_names() -> list[str]:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from s3vectors_emulator import messages as m
 from s3vectors_emulator.exceptions import ValidationError
 
 try:
@@ -158,6 +159,12 @@ def _is_row(value: Any) -> bool:
     return isinstance(value, dict) and isinstance(value.get("float32"), np.ndarray)
 
 
+def _wrong_length(field: str, label: str, dimension: int, length: int) -> str:
+    if field == "vectors":
+        return m.wrong_length(label, dimension, length)
+    return f"Invalid {field}: vector must have length {dimension}, but has length {length}"
+
+
 def float32_block(
     items: list[tuple[str, Any]], dimension: int, field: str, may_hold_booleans: bool = True
 ) -> np.ndarray[Any, Any]:
@@ -177,11 +184,7 @@ def float32_block(
         if not isinstance(values, list | np.ndarray):  # ndarray: from the fast path
             raise ValidationError(f"{field}: '{label}' data.float32 must be an array", field)
         if len(values) != dimension:
-            raise ValidationError(
-                f"{field}: '{label}' has dimension {len(values)}, but the index dimension is "
-                f"{dimension}",
-                field,
-            )
+            raise ValidationError(_wrong_length(field, label, dimension, len(values)), field)
         rows.append(values)
         numpy_rows += isinstance(values, np.ndarray)
     # The fast path turns every float32 array of a body into a row, so rows are all numpy or none.

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from s3vectors_emulator import constants as c
+from s3vectors_emulator import messages as m
 from s3vectors_emulator.backend.backfill import add_text_configs
 from s3vectors_emulator.backend.locking import ReadWriteLock
+from s3vectors_emulator.backend.pagetokens import TokenStore
 from s3vectors_emulator.backend.querypages import QueryPages
 from s3vectors_emulator.backend.vectorindex import VectorIndex
 from s3vectors_emulator.exceptions import ConflictError, NotFoundError, ValidationError
@@ -82,7 +84,7 @@ class VectorBucket:
 
     def get_policy(self) -> str:
         if self.policy is None:
-            raise NotFoundError(f"The vector bucket '{self.name}' has no bucket policy")
+            raise NotFoundError(m.POLICY_NOT_FOUND)
         return self.policy
 
 
@@ -94,6 +96,7 @@ class EmulatorState:
         self.buckets: dict[tuple[str, str], VectorBucket] = {}
         self.tags: dict[str, dict[str, str]] = {}
         self.query_pages = QueryPages()
+        self.list_tokens = TokenStore()
         # Settings of the emulator (Emulator's options):
         # the --classic-buckets switch: new buckets are dated before 2026-09-30, CLASSIC default;
         self.classic_buckets = False
@@ -108,31 +111,35 @@ class EmulatorState:
             self.buckets.clear()
             self.tags.clear()
             self.query_pages = QueryPages()
+            self.list_tokens = TokenStore()
 
     # ---- lookups ------------------------------------------------------------------------------
 
     def bucket(self, region: str, name: str) -> VectorBucket:
         found = self.buckets.get((region, name))
         if found is None:
-            raise NotFoundError(f"The specified vector bucket could not be found: '{name}'")
+            raise NotFoundError(m.BUCKET_NOT_FOUND)
         return found
 
     def index(self, region: str, bucket: str, name: str) -> VectorIndex:
-        found = self.bucket(region, bucket).indexes.get(name)
+        # A missing bucket is reported as a missing index, as the service does.
+        holder = self.buckets.get((region, bucket))
+        found = holder.indexes.get(name) if holder is not None else None
         if found is None:
-            raise NotFoundError(
-                f"The specified index could not be found: '{name}' in vector bucket '{bucket}'"
-            )
+            raise NotFoundError(m.INDEX_NOT_FOUND)
         return found
 
     def resource_exists(self, arn: str) -> bool:
         """Whether the bucket or index ARN names a live resource; a malformed ARN is a 400."""
         if is_index_arn(arn):
-            region, bucket, index = parse_index_arn(arn, "resourceArn")
-            found = self.buckets.get((region, bucket))
-            return found is not None and index in found.indexes
+            parsed = parse_index_arn(arn, "resourceArn")
+            found = self.buckets.get((parsed.region, parsed.bucket))
+            return parsed.is_own(parsed.region) and found is not None and (
+                parsed.index in found.indexes
+            )
         if is_bucket_arn(arn):
-            return (parse_bucket_arn(arn, "resourceArn")) in self.buckets
+            parsed = parse_bucket_arn(arn, "resourceArn")
+            return parsed.is_own(parsed.region) and (parsed.region, parsed.bucket) in self.buckets
         raise ValidationError(
             f"resourceArn: '{arn[:200]}' is not a vector bucket or vector index ARN", "resourceArn"
         )
@@ -144,7 +151,7 @@ class EmulatorState:
     ) -> VectorBucket:
         validate_bucket_name(name)
         if (region, name) in self.buckets:
-            raise ConflictError(f"A vector bucket with the name '{name}' already exists")
+            raise ConflictError(m.BUCKET_EXISTS)
         bucket = VectorBucket(region=region, name=name, encryption=encryption)
         if self.classic_buckets:
             bucket.creation_time = min(bucket.creation_time, c.CLASSIC_CUTOFF_EPOCH - 86400.0)
@@ -157,10 +164,7 @@ class EmulatorState:
     def delete_bucket(self, region: str, name: str) -> None:
         bucket = self.bucket(region, name)
         if bucket.indexes:
-            raise ConflictError(
-                f"The vector bucket '{name}' is not empty: delete its {len(bucket.indexes)} "
-                "index(es) first"
-            )
+            raise ConflictError(m.BUCKET_NOT_EMPTY)
         del self.buckets[(region, name)]
         self.tags.pop(bucket.arn, None)
 
@@ -187,9 +191,7 @@ class EmulatorState:
         validate_index_name(name)
         bucket = self.bucket(region, bucket_name)
         if name in bucket.indexes:
-            raise ConflictError(
-                f"An index with the name '{name}' already exists in vector bucket '{bucket_name}'"
-            )
+            raise ConflictError(m.INDEX_EXISTS)
         index = VectorIndex(
             region=region,
             bucket_name=bucket_name,
@@ -265,7 +267,7 @@ class EmulatorState:
 
     def _require_resource(self, arn: str) -> None:
         if not self.resource_exists(arn):
-            raise NotFoundError(f"The specified resource could not be found: '{arn}'")
+            raise NotFoundError(m.RESOURCE_NOT_FOUND)
 
     def tag(self, arn: str, tags: dict[str, str]) -> None:
         self._require_resource(arn)

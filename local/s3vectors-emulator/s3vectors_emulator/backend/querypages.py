@@ -8,15 +8,14 @@ costs little until its pages are read.
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
-import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from s3vectors_emulator import constants as c
-from s3vectors_emulator.api import tokens
 from s3vectors_emulator.exceptions import ValidationError
 
 Rows = list[dict[str, Any]]
@@ -55,7 +54,7 @@ class QueryPages:
 
     def store(self, fingerprint: str, rows: ResultSet) -> str:
         """Keep the rest of a query's rows; the token that fetches them."""
-        token = tokens.encode({"q": uuid.uuid4().hex})
+        token = secrets.token_urlsafe(24)  # opaque: the rows stay on the server
         now = time.monotonic()
         with self._lock:
             for stale in [t for t, pg in self._pages.items() if pg.expires < now]:
@@ -67,7 +66,6 @@ class QueryPages:
 
     def take(self, token: str, fingerprint: str) -> ResultSet:
         """The rows a token stands for; a token of another query is refused and kept."""
-        tokens.decode(token)
         with self._lock:
             pages = self._pages.pop(token, None)
         if pages is None or pages.expires < time.monotonic():

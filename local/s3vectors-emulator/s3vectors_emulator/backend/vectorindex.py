@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from s3vectors_emulator import codec
 from s3vectors_emulator import constants as c
+from s3vectors_emulator import messages as m
 from s3vectors_emulator.backend.columns import ColumnCache, filter_mask
 from s3vectors_emulator.exceptions import ValidationError
 from s3vectors_emulator.names import index_arn
@@ -139,7 +140,7 @@ class VectorIndex:
             if zero
             else "contains NaN or infinity (or a value outside float32 range)"
         )
-        raise ValidationError(f"vectors: vector '{keys[row]}' {reason}", "vectors")
+        raise ValidationError(m.invalid_record(keys[row], f"vector {reason}"), "vectors")
 
     def check_query(self, block: F32) -> None:
         bad = self._first_unusable(block)
@@ -156,8 +157,11 @@ class VectorIndex:
         where = "vectors.metadata"
         if len(metadata) > c.METADATA_KEYS_MAX:
             raise ValidationError(
-                f"{where}: vector '{key}' has {len(metadata)} metadata keys, more than the "
-                f"limit of {c.METADATA_KEYS_MAX}",
+                m.invalid_record(
+                    key,
+                    f"Metadata must have at most {c.METADATA_KEYS_MAX} keys, but has "
+                    f"{len(metadata)}",
+                ),
                 where,
             )
         for name, value in metadata.items():
@@ -169,8 +173,11 @@ class VectorIndex:
         total = metadata_bytes(metadata)
         if total > c.METADATA_TOTAL_BYTES_MAX:
             raise ValidationError(
-                f"{where}: vector '{key}' has {total} bytes of metadata, more than the limit of "
-                f"{c.METADATA_TOTAL_BYTES_MAX} bytes (40 KB)",
+                m.invalid_record(
+                    key,
+                    f"Metadata must have at most {c.METADATA_TOTAL_BYTES_MAX} bytes, but has "
+                    f"{total}",
+                ),
                 where,
             )
         size = total
@@ -179,9 +186,11 @@ class VectorIndex:
             size = metadata_bytes(filterable)
         if size > c.METADATA_FILTERABLE_BYTES_MAX:
             raise ValidationError(
-                f"{where}: vector '{key}' has {size} bytes of filterable metadata, more than the "
-                f"limit of {c.METADATA_FILTERABLE_BYTES_MAX} bytes (2 KB); declare large keys in "
-                "nonFilterableMetadataKeys when creating the index",
+                m.invalid_record(
+                    key,
+                    f"Filterable metadata must have at most {c.METADATA_FILTERABLE_BYTES_MAX} "
+                    f"bytes, but has {size} (declare large keys in nonFilterableMetadataKeys)",
+                ),
                 where,
             )
 
