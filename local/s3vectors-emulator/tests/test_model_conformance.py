@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.error import HTTPError
+from urllib.parse import quote, urlencode
 from urllib.request import Request, urlopen
 
 import botocore.session
@@ -459,11 +461,57 @@ def test_each_model_constraint_is_a_validation_error(
     paths = [field["path"] for field in fields]
     last = [p.split(".")[-1].split("[")[0] for p in paths]
     assert violation.member in last, (paths, message)
+    assert re.fullmatch(message_form(violation), message), (violation.constraint, message)
+
+
+_BOUNDS = r"(between \d+ and \d+, inclusive|greater than or equal to \d+|less than or equal to \d+)"
+# The service's form (s3vectors-facts 1.4a): "1 validation error detected. Value [with length N]
+# at '/path/to/member' failed to satisfy constraint: Member must ...".
+_MUST = {
+    "required": ("Value", "not be null"),
+    "min-length": ("Value with length \\d+", f"have length {_BOUNDS}"),
+    "max-length": ("Value with length \\d+", f"have length {_BOUNDS}"),
+    "min-items": ("Value with length \\d+", f"have length {_BOUNDS}"),
+    "max-items": ("Value with length \\d+", f"have length {_BOUNDS}"),
+    "min": ("Value", f"be {_BOUNDS}"),
+    "max": ("Value", f"be {_BOUNDS}"),
+    "enum": ("Value", r"satisfy enum value set: \[[^\]]+\]"),
+    "pattern": ("Value", "satisfy regular expression pattern: .+"),
+}
+
+
+def message_form(violation: Violation) -> str:
+    value, must = _MUST[violation.constraint]
+    return (
+        f"1 validation error detected\\. {value} at "
+        f"'(/[^/']+)*/{re.escape(violation.member)}(/\\d+)?' "
+        f"failed to satisfy constraint: Member must {must}"
+    )
+
+
+def test_message_form_is_the_services() -> None:
+    """The form above matches the service's own texts (facts 1.4a)."""
+    known = {
+        "min-length": "1 validation error detected. Value with length 2 at '/vectorBucketName' "
+        "failed to satisfy constraint: Member must have length between 3 and 63, inclusive",
+        "max": "1 validation error detected. Value at '/dimension' failed to satisfy constraint: "
+        "Member must be between 1 and 4096, inclusive",
+        "enum": "1 validation error detected. Value at '/distanceMetric' failed to satisfy "
+        "constraint: Member must satisfy enum value set: [euclidean, cosine]",
+    }
+    members = {"min-length": "vectorBucketName", "max": "dimension", "enum": "distanceMetric"}
+    for constraint, text in known.items():
+        violation = Violation("CreateIndex", (), None, members[constraint], constraint)
+        assert re.fullmatch(message_form(violation), text), text
 
 
 def _raw(url: str, operation: str, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     http = MODEL.operation_model(operation).http
-    uri = http["requestUri"].replace("{resourceArn}", "")
+    arn = request.get("resourceArn")
+    uri = http["requestUri"].replace("{resourceArn}", quote(arn, safe="") if arn else "")
+    keys = request.get("tagKeys")
+    if http["method"] == "DELETE" and keys is not None:  # UntagResource: keys in the query
+        uri = uri.split("?")[0] + "?" + urlencode([("tagKeys", key) for key in keys])
     data = None if http["method"] in ("GET", "DELETE") else json.dumps(request).encode()
     try:
         with urlopen(Request(f"{url}{uri}", data=data, method=http["method"])) as answer:

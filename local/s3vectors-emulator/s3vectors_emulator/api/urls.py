@@ -77,9 +77,11 @@ def resolve(method: str, path: str, query: Mapping[str, list[str]]) -> tuple[str
     if path.startswith(TAGS_PATH):
         for name, route in ROUTES.items():
             if route.tags_method == method:
-                args: dict[str, Any] = {"resourceArn": unquote(path[len(TAGS_PATH) :])}
-                if method == "DELETE":
-                    args["tagKeys"] = list(query.get("tagKeys", []))
+                # Members absent from the URL stay absent: the model check then names them.
+                arn = unquote(path[len(TAGS_PATH) :])
+                args: dict[str, Any] = {"resourceArn": arn} if arn else {}
+                if method == "DELETE" and "tagKeys" in query:
+                    args["tagKeys"] = list(query["tagKeys"])
                 return name, args
     elif method == "POST" and path.strip("/") in ROUTES:
         return path.strip("/"), {}

@@ -140,9 +140,7 @@ class EmulatorState:
         if is_bucket_arn(arn):
             parsed = parse_bucket_arn(arn, "resourceArn")
             return parsed.is_own(parsed.region) and (parsed.region, parsed.bucket) in self.buckets
-        raise ValidationError(
-            f"resourceArn: '{arn[:200]}' is not a vector bucket or vector index ARN", "resourceArn"
-        )
+        raise ValidationError(f"Invalid resource ARN: '{arn[:200]}'", "resourceArn")
 
     # ---- buckets ------------------------------------------------------------------------------
 
