@@ -1,4 +1,4 @@
-"""Benchmark of the emulator's full-text engine (s3vectors_emulator.search.text): BM25 search latency.
+"""Benchmark of the emulator's full-text engine (s3vectors_emulator.search.text): BM25 latency.
 
 Builds one English `TextField` over 100,000 synthetic product descriptions (deterministic:
 a Zipf-distributed vocabulary of made-up words, no downloads), then times searches of 1-3 word

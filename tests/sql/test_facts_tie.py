@@ -1,7 +1,8 @@
 """Facts written once per language, tied together: every test here fails when one copy changes.
 
 - Limits: every row of s3vl.limits() against lambda/s3vl_lambda/limits.py and, where it has the
-  same limit, local/s3vectors-emulator/s3vectors_emulator/constants.py (rows only SQL has are listed as such).
+  same limit, the emulator's s3vectors_emulator/constants.py (rows only SQL has are listed as
+  such).
 - Error types: the function's (s3vl_lambda.errors), s3vl.error_codes() and docs/protocol.md.
 - Index ARNs: tests/index_arn_cases.json through SQL, the function and the emulator.
 - Versions: pyproject.toml, the function and s3vl.version(); the protocol version on both sides.

@@ -72,5 +72,10 @@ TEXT_BUILD_SECONDS_DEFAULT = 1.0  # how long a configuration added to an index s
 # other requests are served in between (as AWS keeps serving while it builds).
 TEXT_BACKFILL_SLICE = 5_000
 
+# Write throughput per index (PutVectors + DeleteVectors), enforced only when asked for
+# (--write-limits): past either the service answers 429 TooManyRequestsException.
+WRITE_REQUESTS_PER_SECOND = 1_000.0
+WRITE_VECTORS_PER_SECOND = 2_500.0
+
 # Whole request
 REQUEST_PAYLOAD_MAX_BYTES = 20 * 1024 * 1024

@@ -35,7 +35,7 @@ def emulator_process(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
-        match = re.fullmatch(r"s3vl emulator listening on (http://127\.0\.0\.1:\d+)\n", line)
+        match = re.fullmatch(r"s3vectors-emulator listening on (http://127\.0\.0\.1:\d+)\n", line)
         assert match, (
             f"unexpected first line {line!r}; stderr: {proc.stderr.read() if proc.stderr else ''}"
         )

@@ -128,7 +128,11 @@ def test_top_k_limits(client: Any, unchecked: Any, make_index: IndexFactory) -> 
 
 @pytest.mark.parametrize(
     ("vector", "message"),
-    [([1.0, 2.0], "must have length 3, but has length 2"), ([float("nan"), 1, 1], "NaN"), ([0.0, 0.0, 0.0], "all-zero")],
+    [
+        ([1.0, 2.0], "must have length 3, but has length 2"),
+        ([float("nan"), 1, 1], "NaN"),
+        ([0.0, 0.0, 0.0], "all-zero"),
+    ],
 )
 def test_bad_query_vectors(
     client: Any, make_index: IndexFactory, vector: list[float], message: str

@@ -162,7 +162,7 @@ def test_filterable_metadata_limit(client: Any, make_index: IndexFactory) -> Non
     client.put_vectors(**ref, vectors=[vec("a", [1, 0, 0], _sized(2048))])
     with pytest.raises(
         client.exceptions.ValidationException,
-        match=r"Invalid record for key .*Filterable metadata .*2048 bytes, but has 2049.*nonFilterable",
+        match=r"Invalid record for key .*Filterable metadata .*2048 bytes, but has 2049.*nonFilter",
     ):
         client.put_vectors(**ref, vectors=[vec("b", [1, 0, 0], _sized(2049))])
     assert count_vectors(client, ref) == 1

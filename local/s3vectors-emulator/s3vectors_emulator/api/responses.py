@@ -282,6 +282,7 @@ def put_vectors(state: EmulatorState, req: Request) -> Body:
     index = _index(state, req)
     vectors = p.array(req.body, "vectors", required=True, low=1, high=c.PUT_VECTORS_MAX)
     assert vectors is not None
+    state.write_limiter.admit(index.arn, len(vectors))
     keys: list[str] = []
     metadata: list[dict[str, Any]] = []
     for item in vectors:
@@ -343,7 +344,9 @@ def get_vectors(state: EmulatorState, req: Request) -> Body:
 
 def delete_vectors(state: EmulatorState, req: Request) -> Body:
     index = _index(state, req)
-    index.delete(_keys(req.body, c.DELETE_VECTORS_MAX))
+    keys = _keys(req.body, c.DELETE_VECTORS_MAX)
+    state.write_limiter.admit(index.arn, len(keys))
+    index.delete(keys)
     return {}
 
 

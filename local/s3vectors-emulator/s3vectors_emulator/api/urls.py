@@ -86,5 +86,5 @@ def resolve(method: str, path: str, query: Mapping[str, list[str]]) -> tuple[str
     elif method == "POST" and path.strip("/") in ROUTES:
         return path.strip("/"), {}
     raise UnknownOperationError(
-        f"{method} {path}: not an S3 Vectors operation supported by the s3vl emulator"
+        f"{method} {path}: not an S3 Vectors operation served by the emulator"
     )

@@ -34,7 +34,7 @@ def add_text_configs(
     worker = threading.Thread(
         target=_backfill_rest,
         args=(lock, index, configs, keys, step),
-        name="s3vl-text-backfill",
+        name="s3vectors-emulator-text-backfill",
         daemon=True,
     )
     worker.start()

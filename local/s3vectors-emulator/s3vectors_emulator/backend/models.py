@@ -20,6 +20,7 @@ from s3vectors_emulator.backend.locking import ReadWriteLock
 from s3vectors_emulator.backend.pagetokens import TokenStore
 from s3vectors_emulator.backend.querypages import QueryPages
 from s3vectors_emulator.backend.vectorindex import VectorIndex
+from s3vectors_emulator.backend.writelimits import WriteLimiter
 from s3vectors_emulator.exceptions import ConflictError, NotFoundError, ValidationError
 from s3vectors_emulator.names import (
     bucket_arn,
@@ -97,6 +98,8 @@ class EmulatorState:
         self.tags: dict[str, dict[str, str]] = {}
         self.query_pages = QueryPages()
         self.list_tokens = TokenStore()
+        # PutVectors/DeleteVectors rates per index; off unless the emulator is asked for them.
+        self.write_limiter = WriteLimiter()
         # Settings of the emulator (Emulator's options):
         # the --classic-buckets switch: new buckets are dated before 2026-09-30, CLASSIC default;
         self.classic_buckets = False
@@ -112,6 +115,7 @@ class EmulatorState:
             self.tags.clear()
             self.query_pages = QueryPages()
             self.list_tokens = TokenStore()
+            self.write_limiter.reset()
 
     # ---- lookups ------------------------------------------------------------------------------
 

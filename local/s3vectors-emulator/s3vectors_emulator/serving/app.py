@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 from s3vectors_emulator import constants as c
 from s3vectors_emulator.api.dispatch import Dispatcher
 from s3vectors_emulator.api.faults import FaultInjector, parse_fault_config
 from s3vectors_emulator.backend.persistence import load, save
+from s3vectors_emulator.backend.writelimits import WriteLimits
 from s3vectors_emulator.exceptions import ServiceError
 
 
@@ -25,15 +27,33 @@ class Emulator:
         fast_json: bool = True,
         classic_buckets: bool = False,
         text_build_seconds: float = c.TEXT_BUILD_SECONDS_DEFAULT,
+        latency_ms_by_operation: Mapping[str, float] | None = None,
+        write_limits: bool = False,
+        write_requests_per_second: float | None = None,
+        write_vectors_per_second: float | None = None,
     ) -> None:
+        """`write_limits` (or either rate) turns on the service's per-index write limits: 1,000
+        PutVectors + DeleteVectors requests and 2,500 vectors per second unless given."""
         self.data_dir = Path(data_dir) if data_dir is not None else None
         state = load(self.data_dir) if self.data_dir is not None else None
         if query_page_size < 1:
             raise ValueError(f"query_page_size must be at least 1, got {query_page_size}")
         try:
             config = parse_fault_config(
-                {"throttle_rate": throttle_rate, "error_rate": error_rate, "latency_ms": latency_ms}
+                {
+                    "throttle_rate": throttle_rate,
+                    "error_rate": error_rate,
+                    "latency_ms": latency_ms,
+                    "latency_ms_by_operation": dict(latency_ms_by_operation or {}),
+                }
             )
+            limits = None
+            rates = (write_requests_per_second, write_vectors_per_second)
+            if write_limits or rates != (None, None):
+                limits = WriteLimits(
+                    c.WRITE_REQUESTS_PER_SECOND if rates[0] is None else rates[0],
+                    c.WRITE_VECTORS_PER_SECOND if rates[1] is None else rates[1],
+                )
         except ServiceError as error:
             raise ValueError(error.message) from error
         faults = FaultInjector(config, seed=fault_seed)
@@ -50,6 +70,7 @@ class Emulator:
         self.state.classic_buckets = classic_buckets
         self.state.query_page_size = query_page_size
         self.state.text_build_seconds = text_build_seconds
+        self.state.write_limiter.limits = limits
 
     def reset(self) -> None:
         """Empty the emulator (what the pytest plugin does before each test)."""

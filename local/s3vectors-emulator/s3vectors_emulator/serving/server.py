@@ -137,11 +137,11 @@ class ServerHandle:
         self._serve_thread = threading.Thread(
             target=server.serve_forever,
             kwargs={"poll_interval": 0.2},
-            name="s3vl-emulator",
+            name="s3vectors-emulator",
             daemon=True,
         )
         self._save_thread = threading.Thread(
-            target=self._autosave, name="s3vl-autosave", daemon=True
+            target=self._autosave, name="s3vectors-emulator-autosave", daemon=True
         )
 
     def start(self) -> ServerHandle:
