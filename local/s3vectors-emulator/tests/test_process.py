@@ -19,12 +19,12 @@ import pytest
 
 from emulator_helpers import make_client
 
-LOCAL = Path(__file__).resolve().parents[2] / "local"
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 
 @contextmanager
 def emulator_process(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    env = dict(os.environ, PYTHONPATH=str(LOCAL))
+    env = dict(os.environ, PYTHONPATH=str(PACKAGE_ROOT))
     proc = subprocess.Popen(
         [sys.executable, "-m", "s3vectors_emulator", "--port", "0", *args],
         stdout=subprocess.PIPE,
@@ -152,7 +152,7 @@ def test_snapshot_endpoint_and_autosave_survive_sigkill(tmp_path: Path) -> None:
     ],
 )
 def test_bad_options_are_refused(args: list[str], message: str) -> None:
-    env = dict(os.environ, PYTHONPATH=str(LOCAL))
+    env = dict(os.environ, PYTHONPATH=str(PACKAGE_ROOT))
     result = subprocess.run(
         [sys.executable, "-m", "s3vectors_emulator", "--port", "0", *args],
         capture_output=True,
@@ -228,3 +228,33 @@ def test_classic_buckets_switch(how: str, monkeypatch: pytest.MonkeyPatch) -> No
         bucket = client.get_vector_bucket(vectorBucketName="new-bucket")["vectorBucket"]
         assert bucket["defaultIndexMode"] == "ENHANCED"
         assert stop(proc) == 0
+
+
+def test_write_limit_and_latency_flags() -> None:
+    with emulator_process(
+        "--write-requests-per-second", "3", "--latency-ms-op", "GetIndex=1", "--latency-ms", "0"
+    ) as (proc, url):
+        client = make_client(url)  # one attempt: a 429 is not retried
+        client.create_vector_bucket(vectorBucketName="limited")
+        ref = {"vectorBucketName": "limited", "indexName": "idx"}
+        client.create_index(**ref, dataType="float32", dimension=2, distanceMetric="cosine")
+        throttled = 0
+        for i in range(10):
+            try:
+                client.put_vectors(**ref, vectors=[{"key": f"k{i}", "data": {"float32": [1, 0]}}])
+            except client.exceptions.TooManyRequestsException:
+                throttled += 1
+        assert 3 <= 10 - throttled < 10
+        assert len(client.list_vectors(**ref)["vectors"]) == 10 - throttled
+        assert stop(proc) == 0
+
+
+@pytest.mark.parametrize("bad", ["NoSuchOperation=5", "QueryVectors", "QueryVectors=soon"])
+def test_bad_latency_flag_is_a_usage_error(bad: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "s3vectors_emulator", "--port", "0", "--latency-ms-op", bad],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "--latency-ms-op" in done.stderr
