@@ -35,7 +35,8 @@ def run():
 
 run()
 with mock_s3vectors():
-    print("fresh", boto3.client("s3vectors", region_name="us-east-1").list_vector_buckets()["vectorBuckets"])
+    fresh = boto3.client("s3vectors", region_name="us-east-1")
+    print("fresh", fresh.list_vector_buckets()["vectorBuckets"])
 """
 
 PLUGIN_TEST = """
