@@ -116,7 +116,8 @@ def _port(state: dict[str, Any], key: str, alive: bool) -> int:
 def code_stamp() -> str:
     """Fingerprint of the Python code the background processes run (files and mtimes)."""
     digest = hashlib.sha256()
-    for package in (REPO_ROOT / "lambda" / "s3vl_lambda", REPO_ROOT / "local" / "s3vl_local"):
+    for package in (REPO_ROOT / "lambda" / "s3vl_lambda", REPO_ROOT / "local" / "s3vl_local",
+                    REPO_ROOT / "local" / "s3vectors-emulator" / "s3vectors_emulator"):
         for path in sorted(package.rglob("*.py")):
             digest.update(f"{path}:{path.stat().st_mtime_ns}\n".encode())
     return digest.hexdigest()[:16]
