@@ -37,6 +37,7 @@ import orjson
 from botocore.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local" / "s3vectors-emulator"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from s3vectors_emulator import start_server
@@ -84,7 +85,8 @@ def _batch_bodies(matrix: np.ndarray, index: str) -> list[bytes]:
 def emulator_process(*flags: str) -> Iterator[str]:
     """An emulator in its own process, as the local stack runs it; yields its URL."""
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "local")}
+    package = Path(__file__).resolve().parents[1] / "local" / "s3vectors-emulator"
+    env = {**os.environ, "PYTHONPATH": str(package)}
     argv = [sys.executable, "-m", "s3vectors_emulator", "--port", str(port), *flags]
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

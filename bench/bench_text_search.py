@@ -30,6 +30,7 @@ from typing import TypeVar
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local" / "s3vectors-emulator"))
 
 from s3vectors_emulator.search.text import (
     BM25_B,

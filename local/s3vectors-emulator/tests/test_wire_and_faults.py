@@ -81,19 +81,24 @@ def test_fault_admin_roundtrip_and_validation(faulty: ServerHandle) -> None:
         "error_rate": 0.1,
         "latency_ms": 20,
         "operations": ["QueryVectors"],
+        "latency_ms_by_operation": {"GetIndex": 5},
     }
-    assert admin(faulty.url, "POST", config) == (200, config | {"latency_ms": 20.0})
+    want = config | {"latency_ms": 20.0, "latency_ms_by_operation": {"GetIndex": 5.0}}
+    assert admin(faulty.url, "POST", config) == (200, want)
     assert admin(faulty.url, "GET")[1]["operations"] == ["QueryVectors"]
     assert admin(faulty.url, "DELETE")[1] == {
         "throttle_rate": 0.0,
         "error_rate": 0.0,
         "latency_ms": 0.0,
         "operations": None,
+        "latency_ms_by_operation": {},
     }
     status, body = admin(faulty.url, "POST", {"throttle_rate": 2})
     assert status == 400 and "throttle_rate" in body["message"]
     status, body = admin(faulty.url, "POST", {"operations": ["Nope"]})
     assert status == 400 and "operations" in body["message"]
+    status, body = admin(faulty.url, "POST", {"latency_ms_by_operation": {"QueryVectors": -1}})
+    assert status == 400 and "latency_ms_by_operation.QueryVectors" in body["message"]
 
 
 def test_throttle_raises_too_many_requests(faulty: ServerHandle) -> None:
