@@ -185,4 +185,4 @@ def compile_filter(node: object, non_filterable: frozenset[str] = frozenset()) -
             f"is nested more than {limits.MAX_FILTER_DEPTH} levels deep; at most "
             f"{limits.MAX_FILTER_DEPTH} are allowed (each object and each array counts one level)",
         )
-    return _Compiler(non_filterable).document(node, FIELD)
+    return _Compiler(non_filterable).document(node, "$")

@@ -289,8 +289,12 @@ def update_metadata(req: Request, deadline: Deadline) -> dict[str, Any]:
         if data is None:
             raise S3vlError("InternalError", f"GetVectors returned no data for {key!r}")
         metadata = merge_patch(vector.get("metadata") or {}, patch)
-        check_metadata(metadata, f"patch (vector {key!r})",
-                       info.non_filterable_metadata_keys if info else None)
+        try:
+            check_metadata(metadata, "patch", info.non_filterable_metadata_keys if info else None)
+        except S3vlError as err:
+            raise validation_error("patch", f"applied to vector {key!r}, "
+                                   f"{err.message.removeprefix('patch: ')}; nothing was "
+                                   "written") from err
         original: dict[str, Any] = {"key": key, "data": {"float32": data}}
         if vector.get("metadata"):
             original["metadata"] = vector["metadata"]
