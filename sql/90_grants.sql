@@ -142,3 +142,14 @@ GRANT EXECUTE ON FUNCTION
 TO s3vl_admin;
 -- Invocation retries (30_invoke.sql).
 GRANT EXECUTE ON FUNCTION s3vl.set_invoke_retries(integer) TO s3vl_admin;
+
+-- Management by filter and metadata patches (70_manage.sql): readers count and list, writers
+-- delete and patch.
+GRANT EXECUTE ON FUNCTION
+  s3vl.count_vectors(text, jsonb),
+  s3vl.list_vectors_where(text, jsonb, boolean)
+TO s3vl_reader;
+GRANT EXECUTE ON FUNCTION
+  s3vl.delete_vectors_where(text, jsonb, boolean, boolean),
+  s3vl.update_metadata(text, text[], jsonb)
+TO s3vl_writer;
