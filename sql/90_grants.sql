@@ -26,6 +26,9 @@ REVOKE ALL ON SCHEMA s3vl FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA s3vl FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA s3vl FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA s3vl FROM PUBLIC;
+-- Every function grant is made below: an upgrade drops what an earlier version granted and this
+-- one does not (tests/sql/test_pgtle.py compares an upgraded catalog with a fresh one).
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA s3vl FROM s3vl_reader, s3vl_writer, s3vl_admin;
 GRANT USAGE ON SCHEMA s3vl TO s3vl_reader;
 
 GRANT EXECUTE ON FUNCTION
