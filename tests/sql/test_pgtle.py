@@ -159,7 +159,7 @@ def test_script_shape(script: Path) -> None:
     # The dump marks are part of it, after every part of install.sql, in install.sql's order.
     assert (SQL_DIR / "extension" / "dump.sql").read_text().strip() in body
     order = re.findall(r"^\\ir (.*\.sql)$", (SQL_DIR / "install.sql").read_text(), re.M)
-    assert re.findall(r"^-- ==== (.*\.sql)$", body, re.M) == order + ["extension/dump.sql"]
+    assert re.findall(r"^-- ==== (.*\.sql)$", body, re.M) == [*order, "extension/dump.sql"]
     version = source_version()
     assert f"pgtle.install_extension('s3vl', '{version}'," in text
     assert "ARRAY['aws_lambda']" in text

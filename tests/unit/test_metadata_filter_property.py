@@ -23,7 +23,7 @@ VALUES = st.one_of(SCALARS, st.lists(SCALARS, max_size=4))
 OPERANDS = st.one_of(VALUES, st.none(), st.dictionaries(st.just("k"), SCALARS, max_size=1))
 OPERATORS = st.sampled_from(["$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin",
                              "$exists", "$startsWith", "$regex"])
-METADATA = st.dictionaries(st.sampled_from(KEYS[:3] + ["other"]), VALUES, max_size=4)
+METADATA = st.dictionaries(st.sampled_from([*KEYS[:3], "other"]), VALUES, max_size=4)
 
 
 def _conditions() -> st.SearchStrategy[Any]:
