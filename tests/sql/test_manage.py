@@ -248,3 +248,44 @@ def test_bound_roles_count_list_delete_and_patch_only_their_vectors(
         drop_roles(db, managed, roles)
     left = stored(s3vectors_client, managed.arn)
     assert set(left) == {f"v{i:02d}" for i in range(1, N, 2)}  # tenant b's all kept
+
+
+def test_protocol_example_answers_become_results(canned: psycopg.Connection[Any]) -> None:
+    """The docs/protocol.md answers, given back by a canned function, read as the doc says."""
+    from sql.sql_helpers import last_request, set_answer
+    from sql.test_protocol_doc import concrete, examples
+
+    ex = examples()
+    set_answer(canned, "filter_vectors", concrete(ex["filter_vectors_count"]["response"]))
+    assert canned.execute("SELECT s3vl.count_vectors('demo', '{\"genre\": \"news\"}')"
+                          ).fetchone() == (1,)
+    request = last_request(canned)
+    assert request["operation"] == "filter_vectors" and request["action"] == "count"
+    assert request["metadata_filter"] == {"genre": "news"} and request["resume_token"] is None
+    assert request["time_budget_ms"] == 7 * 1000 // 3  # a third of timeout_seconds (7 here)
+    set_answer(canned, "filter_vectors", concrete(ex["filter_vectors_delete"]["response"]))
+    assert canned.execute("SELECT s3vl.delete_vectors_where('demo', '{\"genre\": \"sport\"}', "
+                          "dry_run => false)").fetchone() == (1,)
+    assert last_request(canned)["action"] == "delete"
+    listed = concrete(ex["filter_vectors_list_resumed"]["response"])
+    listed["result"]["resume_token"] = None  # the canned function answers the same every time
+    set_answer(canned, "filter_vectors", listed)
+    rows = canned.execute("SELECT vector_id, metadata FROM s3vl.list_vectors_where('demo', "
+                          "'{\"genre\": \"news\"}')").fetchall()
+    assert rows == [("doc-1", {"genre": "news", "year": 2024}),
+                    ("doc-2", {"genre": "news", "year": 2023})]
+    set_answer(canned, "update_metadata", concrete(ex["update_metadata"]["response"]))
+    assert canned.execute("SELECT s3vl.update_metadata('demo', ARRAY['doc-1', 'doc-9'], "
+                          "'{\"year\": null}')").fetchone() == (1,)
+    assert last_request(canned) == {**ex["update_metadata"]["request"], "patch": {"year": None},
+                                    "index_arn": last_request(canned)["index_arn"]}
+    for name, statement in (
+            ("error_filter_vectors_bad_filter",
+             "SELECT s3vl.count_vectors('demo', '{\"body\": {\"$exists\": true}}')"),
+            ("error_update_metadata_too_many_keys",
+             "SELECT s3vl.update_metadata('demo', ARRAY['doc-1'], '{\"k\": 1}')")):
+        operation = ex[name]["request"]["operation"]
+        set_answer(canned, operation, concrete(ex[name]["response"]))
+        expect_error(canned, statement, None, "22023",
+                     f"s3vl.{statement.split('s3vl.')[1].split('(')[0]}: ",
+                     ex[name]["response"]["error"]["message"])
