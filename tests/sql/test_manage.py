@@ -289,3 +289,29 @@ def test_protocol_example_answers_become_results(canned: psycopg.Connection[Any]
         expect_error(canned, statement, None, "22023",
                      f"s3vl.{statement.split('s3vl.')[1].split('(')[0]}: ",
                      ex[name]["response"]["error"]["message"])
+
+
+NEW_FUNCTIONS = {
+    "count_vectors": "s3vl.count_vectors(text, jsonb)",
+    "list_vectors_where": "s3vl.list_vectors_where(text, jsonb, boolean)",
+    "delete_vectors_where": "s3vl.delete_vectors_where(text, jsonb, boolean, boolean)",
+    "update_metadata": "s3vl.update_metadata(text, text[], jsonb)",
+}
+
+
+def test_each_new_function_has_the_grant_the_docs_give(db: psycopg.Connection[Any]) -> None:
+    from sql.sql_helpers import REPO_ROOT
+
+    doc = (REPO_ROOT / "docs" / "sql-reference.md").read_text().split("## Privileges", 1)[1]
+    table = {line.split("|")[1].strip(" `"): line.split("|")[2]
+             for line in doc.split("\n## ", 1)[0].splitlines() if line.startswith("| `s3vl_")}
+    roles = ["s3vl_reader", "s3vl_writer", "s3vl_admin"]
+    for name, signature in NEW_FUNCTIONS.items():
+        (listed,) = [r for r in roles if f"`{name}`" in table[r]]
+        for role in roles:
+            allowed = db.execute("SELECT has_function_privilege(%s, %s, 'EXECUTE')",
+                                 (role, signature)).fetchone()
+            assert allowed == (roles.index(role) >= roles.index(listed),), (name, role)
+        assert db.execute("SELECT has_function_privilege('public', %s, 'EXECUTE'), "
+                          "obj_description(%s::regprocedure, 'pg_proc') LIKE 's3vl: %%'",
+                          (signature, signature)).fetchone() == (False, True)
