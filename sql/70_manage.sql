@@ -81,8 +81,12 @@ BEGIN
         USING ERRCODE = 'SV007';
     END IF;
     RETURN NEXT answer;
+    EXIT WHEN answer ->> 'resume_token' IS NULL;
+    IF (answer ->> 'examined')::bigint = 0 AND answer ->> 'resume_token' = token THEN
+      RAISE EXCEPTION '%: the Lambda function made no progress (same resume token, nothing read)',
+        caller USING ERRCODE = 'SV007';
+    END IF;
     token := answer ->> 'resume_token';
-    EXIT WHEN token IS NULL;
     examined := examined + (answer ->> 'examined')::bigint;
     matched := matched + (answer ->> 'matched')::bigint;
     deleted := deleted + (answer ->> 'deleted')::bigint;

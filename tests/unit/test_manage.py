@@ -134,3 +134,22 @@ def test_update_metadata_restores_earlier_calls_when_one_fails(stubbed: Stubber,
     assert not envelope["success"]
     assert "were restored; nothing was changed" in envelope["error"]["message"]
     stubbed.assert_no_pending_responses()
+
+
+def test_every_invocation_advances_even_without_time_left(served_index: dict[str, Any],
+                                                          invoke: Invoke,
+                                                          monkeypatch: Any) -> None:
+    """Even when no page may start (budget or deadline used up), each segment reads one, so
+    following the tokens ends: no invocation returns the token it was given."""
+    from s3vl_lambda.operations import manage
+
+    _load(served_index, 30)
+    monkeypatch.setattr(manage._Scan, "may_start_page", lambda self: False)
+    request = {"operation": "filter_vectors", "index_arn": INDEX_ARN, "segment_count": 2,
+               "page_size": 4}
+    answers = [_ok(invoke(json.dumps(request)))]
+    while answers[-1]["resume_token"] is not None:
+        assert 0 < answers[-1]["examined"] <= 8  # one page of 4 per segment
+        answers.append(_ok(invoke(json.dumps({**request,
+                                              "resume_token": answers[-1]["resume_token"]}))))
+    assert sum(a["matched"] for a in answers) == 30 and len(answers) >= 4

@@ -154,7 +154,9 @@ def _run_segment(ref: IndexRef, deadline: Deadline, scan: _Scan, segment_count: 
                  page_size: int, position: Position) -> Position | None:
     """Reads one segment until it ends (None) or the invocation's time or answer is used up."""
     segment, token, offset = position
-    while scan.may_start_page():
+    first = True  # every segment reads a page per invocation, so a resumed run always advances
+    while (first and not scan.full()) or scan.may_start_page():
+        first = False
         params: dict[str, Any] = {"maxResults": page_size, "returnData": False,
                                   "returnMetadata": True}
         if segment_count > 1:
