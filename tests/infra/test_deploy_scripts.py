@@ -668,6 +668,16 @@ def test_install_schema_through_pg_tle(sandbox: Sandbox, how: str) -> None:
     assert Path(option(registered, "-f")).read_text().count("pgtle.install_extension(") == 1
 
 
+def test_deploy_with_pgtle_installs_through_pg_tle(sandbox: Sandbox) -> None:
+    result = sandbox.run("deploy.sh", "--pgtle")
+    assert result.returncode == 0, result.stderr
+    commands = sandbox.commands()
+    order = positions(commands, ["aws rds add-role-to-db-cluster", "psql -f s3vl-pgtle.sql",
+                                 "CREATE EXTENSION s3vl CASCADE", "psql SELECT s3vl.configure("])
+    assert order == sorted(order), commands
+    assert "psql -f install.sql" not in commands
+
+
 def test_install_schema_without_pg_tle_is_unchanged(sandbox: Sandbox) -> None:
     result = sandbox.run("install-schema.sh")
     assert result.returncode == 0, result.stderr
