@@ -315,3 +315,11 @@ def test_each_new_function_has_the_grant_the_docs_give(db: psycopg.Connection[An
         assert db.execute("SELECT has_function_privilege('public', %s, 'EXECUTE'), "
                           "obj_description(%s::regprocedure, 'pg_proc') LIKE 's3vl: %%'",
                           (signature, signature)).fetchone() == (False, True)
+
+
+def test_update_metadata_ids_per_invocation_is_one_number(db: psycopg.Connection[Any]) -> None:
+    """SQL sends invocation_items ids per update_metadata request: the function's limit."""
+    from s3vl_lambda import limits
+
+    assert db.execute("SELECT s3vl._limit('invocation_items')").fetchone() == (
+        limits.MAX_UPDATE_IDS,)

@@ -107,3 +107,11 @@ def test_the_function_does_not_import_the_emulator() -> None:
     for path in root.rglob("*.py"):
         text = path.read_text()
         assert "import s3vl_local" not in text and "from s3vl_local" not in text, path
+
+
+def test_constraint_and_depth_limits_are_the_emulators() -> None:
+    from s3vl_lambda import limits
+    from s3vl_local.emulator import constants
+
+    assert limits.MAX_FILTER_CONSTRAINTS == constants.FILTER_CONSTRAINTS_MAX
+    assert limits.MAX_FILTER_DEPTH == constants.FILTER_DEPTH_MAX
