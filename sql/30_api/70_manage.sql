@@ -2,8 +2,8 @@
 -- patched in place (update_metadata). S3 Vectors has no count, filtered list, delete by filter or
 -- metadata-only update: the function does each in bounded invocations (docs/protocol.md,
 -- filter_vectors and update_metadata) and these functions loop over them. Every invocation goes
--- through s3vl._invoke, so vector policies and index grants apply (20_transport/45_policies.sql): a bound
--- role's policy is ANDed into metadata_filter, and its patches are checked.
+-- through s3vl._invoke, so vector policies and index grants apply (20_transport/45_policies.sql):
+-- a bound role's policy is ANDed into metadata_filter, and its patches are checked.
 
 -- The filter_vectors request (docs/protocol.md).
 CREATE OR REPLACE FUNCTION s3vl._filter_request(index_arn text, action text,

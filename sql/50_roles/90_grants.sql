@@ -146,8 +146,8 @@ TO s3vl_admin;
 -- Invocation retries (20_transport/30_invoke.sql).
 GRANT EXECUTE ON FUNCTION s3vl.set_invoke_retries(integer) TO s3vl_admin;
 
--- Management by filter and metadata patches (30_api/70_manage.sql): readers count and list, writers
--- delete and patch.
+-- Management by filter and metadata patches (30_api/70_manage.sql): readers count and list,
+-- writers delete and patch.
 GRANT EXECUTE ON FUNCTION
   s3vl.count_vectors(text, jsonb),
   s3vl.list_vectors_where(text, jsonb, boolean)
