@@ -1,7 +1,7 @@
 """count_vectors, list_vectors_where, delete_vectors_where and update_metadata
-(sql/30_api/70_manage.sql) through the real stack: results against what was loaded, progress notices, refusals, an
-interrupted delete finished by a rerun, patches that keep the vector data, and policy-bound roles
-on each function."""
+(sql/30_api/70_manage.sql) through the real stack: results against what was loaded, progress
+notices, refusals, an interrupted delete finished by a rerun, patches that keep the vector data,
+and policy-bound roles on each function."""
 
 from __future__ import annotations
 
