@@ -181,6 +181,9 @@ BEGIN
     FROM s3vl._vectors_where(caller, target.index_arn,
                              CASE WHEN dry_run THEN 'count' ELSE 'delete' END,
                              metadata_filter, false) a;
+  IF NOT dry_run THEN
+    PERFORM s3vl._cache_invalidate(target.index_arn);  -- cached answers may hold deleted vectors
+  END IF;
   RETURN total;
 END
 $$;
@@ -236,6 +239,7 @@ BEGIN
     updated := updated + (answer ->> 'updated')::integer;
     missing := missing || coalesce(answer -> 'missing', '[]'::jsonb);
   END LOOP;
+  PERFORM s3vl._cache_invalidate(target.index_arn);  -- cached answers carry the old metadata
   IF pg_catalog.jsonb_array_length(missing) > 0 THEN
     RAISE NOTICE '%: % of the vector_ids are not in the index and were not patched (first: %)',
       caller, pg_catalog.jsonb_array_length(missing), missing -> 0;

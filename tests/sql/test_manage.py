@@ -323,3 +323,23 @@ def test_update_metadata_ids_per_invocation_is_one_number(db: psycopg.Connection
 
     assert db.execute("SELECT s3vl._limit('invocation_items')").fetchone() == (
         limits.MAX_UPDATE_IDS,)
+
+
+def test_deletes_and_patches_drop_the_index_s_cached_answers(db: psycopg.Connection[Any],
+                                                              managed: Managed) -> None:
+    query = ("SELECT vector_id, metadata FROM s3vl.query_vectors(ARRAY[1, 0, 0.5]::float8[], "
+             "%s, top_k => 3)")
+    db.execute("SELECT s3vl.set_cache(%s, '1 hour')", (managed.name,))
+    try:
+        first = db.execute(query, (managed.name,)).fetchall()
+        nearest = first[0][0]
+        assert db.execute(query, (managed.name,)).fetchall() == first  # from the cache now
+        db.execute("SELECT s3vl.update_metadata(%s, ARRAY[%s], '{\"seen\": true}')",
+                   (managed.name, nearest))
+        patched = dict(db.execute(query, (managed.name,)).fetchall())
+        assert patched[nearest]["seen"] is True
+        db.execute("SELECT s3vl.delete_vectors_where(%s, %s, dry_run => false)",
+                   (managed.name, Jsonb({"seen": True})))
+        assert nearest not in dict(db.execute(query, (managed.name,)).fetchall())
+    finally:
+        db.execute("SELECT s3vl.set_cache(%s, NULL)", (managed.name,))
