@@ -166,6 +166,8 @@ def test_script_shape(script: Path) -> None:
     body = found[0]
     assert not [line for line in body.splitlines() if line.lstrip().startswith("\\")]
     assert not [line for line in text.splitlines() if line.lstrip().startswith("\\")]
+    # pg_tle runs trusted languages only: every function is SQL or PL/pgSQL.
+    assert set(re.findall(r"^LANGUAGE (\w+)", body, re.M | re.I)) == {"sql", "plpgsql"}
     # The dump marks are part of it, after every part of install.sql, in install.sql's order.
     assert (SQL_DIR / "extension" / "dump.sql").read_text().strip() in body
     order = parts()
