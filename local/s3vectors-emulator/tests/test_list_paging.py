@@ -122,3 +122,36 @@ def test_large_pages_stop_at_about_one_mebibyte(server: Any, client: Any, bucket
     keys, sizes = collect(client, ref, maxResults=1000, returnData=True)
     assert sorted(keys) == [f"w{i:03d}" for i in range(100)]
     assert len(sizes) > 1 and max(sizes) <= 70  # 16 KiB per vector, 1 MiB per page
+
+
+def _readable_forms(token: str) -> str:
+    """The token and whatever base64 (standard or URL-safe, padded) decodes it to."""
+    import base64
+    import binascii
+    import contextlib
+
+    forms = [token]
+    for decode in (base64.b64decode, base64.urlsafe_b64decode):
+        with contextlib.suppress(binascii.Error, ValueError):
+            forms.append(decode(token + "=" * (-len(token) % 4)).decode("latin-1"))
+    return "\n".join(forms)
+
+
+def test_tokens_are_opaque(listed: tuple[Any, dict[str, str], list[str]]) -> None:
+    """No key, index or bucket name can be read from a list token (issue 19): the emulator
+    keeps where the next page starts and hands out a random id."""
+    client, ref, keys = listed
+    page = client.list_vectors(**ref, maxResults=1)
+    token = page["nextToken"]
+    seen = _readable_forms(token)
+    for secret in (page["vectors"][0]["key"], "key-", ref["indexName"], ref["vectorBucketName"]):
+        assert secret not in seen
+    again = client.list_vectors(**ref, maxResults=1)["nextToken"]
+    assert again != token  # not derived from the position either
+    follow = client.list_vectors(**ref, maxResults=1, nextToken=token)
+    assert follow["vectors"][0]["key"] == keys[1]
+    buckets = client.list_vector_buckets(maxResults=1)
+    if "nextToken" in buckets:
+        assert buckets["vectorBuckets"][0]["vectorBucketName"] not in _readable_forms(
+            buckets["nextToken"]
+        )
