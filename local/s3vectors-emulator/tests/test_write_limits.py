@@ -3,7 +3,6 @@ PutVectors + DeleteVectors rates per index) and injected latency per operation."
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import boto3
@@ -12,6 +11,7 @@ from botocore.config import Config
 
 from s3vectors_emulator import mock_s3vectors
 from s3vectors_emulator.api import faults
+from s3vectors_emulator.backend import writelimits
 
 REGION = "us-east-1"
 NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
@@ -50,41 +50,65 @@ def _count(client: Any, ref: dict[str, str]) -> int:
     return len(client.list_vectors(**ref)["vectors"])
 
 
-def test_requests_past_the_rate_get_429_and_change_nothing() -> None:
-    rate, sent = 20, 80
+class Clock:
+    """The limiter's clock, moved by hand: the counts below are exact."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(writelimits.time, "monotonic", fake)
+    return fake
+
+
+def test_requests_past_the_rate_get_429_and_change_nothing(clock: Clock) -> None:
+    rate, sent = 20, 50
     with mock_s3vectors(write_requests_per_second=rate) as emulator:
         client = _client()
         ref = _index(client)
-        start = time.monotonic()
         written = sum(_put(client, ref, _vectors(f"r{i}", 1)) for i in range(sent))
-        elapsed = time.monotonic() - start
-        throttled = sent - written
-        # A full second's budget at once, then the rate: never more, never much less.
-        assert rate <= written <= rate + rate * elapsed + 1, (written, elapsed)
-        assert throttled == emulator.state.write_limiter.throttled > 0
-        assert _count(client, ref) == written  # a throttled request wrote nothing
+        assert written == rate  # one second's budget, then nothing in the same instant
+        assert emulator.state.write_limiter.throttled == sent - rate == 30
+        clock.now += 0.5  # half a second refills half the budget
+        assert sum(_put(client, ref, _vectors(f"s{i}", 1)) for i in range(sent)) == rate // 2
+        assert emulator.state.write_limiter.throttled == 30 + sent - rate // 2
+        assert _count(client, ref) == rate + rate // 2  # a throttled request wrote nothing
 
 
-def test_vectors_past_the_rate_get_429_deletes_count_too() -> None:
-    rate = 1_000
-    with mock_s3vectors(write_vectors_per_second=rate) as emulator:
+def test_vectors_past_the_rate_get_429_deletes_count_too(clock: Clock) -> None:
+    with mock_s3vectors(write_vectors_per_second=1_000) as emulator:
         client = _client()
         ref = _index(client)
-        start = time.monotonic()
-        results = [_put(client, ref, _vectors(f"b{i}", 500)) for i in range(6)]
-        elapsed = time.monotonic() - start
-        written = 500 * sum(results)
-        assert results[:2] == [True, True]
-        assert 1_000 <= written <= rate + rate * elapsed + 500, (results, elapsed)
-        throttled = emulator.state.write_limiter.throttled
-        assert throttled == results.count(False) > 0
-        # DeleteVectors spends the same budget: right after, 500 keys cannot be deleted.
+        results = [_put(client, ref, _vectors(f"b{i}", 500)) for i in range(4)]
+        assert results == [True, True, False, False]
+        assert emulator.state.write_limiter.throttled == 2
+        clock.now += 0.5
+        # DeleteVectors spends the same budget: 500 keys after half a second, then no more.
+        client.delete_vectors(**ref, keys=[f"b0-{i}" for i in range(500)])
         with pytest.raises(client.exceptions.TooManyRequestsException):
-            client.delete_vectors(**ref, keys=[f"b0-{i}" for i in range(500)])
-        assert emulator.state.write_limiter.throttled == throttled + 1
+            client.delete_vectors(**ref, keys=["b1-0"])
+        assert emulator.state.write_limiter.throttled == 3
+        assert _count(client, ref) == 500
 
 
-def test_limits_are_per_index_and_reads_are_not_limited() -> None:
+def test_a_batch_larger_than_a_seconds_budget_passes_on_a_full_bucket(clock: Clock) -> None:
+    with mock_s3vectors(write_vectors_per_second=100):
+        client = _client()
+        ref = _index(client)
+        assert _put(client, ref, _vectors("big", 500))  # full bucket: admitted, 400 in debt
+        clock.now += 3.5  # 350 of the 400 repaid
+        assert not _put(client, ref, _vectors("next", 1))  # the debt is paid back first
+        clock.now += 1.0
+        assert _put(client, ref, _vectors("next", 1))
+
+
+def test_limits_are_per_index_and_reads_are_not_limited(clock: Clock) -> None:
     with mock_s3vectors(write_requests_per_second=2) as emulator:
         client = _client()
         first, second = _index(client, "one"), _index(client, "two")
