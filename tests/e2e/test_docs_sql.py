@@ -35,9 +35,10 @@ def demo_stack(local_stack: StackInfo) -> StackInfo:
 
 
 def run_psql(stack: StackInfo, script: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PGOPTIONS="-c client_min_messages=warning")
     return subprocess.run([psql_binary(), stack.dsn, "-X", "-v", "ON_ERROR_STOP=1", "-f", "-"],
                           input=script, capture_output=True, text=True, timeout=180,
-                          check=False, env=dict(os.environ, PGOPTIONS="-c client_min_messages=warning"))
+                          check=False, env=env)
 
 
 def test_the_docs_have_runnable_sql() -> None:
@@ -56,7 +57,8 @@ def test_aws_only_is_a_mark_in_the_text(tmp_path: Path) -> None:
     doc = tmp_path / "doc.md"
     doc.write_text(f"Run this:\n\n```sql\nSELECT 1;\n```\n\n{AWS_ONLY_MARK} (needs Aurora,\n"
                    "two lines):\n\n```sql\nCREATE EXTENSION aws_lambda;\n```\n\n"
-                   f"{AWS_ONLY_MARK} is said earlier.\n\nThis one runs:\n\n```sql\nSELECT 2;\n```\n")
+                   f"{AWS_ONLY_MARK} is said earlier.\n\nThis one runs:\n\n"
+                   "```sql\nSELECT 2;\n```\n")
     blocks = sql_blocks(doc)
     assert [(b.line, b.aws_only) for b in blocks] == [(3, False), (10, True), (18, False)]
     assert "aws_lambda" not in runnable_script(doc) and "SELECT 1;" in runnable_script(doc)
