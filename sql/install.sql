@@ -15,6 +15,7 @@ BEGIN
 END
 $not_extension$;
 
+\ir 05_requirements.sql
 \ir 00_schema.sql
 \ir 10_tables.sql
 \ir 15_migrate.sql

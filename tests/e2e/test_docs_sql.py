@@ -19,8 +19,10 @@ from e2e.docs_helpers import (
 )
 from s3vl_local.stack import StackInfo, psql_binary
 
+# Run by tests of their own, which also check what the blocks print.
+OWN_TESTS = {"README.md": "test_readme_cookbook.py", "your-own-data.md": "test_your_own_data.py"}
 DOCS_WITH_SQL = [p for p in doc_files()
-                 if p.name != "README.md" and any(not b.aws_only for b in sql_blocks(p))]
+                 if p.name not in OWN_TESTS and any(not b.aws_only for b in sql_blocks(p))]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +45,9 @@ def run_psql(stack: StackInfo, script: str) -> subprocess.CompletedProcess[str]:
 
 def test_the_docs_have_runnable_sql() -> None:
     names = {p.name for p in DOCS_WITH_SQL}
-    assert {"sql-reference.md", "sync.md", "writes-batch-cache.md", "your-own-data.md"} <= names
+    assert {"deploy.md", "sql-reference.md", "sync.md", "writes-batch-cache.md"} <= names
+    for doc, test in OWN_TESTS.items():
+        assert (Path(__file__).with_name(test)).exists(), doc
 
 
 @pytest.mark.parametrize("doc", DOCS_WITH_SQL, ids=[p.name for p in DOCS_WITH_SQL])

@@ -7,6 +7,8 @@ import shlex
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from s3vl_local import pg, procs, stack
 from s3vl_local.ports import is_listening
 from s3vl_local.stack import REPO_ROOT, read_info
@@ -46,6 +48,7 @@ def ports_and_pids() -> tuple[list[int], list[int]]:
     return ports, pids
 
 
+@pytest.mark.stack  # starts a stack of its own with make local-up
 def test_local_up_is_idempotent_and_local_down_leaves_nothing() -> None:
     try:
         make("local-up")
@@ -78,6 +81,7 @@ def test_local_up_is_idempotent_and_local_down_leaves_nothing() -> None:
         pg.stop_cluster(STATE_DIR, remove=True)
 
 
+@pytest.mark.stack  # starts a stack of its own with make local-up
 def test_a_shell_that_sourced_stack_env_manages_the_same_stack() -> None:
     """README: `source .local/stack.env`. `make local-up` / `local-down` from that shell must still
     start and stop the stack's own PostgreSQL (its S3VL_DSN is not a server of the user's), and
