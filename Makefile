@@ -11,8 +11,8 @@ export PYTHONPATH := $(CURDIR)/lambda:$(CURDIR)/local
 help:
 	@echo "make demo        set up, start the local stack, load demo data, run demo queries"
 	@echo "make test        the whole test suite (lint + unit + SQL + end-to-end + infrastructure)"
-	@echo "make test-fast   the tests that need no local stack: unit, emulator, infrastructure and"
-	@echo "                 the SQL regress scripts (on PostgreSQL alone); under 2 minutes"
+	@echo "make test-fast   unit, emulator and SQL regress tests: no local stack (PostgreSQL alone"
+	@echo "                 for the SQL), a couple of minutes"
 	@echo "make local-up    start emulator, Lambda endpoint and PostgreSQL (writes .local/stack.env)"
 	@echo "make local-down  stop everything local-up started"
 	@echo "make package     build the Lambda deployment zip (build/s3vl-lambda.zip)"
@@ -50,11 +50,11 @@ pytest: setup
 
 test: lint pytest
 
-# Everything not marked `stack` (tests/conftest.py marks every user of the local_stack fixture):
-# no emulator + Lambda endpoint + PostgreSQL stack is started; the SQL regress scripts run on the
-# test PostgreSQL alone.
+# The unit, emulator and SQL tests not marked `stack` (tests/conftest.py marks every user of the
+# local_stack fixture): no emulator + Lambda endpoint + PostgreSQL stack is started; the SQL
+# regress scripts run on the test PostgreSQL alone. Infrastructure, e2e and bench run in `make test`.
 test-fast: setup
-	@$(VENV)/bin/pytest -m "not stack" -q $(PYTEST_ARGS)
+	@$(VENV)/bin/pytest tests/unit tests/emulator tests/sql -m "not stack" -q $(PYTEST_ARGS)
 
 package: setup
 	@bash scripts/package-lambda.sh
