@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import settings
 
 if TYPE_CHECKING:
     import psycopg
@@ -39,8 +39,7 @@ TEST_STATE_DIR = REPO_ROOT / ".local" / "test-stack"
 TEST_USERS_DIR = REPO_ROOT / ".local" / "test-stack.users"
 STACK_FIXTURE = "local_stack"
 
-settings.register_profile("ci", derandomize=True, print_blob=True,
-                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.register_profile("dev", print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE")
                       or ("ci" if os.environ.get("CI", "").lower() in ("1", "true", "yes")
