@@ -7,7 +7,8 @@ readonly LAMBDA_ZIP="${S3VL_LAMBDA_ZIP:-${S3VL_REPO_ROOT}/build/s3vl-lambda.zip}
 readonly CODE_PREFIX="s3vl/lambda"
 readonly LAMBDA_FEATURE="Lambda"
 # The oldest Aurora PostgreSQL s3vl supports: the same major version as the `minimum` of
-# sql/05_requirements.sql, which install checks (tests/infra/test_versions.py keeps them equal).
+# sql/10_core/00_requirements.sql, which install checks (tests/infra/test_versions.py keeps them
+# equal).
 readonly MIN_AURORA_PG_VERSION="13"
 
 # ------------------------------------------------------------------------------ 1 cluster
@@ -344,6 +345,10 @@ PY
 
 # ------------------------------------------------------------------------------ 5 schema
 step_install_schema() {
+  if [[ "${S3VL_PGTLE:-0}" == 1 ]]; then
+    step_install_schema_pgtle
+    return
+  fi
   begin_step "install-schema" \
     "that psql reaches the cluster (PGHOST/PGUSER/PGPASSWORD, security group on 5432) and the user is rds_superuser"
   resolve_database
@@ -354,6 +359,18 @@ step_install_schema() {
   local version
   version="$(sql_query '<version>' 'SELECT s3vl.version()')"
   outcome "schema s3vl installed: version ${version}" "install or upgrade schema s3vl and print its version"
+}
+
+# Step 5 through pg_tle (Aurora/RDS without file access; S3VL_PGTLE=1 or --pgtle): register the
+# extension built by sql/build-pgtle.sh, then create it, or update it to the registered default.
+step_install_schema_pgtle() {
+  begin_step "install-schema" \
+    "that pg_tle is in shared_preload_libraries, CREATE EXTENSION pg_tle ran, and the user is rds_superuser"
+  resolve_database
+  run bash "${S3VL_REPO_ROOT}/sql/build-pgtle.sh"
+  sql -f "${S3VL_REPO_ROOT}/build/pgtle/s3vl-pgtle.sql"
+  sql -c "DO \$\$ BEGIN IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 's3vl') THEN ALTER EXTENSION s3vl UPDATE; ELSE CREATE EXTENSION s3vl CASCADE; END IF; END \$\$"
+  log "extension s3vl installed through pg_tle: version $(sql_query '<version>' 'SELECT s3vl.version()')"
 }
 
 # ------------------------------------------------------------------------------ 6 configure

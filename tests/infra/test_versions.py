@@ -1,5 +1,6 @@
-"""One supported minimum: the PostgreSQL major version install checks (sql/05_requirements.sql)
-is the Aurora PostgreSQL version the deploy scripts check and the version the docs state."""
+"""One supported minimum: the PostgreSQL major version install checks
+(sql/10_core/00_requirements.sql) is the Aurora PostgreSQL version the deploy scripts check and
+the version the docs state."""
 
 from __future__ import annotations
 
@@ -10,21 +11,21 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def requirements_sql() -> Path:
-    found = sorted(ROOT.glob("sql/**/05_requirements.sql"))
+    found = sorted(ROOT.glob("sql/**/00_requirements.sql"))
     assert len(found) == 1, found
     return found[0]
 
 
 def sql_minimum() -> int:
     match = re.search(r"minimum constant integer := (\d+);", requirements_sql().read_text())
-    assert match, "sql/05_requirements.sql: no `minimum constant integer := N;`"
+    assert match, "sql/10_core/00_requirements.sql: no `minimum constant integer := N;`"
     return int(match.group(1))
 
 
 def test_install_runs_the_check_first() -> None:
     install = (ROOT / "sql" / "install.sql").read_text()
     parts = re.findall(r"^\\ir (\S+\.sql)$", install, flags=re.M)
-    assert parts and parts[0].endswith("05_requirements.sql"), parts
+    assert parts and parts[0].endswith("00_requirements.sql"), parts
 
 
 def test_deploy_scripts_check_the_same_minimum() -> None:

@@ -1,5 +1,5 @@
-"""sql/05_requirements.sql: install stops on a PostgreSQL older than the minimum with a clear
-error (SQLSTATE 0A000, both versions named) before creating anything, and passes on this one.
+"""sql/10_core/00_requirements.sql: install stops on a PostgreSQL older than the minimum with a
+clear error (SQLSTATE 0A000, both versions named) before creating anything, and passes on this one.
 The server cannot be made older, so the check runs with server_version_num replaced."""
 
 from __future__ import annotations
