@@ -12,7 +12,21 @@ CREATE TABLE IF NOT EXISTS s3vl.config (
 ALTER TABLE s3vl.config ADD COLUMN IF NOT EXISTS last_validated_at timestamptz;
 ALTER TABLE s3vl.config ADD COLUMN IF NOT EXISTS last_validation_status text;
 -- Attempts per Lambda invocation when Lambda throttles (429) or fails (5xx): s3vl.set_invoke_retries.
-ALTER TABLE s3vl.config ADD COLUMN IF NOT EXISTS max_attempts integer NOT NULL DEFAULT 10;
+-- Since 0.5.0 a safety cap: retries run until the call's deadline (timeout_seconds). An install
+-- still at 0.4.0's default of 10 (a budget throttling used up long before the deadline) is
+-- raised to the new default once; the column comment marks that it was.
+ALTER TABLE s3vl.config ADD COLUMN IF NOT EXISTS max_attempts integer NOT NULL DEFAULT 100;
+DO $attempts_cap$
+BEGIN
+  IF pg_catalog.col_description('s3vl.config'::regclass, (SELECT a.attnum
+       FROM pg_catalog.pg_attribute a WHERE a.attrelid = 's3vl.config'::regclass
+         AND a.attname = 'max_attempts')) IS DISTINCT FROM 's3vl: safety cap (0.5.0)' THEN
+    ALTER TABLE s3vl.config ALTER COLUMN max_attempts SET DEFAULT 100;
+    UPDATE s3vl.config SET max_attempts = 100 WHERE max_attempts = 10;
+    COMMENT ON COLUMN s3vl.config.max_attempts IS 's3vl: safety cap (0.5.0)';
+  END IF;
+END
+$attempts_cap$;
 COMMENT ON TABLE s3vl.config IS
   's3vl: the Lambda function to call (one row, written by s3vl.configure)';
 

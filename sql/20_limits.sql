@@ -32,7 +32,7 @@ AS $$
     ('max_candidates',  1,    10000, 'query_vectors_where/query_table neighbours examined (QueryVectors topK)'),
     ('pages_per_call',  1,      100, 'QueryVectors pages one paged invocation reads (also at most timeout_seconds)'),
     ('page_token_length', 1,   4096, 'characters in a QueryVectors page token'),
-    ('max_attempts',    1,       20, 'attempts per Lambda invocation when Lambda throttles or fails with 5xx'),
+    ('max_attempts',    1,     1000, 'attempts per Lambda invocation when Lambda throttles or fails with 5xx (a safety cap: retries stop at timeout_seconds)'),
     ('max_filter_depth', 1,      32, 'JSON nesting depth of a metadata_filter (each object and array counts one)'),
     ('put_vectors_per_call', 1,   500, 'vectors per PutVectors call (S3 Vectors; sync batches at most this many)'),
     ('invocation_items', 1,      5000, 'vectors or keys one write invocation carries (10 PutVectors calls of 500)'),

@@ -148,9 +148,9 @@ AS $$
 $$;
 
 -- THE one place that calls aws_lambda.invoke: reads the configuration, bounds every attempt by
--- what is left of the configured timeout, retries a throttled (429) or 5xx invocation with full
--- jitter exponential backoff (100 ms doubling, capped at 5 s, at most max_attempts attempts, never
--- past the timeout), and maps a failed call to an s3vl SQLSTATE. The request is json (built as
+-- what is left of the configured timeout, retries a throttled (429) or 5xx invocation until that
+-- deadline with capped exponential backoff and full jitter (a random pause up to 100 ms doubling,
+-- capped at 1 s; max_attempts is only a safety cap), and maps a failed call to an s3vl SQLSTATE. The request is json (built as
 -- text, the cheapest form for long vectors); the answer is parsed once into jsonb (NULL for
 -- Event/DryRun). A caller's error never names the function (readers need not learn the ARN): the
 -- server log gets it with RAISE LOG. Only s3vl._call_lambda (below) and the policy checks' own
@@ -194,11 +194,13 @@ BEGIN
     END;
     failure_kind := s3vl._retryable_failure(failed_message, failed_detail);
     EXIT WHEN failure_kind IS NULL OR attempt >= cfg.max_attempts;
-    -- Full jitter: a random pause up to 100 ms * 2^(attempt-1), capped at 5 s.
-    pause_ms := pg_catalog.random() * LEAST(5000, 100 * 2 ^ (attempt - 1));
+    -- Full jitter: a random pause up to 100 ms * 2^(attempt-1), capped at 1 s; the budget is the
+    -- deadline, so the last pause is cut to leave 100 ms for a final attempt.
+    pause_ms := pg_catalog.random() * LEAST(1000, 100 * 2 ^ LEAST(attempt - 1, 20));
     left_ms := pg_catalog.floor(1000 * pg_catalog.date_part('epoch',
                                                             deadline - pg_catalog.clock_timestamp()));
-    EXIT WHEN pause_ms + 50 >= left_ms;  -- no time left for another attempt
+    EXIT WHEN left_ms < 150;  -- no time left for another attempt
+    pause_ms := LEAST(pause_ms, left_ms - 100);
     PERFORM pg_catalog.pg_sleep(pause_ms / 1000.0);
   END LOOP;
   state := CASE
@@ -246,8 +248,9 @@ BEGIN
 END
 $$;
 
--- How many attempts an invocation gets when Lambda throttles it (429) or fails with a 5xx
--- (1 = no retry; default 10). Returns the stored value.
+-- The most attempts an invocation gets when Lambda throttles it (429) or fails with a 5xx
+-- (1 = no retry; default 100, a safety cap: retries stop at timeout_seconds in any case).
+-- Returns the stored value.
 CREATE OR REPLACE FUNCTION s3vl.set_invoke_retries(max_attempts integer)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
