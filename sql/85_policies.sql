@@ -6,7 +6,8 @@
 -- gets the policy's filter ANDed to every query's metadata_filter, sees only matching vectors
 -- from get/list, may write only matching metadata over keys that are absent or already match,
 -- and may delete only matching vectors. s3vl.sync is not bound by its caller (it sends what a
--- tracked table holds, checked against the tracker's privileges at every run). The result cache keys a bound caller's query by the
+-- tracked table holds, checked against the tracker's privileges at every run) through its own
+-- path, s3vl._sync_invoke, which only the owner may execute. The result cache keys a bound caller's query by the
 -- filter actually sent (policy ANDed in, settings resolved: s3vl._policy_cache_filter), so no
 -- answer crosses tenants.
 --
@@ -395,12 +396,9 @@ BEGIN
      AND NOT EXISTS (SELECT 1 FROM s3vl.index_grants) THEN
     RETURN request;
   END IF;
-  -- A superuser or the owner (the pg_cron sync job): no rules, and no parse of a large write.
-  -- Sync sends what a tracked table holds, checked against its tracker's privileges at every
-  -- run (80_sync.sql); whoever runs it (a bound writer, the pg_cron job) only chooses when.
-  IF caller = 's3vl.sync' THEN
-    RETURN request;
-  END IF;
+  -- A superuser or the owner: no rules, and no parse of a large write. caller only names the
+  -- function in messages: no text an argument carries decides whether a policy applies (sync
+  -- sends through s3vl._sync_invoke, which no reader or writer may execute).
   roles := s3vl._policy_roles();
   IF pg_catalog.cardinality(roles) = 0 THEN
     RETURN request;

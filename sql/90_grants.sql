@@ -106,7 +106,8 @@ GRANT EXECUTE ON FUNCTION
   s3vl._sync_columns(text, regclass),
   s3vl._sync_state_rows(regclass),
   s3vl._sync_version(float8[], jsonb),
-  s3vl._sync_try_cast(text, anyelement)
+  s3vl._sync_try_cast(text, anyelement),
+  s3vl._sync_source_guard(text, regclass, boolean, boolean)
 TO s3vl_reader;
 
 -- Filtered search (58_where.sql): the scan runs with the caller's rights; the two definer

@@ -31,6 +31,7 @@ $not_extension$;
 \ir 60_writes.sql
 \ir 65_batch.sql
 \ir 80_sync.sql
+\ir 82_sync_guard.sql
 \ir 85_policies.sql
 \ir 90_grants.sql
 
