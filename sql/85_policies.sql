@@ -89,7 +89,24 @@ RETURNS void
 LANGUAGE plpgsql IMMUTABLE
 AS $$
 BEGIN
-  IF pg_catalog.jsonb_typeof(value) IN ('string', 'number', 'boolean') THEN
+  IF pg_catalog.jsonb_typeof(value) = 'number' THEN
+    -- S3 Vectors compares numbers as 64-bit floats, get_vectors' check compares exact JSON
+    -- numbers: a value the float cannot hold exactly (beyond 15 significant digits, e.g. above
+    -- 2^53) would match other vectors on one path than on the other.
+    BEGIN
+      IF (value::text::numeric) = (value::text::float8)::numeric THEN
+        RETURN;
+      END IF;
+    EXCEPTION WHEN numeric_value_out_of_range THEN
+      NULL;
+    END;
+    RAISE EXCEPTION '%: filter % is the number %, which a 64-bit float does not hold exactly; '
+                    'S3 Vectors would compare it differently from s3vl', caller, path,
+      pg_catalog.left(value::text, 100)
+      USING ERRCODE = '22023',
+            HINT = 'Use at most 15 significant digits, or a string value.';
+  END IF;
+  IF pg_catalog.jsonb_typeof(value) IN ('string', 'boolean') THEN
     RETURN;
   END IF;
   IF pg_catalog.jsonb_typeof(value) = 'object' AND (SELECT pg_catalog.array_agg(k)
@@ -410,6 +427,8 @@ BEGIN
     RAISE EXCEPTION '%: with vector policies or index grants defined, requests must name the '
                     'index by index_arn', caller USING ERRCODE = '42501';
   END IF;
+  -- Rules are stored by the registered ARN: another spelling of that index is refused first.
+  PERFORM s3vl._canonical_index_arn(caller, req ->> 'index_arn');
   policy := s3vl._policy_filter_for(caller, req ->> 'index_arn', roles);
   IF policy IS NULL THEN
     RETURN request;

@@ -24,6 +24,7 @@ $not_extension$;
 \ir 30_invoke.sql
 \ir 40_config.sql
 \ir 50_registry.sql
+\ir 51_index_identity.sql
 \ir 52_cache.sql
 \ir 55_reads.sql
 \ir 57_search.sql
