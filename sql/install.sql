@@ -27,6 +27,7 @@ $not_extension$;
 \ir 51_index_identity.sql
 \ir 52_cache.sql
 \ir 55_reads.sql
+\ir 56_bound_paging.sql
 \ir 57_search.sql
 \ir 58_where.sql
 \ir 60_writes.sql
