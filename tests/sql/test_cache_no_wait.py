@@ -4,8 +4,6 @@ tenant's) hang on its uncommitted row until the statement timeout."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import psycopg
 import pytest
 

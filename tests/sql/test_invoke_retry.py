@@ -1,7 +1,8 @@
 """Throttled (429 TooManyRequestsException) and 5xx Lambda invocations: retried with jittered,
 capped exponential backoff until the call's deadline (timeout_seconds); s3vl.config.max_attempts
 (set by s3vl_admin with s3vl.set_invoke_retries) is only a safety cap, and a throttle that outlasts
-the deadline or the cap is SV001 with a retry hint. Real stand-in, real HTTP: a scripted loopback Lambda endpoint."""
+the deadline or the cap is SV001 with a retry hint. Real stand-in, real HTTP: a scripted loopback
+Lambda endpoint."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from sql.sql_helpers import SQL_DIR, expect_error
-from sql.test_policies import A_KEYS, Q, VECTORS, Tenants, as_tenant, tenants  # noqa: F401
+from sql.test_policies import A_KEYS, VECTORS, Q, Tenants, as_tenant, tenants  # noqa: F401
 
 pytestmark = pytest.mark.stack
 

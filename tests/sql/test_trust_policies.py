@@ -69,7 +69,7 @@ def test_policy_numbers_a_float_cannot_hold_are_refused(db: psycopg.Connection[A
                                                         tenants: Tenants,  # noqa: F811
                                                         value: str, form: str) -> None:
     expect_error(db, "SELECT s3vl.create_policy(%s, %s, %s::jsonb)",
-                 (tenants.index, tenants.roles["a"], form % value), "22023",
+                 (tenants.index, tenants.roles["a"], form.replace("%s", value)), "22023",
                  "64-bit float", "filter n")
     assert db.execute("SELECT filter FROM s3vl.list_policies() WHERE index_name = %s AND "
                       "role_name = %s", (tenants.index, tenants.roles["a"])).fetchone() == (
@@ -81,7 +81,7 @@ def test_policy_numbers_a_float_holds_are_accepted(db: psycopg.Connection[Any],
                                                    tenants: Tenants,  # noqa: F811
                                                    value: str) -> None:
     db.execute("SELECT s3vl.create_policy(%s, %s, %s::jsonb)",
-               (tenants.index, tenants.roles["a"], '{"n": %s}' % value))
+               (tenants.index, tenants.roles["a"], '{"n": ' + value + "}"))
 
 
 def test_register_index_does_not_repoint_a_name_with_policies(
