@@ -11,7 +11,11 @@ Measured on a stack of its own (state dir .local/bench-load, removed after), per
 Speed depends on the machine; on a shared one the figures move between runs.
 
     .venv/bin/python bench/bench_load.py [--sizes 20,40] [--queries 300] [--batches 20]
-                                         [--quick] [--json]
+                                         [--modes retries,admission] [--quick] [--json]
+
+Each size runs twice: with retries until the deadline alone (the default configuration), and
+with admission control as well (s3vl.set_invoke_concurrency(10): at most 10 invocations of the
+database in flight, the others wait in the database instead of being throttled).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ DIMENSION = 16
 SEED_VECTORS = 2000
 WRITERS = 2
 BATCH = 100
+CONCURRENCY = 10  # the local Lambda endpoint's (the stack's default --max-concurrency)
 QUERY = ("SELECT vector_id FROM s3vl.query_vectors(%s, %s::float8[], 10, true, "
          "'{\"group\": {\"$lt\": 5}}')")
 
@@ -134,6 +139,9 @@ def main() -> int:
     parser.add_argument("--sizes", default="20,40", help="querying sessions per run")
     parser.add_argument("--queries", type=int, default=300, help="queries per session")
     parser.add_argument("--batches", type=int, default=20, help="100-vector batches per writer")
+    parser.add_argument("--modes", default="retries,admission",
+                        help="retries: retries until the deadline alone; admission: also "
+                             "s3vl.set_invoke_concurrency(10), the endpoint's concurrency")
     parser.add_argument("--quick", action="store_true",
                         help="a bounded smoke run: 12 sessions x 5 queries, 2 batches")
     parser.add_argument("--json", action="store_true")
@@ -149,7 +157,7 @@ def main() -> int:
     from s3vl_local import stack
 
     stack.down(STATE_DIR, remove=True)
-    report: dict[str, Any] = {"endpoint_concurrency": 10, "runs": []}
+    report: dict[str, Any] = {"endpoint_concurrency": CONCURRENCY, "runs": []}
     try:
         info = stack.up(STATE_DIR)
         client = boto3.client("s3vectors", endpoint_url=info.s3vectors_endpoint,
@@ -167,8 +175,13 @@ def main() -> int:
             conn.execute("SELECT s3vl.register_index(%s, %s)", (index, arn))
             report["timeout_seconds"], report["max_attempts"] = conn.execute(
                 "SELECT timeout_seconds, max_attempts FROM s3vl.config").fetchone()
-        for sessions in sizes:
-            report["runs"].append(run_size(info, client, index, arn, sessions, queries, batches))
+        for mode in args.modes.split(","):
+            with psycopg.connect(info.dsn, autocommit=True) as conn:
+                conn.execute("SELECT s3vl.set_invoke_concurrency(%s)",
+                             (CONCURRENCY if mode == "admission" else None,))
+            for sessions in sizes:
+                run = run_size(info, client, index, arn, sessions, queries, batches)
+                report["runs"].append({"mode": mode, **run})
     finally:
         stack.down(STATE_DIR, remove=True)
     if args.json:
@@ -177,14 +190,15 @@ def main() -> int:
         print(f"endpoint concurrency {report['endpoint_concurrency']}, timeout "
               f"{report['timeout_seconds']} s, max_attempts {report['max_attempts']}")
         for r in report["runs"]:
-            print(f"{r['sessions']} sessions x {r['queries'] // r['sessions']} queries + "
-                  f"{r['writers']} writers x {r['write_batches'] // r['writers']} batches of "
-                  f"{r['batch_size']}: failed queries {r['failed_queries']}, failed write "
-                  f"batches {r['failed_write_batches']}, p50 {r['p50_ms']} ms, p99 "
-                  f"{r['p99_ms']} ms, {r['queries_per_s']} queries/s, written "
-                  f"{r['vectors_written']} found {r['vectors_found']} lost "
-                  f"{r['vectors_lost']}, throttled {r['throttled_invocations']}, "
-                  f"{r['elapsed_s']} s")
+            per_session = r["queries"] // r["sessions"]
+            per_writer = r["write_batches"] // r["writers"]
+            print(f"[{r['mode']}] {r['sessions']} sessions x {per_session} queries + "
+                  f"{r['writers']} writers x {per_writer} batches of {r['batch_size']}: "
+                  f"failed queries {r['failed_queries']}, failed write batches "
+                  f"{r['failed_write_batches']}, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
+                  f"{r['queries_per_s']} queries/s, written {r['vectors_written']} found "
+                  f"{r['vectors_found']} lost {r['vectors_lost']}, throttled "
+                  f"{r['throttled_invocations']}, {r['elapsed_s']} s")
             for f in r["first_failures"]:
                 print(f"  failure: {f}")
     return 0

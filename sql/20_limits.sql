@@ -33,6 +33,7 @@ AS $$
     ('pages_per_call',  1,      100, 'QueryVectors pages one paged invocation reads (also at most timeout_seconds)'),
     ('page_token_length', 1,   4096, 'characters in a QueryVectors page token'),
     ('max_attempts',    1,     1000, 'attempts per Lambda invocation when Lambda throttles or fails with 5xx (a safety cap: retries stop at timeout_seconds)'),
+    ('invoke_concurrency', 1,    1000, 'Lambda invocations in flight at once under admission control (s3vl.set_invoke_concurrency; NULL or 0: off)'),
     ('max_filter_depth', 1,      32, 'JSON nesting depth of a metadata_filter (each object and array counts one)'),
     ('put_vectors_per_call', 1,   500, 'vectors per PutVectors call (S3 Vectors; sync batches at most this many)'),
     ('invocation_items', 1,      5000, 'vectors or keys one write invocation carries (10 PutVectors calls of 500)'),

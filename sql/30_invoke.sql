@@ -171,9 +171,20 @@ DECLARE
   deadline timestamptz;
   left_ms bigint;
   pause_ms double precision;
+  slots integer;
+  slot integer;
+  no_slot boolean;
+  succeeded boolean;
+  waits integer := 0;
 BEGIN
   SELECT * INTO cfg FROM s3vl._config(caller);  -- 55000 with a hint when not configured
   deadline := pg_catalog.clock_timestamp() + cfg.timeout_seconds * interval '1 second';
+  -- Admission control (31_admission.sql), off unless an admin set it; not on a read-only
+  -- transaction (a hot standby), where a slot cannot be locked.
+  IF pg_catalog.current_setting('transaction_read_only') = 'off' THEN
+    SELECT c.max_concurrent_invocations INTO slots FROM s3vl.config c
+      ORDER BY c.updated_at DESC, c.id DESC LIMIT 1;
+  END IF;
   LOOP
     attempt := attempt + 1;
     left_ms := CASE WHEN attempt = 1 THEN cfg.timeout_seconds * 1000
@@ -183,15 +194,65 @@ BEGIN
     -- only the settings it names), so every attempt sets it anew.
     PERFORM pg_catalog.set_config('aws_lambda.request_timeout_ms',
                                   GREATEST(left_ms, 1)::text, true);
-    BEGIN
-      SELECT i.status_code, i.payload::jsonb INTO status_code, payload
-        FROM aws_lambda.invoke(cfg.lambda_arn, request, cfg.aws_region,
-                               invocation_type => _send_lambda.invocation_type) AS i;
-      RETURN;
-    EXCEPTION WHEN OTHERS THEN
-      GET STACKED DIAGNOSTICS failed_state = RETURNED_SQLSTATE, failed_message = MESSAGE_TEXT,
-                              failed_detail = PG_EXCEPTION_DETAIL;
-    END;
+    IF slots IS NULL THEN
+      BEGIN
+        SELECT i.status_code, i.payload::jsonb INTO status_code, payload
+          FROM aws_lambda.invoke(cfg.lambda_arn, request, cfg.aws_region,
+                                 invocation_type => _send_lambda.invocation_type) AS i;
+        RETURN;
+      EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS failed_state = RETURNED_SQLSTATE, failed_message = MESSAGE_TEXT,
+                                failed_detail = PG_EXCEPTION_DETAIL;
+      END;
+    ELSE
+      -- One of `slots` rows of s3vl.invoke_slots, locked for this invocation only: the block
+      -- ends by raising, which releases the lock whatever the caller's transaction does next
+      -- (its variables keep the answer). No role but the owner can lock these rows.
+      succeeded := false;
+      slot := NULL;
+      BEGIN
+        SELECT s.slot INTO slot FROM s3vl.invoke_slots s WHERE s.slot <= slots
+          ORDER BY s.slot LIMIT 1 FOR UPDATE SKIP LOCKED;
+        no_slot := slot IS NULL;
+        IF NOT no_slot THEN
+          BEGIN
+            SELECT i.status_code, i.payload::jsonb INTO status_code, payload
+              FROM aws_lambda.invoke(cfg.lambda_arn, request, cfg.aws_region,
+                                     invocation_type => _send_lambda.invocation_type) AS i;
+            succeeded := true;
+          EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS failed_state = RETURNED_SQLSTATE,
+                                    failed_message = MESSAGE_TEXT,
+                                    failed_detail = PG_EXCEPTION_DETAIL;
+          END;
+          RAISE EXCEPTION USING ERRCODE = 'SVSLT';
+        END IF;
+      EXCEPTION WHEN SQLSTATE 'SVSLT' THEN
+        NULL;  -- the slot is free again
+      END;
+      IF succeeded THEN
+        RETURN;
+      END IF;
+      IF no_slot THEN
+        -- Every slot busy: wait (not an attempt) with a short jittered pause, until the deadline.
+        attempt := attempt - 1;
+        waits := waits + 1;
+        left_ms := pg_catalog.floor(1000 * pg_catalog.date_part('epoch',
+                                          deadline - pg_catalog.clock_timestamp()));
+        IF left_ms < 150 THEN
+          failed_state := 'SV001';
+          failed_message := pg_catalog.format('no invocation slot free (admission control: %s '
+                                              'at once) before the deadline', slots);
+          failed_detail := NULL;
+          failure_kind := 'throttled';
+          EXIT;
+        END IF;
+        PERFORM pg_catalog.pg_sleep(LEAST(pg_catalog.random()
+                                          * LEAST(100, 5 * 2 ^ LEAST(waits - 1, 10)),
+                                          left_ms - 100) / 1000.0);
+        CONTINUE;
+      END IF;
+    END IF;
     failure_kind := s3vl._retryable_failure(failed_message, failed_detail);
     EXIT WHEN failure_kind IS NULL OR attempt >= cfg.max_attempts;
     -- Full jitter: a random pause up to 100 ms * 2^(attempt-1), capped at 1 s; the budget is the

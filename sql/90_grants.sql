@@ -143,3 +143,5 @@ GRANT EXECUTE ON FUNCTION
 TO s3vl_admin;
 -- Invocation retries (30_invoke.sql).
 GRANT EXECUTE ON FUNCTION s3vl.set_invoke_retries(integer) TO s3vl_admin;
+-- Admission control (31_admission.sql); the slots table is the owner's alone.
+GRANT EXECUTE ON FUNCTION s3vl.set_invoke_concurrency(integer) TO s3vl_admin;

@@ -22,6 +22,7 @@ $not_extension$;
 \ir 21_errors.sql
 \ir 25_validate.sql
 \ir 30_invoke.sql
+\ir 31_admission.sql
 \ir 40_config.sql
 \ir 50_registry.sql
 \ir 51_index_identity.sql
