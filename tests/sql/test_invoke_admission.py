@@ -142,3 +142,20 @@ def test_a_full_house_until_the_deadline_is_sv001(retry_db: Any, slow: Slow,  # 
             in_flight.rollback()
     finally:
         retry_db.execute("UPDATE s3vl.config SET timeout_seconds = 5")
+
+
+def test_slots_emptied_by_a_crash_fail_open_and_are_refilled(retry_db: Any, slow: Slow,  # noqa: F811
+                                                            local_stack: Any) -> None:
+    """The slots table is UNLOGGED (a crash empties it): with no rows, calls go through (no
+    admission control) rather than wait for a slot that cannot exist; setting the bound again
+    refills it."""
+    dsn = local_stack.admin_dsn(retry_db.info.dbname)
+    retry_db.execute("SELECT s3vl.set_invoke_concurrency(2)")
+    retry_db.execute("TRUNCATE s3vl.invoke_slots")  # what crash recovery does to it
+    assert _run_sessions(dsn, 4) == []
+    assert slow.most == 4
+    retry_db.execute("SELECT s3vl.set_invoke_concurrency(2)")
+    assert retry_db.execute("SELECT count(*) FROM s3vl.invoke_slots").fetchone() == (1000,)
+    slow.most = 0
+    assert _run_sessions(dsn, 4) == []
+    assert slow.most == 2

@@ -16,13 +16,6 @@
 --   row-level security policy that would apply to the owner raises instead of running (its
 --   USING expression is the table owner's code). The guard refuses such a table up front.
 
-ALTER TABLE s3vl.sync_tables ADD COLUMN IF NOT EXISTS source_owner regrole;
-COMMENT ON COLUMN s3vl.sync_tables.source_owner IS
-  's3vl: the owner of the table when it was tracked; sync stops if the table changes hands';
--- Tracked before 0.5.0: the owner it has now.
-UPDATE s3vl.sync_tables st SET source_owner = c.relowner::regrole
-  FROM pg_catalog.pg_class c WHERE c.oid = st.source AND st.source_owner IS NULL;
-
 -- Sends one of sync's protocol requests (put_vectors / delete_vectors of a tracked table's rows)
 -- without the caller's vector policy. Not granted to anyone: only s3vl.sync (SECURITY DEFINER)
 -- reaches it.

@@ -154,7 +154,7 @@ $$;
 -- text, the cheapest form for long vectors); the answer is parsed once into jsonb (NULL for
 -- Event/DryRun). A caller's error never names the function (readers need not learn the ARN): the
 -- server log gets it with RAISE LOG. Only s3vl._call_lambda (below) and the policy checks' own
--- reads of stored metadata (85_policies.sql) call it.
+-- reads of stored metadata (20_transport/45_policies.sql) call it.
 CREATE OR REPLACE FUNCTION s3vl._send_lambda(caller text, request json, invocation_type text,
   OUT status_code integer, OUT payload jsonb)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -179,7 +179,7 @@ DECLARE
 BEGIN
   SELECT * INTO cfg FROM s3vl._config(caller);  -- 55000 with a hint when not configured
   deadline := pg_catalog.clock_timestamp() + cfg.timeout_seconds * interval '1 second';
-  -- Admission control (31_admission.sql), off unless an admin set it; not on a read-only
+  -- Admission control (20_transport/31_admission.sql), off unless an admin set it; not on a read-only
   -- transaction (a hot standby), where a slot cannot be locked.
   IF pg_catalog.current_setting('transaction_read_only') = 'off' THEN
     SELECT c.max_concurrent_invocations INTO slots FROM s3vl.config c
@@ -213,7 +213,9 @@ BEGIN
       BEGIN
         SELECT s.slot INTO slot FROM s3vl.invoke_slots s WHERE s.slot <= slots
           ORDER BY s.slot LIMIT 1 FOR UPDATE SKIP LOCKED;
-        no_slot := slot IS NULL;
+        -- An empty table (UNLOGGED: a crash empties it until set_invoke_concurrency or an
+        -- install refills it) fails open: no admission control, retries only.
+        no_slot := slot IS NULL AND EXISTS (SELECT 1 FROM s3vl.invoke_slots);
         IF NOT no_slot THEN
           BEGIN
             SELECT i.status_code, i.payload::jsonb INTO status_code, payload
@@ -293,7 +295,7 @@ END
 $$;
 
 -- THE chokepoint every read, write, search and sync passes through on its way to the function:
--- vector policies and index grants (85_policies.sql) decide what may be sent (a bound caller's
+-- vector policies and index grants (20_transport/45_policies.sql) decide what may be sent (a bound caller's
 -- queries get the policy ANDed into their filter, its writes and deletes are checked, a role
 -- without a grant is refused) and what may come back (get/list answers lose the vectors the
 -- policy hides). With no policy and no grant defined, both steps return at once.
@@ -334,5 +336,19 @@ AS $$
 BEGIN
   RETURN s3vl._unwrap(caller, (SELECT c.payload
                                FROM s3vl._call_lambda(caller, request, 'RequestResponse') AS c));
+END
+$$;
+
+-- The array a successful operation must answer; SV007 otherwise.
+CREATE OR REPLACE FUNCTION s3vl._expect_array(caller text, result jsonb, what text)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+  IF pg_catalog.jsonb_typeof(result) IS DISTINCT FROM 'array' THEN
+    RAISE EXCEPTION '%: the Lambda function answered % that is not a JSON array', caller, what
+      USING ERRCODE = 'SV007', DETAIL = 'got: ' || pg_catalog.left(coalesce(result::text, 'NULL'), 200);
+  END IF;
+  RETURN result;
 END
 $$;

@@ -9,16 +9,6 @@
 -- block the others, beyond one invocation of its own. bench/bench_load.py measures it against
 -- retries alone (docs/security.md).
 
-ALTER TABLE s3vl.config ADD COLUMN IF NOT EXISTS max_concurrent_invocations integer;
-COMMENT ON COLUMN s3vl.config.max_concurrent_invocations IS
-  's3vl: admission control, invocations in flight at once (NULL: off); set_invoke_concurrency';
-
-CREATE UNLOGGED TABLE IF NOT EXISTS s3vl.invoke_slots (slot integer PRIMARY KEY);
-COMMENT ON TABLE s3vl.invoke_slots IS
-  's3vl: one row per admission-control slot (locked during one invocation)';
-INSERT INTO s3vl.invoke_slots (slot)
-  SELECT g FROM pg_catalog.generate_series(1, 1000) g ON CONFLICT (slot) DO NOTHING;
-
 CREATE OR REPLACE FUNCTION s3vl.set_invoke_concurrency(max_concurrent integer)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -30,6 +20,10 @@ BEGIN
                               'invoke_concurrency');
   END IF;
   PERFORM s3vl._config('s3vl.set_invoke_concurrency'::text);  -- 55000 when not configured
+  -- The slots (UNLOGGED, so a crash empties them; the install fills them too).
+  INSERT INTO s3vl.invoke_slots (slot)
+    SELECT g FROM pg_catalog.generate_series(1, s3vl._limit('invoke_concurrency')) g
+    ON CONFLICT (slot) DO NOTHING;
   UPDATE s3vl.config c SET max_concurrent_invocations = NULLIF(set_invoke_concurrency.max_concurrent, 0);
   RETURN NULLIF(max_concurrent, 0);
 END
