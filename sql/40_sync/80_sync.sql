@@ -348,6 +348,9 @@ BEGIN
     source_owner = EXCLUDED.source_owner,
     created_at = CASE WHEN st.index_name = EXCLUDED.index_name THEN st.created_at
                       ELSE pg_catalog.now() END;
+  -- What every read will check (82_sync_guard.sql), now: a table sync could not read (row-level
+  -- security that would apply to the s3vl owner) is refused here rather than at every sync.
+  PERFORM s3vl._sync_source_guard(caller, source, false, true);
 END
 $$;
 

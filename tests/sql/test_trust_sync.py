@@ -199,8 +199,11 @@ def test_a_policy_on_a_tracked_table_never_runs_as_the_owner(aurora_like: dict[s
         db.execute("CREATE TABLE app.t (id integer PRIMARY KEY, embedding real[])")
         db.execute("ALTER TABLE app.t ENABLE ROW LEVEL SECURITY")
         db.execute("CREATE POLICY p ON app.t USING (app.evil())")
-        # The tracker owns it (not FORCE): track_table accepts it, as before.
+        # Row-level security switched on after tracking (track_table now refuses it up front,
+        # see the next test): every sync checks again.
+        db.execute("ALTER TABLE app.t DISABLE ROW LEVEL SECURITY")
         db.execute("SELECT s3vl.track_table('app.t', 'id', 'embedding', %s)", (a["index"],))
+        db.execute("ALTER TABLE app.t ENABLE ROW LEVEL SECURITY")
         db.execute("INSERT INTO app.t VALUES (1, '{1,0,0,0}')")
         db.execute(f'GRANT SELECT ON app.t TO "{roles["owner"]}"')  # as deploy.md says
         db.execute(f'SET ROLE "{roles["writer"]}"')
@@ -219,6 +222,21 @@ def test_a_policy_on_a_tracked_table_never_runs_as_the_owner(aurora_like: dict[s
         db.execute(f'SET ROLE "{roles["writer"]}"')
         assert db.execute("SELECT upserted, failed FROM s3vl.sync(%s, retry_now => true)",
                           (a["index"],)).fetchone() == (1, 0)
+
+
+def test_track_table_refuses_a_policy_that_would_apply_to_the_owner(
+        aurora_like: dict[str, Any]) -> None:
+    """The tracker owns the table (not FORCE), which 0.4.0 accepted; sync could only ever read
+    it by running its policy as the s3vl owner, so track_table refuses it now."""
+    a = aurora_like
+    with psycopg.connect(a["dsn"], autocommit=True) as db:
+        db.execute(f'SET ROLE "{a["roles"]["admin"]}"')
+        db.execute("CREATE TABLE app.t (id integer PRIMARY KEY, embedding real[])")
+        db.execute("ALTER TABLE app.t ENABLE ROW LEVEL SECURITY")
+        expect_error(db, "SELECT s3vl.track_table('app.t', 'id', 'embedding', %s)",
+                     (a["index"],), "42501", "row-level security", "s3vl owner")
+        db.execute("RESET ROLE")
+        assert db.execute("SELECT count(*) FROM s3vl.sync_tables").fetchone() == (0,)
 
 
 # ---- sync_status: an old error clears --------------------------------------------------------
