@@ -12,6 +12,7 @@ import argparse
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -45,6 +46,8 @@ INDEX_DIMENSION = 384
 INDEX_METRIC: Final = "cosine"
 NON_FILTERABLE_KEYS = ["description"]
 HEALTH_PATH = "/_s3vl/health"
+# Extra flags for the emulator process, e.g. "--write-limits --latency-ms-op QueryVectors=80".
+EMULATOR_ARGS_ENV = "S3VL_EMULATOR_ARGS"
 STATE_FILE = "stack.json"
 
 
@@ -116,7 +119,8 @@ def _port(state: dict[str, Any], key: str, alive: bool) -> int:
 def code_stamp() -> str:
     """Fingerprint of the Python code the background processes run (files and mtimes)."""
     digest = hashlib.sha256()
-    for package in (REPO_ROOT / "lambda" / "s3vl_lambda", REPO_ROOT / "local" / "s3vl_local"):
+    for package in (REPO_ROOT / "lambda" / "s3vl_lambda", REPO_ROOT / "local" / "s3vl_local",
+                    REPO_ROOT / "local" / "s3vectors-emulator" / "s3vectors_emulator"):
         for path in sorted(package.rglob("*.py")):
             digest.update(f"{path}:{path.stat().st_mtime_ns}\n".encode())
     return digest.hexdigest()[:16]
@@ -156,8 +160,10 @@ def _start_emulator(state_dir: Path, state: dict[str, Any]) -> str:
     if not (alive and http_healthy(url + HEALTH_PATH)):
         procs.stop_pidfile(pidfile)
         # --data-dir: vectors survive `down`/`up`, as data in S3 Vectors would.
-        argv = [sys.executable, "-m", "s3vl_local.emulator", "--host", LOOPBACK, "--port",
-                str(port), "--region", REGION, "--data-dir", str(state_dir / "emulator-data")]
+        argv = [sys.executable, "-m", "s3vectors_emulator", "--host", LOOPBACK, "--port",
+                str(port), "--region", REGION, "--data-dir", str(state_dir / "emulator-data"),
+                # Extra emulator flags (write limits, latency) for benches: docs/local-stack.md.
+                *shlex.split(os.environ.get(EMULATOR_ARGS_ENV, ""))]
         procs.start_background(argv, pidfile, state_dir / "emulator.log", _python_env())
     state["emulator_port"] = port
     return url

@@ -2,7 +2,7 @@
 -- model and https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-vectors-limitations.html,
 -- Lambda's from https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html. The
 -- function's copy is lambda/s3vl_lambda/limits.py, the emulator's
--- local/s3vl_local/emulator/constants.py; tests/sql/test_facts_tie.py ties every row to them (or
+-- s3vectors_emulator/constants.py; tests/sql/test_facts_tie.py ties every row to them (or
 -- records that only SQL has it), so a new row needs an entry there.
 
 CREATE OR REPLACE FUNCTION s3vl.limits()

@@ -13,8 +13,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from s3vectors_emulator import mock_s3vectors
 from s3vl_lambda import clients
-from s3vl_local.emulator import mock_s3vectors
 
 from .conftest import FUNCTION_ARN, Invoke
 
