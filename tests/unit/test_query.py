@@ -152,7 +152,7 @@ def test_return_metadata_false_gives_empty_objects(invoke: Invoke, stubbed: Stub
         ({"query_vector": [1.0, "x", 0.0, 0.0]}, "query_vector[1]", "number"),
         ({"query_vector": [1.0, True, 0.0, 0.0]}, "query_vector[1]", "number"),
         ({"query_vector": "1,2,3"}, "query_vector", "array"),
-        ({"query_vector": None}, "query_vector", "required unless query_texts is given"),
+        ({"query_vector": None}, "query_vector", "required unless query_text or query_texts is given"),
         ({"query_texts": []}, "query_texts", "JSON object {metadata_key: text}"),
         ({"query_texts": {}}, "query_texts", "has 0 entries; between 1 and 10"),
         ({"query_texts": {f"k{i}": "x" for i in range(11)}}, "query_texts",

@@ -162,7 +162,8 @@ def query_vectors(req: Request, deadline: Deadline) -> Any:
     # A text-only query has no vector to pre-check; it needs no GetIndex.
     info = index_info_if_allowed(ref, deadline) if vector is not None else None
     if info is not None and vector is not None:
-        check_dimension(vector, "query_vector", info.dimension)
+        check_dimension(vector, "query_vector" if query_text is None else "query_text",
+                        info.dimension)
     rows, token = _run_query(ref, info, vector, texts, opts, paging, deadline)
     if paged:
         # Every row of the pages fetched: the caller continues from `next_token`, so none may
@@ -192,8 +193,8 @@ def query_vectors_batch(req: Request, deadline: Deadline) -> list[dict[str, Any]
         if req.get(field) is not None:
             raise validation_error(
                 field,
-                "query_vectors_batch is vector-only; send text, hybrid and semantic queries "
-                "with query_vectors" if field.startswith("query_text") else
+                "query_vectors_batch is vector-only; send text and hybrid queries with "
+                "query_vectors" if field.startswith("query_text") else
                 "query_vectors_batch does not page; send paged queries with query_vectors",
             )
     opts = _QueryOptions(req)

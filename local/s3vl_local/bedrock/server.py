@@ -9,11 +9,13 @@ benchmarks of the function's retries).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
 import urllib.parse
 import uuid
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -131,3 +133,21 @@ class BedrockServer(ThreadingHTTPServer):
         self.model = model or minilm.shared()
         self.faults = Faults()
         self.access_log = access_log
+
+
+@contextlib.contextmanager
+def serving(host: str = "127.0.0.1", port: int = 0) -> Iterator[BedrockServer]:
+    """The server on a thread of this process (tests, benchmarks); stopped on exit."""
+    server = BedrockServer((host, port))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def url_of(server: BedrockServer) -> str:
+    host, port = server.server_address[:2]
+    return f"http://{host!s}:{port}"
