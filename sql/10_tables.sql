@@ -32,6 +32,8 @@ ALTER TABLE s3vl.index_registry ADD COLUMN IF NOT EXISTS partition text NOT NULL
 ALTER TABLE s3vl.index_registry ADD COLUMN IF NOT EXISTS s3_index_name text;
 ALTER TABLE s3vl.index_registry ADD COLUMN IF NOT EXISTS dimension integer;
 ALTER TABLE s3vl.index_registry ADD COLUMN IF NOT EXISTS distance_metric text;
+-- The Bedrock model that embeds text for this index (s3vl.set_embedding_model, 72_embeddings.sql).
+ALTER TABLE s3vl.index_registry ADD COLUMN IF NOT EXISTS embedding_model text;
 CREATE INDEX IF NOT EXISTS index_registry_arn_idx ON s3vl.index_registry (index_arn);
 COMMENT ON TABLE s3vl.index_registry IS
   's3vl: friendly index names mapped to S3 Vectors index ARNs, with dimension and metric';

@@ -52,11 +52,12 @@ BEGIN
       ('list_indexes', 'TABLE(index_name text, index_arn text, description text, bucket_name '
                        'text, region text, account_id text, created_at timestamp with time '
                        'zone, updated_at timestamp with time zone, is_active boolean, '
-                       'dimension integer, distance_metric text)'),
+                       'dimension integer, distance_metric text, embedding_model text)'),
       ('get_index_info', 'TABLE(index_name text, index_arn text, description text, '
                          'bucket_name text, region text, account_id text, created_at timestamp '
                          'with time zone, updated_at timestamp with time zone, is_active '
-                         'boolean, dimension integer, distance_metric text)'),
+                         'boolean, dimension integer, distance_metric text, embedding_model '
+                         'text)'),
       ('list_vectors', 'TABLE(vector_id text, vector_data double precision[], metadata jsonb, '
                        'response_next_token text, total_count integer)'),
       ('sync_status', 'TABLE(index_name text, pending bigint, oldest_pending_age interval, '
@@ -65,7 +66,8 @@ BEGIN
       ('describe_index', 'TABLE(index_name text, index_arn text, vector_bucket_name text, '
                          'dimension integer, distance_metric text, data_type text, '
                          'non_filterable_metadata_keys text[], creation_time timestamp with '
-                         'time zone, index_mode text, text_search jsonb)')
+                         'time zone, index_mode text, text_search jsonb, embedding_model '
+                         'text)')
     ) AS expected(name, result) ON expected.name = p.proname
     WHERE pg_catalog.pg_get_function_result(p.oid) <> expected.result
        OR (p.proname = 'list_vectors' AND p.pronargs <> 8)

@@ -65,6 +65,18 @@ GRANT EXECUTE ON FUNCTION
   s3vl.put_vector(text, text, float8[], jsonb),
   s3vl.delete_vectors(text, text[], text)
 TO s3vl_writer;
+-- Embeddings (72_embeddings.sql).
+GRANT EXECUTE ON FUNCTION
+  s3vl.embed(text, text),
+  s3vl.embed(text[], text),
+  s3vl.semantic_search(text, text, integer, jsonb, boolean),
+  s3vl.semantic_hybrid_search(text, text, text, integer, jsonb, boolean),
+  s3vl.query_vectors_where(text, regclass, name, text, integer, text, jsonb, integer),
+  s3vl.query_table(regclass, name, text, integer, jsonb, text, integer)
+TO s3vl_reader;
+GRANT EXECUTE ON FUNCTION
+  s3vl.set_embedding_model(text, text)
+TO s3vl_admin;
 GRANT EXECUTE ON FUNCTION
   s3vl.set_cache(text, interval),
   s3vl.set_cache_limits(integer, bigint),
