@@ -128,7 +128,9 @@ $$;
 
 -- Embeds texts with the index's model in one invocation: [{"ordinal", "embedding",
 -- "input_tokens"}]. A single text is answered from the cache when it holds it.
-CREATE OR REPLACE FUNCTION s3vl._embed(caller text, input_texts text[], index_name text)
+-- single_param: the SQL argument that carried a single text (its errors name it).
+CREATE OR REPLACE FUNCTION s3vl._embed(caller text, input_texts text[], index_name text,
+  single_param text DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -147,7 +149,7 @@ BEGIN
                                       'FROM s3vl.limits() (embed_texts).';
   END IF;
   FOR i IN 1 .. n LOOP
-    PERFORM s3vl._check_embed_text(caller, format('input_texts[%s]', i),
+    PERFORM s3vl._check_embed_text(caller, coalesce(single_param, format('input_texts[%s]', i)),
                                    input_texts[pg_catalog.array_lower(input_texts, 1) + i - 1]);
   END LOOP;
   target := s3vl._embedding_target(caller, index_name);
@@ -279,10 +281,10 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  answer jsonb;
+  -- Argument errors are raised here, outside the block below (22023 is a data_exception).
+  answer constant jsonb := s3vl._embed('s3vl.embed', ARRAY[input_text], index_name,
+                                       'input_text');
 BEGIN
-  PERFORM s3vl._check_embed_text('s3vl.embed', 'input_text', input_text);
-  answer := s3vl._embed('s3vl.embed', ARRAY[input_text], index_name);
   RETURN s3vl._float8_array(answer -> 0 -> 'embedding');
 EXCEPTION WHEN data_exception OR datatype_mismatch THEN
   PERFORM s3vl._raise_malformed('s3vl.embed', SQLERRM);
@@ -348,22 +350,19 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   caller constant text := 's3vl.semantic_hybrid_search';
-  answer jsonb;
+  -- The BM25 half takes the phrase as a full-text query: at most query_text_length characters
+  -- (s3vl._one_text checks both arguments). Raised here, outside the block below.
+  answer constant jsonb := s3vl._semantic_answer(caller, query_text,
+    s3vl._one_text(caller, query_text, metadata_key), index_name, top_k, metadata_filter,
+    return_metadata);
 BEGIN
-  PERFORM s3vl._check_text_key(caller, 'metadata_key', metadata_key);
-  PERFORM s3vl._check_embed_text(caller, 'query_text', query_text);
-  -- The BM25 half takes at most query_text_length characters.
-  PERFORM s3vl._check_text(caller, 'query_text', query_text);
-  answer := s3vl._semantic_answer(caller, query_text,
-    pg_catalog.jsonb_build_object(metadata_key, query_text), index_name, top_k,
-    metadata_filter, return_metadata);
   RETURN QUERY
     SELECT r.vector_id, r.fused_score, r.distance, r.text_score, coalesce(r.metadata, '{}'::jsonb)
     FROM pg_catalog.jsonb_to_recordset(answer) AS r(vector_id text, fused_score float8,
                                                     distance float8, text_score float8,
                                                     metadata jsonb);
 EXCEPTION WHEN data_exception OR datatype_mismatch THEN
-  PERFORM s3vl._raise_malformed(caller, SQLERRM);
+  PERFORM s3vl._raise_malformed('s3vl.semantic_hybrid_search', SQLERRM);
 END
 $$;
 
