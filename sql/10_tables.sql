@@ -78,6 +78,10 @@ CREATE TABLE IF NOT EXISTS s3vl.sync_tables (
 -- The role that ran track_table (NULL: tracked before 0.4.0, not synced until tracked again).
 -- Every sync checks this role's privileges on the table and its columns.
 ALTER TABLE s3vl.sync_tables ADD COLUMN IF NOT EXISTS tracked_by regrole;
+-- Sync that embeds (72_embeddings.sql): the text column the function embeds, instead of an
+-- embedding column (exactly one of the two is set).
+ALTER TABLE s3vl.sync_tables ADD COLUMN IF NOT EXISTS text_column name;
+ALTER TABLE s3vl.sync_tables ALTER COLUMN embedding_column DROP NOT NULL;
 COMMENT ON TABLE s3vl.sync_tables IS 's3vl: tables tracked by s3vl.track_table';
 
 CREATE TABLE IF NOT EXISTS s3vl.sync_outbox (
@@ -105,6 +109,9 @@ CREATE TABLE IF NOT EXISTS s3vl.sync_state (
   synced_at timestamptz NOT NULL,
   PRIMARY KEY (source, key)
 );
+-- Text-tracked tables: md5 of model, dimension and text embedded last (a metadata-only change
+-- keeps the stored vector instead of embedding again).
+ALTER TABLE s3vl.sync_state ADD COLUMN IF NOT EXISTS text_hash text;
 COMMENT ON TABLE s3vl.sync_state IS 's3vl: the version of each key S3 Vectors accepted last';
 
 CREATE TABLE IF NOT EXISTS s3vl.sync_index_status (

@@ -31,6 +31,9 @@ BEGIN
   DROP FUNCTION IF EXISTS s3vl._sync_batch(s3vl.sync_tables, text, text[], text);
   ALTER TABLE s3vl.sync_tables DROP COLUMN IF EXISTS key_type;
   ALTER TABLE s3vl.sync_tables DROP COLUMN IF EXISTS embedding_cast;
+  -- track_table and _sync_register gained text_column (sync that embeds).
+  DROP FUNCTION IF EXISTS s3vl.track_table(regclass, name, name, text, text[]);
+  DROP FUNCTION IF EXISTS s3vl._sync_register(regclass, name, name, text, text[]);
 END
 $migrate_tables$;
 

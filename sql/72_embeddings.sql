@@ -288,6 +288,7 @@ BEGIN
   RETURN s3vl._float8_array(answer -> 0 -> 'embedding');
 EXCEPTION WHEN data_exception OR datatype_mismatch THEN
   PERFORM s3vl._raise_malformed('s3vl.embed', SQLERRM);
+  RETURN NULL;  -- not reached: _raise_malformed raises
 END
 $$;
 
@@ -366,8 +367,29 @@ EXCEPTION WHEN data_exception OR datatype_mismatch THEN
 END
 $$;
 
--- query_vectors_where with a phrase: embedded once (s3vl.embed, cached), then the vector form
--- with the caller's rights (its predicate runs as the caller).
+-- The phrase of query_vectors_where / query_table embedded (cached) for their invoker-rights
+-- text forms; errors name the public function (one of those two, nothing else: the name is
+-- also what the chokepoint sees as the caller).
+CREATE OR REPLACE FUNCTION s3vl._embed_for(public_function text, query_text text,
+                                           index_name text)
+RETURNS float8[]
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  answer jsonb;
+BEGIN
+  IF public_function IS NULL
+     OR public_function NOT IN ('s3vl.query_vectors_where', 's3vl.query_table') THEN
+    RAISE EXCEPTION 's3vl._embed_for: not for %', public_function USING ERRCODE = '42501';
+  END IF;
+  answer := s3vl._embed(public_function, ARRAY[query_text], index_name, 'query_text');
+  RETURN s3vl._float8_array(answer -> 0 -> 'embedding');
+END
+$$;
+
+-- query_vectors_where with a phrase: embedded once (cached), then the vector form with the
+-- caller's rights (its predicate runs as the caller).
 CREATE OR REPLACE FUNCTION s3vl.query_vectors_where(
   query_text text,
   source regclass,
@@ -380,9 +402,9 @@ CREATE OR REPLACE FUNCTION s3vl.query_vectors_where(
 RETURNS TABLE (key text, distance float8, similarity_score float8, metadata jsonb)
 LANGUAGE sql VOLATILE SECURITY INVOKER
 AS $$
-  SELECT * FROM s3vl.query_vectors_where(s3vl.embed(query_text, index_name), source, key_column,
-                                         predicate, top_k, index_name, NULL::text,
-                                         metadata_filter, max_candidates)
+  SELECT * FROM s3vl.query_vectors_where(
+    s3vl._embed_for('s3vl.query_vectors_where', query_text, index_name), source, key_column,
+    predicate, top_k, index_name, NULL::text, metadata_filter, max_candidates)
 $$;
 
 -- query_table with a phrase: embedded with the model of the index the table is tracked into.
@@ -406,8 +428,9 @@ BEGIN
     RAISE EXCEPTION 's3vl.query_table: table % is not tracked', source
       USING ERRCODE = '42704', HINT = 'Track it with s3vl.track_table(...).';
   END IF;
-  RETURN QUERY SELECT * FROM s3vl.query_table(source, key_column, s3vl.embed(query_text, idx),
-                                              top_k, metadata_filter, predicate, max_candidates);
+  RETURN QUERY SELECT * FROM s3vl.query_table(source, key_column,
+    s3vl._embed_for('s3vl.query_table', query_text, idx), top_k, metadata_filter, predicate,
+    max_candidates);
 END
 $$;
 
