@@ -531,7 +531,8 @@ DECLARE
   put_vectors json;
   put_request json;
   text_index text;
-  spec record;
+  model_id text;
+  dimensions integer;
   model text;
   gone text[];
   state text;
@@ -546,8 +547,9 @@ BEGIN
     SELECT st.index_name INTO text_index FROM s3vl.sync_tables st
       WHERE st.source = _sync_batch.source AND st.text_column IS NOT NULL;
     IF text_index IS NOT NULL THEN
-      spec := s3vl._embedding_target(caller, text_index);
-      model := spec.model_id || '/' || spec.dimension;
+      SELECT e.model_id, e.dimension INTO model_id, dimensions
+        FROM s3vl._embedding_target(caller, text_index) e;
+      model := model_id || '/' || dimensions;
     END IF;
     -- The rows' current state, read after the claim: a later change is queued again.
     EXECUTE 'SELECT pg_catalog.array_agg(r.key), '
@@ -566,7 +568,7 @@ BEGIN
         pg_catalog.json_build_object('operation', 'put_vectors', 'index_arn', index_arn,
                                      'vectors', put_vectors)
       ELSE pg_catalog.json_build_object('operation', 'put_vectors', 'index_arn', index_arn,
-                                        'model_id', spec.model_id, 'dimensions', spec.dimension,
+                                        'model_id', model_id, 'dimensions', dimensions,
                                         'vectors', put_vectors) END;
     SELECT pg_catalog.array_agg(k) INTO gone FROM pg_catalog.unnest(keys) k
       WHERE k <> ALL (coalesce(put_keys, '{}'));
