@@ -262,8 +262,9 @@ def create_demo_index(s3vectors_url: str) -> str:
     if BUCKET_NAME not in buckets:
         client.create_vector_bucket(vectorBucketName=BUCKET_NAME)
     indexes = {i["indexName"] for i in client.list_indexes(vectorBucketName=BUCKET_NAME)["indexes"]}
-    if INDEX_NAME in indexes and client.get_index(
-            vectorBucketName=BUCKET_NAME, indexName=INDEX_NAME)["index"]["dimension"] != INDEX_DIMENSION:
+    existing = (client.get_index(vectorBucketName=BUCKET_NAME, indexName=INDEX_NAME)["index"]
+                if INDEX_NAME in indexes else None)
+    if existing is not None and existing["dimension"] != INDEX_DIMENSION:
         # A stack of an older s3vl (384-d demo index): the demo reloads its vectors anyway.
         log(f"recreating the demo index {INDEX_NAME} with dimension {INDEX_DIMENSION}")
         client.delete_index(vectorBucketName=BUCKET_NAME, indexName=INDEX_NAME)

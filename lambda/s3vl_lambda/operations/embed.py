@@ -6,8 +6,8 @@ from typing import Any
 
 from .. import limits
 from ..deadline import Deadline
-from ..embeddings import embed_each, embed_many, function_region, read_spec
 from ..embeddings import check_text as check_embed_text
+from ..embeddings import embed_each, embed_many, function_region, read_spec
 from ..errors import S3vlError, validation_error
 from ..fields import Request, get_list
 from ..index_ref import IndexRef
