@@ -407,33 +407,6 @@ AS $$
     predicate, top_k, index_name, NULL::text, metadata_filter, max_candidates)
 $$;
 
--- query_table with a phrase: embedded with the model of the index the table is tracked into.
-CREATE OR REPLACE FUNCTION s3vl.query_table(
-  source regclass,
-  key_column name,
-  query_text text,
-  top_k integer DEFAULT 10,
-  metadata_filter jsonb DEFAULT NULL,
-  predicate text DEFAULT NULL,
-  max_candidates integer DEFAULT 10000)
-RETURNS TABLE (key text, distance float8, similarity_score float8, metadata jsonb)
-LANGUAGE plpgsql VOLATILE
-AS $$
-DECLARE
-  idx text;
-BEGIN
-  PERFORM s3vl._require('s3vl.query_table', 'source', source);
-  SELECT st.index_name INTO idx FROM s3vl.sync_tables st WHERE st.source = query_table.source;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 's3vl.query_table: table % is not tracked', source
-      USING ERRCODE = '42704', HINT = 'Track it with s3vl.track_table(...).';
-  END IF;
-  RETURN QUERY SELECT * FROM s3vl.query_table(source, key_column,
-    s3vl._embed_for('s3vl.query_table', query_text, idx), top_k, metadata_filter, predicate,
-    max_candidates);
-END
-$$;
-
 COMMENT ON FUNCTION s3vl.set_embedding_model(text, text) IS
   's3vl: sets (or with NULL removes) the Bedrock embedding model of a registered index';
 COMMENT ON FUNCTION s3vl.embed(text, text) IS
@@ -447,5 +420,3 @@ COMMENT ON FUNCTION s3vl.semantic_hybrid_search(text, text, text, integer, jsonb
 COMMENT ON FUNCTION s3vl.query_vectors_where(text, regclass, name, text, integer, text, jsonb,
                                              integer) IS
   's3vl: the top_k nearest to a phrase among rows of source that satisfy predicate';
-COMMENT ON FUNCTION s3vl.query_table(regclass, name, text, integer, jsonb, text, integer) IS
-  's3vl: the top_k rows of a tracked table nearest to a phrase (no orphaned ids)';

@@ -179,3 +179,19 @@ BEGIN
   END IF;
 END
 $$;
+
+-- value::the type of like_value, or NULL when value is not valid for that type (sync's keys and
+-- query_vectors_where's join to the caller's table).
+CREATE OR REPLACE FUNCTION s3vl._sync_try_cast(value text, like_value anyelement)
+RETURNS anyelement
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  EXECUTE pg_catalog.format('SELECT $1::%s', pg_catalog.pg_typeof(like_value)) INTO like_value
+    USING value;
+  RETURN like_value;
+EXCEPTION WHEN data_exception THEN
+  RETURN NULL;
+END
+$$;
