@@ -171,3 +171,29 @@ def test_query_text_errors(docs_index: str) -> None:
     batch = invoke({"operation": "query_vectors_batch", "index_arn": docs_index,
                     "query_vectors": [[0.1] * 512], "query_text": "x"})
     assert batch["error"]["field"] == "query_text"
+
+
+def test_put_vectors_with_text_embeds_and_reuses(docs_index: str,
+                                                 bedrock_server: BedrockServer) -> None:
+    before = bedrock_server.faults.invocations
+    env = invoke({"operation": "put_vectors", "index_arn": docs_index, "model_id": MODEL,
+                  "dimensions": 512, "vectors": [
+                      {"key": "kettle", "text": "Electric kettle that boils fast",
+                       "metadata": {"kind": "kettle"}},
+                      {"key": "earbuds", "text": "this text is not embedded again",
+                       "metadata": {"kind": "renamed"}, "reuse_data": True},
+                      {"key": "ghost", "text": "Camping stove for two", "reuse_data": True}]})
+    assert env["success"], env
+    assert env["result"] == {"written": 3, "calls": 1, "embedded": 2, "reused": 1}
+    assert bedrock_server.faults.invocations - before == 2  # kettle, and ghost (none stored)
+    near = invoke({"operation": "query_vectors", "index_arn": docs_index, "top_k": 1,
+                   "query_text": "wireless earbuds", "model_id": MODEL, "dimensions": 512})
+    assert near["result"][0]["vector_id"] == "earbuds"  # the stored vector was kept
+    assert near["result"][0]["metadata"] == {"kind": "renamed"}
+    bad = invoke({"operation": "put_vectors", "index_arn": docs_index, "model_id": MODEL,
+                  "dimensions": 512, "vectors": [{"key": "a", "text": "fine"},
+                                                 {"key": "b", "text": " "}]})
+    assert (bad["error"]["type"], bad["error"]["field"]) == ("ValidationError", "vectors[1].text")
+    no_model = invoke({"operation": "put_vectors", "index_arn": docs_index,
+                       "vectors": [{"key": "a", "text": "fine"}]})
+    assert no_model["error"]["field"] == "model_id"
