@@ -38,7 +38,6 @@ $not_extension$;
 \ir 30_api/65_batch.sql
 \ir 30_api/72_embeddings.sql
 \ir 40_sync/80_sync.sql
-\ir 40_sync/82_query_table_text.sql
 \ir 50_roles/90_grants.sql
 
 COMMIT;

@@ -388,25 +388,6 @@ BEGIN
 END
 $$;
 
--- query_vectors_where with a phrase: embedded once (cached), then the vector form with the
--- caller's rights (its predicate runs as the caller).
-CREATE OR REPLACE FUNCTION s3vl.query_vectors_where(
-  query_text text,
-  source regclass,
-  key_column name,
-  predicate text DEFAULT NULL,
-  top_k integer DEFAULT 10,
-  index_name text DEFAULT NULL,
-  metadata_filter jsonb DEFAULT NULL,
-  max_candidates integer DEFAULT 10000)
-RETURNS TABLE (key text, distance float8, similarity_score float8, metadata jsonb)
-LANGUAGE sql VOLATILE SECURITY INVOKER
-AS $$
-  SELECT * FROM s3vl.query_vectors_where(
-    s3vl._embed_for('s3vl.query_vectors_where', query_text, index_name), source, key_column,
-    predicate, top_k, index_name, NULL::text, metadata_filter, max_candidates)
-$$;
-
 COMMENT ON FUNCTION s3vl.set_embedding_model(text, text) IS
   's3vl: sets (or with NULL removes) the Bedrock embedding model of a registered index';
 COMMENT ON FUNCTION s3vl.embed(text, text) IS
@@ -417,6 +398,3 @@ COMMENT ON FUNCTION s3vl.semantic_search(text, text, integer, jsonb, boolean) IS
   's3vl: the top_k vectors nearest to a phrase (embedded and searched in one invocation)';
 COMMENT ON FUNCTION s3vl.semantic_hybrid_search(text, text, text, integer, jsonb, boolean) IS
   's3vl: vector (embedded phrase) and BM25 (same phrase on metadata_key) rankings fused by RRF';
-COMMENT ON FUNCTION s3vl.query_vectors_where(text, regclass, name, text, integer, text, jsonb,
-                                             integer) IS
-  's3vl: the top_k nearest to a phrase among rows of source that satisfy predicate';

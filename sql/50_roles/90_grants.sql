@@ -65,7 +65,7 @@ GRANT EXECUTE ON FUNCTION
   s3vl.put_vector(text, text, float8[], jsonb),
   s3vl.delete_vectors(text, text[], text)
 TO s3vl_writer;
--- Embeddings (30_api/72_embeddings.sql, 40_sync/82_query_table_text.sql).
+-- Embeddings (30_api/72_embeddings.sql; the query_text forms in 58_where.sql and 80_sync.sql).
 GRANT EXECUTE ON FUNCTION
   s3vl.embed(text, text),
   s3vl.embed(text[], text),

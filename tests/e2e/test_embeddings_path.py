@@ -184,18 +184,23 @@ def test_query_vectors_where_with_a_phrase(db: psycopg.Connection[Any], index: I
 def test_cache_answers_a_repeated_phrase(db: psycopg.Connection[Any], index: Index,
                                          local_stack: StackInfo) -> None:
     db.execute("SELECT s3vl.set_cache(%s, interval '5 minutes')", (index.name,))
-    query = "SELECT vector_id FROM s3vl.semantic_search('bluetooth headphones', %s, top_k => 2)"
-    first = db.execute(query, (index.name,)).fetchall()
-    before = bedrock_invocations(local_stack)
-    hits = db.execute("SELECT hits FROM s3vl.cache_stats()").fetchone()[0]
-    assert db.execute(query, (index.name,)).fetchall() == first
-    assert db.execute("SELECT hits FROM s3vl.cache_stats()").fetchone()[0] == hits + 1
-    assert bedrock_invocations(local_stack) == before  # no embedding, no invocation
-    one = "SELECT s3vl.embed('bluetooth headphones', %s)"
-    vector = db.execute(one, (index.name,)).fetchone()[0]
-    before = bedrock_invocations(local_stack)
-    assert db.execute(one, (index.name,)).fetchone()[0] == vector
-    assert bedrock_invocations(local_stack) == before
+    try:
+        query = ("SELECT vector_id FROM s3vl.semantic_search('bluetooth headphones', %s, "
+                 "top_k => 2)")
+        first = db.execute(query, (index.name,)).fetchall()
+        before = bedrock_invocations(local_stack)
+        hits = db.execute("SELECT hits FROM s3vl.cache_stats()").fetchone()[0]
+        assert db.execute(query, (index.name,)).fetchall() == first
+        assert db.execute("SELECT hits FROM s3vl.cache_stats()").fetchone()[0] == hits + 1
+        assert bedrock_invocations(local_stack) == before  # no embedding, no invocation
+        one = "SELECT s3vl.embed('bluetooth headphones', %s)"
+        vector = db.execute(one, (index.name,)).fetchone()[0]
+        before = bedrock_invocations(local_stack)
+        assert db.execute(one, (index.name,)).fetchone()[0] == vector
+        assert bedrock_invocations(local_stack) == before
+    finally:
+        db.execute("SELECT s3vl.set_cache(%s, NULL)", (index.name,))
+        db.execute("SELECT s3vl.clear_cache()")  # other tests count hits from zero
 
 
 def test_through_a_policy_bound_role_and_grants(db: psycopg.Connection[Any],
