@@ -109,6 +109,8 @@ BEGIN
   END IF;
   IF p_index_arn IS NOT NULL THEN
     PERFORM s3vl._check_index_arn(caller, 'index_arn', p_index_arn);
+    -- Another account's (region's, partition's) spelling of a registered index: refused.
+    p_index_arn := s3vl._canonical_index_arn(caller, p_index_arn);
     SELECT r.index_name, r.dimension, r.distance_metric, r.is_active INTO reg
       FROM s3vl.index_registry r
       WHERE r.index_arn = p_index_arn
