@@ -565,7 +565,7 @@ BEGIN
       WHERE st.source = _sync_batch.source AND st.text_column IS NOT NULL;
     IF text_index IS NOT NULL THEN
       SELECT e.model_id, e.dimension INTO model_id, dimensions
-        FROM s3vl._embedding_target(caller, text_index) e;
+        FROM s3vl._embedding_target('s3vl.sync', text_index) e;
       model := model_id || '/' || dimensions;
     END IF;
     -- The rows' current state, read after the claim: a later change is queued again.
