@@ -119,7 +119,7 @@ def test_batch_is_granted_to_reader(wdb: WriteDb) -> None:  # noqa: F811
 def test_cookbook_last_orders_similar_products_in_stock(wdb: WriteDb) -> None:  # noqa: F811
     doc = (REPO_ROOT / "docs" / "writes-batch-cache.md").read_text()
     blocks = [b.split("```")[0] for b in doc.split("### Cookbook")[1].split("```sql")[1:]]
-    statement = next(b for b in blocks if "query_vectors_batch" in b)  # the demo's setup block aside
+    statement = next(b for b in blocks if "query_vectors_batch" in b)  # not the setup block
     name, _ = wdb.new_index(dimension=DIM)
     products = [{"key": f"sku-{i}", "data": [1.0, float(i), 0.5, -0.25 * i],
                  "metadata": {"stock": 5 if i % 2 == 0 else 0}} for i in range(12)]
