@@ -70,7 +70,9 @@ def _stack_lock() -> Iterator[None]:
 def _shared_test_stack() -> Iterator[None]:
     """Registers this session as a user of the test stack while the body runs; the last session
     to leave stops it (PostgreSQL and, if started, the emulator and Lambda endpoint)."""
-    me = TEST_USERS_DIR / str(os.getpid())
+    # One token per fixture (pid.n): local_stack and postgres_server of one session each hold
+    # their own, so the first of them torn down does not count the session as gone.
+    me = TEST_USERS_DIR / f"{os.getpid()}.{uuid.uuid4().hex[:8]}"
     with _stack_lock():
         TEST_USERS_DIR.mkdir(parents=True, exist_ok=True)
         me.touch()
@@ -87,7 +89,8 @@ def _leave(me: Path) -> None:
         me.unlink(missing_ok=True)
         others = []
         for user in TEST_USERS_DIR.iterdir():
-            if user.name.isdigit() and procs.pid_alive(int(user.name)):
+            pid = user.name.split(".", 1)[0]
+            if pid.isdigit() and procs.pid_alive(int(pid)):
                 others.append(user)
             else:
                 user.unlink(missing_ok=True)
