@@ -10,6 +10,8 @@ readonly LAMBDA_FEATURE="Lambda"
 # sql/10_core/00_requirements.sql, which install checks (tests/infra/test_versions.py keeps them
 # equal).
 readonly MIN_AURORA_PG_VERSION="13"
+# pg_tle (the --pgtle install) ships with Aurora PostgreSQL 14.5 and later.
+readonly MIN_AURORA_PGTLE_VERSION="14.5"
 
 # ------------------------------------------------------------------------------ 1 cluster
 step_gather_cluster_details() {
@@ -34,6 +36,10 @@ step_gather_cluster_details() {
     die "cluster ${CLUSTER_ID} runs ${engine}; the aws_lambda extension needs Aurora PostgreSQL"
   version_at_least "${version}" "${MIN_AURORA_PG_VERSION}" ||
     die "Aurora PostgreSQL ${version} is too old: s3vl needs Aurora PostgreSQL ${MIN_AURORA_PG_VERSION} or later (upgrade the cluster)"
+  if [[ "${S3VL_PGTLE:-0}" == 1 ]]; then
+    version_at_least "${version}" "${MIN_AURORA_PGTLE_VERSION}" ||
+      die "Aurora PostgreSQL ${version} has no pg_tle: --pgtle needs ${MIN_AURORA_PGTLE_VERSION} or later (install without --pgtle, or upgrade the cluster)"
+  fi
   vpc="$(capture "${expected_vpc}" aws --region "${REGION}" rds describe-db-subnet-groups \
     --db-subnet-group-name "${subnet_group}" --query 'DBSubnetGroups[0].VpcId' --output text)"
   [[ "${vpc}" == "${expected_vpc}" ]] ||

@@ -702,3 +702,16 @@ def test_install_schema_without_pg_tle_is_unchanged(sandbox: Sandbox) -> None:
     commands = sandbox.commands()
     assert "psql -f install.sql" in commands
     assert not [c for c in commands if "pgtle" in c or "CREATE EXTENSION s3vl" in c]
+
+
+def test_pgtle_install_needs_an_aurora_with_pg_tle(sandbox: Sandbox) -> None:
+    state = sandbox.state
+    state["cluster"]["version"] = "14.3"
+    sandbox.set_state(cluster=state["cluster"])
+    assert sandbox.run("gather-cluster-details.sh").returncode == 0  # fine without pg_tle
+    result = sandbox.run("gather-cluster-details.sh", extra_env={"S3VL_PGTLE": "1"})
+    assert result.returncode != 0
+    assert "14.3 has no pg_tle: --pgtle needs 14.5 or later" in result.stderr
+    state["cluster"]["version"] = "14.5"
+    sandbox.set_state(cluster=state["cluster"])
+    assert sandbox.run("gather-cluster-details.sh", extra_env={"S3VL_PGTLE": "1"}).returncode == 0
