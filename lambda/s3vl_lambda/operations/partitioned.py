@@ -1,0 +1,330 @@
+"""The operations on a partitioned logical index (docs/protocol.md, "Partitioned requests"):
+every partition's call runs in parallel inside this invocation, and the answers merge into the
+answer one index holding the same vectors would give."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from .. import limits
+from ..deadline import Deadline
+from ..errors import S3vlError, validation_error
+from ..fields import (
+    Request,
+    check_dimension,
+    check_keys,
+    check_vector,
+    get_list,
+    get_optional_str,
+    json_type,
+)
+from ..index_info import get_index_info, index_info_if_allowed
+from ..partitions import (
+    Partition,
+    PartitionSet,
+    decode_token,
+    encode_token,
+    fan_out,
+    read_partitions,
+    relabel,
+    value_text,
+)
+from ..text_query import read_query_texts
+from . import read, write
+from .query import _PAGING_FIELDS, _WHOLE, _Paging, _QueryOptions, _run_query, batch_request
+from .query import run_batch as _run_batch
+
+Row = dict[str, Any]
+RankKey = Callable[[Row], tuple[float, str]]
+
+
+def rank_key(vector: list[float] | None, texts: Any) -> RankKey:
+    """The global order of merged rows: distance up for vector search, the service's score down
+    for text (BM25 sum) and hybrid (RRF) search; ties by key."""
+    if texts is None:
+        return lambda r: (float(r["distance"]), str(r["vector_id"]))
+    score = "text_score" if vector is None else "fused_score"
+    return lambda r: (-float(r.get(score) or 0.0), str(r["vector_id"]))
+
+
+def _checked_info(p: Partition, vector: list[float] | None, field: str,
+                  deadline: Deadline) -> Any:
+    info = index_info_if_allowed(p.ref, deadline) if vector is not None else None
+    if info is not None and vector is not None:
+        check_dimension(vector, field, info.dimension)
+    return info
+
+
+def search(ps: PartitionSet, selected: tuple[Partition, ...], vector: list[float] | None,
+           texts: Any, opts: _QueryOptions, field: str, deadline: Deadline) -> list[Row]:
+    """The global top_k over the selected partitions (each asked for top_k)."""
+
+    def one(p: Partition, _: None) -> list[Row]:
+        info = _checked_info(p, vector, field, deadline)
+        rows, _token = _run_query(p.ref, info, vector, texts, opts, _WHOLE, deadline)
+        return rows[: opts.top_k]
+
+    merged = [row for rows in fan_out([(p, None) for p in selected], one) for row in rows]
+    merged.sort(key=rank_key(vector, texts))
+    return merged[: opts.top_k]
+
+
+def _fetch_pages(p: Partition, start: str | None, skip: int, max_pages: int | None,
+                 vector: list[float] | None, texts: Any, opts: _QueryOptions, field: str,
+                 deadline: Deadline) -> list[tuple[str | None, int, list[Row], str | None]]:
+    """(token the page started at, offset of its first row, its rows, next token) per page."""
+    info = _checked_info(p, vector, field, deadline)
+    pages: list[tuple[str | None, int, list[Row], str | None]] = []
+    token, offset, fetched = start, skip, 0
+    while True:
+        paging = _Paging({"page_token": token, "max_pages": 1})
+        rows, nxt = _run_query(p.ref, info, vector, texts, opts, paging, deadline)
+        pages.append((token, offset, rows[offset:], nxt))
+        fetched += len(rows) - offset
+        token, offset = nxt, 0
+        if nxt is None or (max_pages is not None and len(pages) >= max_pages) or (
+                max_pages is None and fetched >= opts.top_k):
+            return pages
+
+
+def search_paged(ps: PartitionSet, selected: tuple[Partition, ...], vector: list[float] | None,
+                 texts: Any, opts: _QueryOptions, page_token: str | None,
+                 max_pages: int | None, deadline: Deadline) -> dict[str, Any]:
+    """One answer of the cross-partition page stream (docs/protocol.md): only rows that no
+    unfetched row can precede, in global order; the others are fetched again next time."""
+    if page_token is None:
+        state: dict[str, Any] = {"n": 0, "p": {str(p.ordinal): [None, 0] for p in selected}}
+    else:
+        state = decode_token(page_token, "page_token")
+    open_parts: list[tuple[Partition, list[Any]]] = []
+    for ordinal, pos in (state.get("p") or {}).items():
+        p = ps.by_ordinal(int(ordinal)) if str(ordinal).isdigit() else None
+        if p is None or not isinstance(pos, list) or len(pos) != 2:
+            raise validation_error("page_token", "is not a page token of this partitioned index")
+        open_parts.append((p, pos))
+    released_before = int(state.get("n") or 0)
+    key = rank_key(vector, texts)
+
+    def one(p: Partition, pos: list[Any]) -> list[tuple[str | None, int, list[Row], str | None]]:
+        return _fetch_pages(p, pos[0], int(pos[1]), max_pages, vector, texts, opts,
+                            "query_vector", deadline)
+
+    fetched = fan_out(open_parts, one)
+    # Rows at or before the frontier are final: every partition with pages left has shown a
+    # row at least that far.
+    frontier = math.inf
+    for pages in fetched:
+        if pages[-1][3] is not None:
+            rows = [r for _, _, page_rows, _ in pages for r in page_rows]
+            frontier = min(frontier, key(rows[-1])[0] if rows else -math.inf)
+    released: list[Row] = []
+    next_state: dict[str, list[Any]] = {}
+    for (p, _), pages in zip(open_parts, fetched, strict=True):
+        pending: list[Any] | None = None
+        for start, offset, page_rows, _nxt in pages:
+            for i, row in enumerate(page_rows):
+                if key(row)[0] <= frontier:
+                    released.append(row)
+                elif pending is None:
+                    pending = [start, offset + i]
+                    break
+            if pending is not None:
+                break
+        if pending is None and pages[-1][3] is not None:
+            pending = [pages[-1][3], 0]
+        if pending is not None:
+            next_state[str(p.ordinal)] = pending
+    released.sort(key=key)
+    room = max(opts.top_k - released_before, 0)
+    if len(released) >= room:
+        return {"vectors": released[:room], "next_token": None}
+    if not next_state:
+        return {"vectors": released, "next_token": None}
+    token = encode_token({"n": released_before + len(released), "p": next_state})
+    return {"vectors": released, "next_token": token}
+
+
+def query_vectors(req: Request, deadline: Deadline) -> Any:
+    ps = read_partitions(req)
+    texts = read_query_texts(req)
+    raw_vector = req.get("query_vector")
+    if raw_vector is None and texts is None:
+        raise validation_error("query_vector", "is required unless query_texts is given")
+    vector = None if raw_vector is None else check_vector(raw_vector, "query_vector")
+    opts = _QueryOptions(req)
+    selected = ps.pinned(opts.metadata_filter)
+    if any(f in req for f in _PAGING_FIELDS):
+        paging = _Paging(req)
+        return search_paged(ps, selected, vector, texts, opts, paging.page_token,
+                            paging.max_pages, deadline)
+    return search(ps, selected, vector, texts, opts, "query_vector", deadline)
+
+
+def query_vectors_batch(req: Request, deadline: Deadline) -> list[dict[str, Any]]:
+    ps = read_partitions(req)
+    vectors, query_ids, opts = batch_request(req)
+    selected = ps.pinned(opts.metadata_filter)
+    return _run_batch(vectors, query_ids,
+                      lambda v, field: search(ps, selected, v, None, opts, field, deadline))
+
+
+def _key_tasks(ps: PartitionSet, keys: list[str],
+               selected: tuple[Partition, ...] | None = None) -> list[tuple[Partition, list[str]]]:
+    """Hash: each key to its one partition. Value: every key to every (selected) partition."""
+    if not ps.hashed:
+        return [(p, keys) for p in (ps.partitions if selected is None else selected) if keys]
+    groups: dict[int, list[str]] = {}
+    for k in keys:
+        groups.setdefault(ps.for_key(k).ordinal, []).append(k)
+    return [(p, groups[p.ordinal]) for p in ps.partitions if p.ordinal in groups]
+
+
+def get_vectors(req: Request, deadline: Deadline) -> list[dict[str, Any]]:
+    ps = read_partitions(req)
+    unique, include_data, include_metadata = read.get_request(req)
+    tasks = _key_tasks(ps, unique)
+    answers = fan_out(tasks, lambda p, keys: read.fetch_vectors(
+        p.ref, keys, include_data, include_metadata, deadline)[0])
+    found: dict[str, dict[str, Any]] = {}
+    for part in answers:  # ascending ordinal: the lowest ordinal's copy wins
+        for k, v in part.items():
+            found.setdefault(k, v)
+    return read.get_answer(unique, found, include_data, include_metadata)
+
+
+def list_vectors(req: Request, deadline: Deadline) -> dict[str, Any]:
+    """The partitions one after another in ordinal order, a page at a time."""
+    ps = read_partitions(req)
+    params = read.list_params(req)
+    raw = get_optional_str(req, "next_token") or None
+    order = list(ps.partitions)
+    if not order:
+        return {"vectors": [], "next_token": None, "total_count": 0}
+    position, token = 0, None
+    if raw is not None:
+        state = decode_token(raw, "next_token")
+        p = ps.by_ordinal(int(state.get("o", -1))) if isinstance(state.get("o"), int) else None
+        if p is None:
+            raise validation_error("next_token", "is not a page token of this partitioned index")
+        position, token = order.index(p), state.get("t")
+    while True:
+        p = order[position]
+        try:
+            vectors, nxt = read.list_page(p.ref, params, token, deadline)
+        except S3vlError as err:
+            raise relabel(err, p) from err
+        if nxt is not None:
+            out = encode_token({"o": p.ordinal, "t": nxt})
+        elif position + 1 < len(order):
+            out = encode_token({"o": order[position + 1].ordinal, "t": None})
+        else:
+            out = None
+        if vectors or out is None or nxt is not None:
+            return {"vectors": vectors, "next_token": out, "total_count": len(vectors)}
+        position, token = position + 1, None  # an empty partition: go on in this invocation
+
+
+def _route_vector(ps: PartitionSet, item: Any, i: int) -> Partition:
+    if ps.hashed:
+        key = item.get("key") if isinstance(item, dict) else None
+        if not isinstance(key, str):
+            raise validation_error(f"vectors[{i}].key", "must be a string")
+        return ps.for_key(key)
+    assert ps.key is not None
+    metadata = item.get("metadata") if isinstance(item, dict) else None
+    raw = metadata.get(ps.key) if isinstance(metadata, dict) else None
+    text = value_text(raw)
+    partition = ps.for_value_text(text) if text is not None else ps.default()
+    if partition is None:
+        what = (f"value {raw!r} has no partition" if text is not None
+                else f"has no string, number or boolean value (got {json_type(raw)})")
+        raise validation_error(
+            f"vectors[{i}].metadata.{ps.key}",
+            f"{what} and the index has no default partition; nothing was written")
+    return partition
+
+
+def put_vectors(req: Request, deadline: Deadline) -> dict[str, int]:
+    ps = read_partitions(req)
+    items = get_list(req, "vectors")
+    routes = [_route_vector(ps, item, i) for i, item in enumerate(items)]
+    used = sorted({p.ordinal for p in routes})
+    infos = dict(zip(used, fan_out(
+        [(ps.by_ordinal(o), None) for o in used],  # type: ignore[misc]
+        lambda p, _: index_info_if_allowed(p.ref, deadline)), strict=True))
+    checked = [write.check_put_vector(item, i, infos[routes[i].ordinal])
+               for i, item in enumerate(items)]
+    write.check_unique_keys(checked)
+    groups: dict[int, list[tuple[dict[str, Any], int]]] = {}
+    for route, entry in zip(routes, checked, strict=True):
+        groups.setdefault(route.ordinal, []).append(entry)
+    return _write_groups(ps, groups, "put_vectors", "vectors", "written", deadline)
+
+
+def _write_groups(ps: PartitionSet, groups: dict[int, list[Any]], api: str, param: str,
+                  counted: str, deadline: Deadline) -> dict[str, int]:
+    tasks = [(p, groups[p.ordinal]) for p in ps.partitions if p.ordinal in groups]
+    total = sum(len(g) for g in groups.values())
+    verb = "were written" if counted == "written" else "were deleted"
+
+    def one(p: Partition, group: list[Any]) -> tuple[int, int]:
+        if api == "put_vectors":
+            chunks = write.chunks(group, limits.MAX_PUT_VECTORS_PER_CALL,
+                                  limits.MAX_REQUEST_BYTES - limits.REQUEST_BYTES_HEADROOM)
+        else:
+            step = limits.MAX_DELETE_KEYS_PER_CALL
+            chunks = iter([group[i : i + step] for i in range(0, len(group), step)])
+        return write.write_chunks(p.ref, deadline, api, chunks, len(group), param, verb)
+
+    outcomes = _parallel_outcomes(tasks, one)
+    done = sum(o[0] for o in outcomes if not isinstance(o, S3vlError))
+    calls = sum(o[1] for o in outcomes if not isinstance(o, S3vlError))
+    first = next((o for o in outcomes if isinstance(o, S3vlError)), None)
+    if first is not None:
+        raise write.partial(first, done, total, verb)
+    return {counted: done if counted == "written" else total, "calls": calls}
+
+
+def _parallel_outcomes(tasks: list[tuple[Partition, list[Any]]],
+                       one: Callable[[Partition, list[Any]], tuple[int, int]],
+                       ) -> list[tuple[int, int] | S3vlError]:
+    def safe(p: Partition, group: list[Any]) -> tuple[int, int] | S3vlError:
+        try:
+            return one(p, group)
+        except S3vlError as err:
+            return relabel(err, p)
+
+    return fan_out(tasks, safe)
+
+
+def delete_vectors(req: Request, deadline: Deadline) -> dict[str, int]:
+    ps = read_partitions(req)
+    keys = list(dict.fromkeys(check_keys(get_list(req, "keys"), "keys")))
+    tasks = _key_tasks(ps, keys)
+    groups = {p.ordinal: group for p, group in tasks}
+    result = _write_groups(ps, groups, "delete_vectors", "keys", "deleted", deadline)
+    return {"deleted": len(keys), "calls": result["calls"]}
+
+
+def get_index(req: Request, deadline: Deadline) -> dict[str, Any]:
+    ps = read_partitions(req)
+    if not ps.partitions:
+        raise validation_error("partitions", "get_index needs at least one partition")
+    infos = fan_out([(p, None) for p in ps.partitions],
+                    lambda p, _: get_index_info(p.ref, deadline, refresh=True))
+    result = infos[0].to_result()
+    result["index_arn"] = None
+    result["partitions"] = [
+        {**info.to_result(), "ordinal": p.ordinal, "value": p.value}
+        for p, info in zip(ps.partitions, infos, strict=True)
+    ]
+    return result
+
+
+def refuse(req: Request, deadline: Deadline) -> Any:
+    raise validation_error(
+        "partitions",
+        "index administration changes one physical index at a time; send the index_arn of "
+        "each partition instead")
