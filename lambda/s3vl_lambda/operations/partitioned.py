@@ -71,78 +71,76 @@ def search(ps: PartitionSet, selected: tuple[Partition, ...], vector: list[float
     return merged[: opts.top_k]
 
 
-def _fetch_pages(p: Partition, start: str | None, skip: int, max_pages: int | None,
-                 vector: list[float] | None, texts: Any, opts: _QueryOptions, field: str,
-                 deadline: Deadline) -> list[tuple[str | None, int, list[Row], str | None]]:
-    """(token the page started at, offset of its first row, its rows, next token) per page."""
-    info = _checked_info(p, vector, field, deadline)
-    pages: list[tuple[str | None, int, list[Row], str | None]] = []
-    token, offset, fetched = start, skip, 0
+def _fetch_pages(p: Partition, start: str | None, max_pages: int | None,
+                 vector: list[float] | None, texts: Any, opts: _QueryOptions,
+                 deadline: Deadline) -> tuple[list[Row], str | None]:
+    """Up to max_pages pages (None: until top_k rows) from `start`; the rows and next token."""
+    info = _checked_info(p, vector, "query_vector", deadline)
+    rows: list[Row] = []
+    token, pages = start, 0
     while True:
         paging = _Paging({"page_token": token, "max_pages": 1})
-        rows, nxt = _run_query(p.ref, info, vector, texts, opts, paging, deadline)
-        pages.append((token, offset, rows[offset:], nxt))
-        fetched += len(rows) - offset
-        token, offset = nxt, 0
-        if nxt is None or (max_pages is not None and len(pages) >= max_pages) or (
-                max_pages is None and fetched >= opts.top_k):
-            return pages
+        page, token = _run_query(p.ref, info, vector, texts, opts, paging, deadline)
+        rows += page
+        pages += 1
+        if token is None or (max_pages is not None and pages >= max_pages) or (
+                max_pages is None and len(rows) >= opts.top_k):
+            return rows, token
 
 
 def search_paged(ps: PartitionSet, selected: tuple[Partition, ...], vector: list[float] | None,
                  texts: Any, opts: _QueryOptions, page_token: str | None,
                  max_pages: int | None, deadline: Deadline) -> dict[str, Any]:
     """One answer of the cross-partition page stream (docs/protocol.md): only rows that no
-    unfetched row can precede, in global order; the others are fetched again next time."""
+    unfetched row can precede, in global order. Rows fetched but not released yet travel in the
+    token (service tokens are single-use, so they cannot be fetched again)."""
     if page_token is None:
-        state: dict[str, Any] = {"n": 0, "p": {str(p.ordinal): [None, 0] for p in selected}}
+        state: dict[str, Any] = {"n": 0, "p": {str(p.ordinal): {"t": None, "r": [], "s": False}
+                                               for p in selected}}
     else:
         state = decode_token(page_token, "page_token")
-    open_parts: list[tuple[Partition, list[Any]]] = []
+    open_parts: list[tuple[Partition, dict[str, Any]]] = []
     for ordinal, pos in (state.get("p") or {}).items():
         p = ps.by_ordinal(int(ordinal)) if str(ordinal).isdigit() else None
-        if p is None or not isinstance(pos, list) or len(pos) != 2:
+        if p is None or not isinstance(pos, dict) or not isinstance(pos.get("r"), list):
             raise validation_error("page_token", "is not a page token of this partitioned index")
         open_parts.append((p, pos))
     released_before = int(state.get("n") or 0)
     key = rank_key(vector, texts)
-
-    def one(p: Partition, pos: list[Any]) -> list[tuple[str | None, int, list[Row], str | None]]:
-        return _fetch_pages(p, pos[0], int(pos[1]), max_pages, vector, texts, opts,
-                            "query_vector", deadline)
-
-    fetched = fan_out(open_parts, one)
+    # Fetch where nothing is pending and pages are left (the partition that set the last
+    # frontier always qualifies, so every answer makes progress).
+    to_fetch = [(p, pos) for p, pos in open_parts
+                if not pos["r"] and (not pos.get("s") or pos.get("t") is not None)]
+    fetched = fan_out(to_fetch, lambda p, pos: _fetch_pages(
+        p, pos.get("t"), max_pages, vector, texts, opts, deadline))
+    for (_, pos), (rows, token) in zip(to_fetch, fetched, strict=True):
+        pos["r"], pos["t"], pos["s"] = rows, token, True
     # Rows at or before the frontier are final: every partition with pages left has shown a
     # row at least that far.
     frontier = math.inf
-    for pages in fetched:
-        if pages[-1][3] is not None:
-            rows = [r for _, _, page_rows, _ in pages for r in page_rows]
-            frontier = min(frontier, key(rows[-1])[0] if rows else -math.inf)
+    for _, pos in open_parts:
+        if pos["t"] is not None:
+            frontier = min(frontier, key(pos["r"][-1])[0] if pos["r"] else -math.inf)
     released: list[Row] = []
-    next_state: dict[str, list[Any]] = {}
-    for (p, _), pages in zip(open_parts, fetched, strict=True):
-        pending: list[Any] | None = None
-        for start, offset, page_rows, _nxt in pages:
-            for i, row in enumerate(page_rows):
-                if key(row)[0] <= frontier:
-                    released.append(row)
-                elif pending is None:
-                    pending = [start, offset + i]
-                    break
-            if pending is not None:
-                break
-        if pending is None and pages[-1][3] is not None:
-            pending = [pages[-1][3], 0]
-        if pending is not None:
-            next_state[str(p.ordinal)] = pending
+    next_state: dict[str, Any] = {}
+    for p, pos in open_parts:
+        rows = pos["r"]
+        cut = 0
+        while cut < len(rows) and key(rows[cut])[0] <= frontier:
+            cut += 1
+        released += rows[:cut]
+        if rows[cut:] or pos["t"] is not None:
+            next_state[str(p.ordinal)] = {"t": pos["t"], "r": rows[cut:], "s": True}
     released.sort(key=key)
     room = max(opts.top_k - released_before, 0)
-    if len(released) >= room:
+    if len(released) >= room or not next_state:
         return {"vectors": released[:room], "next_token": None}
-    if not next_state:
-        return {"vectors": released, "next_token": None}
     token = encode_token({"n": released_before + len(released), "p": next_state})
+    if len(token) > limits.MAX_PARTITION_TOKEN_LENGTH:
+        raise validation_error(
+            "max_pages", f"the page token across partitions would exceed "
+            f"{limits.MAX_PARTITION_TOKEN_LENGTH} characters; ask for less metadata or fewer "
+            "pages per answer")
     return {"vectors": released, "next_token": token}
 
 
