@@ -172,6 +172,8 @@ DECLARE
   left_ms bigint;
   pause_ms double precision;
 BEGIN
+  -- A partitioned logical index becomes the list of its partitions (68_partitions.sql).
+  request := s3vl._partition_request(caller, request);
   SELECT * INTO cfg FROM s3vl._config(caller);  -- 55000 with a hint when not configured
   deadline := pg_catalog.clock_timestamp() + cfg.timeout_seconds * interval '1 second';
   LOOP

@@ -59,7 +59,9 @@ BEGIN
   PERFORM s3vl._check_range(caller, 'top_k', top_k);
   SELECT * INTO target FROM s3vl._query_page_target(caller, query_vector, NULL, index_arn,
                                                     metadata_filter);
-  IF page_token IS NOT NULL THEN
+  -- A partitioned index's token is the function's own (docs/protocol.md), longer than the
+  -- service's.
+  IF page_token IS NOT NULL AND NOT s3vl._is_partitioned_id(target.target_arn) THEN
     PERFORM s3vl._check_range(caller, 'page_token length', length(page_token),
                               'page_token_length');
   END IF;
@@ -113,9 +115,11 @@ AS $$
 $$;
 
 -- The scan behind query_vectors_where and query_table; caller names the public function.
+DROP FUNCTION IF EXISTS s3vl._query_where(text, float8[], regclass, name, text, integer, text,
+                                           text, jsonb, integer);
 CREATE OR REPLACE FUNCTION s3vl._query_where(caller text, query_vector float8[],
   source regclass, key_column name, predicate text, top_k integer, index_name text,
-  index_arn text, metadata_filter jsonb, max_candidates integer)
+  index_arn text, metadata_filter jsonb, max_candidates integer, strategy text)
 RETURNS TABLE (key text, distance float8, similarity_score float8, metadata jsonb)
 LANGUAGE plpgsql VOLATILE SECURITY INVOKER
 AS $$
@@ -140,8 +144,14 @@ DECLARE
   need numeric;
   err_state text;
   err_text text;
+  plan_keys text[];
+  key_bound integer;
 BEGIN
   -- Arguments first, nothing is read or invoked before they are all valid.
+  IF strategy IS NULL OR strategy NOT IN ('auto', 'prefilter', 'iterative') THEN
+    RAISE EXCEPTION '%: strategy must be ''auto'', ''prefilter'' or ''iterative'' (got %)',
+      caller, coalesce(pg_catalog.quote_literal(strategy), 'NULL') USING ERRCODE = '22023';
+  END IF;
   PERFORM s3vl._check_range(caller, 'top_k', top_k);
   PERFORM s3vl._check_range(caller, 'max_candidates', max_candidates);
   IF max_candidates < top_k THEN
@@ -181,6 +191,32 @@ BEGIN
       HINT = 'predicate is SQL you write, run with your privileges over source''s columns, '
              'e.g. predicate => ''stock > 0 AND price < 500''.';
   END;
+  -- The prefilter plan (docs/partitions.md, "Filtered search plans"): the keys of the rows
+  -- that pass, read here with the caller's rights, ranked exactly by the function. 'auto' reads
+  -- at most prefilter_auto_keys + 1 keys and runs it when they are all there are.
+  IF strategy <> 'iterative' THEN
+    key_bound := s3vl._limit(CASE strategy WHEN 'prefilter' THEN 'prefilter_max_keys'
+                                           ELSE 'prefilter_auto_keys' END);
+    EXECUTE pg_catalog.format(
+      'SELECT pg_catalog.array_agg(s3vl_k) FROM (SELECT %1$s.%2$I::text AS s3vl_k FROM %1$s '
+      'WHERE %3$s AND %1$s.%2$I IS NOT NULL LIMIT %4$s) AS s3vl_q', source, key_column,
+      where_sql, key_bound + 1) INTO plan_keys;
+    plan_keys := coalesce(plan_keys, '{}'::text[]);
+    IF pg_catalog.cardinality(plan_keys) > key_bound AND strategy = 'prefilter' THEN
+      RAISE EXCEPTION '%: more than prefilter_max_keys (%) rows of % pass the predicate', caller,
+        key_bound, source USING ERRCODE = '22023',
+        HINT = 'Narrow the predicate, or use strategy => ''iterative'' (or ''auto'', which picks '
+               'it for predicates this wide).';
+    END IF;
+    IF pg_catalog.cardinality(plan_keys) <= key_bound THEN
+      RETURN QUERY SELECT * FROM s3vl._query_prefilter(caller, query_vector, target.target_arn,
+                                                       top_k, metadata_filter, plan_keys);
+      RETURN;
+    END IF;
+    RAISE DEBUG '%: plan iterative: more than prefilter_auto_keys (%) rows pass', caller,
+      key_bound;
+  END IF;
+
   -- The fast form casts a page's keys in one go; the safe form is for a page with keys that
   -- are not values of the key column's type (they cannot match).
   fast_sql := s3vl._where_sql(source, key_column, predicate,
@@ -231,7 +267,7 @@ BEGIN
   END LOOP;
 
   -- For tuning and benchmarks (SET client_min_messages = debug1): what the answer cost.
-  RAISE DEBUG '%: % rows from % candidates in % invocations', caller,
+  RAISE DEBUG '%: plan iterative: % rows from % candidates in % invocations', caller,
     least(pg_catalog.jsonb_array_length(kept), top_k), examined, calls;
   IF pg_catalog.jsonb_array_length(kept) < top_k THEN
     IF token IS NULL AND examined < max_candidates THEN
@@ -256,6 +292,8 @@ BEGIN
 END
 $$;
 
+DROP FUNCTION IF EXISTS s3vl.query_vectors_where(float8[], regclass, name, text, integer, text,
+                                                  text, jsonb, integer);
 CREATE OR REPLACE FUNCTION s3vl.query_vectors_where(
   query_vector float8[],
   source regclass,
@@ -265,15 +303,75 @@ CREATE OR REPLACE FUNCTION s3vl.query_vectors_where(
   index_name text DEFAULT NULL,
   index_arn text DEFAULT NULL,
   metadata_filter jsonb DEFAULT NULL,
-  max_candidates integer DEFAULT 10000)
+  max_candidates integer DEFAULT 10000,
+  strategy text DEFAULT 'auto')
 RETURNS TABLE (key text, distance float8, similarity_score float8, metadata jsonb)
 LANGUAGE sql VOLATILE SECURITY INVOKER
 AS $$
   SELECT * FROM s3vl._query_where('s3vl.query_vectors_where', query_vector, source, key_column,
                                   predicate, top_k, index_name, index_arn, metadata_filter,
-                                  max_candidates)
+                                  max_candidates, strategy)
 $$;
 COMMENT ON FUNCTION s3vl.query_vectors_where(float8[], regclass, name, text, integer, text, text,
-                                             jsonb, integer) IS
+                                             jsonb, integer, text) IS
   's3vl: the top_k nearest vectors whose key is a row of source passing predicate (SQL the '
-  'caller writes, run with the caller''s rights), reading neighbours page by page';
+  'caller writes, run with the caller''s rights): exact ranking of the passing keys '
+  '(prefilter), neighbours read page by page (iterative), or the cheaper of the two (auto)';
+
+-- One rank_vectors invocation (docs/protocol.md): the exact top_k among keys, by the index's
+-- metric, with metadata_filter applied by the function.
+CREATE OR REPLACE FUNCTION s3vl._rank_request(index_arn text, query_vector float8[],
+  vector_ids text[], top_k integer, return_metadata boolean, metadata_filter jsonb)
+RETURNS json
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT pg_catalog.json_strip_nulls(pg_catalog.json_build_object(
+           'operation', 'rank_vectors', 'index_arn', index_arn,
+           'query_vector', pg_catalog.array_to_json(query_vector),
+           'vector_ids', pg_catalog.array_to_json(vector_ids), 'top_k', top_k,
+           'return_metadata', return_metadata, 'metadata_filter', metadata_filter))
+$$;
+
+-- The prefilter plan's invocation (definer: it reaches aws_lambda). Takes values only; keys
+-- that cannot be vector keys (empty, too long) cannot match and are left out.
+CREATE OR REPLACE FUNCTION s3vl._query_prefilter(caller text, query_vector float8[],
+  index_arn text, top_k integer, metadata_filter jsonb, vector_ids text[])
+RETURNS TABLE (key text, distance float8, similarity_score float8, metadata jsonb)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  target record;
+  ids text[];
+  answer jsonb;
+BEGIN
+  PERFORM s3vl._check_range(caller, 'top_k', top_k);
+  SELECT * INTO target FROM s3vl._query_page_target(caller, query_vector, NULL, index_arn,
+                                                    metadata_filter);
+  ids := ARRAY(SELECT DISTINCT k FROM pg_catalog.unnest(vector_ids) k
+               WHERE pg_catalog.length(k) BETWEEN 1 AND s3vl._limit('vector_id_length'));
+  IF pg_catalog.cardinality(ids) > s3vl._limit('prefilter_max_keys') THEN
+    RAISE EXCEPTION '%: more than prefilter_max_keys (%) keys to rank', caller,
+      s3vl._limit('prefilter_max_keys') USING ERRCODE = '22023';
+  END IF;
+  IF pg_catalog.cardinality(ids) = 0 THEN
+    RAISE DEBUG '%: plan prefilter: 0 keys pass, no invocation', caller;
+    RETURN;
+  END IF;
+  answer := s3vl._invoke(caller, s3vl._rank_request(target.target_arn, query_vector, ids, top_k,
+                                                    true, metadata_filter));
+  IF pg_catalog.jsonb_typeof(answer -> 'vectors') IS DISTINCT FROM 'array' THEN
+    RAISE EXCEPTION '%: the Lambda function answered a rank_vectors result that is not '
+                    '{"vectors": [...]}', caller USING ERRCODE = 'SV007',
+      DETAIL = 'got: ' || pg_catalog.left(coalesce(answer::text, 'NULL'), 200);
+  END IF;
+  RAISE DEBUG '%: plan prefilter: % rows from % keys (% found) with % GetVectors calls in 1 '
+              'invocation', caller, pg_catalog.jsonb_array_length(answer -> 'vectors'),
+    pg_catalog.cardinality(ids), answer ->> 'examined', answer ->> 'calls';
+  RETURN QUERY
+    SELECT r.v ->> 'vector_id', (r.v ->> 'distance')::float8,
+           (r.v ->> 'similarity_score')::float8, coalesce(r.v -> 'metadata', '{}'::jsonb)
+    FROM pg_catalog.jsonb_array_elements(answer -> 'vectors') WITH ORDINALITY AS r(v, n)
+    ORDER BY r.n;
+END
+$$;

@@ -732,6 +732,7 @@ $$;
 -- predicate: s3vl.query_vectors_where (sql/58_where.sql) on the tracked index, so exactly top_k
 -- rows whenever max_candidates neighbours hold that many.
 DROP FUNCTION IF EXISTS s3vl.query_table(regclass, name, float8[], integer, jsonb);
+DROP FUNCTION IF EXISTS s3vl.query_table(regclass, name, float8[], integer, jsonb, text, integer);
 CREATE OR REPLACE FUNCTION s3vl.query_table(
   source regclass,
   key_column name,
@@ -739,7 +740,8 @@ CREATE OR REPLACE FUNCTION s3vl.query_table(
   top_k integer DEFAULT 10,
   metadata_filter jsonb DEFAULT NULL,
   predicate text DEFAULT NULL,
-  max_candidates integer DEFAULT 10000)
+  max_candidates integer DEFAULT 10000,
+  strategy text DEFAULT 'auto')
 RETURNS TABLE (key text, distance float8, similarity_score float8, metadata jsonb)
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -754,7 +756,7 @@ BEGIN
       USING ERRCODE = '42704', HINT = 'Run s3vl.track_table(...) first.';
   END IF;
   RETURN QUERY SELECT * FROM s3vl._query_where(caller, query_vector, source, key_column,
-    predicate, top_k, idx, NULL, metadata_filter, max_candidates);
+    predicate, top_k, idx, NULL, metadata_filter, max_candidates, strategy);
 END
 $$;
 

@@ -416,7 +416,7 @@ BEGIN
   IF policy IS NULL THEN
     RETURN request;
   END IF;
-  IF op IN ('query_vectors', 'query_vectors_batch') THEN
+  IF op IN ('query_vectors', 'query_vectors_batch', 'rank_vectors') THEN
     RETURN (req || pg_catalog.jsonb_build_object('metadata_filter',
                      s3vl._policy_and(policy, req -> 'metadata_filter')))::json;
   ELSIF op = 'get_vectors' THEN

@@ -50,7 +50,12 @@ GRANT EXECUTE ON FUNCTION
   s3vl.register_index(text, text, text),
   s3vl.activate_index(text),
   s3vl.deactivate_index(text),
-  s3vl.unregister_index(text)
+  s3vl.unregister_index(text),
+  -- Partitioned logical indexes (68_partitions.sql).
+  s3vl.create_partitioned_index(text, text, text),
+  s3vl.add_partition(text, text, text),
+  s3vl.drop_partition(text, text),
+  s3vl.list_partitions(text)
 TO s3vl_admin;
 
 -- Writes (60_writes.sql), batched queries (65_batch.sql) and the result cache (52_cache.sql).
@@ -97,7 +102,7 @@ GRANT EXECUTE ON FUNCTION
 TO s3vl_admin;
 GRANT EXECUTE ON FUNCTION
   s3vl.stale_rows(regclass),
-  s3vl.query_table(regclass, name, float8[], integer, jsonb, text, integer),
+  s3vl.query_table(regclass, name, float8[], integer, jsonb, text, integer, text),
   s3vl._require(text, text, anyelement),
   s3vl._check_range(text, text, bigint, text),
   s3vl._limit(text),
@@ -112,8 +117,10 @@ TO s3vl_reader;
 -- Filtered search (58_where.sql): the scan runs with the caller's rights; the two definer
 -- helpers it calls check their own arguments.
 GRANT EXECUTE ON FUNCTION
-  s3vl.query_vectors_where(float8[], regclass, name, text, integer, text, text, jsonb, integer),
-  s3vl._query_where(text, float8[], regclass, name, text, integer, text, text, jsonb, integer),
+  s3vl.query_vectors_where(float8[], regclass, name, text, integer, text, text, jsonb, integer, text),
+  s3vl._query_where(text, float8[], regclass, name, text, integer, text, text, jsonb, integer,
+                    text),
+  s3vl._query_prefilter(text, float8[], text, integer, jsonb, text[]),
   s3vl._query_page_target(text, float8[], text, text, jsonb),
   s3vl._query_page(text, float8[], text, integer, jsonb, text, integer),
   s3vl._where_sql(regclass, name, text, text)

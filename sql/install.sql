@@ -30,6 +30,7 @@ $not_extension$;
 \ir 58_where.sql
 \ir 60_writes.sql
 \ir 65_batch.sql
+\ir 68_partitions.sql
 \ir 80_sync.sql
 \ir 85_policies.sql
 \ir 90_grants.sql

@@ -18,6 +18,7 @@ from . import limits
 from .errors import S3vlError, validation_error
 from .fields import Request, check_string, json_type
 from .index_ref import IndexRef, check_allowed, parse_index_arn
+from .observability import logger
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -199,6 +200,12 @@ def relabel(err: S3vlError, partition: Partition) -> S3vlError:
                      retryable=err.retryable, field=err.field)
 
 
+def note_read(ordinals: Sequence[int]) -> None:
+    """The invocation log says which partitions a request reached (ordinals, never ARNs)."""
+    logger.info("partition fan-out", extra={"partitions_read": sorted(set(ordinals)),
+                                            "partition_calls": len(ordinals)})
+
+
 def fan_out(
     tasks: Sequence[tuple[Partition, T]], run: Callable[[Partition, T], R]
 ) -> list[R]:
@@ -206,6 +213,7 @@ def fan_out(
     first failing task in order (not in time) fails the whole call, named by its partition."""
     if not tasks:
         return []
+    note_read([p.ordinal for p, _ in tasks])
 
     def one(task: tuple[Partition, T]) -> tuple[R | None, S3vlError | None]:
         partition, arg = task

@@ -27,6 +27,7 @@ from ..partitions import (
     decode_token,
     encode_token,
     fan_out,
+    note_read,
     read_partitions,
     relabel,
     value_text,
@@ -193,7 +194,8 @@ def get_vectors(req: Request, deadline: Deadline) -> list[dict[str, Any]]:
 
 
 def list_vectors(req: Request, deadline: Deadline) -> dict[str, Any]:
-    """The partitions one after another in ordinal order, a page at a time."""
+    """The partitions one after another in ordinal order; a page fills up to max_results
+    across partition boundaries (one ListVectors call per partition it reaches)."""
     ps = read_partitions(req)
     params = read.list_params(req)
     raw = get_optional_str(req, "next_token") or None
@@ -207,21 +209,29 @@ def list_vectors(req: Request, deadline: Deadline) -> dict[str, Any]:
         if p is None:
             raise validation_error("next_token", "is not a page token of this partitioned index")
         position, token = order.index(p), state.get("t")
+    vectors: list[dict[str, Any]] = []
+    wanted = int(params["maxResults"])
+    reached: list[int] = []
     while True:
         p = order[position]
+        reached.append(p.ordinal)
         try:
-            vectors, nxt = read.list_page(p.ref, params, token, deadline)
+            page, nxt = read.list_page(p.ref, {**params, "maxResults": wanted - len(vectors)},
+                                       token, deadline)
         except S3vlError as err:
             raise relabel(err, p) from err
+        vectors += page
         if nxt is not None:
-            out = encode_token({"o": p.ordinal, "t": nxt})
+            token = nxt
         elif position + 1 < len(order):
-            out = encode_token({"o": order[position + 1].ordinal, "t": None})
+            position, token = position + 1, None
         else:
-            out = None
-        if vectors or out is None or nxt is not None:
+            note_read(reached)
+            return {"vectors": vectors, "next_token": None, "total_count": len(vectors)}
+        if len(vectors) >= wanted:
+            note_read(reached)
+            out = encode_token({"o": order[position].ordinal, "t": token})
             return {"vectors": vectors, "next_token": out, "total_count": len(vectors)}
-        position, token = position + 1, None  # an empty partition: go on in this invocation
 
 
 def _route_vector(ps: PartitionSet, item: Any, i: int) -> Partition:

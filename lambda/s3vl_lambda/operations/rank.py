@@ -26,7 +26,7 @@ from ..fields import (
 from ..filter_eval import compile_filter
 from ..index_info import get_index_info
 from ..index_ref import IndexRef, resolve_index
-from ..partitions import Partition, PartitionSet, read_partitions, relabel
+from ..partitions import Partition, PartitionSet, note_read, read_partitions, relabel
 from ..service import call
 from ..text_query import similarity
 
@@ -81,6 +81,9 @@ def rank_vectors(req: Request, deadline: Deadline) -> dict[str, Any]:
             raise (relabel(err, part) if part is not None else err) from err
         check_dimension(query, "query_vector", info.dimension)
         metrics[n] = info.distance_metric
+    parts = [part.ordinal for _, part, _ in targets if part is not None]
+    if parts:
+        note_read(parts)
     rounded = _float32(query)
     calls = [(n, chunk_keys) for n, (_, _, ks) in enumerate(targets)
              for chunk_keys in (ks[i : i + step] for i in range(0, len(ks), step))]
