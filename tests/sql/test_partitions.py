@@ -303,3 +303,27 @@ def test_cache_on_a_partitioned_name(db: psycopg.Connection[Any], layout: Layout
     nearest = first[0][0]
     db.execute("SELECT s3vl.delete_vectors(%s, ARRAY[%s])", (layout.hashed, nearest))
     assert nearest not in {r[0] for r in db.execute(sql, (Q, layout.hashed))}
+
+
+def test_strategy_choice_and_bounds(db: psycopg.Connection[Any], layout: Layout) -> None:
+    put_all(db, layout)
+    plans: list[str] = []
+    db.add_notice_handler(lambda d: plans.append(d.message_primary or "")
+                          if "plan " in (d.message_primary or "") else None)
+    db.execute("SET client_min_messages = debug1")
+    db.execute("CREATE TEMP TABLE few AS SELECT 'k' || lpad(g::text, 2, '0') AS k "
+               "FROM generate_series(0, 59) g")
+    db.execute("CREATE TEMP TABLE many AS SELECT CASE WHEN g < 60 THEN 'k' || lpad(g::text, 2, "
+               "'0') ELSE 'x' || g END AS k FROM generate_series(0, 2500) g")
+    sql = ("SELECT key FROM s3vl.query_vectors_where(%s::float8[], %s, 'k', top_k => 5, "
+           "index_name => %s, strategy => %s)")
+    few = db.execute(sql, (Q, "few", layout.hashed, "auto")).fetchall()
+    assert "plan prefilter" in plans[-1] and "60 keys" in plans[-1]
+    many = db.execute(sql, (Q, "many", layout.hashed, "auto")).fetchall()
+    assert any("plan iterative" in p for p in plans[-2:])
+    assert few == many  # the same five nearest (the x keys are not in the index)
+    db.execute("RESET client_min_messages")
+    expect_error(db, sql, (Q, "few", layout.hashed, "fastest"), "22023", "strategy")
+    db.execute("CREATE TEMP TABLE huge AS SELECT 'h' || g AS k FROM generate_series(1, 50001) g")
+    expect_error(db, sql, (Q, "huge", layout.hashed, "prefilter"), "22023",
+                 "prefilter_max_keys (50000)", "iterative")
