@@ -327,3 +327,27 @@ def test_strategy_choice_and_bounds(db: psycopg.Connection[Any], layout: Layout)
     db.execute("CREATE TEMP TABLE huge AS SELECT 'h' || g AS k FROM generate_series(1, 50001) g")
     expect_error(db, sql, (Q, "huge", layout.hashed, "prefilter"), "22023",
                  "prefilter_max_keys (50000)", "iterative")
+
+
+def test_track_table_and_sync_into_a_partitioned_name(db: psycopg.Connection[Any],
+                                                      layout: Layout,
+                                                      s3vectors_client: Any) -> None:
+    table = f"part_src_{layout.arns['va'][-8:]}"
+    db.execute(f"CREATE TABLE {table} (id text PRIMARY KEY, emb float8[], tenant text)")
+    try:
+        db.execute(f"INSERT INTO {table} SELECT 'r' || g, ARRAY[1, g, 0.5], "
+                   "(ARRAY['a', 'b', 'c'])[g % 3 + 1] FROM generate_series(1, 30) g")
+        for name in (layout.hashed, layout.valued):
+            db.execute("SELECT s3vl.track_table(%s, 'id', 'emb', %s, ARRAY['tenant'])",
+                       (table, name))
+            db.execute("SELECT s3vl.backfill(%s)", (table,))
+            synced = db.execute("SELECT upserted, failed FROM s3vl.sync(%s)", (name,)).fetchall()
+            assert synced == [(30, 0)], name
+            db.execute("SELECT s3vl.untrack_table(%s)", (table,))
+        everywhere = [stored(s3vectors_client, layout.arns[f"h{i}"]) for i in range(4)]
+        assert set().union(*everywhere) == {f"r{g}" for g in range(1, 31)}
+        assert all(k for k in everywhere)  # spread: no hash partition empty
+        assert stored(s3vectors_client, layout.arns["va"]) == {
+            f"r{g}" for g in range(1, 31) if g % 3 == 0}
+    finally:
+        db.execute(f"DROP TABLE {table}")
