@@ -14,14 +14,14 @@ HISTORY_DIR="$SQL_DIR/extension/history"
 
 # Install order: the \ir lines of install.sql (one list for both paths).
 mapfile -t PARTS < <(sed -n 's/^\\ir \(.*\.sql\)$/\1/p' "$SQL_DIR/install.sql")
-VERSION="$(sed -n "s/^AS \\\$\\\$ SELECT '\([0-9][0-9.]*\)'::text \\\$\\\$;\$/\1/p" "$SQL_DIR/00_schema.sql")"
+VERSION="$(sed -n "s/^AS \\\$\\\$ SELECT '\([0-9][0-9.]*\)'::text \\\$\\\$;\$/\1/p" "$SQL_DIR/10_core/00_schema.sql")"
 if [[ -z "$VERSION" || ${#PARTS[@]} -eq 0 ]]; then
-  echo "build-extension.sh: cannot read the version from 00_schema.sql or the parts from install.sql" >&2
+  echo "build-extension.sh: cannot read the version from 10_core/00_schema.sql or the parts from install.sql" >&2
   exit 1
 fi
 
 script_body() {
-  echo "-- s3vl $VERSION, built by sql/build-extension.sh from sql/*.sql; do not edit."
+  echo "-- s3vl $VERSION, built by sql/build-extension.sh from the sql/ files install.sql lists; do not edit."
   printf '%s\n' '\echo Use "CREATE EXTENSION s3vl" to load this file. \quit'
   # Lets triggers tell this script's own statements from a restore's (extension/dump.sql).
   echo "SELECT pg_catalog.set_config('s3vl.extension_script', 'on', true);"

@@ -15,25 +15,32 @@ BEGIN
 END
 $not_extension$;
 
-\ir 00_schema.sql
-\ir 10_tables.sql
-\ir 15_migrate.sql
-\ir 20_limits.sql
-\ir 21_errors.sql
-\ir 25_validate.sql
-\ir 30_invoke.sql
-\ir 40_config.sql
-\ir 50_registry.sql
-\ir 52_cache.sql
-\ir 55_reads.sql
-\ir 57_search.sql
-\ir 58_where.sql
-\ir 60_writes.sql
-\ir 65_batch.sql
-\ir 68_partitions.sql
-\ir 80_sync.sql
-\ir 85_policies.sql
-\ir 90_grants.sql
+-- The layers, in install order (sql/README.md): 10_core (schema, tables, migrations, limits,
+-- errors, argument checks) -> 20_transport (invoke, envelope, config, policies, cache) -> 30_api
+-- (the public functions by area) -> 40_sync -> 50_roles (grants). A file calls only functions of
+-- its own layer or a lower one (tests/sql/test_layers.py). sql/build-extension.sh reads this list.
+\ir 10_core/00_schema.sql
+\ir 10_core/10_tables.sql
+\ir 10_core/15_migrate.sql
+\ir 10_core/20_limits.sql
+\ir 10_core/21_errors.sql
+\ir 10_core/25_validate.sql
+\ir 10_core/26_partition_ids.sql
+\ir 20_transport/30_invoke.sql
+\ir 20_transport/32_partitions.sql
+\ir 20_transport/35_index_shape.sql
+\ir 20_transport/40_config.sql
+\ir 20_transport/45_policies.sql
+\ir 20_transport/52_cache.sql
+\ir 30_api/50_registry.sql
+\ir 30_api/55_reads.sql
+\ir 30_api/57_search.sql
+\ir 30_api/58_where.sql
+\ir 30_api/60_writes.sql
+\ir 30_api/65_batch.sql
+\ir 30_api/68_partitions.sql
+\ir 40_sync/80_sync.sql
+\ir 50_roles/90_grants.sql
 
 COMMIT;
 RESET client_min_messages;

@@ -12,8 +12,8 @@ from . import limits
 from .errors import ACCESS_DENIED, S3vlError, validation_error
 from .fields import Request, json_type
 
-# The same pattern as SQL's s3vl._parse_index_arn (sql/25_validate.sql), matched against the whole
-# string: tests/index_arn_cases.json holds the ARNs both (and the emulator) accept and refuse.
+# The same pattern as SQL's s3vl._parse_index_arn (sql/10_core/25_validate.sql), matched against the
+# whole string: tests/index_arn_cases.json holds the ARNs both (and the emulator) accept and refuse.
 # [0-9], not \d, which would also match non-ASCII digits.
 _PARTITION = r"aws|aws-cn|aws-us-gov"
 _REGION = r"[a-z]{2}(?:-[a-z0-9]+)+-[0-9]+"

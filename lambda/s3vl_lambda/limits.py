@@ -5,7 +5,7 @@ limitations page
 https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-vectors-limitations.html
 and Lambda's quotas https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html.
 The protocol defaults (docs/protocol.md) live here too so the doc, the validators and the tests
-agree. SQL's copy is s3vl.limits() (sql/20_limits.sql) and the emulator's
+agree. SQL's copy is s3vl.limits() (sql/10_core/20_limits.sql) and the emulator's
 local/s3vl_local/emulator/constants.py; tests/sql/test_facts_tie.py ties every shared value.
 """
 

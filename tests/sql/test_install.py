@@ -127,7 +127,7 @@ def test_version_is_newer_than_every_released_one() -> None:
 
 
 def _source_version() -> str:
-    text = (SQL_DIR / "00_schema.sql").read_text()
+    text = (SQL_DIR / "10_core" / "00_schema.sql").read_text()
     version: str = text.split("AS $$ SELECT '", 1)[1].split("'", 1)[0]
     return version
 

@@ -1,5 +1,5 @@
-"""Vector policies and index grants (sql/85_policies.sql) through the real stack: two tenants,
-each sees only its own vectors through every read path, cannot widen its filter, writes and
+"""Vector policies and index grants (sql/20_transport/45_policies.sql) through the real stack: two
+tenants, each sees only its own vectors through every read path, cannot widen its filter, writes and
 deletes only its own; the setting unset refuses; nested roles are bound; the cache never crosses
 tenants; index grants shut out roles without one."""
 

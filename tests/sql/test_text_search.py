@@ -1,5 +1,5 @@
-"""Full-text and hybrid search from SQL (sql/57_search.sql) against the canned aws_lambda: the
-requests each form builds, the rows it returns, every argument error with its SQLSTATE (raised
+"""Full-text and hybrid search from SQL (sql/30_api/57_search.sql) against the canned aws_lambda:
+the requests each form builds, the rows it returns, every argument error with its SQLSTATE (raised
 before any call), the service's refusals mapped, index administration, describe_index's new
 columns, the result cache and the privileges."""
 

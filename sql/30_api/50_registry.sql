@@ -17,11 +17,6 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION s3vl._get_index_request(index_arn text)
-RETURNS json
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT pg_catalog.json_build_object('operation', 'get_index', 'index_arn', index_arn) $$;
-
 CREATE OR REPLACE FUNCTION s3vl.register_index(
   index_name_param text,
   index_arn_param text,

@@ -77,20 +77,6 @@ BEGIN
 END
 $$;
 
--- The array a successful operation must answer; SV007 otherwise.
-CREATE OR REPLACE FUNCTION s3vl._expect_array(caller text, result jsonb, what text)
-RETURNS jsonb
-LANGUAGE plpgsql IMMUTABLE
-AS $$
-BEGIN
-  IF pg_catalog.jsonb_typeof(result) IS DISTINCT FROM 'array' THEN
-    RAISE EXCEPTION '%: the Lambda function answered % that is not a JSON array', caller, what
-      USING ERRCODE = 'SV007', DETAIL = 'got: ' || pg_catalog.left(coalesce(result::text, 'NULL'), 200);
-  END IF;
-  RETURN result;
-END
-$$;
-
 CREATE OR REPLACE FUNCTION s3vl.query_vectors(
   query_vector float8[],
   index_name text DEFAULT NULL,
@@ -113,7 +99,7 @@ BEGIN
   SELECT * INTO target FROM s3vl._resolve_index(caller, query_vectors.index_name,
                                                 query_vectors.index_arn);
   PERFORM s3vl._check_vector(caller, 'query_vector', query_vector, target.dimension);
-  -- The result cache (sql/52_cache.sql) answers without an invocation on a hit.
+  -- The result cache (sql/20_transport/52_cache.sql) answers without an invocation on a hit.
   answer := s3vl._cache_get(target.index_arn, query_vector, top_k, metadata_filter,
                             return_metadata);
   IF answer IS NULL THEN

@@ -154,7 +154,7 @@ $$;
 -- text, the cheapest form for long vectors); the answer is parsed once into jsonb (NULL for
 -- Event/DryRun). A caller's error never names the function (readers need not learn the ARN): the
 -- server log gets it with RAISE LOG. Only s3vl._call_lambda (below) and the policy checks' own
--- reads of stored metadata (85_policies.sql) call it.
+-- reads of stored metadata (20_transport/45_policies.sql) call it.
 CREATE OR REPLACE FUNCTION s3vl._send_lambda(caller text, request json, invocation_type text,
   OUT status_code integer, OUT payload jsonb)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -232,7 +232,7 @@ END
 $$;
 
 -- THE chokepoint every read, write, search and sync passes through on its way to the function:
--- vector policies and index grants (85_policies.sql) decide what may be sent (a bound caller's
+-- vector policies and index grants (20_transport/45_policies.sql) decide what may be sent (a bound caller's
 -- queries get the policy ANDed into their filter, its writes and deletes are checked, a role
 -- without a grant is refused) and what may come back (get/list answers lose the vectors the
 -- policy hides). With no policy and no grant defined, both steps return at once.
@@ -272,5 +272,19 @@ AS $$
 BEGIN
   RETURN s3vl._unwrap(caller, (SELECT c.payload
                                FROM s3vl._call_lambda(caller, request, 'RequestResponse') AS c));
+END
+$$;
+
+-- The array a successful operation must answer; SV007 otherwise.
+CREATE OR REPLACE FUNCTION s3vl._expect_array(caller text, result jsonb, what text)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+  IF pg_catalog.jsonb_typeof(result) IS DISTINCT FROM 'array' THEN
+    RAISE EXCEPTION '%: the Lambda function answered % that is not a JSON array', caller, what
+      USING ERRCODE = 'SV007', DETAIL = 'got: ' || pg_catalog.left(coalesce(result::text, 'NULL'), 200);
+  END IF;
+  RETURN result;
 END
 $$;

@@ -1,6 +1,6 @@
 -- Tenant boundaries for vectors (row-level-security-style policies) and index grants.
 --
--- Enforcement lives in ONE place: s3vl._call_lambda (30_invoke.sql), the chokepoint every read,
+-- Enforcement lives in ONE place: s3vl._call_lambda (20_transport/30_invoke.sql), the chokepoint every read,
 -- search, write and sync passes through, runs s3vl._policy_request (what may be sent) before and
 -- s3vl._policy_answer (what may come back) after every invocation. A caller bound by a policy
 -- gets the policy's filter ANDed to every query's metadata_filter, sees only matching vectors
@@ -18,48 +18,10 @@
 -- index all apply (AND). Policies and grants name roles by OID (regrole): renaming a role keeps
 -- them, and pg_dump writes the name.
 
-CREATE TABLE IF NOT EXISTS s3vl.index_policies (
-  index_name text NOT NULL,
-  index_arn text NOT NULL,
-  role_name regrole NOT NULL,
-  filter jsonb NOT NULL,
-  created_at timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (index_name, role_name)
-);
-CREATE INDEX IF NOT EXISTS index_policies_arn ON s3vl.index_policies (index_arn);
-COMMENT ON TABLE s3vl.index_policies IS 's3vl: vector policies (s3vl.create_policy)';
-
-CREATE TABLE IF NOT EXISTS s3vl.index_grants (
-  index_name text NOT NULL,
-  index_arn text NOT NULL,
-  role_name regrole NOT NULL,
-  created_at timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (index_name, role_name)
-);
-CREATE INDEX IF NOT EXISTS index_grants_arn ON s3vl.index_grants (index_arn);
-COMMENT ON TABLE s3vl.index_grants IS
-  's3vl: once an index has a grant, only granted roles (and s3vl_admin) may use it';
-
--- A development build named roles by name; OIDs follow renames (rows of dropped roles go).
-DO $role_oids$
-DECLARE
-  t text;
-BEGIN
-  FOREACH t IN ARRAY ARRAY['index_policies', 'index_grants'] LOOP
-    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
-        WHERE a.attrelid = ('s3vl.' || t)::regclass AND a.attname = 'role_name')
-       = 'name'::regtype THEN
-      EXECUTE format('DELETE FROM s3vl.%I WHERE pg_catalog.to_regrole('
-                     'pg_catalog.quote_ident(role_name)) IS NULL', t);
-      EXECUTE format('ALTER TABLE s3vl.%I ALTER COLUMN role_name TYPE regrole USING '
-                     'pg_catalog.to_regrole(pg_catalog.quote_ident(role_name))', t);
-    END IF;
-  END LOOP;
-END
-$role_oids$;
+-- The tables (index_policies, index_grants) are in 10_core/10_tables.sql.
 
 -- The roles whose memberships decide what this call may do (see the header); empty for a
--- superuser or the s3vl owner. The current role is read as s3vl._invoker() (80_sync.sql) reads
+-- superuser or the s3vl owner. The current role is read as s3vl._invoker() (40_sync/80_sync.sql) reads
 -- it, inlined here: that function's SET clause costs ~60 us a call, on every invocation.
 CREATE OR REPLACE FUNCTION s3vl._policy_roles()
 RETURNS oid[]
@@ -259,7 +221,7 @@ AS $$
                      pg_catalog.jsonb_build_array(policy, metadata_filter)) END
 $$;
 
--- The filter a cached query is keyed by (52_cache.sql): the one _policy_request will send, so a
+-- The filter a cached query is keyed by (20_transport/52_cache.sql): the one _policy_request will send, so a
 -- cached answer is only ever the answer to the very request this caller would send.
 CREATE OR REPLACE FUNCTION s3vl._policy_cache_filter(index_arn text, metadata_filter jsonb)
 RETURNS jsonb
@@ -397,7 +359,7 @@ BEGIN
   END IF;
   -- A superuser or the owner (the pg_cron sync job): no rules, and no parse of a large write.
   -- Sync sends what a tracked table holds, checked against its tracker's privileges at every
-  -- run (80_sync.sql); whoever runs it (a bound writer, the pg_cron job) only chooses when.
+  -- run (40_sync/80_sync.sql); whoever runs it (a bound writer, the pg_cron job) only chooses when.
   IF caller = 's3vl.sync' THEN
     RETURN request;
   END IF;

@@ -57,29 +57,6 @@ BEGIN
 END
 $$;
 
--- Dimension, metric and non-filterable metadata keys of an index, asking GetIndex only for
--- what the registry does not know (non-filterable keys are needed only for metadata > 2 KB).
-CREATE OR REPLACE FUNCTION s3vl._index_shape(caller text, index_arn text, known_dimension integer,
-  known_metric text, need_non_filterable boolean,
-  OUT dimension integer, OUT distance_metric text, OUT non_filterable_keys text[])
-LANGUAGE plpgsql VOLATILE
-AS $$
-DECLARE
-  info jsonb;
-BEGIN
-  dimension := known_dimension;
-  distance_metric := known_metric;
-  IF known_dimension IS NOT NULL AND known_metric IS NOT NULL AND NOT need_non_filterable THEN
-    RETURN;
-  END IF;
-  info := s3vl._invoke(caller, s3vl._get_index_request(index_arn));
-  dimension := coalesce(known_dimension, (info ->> 'dimension')::integer);
-  distance_metric := coalesce(known_metric, info ->> 'distance_metric');
-  non_filterable_keys := ARRAY(SELECT pg_catalog.jsonb_array_elements_text(
-    coalesce(info -> 'non_filterable_metadata_keys', '[]'::jsonb)));
-END
-$$;
-
 -- Raises when a key stands twice in one write, naming both places; `label` names an element,
 -- `%s` standing for its position: array position - 1 + first_position.
 CREATE OR REPLACE FUNCTION s3vl._check_unique_keys(caller text, keys text[], label text,
@@ -223,7 +200,7 @@ DECLARE
   part record;
   done bigint := 0;
 BEGIN
-  -- Under a vector policy (85_policies.sql) a write of several invocations is checked whole
+  -- Under a vector policy (20_transport/45_policies.sql) a write of several invocations is checked whole
   -- before its first part (a single invocation is checked on its way out, in _call_lambda).
   IF EXISTS (SELECT 1 FROM s3vl.index_policies)
      AND (pg_catalog.cardinality(items) > s3vl._items_per_invocation()

@@ -62,8 +62,8 @@ BEGIN
 END
 $triggers$;
 
--- Sync (80_sync.sql, docs/sync.md). Only the s3vl owner writes these tables, through the checked
--- SECURITY DEFINER functions of 80_sync.sql; nothing here is SQL text: column names are looked up
+-- Sync (40_sync/80_sync.sql, docs/sync.md). Only the s3vl owner writes these tables, through the checked
+-- SECURITY DEFINER functions of 40_sync/80_sync.sql; nothing here is SQL text: column names are looked up
 -- in pg_attribute each time they are used.
 CREATE TABLE IF NOT EXISTS s3vl.sync_tables (
   source regclass PRIMARY KEY,
@@ -112,3 +112,86 @@ CREATE TABLE IF NOT EXISTS s3vl.sync_index_status (
   last_error_at timestamptz
 );
 COMMENT ON TABLE s3vl.sync_index_status IS 's3vl: last success and error of sync per index';
+
+-- Result cache (20_transport/52_cache.sql). The entries table is UNLOGGED: a cache needs no
+-- WAL and no crash safety (emptied after a crash, which only costs misses); the settings are
+-- ordinary tables, kept like the configuration.
+CREATE TABLE IF NOT EXISTS s3vl.cache_settings (
+  index_arn text PRIMARY KEY,
+  ttl interval NOT NULL CHECK (ttl > interval '0'),
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE s3vl.cache_settings IS 's3vl: indexes whose query results are cached (s3vl.set_cache)';
+
+-- Size bounds (one row): entries and stored result bytes over all indexes.
+CREATE TABLE IF NOT EXISTS s3vl.cache_limits (
+  id boolean PRIMARY KEY DEFAULT true CHECK (id),
+  max_entries integer NOT NULL DEFAULT 10000 CHECK (max_entries > 0),
+  max_bytes bigint NOT NULL DEFAULT 67108864 CHECK (max_bytes > 0)
+);
+INSERT INTO s3vl.cache_limits (id) VALUES (true) ON CONFLICT (id) DO NOTHING;
+
+CREATE UNLOGGED TABLE IF NOT EXISTS s3vl.query_cache (
+  key_hash bytea PRIMARY KEY,
+  index_arn text NOT NULL,
+  query_vector float8[] NOT NULL,
+  top_k integer NOT NULL,
+  metadata_filter jsonb,
+  return_metadata boolean NOT NULL,
+  result jsonb NOT NULL,
+  result_bytes integer NOT NULL,
+  created_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS query_cache_index_arn_idx ON s3vl.query_cache (index_arn);
+CREATE INDEX IF NOT EXISTS query_cache_created_at_idx ON s3vl.query_cache (created_at);
+COMMENT ON TABLE s3vl.query_cache IS 's3vl: cached query_vectors answers (see s3vl.cache_stats)';
+
+-- Hit and miss counters are sequences: nextval never blocks another session and is not rolled
+-- back, where a counter row would serialise every reader on one row lock.
+CREATE SEQUENCE IF NOT EXISTS s3vl.cache_hits_seq;
+CREATE SEQUENCE IF NOT EXISTS s3vl.cache_misses_seq;
+
+-- Vector policies and index grants (20_transport/45_policies.sql).
+CREATE TABLE IF NOT EXISTS s3vl.index_policies (
+  index_name text NOT NULL,
+  index_arn text NOT NULL,
+  role_name regrole NOT NULL,
+  filter jsonb NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (index_name, role_name)
+);
+CREATE INDEX IF NOT EXISTS index_policies_arn ON s3vl.index_policies (index_arn);
+COMMENT ON TABLE s3vl.index_policies IS 's3vl: vector policies (s3vl.create_policy)';
+
+CREATE TABLE IF NOT EXISTS s3vl.index_grants (
+  index_name text NOT NULL,
+  index_arn text NOT NULL,
+  role_name regrole NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (index_name, role_name)
+);
+CREATE INDEX IF NOT EXISTS index_grants_arn ON s3vl.index_grants (index_arn);
+COMMENT ON TABLE s3vl.index_grants IS
+  's3vl: once an index has a grant, only granted roles (and s3vl_admin) may use it';
+
+-- Partitioned logical indexes (30_api/68_partitions.sql, docs/partitions.md).
+CREATE TABLE IF NOT EXISTS s3vl.partitioned_indexes (
+  index_name text PRIMARY KEY,
+  partition_key text,                      -- NULL: hash partitions
+  vectors_written boolean NOT NULL DEFAULT false,  -- a write was sent: hash partitions are fixed
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE s3vl.partitioned_indexes IS
+  's3vl: partitioned logical indexes (s3vl.create_partitioned_index)';
+
+CREATE TABLE IF NOT EXISTS s3vl.index_partitions (
+  index_name text NOT NULL REFERENCES s3vl.partitioned_indexes (index_name) ON DELETE CASCADE,
+  index_arn text NOT NULL,
+  partition_value text,                    -- value partitions: the value; NULL: default / hash
+  ordinal integer NOT NULL,
+  added_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (index_name, index_arn),
+  CONSTRAINT index_partitions_ordinal UNIQUE (index_name, ordinal) DEFERRABLE INITIALLY DEFERRED
+);
+COMMENT ON TABLE s3vl.index_partitions IS
+  's3vl: the physical indexes of each partitioned logical index (s3vl.add_partition)';

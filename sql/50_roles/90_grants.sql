@@ -51,14 +51,14 @@ GRANT EXECUTE ON FUNCTION
   s3vl.activate_index(text),
   s3vl.deactivate_index(text),
   s3vl.unregister_index(text),
-  -- Partitioned logical indexes (68_partitions.sql).
+  -- Partitioned logical indexes (30_api/68_partitions.sql).
   s3vl.create_partitioned_index(text, text, text),
   s3vl.add_partition(text, text, text),
   s3vl.drop_partition(text, text),
   s3vl.list_partitions(text)
 TO s3vl_admin;
 
--- Writes (60_writes.sql), batched queries (65_batch.sql) and the result cache (52_cache.sql).
+-- Writes (30_api/60_writes.sql), batched queries (30_api/65_batch.sql) and the result cache (20_transport/52_cache.sql).
 GRANT EXECUTE ON FUNCTION
   s3vl.query_vectors_batch(text, float8[], integer, jsonb, boolean, text[]),
   s3vl.query_vectors_batch(text, jsonb, integer, jsonb, boolean),
@@ -76,7 +76,7 @@ GRANT EXECUTE ON FUNCTION
   s3vl.clear_cache()
 TO s3vl_admin;
 
--- Sync (80_sync.sql). Nobody but the owner reads or writes the sync tables directly (they hold the
+-- Sync (40_sync/80_sync.sql). Nobody but the owner reads or writes the sync tables directly (they hold the
 -- keys of every tracked table); the SECURITY DEFINER functions check the calling role.
 -- track/untrack run with the caller's rights (triggers need the caller's privileges on the
 -- table) and record through _sync_register/_sync_unregister; stale_rows and query_table read the
@@ -114,7 +114,7 @@ GRANT EXECUTE ON FUNCTION
   s3vl._sync_try_cast(text, anyelement)
 TO s3vl_reader;
 
--- Filtered search (58_where.sql): the scan runs with the caller's rights; the two definer
+-- Filtered search (30_api/58_where.sql): the scan runs with the caller's rights; the two definer
 -- helpers it calls check their own arguments.
 GRANT EXECUTE ON FUNCTION
   s3vl.query_vectors_where(float8[], regclass, name, text, integer, text, text, jsonb, integer, text),
@@ -126,7 +126,7 @@ GRANT EXECUTE ON FUNCTION
   s3vl._where_sql(regclass, name, text, text)
 TO s3vl_reader;
 
--- Vector policies and index grants (85_policies.sql).
+-- Vector policies and index grants (20_transport/45_policies.sql).
 GRANT EXECUTE ON FUNCTION
   s3vl.create_policy(text, name, jsonb),
   s3vl.drop_policy(text, name),
@@ -135,7 +135,7 @@ GRANT EXECUTE ON FUNCTION
   s3vl.revoke_index(text, name)
 TO s3vl_admin;
 
--- Full-text and hybrid search, index administration (57_search.sql).
+-- Full-text and hybrid search, index administration (30_api/57_search.sql).
 GRANT EXECUTE ON FUNCTION
   s3vl.search_text(text, text, text, text, integer, boolean, jsonb),
   s3vl.search_text(jsonb, text, text, integer, boolean, jsonb),
@@ -147,5 +147,5 @@ GRANT EXECUTE ON FUNCTION
   s3vl.add_text_search(text, text, text),
   s3vl.drop_text_search(text, text)
 TO s3vl_admin;
--- Invocation retries (30_invoke.sql).
+-- Invocation retries (20_transport/30_invoke.sql).
 GRANT EXECUTE ON FUNCTION s3vl.set_invoke_retries(integer) TO s3vl_admin;

@@ -8,7 +8,7 @@
 -- then enqueues the key again, so a newer state is never overtaken by an older one and no change
 -- is skipped; a crash between send and commit only re-sends an idempotent put/delete.
 
--- The tables live in 10_tables.sql. Security (docs/security.md): only the s3vl owner writes them,
+-- The tables live in 10_core/10_tables.sql. Security (docs/security.md): only the s3vl owner writes them,
 -- through the SECURITY DEFINER functions below, which check the calling role; the SQL they run is
 -- built from pg_attribute each time (never from stored text); tracked columns must have built-in
 -- types, so converting or comparing their values as the owner runs no code a user wrote; and sync
@@ -651,21 +651,6 @@ BEGIN
 END
 $$;
 
--- value::the type of like_value, or NULL when value is not valid for that type.
-CREATE OR REPLACE FUNCTION s3vl._sync_try_cast(value text, like_value anyelement)
-RETURNS anyelement
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-  EXECUTE pg_catalog.format('SELECT $1::%s', pg_catalog.pg_typeof(like_value)) INTO like_value
-    USING value;
-  RETURN like_value;
-EXCEPTION WHEN data_exception THEN
-  RETURN NULL;
-END
-$$;
-
 -- The sync bookkeeping of one tracked table: every key with a recorded version or a pending
 -- change. Only for a role that may read the table's key column (readers get no direct access to
 -- s3vl.sync_state or s3vl.sync_outbox, which hold the keys of every tracked table).
@@ -729,7 +714,7 @@ $$;
 
 -- Nearest neighbours of the index a table is tracked into, restricted to keys that still exist
 -- in the table (orphaned vectors never reach the caller) and, optionally, to rows passing
--- predicate: s3vl.query_vectors_where (sql/58_where.sql) on the tracked index, so exactly top_k
+-- predicate: s3vl.query_vectors_where (sql/30_api/58_where.sql) on the tracked index, so exactly top_k
 -- rows whenever max_candidates neighbours hold that many.
 DROP FUNCTION IF EXISTS s3vl.query_table(regclass, name, float8[], integer, jsonb);
 DROP FUNCTION IF EXISTS s3vl.query_table(regclass, name, float8[], integer, jsonb, text, integer);

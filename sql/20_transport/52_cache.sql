@@ -1,44 +1,11 @@
 -- Result cache for query_vectors and query_vectors_batch: opt-in per index with a time to live.
 -- A hit answers without invoking the function. The key is a hash of every input that changes the
 -- answer, and a hit also compares the full stored key, so two queries never share an answer.
--- The entries table is UNLOGGED: a cache needs no WAL and no crash safety (it is emptied after a
--- crash, which only costs misses); the settings are ordinary tables, kept like the configuration. Nothing here is granted: readers reach it through the SECURITY
--- DEFINER query functions. In a read-only transaction (a replica) the cache is bypassed.
+-- Nothing here is granted: readers reach it through the SECURITY DEFINER query functions. In a
+-- read-only transaction (a replica) the cache is bypassed.
 
-CREATE TABLE IF NOT EXISTS s3vl.cache_settings (
-  index_arn text PRIMARY KEY,
-  ttl interval NOT NULL CHECK (ttl > interval '0'),
-  updated_at timestamptz NOT NULL DEFAULT now()
-);
-COMMENT ON TABLE s3vl.cache_settings IS 's3vl: indexes whose query results are cached (s3vl.set_cache)';
-
--- Size bounds (one row): entries and stored result bytes over all indexes.
-CREATE TABLE IF NOT EXISTS s3vl.cache_limits (
-  id boolean PRIMARY KEY DEFAULT true CHECK (id),
-  max_entries integer NOT NULL DEFAULT 10000 CHECK (max_entries > 0),
-  max_bytes bigint NOT NULL DEFAULT 67108864 CHECK (max_bytes > 0)
-);
-INSERT INTO s3vl.cache_limits (id) VALUES (true) ON CONFLICT (id) DO NOTHING;
-
-CREATE UNLOGGED TABLE IF NOT EXISTS s3vl.query_cache (
-  key_hash bytea PRIMARY KEY,
-  index_arn text NOT NULL,
-  query_vector float8[] NOT NULL,
-  top_k integer NOT NULL,
-  metadata_filter jsonb,
-  return_metadata boolean NOT NULL,
-  result jsonb NOT NULL,
-  result_bytes integer NOT NULL,
-  created_at timestamptz NOT NULL
-);
-CREATE INDEX IF NOT EXISTS query_cache_index_arn_idx ON s3vl.query_cache (index_arn);
-CREATE INDEX IF NOT EXISTS query_cache_created_at_idx ON s3vl.query_cache (created_at);
-COMMENT ON TABLE s3vl.query_cache IS 's3vl: cached query_vectors answers (see s3vl.cache_stats)';
-
--- Hit and miss counters are sequences: nextval never blocks another session and is not rolled
--- back, where a counter row would serialise every reader on one row lock.
-CREATE SEQUENCE IF NOT EXISTS s3vl.cache_hits_seq;
-CREATE SEQUENCE IF NOT EXISTS s3vl.cache_misses_seq;
+-- The tables (settings, limits, the UNLOGGED entries, hit/miss sequences) are in
+-- 10_core/10_tables.sql.
 
 -- The hash of the canonical serialisation of the full key: jsonb text has sorted keys, and the
 -- vector goes in binary (array_send), exact whatever extra_float_digits a session uses.
@@ -113,7 +80,7 @@ BEGIN
     RETURN NULL;
   END IF;
   -- Keyed by the filter actually sent: a policy-bound caller's with its policy ANDed in and its
-  -- settings resolved (85_policies.sql), so no answer crosses tenants.
+  -- settings resolved (20_transport/45_policies.sql), so no answer crosses tenants.
   metadata_filter := s3vl._policy_cache_filter(index_arn, metadata_filter);
   SELECT c.result INTO found_result FROM s3vl.query_cache c
   WHERE c.key_hash = s3vl._cache_key(index_arn, query_vector, top_k, metadata_filter,

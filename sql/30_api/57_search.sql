@@ -118,7 +118,7 @@ AS $$
   END
 $$;
 
--- The cache (sql/52_cache.sql) keys on (index, vector, top_k, filter, return_metadata). A text
+-- The cache (sql/20_transport/52_cache.sql) keys on (index, vector, top_k, filter, return_metadata). A text
 -- query stores its texts with the filter under keys no filter can have ("$s3vl..." is not a
 -- filter operator, so the service refuses such a filter and it is never cached) and an empty
 -- vector for text-only (no vector query has one): text and vector entries never meet.

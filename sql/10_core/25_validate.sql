@@ -108,7 +108,7 @@ BEGIN
     by_arn_as_name := true;
   END IF;
   IF p_index_arn IS NOT NULL THEN
-    IF NOT s3vl._is_partitioned_id(p_index_arn) THEN  -- 68_partitions.sql
+    IF NOT s3vl._is_partitioned_id(p_index_arn) THEN  -- 26_partition_ids.sql
       PERFORM s3vl._check_index_arn(caller, 'index_arn', p_index_arn);
     END IF;
     SELECT r.index_name, r.dimension, r.distance_metric, r.is_active INTO reg
@@ -179,5 +179,21 @@ BEGIN
             HINT = 'Each JSON object and array counts one level; flatten the $and/$or nesting. '
                    'See SELECT * FROM s3vl.limits().';
   END IF;
+END
+$$;
+
+-- value::the type of like_value, or NULL when value is not valid for that type (sync's keys and
+-- query_vectors_where's join to the caller's table).
+CREATE OR REPLACE FUNCTION s3vl._sync_try_cast(value text, like_value anyelement)
+RETURNS anyelement
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  EXECUTE pg_catalog.format('SELECT $1::%s', pg_catalog.pg_typeof(like_value)) INTO like_value
+    USING value;
+  RETURN like_value;
+EXCEPTION WHEN data_exception THEN
+  RETURN NULL;
 END
 $$;

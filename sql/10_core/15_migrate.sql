@@ -87,3 +87,21 @@ BEGIN
   END LOOP;
 END
 $migrate_functions$;
+
+-- A development build named roles by name; OIDs follow renames (rows of dropped roles go).
+DO $role_oids$
+DECLARE
+  t text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['index_policies', 'index_grants'] LOOP
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = ('s3vl.' || t)::regclass AND a.attname = 'role_name')
+       = 'name'::regtype THEN
+      EXECUTE format('DELETE FROM s3vl.%I WHERE pg_catalog.to_regrole('
+                     'pg_catalog.quote_ident(role_name)) IS NULL', t);
+      EXECUTE format('ALTER TABLE s3vl.%I ALTER COLUMN role_name TYPE regrole USING '
+                     'pg_catalog.to_regrole(pg_catalog.quote_ident(role_name))', t);
+    END IF;
+  END LOOP;
+END
+$role_oids$;

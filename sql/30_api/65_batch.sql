@@ -1,7 +1,7 @@
 -- query_vectors_batch: many similarity searches in one statement and as few invocations as the
 -- batch limit (100 queries) and the payload limit allow; inside the function the QueryVectors
 -- calls run concurrently. query_index is 1-based, as PostgreSQL arrays and WITH ORDINALITY are.
--- Cached answers (sql/52_cache.sql) are used per query; only the misses are sent.
+-- Cached answers (sql/20_transport/52_cache.sql) are used per query; only the misses are sent.
 
 -- Row i of a 2-D array as a 1-D array.
 CREATE OR REPLACE FUNCTION s3vl._array_row(matrix float8[], i integer)
