@@ -194,9 +194,20 @@ BEGIN
   -- The prefilter plan (docs/partitions.md, "Filtered search plans"): the keys of the rows
   -- that pass, read here with the caller's rights, ranked exactly by the function. 'auto' reads
   -- at most prefilter_auto_keys + 1 keys and runs it when they are all there are.
+  IF strategy = 'prefilter' THEN
+    key_bound := s3vl._limit('prefilter_max_keys');
+  ELSIF strategy = 'auto' THEN
+    -- Prefilter costs about one GetVectors row per passing key, iterative about one page row
+    -- per candidate, k / pass rate of them; with pass rate = keys / rows, prefilter is cheaper
+    -- while keys^2 < ratio * k * rows. ratio 0.5: a ranked key costs about twice a paged
+    -- candidate (bench/bench_where.py). Rows: the planner's estimate of source; capped by
+    -- prefilter_auto_keys (and the whole cap when source was never analyzed).
+    key_bound := least(s3vl._limit('prefilter_auto_keys'), coalesce((
+      SELECT greatest(top_k, pg_catalog.ceil(pg_catalog.sqrt(0.5 * top_k * c.reltuples)))::integer
+      FROM pg_catalog.pg_class c WHERE c.oid = source AND c.reltuples >= 0),
+      s3vl._limit('prefilter_auto_keys')));
+  END IF;
   IF strategy <> 'iterative' THEN
-    key_bound := s3vl._limit(CASE strategy WHEN 'prefilter' THEN 'prefilter_max_keys'
-                                           ELSE 'prefilter_auto_keys' END);
     EXECUTE pg_catalog.format(
       'SELECT pg_catalog.array_agg(s3vl_k) FROM (SELECT %1$s.%2$I::text AS s3vl_k FROM %1$s '
       'WHERE %3$s AND %1$s.%2$I IS NOT NULL LIMIT %4$s) AS s3vl_q', source, key_column,
@@ -213,8 +224,8 @@ BEGIN
                                                        top_k, metadata_filter, plan_keys);
       RETURN;
     END IF;
-    RAISE DEBUG '%: plan iterative: more than prefilter_auto_keys (%) rows pass', caller,
-      key_bound;
+    RAISE DEBUG '%: plan iterative: more than % rows pass (auto''s bound for this table and '
+                'top_k)', caller, key_bound;
   END IF;
 
   -- The fast form casts a page's keys in one go; the safe form is for a page with keys that

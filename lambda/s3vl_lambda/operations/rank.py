@@ -6,6 +6,7 @@ index's metric, so the answer is exact whatever share of the index the keys are.
 from __future__ import annotations
 
 import math
+import operator
 import struct
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -36,13 +37,16 @@ def _float32(values: list[float]) -> list[float]:
     return list(struct.unpack(f"{len(values)}f", struct.pack(f"{len(values)}f", *values)))
 
 
-def distance(data: list[float], query: list[float], metric: str) -> float:
+def distance(data: list[float], query: list[float], metric: str,
+             query_norm: float | None = None) -> float:
+    """S3 Vectors' distance in double precision (cosine: 1 - cos, never negative; euclidean: L2)."""
     if metric == "cosine":
-        dot = math.fsum(a * b for a, b in zip(data, query, strict=True))
-        norms = math.sqrt(math.fsum(a * a for a in data)) * math.sqrt(
-            math.fsum(b * b for b in query))
+        dot = sum(map(operator.mul, data, query))
+        qn = query_norm if query_norm is not None else math.sqrt(sum(map(operator.mul, query,
+                                                                        query)))
+        norms = math.sqrt(sum(map(operator.mul, data, data))) * qn
         return max(1.0 - dot / norms, 0.0) if norms > 0 else 1.0
-    return math.sqrt(math.fsum((a - b) * (a - b) for a, b in zip(data, query, strict=True)))
+    return math.sqrt(sum((a - b) * (a - b) for a, b in zip(data, query, strict=True)))
 
 
 def _targets(req: Request, keys: list[str],
@@ -85,6 +89,7 @@ def rank_vectors(req: Request, deadline: Deadline) -> dict[str, Any]:
     if parts:
         note_read(parts)
     rounded = _float32(query)
+    query_norm = math.sqrt(sum(map(operator.mul, rounded, rounded)))
     calls = [(n, chunk_keys) for n, (_, _, ks) in enumerate(targets)
              for chunk_keys in (ks[i : i + step] for i in range(0, len(ks), step))]
 
@@ -103,7 +108,7 @@ def rank_vectors(req: Request, deadline: Deadline) -> dict[str, Any]:
             data = (v.get("data") or {}).get("float32")
             if data is None or not passes(metadata):
                 continue
-            d = distance(list(data), rounded, metric)
+            d = distance(data, rounded, metric, query_norm)
             rows.append({"vector_id": v["key"], "distance": d,
                          "similarity_score": similarity(d, metric),
                          "metadata": metadata if return_metadata else {}})
