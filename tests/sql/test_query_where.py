@@ -159,7 +159,8 @@ def test_keys_that_are_not_values_of_the_key_type_never_match(paged: Any) -> Non
     paged.execute("CREATE TABLE where_text (k text PRIMARY KEY)")
     paged.execute("INSERT INTO where_text VALUES ('x-5'), ('7')")
     got = paged.execute("SELECT key FROM s3vl.query_vectors_where(%s::float8[], 'where_text', "
-                        "'k', top_k => 2, index_name => 'demo', strategy => 'iterative')", (Q,)).fetchall()
+                        "'k', top_k => 2, index_name => 'demo', strategy => 'iterative')",
+                        (Q,)).fetchall()
     assert got == [("x-5",), ("7",)]
 
 
