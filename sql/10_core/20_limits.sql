@@ -43,7 +43,7 @@ AS $$
     ('partitions',      1,     1000, 'partitions (S3 Vectors indexes) of one partitioned logical index'),
     ('partition_concurrency', 1,   16, 'service calls the function runs at once across partitions (and prefilter GetVectors) in one invocation'),
     ('prefilter_max_keys', 1,  50000, 'qualifying keys query_vectors_where/query_table rank with strategy prefilter'),
-    ('prefilter_auto_keys', 1,  2000, 'qualifying keys up to which strategy auto runs the prefilter plan (bench/bench_where.py)')
+    ('prefilter_auto_keys', 1,  2000, 'cap of the qualifying keys up to which strategy auto runs the prefilter plan (bound sqrt(0.5 top_k rows), bench/bench_where.py)')
 $$;
 COMMENT ON FUNCTION s3vl.limits() IS 's3vl: every limit the SQL functions check before a call';
 
