@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -351,3 +352,38 @@ def test_track_table_and_sync_into_a_partitioned_name(db: psycopg.Connection[Any
             f"r{g}" for g in range(1, 31) if g % 3 == 0}
     finally:
         db.execute(f"DROP TABLE {table}")
+
+
+def test_text_and_hybrid_search_on_a_partitioned_name(db: psycopg.Connection[Any],
+                                                      layout: Layout,
+                                                      s3vectors_client: Any) -> None:
+    """Merged by the service's score (docs/partitions.md): the union of the partitions' own
+    answers, in score order, ties by key."""
+    for kind in ("h0", "h1", "h2", "h3"):
+        s3vectors_client.update_index_mode(indexArn=layout.arns[kind], indexMode="ENHANCED")
+        s3vectors_client.update_metadata_configuration(
+            indexArn=layout.arns[kind],
+            add={"textSearchConfigurations": [{"metadataKey": "name", "language": "en"}]})
+    words = ("trail shoe", "road shoe", "trail boot", "wool sock")
+    vectors = [{**v, "metadata": {**v["metadata"], "name": words[i % 4] + f" {i}"}}
+               for i, v in enumerate(VECTORS)]
+    db.execute("SELECT s3vl.put_vectors(%s, %s)", (layout.hashed, Jsonb(vectors)))
+    for _ in range(100):
+        states = {s3vectors_client.get_index(indexArn=layout.arns[k])["index"]
+                  ["metadataConfiguration"]["textSearchConfigurations"][0].get("status")
+                  for k in ("h0", "h1", "h2", "h3")}
+        if states == {"ACTIVE"}:
+            break
+        time.sleep(0.1)
+    got = db.execute("SELECT vector_id, score FROM s3vl.search_text('trail', 'name', %s, "
+                     "top_k => 12)", (layout.hashed,)).fetchall()
+    per_partition = [r for kind in ("h0", "h1", "h2", "h3") for r in db.execute(
+        "SELECT vector_id, score FROM s3vl.search_text('trail', 'name', index_arn => %s, "
+        "top_k => 12)", (layout.arns[kind],)).fetchall()]
+    want = sorted(per_partition, key=lambda r: (-r[1], r[0]))[:12]
+    assert [r[0] for r in got] == [r[0] for r in want]
+    assert all(words[int(k[1:]) % 4].startswith("trail") for k, _ in got)
+    hybrid = db.execute("SELECT vector_id, fused_score FROM s3vl.hybrid_search(%s::float8[], "
+                        "'trail', 'name', %s, top_k => 8)", (Q, layout.hashed)).fetchall()
+    assert len(hybrid) == 8
+    assert [r[1] for r in hybrid] == sorted((r[1] for r in hybrid), reverse=True)
