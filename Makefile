@@ -6,7 +6,7 @@ PYTEST_ARGS ?=
 export PYTHONPATH := $(CURDIR)/lambda:$(CURDIR)/local
 
 .PHONY: help setup setup-local local-up local-down demo test test-fast lint pytest package extension \
-        install-extension bench clean
+        install-extension pgtle bench clean
 
 help:
 	@echo "make demo        set up, start the local stack, load demo data, run demo queries"
@@ -16,6 +16,7 @@ help:
 	@echo "make package     build the Lambda deployment zip (build/s3vl-lambda.zip)"
 	@echo "make extension   build the s3vl extension files (build/extension/)"
 	@echo "make install-extension  copy them into \`pg_config --sharedir\`/extension"
+	@echo "make pgtle       build the pg_tle registration script (build/pgtle/s3vl-pgtle.sql)"
 	@echo "make bench       run every benchmark in bench/"
 
 # Two install levels: what the demo runs (local) and what the tests add (dev).
@@ -53,6 +54,9 @@ extension:
 
 install-extension: extension
 	@bash sql/build-extension.sh install
+
+pgtle:
+	@bash sql/build-pgtle.sh
 
 bench: setup
 	@bash bench/run_all.sh

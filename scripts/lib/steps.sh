@@ -320,6 +320,10 @@ PY
 
 # ------------------------------------------------------------------------------ 5 schema
 step_install_schema() {
+  if [[ "${S3VL_PGTLE:-0}" == 1 ]]; then
+    step_install_schema_pgtle
+    return
+  fi
   begin_step "install-schema" \
     "that psql reaches the cluster (PGHOST/PGUSER/PGPASSWORD, security group on 5432) and the user is rds_superuser"
   resolve_database
@@ -328,6 +332,18 @@ step_install_schema() {
   # install.sql is re-runnable: it installs or upgrades the s3vl schema in place.
   sql -f "${S3VL_REPO_ROOT}/sql/install.sql"
   log "schema s3vl installed: version $(sql_query '<version>' 'SELECT s3vl.version()')"
+}
+
+# Step 5 through pg_tle (Aurora/RDS without file access; S3VL_PGTLE=1 or --pgtle): register the
+# extension built by sql/build-pgtle.sh, then create it, or update it to the registered default.
+step_install_schema_pgtle() {
+  begin_step "install-schema" \
+    "that pg_tle is in shared_preload_libraries, CREATE EXTENSION pg_tle ran, and the user is rds_superuser"
+  resolve_database
+  run bash "${S3VL_REPO_ROOT}/sql/build-pgtle.sh"
+  sql -f "${S3VL_REPO_ROOT}/build/pgtle/s3vl-pgtle.sql"
+  sql -c "DO \$\$ BEGIN IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 's3vl') THEN ALTER EXTENSION s3vl UPDATE; ELSE CREATE EXTENSION s3vl CASCADE; END IF; END \$\$"
+  log "extension s3vl installed through pg_tle: version $(sql_query '<version>' 'SELECT s3vl.version()')"
 }
 
 # ------------------------------------------------------------------------------ 6 configure

@@ -378,9 +378,27 @@ BEGIN
   IF policy IS NULL THEN
     RETURN request;
   END IF;
-  IF op IN ('query_vectors', 'query_vectors_batch', 'rank_vectors') THEN
+  -- filter_vectors (30_api/70_manage.sql) counts, lists and deletes only what its filter matches;
+  -- rank_vectors (30_api/58_where.sql) ranks only what it matches.
+  IF op IN ('query_vectors', 'query_vectors_batch', 'filter_vectors', 'rank_vectors') THEN
     RETURN (req || pg_catalog.jsonb_build_object('metadata_filter',
                      s3vl._policy_and(policy, req -> 'metadata_filter')))::json;
+  ELSIF op = 'update_metadata' THEN
+    -- The patch may not touch a key the policy binds, and every vector must be inside it.
+    SELECT k INTO bad FROM pg_catalog.jsonb_object_keys(req -> 'patch') k
+      WHERE k IN (SELECT pg_catalog.jsonb_object_keys(part)
+                  FROM pg_catalog.jsonb_array_elements(policy -> '$and') part)
+      LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION '%: the patch changes key %, which this role''s policy binds; nothing was '
+                      'written', caller, pg_catalog.to_jsonb(bad) USING ERRCODE = '42501';
+    END IF;
+    bad := s3vl._policy_stored_outside(caller, req ->> 'index_arn', req -> 'vector_ids', policy);
+    IF bad IS NOT NULL THEN
+      RAISE EXCEPTION '%: vector % is outside this role''s policy; nothing was written', caller,
+        pg_catalog.to_jsonb(bad) USING ERRCODE = '42501';
+    END IF;
+    RETURN request;
   ELSIF op = 'get_vectors' THEN
     RETURN (req || '{"include_metadata": true}')::json;
   ELSIF op = 'list_vectors' THEN

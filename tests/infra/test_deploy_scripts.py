@@ -7,6 +7,7 @@ import base64
 import hashlib
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -645,3 +646,41 @@ def test_text_search_refuses_a_key_with_another_language(sandbox: Sandbox) -> No
     result = sandbox.run("configure-text-search.sh")
     assert result.returncode != 0
     assert "already searchable with language en, not fr" in result.stderr
+
+
+# ------------------------------------------------------------------ issue 24: pg_tle
+
+@pytest.mark.parametrize("how", ["flag", "environment"])
+def test_install_schema_through_pg_tle(sandbox: Sandbox, how: str) -> None:
+    """--pgtle (or S3VL_PGTLE=1, which deploy.sh passes on) registers the extension built by
+    sql/build-pgtle.sh, then creates or updates it; install.sql is not run."""
+    if how == "flag":
+        result = sandbox.run("install-schema.sh", "--pgtle")
+    else:
+        result = sandbox.run("install-schema.sh", extra_env={"S3VL_PGTLE": "1"})
+    assert result.returncode == 0, result.stderr
+    commands = sandbox.commands()
+    order = positions(commands, ["psql -f s3vl-pgtle.sql", "CREATE EXTENSION s3vl CASCADE"])
+    assert order == sorted(order), commands
+    assert "ALTER EXTENSION s3vl UPDATE" in commands[order[1]]  # when it exists already
+    assert not [c for c in commands if c.endswith("install.sql")]
+    (registered,) = calls_named(sandbox, "psql -f s3vl-pgtle.sql")
+    assert Path(option(registered, "-f")).read_text().count("pgtle.install_extension(") == 1
+
+
+def test_deploy_with_pgtle_installs_through_pg_tle(sandbox: Sandbox) -> None:
+    result = sandbox.run("deploy.sh", "--pgtle")
+    assert result.returncode == 0, result.stderr
+    commands = sandbox.commands()
+    order = positions(commands, ["aws rds add-role-to-db-cluster", "psql -f s3vl-pgtle.sql",
+                                 "CREATE EXTENSION s3vl CASCADE", "psql SELECT s3vl.configure("])
+    assert order == sorted(order), commands
+    assert "psql -f install.sql" not in commands
+
+
+def test_install_schema_without_pg_tle_is_unchanged(sandbox: Sandbox) -> None:
+    result = sandbox.run("install-schema.sh")
+    assert result.returncode == 0, result.stderr
+    commands = sandbox.commands()
+    assert "psql -f install.sql" in commands
+    assert not [c for c in commands if "pgtle" in c or "CREATE EXTENSION s3vl" in c]

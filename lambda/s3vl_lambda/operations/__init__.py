@@ -10,7 +10,7 @@ from typing import Any
 
 from ..deadline import Deadline
 from ..fields import Request
-from . import admin, index_ops, partitioned, query, rank, read, write
+from . import admin, index_ops, manage, partitioned, query, rank, read, write
 
 Operation = Callable[[Request, Deadline], Any]
 
@@ -38,4 +38,7 @@ OPERATIONS: dict[str, Operation] = {
     "update_index_mode": _by_partitions(admin.update_index_mode, partitioned.refuse),
     "add_text_search": _by_partitions(admin.add_text_search, partitioned.refuse),
     "drop_text_search": _by_partitions(admin.drop_text_search, partitioned.refuse),
+    # Not partition-aware yet (docs/partitions.md): refused on a partitioned name.
+    "filter_vectors": _by_partitions(manage.filter_vectors, partitioned.refuse),
+    "update_metadata": _by_partitions(manage.update_metadata, partitioned.refuse),
 }

@@ -332,7 +332,9 @@ def get_index(req: Request, deadline: Deadline) -> dict[str, Any]:
 
 
 def refuse(req: Request, deadline: Deadline) -> Any:
+    """Operations that run on one physical index at a time (index administration, and the
+    management by filter, not partition-aware yet)."""
     raise validation_error(
         "partitions",
-        "index administration changes one physical index at a time; send the index_arn of "
-        "each partition instead")
+        f"{req.get('operation')} runs on one index at a time, not on a partitioned index; send "
+        "the index_arn of each partition instead")

@@ -24,9 +24,9 @@ from ..fields import (
     get_list,
     get_metadata_filter,
 )
-from ..filter_eval import compile_filter
 from ..index_info import get_index_info
 from ..index_ref import IndexRef, resolve_index
+from ..metadata_filter import compile_filter
 from ..partitions import Partition, PartitionSet, note_read, read_partitions, relabel
 from ..service import call
 from ..text_query import similarity
@@ -74,7 +74,7 @@ def rank_vectors(req: Request, deadline: Deadline) -> dict[str, Any]:
     assert top_k is not None
     return_metadata = get_bool(req, "return_metadata", True)
     metadata_filter = get_metadata_filter(req)
-    passes = compile_filter(metadata_filter)
+    passes = compile_filter(metadata_filter) if metadata_filter is not None else (lambda m: True)
     targets = _targets(req, keys, metadata_filter)
     step = limits.MAX_GET_KEYS_PER_CALL
     metrics: dict[int, str] = {}
