@@ -45,4 +45,8 @@ step_configure
 step_register_index
 step_validate
 stack_output index_name IndexName
+if [[ "${DRY_RUN}" == 1 ]]; then
+  log "deploy.sh: dry run done; nothing was run or checked"
+  exit 0
+fi
 log "deploy.sh: done. Try: psql -c \"SELECT * FROM s3vl.query_vectors('${index_name}', <your vector>, 5)\""

@@ -1,6 +1,6 @@
 """Every Amazon S3 Vectors and AWS Lambda limit the function enforces, in one place.
 
-Sources: botocore's s3vectors model (tests/unit/test_limits.py checks it), the S3 Vectors
+Sources: botocore's s3vectors model (tests/unit/test_lambda_limits.py checks it), the S3 Vectors
 limitations page
 https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-vectors-limitations.html
 and Lambda's quotas https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html.

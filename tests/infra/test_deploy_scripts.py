@@ -255,8 +255,25 @@ def test_dry_run_prints_every_command_and_runs_none(sandbox: Sandbox) -> None:
     text = result.stderr
     for expected in ("package-lambda.sh --arch arm64", "s3api put-object", "cloudformation deploy",
                      "rds add-role-to-db-cluster", "psql", "install.sql", "s3vl.configure",
-                     "lambda invoke", "validate_config"):
+                     "lambda invoke", "validate_config", "rds describe-db-subnet-groups"):
         assert expected in text, expected
+
+
+def test_dry_run_says_what_it_would_check_not_made_up_answers(sandbox: Sandbox) -> None:
+    """A dry run runs nothing, so it knows no engine, version, VPC, schema version or row count:
+    each step says what it would check or do, and no step reports a result."""
+    sandbox.env = {k: v for k, v in sandbox.env.items() if k != "S3VL_LAMBDA_ZIP"}
+    result = sandbox.run("deploy.sh", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    logged = [ln for ln in result.stderr.splitlines() if ln.startswith("==> ")]
+    for made_up in ("available", "matches", "is up", "installed: version", "configured to call",
+                    "registered", "validated", "answers (", "creating artifact bucket",
+                    "deploy.sh: done"):
+        assert not any(made_up in ln for ln in logged if "would" not in ln), (made_up, logged)
+    would = [ln for ln in logged if ln.startswith("==> dry run: would ")]
+    assert len(would) >= 7, logged
+    assert any("aurora-postgresql 13 or later" in ln and "VpcId" in ln for ln in would), would
+    assert logged[-1] == "==> deploy.sh: dry run done; nothing was run or checked"
 
 
 def test_gather_cluster_details_rejects_a_vpc_mismatch(sandbox: Sandbox) -> None:
@@ -270,10 +287,11 @@ def test_gather_cluster_details_rejects_a_vpc_mismatch(sandbox: Sandbox) -> None
 
 def test_gather_cluster_details_rejects_old_or_other_engines(sandbox: Sandbox) -> None:
     state = sandbox.state
-    state["cluster"]["version"] = "11.7"
+    state["cluster"]["version"] = "12.16"
     sandbox.set_state(cluster=state["cluster"])
     result = sandbox.run("gather-cluster-details.sh")
-    assert result.returncode != 0 and "needs 11.9 or later" in result.stderr
+    assert result.returncode != 0
+    assert "12.16 is too old: s3vl needs Aurora PostgreSQL 13 or later" in result.stderr
     state["cluster"].update(version="8.0.mysql_aurora.3.05.2", engine="aurora-mysql")
     sandbox.set_state(cluster=state["cluster"])
     result = sandbox.run("gather-cluster-details.sh")
