@@ -387,3 +387,25 @@ def test_text_and_hybrid_search_on_a_partitioned_name(db: psycopg.Connection[Any
                         "'trail', 'name', %s, top_k => 8)", (Q, layout.hashed)).fetchall()
     assert len(hybrid) == 8
     assert [r[1] for r in hybrid] == sorted((r[1] for r in hybrid), reverse=True)
+
+
+def test_index_grants_on_a_partitioned_name(db: psycopg.Connection[Any], layout: Layout) -> None:
+    put_all(db, layout)
+    suffix = layout.arns["va"][-8:]
+    granted, other = f"pgrant_{suffix}", f"pnogrant_{suffix}"
+    for role in (granted, other):
+        db.execute(f'CREATE ROLE "{role}" LOGIN IN ROLE s3vl_reader')
+    try:
+        db.execute("SELECT s3vl.grant_index(%s, %s)", (layout.hashed, granted))
+        sql = "SELECT vector_id FROM s3vl.query_vectors(%s::float8[], %s, top_k => 3)"
+        db.execute(f'SET ROLE "{granted}"')
+        assert len(db.execute(sql, (Q, layout.hashed)).fetchall()) == 3
+        db.execute(f'SET ROLE "{other}"')
+        expect_error(db, sql, (Q, layout.hashed), "42501", "has no grant")
+        expect_error(db, "SELECT * FROM s3vl.get_vectors(ARRAY['k01'], %s)", (layout.hashed,),
+                     "42501", "has no grant")
+    finally:
+        db.execute("RESET ROLE")
+        db.execute("DELETE FROM s3vl.index_grants WHERE index_name = %s", (layout.hashed,))
+        for role in (granted, other):
+            db.execute(f'DROP ROLE "{role}"')
