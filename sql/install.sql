@@ -27,8 +27,10 @@ $not_extension$;
 \ir 10_core/20_limits.sql
 \ir 10_core/21_errors.sql
 \ir 10_core/25_validate.sql
-\ir 10_core/26_partition_ids.sql
+\ir 10_core/26_index_identity.sql
+\ir 10_core/27_partition_ids.sql
 \ir 20_transport/30_invoke.sql
+\ir 20_transport/31_admission.sql
 \ir 20_transport/32_partitions.sql
 \ir 20_transport/35_index_shape.sql
 \ir 20_transport/40_config.sql
@@ -36,6 +38,7 @@ $not_extension$;
 \ir 20_transport/52_cache.sql
 \ir 30_api/50_registry.sql
 \ir 30_api/55_reads.sql
+\ir 30_api/56_bound_paging.sql
 \ir 30_api/57_search.sql
 \ir 30_api/58_where.sql
 \ir 30_api/60_writes.sql
@@ -43,6 +46,7 @@ $not_extension$;
 \ir 30_api/68_partitions.sql
 \ir 30_api/70_manage.sql
 \ir 40_sync/80_sync.sql
+\ir 40_sync/82_sync_guard.sql
 \ir 50_roles/90_grants.sql
 
 COMMIT;

@@ -61,7 +61,7 @@ BEGIN
                        'response_next_token text, total_count integer)'),
       ('sync_status', 'TABLE(index_name text, pending bigint, oldest_pending_age interval, '
                       'failed bigint, last_error text, last_success timestamp with time zone, '
-                      'sync_every interval)'),
+                      'sync_every interval, last_error_at timestamp with time zone)'),
       ('describe_index', 'TABLE(index_name text, index_arn text, vector_bucket_name text, '
                          'dimension integer, distance_metric text, data_type text, '
                          'non_filterable_metadata_keys text[], creation_time timestamp with '

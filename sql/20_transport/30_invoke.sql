@@ -148,9 +148,9 @@ AS $$
 $$;
 
 -- THE one place that calls aws_lambda.invoke: reads the configuration, bounds every attempt by
--- what is left of the configured timeout, retries a throttled (429) or 5xx invocation with full
--- jitter exponential backoff (100 ms doubling, capped at 5 s, at most max_attempts attempts, never
--- past the timeout), and maps a failed call to an s3vl SQLSTATE. The request is json (built as
+-- what is left of the configured timeout, retries a throttled (429) or 5xx invocation until that
+-- deadline with capped exponential backoff and full jitter (a random pause up to 100 ms doubling,
+-- capped at 1 s; max_attempts is only a safety cap), and maps a failed call to an s3vl SQLSTATE. The request is json (built as
 -- text, the cheapest form for long vectors); the answer is parsed once into jsonb (NULL for
 -- Event/DryRun). A caller's error never names the function (readers need not learn the ARN): the
 -- server log gets it with RAISE LOG. Only s3vl._call_lambda (below) and the policy checks' own
@@ -171,11 +171,23 @@ DECLARE
   deadline timestamptz;
   left_ms bigint;
   pause_ms double precision;
+  slots integer;
+  slot integer;
+  no_slot boolean;
+  succeeded boolean;
+  waits integer := 0;
 BEGIN
-  -- A partitioned logical index becomes the list of its partitions (68_partitions.sql).
-  request := s3vl._partition_request(caller, request);
+  -- A partitioned name not expanded yet (sync's and the policy checks' own reads) becomes all
+  -- of its partitions (32_partitions.sql).
+  request := s3vl._partition_request(caller, request, false);
   SELECT * INTO cfg FROM s3vl._config(caller);  -- 55000 with a hint when not configured
   deadline := pg_catalog.clock_timestamp() + cfg.timeout_seconds * interval '1 second';
+  -- Admission control (20_transport/31_admission.sql), off unless an admin set it; not on a read-only
+  -- transaction (a hot standby), where a slot cannot be locked.
+  IF pg_catalog.current_setting('transaction_read_only') = 'off' THEN
+    SELECT c.max_concurrent_invocations INTO slots FROM s3vl.config c
+      ORDER BY c.updated_at DESC, c.id DESC LIMIT 1;
+  END IF;
   LOOP
     attempt := attempt + 1;
     left_ms := CASE WHEN attempt = 1 THEN cfg.timeout_seconds * 1000
@@ -185,22 +197,76 @@ BEGIN
     -- only the settings it names), so every attempt sets it anew.
     PERFORM pg_catalog.set_config('aws_lambda.request_timeout_ms',
                                   GREATEST(left_ms, 1)::text, true);
-    BEGIN
-      SELECT i.status_code, i.payload::jsonb INTO status_code, payload
-        FROM aws_lambda.invoke(cfg.lambda_arn, request, cfg.aws_region,
-                               invocation_type => _send_lambda.invocation_type) AS i;
-      RETURN;
-    EXCEPTION WHEN OTHERS THEN
-      GET STACKED DIAGNOSTICS failed_state = RETURNED_SQLSTATE, failed_message = MESSAGE_TEXT,
-                              failed_detail = PG_EXCEPTION_DETAIL;
-    END;
+    IF slots IS NULL THEN
+      BEGIN
+        SELECT i.status_code, i.payload::jsonb INTO status_code, payload
+          FROM aws_lambda.invoke(cfg.lambda_arn, request, cfg.aws_region,
+                                 invocation_type => _send_lambda.invocation_type) AS i;
+        RETURN;
+      EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS failed_state = RETURNED_SQLSTATE, failed_message = MESSAGE_TEXT,
+                                failed_detail = PG_EXCEPTION_DETAIL;
+      END;
+    ELSE
+      -- One of `slots` rows of s3vl.invoke_slots, locked for this invocation only: the block
+      -- ends by raising, which releases the lock whatever the caller's transaction does next
+      -- (its variables keep the answer). No role but the owner can lock these rows.
+      succeeded := false;
+      slot := NULL;
+      BEGIN
+        SELECT s.slot INTO slot FROM s3vl.invoke_slots s WHERE s.slot <= slots
+          ORDER BY s.slot LIMIT 1 FOR UPDATE SKIP LOCKED;
+        -- An empty table (UNLOGGED: a crash empties it until set_invoke_concurrency or an
+        -- install refills it) fails open: no admission control, retries only.
+        no_slot := slot IS NULL AND EXISTS (SELECT 1 FROM s3vl.invoke_slots);
+        IF NOT no_slot THEN
+          BEGIN
+            SELECT i.status_code, i.payload::jsonb INTO status_code, payload
+              FROM aws_lambda.invoke(cfg.lambda_arn, request, cfg.aws_region,
+                                     invocation_type => _send_lambda.invocation_type) AS i;
+            succeeded := true;
+          EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS failed_state = RETURNED_SQLSTATE,
+                                    failed_message = MESSAGE_TEXT,
+                                    failed_detail = PG_EXCEPTION_DETAIL;
+          END;
+          RAISE EXCEPTION USING ERRCODE = 'SVSLT';
+        END IF;
+      EXCEPTION WHEN SQLSTATE 'SVSLT' THEN
+        NULL;  -- the slot is free again
+      END;
+      IF succeeded THEN
+        RETURN;
+      END IF;
+      IF no_slot THEN
+        -- Every slot busy: wait (not an attempt) with a short jittered pause, until the deadline.
+        attempt := attempt - 1;
+        waits := waits + 1;
+        left_ms := pg_catalog.floor(1000 * pg_catalog.date_part('epoch',
+                                          deadline - pg_catalog.clock_timestamp()));
+        IF left_ms < 150 THEN
+          failed_state := 'SV001';
+          failed_message := pg_catalog.format('no invocation slot free (admission control: %s '
+                                              'at once) before the deadline', slots);
+          failed_detail := NULL;
+          failure_kind := 'throttled';
+          EXIT;
+        END IF;
+        PERFORM pg_catalog.pg_sleep(LEAST(pg_catalog.random()
+                                          * LEAST(100, 5 * 2 ^ LEAST(waits - 1, 10)),
+                                          left_ms - 100) / 1000.0);
+        CONTINUE;
+      END IF;
+    END IF;
     failure_kind := s3vl._retryable_failure(failed_message, failed_detail);
     EXIT WHEN failure_kind IS NULL OR attempt >= cfg.max_attempts;
-    -- Full jitter: a random pause up to 100 ms * 2^(attempt-1), capped at 5 s.
-    pause_ms := pg_catalog.random() * LEAST(5000, 100 * 2 ^ (attempt - 1));
+    -- Full jitter: a random pause up to 100 ms * 2^(attempt-1), capped at 1 s; the budget is the
+    -- deadline, so the last pause is cut to leave 100 ms for a final attempt.
+    pause_ms := pg_catalog.random() * LEAST(1000, 100 * 2 ^ LEAST(attempt - 1, 20));
     left_ms := pg_catalog.floor(1000 * pg_catalog.date_part('epoch',
                                                             deadline - pg_catalog.clock_timestamp()));
-    EXIT WHEN pause_ms + 50 >= left_ms;  -- no time left for another attempt
+    EXIT WHEN left_ms < 150;  -- no time left for another attempt
+    pause_ms := LEAST(pause_ms, left_ms - 100);
     PERFORM pg_catalog.pg_sleep(pause_ms / 1000.0);
   END LOOP;
   state := CASE
@@ -242,14 +308,17 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+  -- A partitioned name becomes the partitions the caller's policy allows (32_partitions.sql).
   SELECT s.status_code, s.payload INTO status_code, payload
-    FROM s3vl._send_lambda(caller, s3vl._policy_request(caller, request), invocation_type) AS s;
+    FROM s3vl._send_lambda(caller, s3vl._partition_request(caller,
+           s3vl._policy_request(caller, request), true), invocation_type) AS s;
   payload := s3vl._policy_answer(caller, request, payload);
 END
 $$;
 
--- How many attempts an invocation gets when Lambda throttles it (429) or fails with a 5xx
--- (1 = no retry; default 10). Returns the stored value.
+-- The most attempts an invocation gets when Lambda throttles it (429) or fails with a 5xx
+-- (1 = no retry; default 100, a safety cap: retries stop at timeout_seconds in any case).
+-- Returns the stored value.
 CREATE OR REPLACE FUNCTION s3vl.set_invoke_retries(max_attempts integer)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER

@@ -28,12 +28,16 @@ BEGIN
 END
 $$;
 
--- The hook s3vl._send_lambda runs on every request: a request whose index_arn is a partitioned
--- identifier is sent with `partitions` + `partition_key` instead (docs/protocol.md). A caller
--- bound by a policy on the partition key gets only the partitions its values route to (so the
--- function never even learns the other partitions' ARNs); s3vl.sync is not bound by its caller
--- (80_sync.sql). A put marks hash partitions as fixed.
-CREATE OR REPLACE FUNCTION s3vl._partition_request(caller text, request json)
+-- A request whose index_arn is a partitioned identifier, sent with `partitions` +
+-- `partition_key` instead (docs/protocol.md). `bound` (s3vl._call_lambda, after the policy
+-- step): a caller bound by a policy on the partition key gets only the partitions its values
+-- route to, so the function never even learns the other partitions' ARNs. s3vl._send_lambda
+-- expands what is left unbound: sync's requests (80_sync.sql: not bound by its caller) and the
+-- policy checks' own reads of stored vectors (which must see every partition, as they would
+-- see the whole of one index). caller only names the function in messages. A put marks hash
+-- partitions as fixed.
+DROP FUNCTION IF EXISTS s3vl._partition_request(text, json);
+CREATE OR REPLACE FUNCTION s3vl._partition_request(caller text, request json, bound boolean)
 RETURNS json
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -68,7 +72,7 @@ BEGIN
             HINT = 'An s3vl_admin adds one with SELECT s3vl.add_partition(<index_name>, '
                    '<index ARN>, <partition_value>).';
   END IF;
-  IF pi.partition_key IS NOT NULL AND caller <> 's3vl.sync'
+  IF bound AND pi.partition_key IS NOT NULL
      AND EXISTS (SELECT 1 FROM s3vl.index_policies ip WHERE ip.index_arn = logical) THEN
     policy := s3vl._policy_filter(caller, logical);
     allowed := s3vl._policy_partition_values(policy, pi.partition_key);

@@ -33,6 +33,20 @@ BEGIN
   PERFORM s3vl._check_registry_name(caller, index_name_param);
   PERFORM s3vl._check_index_arn(caller, 'index_arn', index_arn_param);
   arn := s3vl._parse_index_arn(index_arn_param);
+  -- Policies and grants are enforced by the ARN they were made for: re-pointing the name would
+  -- leave them on the old ARN and its bound roles unbound on the new one.
+  IF EXISTS (SELECT 1 FROM s3vl.index_registry r WHERE r.index_name = index_name_param
+             AND r.index_arn <> index_arn_param)
+     AND (EXISTS (SELECT 1 FROM s3vl.index_policies p WHERE p.index_name = index_name_param)
+          OR EXISTS (SELECT 1 FROM s3vl.index_grants g WHERE g.index_name = index_name_param))
+  THEN
+    RAISE EXCEPTION '%: index "%" has vector policies or index grants; re-pointing it at another '
+                    'ARN would leave them on the old one', caller, index_name_param
+      USING ERRCODE = '55006',
+            HINT = 'Drop them first (SELECT * FROM s3vl.list_policies(); s3vl.drop_policy, '
+                   's3vl.revoke_index) and create them again for the new ARN, or register the '
+                   'new ARN under another name.';
+  END IF;
   info := s3vl._invoke(caller, s3vl._get_index_request(index_arn_param));
   IF jsonb_typeof(info -> 'dimension') IS DISTINCT FROM 'number' THEN
     RAISE EXCEPTION '%: GetIndex answered without a dimension for %', caller, index_arn_param
