@@ -411,3 +411,26 @@ def test_index_grants_on_a_partitioned_name(db: psycopg.Connection[Any], layout:
         db.execute("DELETE FROM s3vl.index_grants WHERE index_name = %s", (layout.hashed,))
         for role in (granted, other):
             db.execute(f'DROP ROLE "{role}"')
+
+
+def test_management_by_filter_on_a_partitioned_name(db: psycopg.Connection[Any],
+                                                    layout: Layout,
+                                                    s3vectors_client: Any) -> None:
+    put_all(db, layout)
+    flt = Jsonb({"n": {"$lt": 30}})
+    for name in (layout.single, layout.hashed, layout.valued):
+        assert db.execute("SELECT s3vl.count_vectors(%s, %s)", (name, flt)).fetchone() == (30,)
+        listed = {r[0] for r in db.execute("SELECT vector_id FROM s3vl.list_vectors_where(%s, %s)",
+                                           (name, flt))}
+        assert listed == {f"k{i:02d}" for i in range(30)}
+    assert db.execute("SELECT s3vl.update_metadata(%s, ARRAY['k01', 'k02'], %s)",
+                      (layout.valued, Jsonb({"flag": 1}))).fetchone() == (2,)
+    rows = db.execute("SELECT metadata FROM s3vl.get_vectors(ARRAY['k01', 'k02'], %s)",
+                      (layout.valued,)).fetchall()
+    assert all(r[0]["flag"] == 1 for r in rows)
+    expect_error(db, "SELECT s3vl.update_metadata(%s, ARRAY['k01'], %s)",
+                 (layout.valued, Jsonb({"tenant": "a"})), "22023", "partition key")
+    assert db.execute("SELECT s3vl.delete_vectors_where(%s, %s, dry_run => false)",
+                      (layout.hashed, flt)).fetchone() == (30,)
+    left = set().union(*[stored(s3vectors_client, layout.arns[f"h{i}"]) for i in range(4)])
+    assert left == {f"k{i:02d}" for i in range(30, COUNT)}

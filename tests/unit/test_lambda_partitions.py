@@ -320,3 +320,53 @@ def test_text_results_merge_by_score(emulator: Any, invoke: Invoke,
                          "query_vector": [1.0] * DIMENSION, "top_k": 10}))
     fused = [r["fused_score"] for r in hybrid]
     assert fused == sorted(fused, reverse=True)
+
+
+@pytest.mark.parametrize("layout", [HASH, VALUE], ids=["hash", "value"])
+def test_filter_vectors_counts_lists_and_deletes_across_partitions(
+        loaded: None, invoke: Invoke, layout: dict[str, Any]) -> None:
+    flt = {"n": {"$lt": 100}, "tenant": {"$ne": "b"}}
+    want = {f"k{i:03d}" for i in range(100) if i % 3 != 1}
+    seen: list[str] = []
+    counted, token, answers = 0, None, 0
+    while True:
+        page = _ok(invoke({"operation": "filter_vectors", **layout, "action": "list",
+                           "metadata_filter": flt, "resume_token": token}))
+        seen += [v["vector_id"] for v in page["vectors"]]
+        counted += page["matched"]
+        answers += 1
+        token = page["resume_token"]
+        if token is None:
+            break
+    assert sorted(seen) == sorted(want) and counted == len(want)
+    assert answers >= len(layout["partitions"])  # one partition per invocation at most
+    # Pinned to tenant a (value partitions): one partition only.
+    pinned = _ok(invoke({"operation": "filter_vectors", **layout, "action": "count",
+                         "metadata_filter": {"tenant": "a", "n": {"$lt": 30}}}))
+    if layout is VALUE:
+        assert pinned["resume_token"] is None and pinned["matched"] == 10
+    token, deleted = None, 0
+    while True:
+        page = _ok(invoke({"operation": "filter_vectors", **layout, "action": "delete",
+                           "metadata_filter": flt, "resume_token": token}))
+        deleted += page["deleted"]
+        token = page["resume_token"]
+        if token is None:
+            break
+    assert deleted == len(want)
+    left = _ok(invoke({"operation": "get_vectors", **layout, "vector_ids": sorted(want)}))
+    assert not any(r["found"] for r in left)
+
+
+@pytest.mark.parametrize("layout", [HASH, VALUE], ids=["hash", "value"])
+def test_update_metadata_patches_where_the_vectors_are(loaded: None, invoke: Invoke,
+                                                       layout: dict[str, Any]) -> None:
+    got = _ok(invoke({"operation": "update_metadata", **layout,
+                      "vector_ids": ["k001", "k002", "nope"], "patch": {"flag": True}}))
+    assert got["updated"] == 2 and got["missing"] == ["nope"]
+    rows = _ok(invoke({"operation": "get_vectors", **layout, "vector_ids": ["k001", "k002"]}))
+    assert all(r["metadata"]["flag"] is True for r in rows)
+    if layout is VALUE:
+        env = invoke({"operation": "update_metadata", **layout, "vector_ids": ["k001"],
+                      "patch": {"tenant": "a"}})
+        assert env["error"]["field"] == "patch" and "partition key" in env["error"]["message"]

@@ -38,7 +38,6 @@ OPERATIONS: dict[str, Operation] = {
     "update_index_mode": _by_partitions(admin.update_index_mode, partitioned.refuse),
     "add_text_search": _by_partitions(admin.add_text_search, partitioned.refuse),
     "drop_text_search": _by_partitions(admin.drop_text_search, partitioned.refuse),
-    # Not partition-aware yet (docs/partitions.md): refused on a partitioned name.
-    "filter_vectors": _by_partitions(manage.filter_vectors, partitioned.refuse),
-    "update_metadata": _by_partitions(manage.update_metadata, partitioned.refuse),
+    "filter_vectors": _by_partitions(manage.filter_vectors, partitioned.filter_vectors),
+    "update_metadata": _by_partitions(manage.update_metadata, partitioned.update_metadata),
 }

@@ -33,7 +33,7 @@ from ..partitions import (
     value_text,
 )
 from ..text_query import read_query_texts
-from . import read, write
+from . import manage, read, write
 from .query import _PAGING_FIELDS, _WHOLE, _Paging, _QueryOptions, _run_query, batch_request
 from .query import run_batch as _run_batch
 
@@ -329,6 +329,74 @@ def get_index(req: Request, deadline: Deadline) -> dict[str, Any]:
         for p, info in zip(ps.partitions, infos, strict=True)
     ]
     return result
+
+
+def filter_vectors(req: Request, deadline: Deadline) -> dict[str, Any]:
+    """Count, list or delete by filter over the partitions (those the filter pins), one
+    partition per invocation at most: the resume token says which partition and where in it."""
+    ps = read_partitions(req)
+    metadata_filter = req.get("metadata_filter")
+    order = list(ps.pinned(metadata_filter if isinstance(metadata_filter, dict) else None))
+    raw = req.get("resume_token")
+    position, inner = 0, None
+    if raw is not None:
+        if not isinstance(raw, str):
+            raise validation_error("resume_token", "is not a resume token of this index")
+        state = decode_token(raw, "resume_token")
+        p = ps.by_ordinal(state["o"]) if isinstance(state.get("o"), int) else None
+        if p is None or p not in order:
+            raise validation_error("resume_token", "is not a resume token of this index")
+        position, inner = order.index(p), state.get("t")
+    empty = {"examined": 0, "matched": 0, "deleted": 0, "vectors": [], "resume_token": None}
+    if not order:
+        return empty
+    p = order[position]
+    sub = {k: v for k, v in req.items() if k not in ("partitions", "partition_key")}
+    sub["index_arn"] = p.ref.arn
+    sub["resume_token"] = inner
+    note_read([p.ordinal])
+    try:
+        result = dict(manage.filter_vectors(sub, deadline))
+    except S3vlError as err:
+        raise relabel(err, p) from err
+    if result.get("resume_token") is not None:
+        result["resume_token"] = encode_token({"o": p.ordinal, "t": result["resume_token"]})
+    elif position + 1 < len(order):
+        result["resume_token"] = encode_token({"o": order[position + 1].ordinal, "t": None})
+    return result
+
+
+def update_metadata(req: Request, deadline: Deadline) -> dict[str, Any]:
+    """The patch applied in each partition holding the ids (hash: the id's partition; value:
+    every partition). A patch may not change the partition key (it would leave the vector in
+    the wrong partition). Each partition's part is whole or nothing; across partitions a
+    failure reports what the others patched."""
+    ps = read_partitions(req)
+    patch = req.get("patch")
+    if ps.key is not None and isinstance(patch, dict) and ps.key in patch:
+        raise validation_error(
+            "patch", f"changes the partition key {ps.key!r}; delete the vectors and put them "
+            "with the new value instead")
+    keys = list(dict.fromkeys(check_keys(get_list(req, "vector_ids"), "vector_ids")))
+    tasks = _key_tasks(ps, keys)
+    updated, missing_everywhere = 0, set(keys)
+    calls = {"get_vectors": 0, "put_vectors": 0}
+    for p, group in tasks:
+        sub = {k: v for k, v in req.items() if k not in ("partitions", "partition_key")}
+        sub["index_arn"], sub["vector_ids"] = p.ref.arn, group
+        try:
+            result = manage.update_metadata(sub, deadline)
+        except S3vlError as err:
+            raise write.partial(relabel(err, p), updated, len(keys),
+                                "were patched in other partitions") from err
+        updated += int(result["updated"])
+        missing_everywhere &= set(result["missing"]) | (set(keys) - set(group))
+        for name in calls:
+            calls[name] += int(result["calls"][name])
+    if tasks:
+        note_read([p.ordinal for p, _ in tasks])
+    return {"updated": updated, "missing": [k for k in keys if k in missing_everywhere],
+            "calls": calls}
 
 
 def refuse(req: Request, deadline: Deadline) -> Any:
