@@ -8,19 +8,21 @@ vectors. Every answer is compared with the exact answer computed in numpy (the e
 exactly): `exact/k` is the mean overlap with the exact top k. Per plan: rows returned, exact/k,
 candidates (neighbours paged through, or keys ranked), invocations, median ms. `auto` should be
 exact everywhere and within 1.2x of the best plan's time in the same run; the printed ratios say
-whether it is. `--latency-ms 30` restarts the stack's emulator with that much injected latency
-per service call (when the emulator supports `--latency-ms`; the run says when it does not).
+whether it is. `--latency-ms 30 --invoke-latency-ms 20` inject what a real round trip costs:
+30 ms per service call (the emulator's --latency-ms) and 20 ms per invocation (the local Lambda
+endpoint's delay).
 
     .venv/bin/python bench/bench_where.py [--vectors N] [--dimension D] [--queries Q] [--top-k K]
-                                          [--factor N] [--latency-ms MS] [--quick] [--json]
+                                          [--factor N] [--latency-ms MS] [--invoke-latency-ms MS]
+                                          [--quick] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -111,29 +113,15 @@ def summary(samples: list[dict[str, Any]], truths: list[list[str]], k: int) -> d
     }
 
 
-def emulator_supports(flag: str) -> bool:
-    proc = subprocess.run([sys.executable, "-m", "s3vl_local.emulator", "--help"],
-                          capture_output=True, text=True, check=False,
-                          env={"PYTHONPATH": str(ROOT / "local")})
-    return flag in proc.stdout
+def set_invoke_latency(info: Any, latency_ms: int) -> None:
+    """The local Lambda endpoint's delay before each invocation (POST /_s3vl/config)."""
+    import urllib.request
 
-
-def restart_emulator(info: Any, extra: list[str]) -> None:
-    """The stack's emulator again on its port, same data, with extra flags."""
-    from s3vl_local import procs, stack
-
-    state_dir = Path(info.state_dir)
-    pidfile = state_dir / "emulator.pid"
-    procs.stop_pidfile(pidfile)
-    port = info.s3vectors_endpoint.rsplit(":", 1)[1]
-    argv = [sys.executable, "-m", "s3vl_local.emulator", "--host", "127.0.0.1", "--port", port,
-            "--region", info.region, "--data-dir", str(state_dir / "emulator-data"), *extra]
-    procs.start_background(argv, pidfile, state_dir / "emulator.log", stack._python_env())
-    for _ in range(200):
-        if stack.http_healthy(info.s3vectors_endpoint + stack.HEALTH_PATH):
-            return
-        time.sleep(0.05)
-    raise RuntimeError("the emulator did not come back")
+    request = urllib.request.Request(info.lambda_endpoint + "/_s3vl/config", method="POST",
+                                     data=json.dumps({"latency_ms": latency_ms}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        answer.read()
 
 
 def main() -> int:
@@ -145,6 +133,8 @@ def main() -> int:
     parser.add_argument("--factor", type=int, default=10, help="naive over-fetch factor N")
     parser.add_argument("--latency-ms", type=int, default=0,
                         help="injected emulator latency per service call")
+    parser.add_argument("--invoke-latency-ms", type=int, default=0,
+                        help="injected local Lambda endpoint latency per invocation")
     parser.add_argument("--quick", action="store_true", help="3,000 vectors, 2 queries")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -163,9 +153,12 @@ def main() -> int:
     ids = np.arange(1, n + 1)
     buckets = bucket_of(ids)
     results: dict[str, Any] = {"vectors": n, "dimension": args.dimension, "queries": queries,
-                               "top_k": k, "factor": args.factor, "latency_ms": 0,
-                               "predicates": {}}
+                               "top_k": k, "factor": args.factor,
+                               "latency_ms": args.latency_ms,
+                               "invoke_latency_ms": args.invoke_latency_ms, "predicates": {}}
     stack.down(STATE_DIR, remove=True)
+    if args.latency_ms:
+        os.environ[stack.EMULATOR_ARGS_ENV] = f"--latency-ms {args.latency_ms}"
     try:
         info = stack.up(STATE_DIR)
         client = boto3.client("s3vectors", endpoint_url=info.s3vectors_endpoint,
@@ -178,13 +171,8 @@ def main() -> int:
             client.put_vectors(indexArn=arn, vectors=[
                 {"key": str(i + 1), "data": {"float32": vectors[i].tolist()}}
                 for i in range(start, min(n, start + 500))])
-        if args.latency_ms:
-            if emulator_supports("--latency-ms"):
-                restart_emulator(info, ["--latency-ms", str(args.latency_ms)])
-                results["latency_ms"] = args.latency_ms
-            else:
-                results["note"] = ("this emulator has no --latency-ms: measured without "
-                                   "injected latency")
+        if args.invoke_latency_ms:
+            set_invoke_latency(info, args.invoke_latency_ms)
         with psycopg.connect(info.dsn, autocommit=True) as conn:
             conn.execute("SELECT s3vl.register_index(%s, %s)", (INDEX, arn))
             conn.execute(f"CREATE TABLE {TABLE} (id integer PRIMARY KEY, bucket integer)")
@@ -219,8 +207,8 @@ def main() -> int:
         print(json.dumps(results, indent=2))
         return 0
     print(f"filtered search, {n} vectors x {args.dimension} (cosine), {queries} queries, "
-          f"top_k {k}, injected latency {results['latency_ms']} ms per service call"
-          + (f" ({results['note']})" if "note" in results else "") + "; medians per query")
+          f"top_k {k}, injected latency {args.latency_ms} ms per service call and "
+          f"{args.invoke_latency_ms} ms per invocation; medians per query")
     print(f"  {'pass':<6} {'plan':<9} {'ran':<10} {'ms':>8} {'rows':>6} {'exact/k':>8} "
           f"{'candidates':>11} {'invocations':>12}")
     for name, entry in results["predicates"].items():

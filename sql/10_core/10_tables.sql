@@ -46,6 +46,8 @@ ALTER TABLE s3vl.index_registry ADD COLUMN IF NOT EXISTS partition text NOT NULL
 ALTER TABLE s3vl.index_registry ADD COLUMN IF NOT EXISTS s3_index_name text;
 ALTER TABLE s3vl.index_registry ADD COLUMN IF NOT EXISTS dimension integer;
 ALTER TABLE s3vl.index_registry ADD COLUMN IF NOT EXISTS distance_metric text;
+-- The Bedrock model that embeds text for this index (s3vl.set_embedding_model, 30_api/72_embeddings.sql).
+ALTER TABLE s3vl.index_registry ADD COLUMN IF NOT EXISTS embedding_model text;
 CREATE INDEX IF NOT EXISTS index_registry_arn_idx ON s3vl.index_registry (index_arn);
 COMMENT ON TABLE s3vl.index_registry IS
   's3vl: friendly index names mapped to S3 Vectors index ARNs, with dimension and metric';
@@ -90,6 +92,10 @@ CREATE TABLE IF NOT EXISTS s3vl.sync_tables (
 -- The role that ran track_table (NULL: tracked before 0.4.0, not synced until tracked again).
 -- Every sync checks this role's privileges on the table and its columns.
 ALTER TABLE s3vl.sync_tables ADD COLUMN IF NOT EXISTS tracked_by regrole;
+-- Sync that embeds (30_api/72_embeddings.sql): the text column the function embeds, instead of an
+-- embedding column (exactly one of the two is set).
+ALTER TABLE s3vl.sync_tables ADD COLUMN IF NOT EXISTS text_column name;
+ALTER TABLE s3vl.sync_tables ALTER COLUMN embedding_column DROP NOT NULL;
 COMMENT ON TABLE s3vl.sync_tables IS 's3vl: tables tracked by s3vl.track_table';
 -- The owner of the table when it was tracked (issue 19): every read of it checks it still is.
 ALTER TABLE s3vl.sync_tables ADD COLUMN IF NOT EXISTS source_owner regrole;
@@ -124,6 +130,9 @@ CREATE TABLE IF NOT EXISTS s3vl.sync_state (
   synced_at timestamptz NOT NULL,
   PRIMARY KEY (source, key)
 );
+-- Text-tracked tables: md5 of model, dimension and text embedded last (a metadata-only change
+-- keeps the stored vector instead of embedding again).
+ALTER TABLE s3vl.sync_state ADD COLUMN IF NOT EXISTS text_hash text;
 COMMENT ON TABLE s3vl.sync_state IS 's3vl: the version of each key S3 Vectors accepted last';
 
 CREATE TABLE IF NOT EXISTS s3vl.sync_index_status (

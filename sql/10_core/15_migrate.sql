@@ -31,6 +31,9 @@ BEGIN
   DROP FUNCTION IF EXISTS s3vl._sync_batch(s3vl.sync_tables, text, text[], text);
   ALTER TABLE s3vl.sync_tables DROP COLUMN IF EXISTS key_type;
   ALTER TABLE s3vl.sync_tables DROP COLUMN IF EXISTS embedding_cast;
+  -- track_table and _sync_register gained text_column (sync that embeds).
+  DROP FUNCTION IF EXISTS s3vl.track_table(regclass, name, name, text, text[]);
+  DROP FUNCTION IF EXISTS s3vl._sync_register(regclass, name, name, text, text[]);
 END
 $migrate_tables$;
 
@@ -52,11 +55,12 @@ BEGIN
       ('list_indexes', 'TABLE(index_name text, index_arn text, description text, bucket_name '
                        'text, region text, account_id text, created_at timestamp with time '
                        'zone, updated_at timestamp with time zone, is_active boolean, '
-                       'dimension integer, distance_metric text)'),
+                       'dimension integer, distance_metric text, embedding_model text)'),
       ('get_index_info', 'TABLE(index_name text, index_arn text, description text, '
                          'bucket_name text, region text, account_id text, created_at timestamp '
                          'with time zone, updated_at timestamp with time zone, is_active '
-                         'boolean, dimension integer, distance_metric text)'),
+                         'boolean, dimension integer, distance_metric text, embedding_model '
+                         'text)'),
       ('list_vectors', 'TABLE(vector_id text, vector_data double precision[], metadata jsonb, '
                        'response_next_token text, total_count integer)'),
       ('sync_status', 'TABLE(index_name text, pending bigint, oldest_pending_age interval, '
@@ -65,7 +69,8 @@ BEGIN
       ('describe_index', 'TABLE(index_name text, index_arn text, vector_bucket_name text, '
                          'dimension integer, distance_metric text, data_type text, '
                          'non_filterable_metadata_keys text[], creation_time timestamp with '
-                         'time zone, index_mode text, text_search jsonb)')
+                         'time zone, index_mode text, text_search jsonb, embedding_model '
+                         'text)')
     ) AS expected(name, result) ON expected.name = p.proname
     WHERE pg_catalog.pg_get_function_result(p.oid) <> expected.result
        OR (p.proname = 'list_vectors' AND p.pronargs <> 8)

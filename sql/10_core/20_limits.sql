@@ -2,7 +2,7 @@
 -- model and https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-vectors-limitations.html,
 -- Lambda's from https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html. The
 -- function's copy is lambda/s3vl_lambda/limits.py, the emulator's
--- local/s3vl_local/emulator/constants.py; tests/sql/test_facts_tie.py ties every row to them (or
+-- s3vectors_emulator/constants.py; tests/sql/test_facts_tie.py ties every row to them (or
 -- records that only SQL has it), so a new row needs an entry there.
 
 CREATE OR REPLACE FUNCTION s3vl.limits()
@@ -44,7 +44,9 @@ AS $$
     ('partitions',      1,     1000, 'partitions (S3 Vectors indexes) of one partitioned logical index'),
     ('partition_concurrency', 1,   16, 'service calls the function runs at once across partitions (and prefilter GetVectors) in one invocation'),
     ('prefilter_max_keys', 1,  50000, 'qualifying keys query_vectors_where/query_table rank with strategy prefilter'),
-    ('prefilter_auto_keys', 1,  2000, 'cap of the qualifying keys up to which strategy auto runs the prefilter plan (bound sqrt(0.5 top_k rows), bench/bench_where.py)')
+    ('prefilter_auto_keys', 1,  2000, 'cap of the qualifying keys up to which strategy auto runs the prefilter plan (bound sqrt(0.5 top_k rows), bench/bench_where.py)'),
+    ('embed_text_length', 1,  50000, 'characters in one text to embed (Titan Text Embeddings V2)'),
+    ('embed_texts',     1,      100, 'texts one s3vl.embed invocation embeds')
 $$;
 COMMENT ON FUNCTION s3vl.limits() IS 's3vl: every limit the SQL functions check before a call';
 

@@ -84,12 +84,14 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl.list_indexes()
 RETURNS TABLE (index_name text, index_arn text, description text, bucket_name text,
                region text, account_id text, created_at timestamptz, updated_at timestamptz,
-               is_active boolean, dimension integer, distance_metric text)
+               is_active boolean, dimension integer, distance_metric text,
+               embedding_model text)
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT r.index_name, r.index_arn, r.description, r.bucket_name, r.region, r.account_id,
-         r.created_at, r.updated_at, r.is_active, r.dimension, r.distance_metric
+         r.created_at, r.updated_at, r.is_active, r.dimension, r.distance_metric,
+         r.embedding_model
   FROM s3vl.index_registry r
   ORDER BY r.is_active DESC, r.index_name
 $$;
@@ -97,7 +99,8 @@ $$;
 CREATE OR REPLACE FUNCTION s3vl.get_index_info(index_name_param text)
 RETURNS TABLE (index_name text, index_arn text, description text, bucket_name text,
                region text, account_id text, created_at timestamptz, updated_at timestamptz,
-               is_active boolean, dimension integer, distance_metric text)
+               is_active boolean, dimension integer, distance_metric text,
+               embedding_model text)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -172,7 +175,8 @@ CREATE OR REPLACE FUNCTION s3vl.describe_index(index_name_param text DEFAULT NUL
                                                index_arn_param text DEFAULT NULL)
 RETURNS TABLE (index_name text, index_arn text, vector_bucket_name text, dimension integer,
                distance_metric text, data_type text, non_filterable_metadata_keys text[],
-               creation_time timestamptz, index_mode text, text_search jsonb)
+               creation_time timestamptz, index_mode text, text_search jsonb,
+               embedding_model text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -183,7 +187,7 @@ DECLARE
 BEGIN
   target := s3vl._resolve_index(caller, index_name_param, index_arn_param);
   info := s3vl._invoke(caller, s3vl._get_index_request(target.index_arn));
-  -- A partitioned index (68_partitions.sql): one row per partition, in ordinal order.
+  -- A partitioned index (30_api/68_partitions.sql): one row per partition, in ordinal order.
   RETURN QUERY SELECT
     i ->> 'index_name', coalesce(i ->> 'index_arn', target.index_arn),
     i ->> 'vector_bucket_name', (i ->> 'dimension')::integer, i ->> 'distance_metric',
@@ -191,7 +195,9 @@ BEGIN
     ARRAY(SELECT jsonb_array_elements_text(coalesce(i -> 'non_filterable_metadata_keys',
                                                     '[]'::jsonb))),
     nullif(i ->> 'creation_time', '')::timestamptz, i ->> 'index_mode',
-    coalesce(i -> 'text_search', '[]'::jsonb)
+    coalesce(i -> 'text_search', '[]'::jsonb),
+    (SELECT r.embedding_model FROM s3vl.index_registry r WHERE r.index_arn = target.index_arn
+     ORDER BY r.index_name = index_name_param DESC, r.is_active DESC, r.id LIMIT 1)
   FROM jsonb_array_elements(CASE WHEN jsonb_typeof(info -> 'partitions') = 'array'
                                  THEN info -> 'partitions' ELSE jsonb_build_array(info) END)
        WITH ORDINALITY AS p(i, n)

@@ -410,3 +410,34 @@ BEGIN
     ORDER BY r.n;
 END
 $$;
+
+
+-- query_vectors_where with a phrase (text in, rows out; docs/embeddings.md): embedded once with
+-- the index's model (s3vl._embed_for, 30_api/72_embeddings.sql; cached), then the vector form
+-- with the caller's rights (its predicate runs as the caller). plpgsql: _embed_for is created
+-- after this file.
+DROP FUNCTION IF EXISTS s3vl.query_vectors_where(text, regclass, name, text, integer, text,
+                                                  jsonb, integer);
+CREATE OR REPLACE FUNCTION s3vl.query_vectors_where(
+  query_text text,
+  source regclass,
+  key_column name,
+  predicate text DEFAULT NULL,
+  top_k integer DEFAULT 10,
+  index_name text DEFAULT NULL,
+  metadata_filter jsonb DEFAULT NULL,
+  max_candidates integer DEFAULT 10000,
+  strategy text DEFAULT 'auto')
+RETURNS TABLE (key text, distance float8, similarity_score float8, metadata jsonb)
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+AS $$
+BEGIN
+  RETURN QUERY SELECT * FROM s3vl.query_vectors_where(
+    s3vl._embed_for('s3vl.query_vectors_where', query_text, index_name), source, key_column,
+    predicate, top_k, index_name, NULL::text, metadata_filter, max_candidates, strategy);
+END
+$$;
+
+COMMENT ON FUNCTION s3vl.query_vectors_where(text, regclass, name, text, integer, text, jsonb,
+                                             integer, text) IS
+  's3vl: the top_k nearest to a phrase among rows of source that satisfy predicate';

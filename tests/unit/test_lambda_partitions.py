@@ -12,9 +12,9 @@ import boto3
 import numpy as np
 import pytest
 
+from s3vectors_emulator import mock_s3vectors
 from s3vl_lambda import clients
 from s3vl_lambda.partitions import key_slot
-from s3vl_local.emulator import mock_s3vectors
 
 from .conftest import ACCOUNT, BUCKET, REGION, Invoke
 

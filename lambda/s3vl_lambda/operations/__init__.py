@@ -10,7 +10,7 @@ from typing import Any
 
 from ..deadline import Deadline
 from ..fields import Request
-from . import admin, index_ops, manage, partitioned, query, rank, read, write
+from . import admin, embed, index_ops, manage, partitioned, query, rank, read, write
 
 Operation = Callable[[Request, Deadline], Any]
 
@@ -40,4 +40,5 @@ OPERATIONS: dict[str, Operation] = {
     "drop_text_search": _by_partitions(admin.drop_text_search, partitioned.refuse),
     "filter_vectors": _by_partitions(manage.filter_vectors, partitioned.filter_vectors),
     "update_metadata": _by_partitions(manage.update_metadata, partitioned.update_metadata),
+    "embed": embed.embed,
 }

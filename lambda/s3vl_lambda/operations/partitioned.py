@@ -33,7 +33,7 @@ from ..partitions import (
     value_text,
 )
 from ..text_query import read_query_texts
-from . import manage, read, write
+from . import embed, manage, read, write
 from .query import _PAGING_FIELDS, _WHOLE, _Paging, _QueryOptions, _run_query, batch_request
 from .query import run_batch as _run_batch
 
@@ -259,6 +259,22 @@ def put_vectors(req: Request, deadline: Deadline) -> dict[str, int]:
     items = get_list(req, "vectors")
     routes = [_route_vector(ps, item, i) for i, item in enumerate(items)]
     used = sorted({p.ordinal for p in routes})
+    # Entries with text are embedded per partition (a reused vector is read where it is).
+    embedded = reused = 0
+    if any(isinstance(item, dict) and "text" in item for item in items):
+        items = list(items)
+        for o in used:
+            at = [i for i, r in enumerate(routes) if r.ordinal == o]
+            part = ps.by_ordinal(o)
+            assert part is not None
+            try:
+                done, e, r = embed.embed_put_texts(req, part.ref, [items[i] for i in at],
+                                                   deadline)
+            except S3vlError as err:
+                raise relabel(err, part) from err
+            for i, item in zip(at, done, strict=True):
+                items[i] = item
+            embedded, reused = embedded + e, reused + r
     infos = dict(zip(used, fan_out(
         [(ps.by_ordinal(o), None) for o in used],  # type: ignore[misc]
         lambda p, _: index_info_if_allowed(p.ref, deadline)), strict=True))
@@ -268,7 +284,10 @@ def put_vectors(req: Request, deadline: Deadline) -> dict[str, int]:
     groups: dict[int, list[tuple[dict[str, Any], int]]] = {}
     for route, entry in zip(routes, checked, strict=True):
         groups.setdefault(route.ordinal, []).append(entry)
-    return _write_groups(ps, groups, "put_vectors", "vectors", "written", deadline)
+    result = _write_groups(ps, groups, "put_vectors", "vectors", "written", deadline)
+    if embedded or reused:
+        result.update(embedded=embedded, reused=reused)
+    return result
 
 
 def _write_groups(ps: PartitionSet, groups: dict[int, list[Any]], api: str, param: str,
