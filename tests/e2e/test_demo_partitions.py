@@ -11,8 +11,9 @@ from typing import Any
 import boto3
 import pytest
 
+from s3vl_local import stack
 from s3vl_local.demo import data as demo_data
-from s3vl_local.demo import partition_step
+from s3vl_local.demo import embed_step, partition_step
 from s3vl_local.stack import StackInfo
 
 pytestmark = pytest.mark.stack
@@ -20,7 +21,9 @@ pytestmark = pytest.mark.stack
 
 def test_partition_step_reads_only_the_tenants_partition(local_stack: StackInfo,
                                                          capsys: Any) -> None:
-    data = demo_data.load()
+    # The demo's data, embedded as the demo embeds it (the stack's model and dimension).
+    data = embed_step.embedded(demo_data.load(), local_stack.bedrock_endpoint, local_stack.region,
+                               stack.EMBEDDING_MODEL, stack.INDEX_DIMENSION)
     client = boto3.client("s3vectors", endpoint_url=local_stack.s3vectors_endpoint,
                           region_name=local_stack.region, aws_access_key_id="testing",
                           aws_secret_access_key="testing")
