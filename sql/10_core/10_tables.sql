@@ -216,3 +216,25 @@ CREATE TABLE IF NOT EXISTS s3vl.index_grants (
 CREATE INDEX IF NOT EXISTS index_grants_arn ON s3vl.index_grants (index_arn);
 COMMENT ON TABLE s3vl.index_grants IS
   's3vl: once an index has a grant, only granted roles (and s3vl_admin) may use it';
+
+-- Partitioned logical indexes (30_api/68_partitions.sql, docs/partitions.md).
+CREATE TABLE IF NOT EXISTS s3vl.partitioned_indexes (
+  index_name text PRIMARY KEY,
+  partition_key text,                      -- NULL: hash partitions
+  vectors_written boolean NOT NULL DEFAULT false,  -- a write was sent: hash partitions are fixed
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE s3vl.partitioned_indexes IS
+  's3vl: partitioned logical indexes (s3vl.create_partitioned_index)';
+
+CREATE TABLE IF NOT EXISTS s3vl.index_partitions (
+  index_name text NOT NULL REFERENCES s3vl.partitioned_indexes (index_name) ON DELETE CASCADE,
+  index_arn text NOT NULL,
+  partition_value text,                    -- value partitions: the value; NULL: default / hash
+  ordinal integer NOT NULL,
+  added_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (index_name, index_arn),
+  CONSTRAINT index_partitions_ordinal UNIQUE (index_name, ordinal) DEFERRABLE INITIALLY DEFERRED
+);
+COMMENT ON TABLE s3vl.index_partitions IS
+  's3vl: the physical indexes of each partitioned logical index (s3vl.add_partition)';

@@ -108,9 +108,11 @@ BEGIN
     by_arn_as_name := true;
   END IF;
   IF p_index_arn IS NOT NULL THEN
-    PERFORM s3vl._check_index_arn(caller, 'index_arn', p_index_arn);
-    -- Another account's (region's, partition's) spelling of a registered index: refused.
-    p_index_arn := s3vl._canonical_index_arn(caller, p_index_arn);
+    IF NOT s3vl._is_partitioned_id(p_index_arn) THEN  -- 27_partition_ids.sql
+      PERFORM s3vl._check_index_arn(caller, 'index_arn', p_index_arn);
+      -- Another account's (region's, partition's) spelling of a registered index: refused.
+      p_index_arn := s3vl._canonical_index_arn(caller, p_index_arn);
+    END IF;
     SELECT r.index_name, r.dimension, r.distance_metric, r.is_active INTO reg
       FROM s3vl.index_registry r
       WHERE r.index_arn = p_index_arn

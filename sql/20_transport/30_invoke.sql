@@ -177,6 +177,9 @@ DECLARE
   succeeded boolean;
   waits integer := 0;
 BEGIN
+  -- A partitioned name not expanded yet (sync's and the policy checks' own reads) becomes all
+  -- of its partitions (32_partitions.sql).
+  request := s3vl._partition_request(caller, request, false);
   SELECT * INTO cfg FROM s3vl._config(caller);  -- 55000 with a hint when not configured
   deadline := pg_catalog.clock_timestamp() + cfg.timeout_seconds * interval '1 second';
   -- Admission control (20_transport/31_admission.sql), off unless an admin set it; not on a read-only
@@ -305,8 +308,10 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+  -- A partitioned name becomes the partitions the caller's policy allows (32_partitions.sql).
   SELECT s.status_code, s.payload INTO status_code, payload
-    FROM s3vl._send_lambda(caller, s3vl._policy_request(caller, request), invocation_type) AS s;
+    FROM s3vl._send_lambda(caller, s3vl._partition_request(caller,
+           s3vl._policy_request(caller, request), true), invocation_type) AS s;
   payload := s3vl._policy_answer(caller, request, payload);
 END
 $$;

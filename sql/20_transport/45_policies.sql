@@ -395,8 +395,9 @@ BEGIN
   IF policy IS NULL THEN
     RETURN request;
   END IF;
-  -- filter_vectors (30_api/70_manage.sql) counts, lists and deletes only what its filter matches.
-  IF op IN ('query_vectors', 'query_vectors_batch', 'filter_vectors') THEN
+  -- filter_vectors (30_api/70_manage.sql) counts, lists and deletes only what its filter matches;
+  -- rank_vectors (30_api/58_where.sql) ranks only what it matches.
+  IF op IN ('query_vectors', 'query_vectors_batch', 'filter_vectors', 'rank_vectors') THEN
     RETURN (req || pg_catalog.jsonb_build_object('metadata_filter',
                      s3vl._policy_and(policy, req -> 'metadata_filter')))::json;
   ELSIF op = 'update_metadata' THEN

@@ -187,15 +187,20 @@ DECLARE
 BEGIN
   target := s3vl._resolve_index(caller, index_name_param, index_arn_param);
   info := s3vl._invoke(caller, s3vl._get_index_request(target.index_arn));
+  -- A partitioned index (30_api/68_partitions.sql): one row per partition, in ordinal order.
   RETURN QUERY SELECT
-    info ->> 'index_name', coalesce(info ->> 'index_arn', target.index_arn),
-    info ->> 'vector_bucket_name', (info ->> 'dimension')::integer, info ->> 'distance_metric',
-    info ->> 'data_type',
-    ARRAY(SELECT jsonb_array_elements_text(coalesce(info -> 'non_filterable_metadata_keys',
+    i ->> 'index_name', coalesce(i ->> 'index_arn', target.index_arn),
+    i ->> 'vector_bucket_name', (i ->> 'dimension')::integer, i ->> 'distance_metric',
+    i ->> 'data_type',
+    ARRAY(SELECT jsonb_array_elements_text(coalesce(i -> 'non_filterable_metadata_keys',
                                                     '[]'::jsonb))),
-    nullif(info ->> 'creation_time', '')::timestamptz, info ->> 'index_mode',
-    coalesce(info -> 'text_search', '[]'::jsonb),
+    nullif(i ->> 'creation_time', '')::timestamptz, i ->> 'index_mode',
+    coalesce(i -> 'text_search', '[]'::jsonb),
     (SELECT r.embedding_model FROM s3vl.index_registry r WHERE r.index_arn = target.index_arn
-     ORDER BY r.index_name = index_name_param DESC, r.is_active DESC, r.id LIMIT 1);
+     ORDER BY r.index_name = index_name_param DESC, r.is_active DESC, r.id LIMIT 1)
+  FROM jsonb_array_elements(CASE WHEN jsonb_typeof(info -> 'partitions') = 'array'
+                                 THEN info -> 'partitions' ELSE jsonb_build_array(info) END)
+       WITH ORDINALITY AS p(i, n)
+  ORDER BY p.n;
 END
 $$;

@@ -59,7 +59,9 @@ BEGIN
   PERFORM s3vl._check_range(caller, 'top_k', top_k);
   SELECT * INTO target FROM s3vl._query_page_target(caller, query_vector, NULL, index_arn,
                                                     metadata_filter);
-  IF page_token IS NOT NULL THEN
+  -- A partitioned index's token is the function's own (docs/protocol.md), longer than the
+  -- service's.
+  IF page_token IS NOT NULL AND NOT s3vl._is_partitioned_id(target.target_arn) THEN
     PERFORM s3vl._check_range(caller, 'page_token length', length(page_token),
                               'page_token_length');
   END IF;
@@ -113,9 +115,11 @@ AS $$
 $$;
 
 -- The scan behind query_vectors_where and query_table; caller names the public function.
+DROP FUNCTION IF EXISTS s3vl._query_where(text, float8[], regclass, name, text, integer, text,
+                                           text, jsonb, integer);
 CREATE OR REPLACE FUNCTION s3vl._query_where(caller text, query_vector float8[],
   source regclass, key_column name, predicate text, top_k integer, index_name text,
-  index_arn text, metadata_filter jsonb, max_candidates integer)
+  index_arn text, metadata_filter jsonb, max_candidates integer, strategy text)
 RETURNS TABLE (key text, distance float8, similarity_score float8, metadata jsonb)
 LANGUAGE plpgsql VOLATILE SECURITY INVOKER
 AS $$
@@ -140,8 +144,16 @@ DECLARE
   need numeric;
   err_state text;
   err_text text;
+  plan_keys text[];
+  key_bound integer;
+  query_top_k integer;
+  skip_left integer := 0;
 BEGIN
   -- Arguments first, nothing is read or invoked before they are all valid.
+  IF strategy IS NULL OR strategy NOT IN ('auto', 'prefilter', 'iterative') THEN
+    RAISE EXCEPTION '%: strategy must be ''auto'', ''prefilter'' or ''iterative'' (got %)',
+      caller, coalesce(pg_catalog.quote_literal(strategy), 'NULL') USING ERRCODE = '22023';
+  END IF;
   PERFORM s3vl._check_range(caller, 'top_k', top_k);
   PERFORM s3vl._check_range(caller, 'max_candidates', max_candidates);
   IF max_candidates < top_k THEN
@@ -181,6 +193,43 @@ BEGIN
       HINT = 'predicate is SQL you write, run with your privileges over source''s columns, '
              'e.g. predicate => ''stock > 0 AND price < 500''.';
   END;
+  -- The prefilter plan (docs/partitions.md, "Filtered search plans"): the keys of the rows
+  -- that pass, read here with the caller's rights, ranked exactly by the function. 'auto' reads
+  -- at most prefilter_auto_keys + 1 keys and runs it when they are all there are.
+  IF strategy = 'prefilter' THEN
+    key_bound := s3vl._limit('prefilter_max_keys');
+  ELSIF strategy = 'auto' THEN
+    -- Prefilter costs about one GetVectors row per passing key, iterative about one page row
+    -- per candidate, k / pass rate of them; with pass rate = keys / rows, prefilter is cheaper
+    -- while keys^2 < ratio * k * rows. ratio 0.5: a ranked key costs about twice a paged
+    -- candidate (bench/bench_where.py). Rows: the planner's estimate of source; capped by
+    -- prefilter_auto_keys (and the whole cap when source was never analyzed).
+    key_bound := least(s3vl._limit('prefilter_auto_keys'), coalesce((
+      SELECT greatest(top_k, pg_catalog.ceil(pg_catalog.sqrt(0.5 * top_k * c.reltuples)))::integer
+      FROM pg_catalog.pg_class c WHERE c.oid = source AND c.reltuples >= 0),
+      s3vl._limit('prefilter_auto_keys')));
+  END IF;
+  IF strategy <> 'iterative' THEN
+    EXECUTE pg_catalog.format(
+      'SELECT pg_catalog.array_agg(s3vl_k) FROM (SELECT %1$s.%2$I::text AS s3vl_k FROM %1$s '
+      'WHERE %3$s AND %1$s.%2$I IS NOT NULL LIMIT %4$s) AS s3vl_q', source, key_column,
+      where_sql, key_bound + 1) INTO plan_keys;
+    plan_keys := coalesce(plan_keys, '{}'::text[]);
+    IF pg_catalog.cardinality(plan_keys) > key_bound AND strategy = 'prefilter' THEN
+      RAISE EXCEPTION '%: more than prefilter_max_keys (%) rows of % pass the predicate', caller,
+        key_bound, source USING ERRCODE = '22023',
+        HINT = 'Narrow the predicate, or use strategy => ''iterative'' (or ''auto'', which picks '
+               'it for predicates this wide).';
+    END IF;
+    IF pg_catalog.cardinality(plan_keys) <= key_bound THEN
+      RETURN QUERY SELECT * FROM s3vl._query_prefilter(caller, query_vector, target.target_arn,
+                                                       top_k, metadata_filter, plan_keys);
+      RETURN;
+    END IF;
+    RAISE DEBUG '%: plan iterative: more than % rows pass (auto''s bound for this table and '
+                'top_k)', caller, key_bound;
+  END IF;
+
   -- The fast form casts a page's keys in one go; the safe form is for a page with keys that
   -- are not values of the key column's type (they cannot match).
   fast_sql := s3vl._where_sql(source, key_column, predicate,
@@ -188,6 +237,13 @@ BEGIN
   safe_sql := s3vl._where_sql(source, key_column, predicate,
     pg_catalog.format('s3vl._sync_try_cast(s3vl_p.v ->> ''vector_id'', NULL::%s)', key_type));
 
+  -- The first query asks the service for few neighbours (4 x top_k, whole pages): a topK of
+  -- max_candidates makes the service rank that many even when one page is enough (at a 50 %
+  -- pass rate it cost 131 ms of 161; bench/bench_where.py). When that query runs dry before
+  -- top_k pass, the query is asked again with topK max_candidates, skipping the candidates
+  -- already examined (the service returns them first again): one page re-read at most.
+  query_top_k := least(max_candidates,
+                       (pg_catalog.ceil(4.0 * top_k / per_page) * per_page)::integer);
   LOOP
     -- As many pages as the pass rate seen so far says are still needed (the first call: enough
     -- for top_k if every candidate passed), within the per-call bound and max_candidates.
@@ -197,14 +253,14 @@ BEGIN
       need := (top_k - pg_catalog.jsonb_array_length(kept))::numeric * examined
               / greatest(pg_catalog.jsonb_array_length(kept), 1);
     END IF;
-    pages := least(greatest(1, ceil(need / per_page))::integer, target.max_pages,
-                   greatest(1, ceil((max_candidates - examined)::numeric / per_page))::integer);
-    answer := s3vl._query_page(caller, query_vector, target.target_arn, max_candidates,
+    pages := least(greatest(1, ceil((need + skip_left) / per_page))::integer, target.max_pages,
+                   greatest(1, ceil((max_candidates - examined + skip_left)::numeric
+                                    / per_page))::integer);
+    answer := s3vl._query_page(caller, query_vector, target.target_arn, query_top_k,
                                metadata_filter, token, pages);
     calls := calls + 1;
     page := answer -> 'vectors';
     got := pg_catalog.jsonb_array_length(page);
-    examined := examined + got;
     token := answer ->> 'next_token';
     IF token IS NOT NULL THEN
       IF got = 0 THEN
@@ -216,6 +272,14 @@ BEGIN
       seen_page := greatest(seen_page, got / pages);
       per_page := greatest(1, seen_page);
     END IF;
+    IF skip_left > 0 THEN  -- the restarted query's first rows were examined already
+      page := (SELECT coalesce(pg_catalog.jsonb_agg(x.e ORDER BY x.n), '[]'::jsonb)
+               FROM pg_catalog.jsonb_array_elements(page) WITH ORDINALITY AS x(e, n)
+               WHERE x.n > skip_left);
+      skip_left := greatest(skip_left - got, 0);
+      got := pg_catalog.jsonb_array_length(page);
+    END IF;
+    examined := examined + got;
     BEGIN
       EXECUTE fast_sql INTO passed USING page, kept_keys;
     EXCEPTION WHEN data_exception THEN
@@ -226,12 +290,19 @@ BEGIN
       kept_keys := kept_keys || ARRAY(SELECT e ->> 'vector_id'
                                        FROM pg_catalog.jsonb_array_elements(passed) e);
     END IF;
+    IF pg_catalog.jsonb_array_length(kept) < top_k AND token IS NULL
+       AND query_top_k < max_candidates AND examined >= query_top_k THEN
+      -- The short query ran dry (it returned all its topK): ask again, wider.
+      skip_left := examined;
+      query_top_k := max_candidates;
+      CONTINUE;
+    END IF;
     EXIT WHEN pg_catalog.jsonb_array_length(kept) >= top_k OR token IS NULL
               OR examined >= max_candidates;
   END LOOP;
 
   -- For tuning and benchmarks (SET client_min_messages = debug1): what the answer cost.
-  RAISE DEBUG '%: % rows from % candidates in % invocations', caller,
+  RAISE DEBUG '%: plan iterative: % rows from % candidates in % invocations', caller,
     least(pg_catalog.jsonb_array_length(kept), top_k), examined, calls;
   IF pg_catalog.jsonb_array_length(kept) < top_k THEN
     IF token IS NULL AND examined < max_candidates THEN
@@ -256,6 +327,8 @@ BEGIN
 END
 $$;
 
+DROP FUNCTION IF EXISTS s3vl.query_vectors_where(float8[], regclass, name, text, integer, text,
+                                                  text, jsonb, integer);
 CREATE OR REPLACE FUNCTION s3vl.query_vectors_where(
   query_vector float8[],
   source regclass,
@@ -265,23 +338,86 @@ CREATE OR REPLACE FUNCTION s3vl.query_vectors_where(
   index_name text DEFAULT NULL,
   index_arn text DEFAULT NULL,
   metadata_filter jsonb DEFAULT NULL,
-  max_candidates integer DEFAULT 10000)
+  max_candidates integer DEFAULT 10000,
+  strategy text DEFAULT 'auto')
 RETURNS TABLE (key text, distance float8, similarity_score float8, metadata jsonb)
 LANGUAGE sql VOLATILE SECURITY INVOKER
 AS $$
   SELECT * FROM s3vl._query_where('s3vl.query_vectors_where', query_vector, source, key_column,
                                   predicate, top_k, index_name, index_arn, metadata_filter,
-                                  max_candidates)
+                                  max_candidates, strategy)
 $$;
 COMMENT ON FUNCTION s3vl.query_vectors_where(float8[], regclass, name, text, integer, text, text,
-                                             jsonb, integer) IS
+                                             jsonb, integer, text) IS
   's3vl: the top_k nearest vectors whose key is a row of source passing predicate (SQL the '
-  'caller writes, run with the caller''s rights), reading neighbours page by page';
+  'caller writes, run with the caller''s rights): exact ranking of the passing keys '
+  '(prefilter), neighbours read page by page (iterative), or the cheaper of the two (auto)';
+
+-- One rank_vectors invocation (docs/protocol.md): the exact top_k among keys, by the index's
+-- metric, with metadata_filter applied by the function.
+CREATE OR REPLACE FUNCTION s3vl._rank_request(index_arn text, query_vector float8[],
+  vector_ids text[], top_k integer, return_metadata boolean, metadata_filter jsonb)
+RETURNS json
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT pg_catalog.json_strip_nulls(pg_catalog.json_build_object(
+           'operation', 'rank_vectors', 'index_arn', index_arn,
+           'query_vector', pg_catalog.array_to_json(query_vector),
+           'vector_ids', pg_catalog.array_to_json(vector_ids), 'top_k', top_k,
+           'return_metadata', return_metadata, 'metadata_filter', metadata_filter))
+$$;
+
+-- The prefilter plan's invocation (definer: it reaches aws_lambda). Takes values only; keys
+-- that cannot be vector keys (empty, too long) cannot match and are left out.
+CREATE OR REPLACE FUNCTION s3vl._query_prefilter(caller text, query_vector float8[],
+  index_arn text, top_k integer, metadata_filter jsonb, vector_ids text[])
+RETURNS TABLE (key text, distance float8, similarity_score float8, metadata jsonb)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  target record;
+  ids text[];
+  answer jsonb;
+BEGIN
+  PERFORM s3vl._check_range(caller, 'top_k', top_k);
+  SELECT * INTO target FROM s3vl._query_page_target(caller, query_vector, NULL, index_arn,
+                                                    metadata_filter);
+  ids := ARRAY(SELECT DISTINCT k FROM pg_catalog.unnest(vector_ids) k
+               WHERE pg_catalog.length(k) BETWEEN 1 AND s3vl._limit('vector_id_length'));
+  IF pg_catalog.cardinality(ids) > s3vl._limit('prefilter_max_keys') THEN
+    RAISE EXCEPTION '%: more than prefilter_max_keys (%) keys to rank', caller,
+      s3vl._limit('prefilter_max_keys') USING ERRCODE = '22023';
+  END IF;
+  IF pg_catalog.cardinality(ids) = 0 THEN
+    RAISE DEBUG '%: plan prefilter: 0 keys pass, no invocation', caller;
+    RETURN;
+  END IF;
+  answer := s3vl._invoke(caller, s3vl._rank_request(target.target_arn, query_vector, ids, top_k,
+                                                    true, metadata_filter));
+  IF pg_catalog.jsonb_typeof(answer -> 'vectors') IS DISTINCT FROM 'array' THEN
+    RAISE EXCEPTION '%: the Lambda function answered a rank_vectors result that is not '
+                    '{"vectors": [...]}', caller USING ERRCODE = 'SV007',
+      DETAIL = 'got: ' || pg_catalog.left(coalesce(answer::text, 'NULL'), 200);
+  END IF;
+  RAISE DEBUG '%: plan prefilter: % rows from % keys (% found) with % GetVectors calls in 1 '
+              'invocation', caller, pg_catalog.jsonb_array_length(answer -> 'vectors'),
+    pg_catalog.cardinality(ids), answer ->> 'examined', answer ->> 'calls';
+  RETURN QUERY
+    SELECT r.v ->> 'vector_id', (r.v ->> 'distance')::float8,
+           (r.v ->> 'similarity_score')::float8, coalesce(r.v -> 'metadata', '{}'::jsonb)
+    FROM pg_catalog.jsonb_array_elements(answer -> 'vectors') WITH ORDINALITY AS r(v, n)
+    ORDER BY r.n;
+END
+$$;
+
 
 -- query_vectors_where with a phrase (text in, rows out; docs/embeddings.md): embedded once with
 -- the index's model (s3vl._embed_for, 30_api/72_embeddings.sql; cached), then the vector form
 -- with the caller's rights (its predicate runs as the caller). plpgsql: _embed_for is created
 -- after this file.
+DROP FUNCTION IF EXISTS s3vl.query_vectors_where(text, regclass, name, text, integer, text,
+                                                  jsonb, integer);
 CREATE OR REPLACE FUNCTION s3vl.query_vectors_where(
   query_text text,
   source regclass,
@@ -290,17 +426,18 @@ CREATE OR REPLACE FUNCTION s3vl.query_vectors_where(
   top_k integer DEFAULT 10,
   index_name text DEFAULT NULL,
   metadata_filter jsonb DEFAULT NULL,
-  max_candidates integer DEFAULT 10000)
+  max_candidates integer DEFAULT 10000,
+  strategy text DEFAULT 'auto')
 RETURNS TABLE (key text, distance float8, similarity_score float8, metadata jsonb)
 LANGUAGE plpgsql VOLATILE SECURITY INVOKER
 AS $$
 BEGIN
   RETURN QUERY SELECT * FROM s3vl.query_vectors_where(
     s3vl._embed_for('s3vl.query_vectors_where', query_text, index_name), source, key_column,
-    predicate, top_k, index_name, NULL::text, metadata_filter, max_candidates);
+    predicate, top_k, index_name, NULL::text, metadata_filter, max_candidates, strategy);
 END
 $$;
 
 COMMENT ON FUNCTION s3vl.query_vectors_where(text, regclass, name, text, integer, text, jsonb,
-                                             integer) IS
+                                             integer, text) IS
   's3vl: the top_k nearest to a phrase among rows of source that satisfy predicate';

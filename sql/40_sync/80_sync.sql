@@ -817,6 +817,7 @@ $$;
 -- predicate: s3vl.query_vectors_where (sql/30_api/58_where.sql) on the tracked index, so exactly top_k
 -- rows whenever max_candidates neighbours hold that many.
 DROP FUNCTION IF EXISTS s3vl.query_table(regclass, name, float8[], integer, jsonb);
+DROP FUNCTION IF EXISTS s3vl.query_table(regclass, name, float8[], integer, jsonb, text, integer);
 CREATE OR REPLACE FUNCTION s3vl.query_table(
   source regclass,
   key_column name,
@@ -824,7 +825,8 @@ CREATE OR REPLACE FUNCTION s3vl.query_table(
   top_k integer DEFAULT 10,
   metadata_filter jsonb DEFAULT NULL,
   predicate text DEFAULT NULL,
-  max_candidates integer DEFAULT 10000)
+  max_candidates integer DEFAULT 10000,
+  strategy text DEFAULT 'auto')
 RETURNS TABLE (key text, distance float8, similarity_score float8, metadata jsonb)
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -840,7 +842,7 @@ BEGIN
   END IF;
   PERFORM s3vl._sync_source_guard(caller, source, true, false);
   RETURN QUERY SELECT * FROM s3vl._query_where(caller, query_vector, source, key_column,
-    predicate, top_k, idx, NULL, metadata_filter, max_candidates);
+    predicate, top_k, idx, NULL, metadata_filter, max_candidates, strategy);
 END
 $$;
 

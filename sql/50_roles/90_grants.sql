@@ -53,7 +53,12 @@ GRANT EXECUTE ON FUNCTION
   s3vl.register_index(text, text, text),
   s3vl.activate_index(text),
   s3vl.deactivate_index(text),
-  s3vl.unregister_index(text)
+  s3vl.unregister_index(text),
+  -- Partitioned logical indexes (30_api/68_partitions.sql).
+  s3vl.create_partitioned_index(text, text, text),
+  s3vl.add_partition(text, text, text),
+  s3vl.drop_partition(text, text),
+  s3vl.list_partitions(text)
 TO s3vl_admin;
 
 -- Writes (30_api/60_writes.sql), batched queries (30_api/65_batch.sql) and the result cache (20_transport/52_cache.sql).
@@ -74,7 +79,7 @@ GRANT EXECUTE ON FUNCTION
   s3vl.embed(text[], text),
   s3vl.semantic_search(text, text, integer, jsonb, boolean),
   s3vl.semantic_hybrid_search(text, text, text, integer, jsonb, boolean),
-  s3vl.query_vectors_where(text, regclass, name, text, integer, text, jsonb, integer),
+  s3vl.query_vectors_where(text, regclass, name, text, integer, text, jsonb, integer, text),
   s3vl.query_table(regclass, name, text, integer, jsonb, text, integer),
   s3vl._embed_for(text, text, text)
 TO s3vl_reader;
@@ -113,7 +118,7 @@ GRANT EXECUTE ON FUNCTION
 TO s3vl_admin;
 GRANT EXECUTE ON FUNCTION
   s3vl.stale_rows(regclass),
-  s3vl.query_table(regclass, name, float8[], integer, jsonb, text, integer),
+  s3vl.query_table(regclass, name, float8[], integer, jsonb, text, integer, text),
   s3vl._require(text, text, anyelement),
   s3vl._check_range(text, text, bigint, text),
   s3vl._limit(text),
@@ -130,8 +135,10 @@ TO s3vl_reader;
 -- Filtered search (30_api/58_where.sql): the scan runs with the caller's rights; the two definer
 -- helpers it calls check their own arguments.
 GRANT EXECUTE ON FUNCTION
-  s3vl.query_vectors_where(float8[], regclass, name, text, integer, text, text, jsonb, integer),
-  s3vl._query_where(text, float8[], regclass, name, text, integer, text, text, jsonb, integer),
+  s3vl.query_vectors_where(float8[], regclass, name, text, integer, text, text, jsonb, integer, text),
+  s3vl._query_where(text, float8[], regclass, name, text, integer, text, text, jsonb, integer,
+                    text),
+  s3vl._query_prefilter(text, float8[], text, integer, jsonb, text[]),
   s3vl._query_page_target(text, float8[], text, text, jsonb),
   s3vl._query_page(text, float8[], text, integer, jsonb, text, integer),
   s3vl._where_sql(regclass, name, text, text)

@@ -74,6 +74,7 @@ def where_index(local_stack: StackInfo) -> Iterator[WhereIndex]:
 def query(db: psycopg.Connection[Any], index: WhereIndex, q: np.ndarray, predicate: str,
           k: int, **kw: Any) -> tuple[list[str], int, int]:
     """The keys, and the candidates and invocations from the function's DEBUG line."""
+    kw.setdefault("strategy", "iterative")  # the paged plan these tests are about
     lines: list[str] = []
     db.add_notice_handler(lambda d: lines.append(d.message_primary or ""))
     db.execute("SET client_min_messages = debug1")

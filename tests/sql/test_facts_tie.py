@@ -57,6 +57,9 @@ TWINS: dict[str, tuple[tuple[int, int], tuple[int, int] | None]] = {
     "query_text_length": ((fn.MIN_QUERY_TEXT_LENGTH, fn.MAX_QUERY_TEXT_LENGTH), None),
     "metadata_key_length": ((fn.MIN_METADATA_KEY_LENGTH, fn.MAX_METADATA_KEY_LENGTH),
                             (emu.METADATA_KEY_NAME_MIN, emu.METADATA_KEY_NAME_MAX)),
+    # partitioned logical indexes (docs/partitions.md)
+    "partitions": ((1, fn.MAX_PARTITIONS), None),
+    "partition_concurrency": ((1, fn.PARTITION_CONCURRENCY), None),
     # embeddings (Titan Text Embeddings V2's character limit; texts per embed request)
     "embed_text_length": ((fn.MIN_EMBED_TEXT_LENGTH, fn.MAX_EMBED_TEXT_LENGTH), None),
     "embed_texts": ((fn.MIN_EMBED_TEXTS, fn.MAX_EMBED_TEXTS), None),
@@ -73,6 +76,9 @@ SQL_ONLY = {
     "sync_batch_bytes": "sync is in SQL",
     "sync_max_rows": "sync is in SQL",
     "sync_backoff_seconds": "sync is in SQL",
+    "prefilter_max_keys": "SQL's bound on the keys query_vectors_where ranks with the prefilter "
+                          "plan (the function's rank_vectors accepts up to MAX_RANK_KEYS)",
+    "prefilter_auto_keys": "SQL's plan choice (strategy auto), measured by bench/bench_where.py",
     "pages_per_call": "SQL's own bound on pages per invocation of query_vectors_where (the "
                       "function accepts max_pages up to its paging guard)",
 }

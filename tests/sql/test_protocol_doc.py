@@ -52,6 +52,11 @@ BUILDERS: dict[str, tuple[str, dict[str, Any]]] = {
                      "%(segment_index)s)",
                      {"max_results": 100, "next_token": None, "return_data": False,
                       "return_metadata": True, "segment_count": None, "segment_index": None}),
+    # The prefilter plan of query_vectors_where (sql/30_api/58_where.sql).
+    "rank_vectors": ("SELECT s3vl._rank_request(%(index_arn)s, %(query_vector)s::float8[], "
+                     "%(vector_ids)s::text[], %(top_k)s, %(return_metadata)s, "
+                     "%(metadata_filter)s)",
+                     {"top_k": 10, "return_metadata": True, "metadata_filter": None}),
     # Index administration (sql/30_api/57_search.sql); the SQL functions send one key per request.
     "update_index_mode": ("SELECT s3vl._index_mode_request(%(index_arn)s, %(index_mode)s)", {}),
     "add_text_search": ("SELECT s3vl._add_text_search_request(%(index_arn)s, "
@@ -145,6 +150,7 @@ def test_request_builders_match_the_examples(db: Any) -> None:
         assert without_nulls(built) == without_nulls({**defaults, **request}), name
         checked.append(name)
     assert {"get_index", "query_vectors", "get_vectors", "list_vectors", "query_texts",
+            "rank_vectors",
             "query_hybrid", "update_index_mode", "add_text_search", "drop_text_search", "embed"
             } <= set(checked)
 

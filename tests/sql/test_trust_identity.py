@@ -28,9 +28,13 @@ CASES: dict[str, tuple[str, bool]] = {
         "SELECT v ->> 'vector_id' FROM pg_catalog.jsonb_array_elements(s3vl._query_page("
         "%(c)s, %(q)s::float8[], %(arn)s, 50, NULL, NULL, 1) -> 'vectors') v", True),
     "s3vl._query_where(text,double precision[],regclass,name,text,integer,text,text,jsonb,"
-    "integer)": (
+    "integer,text)": (
         "SELECT key FROM s3vl._query_where(%(c)s, %(q)s::float8[], 'trust_keys', 'k', NULL, 20, "
-        "NULL, %(arn)s, NULL, 100)", True),
+        "NULL, %(arn)s, NULL, 100, 'iterative')", True),
+    # The prefilter plan's invocation (30_api/58_where.sql): ranks the keys it is given.
+    "s3vl._query_prefilter(text,double precision[],text,integer,jsonb,text[])": (
+        "SELECT key FROM s3vl._query_prefilter(%(c)s, %(q)s::float8[], %(arn)s, 20, NULL, "
+        "ARRAY(SELECT k FROM trust_keys))", True),
     "s3vl._query_page_target(text,double precision[],text,text,jsonb)": (
         "SELECT * FROM s3vl._query_page_target(%(c)s, %(q)s::float8[], NULL, %(arn)s, NULL)",
         False),
