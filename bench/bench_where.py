@@ -70,7 +70,7 @@ def run_where(conn: Any, debug: Debug, q: list[float], percent: int, k: int, bou
               ) -> tuple[float, list[str], int, int]:
     started = time.perf_counter()
     rows = conn.execute(
-        "SELECT key FROM s3vl.query_vectors_where(%s::float8[], %s, 'id', %s, %s, "
+        "SELECT key FROM s3vl.query_vectors_where(%s::float8[], %s, 'id', %s, top_k => %s, "
         "index_name => %s, max_candidates => %s)",
         (q, TABLE, f"bucket < {percent}", k, INDEX, bound)).fetchall()
     seconds = time.perf_counter() - started

@@ -49,23 +49,15 @@ BEGIN
       ('get_config', 'TABLE(lambda_arn text, aws_region text, timeout_seconds integer, '
                      'created_at timestamp with time zone, updated_at timestamp with time '
                      'zone, config_age_hours numeric, last_validation_status text)'),
-      ('list_indexes', 'TABLE(index_name text, index_arn text, description text, bucket_name '
-                       'text, region text, account_id text, created_at timestamp with time '
-                       'zone, updated_at timestamp with time zone, is_active boolean, '
-                       'dimension integer, distance_metric text)'),
-      ('get_index_info', 'TABLE(index_name text, index_arn text, description text, '
-                         'bucket_name text, region text, account_id text, created_at timestamp '
-                         'with time zone, updated_at timestamp with time zone, is_active '
-                         'boolean, dimension integer, distance_metric text)'),
-      ('list_vectors', 'TABLE(vector_id text, vector_data double precision[], metadata jsonb, '
+      ('list_indexes', 'SETOF s3vl.index_entry'),
+      ('get_index_info', 'SETOF s3vl.index_entry'),
+      ('list_policies', 'TABLE(index_name text, role_name name, metadata_filter jsonb)'),
+      ('list_vectors', 'TABLE(vector_id text, embedding double precision[], metadata jsonb, '
                        'response_next_token text, total_count integer)'),
       ('sync_status', 'TABLE(index_name text, pending bigint, oldest_pending_age interval, '
                       'failed bigint, last_error text, last_success timestamp with time zone, '
                       'sync_every interval)'),
-      ('describe_index', 'TABLE(index_name text, index_arn text, vector_bucket_name text, '
-                         'dimension integer, distance_metric text, data_type text, '
-                         'non_filterable_metadata_keys text[], creation_time timestamp with '
-                         'time zone, index_mode text, text_search jsonb)')
+      ('describe_index', 'SETOF s3vl.index_description')
     ) AS expected(name, result) ON expected.name = p.proname
     WHERE pg_catalog.pg_get_function_result(p.oid) <> expected.result
        OR (p.proname = 'list_vectors' AND p.pronargs <> 8)
@@ -87,6 +79,52 @@ BEGIN
   END LOOP;
 END
 $migrate_functions$;
+
+-- 1.0.0 renamed and reordered public parameters (sql/CHANGELOG.md). CREATE OR REPLACE can change
+-- neither, and a reordered signature would stay beside the new one as a second overload: every
+-- form of these functions whose arguments (names and types, in order) are not one this version
+-- creates is dropped here and created again by the files after this one (grants too).
+DO $migrate_signatures$
+DECLARE
+  f record;
+BEGIN
+  FOR f IN
+    WITH expected(name, arguments) AS (VALUES
+      ('activate_index', 'index_name text'),
+      ('create_policy', 'index_name text, role_name name, metadata_filter jsonb'),
+      ('deactivate_index', 'index_name text'),
+      ('delete_vectors', 'vector_ids text[], index_name text, invocation_type text'),
+      ('describe_index', 'index_name text, index_arn text'),
+      ('get_index_info', 'index_name text'),
+      ('hybrid_search', 'query_vector double precision[], query_text text, metadata_key text, index_name text, index_arn text, top_k integer, metadata_filter jsonb, return_metadata boolean'),
+      ('hybrid_search', 'query_vector double precision[], query_texts jsonb, index_name text, index_arn text, top_k integer, metadata_filter jsonb, return_metadata boolean'),
+      ('list_vectors', 'index_name text, index_arn text, return_metadata boolean, return_data boolean, max_results integer, next_token text, segment_count integer, segment_index integer'),
+      ('put_vector_arrays', 'vector_ids text[], vectors double precision[], index_name text, metadata jsonb[], invocation_type text'),
+      ('put_vectors', 'vectors jsonb, index_name text, invocation_type text'),
+      ('put_vector', 'vector_id text, vector double precision[], index_name text, metadata jsonb'),
+      ('query_table', 'query_vector double precision[], source regclass, key_column name, predicate text, top_k integer, metadata_filter jsonb, max_candidates integer'),
+      ('query_vectors_batch', 'query_vectors double precision[], index_name text, top_k integer, metadata_filter jsonb, return_metadata boolean, query_ids text[]'),
+      ('query_vectors_batch', 'query_vectors jsonb, index_name text, top_k integer, metadata_filter jsonb, return_metadata boolean'),
+      ('query_vectors_where', 'query_vector double precision[], source regclass, key_column name, predicate text, index_name text, index_arn text, top_k integer, metadata_filter jsonb, max_candidates integer'),
+      ('query_vectors', 'query_vector double precision[], index_name text, index_arn text, top_k integer, return_metadata boolean, metadata_filter jsonb'),
+      ('query_vectors', 'text, double precision[], top_k integer, return_metadata boolean, metadata_filter jsonb'),
+      ('query_vectors', 'text, text, top_k integer, return_metadata boolean, metadata_filter jsonb'),
+      ('register_index', 'index_name text, index_arn text, description text'),
+      ('resolve_index_arn', 'index_name text'),
+      ('scan_vectors', 'index_name text, index_arn text, return_metadata boolean, return_data boolean, page_size integer'),
+      ('search_text', 'query_text text, metadata_key text, index_name text, index_arn text, top_k integer, metadata_filter jsonb, return_metadata boolean'),
+      ('search_text', 'query_texts jsonb, index_name text, index_arn text, top_k integer, metadata_filter jsonb, return_metadata boolean'),
+      ('unregister_index', 'index_name text'))
+    SELECT p.oid::regprocedure AS signature FROM pg_catalog.pg_proc p
+    WHERE p.pronamespace = 's3vl'::regnamespace
+      AND p.proname IN (SELECT e.name FROM expected e)
+      AND (p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid))
+          NOT IN (SELECT e.name, e.arguments FROM expected e)
+  LOOP
+    EXECUTE format('DROP FUNCTION %s', f.signature);
+  END LOOP;
+END
+$migrate_signatures$;
 
 -- A development build named roles by name; OIDs follow renames (rows of dropped roles go).
 DO $role_oids$

@@ -195,3 +195,21 @@ EXCEPTION WHEN data_exception THEN
   RETURN NULL;
 END
 $$;
+
+-- A vector given as a string literal ('{0.1,0.2}' or '[0.1,0.2]'), for the forms that take two
+-- literals; 22023 saying which forms to write when it is not one.
+CREATE OR REPLACE FUNCTION s3vl._vector_literal(caller text, vector_text text, index_name text)
+RETURNS float8[]
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+  RETURN pg_catalog.translate(pg_catalog.btrim(vector_text), '[]', '{}')::float8[];
+EXCEPTION WHEN data_exception THEN
+  RAISE EXCEPTION '%: with two string literals the first is the index and the second the vector '
+                  '(got %, %)', caller, pg_catalog.quote_literal(pg_catalog.left(index_name, 60)),
+                  pg_catalog.quote_literal(pg_catalog.left(vector_text, 60))
+    USING ERRCODE = '22023',
+          HINT = pg_catalog.format('Write %s(''my-index'', ''{0.1,0.2}'') or %s(''{0.1,0.2}''::'
+                                   'float8[], index_name => ''my-index'').', caller, caller);
+END
+$$;

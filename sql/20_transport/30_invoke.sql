@@ -260,6 +260,8 @@ BEGIN
   RETURN max_attempts;
 END
 $$;
+COMMENT ON FUNCTION s3vl.set_invoke_retries(integer) IS
+  's3vl: the new max_attempts: invocations tried per call when the function is throttled or fails';
 
 -- Sends one protocol request synchronously and returns the operation result.
 CREATE OR REPLACE FUNCTION s3vl._invoke(caller text, request json)

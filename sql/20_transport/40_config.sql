@@ -77,6 +77,8 @@ BEGIN
   RETURN true;
 END
 $$;
+COMMENT ON FUNCTION s3vl.configure(text,text,integer) IS
+  's3vl: true once the Lambda function ARN, region and timeout are stored';
 
 -- Calls the function's availability_check (and checks the protocol version it answers with) and
 -- reports; never raises for a failed call.
@@ -125,6 +127,8 @@ BEGIN
   RETURN NEXT;
 END
 $$;
+COMMENT ON FUNCTION s3vl.validate_config() IS
+  's3vl: one row: whether a test invocation of the configured function succeeded, and how long it took';
 
 -- The stored configuration and the result of the last validate_config() (no function call).
 CREATE OR REPLACE FUNCTION s3vl.get_config()
@@ -146,3 +150,5 @@ BEGIN
   END IF;
 END
 $$;
+COMMENT ON FUNCTION s3vl.get_config() IS
+  's3vl: the stored configuration, its age and the last validation status';

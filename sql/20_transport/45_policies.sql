@@ -59,7 +59,7 @@ BEGIN
      AND value ->> '$setting' ~ '^[A-Za-z_][A-Za-z0-9_$]*\.[A-Za-z0-9_.$]+$' THEN
     RETURN;
   END IF;
-  RAISE EXCEPTION '%: filter % must be a string, number or boolean, or {"$setting": '
+  RAISE EXCEPTION '%: metadata_filter % must be a string, number or boolean, or {"$setting": '
                   '"<prefix>.<name>"} (got %)', caller, path, pg_catalog.left(value::text, 100)
     USING ERRCODE = '22023';
 END
@@ -76,23 +76,23 @@ DECLARE
   op text;
 BEGIN
   IF filter IS NULL OR pg_catalog.jsonb_typeof(filter) <> 'object' OR filter = '{}' THEN
-    RAISE EXCEPTION '%: filter must be a non-empty JSON object of metadata keys', caller
+    RAISE EXCEPTION '%: metadata_filter must be a non-empty JSON object of metadata keys', caller
       USING ERRCODE = '22023', HINT = 'For example ''{"tenant": {"$setting": "app.tenant_id"}}''.';
   END IF;
   IF (SELECT pg_catalog.count(*) FROM pg_catalog.jsonb_object_keys(filter))
      > s3vl._limit('metadata_keys') THEN
-    RAISE EXCEPTION '%: filter has more than % keys', caller, s3vl._limit('metadata_keys')
+    RAISE EXCEPTION '%: metadata_filter has more than % keys', caller, s3vl._limit('metadata_keys')
       USING ERRCODE = '22023';
   END IF;
   FOR k, spec IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(filter) e LOOP
     IF k LIKE '$%' OR pg_catalog.length(k) NOT BETWEEN 1 AND 63 THEN
-      RAISE EXCEPTION '%: filter key % must be a metadata key of 1 to 63 characters (only '
+      RAISE EXCEPTION '%: metadata_filter key % must be a metadata key of 1 to 63 characters (only '
                       'equality and $in on keys are allowed, no $and/$or/$not)', caller,
         pg_catalog.to_jsonb(k) USING ERRCODE = '22023';
     END IF;
     IF pg_catalog.jsonb_typeof(spec) = 'object' AND NOT spec ? '$setting' THEN
       IF (SELECT pg_catalog.count(*) FROM pg_catalog.jsonb_object_keys(spec)) <> 1 THEN
-        RAISE EXCEPTION '%: filter.% must have exactly one operator ($eq or $in)', caller, k
+        RAISE EXCEPTION '%: metadata_filter.% must have exactly one operator ($eq or $in)', caller, k
           USING ERRCODE = '22023';
       END IF;
       op := (SELECT o FROM pg_catalog.jsonb_object_keys(spec) o);
@@ -101,7 +101,7 @@ BEGIN
       ELSIF op = '$in' THEN
         IF pg_catalog.jsonb_typeof(spec -> '$in') <> 'array'
            OR pg_catalog.jsonb_array_length(spec -> '$in') = 0 THEN
-          RAISE EXCEPTION '%: filter.%.$in must be a non-empty array', caller, k
+          RAISE EXCEPTION '%: metadata_filter.%.$in must be a non-empty array', caller, k
             USING ERRCODE = '22023';
         END IF;
         FOR i IN 0 .. pg_catalog.jsonb_array_length(spec -> '$in') - 1 LOOP
@@ -109,7 +109,7 @@ BEGIN
                                            spec -> '$in' -> i);
         END LOOP;
       ELSE
-        RAISE EXCEPTION '%: filter.% uses operator %; a policy allows only $eq and $in', caller,
+        RAISE EXCEPTION '%: metadata_filter.% uses operator %; a policy allows only $eq and $in', caller,
           k, op USING ERRCODE = '22023';
       END IF;
     ELSE
@@ -502,7 +502,8 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION s3vl.create_policy(index_name text, role_name name, filter jsonb)
+CREATE OR REPLACE FUNCTION s3vl.create_policy(index_name text, role_name name,
+                                              metadata_filter jsonb)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -513,23 +514,26 @@ DECLARE
   bad_key text;
 BEGIN
   SELECT * INTO target FROM s3vl._policy_target(caller, index_name, role_name);
-  PERFORM s3vl._check_policy_filter(caller, filter);
+  PERFORM s3vl._check_policy_filter(caller, metadata_filter);
   -- S3 Vectors filters only on filterable keys: a policy on another key would hide everything.
-  SELECT k INTO bad_key FROM pg_catalog.jsonb_object_keys(filter) k
+  SELECT k INTO bad_key FROM pg_catalog.jsonb_object_keys(metadata_filter) k
     WHERE k = ANY ((SELECT x.non_filterable_keys FROM s3vl._index_shape(caller,
                      target.index_arn, NULL, NULL, true) x)::text[])
     LIMIT 1;
   IF bad_key IS NOT NULL THEN
-    RAISE EXCEPTION '%: filter key % is declared non-filterable on index %', caller,
+    RAISE EXCEPTION '%: metadata_filter key % is declared non-filterable on index %', caller,
       pg_catalog.to_jsonb(bad_key), pg_catalog.to_jsonb(index_name)
       USING ERRCODE = '22023', HINT = 'A policy can only use filterable metadata keys.';
   END IF;
   INSERT INTO s3vl.index_policies AS p (index_name, index_arn, role_name, filter)
-  VALUES (create_policy.index_name, target.index_arn, target.role_oid, create_policy.filter)
+  VALUES (create_policy.index_name, target.index_arn, target.role_oid,
+          create_policy.metadata_filter)
   ON CONFLICT ON CONSTRAINT index_policies_pkey DO UPDATE SET filter = EXCLUDED.filter,
     index_arn = EXCLUDED.index_arn, created_at = pg_catalog.now();
 END
 $$;
+COMMENT ON FUNCTION s3vl.create_policy(text,name,jsonb) IS
+  's3vl: nothing; binds role_name to metadata_filter on index_name for every later call';
 
 -- The role a drop_policy/revoke_index names: an existing role, or the OID that list_policies
 -- shows for a dropped one (so its rows can still be removed).
@@ -560,10 +564,12 @@ BEGIN
   END IF;
 END
 $$;
+COMMENT ON FUNCTION s3vl.drop_policy(text,name) IS
+  's3vl: nothing; removes role_name''s policy on index_name';
 
 -- Role names as pg_roles spells them (a dropped role's rows show its OID until dropped here).
 CREATE OR REPLACE FUNCTION s3vl.list_policies()
-RETURNS TABLE (index_name text, role_name name, filter jsonb)
+RETURNS TABLE (index_name text, role_name name, metadata_filter jsonb)
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -571,6 +577,8 @@ AS $$
   FROM s3vl.index_policies p LEFT JOIN pg_catalog.pg_roles r ON r.oid = p.role_name
   ORDER BY 1, 2
 $$;
+COMMENT ON FUNCTION s3vl.list_policies() IS
+  's3vl: one row per vector policy: index_name, role_name, metadata_filter';
 
 CREATE OR REPLACE FUNCTION s3vl.grant_index(index_name text, role_name name)
 RETURNS void
@@ -586,6 +594,8 @@ BEGIN
   ON CONFLICT ON CONSTRAINT index_grants_pkey DO UPDATE SET index_arn = EXCLUDED.index_arn;
 END
 $$;
+COMMENT ON FUNCTION s3vl.grant_index(text,name) IS
+  's3vl: nothing; lets role_name use index_name once the index has grants';
 
 CREATE OR REPLACE FUNCTION s3vl.revoke_index(index_name text, role_name name)
 RETURNS void
@@ -605,3 +615,5 @@ BEGIN
   END IF;
 END
 $$;
+COMMENT ON FUNCTION s3vl.revoke_index(text,name) IS
+  's3vl: nothing; removes role_name''s grant on index_name';

@@ -177,6 +177,8 @@ BEGIN
   ON CONFLICT (index_arn) DO UPDATE SET ttl = EXCLUDED.ttl, updated_at = now();
 END
 $$;
+COMMENT ON FUNCTION s3vl.set_cache(text,interval) IS
+  's3vl: nothing; caches index_name''s query results for ttl (NULL or 0 stops caching)';
 
 -- Size bounds for the whole cache; entries beyond them are evicted oldest first.
 CREATE OR REPLACE FUNCTION s3vl.set_cache_limits(max_entries integer, max_bytes bigint)
@@ -194,6 +196,8 @@ BEGIN
     max_bytes = set_cache_limits.max_bytes;
 END
 $$;
+COMMENT ON FUNCTION s3vl.set_cache_limits(integer,bigint) IS
+  's3vl: nothing; bounds the result cache to max_entries and max_bytes';
 
 CREATE OR REPLACE FUNCTION s3vl.cache_stats()
 RETURNS TABLE (hits bigint, misses bigint, entries bigint, bytes bigint, max_entries integer,
@@ -208,6 +212,8 @@ AS $$
          l.max_entries, l.max_bytes
   FROM s3vl.cache_limits l
 $$;
+COMMENT ON FUNCTION s3vl.cache_stats() IS
+  's3vl: one row: cache hits, misses, entries, bytes and their bounds';
 
 -- Empties the cache and resets the counters; the per-index settings stay.
 CREATE OR REPLACE FUNCTION s3vl.clear_cache()
@@ -225,3 +231,4 @@ BEGIN
   RETURN removed;
 END
 $$;
+COMMENT ON FUNCTION s3vl.clear_cache() IS 's3vl: the number of cached answers removed';

@@ -118,23 +118,45 @@ BEGIN
   END;
 END
 $$;
+COMMENT ON FUNCTION s3vl.query_vectors(double precision[],text,text,integer,boolean,jsonb) IS
+  's3vl: the top_k nearest vectors: vector_id, distance, similarity_score, metadata';
 
--- Index-first positional form: s3vl.query_vectors('my-index', ARRAY[...]::float8[], 5).
--- Its parameter names differ from the form above so named calls are never ambiguous.
+-- Index-first positional form: s3vl.query_vectors('my-index', ARRAY[...]::float8[], 5). Its first
+-- two parameters have no names, so a named call always picks the form above; the options have
+-- the same names (query_vectors('my-index', v, metadata_filter => '{...}')).
 CREATE OR REPLACE FUNCTION s3vl.query_vectors(
-  target_index text,
-  target_vector float8[],
-  k integer DEFAULT 10,
-  with_metadata boolean DEFAULT true,
-  filter jsonb DEFAULT NULL)
+  text,
+  float8[],
+  top_k integer DEFAULT 10,
+  return_metadata boolean DEFAULT true,
+  metadata_filter jsonb DEFAULT NULL)
 RETURNS TABLE (vector_id text, distance float8, similarity_score float8, metadata jsonb)
 LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT * FROM s3vl.query_vectors(query_vector => target_vector, index_name => target_index,
-                                   top_k => k, return_metadata => with_metadata,
-                                   metadata_filter => filter)
+  SELECT * FROM s3vl.query_vectors($2, $1, NULL, top_k, return_metadata, metadata_filter)
 $$;
+COMMENT ON FUNCTION s3vl.query_vectors(text,double precision[],integer,boolean,jsonb) IS
+  's3vl: the top_k nearest vectors, index first (positional form of query_vectors)';
+
+-- Two string literals, query_vectors('my-index', '{0.1,0.2}'): without this form PostgreSQL finds
+-- both forms above equally good ("not unique"). The second literal is the vector; anything else
+-- fails saying which form to write.
+CREATE OR REPLACE FUNCTION s3vl.query_vectors(
+  text,
+  text,
+  top_k integer DEFAULT 10,
+  return_metadata boolean DEFAULT true,
+  metadata_filter jsonb DEFAULT NULL)
+RETURNS TABLE (vector_id text, distance float8, similarity_score float8, metadata jsonb)
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT * FROM s3vl.query_vectors(s3vl._vector_literal('s3vl.query_vectors', $2, $1), $1, NULL,
+                                   top_k, return_metadata, metadata_filter)
+$$;
+COMMENT ON FUNCTION s3vl.query_vectors(text,text,integer,boolean,jsonb) IS
+  's3vl: the top_k nearest vectors for two string literals: the index, then the vector';
 
 CREATE OR REPLACE FUNCTION s3vl.get_vectors(
   vector_ids text[],
@@ -184,6 +206,8 @@ BEGIN
     ORDER BY req.n;
 END
 $$;
+COMMENT ON FUNCTION s3vl.get_vectors(text[],text,text,boolean,boolean) IS
+  's3vl: one row per requested id, in order: vector_id, embedding, metadata, found';
 
 -- Segment arguments: both or neither, each in range, index below count.
 CREATE OR REPLACE FUNCTION s3vl._check_segments(caller text, segment_count integer,
@@ -234,15 +258,15 @@ END
 $$;
 
 CREATE OR REPLACE FUNCTION s3vl.list_vectors(
-  index_arn text DEFAULT NULL,
   index_name text DEFAULT NULL,
+  index_arn text DEFAULT NULL,
+  return_metadata boolean DEFAULT true,
+  return_data boolean DEFAULT false,
   max_results integer DEFAULT 100,
   next_token text DEFAULT NULL,
-  return_data boolean DEFAULT false,
-  return_metadata boolean DEFAULT true,
   segment_count integer DEFAULT NULL,
   segment_index integer DEFAULT NULL)
-RETURNS TABLE (vector_id text, vector_data float8[], metadata jsonb, response_next_token text,
+RETURNS TABLE (vector_id text, embedding float8[], metadata jsonb, response_next_token text,
                total_count integer)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -273,15 +297,17 @@ BEGIN
   END IF;
 END
 $$;
+COMMENT ON FUNCTION s3vl.list_vectors(text,text,boolean,boolean,integer,text,integer,integer) IS
+  's3vl: one ListVectors page: vector_id, embedding, metadata, and the token of the next page';
 
 -- Every vector of an index, paging internally (ListVectors pages of page_size).
 CREATE OR REPLACE FUNCTION s3vl.scan_vectors(
   index_name text DEFAULT NULL,
   index_arn text DEFAULT NULL,
-  return_data boolean DEFAULT false,
   return_metadata boolean DEFAULT true,
+  return_data boolean DEFAULT false,
   page_size integer DEFAULT 1000)
-RETURNS TABLE (vector_id text, vector_data float8[], metadata jsonb)
+RETURNS TABLE (vector_id text, embedding float8[], metadata jsonb)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -310,3 +336,5 @@ BEGIN
   END LOOP;
 END
 $$;
+COMMENT ON FUNCTION s3vl.scan_vectors(text,text,boolean,boolean,integer) IS
+  's3vl: every vector of the index (all ListVectors pages)';

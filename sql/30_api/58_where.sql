@@ -261,9 +261,9 @@ CREATE OR REPLACE FUNCTION s3vl.query_vectors_where(
   source regclass,
   key_column name,
   predicate text DEFAULT NULL,
-  top_k integer DEFAULT 10,
   index_name text DEFAULT NULL,
   index_arn text DEFAULT NULL,
+  top_k integer DEFAULT 10,
   metadata_filter jsonb DEFAULT NULL,
   max_candidates integer DEFAULT 10000)
 RETURNS TABLE (key text, distance float8, similarity_score float8, metadata jsonb)
@@ -273,7 +273,7 @@ AS $$
                                   predicate, top_k, index_name, index_arn, metadata_filter,
                                   max_candidates)
 $$;
-COMMENT ON FUNCTION s3vl.query_vectors_where(float8[], regclass, name, text, integer, text, text,
+COMMENT ON FUNCTION s3vl.query_vectors_where(float8[], regclass, name, text, text, text, integer,
                                              jsonb, integer) IS
   's3vl: the top_k nearest vectors whose key is a row of source passing predicate (SQL the '
   'caller writes, run with the caller''s rights), reading neighbours page by page';

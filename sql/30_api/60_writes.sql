@@ -171,7 +171,7 @@ DECLARE
   bad record;
 BEGIN
   IF keys IS NULL OR pg_catalog.cardinality(keys) = 0 OR pg_catalog.array_ndims(keys) <> 1 THEN
-    RAISE EXCEPTION '%: keys must be a non-empty one-dimensional array of keys', caller
+    RAISE EXCEPTION '%: vector_ids must be a non-empty one-dimensional array of keys', caller
       USING ERRCODE = '22023', HINT = 'For example ARRAY[''doc-1'', ''doc-2''] or '
                                       'array_agg(id::text ORDER BY id).';
   END IF;
@@ -179,7 +179,7 @@ BEGIN
     WHERE o.k IS NULL OR pg_catalog.length(o.k) NOT BETWEEN 1 AND max_key
     ORDER BY o.n LIMIT 1;
   IF FOUND THEN
-    RAISE EXCEPTION '%: keys element % must be a key of 1 to % characters (got %)', caller, bad.i,
+    RAISE EXCEPTION '%: vector_ids element % must be a key of 1 to % characters (got %)', caller, bad.i,
       max_key, coalesce(pg_catalog.length(bad.k)::text || ' characters', 'NULL')
       USING ERRCODE = '22023';
   END IF;
@@ -236,6 +236,15 @@ BEGIN
 END
 $$;
 
+-- The number array of one put_vectors element: "data" is [...] or {"float32": [...]}.
+CREATE OR REPLACE FUNCTION s3vl._put_data(element jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT CASE pg_catalog.jsonb_typeof(element -> 'data') WHEN 'object'
+              THEN element -> 'data' -> 'float32' ELSE element -> 'data' END
+$$;
+
 -- Raises the first problem of a put_vectors input (22023 shape/size, 22000 dimension/finite).
 CREATE OR REPLACE FUNCTION s3vl._check_put_input(caller text, index_arn text, vectors jsonb,
   known_dimension integer, known_metric text)
@@ -268,8 +277,7 @@ BEGIN
          count(DISTINCT o.v ->> 'key') <> count(*) AS repeated
     INTO scan
     FROM pg_catalog.jsonb_array_elements(vectors) AS o(v),
-    LATERAL (SELECT CASE pg_catalog.jsonb_typeof(o.v -> 'data')
-      WHEN 'object' THEN o.v -> 'data' -> 'float32' ELSE o.v -> 'data' END AS data) AS d;
+    LATERAL (SELECT s3vl._put_data(o.v) AS data) AS d;
   IF NOT (scan.suspect OR scan.big_metadata OR scan.repeated) THEN
     RETURN;
   END IF;
@@ -289,8 +297,7 @@ BEGIN
 
   SELECT o.n - 1 AS i, o.v ->> 'key' AS k INTO bad
     FROM pg_catalog.jsonb_array_elements(vectors) WITH ORDINALITY AS o(v, n)
-    WHERE pg_catalog.jsonb_typeof(CASE pg_catalog.jsonb_typeof(o.v -> 'data')
-            WHEN 'object' THEN o.v -> 'data' -> 'float32' ELSE o.v -> 'data' END)
+    WHERE pg_catalog.jsonb_typeof(s3vl._put_data(o.v))
           IS DISTINCT FROM 'array'
     ORDER BY o.n LIMIT 1;
   IF FOUND THEN
@@ -301,13 +308,11 @@ BEGIN
   -- A jsonpath test per vector finds the bad vector; only its elements are then unnested.
   SELECT o.n - 1 AS i, o.v ->> 'key' AS k, e.n AS position, e.x INTO bad
     FROM (SELECT b.v, b.n FROM pg_catalog.jsonb_array_elements(vectors) WITH ORDINALITY AS b(v, n)
-          WHERE pg_catalog.jsonb_path_exists(CASE pg_catalog.jsonb_typeof(b.v -> 'data')
-                  WHEN 'object' THEN b.v -> 'data' -> 'float32' ELSE b.v -> 'data' END,
+          WHERE pg_catalog.jsonb_path_exists(s3vl._put_data(b.v),
                   '$[*] ? (@.type() != "number" || @ > 3.4028234663852886e38
                            || @ < -3.4028234663852886e38)')
           ORDER BY b.n LIMIT 1) AS o,
-    LATERAL pg_catalog.jsonb_array_elements(CASE pg_catalog.jsonb_typeof(o.v -> 'data')
-      WHEN 'object' THEN o.v -> 'data' -> 'float32' ELSE o.v -> 'data' END)
+    LATERAL pg_catalog.jsonb_array_elements(s3vl._put_data(o.v))
       WITH ORDINALITY AS e(x, n)
     WHERE pg_catalog.jsonb_typeof(e.x) <> 'number'
        OR pg_catalog.abs(e.x::numeric) > 3.4028234663852886e38
@@ -334,8 +339,7 @@ BEGIN
          pg_catalog.jsonb_path_exists(d.data, '$[*] ? (@ != 0)') AS nonzero
     INTO bad
     FROM pg_catalog.jsonb_array_elements(vectors) WITH ORDINALITY AS o(v, n),
-    LATERAL (SELECT CASE pg_catalog.jsonb_typeof(o.v -> 'data')
-      WHEN 'object' THEN o.v -> 'data' -> 'float32' ELSE o.v -> 'data' END AS data) AS d
+    LATERAL (SELECT s3vl._put_data(o.v) AS data) AS d
     WHERE pg_catalog.jsonb_array_length(d.data) IS DISTINCT FROM shape.dimension
        OR (shape.distance_metric = 'cosine'
            AND NOT pg_catalog.jsonb_path_exists(d.data, '$[*] ? (@ != 0)'))
@@ -354,16 +358,12 @@ $$;
 
 -- Writes vectors (S3 Vectors shape, "data" as {"float32": [...]} or a plain array) and returns
 -- how many were written (queued, for Event). Any count: split into invocations by payload size.
-CREATE OR REPLACE FUNCTION s3vl.put_vectors(
-  index_name text,
-  vectors jsonb,
-  invocation_type text DEFAULT 'RequestResponse')
+CREATE OR REPLACE FUNCTION s3vl._put_vectors(caller text, vectors jsonb, index_name text,
+  invocation_type text)
 RETURNS bigint
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-  caller constant text := 's3vl.put_vectors';
   budget integer;
   target record;
 BEGIN
@@ -374,7 +374,7 @@ BEGIN
       USING ERRCODE = '22023',
             HINT = 'The same shape as aws s3vectors put-vectors --vectors.';
   END IF;
-  SELECT * INTO target FROM s3vl._resolve_index(caller, put_vectors.index_name, NULL);
+  SELECT * INTO target FROM s3vl._resolve_index(caller, _put_vectors.index_name, NULL);
   IF pg_catalog.jsonb_array_length(vectors) = 0 THEN
     RETURN 0;
   END IF;
@@ -382,14 +382,24 @@ BEGIN
                                 target.distance_metric);
   RETURN s3vl._write_in_parts(caller, 'put_vectors', target.index_arn, 'vectors',
     ARRAY(SELECT pg_catalog.json_build_object('key', o.v ->> 'key',
-                   'data', (CASE pg_catalog.jsonb_typeof(o.v -> 'data')
-                     WHEN 'object' THEN o.v -> 'data' -> 'float32' ELSE o.v -> 'data' END)::json,
+                   'data', s3vl._put_data(o.v)::json,
                    'metadata', coalesce(o.v -> 'metadata', '{}'::jsonb)::json)::text
           FROM pg_catalog.jsonb_array_elements(vectors) WITH ORDINALITY AS o(v, n)
           ORDER BY o.n),
     budget, invocation_type, 'written');
 END
 $$;
+
+CREATE OR REPLACE FUNCTION s3vl.put_vectors(
+  vectors jsonb,
+  index_name text,
+  invocation_type text DEFAULT 'RequestResponse')
+RETURNS bigint
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT s3vl._put_vectors('s3vl.put_vectors', vectors, index_name, invocation_type) $$;
+COMMENT ON FUNCTION s3vl.put_vectors(jsonb,text,text) IS
+  's3vl: the number of vectors written (queued, for Event)';
 
 -- Raises the first problem of a put_vector_arrays input. The vectors are checked with array
 -- operations (no per-number SQL); metadata as in _check_put_input.
@@ -405,7 +415,7 @@ DECLARE
   shape record;
 BEGIN
   PERFORM s3vl._check_key_array(caller, keys);
-  PERFORM s3vl._check_unique_keys(caller, keys, 'keys element %s', 1);
+  PERFORM s3vl._check_unique_keys(caller, keys, 'vector_ids element %s', 1);
 
   IF vectors IS NULL OR pg_catalog.array_ndims(vectors) IS DISTINCT FROM 2 THEN
     RAISE EXCEPTION '%: vectors must be a two-dimensional float8[] array, one row per key (got %)',
@@ -415,7 +425,7 @@ BEGIN
                    'for one vector use s3vl.put_vector.';
   END IF;
   IF pg_catalog.array_length(vectors, 1) <> n THEN
-    RAISE EXCEPTION '%: vectors has % rows but keys has % elements', caller,
+    RAISE EXCEPTION '%: vectors has % rows but vector_ids has % elements', caller,
       pg_catalog.array_length(vectors, 1), n USING ERRCODE = '22023';
   END IF;
   IF metadata IS NOT NULL AND (pg_catalog.array_ndims(metadata) IS DISTINCT FROM 1
@@ -476,15 +486,15 @@ END
 $$;
 
 -- Writes vectors given as parallel arrays, the form a table aggregates to:
---   SELECT s3vl.put_vector_arrays('my-index', array_agg(id ORDER BY id),
---            array_agg(embedding ORDER BY id), array_agg(meta ORDER BY id)) FROM docs;
--- keys text[], vectors a 2-D float8[] (one row per key), metadata jsonb[] or NULL. Same checks,
+--   SELECT s3vl.put_vector_arrays(array_agg(id ORDER BY id), array_agg(embedding ORDER BY id),
+--            'my-index', array_agg(meta ORDER BY id)) FROM docs;
+-- vector_ids text[], vectors a 2-D float8[] (one row per key), metadata jsonb[] or NULL. Same checks,
 -- splitting and answer as put_vectors, without turning every number into jsonb: much faster for
 -- large vectors. Returns how many were written (queued, for Event).
 CREATE OR REPLACE FUNCTION s3vl.put_vector_arrays(
-  index_name text,
-  keys text[],
+  vector_ids text[],
   vectors float8[],
+  index_name text,
   metadata jsonb[] DEFAULT NULL,
   invocation_type text DEFAULT 'RequestResponse')
 RETURNS bigint
@@ -501,7 +511,7 @@ DECLARE
 BEGIN
   budget := s3vl._payload_budget(caller, invocation_type);
   SELECT * INTO target FROM s3vl._resolve_index(caller, put_vector_arrays.index_name, NULL);
-  PERFORM s3vl._check_put_arrays(caller, target.index_arn, keys, vectors, metadata,
+  PERFORM s3vl._check_put_arrays(caller, target.index_arn, vector_ids, vectors, metadata,
                                  target.dimension, target.distance_metric);
   -- The numbers go as float32 text (float4out, shortest exact form; extra_float_digits is pinned
   -- above): S3 Vectors stores float32, so nothing it keeps is lost, and the request is about
@@ -525,39 +535,45 @@ BEGIN
                  || CASE WHEN r.md IS NULL OR pg_catalog.jsonb_typeof(r.md) = 'null'
                          THEN '' ELSE ',"metadata":' || r.md::text END
                  || '}'
-          FROM unnest(keys, data_rows, coalesce(metadata, pg_catalog.array_fill(NULL::jsonb,
-                        ARRAY[pg_catalog.cardinality(keys)]))) WITH ORDINALITY AS r(k, t, md, i)
+          FROM unnest(vector_ids, data_rows, coalesce(metadata, pg_catalog.array_fill(
+                        NULL::jsonb, ARRAY[pg_catalog.cardinality(vector_ids)])))
+                 WITH ORDINALITY AS r(k, t, md, i)
           ORDER BY r.i),
     budget, invocation_type, 'written');
 END
 $$;
+COMMENT ON FUNCTION s3vl.put_vector_arrays(text[],double precision[],text,jsonb[],text) IS
+  's3vl: the number of vectors written from parallel arrays (queued, for Event)';
 
--- One vector: s3vl.put_vector('my-index', 'doc-1', ARRAY[...]::float8[], '{"genre": "news"}').
+-- One vector: s3vl.put_vector('doc-1', ARRAY[...]::float8[], 'my-index', '{"genre": "news"}').
 CREATE OR REPLACE FUNCTION s3vl.put_vector(
-  index_name text,
-  key text,
+  vector_id text,
   vector float8[],
+  index_name text,
   metadata jsonb DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  PERFORM s3vl._require('s3vl.put_vector', 'key', key);
+  PERFORM s3vl._require('s3vl.put_vector', 'vector_id', vector_id);
   PERFORM s3vl._check_vector('s3vl.put_vector', 'vector', vector);
   -- Metadata is added only when given (jsonb_strip_nulls would also drop null values inside it).
-  RETURN s3vl.put_vectors(index_name, pg_catalog.jsonb_build_array(
-    pg_catalog.jsonb_build_object('key', key, 'data', pg_catalog.to_jsonb(vector))
+  RETURN s3vl._put_vectors('s3vl.put_vector', pg_catalog.jsonb_build_array(
+    pg_catalog.jsonb_build_object('key', vector_id, 'data', pg_catalog.to_jsonb(vector))
     || CASE WHEN metadata IS NULL THEN '{}'::jsonb
-            ELSE pg_catalog.jsonb_build_object('metadata', metadata) END));
+            ELSE pg_catalog.jsonb_build_object('metadata', metadata) END),
+    index_name, 'RequestResponse');
 END
 $$;
+COMMENT ON FUNCTION s3vl.put_vector(text,double precision[],text,jsonb) IS
+  's3vl: 1 once the vector is written';
 
 -- Deletes keys (any count; repeats are sent once) and returns how many distinct keys were sent
 -- (S3 Vectors does not say which existed).
 CREATE OR REPLACE FUNCTION s3vl.delete_vectors(
+  vector_ids text[],
   index_name text,
-  keys text[],
   invocation_type text DEFAULT 'RequestResponse')
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -569,14 +585,17 @@ DECLARE
   target record;
 BEGIN
   budget := s3vl._payload_budget(caller, invocation_type);
-  PERFORM s3vl._check_key_array(caller, keys);
+  PERFORM s3vl._check_key_array(caller, vector_ids);
   SELECT * INTO target FROM s3vl._resolve_index(caller, delete_vectors.index_name, NULL);
   -- A key given twice is sent once, at its first position.
   RETURN s3vl._write_in_parts(caller, 'delete_vectors', target.index_arn, 'keys',
     ARRAY(SELECT pg_catalog.to_json(d.k)::text
-          FROM (SELECT o.k, min(o.n) AS n FROM pg_catalog.unnest(keys) WITH ORDINALITY AS o(k, n)
+          FROM (SELECT o.k, min(o.n) AS n
+                FROM pg_catalog.unnest(vector_ids) WITH ORDINALITY AS o(k, n)
                 GROUP BY o.k) AS d
           ORDER BY d.n),
     budget, invocation_type, 'deleted');
 END
 $$;
+COMMENT ON FUNCTION s3vl.delete_vectors(text[],text,text) IS
+  's3vl: the number of distinct keys sent for deletion';

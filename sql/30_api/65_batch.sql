@@ -1,6 +1,6 @@
 -- query_vectors_batch: many similarity searches in one statement and as few invocations as the
 -- batch limit (100 queries) and the payload limit allow; inside the function the QueryVectors
--- calls run concurrently. query_index is 1-based, as PostgreSQL arrays and WITH ORDINALITY are.
+-- calls run concurrently. ordinal is 1-based, as PostgreSQL arrays and WITH ORDINALITY are.
 -- Cached answers (sql/20_transport/52_cache.sql) are used per query; only the misses are sent.
 
 -- Row i of a 2-D array as a 1-D array.
@@ -12,7 +12,7 @@ AS $$ SELECT ARRAY(SELECT pg_catalog.unnest(matrix[i:i][:])) $$;
 CREATE OR REPLACE FUNCTION s3vl._query_batch(caller text, index_name text,
   query_vectors float8[], query_ids text[], top_k integer, metadata_filter jsonb,
   return_metadata boolean)
-RETURNS TABLE (query_index integer, query_id text, vector_id text, distance float8,
+RETURNS TABLE (ordinal integer, query_id text, vector_id text, distance float8,
                similarity_score float8, metadata jsonb)
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -119,13 +119,13 @@ $$;
 
 -- Query vectors as the rows of a 2-D float8[], with optional ids echoed as query_id.
 CREATE OR REPLACE FUNCTION s3vl.query_vectors_batch(
-  index_name text,
   query_vectors float8[],
+  index_name text,
   top_k integer DEFAULT 10,
   metadata_filter jsonb DEFAULT NULL,
   return_metadata boolean DEFAULT true,
   query_ids text[] DEFAULT NULL)
-RETURNS TABLE (query_index integer, query_id text, vector_id text, distance float8,
+RETURNS TABLE (ordinal integer, query_id text, vector_id text, distance float8,
                similarity_score float8, metadata jsonb)
 LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -133,24 +133,25 @@ AS $$
   SELECT * FROM s3vl._query_batch('s3vl.query_vectors_batch', index_name, query_vectors,
                                   query_ids, top_k, metadata_filter, return_metadata)
 $$;
+COMMENT ON FUNCTION s3vl.query_vectors_batch(double precision[],text,integer,jsonb,boolean,text[]) IS
+  's3vl: the top_k nearest vectors of each row of query_vectors, with its ordinal and query_id';
 
--- Query vectors as a jsonb array whose elements are number arrays or {"id": ..., "vector": [...]}.
-CREATE OR REPLACE FUNCTION s3vl.query_vectors_batch(
-  index_name text,
-  query_vectors jsonb,
-  top_k integer DEFAULT 10,
-  metadata_filter jsonb DEFAULT NULL,
-  return_metadata boolean DEFAULT true)
-RETURNS TABLE (query_index integer, query_id text, vector_id text, distance float8,
-               similarity_score float8, metadata jsonb)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+-- The vector of one element of a jsonb batch: a number array, or {"id": ..., "vector": [...]}.
+CREATE OR REPLACE FUNCTION s3vl._batch_element_vector(element jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT CASE pg_catalog.jsonb_typeof(element) WHEN 'object' THEN element -> 'vector'
+              ELSE element END
+$$;
+
+-- A jsonb batch as the 2-D array and ids _query_batch takes, every element checked.
+CREATE OR REPLACE FUNCTION s3vl._batch_matrix(caller text, query_vectors jsonb,
+  OUT matrix float8[], OUT ids text[])
+LANGUAGE plpgsql IMMUTABLE
 AS $$
 DECLARE
-  caller constant text := 's3vl.query_vectors_batch';
   bad record;
-  matrix float8[];
-  ids text[];
 BEGIN
   IF query_vectors IS NULL OR pg_catalog.jsonb_typeof(query_vectors) <> 'array'
      OR pg_catalog.jsonb_array_length(query_vectors) = 0 THEN
@@ -160,15 +161,12 @@ BEGIN
   END IF;
   SELECT e.n, e.v INTO bad
     FROM pg_catalog.jsonb_array_elements(query_vectors) WITH ORDINALITY AS e(v, n)
-    WHERE pg_catalog.jsonb_typeof(CASE pg_catalog.jsonb_typeof(e.v)
-            WHEN 'object' THEN e.v -> 'vector' ELSE e.v END) IS DISTINCT FROM 'array'
-       OR pg_catalog.jsonb_path_exists(CASE pg_catalog.jsonb_typeof(e.v)
-            WHEN 'object' THEN e.v -> 'vector' ELSE e.v END, '$[*] ? (@.type() != "number")')
+    WHERE pg_catalog.jsonb_typeof(s3vl._batch_element_vector(e.v)) IS DISTINCT FROM 'array'
+       OR pg_catalog.jsonb_path_exists(s3vl._batch_element_vector(e.v),
+                                       '$[*] ? (@.type() != "number")')
        OR pg_catalog.jsonb_typeof(e.v -> 'id') NOT IN ('string', 'number')
-       OR pg_catalog.jsonb_array_length(CASE pg_catalog.jsonb_typeof(e.v)
-            WHEN 'object' THEN e.v -> 'vector' ELSE e.v END)
-          <> pg_catalog.jsonb_array_length(CASE pg_catalog.jsonb_typeof(query_vectors -> 0)
-            WHEN 'object' THEN query_vectors -> 0 -> 'vector' ELSE query_vectors -> 0 END)
+       OR pg_catalog.jsonb_array_length(s3vl._batch_element_vector(e.v))
+          <> pg_catalog.jsonb_array_length(s3vl._batch_element_vector(query_vectors -> 0))
     ORDER BY e.n LIMIT 1;
   IF FOUND THEN
     RAISE EXCEPTION '%: query_vectors[%] must be an array of numbers (or {"id", "vector"}) as '
@@ -179,8 +177,7 @@ BEGIN
                            THEN '22000' ELSE '22023' END,
             DETAIL = 'got: ' || pg_catalog.left(bad.v::text, 200);
   END IF;
-  SELECT pg_catalog.array_agg(s3vl._float8_array(CASE pg_catalog.jsonb_typeof(e.v)
-           WHEN 'object' THEN e.v -> 'vector' ELSE e.v END) ORDER BY e.n),
+  SELECT pg_catalog.array_agg(s3vl._float8_array(s3vl._batch_element_vector(e.v)) ORDER BY e.n),
          pg_catalog.array_agg(e.v ->> 'id' ORDER BY e.n)
     INTO matrix, ids
     FROM pg_catalog.jsonb_array_elements(query_vectors) WITH ORDINALITY AS e(v, n);
@@ -191,7 +188,24 @@ BEGIN
     END IF;
     ids := NULL;
   END IF;
-  RETURN QUERY SELECT * FROM s3vl._query_batch(caller, index_name, matrix, ids, top_k,
-                                               metadata_filter, return_metadata);
 END
 $$;
+
+-- Query vectors as a jsonb array whose elements are number arrays or {"id": ..., "vector": [...]}.
+CREATE OR REPLACE FUNCTION s3vl.query_vectors_batch(
+  query_vectors jsonb,
+  index_name text,
+  top_k integer DEFAULT 10,
+  metadata_filter jsonb DEFAULT NULL,
+  return_metadata boolean DEFAULT true)
+RETURNS TABLE (ordinal integer, query_id text, vector_id text, distance float8,
+               similarity_score float8, metadata jsonb)
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT q.* FROM s3vl._batch_matrix('s3vl.query_vectors_batch', query_vectors) AS m,
+    LATERAL s3vl._query_batch('s3vl.query_vectors_batch', index_name, m.matrix, m.ids, top_k,
+                              metadata_filter, return_metadata) AS q
+$$;
+COMMENT ON FUNCTION s3vl.query_vectors_batch(jsonb,text,integer,jsonb,boolean) IS
+  's3vl: the top_k nearest vectors of each element of query_vectors, with its ordinal and id';

@@ -389,6 +389,8 @@ BEGIN
   RETURN s3vl._sync_unregister(source);
 END
 $$;
+COMMENT ON FUNCTION s3vl.untrack_table(regclass) IS
+  's3vl: true once source is no longer tracked (its vectors stay in the index)';
 
 -- Runs with the caller's rights (creating triggers needs the TRIGGER privilege on the table);
 -- _sync_register records the table after checking the caller's privileges.
@@ -439,6 +441,8 @@ BEGIN
   RETURN true;
 END
 $$;
+COMMENT ON FUNCTION s3vl.track_table(regclass,name,name,text,text[]) IS
+  's3vl: true once changes to source are captured for sync to index_name';
 
 -- Enqueues every existing row of a tracked table; returns how many keys were enqueued. The
 -- calling role must be allowed to read the key column.
@@ -472,6 +476,8 @@ BEGIN
   RETURN n;
 END
 $$;
+COMMENT ON FUNCTION s3vl.backfill(regclass) IS
+  's3vl: the number of existing rows of source queued for sync';
 
 -- Sends one claimed batch of keys. A batch the service refuses as invalid (one bad row makes
 -- PutVectors refuse all) is split in halves until only the bad keys fail, so one bad row never
@@ -650,6 +656,8 @@ BEGIN
   END LOOP;
 END
 $$;
+COMMENT ON FUNCTION s3vl.sync(text,integer,boolean) IS
+  's3vl: one row per index synced: upserted, deleted, failed, last_error';
 
 -- The sync bookkeeping of one tracked table: every key with a recorded version or a pending
 -- change. Only for a role that may read the table's key column (readers get no direct access to
@@ -711,6 +719,8 @@ BEGIN
     USING source;
 END
 $$;
+COMMENT ON FUNCTION s3vl.stale_rows(regclass) IS
+  's3vl: the keys of source whose vector in the index is missing, outdated or orphaned';
 
 -- Nearest neighbours of the index a table is tracked into, restricted to keys that still exist
 -- in the table (orphaned vectors never reach the caller) and, optionally, to rows passing
@@ -718,12 +728,12 @@ $$;
 -- rows whenever max_candidates neighbours hold that many.
 DROP FUNCTION IF EXISTS s3vl.query_table(regclass, name, float8[], integer, jsonb);
 CREATE OR REPLACE FUNCTION s3vl.query_table(
+  query_vector float8[],
   source regclass,
   key_column name,
-  query_vector float8[],
+  predicate text DEFAULT NULL,
   top_k integer DEFAULT 10,
   metadata_filter jsonb DEFAULT NULL,
-  predicate text DEFAULT NULL,
   max_candidates integer DEFAULT 10000)
 RETURNS TABLE (key text, distance float8, similarity_score float8, metadata jsonb)
 LANGUAGE plpgsql VOLATILE
@@ -742,6 +752,8 @@ BEGIN
     predicate, top_k, idx, NULL, metadata_filter, max_candidates);
 END
 $$;
+COMMENT ON FUNCTION s3vl.query_table(double precision[],regclass,name,text,integer,jsonb,integer) IS
+  's3vl: the top_k nearest rows of a tracked table passing predicate (key, distance, ...)';
 
 -- ---- Sync that runs itself: pg_cron (docs/sync.md, Scheduling) --------------------------------
 -- One job per database, named s3vl-sync, owned by the s3vl owner (these functions are SECURITY
@@ -854,6 +866,8 @@ BEGIN
   RETURN job;
 END
 $$;
+COMMENT ON FUNCTION s3vl.schedule_sync(interval) IS
+  's3vl: the pg_cron job id that runs sync every interval';
 
 CREATE OR REPLACE FUNCTION s3vl.unschedule_sync()
 RETURNS boolean
@@ -873,6 +887,7 @@ BEGIN
   RETURN true;
 END
 $$;
+COMMENT ON FUNCTION s3vl.unschedule_sync() IS 's3vl: true once the pg_cron sync job is removed';
 
 -- sync_every: the interval of the pg_cron job (s3vl.schedule_sync), NULL when none.
 CREATE OR REPLACE FUNCTION s3vl.sync_status()
@@ -896,3 +911,5 @@ AS $$
   LEFT JOIN s3vl.sync_index_status s ON s.index_name = i.index_name
   ORDER BY i.index_name
 $$;
+COMMENT ON FUNCTION s3vl.sync_status() IS
+  's3vl: one row per synced index: pending and failed keys, last error and success';
