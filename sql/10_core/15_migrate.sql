@@ -73,7 +73,10 @@ BEGIN
                           '_get_index_request') AND p.prorettype = 'jsonb'::regtype)
            OR (p.proname = '_invoke' AND p.proargtypes[1] = 'jsonb'::regtype)
            -- 0.4.0: _config also reports max_attempts (a new OUT parameter)
-           OR (p.proname = '_config' AND pg_catalog.cardinality(p.proallargtypes) <> 5))
+           OR (p.proname = '_config' AND pg_catalog.cardinality(p.proallargtypes) <> 5)
+           -- 1.0.0: the batch's position column is ordinal (it was query_index)
+           OR (p.proname = '_query_batch'
+               AND pg_catalog.pg_get_function_result(p.oid) LIKE '%query_index%'))
   LOOP
     EXECUTE format('DROP FUNCTION %s', f.signature);
   END LOOP;

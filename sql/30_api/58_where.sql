@@ -275,5 +275,4 @@ AS $$
 $$;
 COMMENT ON FUNCTION s3vl.query_vectors_where(float8[], regclass, name, text, text, text, integer,
                                              jsonb, integer) IS
-  's3vl: the top_k nearest vectors whose key is a row of source passing predicate (SQL the '
-  'caller writes, run with the caller''s rights), reading neighbours page by page';
+  's3vl: the top_k nearest vectors whose key is a row of source passing predicate (caller''s rights)';

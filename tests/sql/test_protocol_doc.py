@@ -154,7 +154,7 @@ def test_example_responses_become_rows(canned: Any) -> None:
 
     set_answer(canned, "list_vectors", concrete(ex["list_vectors"]["response"]))
     rows = canned.execute("SELECT vector_id, vector_data, metadata, response_next_token, "
-                          "total_count FROM s3vl.list_vectors(%s, max_results => 2, "
+                          "total_count FROM s3vl.list_vectors(index_arn => %s, max_results => 2, "
                           "return_data => false, return_metadata => false)", (arn,)).fetchall()
     assert rows == [("s", None, None, "s", 2), ("s", None, None, "s", 2)]
 
@@ -163,7 +163,7 @@ def test_example_responses_become_rows(canned: Any) -> None:
     set_answer(canned, "get_index", answer)
     row = canned.execute("SELECT index_name, vector_bucket_name, dimension, distance_metric, "
                          "data_type, non_filterable_metadata_keys, creation_time::text FROM "
-                         "s3vl.describe_index(index_arn_param => %s)", (arn,)).fetchone()
+                         "s3vl.describe_index(index_arn => %s)", (arn,)).fetchone()
     assert row == ("demo-index", "demo-bucket", 3, "cosine", "float32", ["body"],
                    "2026-07-15 10:20:30+00")
 
@@ -214,7 +214,7 @@ def test_text_and_hybrid_example_responses_become_rows(canned: Any) -> None:
     answer["result"]["creation_time"] = "2026-11-02T10:20:30+00:00"  # may be "<string>"
     set_answer(canned, "get_index", answer)
     row = canned.execute("SELECT index_mode, text_search FROM s3vl.describe_index("
-                         "index_arn_param => %s)", (arn,)).fetchone()
+                         "index_arn => %s)", (arn,)).fetchone()
     result = ex["get_index_text_search"]["response"]["result"]
     assert row == (result["index_mode"], result["text_search"])
 

@@ -440,7 +440,7 @@ def test_writes_and_administration_invalidate_text_entries(canned: Any) -> None:
     set_answer(canned, "add_text_search", ok(GET_INDEX))
     text = "SELECT * FROM s3vl.search_text('b', 'name', 'demo')"
     canned.execute(text).fetchall()
-    canned.execute("SELECT s3vl.delete_vectors('demo', ARRAY['p-2'])")
+    canned.execute("SELECT s3vl.delete_vectors(index_name => 'demo', vector_ids => ARRAY['p-2'])")
     canned.execute(text).fetchall()
     assert query_calls(canned) == 2
     canned.execute("SELECT s3vl.add_text_search('demo', 'body')")
