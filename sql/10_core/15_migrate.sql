@@ -74,6 +74,12 @@ BEGIN
            OR (p.proname = '_invoke' AND p.proargtypes[1] = 'jsonb'::regtype)
            -- 0.4.0: _config also reports max_attempts (a new OUT parameter)
            OR (p.proname = '_config' AND pg_catalog.cardinality(p.proallargtypes) <> 5)
+           -- 1.0.0: the cache helpers take the caller's name (errors name the public function)
+           OR p.oid IN (pg_catalog.to_regprocedure(
+                          's3vl._cache_get(text, float8[], integer, jsonb, boolean)'),
+                        pg_catalog.to_regprocedure(
+                          's3vl._cache_put(text, float8[], integer, jsonb, boolean, jsonb)'),
+                        pg_catalog.to_regprocedure('s3vl._policy_cache_filter(text, jsonb)'))
            -- 1.0.0: the batch's position column is ordinal (it was query_index)
            OR (p.proname = '_query_batch'
                AND pg_catalog.pg_get_function_result(p.oid) LIKE '%query_index%'))

@@ -29,14 +29,14 @@ BEGIN
   -- One pass: NaN sorts above every number in PostgreSQL, so this also catches NaN and
   -- Infinity; S3 Vectors stores float32, where a larger magnitude would become Infinity.
   IF EXISTS (SELECT 1 FROM pg_catalog.unnest(vec) AS x
-             WHERE pg_catalog.abs(x) > 3.4028234663852886e38) THEN
+             WHERE pg_catalog.abs(x) > s3vl._float32_max()) THEN
     IF 'NaN'::float8 = ANY (vec) OR 'Infinity'::float8 = ANY (vec)
        OR '-Infinity'::float8 = ANY (vec) THEN
       RAISE EXCEPTION '%: % must contain only finite numbers (NaN and Infinity are not allowed)',
         caller, param USING ERRCODE = '22000';
     END IF;
-    RAISE EXCEPTION '%: % must contain only finite float32 values (|x| <= 3.4028235e38)',
-      caller, param USING ERRCODE = '22000';
+    RAISE EXCEPTION '%: % must contain only finite float32 values (|x| <= %)',
+      caller, param, s3vl._float32_max()::float4 USING ERRCODE = '22000';
   END IF;
   IF expected_dimension IS NOT NULL AND n <> expected_dimension THEN
     RAISE EXCEPTION '%: % has dimension % but the index has dimension %', caller, param, n,

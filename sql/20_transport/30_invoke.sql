@@ -21,6 +21,13 @@ END
 $$;
 
 -- Raises the error carried by a failed envelope ({"success": false, "error": {...}}).
+-- The message of a failed answer without the operation name the function puts first
+-- ("query_vectors: filter.price: ..."): the SQL caller's name replaces it, so it is said once.
+CREATE OR REPLACE FUNCTION s3vl._service_message(message text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT pg_catalog.regexp_replace(message, '^[a-z]+(_[a-z]+)*: ', '') $$;
+
 CREATE OR REPLACE FUNCTION s3vl._raise_envelope_error(caller text, response jsonb)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
@@ -43,8 +50,8 @@ BEGIN
   END IF;
   state := s3vl._sqlstate_for(err_type, err_field, err_message);
   hint := s3vl._error_hint('function', state, err ->> 'retryable' = 'true');
-  err_message := caller || ': ' ||
-    coalesce(err_message, 'the Lambda function reported a failure without a message');
+  err_message := caller || ': ' || coalesce(s3vl._service_message(err_message),
+                                            'the Lambda function reported a failure without a message');
   detail := format('error type: %s; code: %s; retryable: %s; field: %s; request id: %s',
                    coalesce(err_type, 'unknown'), coalesce(err ->> 'code', 'unknown'),
                    coalesce(err ->> 'retryable', 'unknown'), coalesce(err_field, 'none'),

@@ -223,7 +223,8 @@ $$;
 
 -- The filter a cached query is keyed by (20_transport/52_cache.sql): the one _policy_request will send, so a
 -- cached answer is only ever the answer to the very request this caller would send.
-CREATE OR REPLACE FUNCTION s3vl._policy_cache_filter(index_arn text, metadata_filter jsonb)
+CREATE OR REPLACE FUNCTION s3vl._policy_cache_filter(caller text, index_arn text,
+  metadata_filter jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 AS $$
@@ -232,7 +233,7 @@ BEGIN
      AND NOT EXISTS (SELECT 1 FROM s3vl.index_grants) THEN
     RETURN metadata_filter;
   END IF;
-  RETURN s3vl._policy_and(s3vl._policy_filter('s3vl (result cache)', index_arn),
+  RETURN s3vl._policy_and(s3vl._policy_filter(caller, index_arn),
                           metadata_filter);
 END
 $$;

@@ -66,8 +66,8 @@ $$;
 
 -- A cached answer (the function's result array), or NULL on a miss. Counts hits and misses of
 -- cached indexes only.
-CREATE OR REPLACE FUNCTION s3vl._cache_get(index_arn text, query_vector float8[], top_k integer,
-  metadata_filter jsonb, return_metadata boolean)
+CREATE OR REPLACE FUNCTION s3vl._cache_get(caller text, index_arn text, query_vector float8[],
+  top_k integer, metadata_filter jsonb, return_metadata boolean)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -81,7 +81,7 @@ BEGIN
   END IF;
   -- Keyed by the filter actually sent: a policy-bound caller's with its policy ANDed in and its
   -- settings resolved (20_transport/45_policies.sql), so no answer crosses tenants.
-  metadata_filter := s3vl._policy_cache_filter(index_arn, metadata_filter);
+  metadata_filter := s3vl._policy_cache_filter(caller, index_arn, metadata_filter);
   SELECT c.result INTO found_result FROM s3vl.query_cache c
   WHERE c.key_hash = s3vl._cache_key(index_arn, query_vector, top_k, metadata_filter,
                                      return_metadata)
@@ -105,8 +105,8 @@ $$;
 -- key could be taken by any role): every store evicts, and each session deletes only the victims
 -- it can lock at once (SKIP LOCKED), so concurrent evictions never wait on each other nor
 -- deadlock, and the bounds hold while another session evicts or keeps its transaction open.
-CREATE OR REPLACE FUNCTION s3vl._cache_put(index_arn text, query_vector float8[], top_k integer,
-  metadata_filter jsonb, return_metadata boolean, result jsonb)
+CREATE OR REPLACE FUNCTION s3vl._cache_put(caller text, index_arn text, query_vector float8[],
+  top_k integer, metadata_filter jsonb, return_metadata boolean, result jsonb)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -118,7 +118,7 @@ BEGIN
      OR s3vl._aws_lambda_session_override() THEN
     RETURN;
   END IF;
-  metadata_filter := s3vl._policy_cache_filter(index_arn, metadata_filter);  -- as _cache_get
+  metadata_filter := s3vl._policy_cache_filter(caller, index_arn, metadata_filter);  -- as _cache_get
   INSERT INTO s3vl.query_cache AS c VALUES (
     s3vl._cache_key(index_arn, query_vector, top_k, metadata_filter, return_metadata),
     index_arn, query_vector, top_k, metadata_filter, return_metadata, result,

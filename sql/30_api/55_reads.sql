@@ -2,17 +2,112 @@
 -- builds the protocol request with a _*_request function (tested against docs/protocol.md),
 -- calls s3vl._invoke once per page, and turns the result into rows with set-based SQL.
 
+-- A metadata_filter checked before any invocation (22023, nothing sent): a JSON object in the
+-- S3 Vectors filter language, known operators with operands of their type, at most
+-- max_filter_depth levels and filter_constraints compared values (the emulator's rules).
 CREATE OR REPLACE FUNCTION s3vl._check_filter(caller text, metadata_filter jsonb)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
 AS $$
+DECLARE
+  most constant integer := s3vl._limit('filter_constraints');
+  counted integer;
 BEGIN
-  IF metadata_filter IS NOT NULL AND pg_catalog.jsonb_typeof(metadata_filter) <> 'object' THEN
+  IF metadata_filter IS NULL THEN
+    RETURN;
+  END IF;
+  IF pg_catalog.jsonb_typeof(metadata_filter) <> 'object' THEN
     RAISE EXCEPTION '%: metadata_filter must be a JSON object (got a JSON %)', caller,
       pg_catalog.jsonb_typeof(metadata_filter)
       USING ERRCODE = '22023', HINT = 'For example ''{"category": {"$eq": "books"}}''::jsonb.';
   END IF;
   PERFORM s3vl._check_filter_depth(caller, metadata_filter);
+  counted := s3vl._check_filter_document(caller, metadata_filter, 'metadata_filter');
+  IF counted > most THEN
+    RAISE EXCEPTION '%: metadata_filter compares % values; at most filter_constraints (%) are '
+                    'allowed', caller, counted, most
+      USING ERRCODE = '22023', HINT = 'Each compared value counts one (an $in list of 3 counts '
+                                      '3). See SELECT * FROM s3vl.limits().';
+  END IF;
+END
+$$;
+
+-- One filter object of the S3 Vectors filter language ({key: value | {op: operand}, $and/$or:
+-- [...]}); returns how many values it compares. `path` names it in messages.
+CREATE OR REPLACE FUNCTION s3vl._check_filter_document(caller text, document jsonb, path text)
+RETURNS integer
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+  entry record;
+  op record;
+  counted integer := 0;
+BEGIN
+  IF pg_catalog.jsonb_typeof(document) IS DISTINCT FROM 'object' OR document = '{}' THEN
+    RAISE EXCEPTION '%: % must be a non-empty JSON object (got %)', caller, path,
+      pg_catalog.left(coalesce(document::text, 'NULL'), 60) USING ERRCODE = '22023';
+  END IF;
+  FOR entry IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(document) AS e LOOP
+    IF entry.key IN ('$and', '$or') THEN
+      IF pg_catalog.jsonb_typeof(entry.value) IS DISTINCT FROM 'array'
+         OR entry.value = '[]' THEN
+        RAISE EXCEPTION '%: %.% needs a non-empty array of filters', caller, path, entry.key
+          USING ERRCODE = '22023';
+      END IF;
+      FOR i IN 0 .. pg_catalog.jsonb_array_length(entry.value) - 1 LOOP
+        counted := counted + s3vl._check_filter_document(caller, entry.value -> i,
+                                                         format('%s.%s[%s]', path, entry.key, i));
+      END LOOP;
+    ELSIF entry.key LIKE '$%' THEN
+      RAISE EXCEPTION '%: %: unknown operator ''%'' (logical operators: $and, $or)', caller, path,
+        entry.key USING ERRCODE = '22023';
+    ELSIF pg_catalog.jsonb_typeof(entry.value) IN ('string', 'number', 'boolean') THEN
+      counted := counted + 1;  -- {key: value} is {key: {"$eq": value}}
+    ELSIF pg_catalog.jsonb_typeof(entry.value) = 'object' AND entry.value <> '{}' THEN
+      FOR op IN SELECT o.key, o.value FROM pg_catalog.jsonb_each(entry.value) AS o LOOP
+        counted := counted + s3vl._check_filter_operand(caller,
+          format('%s.%s', path, entry.key), op.key, op.value);
+      END LOOP;
+    ELSE
+      RAISE EXCEPTION '%: %.% must be a string, number, boolean or a non-empty operator object '
+        '(got %)', caller, path, entry.key, pg_catalog.left(entry.value::text, 60)
+        USING ERRCODE = '22023';
+    END IF;
+  END LOOP;
+  RETURN counted;
+END
+$$;
+
+-- One {op: operand} of a key: a known operator with an operand of its type; returns how many
+-- values it compares.
+CREATE OR REPLACE FUNCTION s3vl._check_filter_operand(caller text, path text, op text,
+  operand jsonb)
+RETURNS integer
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+  kind constant text := pg_catalog.jsonb_typeof(operand);
+  wanted text;
+BEGIN
+  wanted := CASE
+    WHEN op IN ('$eq', '$ne') AND kind NOT IN ('string', 'number', 'boolean')
+      THEN 'a string, number or boolean'
+    WHEN op IN ('$gt', '$gte', '$lt', '$lte') AND kind <> 'number' THEN 'a number'
+    WHEN op IN ('$in', '$nin') AND (kind <> 'array' OR operand = '[]'
+         OR pg_catalog.jsonb_path_exists(operand, '$[*] ? (@.type() == "object" || '
+                                                   '@.type() == "array" || @.type() == "null")'))
+      THEN 'a non-empty array of strings, numbers or booleans'
+    WHEN op = '$exists' AND kind <> 'boolean' THEN 'a boolean'
+    WHEN op = '$startsWith' AND kind <> 'string' THEN 'a string' END;
+  IF op NOT IN ('$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$in', '$nin', '$exists',
+                '$startsWith') THEN
+    RAISE EXCEPTION '%: %: unknown operator ''%'' (supported: $eq, $ne, $gt, $gte, $lt, $lte, '
+      '$in, $nin, $exists, $startsWith)', caller, path, op USING ERRCODE = '22023';
+  ELSIF wanted IS NOT NULL THEN
+    RAISE EXCEPTION '%: %.% needs % (got %)', caller, path, op, wanted,
+      pg_catalog.left(operand::text, 60) USING ERRCODE = '22023';
+  END IF;
+  RETURN CASE WHEN kind = 'array' THEN pg_catalog.jsonb_array_length(operand) ELSE 1 END;
 END
 $$;
 
@@ -100,12 +195,12 @@ BEGIN
                                                 query_vectors.index_arn);
   PERFORM s3vl._check_vector(caller, 'query_vector', query_vector, target.dimension);
   -- The result cache (sql/20_transport/52_cache.sql) answers without an invocation on a hit.
-  answer := s3vl._cache_get(target.index_arn, query_vector, top_k, metadata_filter,
+  answer := s3vl._cache_get(caller, target.index_arn, query_vector, top_k, metadata_filter,
                             return_metadata);
   IF answer IS NULL THEN
     answer := s3vl._expect_array(caller, s3vl._invoke(caller, s3vl._query_request(
       target.index_arn, query_vector, top_k, return_metadata, metadata_filter)), 'query results');
-    PERFORM s3vl._cache_put(target.index_arn, query_vector, top_k, metadata_filter,
+    PERFORM s3vl._cache_put(caller, target.index_arn, query_vector, top_k, metadata_filter,
                             return_metadata, answer);
   END IF;
   BEGIN

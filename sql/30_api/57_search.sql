@@ -153,7 +153,8 @@ BEGIN
   IF hybrid THEN
     PERFORM s3vl._check_vector(caller, 'query_vector', query_vector, target.dimension);
   END IF;
-  answer := s3vl._cache_get(target.index_arn, cache_vector, top_k, cache_filter, return_metadata);
+  answer := s3vl._cache_get(caller, target.index_arn, cache_vector, top_k, cache_filter,
+                            return_metadata);
   IF answer IS NOT NULL THEN
     RETURN answer;
   END IF;
@@ -166,7 +167,7 @@ BEGIN
     PERFORM s3vl._raise_text_refusal(caller, text_param, query_texts, response);
   END IF;
   answer := s3vl._expect_array(caller, s3vl._unwrap(caller, response), 'query results');
-  PERFORM s3vl._cache_put(target.index_arn, cache_vector, top_k, cache_filter, return_metadata,
+  PERFORM s3vl._cache_put(caller, target.index_arn, cache_vector, top_k, cache_filter, return_metadata,
                           answer);
   RETURN answer;
 END
@@ -189,9 +190,9 @@ BEGIN
 EXCEPTION WHEN SQLSTATE '22023' THEN
   -- Which refusal it is comes from the envelope itself, not from the text _unwrap made of it.
   GET STACKED DIAGNOSTICS failed_detail = PG_EXCEPTION_DETAIL;
-  failed_message := coalesce(CASE pg_catalog.jsonb_typeof(err)
+  failed_message := coalesce(s3vl._service_message(CASE pg_catalog.jsonb_typeof(err)
                                WHEN 'object' THEN err ->> 'message'
-                               WHEN 'string' THEN err #>> '{}' END,
+                               WHEN 'string' THEN err #>> '{}' END),
                              'the Lambda function reported a failure without a message');
   IF failed_message !~* '(text|search|classic|enhanced|building|index mode)'
      OR (pg_catalog.jsonb_typeof(err) = 'object'
@@ -443,6 +444,10 @@ BEGIN
   END IF;
   PERFORM s3vl._administer(caller, add_text_search.index_name, 'add',
                            metadata_key => add_text_search.metadata_key, language => lang);
+  RAISE NOTICE '%: metadata key "%" is BUILDING while the service indexes the existing vectors, '
+               'and searchable once ACTIVE', caller, metadata_key
+    USING HINT = pg_catalog.format('SELECT text_search FROM s3vl.describe_index(%L) shows its '
+                                   'status.', add_text_search.index_name);
 END
 $$;
 COMMENT ON FUNCTION s3vl.add_text_search(text,text,text) IS

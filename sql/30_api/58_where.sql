@@ -112,36 +112,42 @@ AS $$
     source, key_column, coalesce(predicate, 'true'), key_expr)
 $$;
 
--- The scan behind query_vectors_where and query_table; caller names the public function.
-CREATE OR REPLACE FUNCTION s3vl._query_where(caller text, query_vector float8[],
-  source regclass, key_column name, predicate text, top_k integer, index_name text,
-  index_arn text, metadata_filter jsonb, max_candidates integer)
-RETURNS TABLE (key text, distance float8, similarity_score float8, metadata jsonb)
+-- The candidates of one page that pass (the statement of _where_sql), run with the caller's
+-- rights. The fast form casts a page's keys in one go; the safe form is for a page with keys
+-- that are not values of the key column's type (they cannot match).
+CREATE OR REPLACE FUNCTION s3vl._where_passed(source regclass, key_column name, predicate text,
+  key_type text, page jsonb, kept_keys text[])
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+AS $$
+DECLARE
+  passed jsonb;
+BEGIN
+  EXECUTE s3vl._where_sql(source, key_column, predicate,
+    pg_catalog.format('(s3vl_p.v ->> ''vector_id'')::%s', key_type))
+    INTO passed USING page, kept_keys;
+  RETURN passed;
+EXCEPTION WHEN data_exception THEN
+  EXECUTE s3vl._where_sql(source, key_column, predicate,
+    pg_catalog.format('s3vl._sync_try_cast(s3vl_p.v ->> ''vector_id'', NULL::%s)', key_type))
+    INTO passed USING page, kept_keys;
+  RETURN passed;
+END
+$$;
+
+-- The arguments of a filtered search that are about the local table, checked before anything is
+-- read or invoked; returns the key column's type. The predicate is SQL the caller wrote: it is
+-- planned and permission-checked here with the caller's rights (syntax, type, privileges).
+CREATE OR REPLACE FUNCTION s3vl._where_check(caller text, source regclass, key_column name,
+  predicate text, top_k integer, max_candidates integer)
+RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY INVOKER
 AS $$
 DECLARE
   key_type text;
-  target record;
-  where_sql text;
-  fast_sql text;
-  safe_sql text;
-  answer jsonb;
-  page jsonb;
-  passed jsonb;
-  token text;
-  kept jsonb := '[]'::jsonb;
-  kept_keys text[] := '{}'::text[];
-  examined integer := 0;
-  got integer;
-  pages integer;
-  per_page integer := 100;  -- S3 Vectors' page size until an answer shows it
-  seen_page integer;        -- the largest page size an answer showed
-  calls integer := 0;
-  need numeric;
   err_state text;
   err_text text;
 BEGIN
-  -- Arguments first, nothing is read or invoked before they are all valid.
   PERFORM s3vl._check_range(caller, 'top_k', top_k);
   PERFORM s3vl._check_range(caller, 'max_candidates', max_candidates);
   IF max_candidates < top_k THEN
@@ -162,16 +168,9 @@ BEGIN
     RAISE EXCEPTION '%: predicate must be a boolean SQL expression or NULL (got an empty string)',
       caller USING ERRCODE = '22023', HINT = 'For example predicate => ''stock > 0''.';
   END IF;
-  SELECT * INTO target FROM s3vl._query_page_target(caller, query_vector, index_name, index_arn,
-                                                    metadata_filter);
-
-  -- The predicate is SQL the caller wrote; it runs here with the caller's rights. Columns of
-  -- source are in scope unqualified or qualified by the table's name; identifiers s3vl adds are
-  -- quoted (%I, and regclass's own output).
-  where_sql := pg_catalog.format('(%s)', coalesce(predicate, 'true'));
-  -- Planned and permission-checked once before any invocation (syntax, type, privileges).
   BEGIN
-    EXECUTE pg_catalog.format('SELECT 1 FROM %s WHERE %s LIMIT 0', source, where_sql);
+    EXECUTE pg_catalog.format('SELECT 1 FROM %s WHERE (%s) LIMIT 0', source,
+                              coalesce(predicate, 'true'));
   EXCEPTION WHEN syntax_error_or_access_rule_violation OR data_exception THEN
     -- Same SQLSTATE, with the argument named: the parser's own text alone does not say which
     -- argument it is about.
@@ -181,24 +180,94 @@ BEGIN
       HINT = 'predicate is SQL you write, run with your privileges over source''s columns, '
              'e.g. predicate => ''stock > 0 AND price < 500''.';
   END;
-  -- The fast form casts a page's keys in one go; the safe form is for a page with keys that
-  -- are not values of the key column's type (they cannot match).
-  fast_sql := s3vl._where_sql(source, key_column, predicate,
-    pg_catalog.format('(s3vl_p.v ->> ''vector_id'')::%s', key_type));
-  safe_sql := s3vl._where_sql(source, key_column, predicate,
-    pg_catalog.format('s3vl._sync_try_cast(s3vl_p.v ->> ''vector_id'', NULL::%s)', key_type));
+  RETURN key_type;
+END
+$$;
 
+-- How many service pages the next invocation asks for: as many as the pass rate seen so far
+-- says are still needed (the first call: enough for top_k if every candidate passed), within
+-- the per-call bound and max_candidates.
+CREATE OR REPLACE FUNCTION s3vl._where_pages(top_k integer, kept integer, examined integer,
+  per_page integer, max_pages integer, max_candidates integer)
+RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT least(greatest(1, ceil(CASE WHEN examined = 0 THEN top_k::numeric
+                                     ELSE (top_k - kept)::numeric * examined / greatest(kept, 1)
+                                END / per_page))::integer,
+               max_pages,
+               greatest(1, ceil((max_candidates - examined)::numeric / per_page))::integer)
+$$;
+
+-- Says why a filtered search returns fewer than top_k rows (and, at DEBUG, what it cost).
+CREATE OR REPLACE FUNCTION s3vl._where_report(caller text, kept integer, top_k integer,
+  examined integer, max_candidates integer, calls integer, exhausted boolean)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+  -- For tuning and benchmarks (SET client_min_messages = debug1): what the answer cost.
+  RAISE DEBUG '%: % rows from % candidates in % invocations', caller, least(kept, top_k),
+    examined, calls;
+  IF kept >= top_k THEN
+    RETURN;
+  END IF;
+  IF exhausted AND examined < max_candidates THEN
+    RAISE NOTICE '%: % of top_k % rows qualify; all % neighbours the index returned were '
+                 'examined (% invocations)', caller, kept, top_k, examined, calls;
+  ELSE
+    RAISE NOTICE '%: % of top_k % rows qualify among the % candidates examined '
+                 '(max_candidates % reached, % invocations)', caller, kept, top_k, examined,
+                 max_candidates, calls
+      USING HINT = pg_catalog.format('Raise max_candidates (at most %s) to examine more '
+                                     'neighbours, or move part of the predicate into '
+                                     'metadata_filter.', s3vl._limit('max_candidates'));
+  END IF;
+END
+$$;
+
+-- The kept candidates as rows, nearest first (ties in page order), at most top_k.
+CREATE OR REPLACE FUNCTION s3vl._where_rows(kept jsonb, top_k integer)
+RETURNS TABLE (key text, distance float8, similarity_score float8, metadata jsonb)
+LANGUAGE sql IMMUTABLE
+AS $$
+  SELECT r.v ->> 'vector_id', (r.v ->> 'distance')::float8,
+         (r.v ->> 'similarity_score')::float8, coalesce(r.v -> 'metadata', '{}'::jsonb)
+  FROM pg_catalog.jsonb_array_elements(kept) WITH ORDINALITY AS r(v, n)
+  ORDER BY (r.v ->> 'distance')::float8, r.n
+  LIMIT top_k
+$$;
+
+-- The scan behind query_vectors_where and query_table; caller names the public function.
+-- Arguments first (nothing is read or invoked before they are all valid), then page by page.
+CREATE OR REPLACE FUNCTION s3vl._query_where(caller text, query_vector float8[],
+  source regclass, key_column name, predicate text, top_k integer, index_name text,
+  index_arn text, metadata_filter jsonb, max_candidates integer)
+RETURNS TABLE (key text, distance float8, similarity_score float8, metadata jsonb)
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+AS $$
+DECLARE
+  key_type constant text := s3vl._where_check(caller, source, key_column, predicate, top_k,
+                                              max_candidates);
+  target record;
+  answer jsonb;
+  page jsonb;
+  passed jsonb;
+  token text;
+  kept jsonb := '[]'::jsonb;
+  kept_keys text[] := '{}'::text[];
+  examined integer := 0;
+  got integer;
+  pages integer;
+  per_page integer := 100;  -- S3 Vectors' page size until an answer shows it
+  seen_page integer;        -- the largest page size an answer showed
+  calls integer := 0;
+BEGIN
+  SELECT * INTO target FROM s3vl._query_page_target(caller, query_vector, index_name, index_arn,
+                                                    metadata_filter);
   LOOP
-    -- As many pages as the pass rate seen so far says are still needed (the first call: enough
-    -- for top_k if every candidate passed), within the per-call bound and max_candidates.
-    IF examined = 0 THEN
-      need := top_k;
-    ELSE
-      need := (top_k - pg_catalog.jsonb_array_length(kept))::numeric * examined
-              / greatest(pg_catalog.jsonb_array_length(kept), 1);
-    END IF;
-    pages := least(greatest(1, ceil(need / per_page))::integer, target.max_pages,
-                   greatest(1, ceil((max_candidates - examined)::numeric / per_page))::integer);
+    pages := s3vl._where_pages(top_k, pg_catalog.jsonb_array_length(kept), examined, per_page,
+                               target.max_pages, max_candidates);
     answer := s3vl._query_page(caller, query_vector, target.target_arn, max_candidates,
                                metadata_filter, token, pages);
     calls := calls + 1;
@@ -216,11 +285,7 @@ BEGIN
       seen_page := greatest(seen_page, got / pages);
       per_page := greatest(1, seen_page);
     END IF;
-    BEGIN
-      EXECUTE fast_sql INTO passed USING page, kept_keys;
-    EXCEPTION WHEN data_exception THEN
-      EXECUTE safe_sql INTO passed USING page, kept_keys;
-    END;
+    passed := s3vl._where_passed(source, key_column, predicate, key_type, page, kept_keys);
     IF passed IS NOT NULL THEN
       kept := kept || passed;
       kept_keys := kept_keys || ARRAY(SELECT e ->> 'vector_id'
@@ -229,30 +294,9 @@ BEGIN
     EXIT WHEN pg_catalog.jsonb_array_length(kept) >= top_k OR token IS NULL
               OR examined >= max_candidates;
   END LOOP;
-
-  -- For tuning and benchmarks (SET client_min_messages = debug1): what the answer cost.
-  RAISE DEBUG '%: % rows from % candidates in % invocations', caller,
-    least(pg_catalog.jsonb_array_length(kept), top_k), examined, calls;
-  IF pg_catalog.jsonb_array_length(kept) < top_k THEN
-    IF token IS NULL AND examined < max_candidates THEN
-      RAISE NOTICE '%: % of top_k % rows qualify; all % neighbours the index returned were '
-                   'examined (% invocations)', caller, pg_catalog.jsonb_array_length(kept),
-                   top_k, examined, calls;
-    ELSE
-      RAISE NOTICE '%: % of top_k % rows qualify among the % candidates examined '
-                   '(max_candidates % reached, % invocations)', caller,
-                   pg_catalog.jsonb_array_length(kept), top_k, examined, max_candidates, calls
-        USING HINT = pg_catalog.format('Raise max_candidates (at most %s) to examine more '
-                                       'neighbours, or move part of the predicate into '
-                                       'metadata_filter.', s3vl._limit('max_candidates'));
-    END IF;
-  END IF;
-  RETURN QUERY
-    SELECT r.v ->> 'vector_id', (r.v ->> 'distance')::float8,
-           (r.v ->> 'similarity_score')::float8, coalesce(r.v -> 'metadata', '{}'::jsonb)
-    FROM pg_catalog.jsonb_array_elements(kept) WITH ORDINALITY AS r(v, n)
-    ORDER BY (r.v ->> 'distance')::float8, r.n
-    LIMIT top_k;
+  PERFORM s3vl._where_report(caller, pg_catalog.jsonb_array_length(kept), top_k, examined,
+                             max_candidates, calls, token IS NULL);
+  RETURN QUERY SELECT * FROM s3vl._where_rows(kept, top_k);
 END
 $$;
 

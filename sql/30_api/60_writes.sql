@@ -83,18 +83,17 @@ $$;
 -- Checks the metadata of a write (one jsonb object or NULL per key) and returns the index shape
 -- (fetching the non-filterable keys only when some metadata is over 2 KB). `label` names an
 -- element in messages, `%s` standing for its position: array position - 1 + first_position.
-CREATE OR REPLACE FUNCTION s3vl._check_metadata_list(caller text, index_arn text, keys text[],
-  metadata jsonb[], label text, first_position integer, known_dimension integer,
-  known_metric text,
-  OUT dimension integer, OUT distance_metric text, OUT non_filterable_keys text[])
-LANGUAGE plpgsql VOLATILE
+-- Each metadata element of a write: an object (or NULL) with at most metadata_keys keys and
+-- metadata_bytes of compact JSON. `label` names an element, %s standing for its position.
+CREATE OR REPLACE FUNCTION s3vl._check_metadata_values(caller text, keys text[],
+  metadata jsonb[], label text, first_position integer)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
 AS $$
 DECLARE
   max_keys constant integer := s3vl._limit('metadata_keys');
   max_bytes constant integer := s3vl._limit('metadata_bytes');
-  max_filterable constant integer := s3vl._limit('filterable_metadata_bytes');
   bad record;
-  shape record;
 BEGIN
   IF metadata IS NOT NULL THEN
     -- unnest of both arrays side by side (subscripting a jsonb[] per row rescans it)
@@ -129,6 +128,21 @@ BEGIN
         USING ERRCODE = '22023';
     END IF;
   END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION s3vl._check_metadata_list(caller text, index_arn text, keys text[],
+  metadata jsonb[], label text, first_position integer, known_dimension integer,
+  known_metric text,
+  OUT dimension integer, OUT distance_metric text, OUT non_filterable_keys text[])
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  max_filterable constant integer := s3vl._limit('filterable_metadata_bytes');
+  bad record;
+  shape record;
+BEGIN
+  PERFORM s3vl._check_metadata_values(caller, keys, metadata, label, first_position);
 
   SELECT * INTO shape FROM s3vl._index_shape(caller, index_arn, known_dimension, known_metric,
     metadata IS NOT NULL AND EXISTS (
@@ -245,29 +259,26 @@ AS $$
               THEN element -> 'data' -> 'float32' ELSE element -> 'data' END
 $$;
 
--- Raises the first problem of a put_vectors input (22023 shape/size, 22000 dimension/finite).
-CREATE OR REPLACE FUNCTION s3vl._check_put_input(caller text, index_arn text, vectors jsonb,
-  known_dimension integer, known_metric text)
-RETURNS void
-LANGUAGE plpgsql VOLATILE
+-- Whether a put_vectors input may be wrong: one pass answers "is anything wrong?" for the common,
+-- valid input (true also when some metadata needs the index's non-filterable keys, or a key
+-- repeats); the checks after it run only to find and name the first problem.
+CREATE OR REPLACE FUNCTION s3vl._put_input_suspect(vectors jsonb, known_dimension integer,
+  known_metric text)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
   max_key constant integer := s3vl._limit('vector_id_length');
   max_filterable constant integer := s3vl._limit('filterable_metadata_bytes');
-  key_list text[];
-  bad record;
-  shape record;
   scan record;
 BEGIN
-  -- One pass answers "is anything wrong?" for the common, valid input; the passes below run
-  -- only to find and name the first problem.
   SELECT pg_catalog.bool_or(
            pg_catalog.jsonb_typeof(o.v) <> 'object'
            OR pg_catalog.jsonb_typeof(o.v -> 'key') IS DISTINCT FROM 'string'
            OR pg_catalog.length(o.v ->> 'key') NOT BETWEEN 1 AND max_key
            OR pg_catalog.jsonb_typeof(d.data) IS DISTINCT FROM 'array'
            OR pg_catalog.jsonb_path_exists(d.data, '$[*] ? (@.type() != "number"
-                || @ > 3.4028234663852886e38 || @ < -3.4028234663852886e38)')
+                || @ > $max || @ < -$max)', s3vl._float32_bound())
            OR pg_catalog.jsonb_typeof(o.v -> 'metadata') NOT IN ('object', 'null')
            OR pg_catalog.jsonb_array_length(d.data) IS DISTINCT FROM known_dimension
            OR (known_metric = 'cosine'
@@ -278,10 +289,20 @@ BEGIN
     INTO scan
     FROM pg_catalog.jsonb_array_elements(vectors) AS o(v),
     LATERAL (SELECT s3vl._put_data(o.v) AS data) AS d;
-  IF NOT (scan.suspect OR scan.big_metadata OR scan.repeated) THEN
-    RETURN;
-  END IF;
+  RETURN scan.suspect OR scan.big_metadata OR scan.repeated;
+END
+$$;
 
+-- The first element of a put_vectors input that is not {"key": 1-1024 characters, "data": an
+-- array of finite float32 numbers} (22023; 22000 for a value beyond float32).
+CREATE OR REPLACE FUNCTION s3vl._check_put_elements(caller text, vectors jsonb)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  max_key constant integer := s3vl._limit('vector_id_length');
+  bad record;
+BEGIN
   SELECT o.n - 1 AS i, o.v INTO bad
     FROM pg_catalog.jsonb_array_elements(vectors) WITH ORDINALITY AS o(v, n)
     WHERE pg_catalog.jsonb_typeof(o.v) <> 'object'
@@ -309,13 +330,13 @@ BEGIN
   SELECT o.n - 1 AS i, o.v ->> 'key' AS k, e.n AS position, e.x INTO bad
     FROM (SELECT b.v, b.n FROM pg_catalog.jsonb_array_elements(vectors) WITH ORDINALITY AS b(v, n)
           WHERE pg_catalog.jsonb_path_exists(s3vl._put_data(b.v),
-                  '$[*] ? (@.type() != "number" || @ > 3.4028234663852886e38
-                           || @ < -3.4028234663852886e38)')
+                  '$[*] ? (@.type() != "number" || @ > $max || @ < -$max)',
+                  s3vl._float32_bound())
           ORDER BY b.n LIMIT 1) AS o,
     LATERAL pg_catalog.jsonb_array_elements(s3vl._put_data(o.v))
       WITH ORDINALITY AS e(x, n)
     WHERE pg_catalog.jsonb_typeof(e.x) <> 'number'
-       OR pg_catalog.abs(e.x::numeric) > 3.4028234663852886e38
+       OR pg_catalog.abs(e.x::numeric) > s3vl._float32_max()
     ORDER BY e.n LIMIT 1;
   IF FOUND THEN
     IF pg_catalog.jsonb_typeof(bad.x) <> 'number' THEN
@@ -323,10 +344,27 @@ BEGIN
         bad.i, bad.k, bad.position, pg_catalog.left(bad.x::text, 50) USING ERRCODE = '22023';
     END IF;
     RAISE EXCEPTION '%: vectors[%].data (key "%") element % must be a finite float32 value '
-      '(|x| <= 3.4028235e38, got %)', caller, bad.i, bad.k, bad.position,
+      '(|x| <= %, got %)', caller, bad.i, bad.k, bad.position, s3vl._float32_max()::float4,
       pg_catalog.left(bad.x::text, 50) USING ERRCODE = '22000';
   END IF;
+END
+$$;
 
+-- Raises the first problem of a put_vectors input (22023 shape/size, 22000 dimension/finite).
+CREATE OR REPLACE FUNCTION s3vl._check_put_input(caller text, index_arn text, vectors jsonb,
+  known_dimension integer, known_metric text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  key_list text[];
+  bad record;
+  shape record;
+BEGIN
+  IF NOT s3vl._put_input_suspect(vectors, known_dimension, known_metric) THEN
+    RETURN;
+  END IF;
+  PERFORM s3vl._check_put_elements(caller, vectors);
   key_list := ARRAY(SELECT o.v ->> 'key' FROM pg_catalog.jsonb_array_elements(vectors)
                     WITH ORDINALITY AS o(v, n) ORDER BY o.n);
   -- Metadata: one checker for both write forms (it also reads the index shape).
@@ -401,39 +439,16 @@ AS $$ SELECT s3vl._put_vectors('s3vl.put_vectors', vectors, index_name, invocati
 COMMENT ON FUNCTION s3vl.put_vectors(jsonb,text,text) IS
   's3vl: the number of vectors written (queued, for Event)';
 
--- Raises the first problem of a put_vector_arrays input. The vectors are checked with array
--- operations (no per-number SQL); metadata as in _check_put_input.
-CREATE OR REPLACE FUNCTION s3vl._check_put_arrays(caller text, index_arn text, keys text[],
-  vectors float8[], metadata jsonb[], known_dimension integer, known_metric text)
+-- The numbers of a 2-D write matrix: no NULL (22023), finite and within float32 (22000), naming
+-- the row and its key. Array operations, no per-number SQL.
+CREATE OR REPLACE FUNCTION s3vl._check_array_numbers(caller text, keys text[], vectors float8[])
 RETURNS void
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql IMMUTABLE
 AS $$
 DECLARE
-  n constant integer := pg_catalog.cardinality(keys);
   has_nan boolean;
   bad record;
-  shape record;
 BEGIN
-  PERFORM s3vl._check_key_array(caller, keys);
-  PERFORM s3vl._check_unique_keys(caller, keys, 'vector_ids element %s', 1);
-
-  IF vectors IS NULL OR pg_catalog.array_ndims(vectors) IS DISTINCT FROM 2 THEN
-    RAISE EXCEPTION '%: vectors must be a two-dimensional float8[] array, one row per key (got %)',
-      caller, coalesce(pg_catalog.array_ndims(vectors)::text || ' dimension(s)', 'NULL')
-      USING ERRCODE = '22023',
-            HINT = 'array_agg(embedding ORDER BY id) over float8[] rows gives one; '
-                   'for one vector use s3vl.put_vector.';
-  END IF;
-  IF pg_catalog.array_length(vectors, 1) <> n THEN
-    RAISE EXCEPTION '%: vectors has % rows but vector_ids has % elements', caller,
-      pg_catalog.array_length(vectors, 1), n USING ERRCODE = '22023';
-  END IF;
-  IF metadata IS NOT NULL AND (pg_catalog.array_ndims(metadata) IS DISTINCT FROM 1
-                               OR pg_catalog.cardinality(metadata) <> n) THEN
-    RAISE EXCEPTION '%: metadata must be NULL or a one-dimensional array with one element per key '
-      '(got % elements for % keys)', caller, pg_catalog.cardinality(metadata), n
-      USING ERRCODE = '22023';
-  END IF;
   -- `x = ANY (array)` is NULL when nothing matches and an element is NULL.
   has_nan := 'NaN'::float8 = ANY (vectors);
   IF has_nan IS NULL THEN
@@ -458,13 +473,50 @@ BEGIN
   EXCEPTION WHEN numeric_value_out_of_range THEN
     SELECT (o.n - 1) / pg_catalog.array_length(vectors, 2) + 1 AS i INTO bad
       FROM pg_catalog.unnest(vectors) WITH ORDINALITY AS o(x, n)
-      WHERE pg_catalog.abs(o.x) > 3.4028234663852886e38
+      WHERE pg_catalog.abs(o.x) > s3vl._float32_max()
       ORDER BY o.n LIMIT 1;
     IF FOUND THEN
       RAISE EXCEPTION '%: vectors row % (key "%") must contain only finite float32 values '
-        '(|x| <= 3.4028235e38)', caller, bad.i, keys[bad.i] USING ERRCODE = '22000';
+        '(|x| <= %)', caller, bad.i, keys[bad.i], s3vl._float32_max()::float4
+        USING ERRCODE = '22000';
     END IF;
   END;
+END
+$$;
+
+-- Raises the first problem of a put_vector_arrays input. The vectors are checked with array
+-- operations (no per-number SQL); metadata as in _check_put_input.
+CREATE OR REPLACE FUNCTION s3vl._check_put_arrays(caller text, index_arn text, keys text[],
+  vectors float8[], metadata jsonb[], known_dimension integer, known_metric text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  n constant integer := pg_catalog.cardinality(keys);
+  bad record;
+  shape record;
+BEGIN
+  PERFORM s3vl._check_key_array(caller, keys);
+  PERFORM s3vl._check_unique_keys(caller, keys, 'vector_ids element %s', 1);
+
+  IF vectors IS NULL OR pg_catalog.array_ndims(vectors) IS DISTINCT FROM 2 THEN
+    RAISE EXCEPTION '%: vectors must be a two-dimensional float8[] array, one row per key (got %)',
+      caller, coalesce(pg_catalog.array_ndims(vectors)::text || ' dimension(s)', 'NULL')
+      USING ERRCODE = '22023',
+            HINT = 'array_agg(embedding ORDER BY id) over float8[] rows gives one; '
+                   'for one vector use s3vl.put_vector.';
+  END IF;
+  IF pg_catalog.array_length(vectors, 1) <> n THEN
+    RAISE EXCEPTION '%: vectors has % rows but vector_ids has % elements', caller,
+      pg_catalog.array_length(vectors, 1), n USING ERRCODE = '22023';
+  END IF;
+  IF metadata IS NOT NULL AND (pg_catalog.array_ndims(metadata) IS DISTINCT FROM 1
+                               OR pg_catalog.cardinality(metadata) <> n) THEN
+    RAISE EXCEPTION '%: metadata must be NULL or a one-dimensional array with one element per key '
+      '(got % elements for % keys)', caller, pg_catalog.cardinality(metadata), n
+      USING ERRCODE = '22023';
+  END IF;
+  PERFORM s3vl._check_array_numbers(caller, keys, vectors);
 
   SELECT * INTO shape FROM s3vl._check_metadata_list(caller, index_arn, keys, metadata,
     'metadata element %s', 1, known_dimension, known_metric);

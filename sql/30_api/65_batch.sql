@@ -9,28 +9,14 @@ RETURNS float8[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT ARRAY(SELECT pg_catalog.unnest(matrix[i:i][:])) $$;
 
-CREATE OR REPLACE FUNCTION s3vl._query_batch(caller text, index_name text,
-  query_vectors float8[], query_ids text[], top_k integer, metadata_filter jsonb,
-  return_metadata boolean)
-RETURNS TABLE (ordinal integer, query_id text, vector_id text, distance float8,
-               similarity_score float8, metadata jsonb)
-LANGUAGE plpgsql VOLATILE
+-- The arguments of a batch apart from the vectors' values; returns the number of queries.
+CREATE OR REPLACE FUNCTION s3vl._batch_check(caller text, query_vectors float8[],
+  query_ids text[], top_k integer, metadata_filter jsonb, return_metadata boolean)
+RETURNS integer
+LANGUAGE plpgsql IMMUTABLE
 AS $$
 DECLARE
-  max_batch constant integer := s3vl._limit('batch_queries');
-  budget constant integer := s3vl._payload_budget(caller, 'RequestResponse');
-  target record;
   n integer;
-  vec float8[];
-  answers jsonb[];
-  members integer[] := '{}'::integer[];
-  pieces text[] := '{}'::text[];
-  piece text;
-  piece_bytes bigint := 0;
-  head text;
-  answer jsonb;
-  entry record;
-  qi integer;
 BEGIN
   PERFORM s3vl._check_range(caller, 'top_k', top_k);
   PERFORM s3vl._require(caller, 'return_metadata', return_metadata);
@@ -49,23 +35,79 @@ BEGIN
     RAISE EXCEPTION '%: query_ids must have one non-NULL id per query vector (% ids for % '
       'vectors)', caller, pg_catalog.cardinality(query_ids), n USING ERRCODE = '22023';
   END IF;
+  RETURN n;
+END
+$$;
+
+-- Sends one invocation of the queries `members` (positions in query_vectors; `request` their
+-- JSON) and returns `answers` with theirs filled in and cached. A failed query fails the call.
+CREATE OR REPLACE FUNCTION s3vl._batch_send(caller text, index_arn text, request json,
+  members integer[], query_vectors float8[], top_k integer, metadata_filter jsonb,
+  return_metadata boolean, answers jsonb[])
+RETURNS jsonb[]
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  answer constant jsonb := s3vl._expect_array(caller, s3vl._invoke(caller, request),
+                                              'batch results');
+  entry record;
+  qi integer;
+BEGIN
+  IF pg_catalog.jsonb_array_length(answer) <> pg_catalog.cardinality(members) THEN
+    RAISE EXCEPTION '%: the Lambda function answered % batch entries for % queries', caller,
+      pg_catalog.jsonb_array_length(answer), pg_catalog.cardinality(members)
+      USING ERRCODE = 'SV007';
+  END IF;
+  FOR entry IN SELECT e.value, e.n FROM pg_catalog.jsonb_array_elements(answer)
+               WITH ORDINALITY AS e(value, n) LOOP
+    qi := members[entry.n];
+    IF NOT coalesce((entry.value ->> 'success')::boolean, false) THEN
+      PERFORM s3vl._raise_envelope_error(format('%s: query_vectors[%s]', caller, qi),
+        pg_catalog.jsonb_build_object('success', false, 'error', entry.value -> 'error'));
+    END IF;
+    answers[qi] := s3vl._expect_array(caller, entry.value -> 'results', 'query results');
+    PERFORM s3vl._cache_put(caller, index_arn, s3vl._array_row(query_vectors, qi), top_k,
+                            metadata_filter, return_metadata, answers[qi]);
+  END LOOP;
+  RETURN answers;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION s3vl._query_batch(caller text, index_name text,
+  query_vectors float8[], query_ids text[], top_k integer, metadata_filter jsonb,
+  return_metadata boolean)
+RETURNS TABLE (ordinal integer, query_id text, vector_id text, distance float8,
+               similarity_score float8, metadata jsonb)
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  n constant integer := s3vl._batch_check(caller, query_vectors, query_ids, top_k,
+                                          metadata_filter, return_metadata);
+  max_batch constant integer := s3vl._limit('batch_queries');
+  budget constant integer := s3vl._payload_budget(caller, 'RequestResponse');
+  target record;
+  vec float8[];
+  answers jsonb[];
+  members integer[] := '{}'::integer[];
+  pieces text[] := '{}'::text[];
+  piece text;
+  piece_bytes bigint := 0;
+  head text;
+BEGIN
   SELECT * INTO target FROM s3vl._resolve_index(caller, index_name, NULL);
   answers := pg_catalog.array_fill(NULL::jsonb, ARRAY[n]);
   FOR i IN 1 .. n LOOP
     vec := s3vl._array_row(query_vectors, i);
     PERFORM s3vl._check_vector(caller, format('query_vectors[%s]', i), vec, target.dimension);
-    answers[i] := s3vl._cache_get(target.index_arn, vec, top_k, metadata_filter,
+    answers[i] := s3vl._cache_get(caller, target.index_arn, vec, top_k, metadata_filter,
                                   return_metadata);
   END LOOP;
-
   head := pg_catalog.json_build_object('operation', 'query_vectors_batch',
     'index_arn', target.index_arn, 'top_k', top_k, 'return_metadata', return_metadata,
     'metadata_filter', metadata_filter)::text;
   head := pg_catalog.left(head, -1) || ', "query_vectors": [';
   FOR i IN 1 .. n + 1 LOOP
-    IF i <= n AND answers[i] IS NOT NULL THEN
-      CONTINUE;
-    END IF;
+    CONTINUE WHEN i <= n AND answers[i] IS NOT NULL;
     IF i <= n THEN
       piece := pg_catalog.array_to_json(s3vl._array_row(query_vectors, i))::text;
     END IF;
@@ -74,24 +116,9 @@ BEGIN
     IF pg_catalog.cardinality(members) > 0
        AND (i > n OR pg_catalog.cardinality(members) = max_batch
             OR piece_bytes + pg_catalog.octet_length(piece) + 1 > budget) THEN
-      answer := s3vl._expect_array(caller, s3vl._invoke(caller,
-        (head || pg_catalog.array_to_string(pieces, ',') || ']}')::json), 'batch results');
-      IF pg_catalog.jsonb_array_length(answer) <> pg_catalog.cardinality(members) THEN
-        RAISE EXCEPTION '%: the Lambda function answered % batch entries for % queries', caller,
-          pg_catalog.jsonb_array_length(answer), pg_catalog.cardinality(members)
-          USING ERRCODE = 'SV007';
-      END IF;
-      FOR entry IN SELECT e.value, e.n FROM pg_catalog.jsonb_array_elements(answer)
-                   WITH ORDINALITY AS e(value, n) LOOP
-        qi := members[entry.n];
-        IF NOT coalesce((entry.value ->> 'success')::boolean, false) THEN
-          PERFORM s3vl._raise_envelope_error(format('%s: query_vectors[%s]', caller, qi),
-            pg_catalog.jsonb_build_object('success', false, 'error', entry.value -> 'error'));
-        END IF;
-        answers[qi] := s3vl._expect_array(caller, entry.value -> 'results', 'query results');
-        PERFORM s3vl._cache_put(target.index_arn, s3vl._array_row(query_vectors, qi), top_k,
-                                metadata_filter, return_metadata, answers[qi]);
-      END LOOP;
+      answers := s3vl._batch_send(caller, target.index_arn,
+        (head || pg_catalog.array_to_string(pieces, ',') || ']}')::json, members, query_vectors,
+        top_k, metadata_filter, return_metadata, answers);
       members := '{}';
       pieces := '{}';
       piece_bytes := 0;
@@ -101,19 +128,27 @@ BEGIN
     pieces := pieces || piece;
     piece_bytes := piece_bytes + pg_catalog.octet_length(piece) + 1;
   END LOOP;
+  RETURN QUERY SELECT * FROM s3vl._batch_rows(caller, answers, query_ids);
+END
+$$;
 
-  BEGIN
-    RETURN QUERY
-      SELECT q.n::integer, query_ids[q.n], r.value ->> 'vector_id',
-             (r.value ->> 'distance')::float8, (r.value ->> 'similarity_score')::float8,
-             coalesce(r.value -> 'metadata', '{}'::jsonb)
-      FROM pg_catalog.unnest(answers) WITH ORDINALITY AS q(a, n),
-           LATERAL pg_catalog.jsonb_array_elements(q.a) WITH ORDINALITY AS r(value, k)
-      ORDER BY q.n, r.k;
-  EXCEPTION WHEN data_exception OR datatype_mismatch THEN
-    RAISE EXCEPTION '%: the Lambda function answered a malformed query result: %', caller,
-      SQLERRM USING ERRCODE = 'SV007';
-  END;
+-- The rows of a batch's answers, per query in the service's order; a malformed entry is SV007.
+CREATE OR REPLACE FUNCTION s3vl._batch_rows(caller text, answers jsonb[], query_ids text[])
+RETURNS TABLE (ordinal integer, query_id text, vector_id text, distance float8,
+               similarity_score float8, metadata jsonb)
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+  RETURN QUERY
+    SELECT q.n::integer, query_ids[q.n], r.value ->> 'vector_id',
+           (r.value ->> 'distance')::float8, (r.value ->> 'similarity_score')::float8,
+           coalesce(r.value -> 'metadata', '{}'::jsonb)
+    FROM pg_catalog.unnest(answers) WITH ORDINALITY AS q(a, n),
+         LATERAL pg_catalog.jsonb_array_elements(q.a) WITH ORDINALITY AS r(value, k)
+    ORDER BY q.n, r.k;
+EXCEPTION WHEN data_exception OR datatype_mismatch THEN
+  RAISE EXCEPTION '%: the Lambda function answered a malformed query result: %', caller,
+    SQLERRM USING ERRCODE = 'SV007';
 END
 $$;
 

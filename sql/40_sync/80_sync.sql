@@ -270,31 +270,19 @@ BEGIN
 END
 $$;
 
--- Records a tracked table (the part of track_table that writes s3vl's tables). Checks everything
--- itself, since any s3vl_admin can call it: the columns and their types, the index, and that the
--- calling role may create triggers on the table and read every tracked column.
-CREATE OR REPLACE FUNCTION s3vl._sync_register(source regclass, key_column name,
-  embedding_column name, index_name text, metadata_columns text[])
-RETURNS void
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+-- The columns track_table would track (key, embedding, metadata), each checked
+-- (s3vl._sync_column), at most metadata_keys metadata columns, and a key with a unique index.
+CREATE OR REPLACE FUNCTION s3vl._sync_tracked_columns(caller text, source regclass,
+  key_column name, embedding_column name, metadata_columns text[])
+RETURNS name[]
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  caller constant text := 's3vl.track_table';
-  who constant regrole := s3vl._invoker();
   k record;
   cols name[];
   col text;
-  old_index text;
 BEGIN
-  PERFORM s3vl._require(caller, 'source', source);
-  PERFORM s3vl._require(caller, 'key_column', key_column);
-  PERFORM s3vl._require(caller, 'embedding_column', embedding_column);
-  PERFORM s3vl._require(caller, 'index_name', index_name);
-  IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = source) NOT IN ('r', 'p') THEN
-    RAISE EXCEPTION '%: % is not a table', caller, source USING ERRCODE = '42809';
-  END IF;
-  PERFORM s3vl.resolve_index_arn(index_name);  -- 42704 unless registered and active
   k := s3vl._sync_column(caller, source, 'key_column', key_column, 'key');
   cols := ARRAY[k.attname, (s3vl._sync_column(caller, source, 'embedding_column',
                                               embedding_column, 'embedding')).attname];
@@ -316,6 +304,35 @@ BEGIN
     RAISE EXCEPTION '%: key_column % of % has no unique index or primary key', caller,
       key_column, source USING ERRCODE = '42P10';
   END IF;
+  RETURN cols;
+END
+$$;
+
+-- Records a tracked table (the part of track_table that writes s3vl's tables). Checks everything
+-- itself, since any s3vl_admin can call it: the columns and their types, the index, and that the
+-- calling role may create triggers on the table and read every tracked column.
+CREATE OR REPLACE FUNCTION s3vl._sync_register(source regclass, key_column name,
+  embedding_column name, index_name text, metadata_columns text[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  caller constant text := 's3vl.track_table';
+  who constant regrole := s3vl._invoker();
+  cols name[];
+  old_index text;
+BEGIN
+  PERFORM s3vl._require(caller, 'source', source);
+  PERFORM s3vl._require(caller, 'key_column', key_column);
+  PERFORM s3vl._require(caller, 'embedding_column', embedding_column);
+  PERFORM s3vl._require(caller, 'index_name', index_name);
+  IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = source) NOT IN ('r', 'p') THEN
+    RAISE EXCEPTION '%: % is not a table', caller, source USING ERRCODE = '42809';
+  END IF;
+  PERFORM s3vl.resolve_index_arn(index_name);  -- 42704 unless registered and active
+  cols := s3vl._sync_tracked_columns(caller, source, key_column, embedding_column,
+                                      metadata_columns);
   IF NOT pg_catalog.has_table_privilege(who, source, 'TRIGGER') THEN
     RAISE EXCEPTION '%: role % may not create triggers on %', caller, who, source
       USING ERRCODE = '42501';
@@ -372,20 +389,34 @@ END
 $$;
 
 -- Runs with the caller's rights: dropping the triggers needs ownership of the table.
+-- Drops the capture triggers a table has (only those: DROP TRIGGER IF EXISTS would print a
+-- NOTICE for each missing one). Runs with the caller's rights, as track/untrack_table do.
+CREATE OR REPLACE FUNCTION s3vl._sync_drop_triggers(source regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  trigger_name name;
+BEGIN
+  FOR trigger_name IN
+    SELECT t.tgname FROM pg_catalog.pg_trigger t
+    WHERE t.tgrelid = source AND NOT t.tgisinternal
+      AND t.tgname IN ('s3vl_sync_insert', 's3vl_sync_update', 's3vl_sync_delete')
+  LOOP
+    EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', trigger_name, source);
+  END LOOP;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION s3vl.untrack_table(source regclass)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-  op text;
 BEGIN
   PERFORM s3vl._require('s3vl.untrack_table', 'source', source);
-  IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = source) THEN
-    FOREACH op IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
-      EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', 's3vl_sync_' || op, source);
-    END LOOP;
-  END IF;
+  PERFORM s3vl._sync_drop_triggers(source);
   RETURN s3vl._sync_unregister(source);
 END
 $$;
@@ -408,7 +439,6 @@ DECLARE
   caller constant text := 's3vl.track_table';
   cols name[];
   tracked text;
-  op text;
 BEGIN
   PERFORM s3vl._sync_register(source, key_column, embedding_column, index_name,
                               metadata_columns);
@@ -426,9 +456,7 @@ BEGIN
     RAISE EXCEPTION '%: metadata_columns: %', caller, SQLERRM USING ERRCODE = '42804',
       HINT = 'Tracked columns need an equality operator; use jsonb instead of json.';
   END;
-  FOREACH op IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
-    EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', 's3vl_sync_' || op, source);
-  END LOOP;
+  PERFORM s3vl._sync_drop_triggers(source);
   EXECUTE pg_catalog.format(
     'CREATE TRIGGER s3vl_sync_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows '
     'FOR EACH STATEMENT EXECUTE FUNCTION s3vl._sync_capture()', source);
@@ -479,6 +507,69 @@ $$;
 COMMENT ON FUNCTION s3vl.backfill(regclass) IS
   's3vl: the number of existing rows of source queued for sync';
 
+-- A batch S3 Vectors accepted: the claimed rows are still ours (locked), so deleting them from
+-- the outbox loses no newer change; the versions sent are recorded, deleted keys forgotten.
+CREATE OR REPLACE FUNCTION s3vl._sync_accepted(source regclass, keys text[], put_keys text[],
+  put_hashes text[], gone text[])
+RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  DELETE FROM s3vl.sync_outbox o WHERE o.source = $1 AND o.key = ANY ($2);
+  INSERT INTO s3vl.sync_state AS s (source, key, version_hash, synced_at)
+    SELECT $1, u.k, u.h, pg_catalog.clock_timestamp()
+    FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4)) AS u(k, h)
+  ON CONFLICT ON CONSTRAINT sync_state_pkey DO UPDATE SET version_hash = EXCLUDED.version_hash,
+    synced_at = EXCLUDED.synced_at;
+  DELETE FROM s3vl.sync_state s WHERE s.source = $1 AND s.key = ANY ($5);
+$$;
+
+-- Keys whose sync failed (the outbox rows are claimed by this call): one more attempt counted,
+-- the error kept, the next attempt backed off. Returns how many keys.
+CREATE OR REPLACE FUNCTION s3vl._sync_failed(source regclass, keys text[], error text)
+RETURNS integer
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  WITH failed AS (
+    UPDATE s3vl.sync_outbox o SET attempts = o.attempts + 1, last_error = $3,
+        last_error_at = pg_catalog.clock_timestamp(),
+        next_attempt_at = pg_catalog.clock_timestamp() + s3vl._sync_backoff(o.attempts + 1)
+      WHERE o.source = $1 AND o.key = ANY ($2)
+      RETURNING 1)
+  SELECT count(*)::integer FROM failed
+$$;
+
+-- Sends one batch of claimed keys: the rows' current state (read after the claim: a later change
+-- is queued again) as one put_vectors request, the keys without a row as one delete_vectors.
+CREATE OR REPLACE FUNCTION s3vl._sync_send(index_arn text, keys text[], row_sql text,
+  OUT put_keys text[], OUT put_hashes text[], OUT gone text[])
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  caller constant text := 's3vl.sync';
+  put_request json;
+BEGIN
+  EXECUTE 'SELECT pg_catalog.array_agg(r.key), '
+          'pg_catalog.array_agg(s3vl._sync_version(r.vec, r.meta)), '
+          'pg_catalog.json_build_object(''operation'', ''put_vectors'', ''index_arn'', $2::text, '
+          '''vectors'', pg_catalog.json_agg(pg_catalog.json_build_object(''key'', r.key, '
+          '''data'', pg_catalog.array_to_json(r.vec), ''metadata'', r.meta))) '
+          'FROM (' || row_sql || ') r'
+    INTO put_keys, put_hashes, put_request USING keys, index_arn;
+  SELECT pg_catalog.array_agg(k) INTO gone FROM pg_catalog.unnest(keys) k
+    WHERE k <> ALL (coalesce(put_keys, '{}'));
+  IF put_keys IS NOT NULL THEN
+    PERFORM s3vl._invoke(caller, put_request);
+  END IF;
+  IF gone IS NOT NULL THEN
+    PERFORM s3vl._invoke(caller, pg_catalog.json_build_object('operation', 'delete_vectors',
+      'index_arn', index_arn, 'keys', pg_catalog.array_to_json(gone)));
+  END IF;
+END
+$$;
+
 -- Sends one claimed batch of keys. A batch the service refuses as invalid (one bad row makes
 -- PutVectors refuse all) is split in halves until only the bad keys fail, so one bad row never
 -- holds back the others; retryable failures keep the whole batch for a later attempt.
@@ -489,49 +580,22 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  caller constant text := 's3vl.sync';
-  put_keys text[];
-  put_hashes text[];
-  put_request json;
-  gone text[];
+  sent record;
   state text;
   half integer;
   part record;
 BEGIN
   put_count := 0; delete_count := 0; failed_count := 0;
   BEGIN
-    -- The rows' current state, read after the claim: a later change is queued again.
-    EXECUTE 'SELECT pg_catalog.array_agg(r.key), '
-            'pg_catalog.array_agg(s3vl._sync_version(r.vec, r.meta)), '
-            'pg_catalog.json_build_object(''operation'', ''put_vectors'', ''index_arn'', $2::text, '
-            '''vectors'', pg_catalog.json_agg(pg_catalog.json_build_object(''key'', r.key, '
-            '''data'', pg_catalog.array_to_json(r.vec), ''metadata'', r.meta))) '
-            'FROM (' || row_sql || ') r'
-      INTO put_keys, put_hashes, put_request USING keys, index_arn;
-    SELECT pg_catalog.array_agg(k) INTO gone FROM pg_catalog.unnest(keys) k
-      WHERE k <> ALL (coalesce(put_keys, '{}'));
-    IF put_keys IS NOT NULL THEN
-      PERFORM s3vl._invoke(caller, put_request);
-    END IF;
-    IF gone IS NOT NULL THEN
-      PERFORM s3vl._invoke(caller, pg_catalog.json_build_object('operation', 'delete_vectors',
-        'index_arn', index_arn, 'keys', pg_catalog.array_to_json(gone)));
-    END IF;
+    sent := s3vl._sync_send(index_arn, keys, row_sql);
   EXCEPTION WHEN OTHERS THEN
     state := SQLSTATE;
     error := pg_catalog.format('%s (SQLSTATE %s)', SQLERRM, state);
   END;
   IF error IS NULL THEN
-    put_count := coalesce(pg_catalog.cardinality(put_keys), 0);
-    delete_count := coalesce(pg_catalog.cardinality(gone), 0);
-    -- Accepted: the claimed rows are still ours (locked), so deleting them loses no newer change.
-    DELETE FROM s3vl.sync_outbox o WHERE o.source = _sync_batch.source AND o.key = ANY (keys);
-    INSERT INTO s3vl.sync_state AS s (source, key, version_hash, synced_at)
-      SELECT _sync_batch.source, k, h, pg_catalog.clock_timestamp()
-      FROM ROWS FROM (pg_catalog.unnest(put_keys), pg_catalog.unnest(put_hashes)) AS u(k, h)
-    ON CONFLICT ON CONSTRAINT sync_state_pkey DO UPDATE SET version_hash = EXCLUDED.version_hash,
-      synced_at = EXCLUDED.synced_at;
-    DELETE FROM s3vl.sync_state s WHERE s.source = _sync_batch.source AND s.key = ANY (gone);
+    put_count := coalesce(pg_catalog.cardinality(sent.put_keys), 0);
+    delete_count := coalesce(pg_catalog.cardinality(sent.gone), 0);
+    PERFORM s3vl._sync_accepted(source, keys, sent.put_keys, sent.put_hashes, sent.gone);
     RETURN;
   END IF;
   half := pg_catalog.cardinality(keys) / 2;
@@ -548,12 +612,90 @@ BEGIN
     END LOOP;
     RETURN;
   END IF;
-  failed_count := pg_catalog.cardinality(keys);
-  UPDATE s3vl.sync_outbox o SET attempts = o.attempts + 1, last_error = error,
-      last_error_at = pg_catalog.clock_timestamp(),
-      next_attempt_at = pg_catalog.clock_timestamp() + s3vl._sync_backoff(o.attempts + 1)
-    WHERE o.source = _sync_batch.source AND o.key = ANY (keys);
+  failed_count := s3vl._sync_failed(source, keys, error);
 END
+$$;
+
+-- The due keys of one table nobody else holds, claimed (locked) for this transaction, at most
+-- `most`, without the keys in `skip` (failed in this call: they wait for the next one).
+CREATE OR REPLACE FUNCTION s3vl._sync_claim(source regclass, retry_now boolean, skip text[],
+  most integer)
+RETURNS text[]
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT pg_catalog.array_agg(c.key) FROM (
+    SELECT o.key FROM s3vl.sync_outbox o
+    WHERE o.source = $1 AND ($2 OR o.next_attempt_at <= pg_catalog.now())
+      AND o.key <> ALL ($3)
+    ORDER BY o.next_attempt_at, o.first_enqueued_at
+    LIMIT greatest($4, 0)
+    FOR UPDATE SKIP LOCKED) c
+$$;
+
+-- Syncs the due keys of one tracked table, at most `budget`, in batches of batch_size. Checked at
+-- every run: the tracker may still read every tracked column, and the columns still exist with
+-- allowed types; a refusal fails the table's due keys. `claimed`: keys this run took.
+CREATE OR REPLACE FUNCTION s3vl._sync_table(source regclass, tracked_by regrole,
+  index_arn text, batch_size integer, budget integer, retry_now boolean,
+  OUT upserted integer, OUT deleted integer, OUT failed integer, OUT last_error text,
+  OUT claimed integer)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  caller constant text := 's3vl.sync';
+  row_sql text;
+  keys text[];
+  tried text[] := '{}'::text[];
+  res record;
+BEGIN
+  upserted := 0; deleted := 0; failed := 0; claimed := 0;
+  BEGIN
+    PERFORM s3vl._sync_check_access(caller, source, tracked_by,
+                                    s3vl._sync_columns(caller, source));
+    row_sql := s3vl._sync_row_sql(source);
+  EXCEPTION WHEN OTHERS THEN
+    keys := s3vl._sync_claim(source, retry_now, '{}', budget);
+    claimed := coalesce(pg_catalog.cardinality(keys), 0);
+    failed := s3vl._sync_failed(source, keys, pg_catalog.format('%s (SQLSTATE %s)', SQLERRM,
+                                                                 SQLSTATE));
+    last_error := CASE WHEN failed > 0 THEN pg_catalog.format('%s (SQLSTATE %s)', SQLERRM,
+                                                              SQLSTATE) END;
+    RETURN;
+  END;
+  LOOP
+    EXIT WHEN claimed >= budget;
+    keys := s3vl._sync_claim(source, retry_now, tried, least(batch_size, budget - claimed));
+    EXIT WHEN keys IS NULL;
+    claimed := claimed + pg_catalog.cardinality(keys);
+    res := s3vl._sync_batch(source, index_arn, keys, row_sql);
+    upserted := upserted + res.put_count;
+    deleted := deleted + res.delete_count;
+    IF res.error IS NOT NULL THEN
+      failed := failed + res.failed_count;
+      last_error := res.error;
+      tried := tried || keys;
+    END IF;
+  END LOOP;
+END
+$$;
+
+-- The last success and error of an index's sync. The last statement before commit: concurrent
+-- syncs wait here only briefly.
+CREATE OR REPLACE FUNCTION s3vl._sync_index_outcome(index_name text, succeeded boolean,
+  last_error text)
+RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  INSERT INTO s3vl.sync_index_status AS s (index_name, last_success, last_error, last_error_at)
+  VALUES ($1, CASE WHEN $2 THEN pg_catalog.now() END, $3,
+          CASE WHEN $3 IS NOT NULL THEN pg_catalog.now() END)
+  ON CONFLICT ON CONSTRAINT sync_index_status_pkey DO UPDATE SET
+    last_success = coalesce(EXCLUDED.last_success, s.last_success),
+    last_error = coalesce(EXCLUDED.last_error, s.last_error),
+    last_error_at = coalesce(EXCLUDED.last_error_at, s.last_error_at);
 $$;
 
 CREATE OR REPLACE FUNCTION s3vl.sync(
@@ -569,13 +711,7 @@ DECLARE
   caller constant text := 's3vl.sync';
   t record;
   idx record;
-  row_sql text;
-  refused text;
-  batch_size integer;
-  keys text[];
-  tried text[] := '{}'::text[];
   res record;
-  n integer;
   budget integer := max_rows;
   idx_name text;
 BEGIN
@@ -587,70 +723,21 @@ BEGIN
       WHERE sync.index_name IS NULL OR st.index_name = sync.index_name ORDER BY 1 LOOP
     synced_index := idx_name; upserted := 0; deleted := 0; failed := 0; last_error := NULL;
     SELECT * INTO idx FROM s3vl._resolve_index(caller, idx_name, NULL);
-    batch_size := s3vl._sync_batch_size(idx.dimension);
     -- A dropped table's keys stay pending (visible in sync_status) until untrack_table.
     FOR t IN SELECT st.source, st.tracked_by FROM s3vl.sync_tables st
              WHERE st.index_name = idx_name
                AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = st.source)
              ORDER BY st.source LOOP
-      -- Checked at every run: the tracker may still read every tracked column, and the
-      -- columns still exist with allowed types. A refusal fails the table's due keys.
-      BEGIN
-        PERFORM s3vl._sync_check_access(caller, t.source, t.tracked_by,
-                                        s3vl._sync_columns(caller, t.source));
-        row_sql := s3vl._sync_row_sql(t.source);
-        refused := NULL;
-      EXCEPTION WHEN OTHERS THEN
-        refused := pg_catalog.format('%s (SQLSTATE %s)', SQLERRM, SQLSTATE);
-      END;
-      IF refused IS NOT NULL THEN
-        UPDATE s3vl.sync_outbox o SET attempts = o.attempts + 1, last_error = refused,
-            last_error_at = pg_catalog.clock_timestamp(),
-            next_attempt_at = pg_catalog.clock_timestamp() + s3vl._sync_backoff(o.attempts + 1)
-          FROM (SELECT d.key FROM s3vl.sync_outbox d
-                WHERE d.source = t.source AND (retry_now OR d.next_attempt_at <= pg_catalog.now())
-                ORDER BY d.next_attempt_at LIMIT greatest(budget, 0)
-                FOR UPDATE SKIP LOCKED) due
-          WHERE o.source = t.source AND o.key = due.key;
-        GET DIAGNOSTICS n = ROW_COUNT;
-        budget := budget - n;
-        IF n > 0 THEN
-          failed := failed + n;
-          last_error := refused;
-        END IF;
-        CONTINUE;
-      END IF;
-      LOOP
-        EXIT WHEN budget <= 0;
-        -- Claim due keys nobody else holds; keys that failed in this call wait for the next one.
-        SELECT pg_catalog.array_agg(c.key) INTO keys FROM (
-          SELECT o.key FROM s3vl.sync_outbox o
-          WHERE o.source = t.source AND (retry_now OR o.next_attempt_at <= pg_catalog.now())
-            AND o.key <> ALL (tried)
-          ORDER BY o.next_attempt_at, o.first_enqueued_at
-          LIMIT least(batch_size, budget)
-          FOR UPDATE SKIP LOCKED) c;
-        EXIT WHEN keys IS NULL;
-        budget := budget - pg_catalog.cardinality(keys);
-        res := s3vl._sync_batch(t.source, idx.index_arn, keys, row_sql);
-        upserted := upserted + res.put_count;
-        deleted := deleted + res.delete_count;
-        IF res.error IS NOT NULL THEN
-          failed := failed + res.failed_count;
-          last_error := res.error;
-          tried := tried || keys;
-        END IF;
-      END LOOP;
+      res := s3vl._sync_table(t.source, t.tracked_by, idx.index_arn,
+                              s3vl._sync_batch_size(idx.dimension), budget, retry_now);
+      budget := budget - res.claimed;
+      upserted := upserted + res.upserted;
+      deleted := deleted + res.deleted;
+      failed := failed + res.failed;
+      last_error := coalesce(res.last_error, last_error);
     END LOOP;
     IF upserted + deleted + failed > 0 THEN
-      -- Last statement before commit: concurrent syncs wait here only briefly.
-      INSERT INTO s3vl.sync_index_status AS s (index_name, last_success, last_error, last_error_at)
-      VALUES (idx_name, CASE WHEN upserted + deleted > 0 THEN pg_catalog.now() END, last_error,
-              CASE WHEN last_error IS NOT NULL THEN pg_catalog.now() END)
-      ON CONFLICT ON CONSTRAINT sync_index_status_pkey DO UPDATE SET
-        last_success = coalesce(EXCLUDED.last_success, s.last_success),
-        last_error = coalesce(EXCLUDED.last_error, s.last_error),
-        last_error_at = coalesce(EXCLUDED.last_error_at, s.last_error_at);
+      PERFORM s3vl._sync_index_outcome(idx_name, upserted + deleted > 0, last_error);
     END IF;
     RETURN NEXT;
   END LOOP;

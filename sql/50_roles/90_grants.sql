@@ -85,6 +85,7 @@ GRANT EXECUTE ON FUNCTION
   s3vl.untrack_table(regclass),
   s3vl.backfill(regclass),
   s3vl._sync_register(regclass, name, name, text, text[]),
+  s3vl._sync_drop_triggers(regclass),
   s3vl._sync_unregister(regclass),
   s3vl._sync_capture()
 TO s3vl_admin;
@@ -117,7 +118,12 @@ GRANT EXECUTE ON FUNCTION
   s3vl._query_where(text, float8[], regclass, name, text, integer, text, text, jsonb, integer),
   s3vl._query_page_target(text, float8[], text, text, jsonb),
   s3vl._query_page(text, float8[], text, integer, jsonb, text, integer),
-  s3vl._where_sql(regclass, name, text, text)
+  s3vl._where_sql(regclass, name, text, text),
+  s3vl._where_check(text, regclass, name, text, integer, integer),
+  s3vl._where_passed(regclass, name, text, text, jsonb, text[]),
+  s3vl._where_pages(integer, integer, integer, integer, integer, integer),
+  s3vl._where_report(text, integer, integer, integer, integer, integer, boolean),
+  s3vl._where_rows(jsonb, integer)
 TO s3vl_reader;
 
 -- Vector policies and index grants (20_transport/45_policies.sql).

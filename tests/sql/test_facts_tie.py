@@ -70,6 +70,8 @@ SQL_ONLY = {
     "sync_backoff_seconds": "sync is in SQL",
     "pages_per_call": "SQL's own bound on pages per invocation of query_vectors_where (the "
                       "function accepts max_pages up to its paging guard)",
+    "filter_constraints": "SQL checks filters before any call; the function passes them to the "
+                          "service (the emulator's figure is tied below)",
 }
 
 
@@ -80,6 +82,11 @@ def _sql_limits(db: Any) -> dict[str, tuple[int, int]]:
 
 
 # ---- limits -------------------------------------------------------------------------------------
+@pytest.mark.stack
+def test_filter_constraints_is_the_emulators(db: Any) -> None:
+    assert _sql_limits(db)["filter_constraints"] == (1, emu.FILTER_CONSTRAINTS_MAX)
+
+
 @pytest.mark.stack
 def test_every_sql_limit_is_tied_or_known_to_be_sql_only(db: Any) -> None:
     rows = _sql_limits(db)
@@ -154,13 +161,12 @@ def test_cloudformation_parameters_stay_inside_the_sql_limits(db: Any) -> None:
 
 
 def test_sql_float32_bound_is_the_function_one() -> None:
-    # The float32 magnitude bound sits in SQL expressions and jsonpath texts (s3vl.limits() holds
-    # integers only): every copy must be the function's value.
+    # The float32 magnitude bound is written once in SQL (s3vl._float32_max(); s3vl.limits()
+    # holds integers only) and must be the function's value.
     sources = [p for p in sorted((REPO_ROOT / "sql").rglob("*.sql")) if "history" not in p.parts]
     literals = [float(m) for p in sources
                 for m in re.findall(r"\d\.\d{10,}e38", p.read_text())]
-    assert len(literals) >= 2
-    assert set(literals) == {fn.FLOAT32_MAX}
+    assert literals == [fn.FLOAT32_MAX]
 
 
 def test_local_lambda_endpoint_reads_the_payload_limits() -> None:
