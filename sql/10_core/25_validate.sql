@@ -77,6 +77,39 @@ BEGIN
 END
 $$;
 
+-- What the registry knows of an index ARN (dimension and metric, NULL when unregistered): 42704
+-- when its registration is deactivated, and when it came as index_name without a registration.
+CREATE OR REPLACE FUNCTION s3vl._resolve_by_arn(caller text, arn text, given_as_name boolean,
+  OUT dimension integer, OUT distance_metric text)
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  reg record;
+BEGIN
+  PERFORM s3vl._check_index_arn(caller, 'index_arn', arn);
+  SELECT r.index_name, r.dimension, r.distance_metric, r.is_active INTO reg
+    FROM s3vl.index_registry r
+    WHERE r.index_arn = arn
+    ORDER BY r.is_active DESC, r.id LIMIT 1;
+  IF NOT FOUND AND given_as_name THEN
+    RAISE EXCEPTION '%: index % is not registered (an ARN given as the index name must be '
+                    'a registered index; only reads that take index_arn accept others)',
+      caller, pg_catalog.left(arn, 200)
+      USING ERRCODE = '42704',
+            HINT = 'An s3vl_admin registers it with SELECT s3vl.register_index(''<name>'', '
+                   '''<index ARN>'').';
+  END IF;
+  IF FOUND AND NOT reg.is_active THEN
+    RAISE EXCEPTION '%: index % is deactivated (registered as "%")', caller,
+      pg_catalog.left(arn, 200), reg.index_name
+      USING ERRCODE = '42704',
+            HINT = format('Reactivate it with SELECT s3vl.activate_index(%L).', reg.index_name);
+  END IF;
+  dimension := reg.dimension;
+  distance_metric := reg.distance_metric;
+END
+$$;
+
 -- Which index a call is about: exactly one of index_name (a registry name) and index_arn.
 -- Returns the ARN and, when the index is registered, its dimension and metric (so a wrong
 -- dimension fails here, before any call). The registry is an access boundary:
@@ -108,25 +141,7 @@ BEGIN
     by_arn_as_name := true;
   END IF;
   IF p_index_arn IS NOT NULL THEN
-    PERFORM s3vl._check_index_arn(caller, 'index_arn', p_index_arn);
-    SELECT r.index_name, r.dimension, r.distance_metric, r.is_active INTO reg
-      FROM s3vl.index_registry r
-      WHERE r.index_arn = p_index_arn
-      ORDER BY r.is_active DESC, r.id LIMIT 1;
-    IF NOT FOUND AND by_arn_as_name THEN
-      RAISE EXCEPTION '%: index % is not registered (an ARN given as the index name must be '
-                      'a registered index; only reads that take index_arn accept others)',
-        caller, pg_catalog.left(p_index_arn, 200)
-        USING ERRCODE = '42704',
-              HINT = 'An s3vl_admin registers it with SELECT s3vl.register_index(''<name>'', '
-                     '''<index ARN>'').';
-    END IF;
-    IF FOUND AND NOT reg.is_active THEN
-      RAISE EXCEPTION '%: index % is deactivated (registered as "%")', caller,
-        pg_catalog.left(p_index_arn, 200), reg.index_name
-        USING ERRCODE = '42704',
-              HINT = format('Reactivate it with SELECT s3vl.activate_index(%L).', reg.index_name);
-    END IF;
+    SELECT * INTO reg FROM s3vl._resolve_by_arn(caller, p_index_arn, by_arn_as_name);
     index_arn := p_index_arn;
     dimension := reg.dimension;
     distance_metric := reg.distance_metric;

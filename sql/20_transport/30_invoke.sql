@@ -154,6 +154,46 @@ AS $$
            'arn:[a-z-]+:lambda:[^"'' ,;)]*', '<function>', 'g')
 $$;
 
+-- Raises an aws_lambda.invoke failure (after the retries) with s3vl's SQLSTATE and without the
+-- function's name; the full text, with the name, goes to the server log for the operator only.
+CREATE OR REPLACE FUNCTION s3vl._raise_invoke_failure(caller text, lambda_arn text,
+  invocation_type text, timeout_seconds integer, attempt integer, failure_kind text,
+  failed_state text, failed_message text, failed_detail text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  state text;
+BEGIN
+  state := CASE
+    WHEN failed_state = '42501' THEN '42501'
+    WHEN failed_state LIKE '22P0%' THEN 'SV007'
+    WHEN failure_kind = 'throttled' THEN 'SV001'
+    WHEN failed_detail ILIKE '%timeout%' OR failed_detail ILIKE '%timed out%'
+         OR failed_message ILIKE '%timeout%' THEN 'SV003'
+    ELSE 'SV006' END;
+  -- The full text, with the function, for the operator only: client_min_messages is pinned
+  -- for this (aborting) transaction so a session asking for LOG messages does not get it.
+  IF pg_catalog.current_setting('client_min_messages') IN ('debug5', 'debug4', 'debug3', 'debug2',
+                                                          'debug1', 'debug', 'log') THEN
+    PERFORM pg_catalog.set_config('client_min_messages', 'notice', true);
+  END IF;
+  RAISE LOG '%: calling the Lambda function % (invocation type %) failed after % attempt(s): % (%; aws_lambda SQLSTATE %)',
+    caller, lambda_arn, invocation_type, attempt, failed_message,
+    coalesce(failed_detail, ''), failed_state;
+  RAISE EXCEPTION '%: calling the Lambda function failed: %', caller,
+    s3vl._without_function(failed_message, lambda_arn)
+    USING ERRCODE = state,
+          DETAIL = pg_catalog.ltrim(s3vl._without_function(coalesce(failed_detail, ''),
+                                                           lambda_arn) ||
+                   format(' (aws_lambda SQLSTATE %s; invocation type %s; timeout %s s; %s attempt%s)',
+                          failed_state, invocation_type, timeout_seconds, attempt,
+                          CASE WHEN attempt = 1 THEN '' ELSE 's' END)),
+          HINT = s3vl._error_hint('invoke', state);
+END
+$$;
+
 -- THE one place that calls aws_lambda.invoke: reads the configuration, bounds every attempt by
 -- what is left of the configured timeout, retries a throttled (429) or 5xx invocation with full
 -- jitter exponential backoff (100 ms doubling, capped at 5 s, at most max_attempts attempts, never
@@ -173,7 +213,6 @@ DECLARE
   failed_message text;
   failed_detail text;
   failure_kind text;
-  state text;
   attempt integer := 0;
   deadline timestamptz;
   left_ms bigint;
@@ -208,31 +247,8 @@ BEGIN
     EXIT WHEN pause_ms + 50 >= left_ms;  -- no time left for another attempt
     PERFORM pg_catalog.pg_sleep(pause_ms / 1000.0);
   END LOOP;
-  state := CASE
-    WHEN failed_state = '42501' THEN '42501'
-    WHEN failed_state LIKE '22P0%' THEN 'SV007'
-    WHEN failure_kind = 'throttled' THEN 'SV001'
-    WHEN failed_detail ILIKE '%timeout%' OR failed_detail ILIKE '%timed out%'
-         OR failed_message ILIKE '%timeout%' THEN 'SV003'
-    ELSE 'SV006' END;
-  -- The full text, with the function, for the operator only: client_min_messages is pinned
-  -- for this (aborting) transaction so a session asking for LOG messages does not get it.
-  IF pg_catalog.current_setting('client_min_messages') IN ('debug5', 'debug4', 'debug3', 'debug2',
-                                                          'debug1', 'debug', 'log') THEN
-    PERFORM pg_catalog.set_config('client_min_messages', 'notice', true);
-  END IF;
-  RAISE LOG '%: calling the Lambda function % (invocation type %) failed after % attempt(s): % (%; aws_lambda SQLSTATE %)',
-    caller, cfg.lambda_arn, invocation_type, attempt, failed_message,
-    coalesce(failed_detail, ''), failed_state;
-  RAISE EXCEPTION '%: calling the Lambda function failed: %', caller,
-    s3vl._without_function(failed_message, cfg.lambda_arn)
-    USING ERRCODE = state,
-          DETAIL = pg_catalog.ltrim(s3vl._without_function(coalesce(failed_detail, ''),
-                                                           cfg.lambda_arn) ||
-                   format(' (aws_lambda SQLSTATE %s; invocation type %s; timeout %s s; %s attempt%s)',
-                          failed_state, invocation_type, cfg.timeout_seconds, attempt,
-                          CASE WHEN attempt = 1 THEN '' ELSE 's' END)),
-          HINT = s3vl._error_hint('invoke', state);
+  PERFORM s3vl._raise_invoke_failure(caller, cfg.lambda_arn, invocation_type,
+    cfg.timeout_seconds, attempt, failure_kind, failed_state, failed_message, failed_detail);
 END
 $$;
 

@@ -340,6 +340,42 @@ BEGIN
 END
 $$;
 
+-- A write of a caller bound by `policy`: every vector it puts must carry metadata inside the
+-- policy and replace only a stored vector inside it; a delete may remove only vectors inside it
+-- (42501, nothing written, otherwise).
+CREATE OR REPLACE FUNCTION s3vl._policy_check_write(caller text, req jsonb, policy jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  bad text;
+BEGIN
+  IF req ->> 'operation' = 'put_vectors' THEN
+    SELECT v ->> 'key' INTO bad FROM pg_catalog.jsonb_array_elements(req -> 'vectors') v
+      WHERE NOT s3vl._policy_admits(coalesce(v -> 'metadata', '{}'), policy) LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION '%: vector % has metadata outside this role''s policy; nothing was written',
+        caller, pg_catalog.to_jsonb(bad) USING ERRCODE = '42501',
+        DETAIL = 'policy: ' || policy::text;
+    END IF;
+    -- A put replaces a stored vector of the same key: that one must be inside the policy too.
+    bad := s3vl._policy_stored_outside(caller, req ->> 'index_arn',
+      (SELECT pg_catalog.jsonb_agg(v -> 'key') FROM pg_catalog.jsonb_array_elements(
+         req -> 'vectors') v), policy);
+    IF bad IS NOT NULL THEN
+      RAISE EXCEPTION '%: vector % exists outside this role''s policy; nothing was written',
+        caller, pg_catalog.to_jsonb(bad) USING ERRCODE = '42501';
+    END IF;
+  ELSE
+    bad := s3vl._policy_stored_outside(caller, req ->> 'index_arn', req -> 'keys', policy);
+    IF bad IS NOT NULL THEN
+      RAISE EXCEPTION '%: vector % is outside this role''s policy; nothing was deleted', caller,
+        pg_catalog.to_jsonb(bad) USING ERRCODE = '42501';
+    END IF;
+  END IF;
+END
+$$;
+
 -- What may be sent: the request, with the caller's policy applied (see the header). Operations
 -- it does not know are refused for a bound caller (fail closed).
 CREATE OR REPLACE FUNCTION s3vl._policy_request(caller text, request json)
@@ -350,7 +386,6 @@ DECLARE
   req jsonb;
   policy jsonb;
   op text;
-  bad text;
   roles oid[];
 BEGIN
   -- No policy and no grant anywhere (the default): nothing to parse.
@@ -386,35 +421,55 @@ BEGIN
     RETURN (req || '{"include_metadata": true}')::json;
   ELSIF op = 'list_vectors' THEN
     RETURN (req || '{"return_metadata": true}')::json;
-  ELSIF op = 'put_vectors' THEN
-    SELECT v ->> 'key' INTO bad FROM pg_catalog.jsonb_array_elements(req -> 'vectors') v
-      WHERE NOT s3vl._policy_admits(coalesce(v -> 'metadata', '{}'), policy) LIMIT 1;
-    IF FOUND THEN
-      RAISE EXCEPTION '%: vector % has metadata outside this role''s policy; nothing was written',
-        caller, pg_catalog.to_jsonb(bad) USING ERRCODE = '42501',
-        DETAIL = 'policy: ' || policy::text;
-    END IF;
-    -- A put replaces a stored vector of the same key: that one must be inside the policy too.
-    bad := s3vl._policy_stored_outside(caller, req ->> 'index_arn',
-      (SELECT pg_catalog.jsonb_agg(v -> 'key') FROM pg_catalog.jsonb_array_elements(
-         req -> 'vectors') v), policy);
-    IF bad IS NOT NULL THEN
-      RAISE EXCEPTION '%: vector % exists outside this role''s policy; nothing was written',
-        caller, pg_catalog.to_jsonb(bad) USING ERRCODE = '42501';
-    END IF;
-    RETURN request;
-  ELSIF op = 'delete_vectors' THEN
-    bad := s3vl._policy_stored_outside(caller, req ->> 'index_arn', req -> 'keys', policy);
-    IF bad IS NOT NULL THEN
-      RAISE EXCEPTION '%: vector % is outside this role''s policy; nothing was deleted', caller,
-        pg_catalog.to_jsonb(bad) USING ERRCODE = '42501';
-    END IF;
+  ELSIF op IN ('put_vectors', 'delete_vectors') THEN
+    PERFORM s3vl._policy_check_write(caller, req, policy);
     RETURN request;
   ELSIF op = 'get_index' THEN
     RETURN request;  -- the index's shape, no vectors
   END IF;
   RAISE EXCEPTION '%: operation % is not allowed for a role bound by a vector policy', caller,
     pg_catalog.to_jsonb(op) USING ERRCODE = '42501';
+END
+$$;
+
+-- The result of a get/list answer as a caller bound by `policy` may see it: get_vectors rows
+-- outside the policy become not found, list pages keep only the vectors inside it; metadata only
+-- where the request asked for it (the policy needed it to decide).
+CREATE OR REPLACE FUNCTION s3vl._policy_visible(op text, request json, answer jsonb,
+  policy jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+  want_metadata boolean;
+  kept jsonb;
+BEGIN
+  IF op = 'get_vectors' THEN
+    IF pg_catalog.jsonb_typeof(answer) IS DISTINCT FROM 'array' THEN
+      RETURN answer;  -- _expect_array reports it
+    END IF;
+    want_metadata := coalesce((request ->> 'include_metadata')::boolean, true);
+    RETURN (
+      SELECT coalesce(pg_catalog.jsonb_agg(CASE
+        WHEN NOT coalesce((v ->> 'found')::boolean, true) THEN v
+        WHEN NOT s3vl._policy_matches(coalesce(v -> 'metadata', '{}'), policy)
+          THEN pg_catalog.jsonb_build_object('vector_id', v -> 'vector_id', 'embedding', NULL,
+                                             'metadata', '{}'::jsonb, 'found', false)
+        WHEN want_metadata THEN v
+        ELSE v || '{"metadata": {}}' END ORDER BY n), '[]')
+      FROM pg_catalog.jsonb_array_elements(answer) WITH ORDINALITY AS a(v, n));
+  END IF;
+  IF pg_catalog.jsonb_typeof(answer -> 'vectors') IS DISTINCT FROM 'array' THEN
+    RETURN answer;
+  END IF;
+  want_metadata := coalesce((request ->> 'return_metadata')::boolean, true);
+  SELECT coalesce(pg_catalog.jsonb_agg(CASE WHEN want_metadata THEN v
+                                            ELSE v - 'metadata' END ORDER BY n), '[]')
+    INTO kept
+    FROM pg_catalog.jsonb_array_elements(answer -> 'vectors') WITH ORDINALITY AS a(v, n)
+    WHERE s3vl._policy_matches(coalesce(v -> 'metadata', '{}'), policy);
+  RETURN answer || pg_catalog.jsonb_build_object('vectors', kept,
+                                                 'total_count', pg_catalog.jsonb_array_length(kept));
 END
 $$;
 
@@ -428,9 +483,7 @@ AS $$
 DECLARE
   op text;
   policy jsonb;
-  want_metadata boolean;
   answer jsonb;
-  kept jsonb;
   roles oid[];
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM s3vl.index_policies) OR payload IS NULL
@@ -457,32 +510,8 @@ BEGIN
   IF policy IS NULL THEN
     RETURN payload;
   END IF;
-  IF op = 'get_vectors' THEN
-    IF pg_catalog.jsonb_typeof(answer) IS DISTINCT FROM 'array' THEN
-      RETURN payload;  -- _expect_array reports it
-    END IF;
-    want_metadata := coalesce((request ->> 'include_metadata')::boolean, true);
-    RETURN pg_catalog.jsonb_set(payload, '{result}', (
-      SELECT coalesce(pg_catalog.jsonb_agg(CASE
-        WHEN NOT coalesce((v ->> 'found')::boolean, true) THEN v
-        WHEN NOT s3vl._policy_matches(coalesce(v -> 'metadata', '{}'), policy)
-          THEN pg_catalog.jsonb_build_object('vector_id', v -> 'vector_id', 'embedding', NULL,
-                                             'metadata', '{}'::jsonb, 'found', false)
-        WHEN want_metadata THEN v
-        ELSE v || '{"metadata": {}}' END ORDER BY n), '[]')
-      FROM pg_catalog.jsonb_array_elements(answer) WITH ORDINALITY AS a(v, n)));
-  END IF;
-  IF pg_catalog.jsonb_typeof(answer -> 'vectors') IS DISTINCT FROM 'array' THEN
-    RETURN payload;
-  END IF;
-  want_metadata := coalesce((request ->> 'return_metadata')::boolean, true);
-  SELECT coalesce(pg_catalog.jsonb_agg(CASE WHEN want_metadata THEN v
-                                            ELSE v - 'metadata' END ORDER BY n), '[]')
-    INTO kept
-    FROM pg_catalog.jsonb_array_elements(answer -> 'vectors') WITH ORDINALITY AS a(v, n)
-    WHERE s3vl._policy_matches(coalesce(v -> 'metadata', '{}'), policy);
-  RETURN pg_catalog.jsonb_set(payload, '{result}', answer || pg_catalog.jsonb_build_object(
-    'vectors', kept, 'total_count', pg_catalog.jsonb_array_length(kept)));
+  RETURN pg_catalog.jsonb_set(payload, '{result}',
+                               s3vl._policy_visible(op, request, answer, policy));
 END
 $$;
 
