@@ -79,7 +79,8 @@ BEGIN
                           's3vl._cache_get(text, float8[], integer, jsonb, boolean)'),
                         pg_catalog.to_regprocedure(
                           's3vl._cache_put(text, float8[], integer, jsonb, boolean, jsonb)'),
-                        pg_catalog.to_regprocedure('s3vl._policy_cache_filter(text, jsonb)'))
+                        pg_catalog.to_regprocedure('s3vl._policy_cache_filter(text, jsonb)'),
+                        pg_catalog.to_regprocedure('s3vl._service_message(text)'))
            -- 1.0.0: the batch's position column is ordinal (it was query_index)
            OR (p.proname = '_query_batch'
                AND pg_catalog.pg_get_function_result(p.oid) LIKE '%query_index%'))

@@ -21,12 +21,32 @@ END
 $$;
 
 -- Raises the error carried by a failed envelope ({"success": false, "error": {...}}).
+-- The names the function puts before its messages: its protocol operations and the S3 Vectors
+-- (boto3) calls it makes (tied to s3vl_lambda by tests/sql/test_facts_tie.py).
+CREATE OR REPLACE FUNCTION s3vl._service_operations()
+RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT ARRAY['availability_check', 'get_index', 'query_vectors', 'query_vectors_batch',
+               'get_vectors', 'list_vectors', 'put_vectors', 'delete_vectors',
+               'update_index_mode', 'add_text_search', 'drop_text_search',
+               'update_metadata_configuration']
+$$;
+
 -- The message of a failed answer without the operation name the function puts first
--- ("query_vectors: filter.price: ..."): the SQL caller's name replaces it, so it is said once.
-CREATE OR REPLACE FUNCTION s3vl._service_message(message text)
+-- ("query_vectors: filter.price: ..."): the SQL caller's name replaces it, so it is said once. A
+-- prefix naming the error's field ("top_k: must be ...") stays.
+CREATE OR REPLACE FUNCTION s3vl._service_message(message text, field text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT pg_catalog.regexp_replace(message, '^[a-z]+(_[a-z]+)*: ', '') $$;
+AS $$
+  SELECT CASE WHEN (pg_catalog.regexp_match(message, '^([a-z_]+): '))[1]
+                   = ANY (s3vl._service_operations())
+               AND (pg_catalog.regexp_match(message, '^([a-z_]+): '))[1]
+                   IS DISTINCT FROM field
+              THEN pg_catalog.substr(message, pg_catalog.strpos(message, ': ') + 2)
+              ELSE message END
+$$;
 
 CREATE OR REPLACE FUNCTION s3vl._raise_envelope_error(caller text, response jsonb)
 RETURNS void
@@ -50,7 +70,7 @@ BEGIN
   END IF;
   state := s3vl._sqlstate_for(err_type, err_field, err_message);
   hint := s3vl._error_hint('function', state, err ->> 'retryable' = 'true');
-  err_message := caller || ': ' || coalesce(s3vl._service_message(err_message),
+  err_message := caller || ': ' || coalesce(s3vl._service_message(err_message, err_field),
                                             'the Lambda function reported a failure without a message');
   detail := format('error type: %s; code: %s; retryable: %s; field: %s; request id: %s',
                    coalesce(err_type, 'unknown'), coalesce(err ->> 'code', 'unknown'),

@@ -94,7 +94,7 @@ BEGIN
       THEN 'a string, number or boolean'
     WHEN op IN ('$gt', '$gte', '$lt', '$lte') AND kind <> 'number' THEN 'a number'
     WHEN op IN ('$in', '$nin') AND (kind <> 'array' OR operand = '[]'
-         OR pg_catalog.jsonb_path_exists(operand, '$[*] ? (@.type() == "object" || '
+         OR pg_catalog.jsonb_path_exists(operand, 'strict $[*] ? (@.type() == "object" || '
                                                    '@.type() == "array" || @.type() == "null")'))
       THEN 'a non-empty array of strings, numbers or booleans'
     WHEN op = '$exists' AND kind <> 'boolean' THEN 'a boolean'

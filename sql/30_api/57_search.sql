@@ -192,7 +192,7 @@ EXCEPTION WHEN SQLSTATE '22023' THEN
   GET STACKED DIAGNOSTICS failed_detail = PG_EXCEPTION_DETAIL;
   failed_message := coalesce(s3vl._service_message(CASE pg_catalog.jsonb_typeof(err)
                                WHEN 'object' THEN err ->> 'message'
-                               WHEN 'string' THEN err #>> '{}' END),
+                               WHEN 'string' THEN err #>> '{}' END, err ->> 'field'),
                              'the Lambda function reported a failure without a message');
   IF failed_message !~* '(text|search|classic|enhanced|building|index mode)'
      OR (pg_catalog.jsonb_typeof(err) = 'object'

@@ -609,7 +609,13 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   PERFORM s3vl._require('s3vl.put_vector', 'vector_id', vector_id);
+  PERFORM s3vl._check_range('s3vl.put_vector', 'vector_id length', pg_catalog.length(vector_id),
+                            'vector_id_length');
   PERFORM s3vl._check_vector('s3vl.put_vector', 'vector', vector);
+  IF pg_catalog.jsonb_typeof(metadata) NOT IN ('object', 'null') THEN
+    RAISE EXCEPTION 's3vl.put_vector: metadata must be a JSON object (got a JSON %)',
+      pg_catalog.jsonb_typeof(metadata) USING ERRCODE = '22023';
+  END IF;
   -- Metadata is added only when given (jsonb_strip_nulls would also drop null values inside it).
   RETURN s3vl._put_vectors('s3vl.put_vector', pg_catalog.jsonb_build_array(
     pg_catalog.jsonb_build_object('key', vector_id, 'data', pg_catalog.to_jsonb(vector))

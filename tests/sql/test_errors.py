@@ -376,9 +376,9 @@ def test_filter_deeper_than_the_limit_is_refused_before_any_call(canned: Any, ca
     set_answer(canned, "query_vectors", {"success": True, "result": []})
     set_answer(canned, "query_vectors_batch", {"success": True, "result": [
         {"success": True, "results": []}]})
-    ok: Any = {"genre": "news"}
+    ok: Any = {"genre": {"$eq": "news"}}  # a valid filter of depth 2, then 2 levels per $and
     while filter_depth(ok) < 32:
-        ok = {"$and": [ok]} if filter_depth(ok) <= 30 else {"x": ok}
+        ok = {"$and": [ok]}
     deep = {"y": ok}
     assert filter_depth(deep) == 33
     calls = call_count(canned)

@@ -331,3 +331,16 @@ def test_validate_config_accepts_the_same_protocol_version(canned: Any) -> None:
         "status": "available", "protocol_version": PROTOCOL_VERSION}})
     assert canned.execute("SELECT is_valid, error_message FROM s3vl.validate_config()"
                           ).fetchone() == (True, None)
+
+
+@pytest.mark.stack
+def test_sql_knows_every_operation_name_the_function_puts_before_a_message(db: Any) -> None:
+    """s3vl._service_message drops the function's operation prefix (so an error names the SQL
+    function once); the names are the protocol's operations and the boto3 calls it makes."""
+    from s3vl_lambda.operations import OPERATIONS
+
+    sources = "\n".join(p.read_text() for p in (REPO_ROOT / "lambda").rglob("*.py"))
+    calls = set(re.findall(r"(?:call|_write_chunks)\(\s*ref,\s*deadline,\s*\"(\w+)\"", sources))
+    assert {"query_vectors", "update_metadata_configuration"} <= calls
+    sql = set(db.execute("SELECT unnest(s3vl._service_operations())").fetchall())
+    assert {r[0] for r in sql} == set(OPERATIONS) | calls

@@ -283,7 +283,7 @@ def test_index_grants_shut_out_other_roles(db: psycopg.Connection[Any], tenants:
 
 
 def test_list_policies_and_admin_checks(db: psycopg.Connection[Any], tenants: Tenants) -> None:
-    rows = db.execute("SELECT role_name, filter FROM s3vl.list_policies() WHERE index_name = %s",
+    rows = db.execute("SELECT role_name, metadata_filter FROM s3vl.list_policies() WHERE index_name = %s",
                       (tenants.index,)).fetchall()
     assert dict(rows) == {tenants.roles["a"]: {"tenant": "a"},
                           tenants.roles["b"]: {"tenant": {"$setting": "app.tenant_id"}}}
@@ -421,7 +421,7 @@ def test_renaming_a_role_keeps_its_policy(db: psycopg.Connection[Any], tenants: 
                     "top_k => 20)", (Q, tenants.index)) == A_KEYS
         db.execute("RESET ROLE")
         assert (new, {"tenant": "a"}) in db.execute(
-            "SELECT role_name, filter FROM s3vl.list_policies() WHERE index_name = %s",
+            "SELECT role_name, metadata_filter FROM s3vl.list_policies() WHERE index_name = %s",
             (tenants.index,)).fetchall()
     finally:
         db.execute("RESET ROLE")
@@ -628,7 +628,7 @@ def test_a_dropped_roles_rows_bind_nobody_and_can_be_removed(db: psycopg.Connect
     assert oid is not None
     db.execute(f'DROP ROLE "{gone}"')
     assert (oid[0], {"tenant": "z"}) in db.execute(
-        "SELECT role_name, filter FROM s3vl.list_policies() WHERE index_name = %s",
+        "SELECT role_name, metadata_filter FROM s3vl.list_policies() WHERE index_name = %s",
         (tenants.index,)).fetchall()
     as_tenant(db, tenants, "a")  # not granted (only the dropped role is): refused
     expect_error(db, "SELECT * FROM s3vl.query_vectors(%s::float8[], %s)", [Q, tenants.index],

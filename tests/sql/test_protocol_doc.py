@@ -153,7 +153,7 @@ def test_example_responses_become_rows(canned: Any) -> None:
                     for e in ex["get_vectors"]["response"]["result"]]
 
     set_answer(canned, "list_vectors", concrete(ex["list_vectors"]["response"]))
-    rows = canned.execute("SELECT vector_id, vector_data, metadata, response_next_token, "
+    rows = canned.execute("SELECT vector_id, embedding, metadata, response_next_token, "
                           "total_count FROM s3vl.list_vectors(index_arn => %s, max_results => 2, "
                           "return_data => false, return_metadata => false)", (arn,)).fetchall()
     assert rows == [("s", None, None, "s", 2), ("s", None, None, "s", 2)]
@@ -166,6 +166,18 @@ def test_example_responses_become_rows(canned: Any) -> None:
                          "s3vl.describe_index(index_arn => %s)", (arn,)).fetchone()
     assert row == ("demo-index", "demo-bucket", 3, "cosine", "float32", ["body"],
                    "2026-07-15 10:20:30+00")
+
+
+def sql_message(error: dict[str, Any]) -> str:
+    """The function's message as SQL reports it: an operation-name prefix is replaced by the SQL
+    function's name (a prefix naming the error's field stays)."""
+    from s3vl_lambda.operations import OPERATIONS
+
+    head, sep, rest = error["message"].partition(": ")
+    if sep and head != error.get("field") and (
+            head in OPERATIONS or head == "update_metadata_configuration"):
+        return rest
+    return str(error["message"])
 
 
 @pytest.mark.parametrize(("name", "sqlstate"), [
@@ -185,7 +197,7 @@ def test_example_errors_map_to_sqlstates(canned: Any, name: str, sqlstate: str) 
     response = concrete(examples()[name]["response"])
     set_answer(canned, "*", response)
     expect_error(canned, "SELECT * FROM s3vl.get_vectors(ARRAY['a'], 'demo')", None, sqlstate,
-                 "s3vl.get_vectors: " + response["error"]["message"],
+                 "s3vl.get_vectors: " + sql_message(response["error"]),
                  "error type: " + response["error"]["type"])
 
 
@@ -193,7 +205,7 @@ def test_text_and_hybrid_example_responses_become_rows(canned: Any) -> None:
     ex = examples()
     arn = ex["query_texts"]["request"]["index_arn"]
     set_answer(canned, "query_vectors", concrete(ex["query_texts"]["response"]))
-    rows = canned.execute("SELECT vector_id, score, metadata FROM s3vl.search_text("
+    rows = canned.execute("SELECT vector_id, text_score, metadata FROM s3vl.search_text("
                           "'trail shoes', 'name', index_arn => %s)", (arn,)).fetchall()
     assert rows == [(e["vector_id"], e["text_score"], e["metadata"])
                     for e in ex["query_texts"]["response"]["result"]]
@@ -236,5 +248,5 @@ def test_text_search_example_errors_map_to_sqlstates(canned: Any, name: str, sta
                                                      sqlstate: str, fragment: str) -> None:
     response = concrete(examples()[name]["response"])
     set_answer(canned, "*", response)
-    expect_error(canned, statement, None, sqlstate, fragment + response["error"]["message"],
+    expect_error(canned, statement, None, sqlstate, fragment + sql_message(response["error"]),
                  "error type: " + response["error"]["type"])

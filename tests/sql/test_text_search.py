@@ -150,12 +150,12 @@ def test_positional_text_and_key_pick_the_single_key_form(canned: Any) -> None:
 
 def test_search_text_rows_in_service_order_with_summed_score(canned: Any) -> None:
     set_answer(canned, "query_vectors", ok(TEXT_ROWS))
-    rows = canned.execute("SELECT vector_id, score, metadata FROM s3vl.search_text("
+    rows = canned.execute("SELECT vector_id, text_score, metadata FROM s3vl.search_text("
                           "'{\"name\": \"b\", \"description\": \"c\"}'::jsonb, 'demo')").fetchall()
     assert rows == [("p-2", 3.25, {"name": "B"}), ("p-7", 1.5, {"name": "G"})]
     cols = [c.name for c in canned.execute(
         "SELECT * FROM s3vl.search_text('b', 'name', 'demo')").description or []]
-    assert cols == ["vector_id", "score", "metadata"]
+    assert cols == ["vector_id", "text_score", "metadata"]
 
 
 def test_hybrid_rows_keep_nulls_of_the_ranking_that_missed(canned: Any) -> None:

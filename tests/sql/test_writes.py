@@ -191,13 +191,13 @@ def test_other_argument_errors(wdb: WriteDb) -> None:  # noqa: F811
     expect_error(wdb.conn, "SELECT s3vl.put_vector(index_name => %s, vector_id => 'a', vector => ARRAY[1, 'NaN', 3]::float8[])",
                  (name,), "22000", "vector", "finite")
     expect_error(wdb.conn, "SELECT s3vl.put_vector(index_name => %s, vector_id => NULL, vector => ARRAY[1, 2, 3]::float8[])",
-                 (name,), "22023", "key")
+                 (name,), "22023", "s3vl.put_vector: vector_id")
     expect_error(wdb.conn, "SELECT s3vl.delete_vectors(index_name => %s, vector_ids => ARRAY[]::text[])", (name,), "22023",
                  "keys", "non-empty")
     expect_error(wdb.conn, "SELECT s3vl.delete_vectors(index_name => %s, vector_ids => ARRAY['a', NULL])", (name,), "22023",
-                 "keys element 2", "1 to 1024")
+                 "vector_ids element 2", "1 to 1024")
     expect_error(wdb.conn, "SELECT s3vl.delete_vectors(index_name => %s, vector_ids => ARRAY[repeat('k', 1025)])", (name,),
-                 "22023", "keys element 1", "1025 characters")
+                 "22023", "vector_ids element 1", "1025 characters")
     assert wdb.count(arn) == 0
     assert wdb.conn.execute("SELECT s3vl.put_vectors(index_name => %s, vectors => '[]')", (name,)).fetchone() == (0,)
 

@@ -2,10 +2,12 @@
 -- function a role may execute, with its identity arguments, result, volatility, security and
 -- the roles granted EXECUTE. Any change to the surface shows here as a diff; after an intended
 -- change: S3VL_REGRESS_UPDATE=1 .venv/bin/pytest tests/sql/test_regress.py
+-- One line per function (a new one is one added line): arguments with their defaults.
 \pset null '(null)'
-\x on
+\pset format unaligned
+\pset fieldsep ' | '
 SELECT p.proname AS function,
-       pg_catalog.pg_get_function_identity_arguments(p.oid) AS arguments,
+       pg_catalog.pg_get_function_arguments(p.oid) AS arguments,
        pg_catalog.pg_get_function_result(p.oid) AS result,
        CASE WHEN t.typtype = 'c' THEN (
          SELECT pg_catalog.string_agg(a.attname || ' ' || pg_catalog.format_type(a.atttypid,
@@ -23,4 +25,3 @@ FROM pg_catalog.pg_proc p
 JOIN pg_catalog.pg_type t ON t.oid = p.prorettype
 WHERE p.pronamespace = 's3vl'::regnamespace AND p.proname !~ '^_'
 ORDER BY p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid);
-\x off
