@@ -79,7 +79,8 @@ def query(db: psycopg.Connection[Any], index: WhereIndex, q: np.ndarray, predica
     db.execute("SET client_min_messages = debug1")
     extra = "".join(f", {name} => %({name})s" for name in kw)
     rows = db.execute(
-        "SELECT key FROM s3vl.query_vectors_where(%(q)s::float8[], %(t)s, 'id', %(p)s, top_k => %(k)s, "
+        "SELECT key FROM s3vl.query_vectors_where(%(q)s::float8[], %(t)s, 'id', %(p)s, "
+        "top_k => %(k)s, "
         f"index_name => %(i)s{extra})",
         {"q": q.tolist(), "t": TABLE, "p": predicate, "k": k, "i": index.name, **kw}).fetchall()
     db.execute("RESET client_min_messages")

@@ -229,11 +229,13 @@ def test_writes_reach_the_text_index_and_the_cache(db: psycopg.Connection[Any],
         hits = db.execute("SELECT hits FROM s3vl.cache_stats()").fetchone()
         assert db.execute(query, (searchable.name,)).fetchall() == []
         assert db.execute("SELECT hits FROM s3vl.cache_stats()").fetchone()[0] == hits[0] + 1
-        db.execute("SELECT s3vl.put_vector(index_name => %s, vector_id => 't-9', vector => ARRAY[0, 0.6, 0.8]::float8[], "
+        db.execute("SELECT s3vl.put_vector(index_name => %s, vector_id => 't-9', "
+                   "vector => ARRAY[0, 0.6, 0.8]::float8[], "
                    "metadata => '{\"name\": \"Cast iron teapot\", \"genre\": \"kitchen\"}')",
                    (searchable.name,))
         assert db.execute(query, (searchable.name,)).fetchall() == [("t-9",)]
-        db.execute("SELECT s3vl.delete_vectors(index_name => %s, vector_ids => ARRAY['t-9'])", (searchable.name,))
+        db.execute("SELECT s3vl.delete_vectors(index_name => %s, vector_ids => ARRAY['t-9'])",
+                   (searchable.name,))
         assert db.execute(query, (searchable.name,)).fetchall() == []
     finally:
         db.execute("SELECT s3vl.set_cache(%s, NULL)", (searchable.name,))

@@ -103,7 +103,8 @@ def test_parameter_names_follow_the_convention(canned: psycopg.Connection[Any]) 
     problems = []
     for signature, name, type_name in rows:
         if re.search(r"_param$|^p_|^target_", name) or name in FORBIDDEN:
-            problems.append(f"{signature}: {name} (write {FORBIDDEN.get(name, 'a convention name')})")
+            instead = FORBIDDEN.get(name, "a convention name")
+            problems.append(f"{signature}: {name} (write {instead})")
         if name in TYPES and _short(type_name) not in TYPES[name]:
             problems.append(f"{signature}: {name} is {type_name}, not {sorted(TYPES[name])}")
     assert problems == []

@@ -369,7 +369,8 @@ def test_filter_depth_examples(canned: Any) -> None:
 
 @pytest.mark.parametrize("call", [
     "SELECT * FROM s3vl.query_vectors(%s::float8[], 'demo', metadata_filter => %s::jsonb)",
-    "SELECT * FROM s3vl.query_vectors_batch(index_name => 'demo', query_vectors => ARRAY[%s]::float8[], "
+    "SELECT * FROM s3vl.query_vectors_batch(index_name => 'demo', "
+    "query_vectors => ARRAY[%s]::float8[], "
     "metadata_filter => %s::jsonb)",
 ])
 def test_filter_deeper_than_the_limit_is_refused_before_any_call(canned: Any, call: str) -> None:

@@ -420,7 +420,8 @@ def test_upgrade_to_1_0_renames(how: str, fresh_database: Any, local_stack: Any,
             assert conn.execute("SELECT s3vl.version()").fetchone() == (installed_extension,)
             forms = dict(conn.execute(
                 "SELECT proname, count(*) FROM pg_proc WHERE pronamespace = 's3vl'::regnamespace"
-                " AND proname IN ('put_vectors', 'delete_vectors', 'list_vectors', 'register_index',"
+                " AND proname IN ('put_vectors', 'delete_vectors', 'list_vectors', "
+                "'register_index',"
                 " 'query_vectors', 'search_text') GROUP BY 1").fetchall())
             assert forms == {"put_vectors": 1, "delete_vectors": 1, "list_vectors": 1,
                              "register_index": 1, "query_vectors": 3, "search_text": 2}

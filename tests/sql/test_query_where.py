@@ -337,23 +337,28 @@ def test_query_table_fills_k_with_a_predicate(paged: Any) -> None:
     paged.execute("INSERT INTO where_vec_src SELECT id, ARRAY[1, 0, 0], stock FROM where_items")
     paged.execute("SELECT s3vl.track_table('where_vec_src', 'id', 'emb', 'demo')")
     paged.execute("TRUNCATE canned.calls")
-    rows = paged.execute("SELECT key FROM s3vl.query_table(source => 'where_vec_src', key_column => 'id', query_vector => %s::float8[], "
+    rows = paged.execute("SELECT key FROM s3vl.query_table(source => 'where_vec_src', "
+                         "key_column => 'id', query_vector => %s::float8[], "
                          "top_k => 6, predicate => 'stock = 0')", (Q,)).fetchall()
     assert [r[0] for r in rows] == expected(lambda i: i % 3 == 0, 6)
     keys = served(paged)
     assert len(keys) == len(set(keys)) == 100
     # Without a predicate: existing keys only (the orphans 3, 10, 17 ... are skipped).
-    rows = paged.execute("SELECT key FROM s3vl.query_table(source => 'where_vec_src', key_column => 'id', query_vector => %s::float8[], "
+    rows = paged.execute("SELECT key FROM s3vl.query_table(source => 'where_vec_src', "
+                         "key_column => 'id', query_vector => %s::float8[], "
                          "top_k => 4)", (Q,)).fetchall()
     assert [r[0] for r in rows] == ["1", "2", "4", "5"]
     seen = notices(paged)
-    rows = paged.execute("SELECT key FROM s3vl.query_table(source => 'where_vec_src', key_column => 'id', query_vector => %s::float8[], "
+    rows = paged.execute("SELECT key FROM s3vl.query_table(source => 'where_vec_src', "
+                         "key_column => 'id', query_vector => %s::float8[], "
                          "top_k => 4, predicate => 'id %% 100 = 0', max_candidates => 150)",
                          (Q,)).fetchall()
     assert rows == [("100",)]
     assert seen[0].startswith("s3vl.query_table:") and "Raise max_candidates" in seen[0]
-    expect_error(paged, "SELECT * FROM s3vl.query_table(source => 'where_vec_src', key_column => 'id', query_vector => %s::float8[], "
-                 "top_k => 4, max_candidates => 2)", [Q], "22023", "s3vl.query_table", "max_candidates")
+    expect_error(paged, "SELECT * FROM s3vl.query_table(source => 'where_vec_src', "
+                        "key_column => 'id', query_vector => %s::float8[], "
+                 "top_k => 4, max_candidates => 2)", [Q], "22023", "s3vl.query_table",
+                                                                   "max_candidates")
 
 
 PAGE_EXAMPLES = ("query_vectors_one_page", "query_vectors_next_page")

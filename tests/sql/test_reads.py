@@ -106,7 +106,8 @@ def test_list_vectors_pages_visit_every_vector_once(db: Any, sql_index: SqlIndex
 
 
 def test_list_vectors_defaults_omit_data(db: Any, sql_index: SqlIndex) -> None:
-    rows = db.execute("SELECT vector_id, embedding, metadata FROM s3vl.list_vectors(index_arn => %s)",
+    rows = db.execute("SELECT vector_id, embedding, "
+                      "metadata FROM s3vl.list_vectors(index_arn => %s)",
                       (sql_index.arn,)).fetchall()
     assert sorted(r[0] for r in rows) == sorted(TEST_VECTORS)
     assert all(r[1] is None and isinstance(r[2], dict) for r in rows)

@@ -15,7 +15,8 @@ from sql.writes_helpers import WriteDb, wdb  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.stack
 
-PUT = "SELECT s3vl.put_vector_arrays(index_name => %s, vector_ids => %s, vectors => %s::float8[], metadata => %s::jsonb[])"
+PUT = ("SELECT s3vl.put_vector_arrays(index_name => %s, vector_ids => %s, vectors => %s::float8[], "
+       "metadata => %s::jsonb[])")
 
 
 def rows_for(n: int, dim: int = 3) -> tuple[list[str], list[list[float]], list[Jsonb]]:
@@ -58,7 +59,8 @@ def test_from_a_table_with_array_agg_and_no_metadata(wdb: WriteDb) -> None:  # n
                      "AS emb FROM generate_series(1, 1200) g")
     try:
         written = wdb.conn.execute(
-            "SELECT s3vl.put_vector_arrays(index_name => %s, vector_ids => array_agg(id::text ORDER BY id), "
+            "SELECT s3vl.put_vector_arrays(index_name => %s, "
+            "vector_ids => array_agg(id::text ORDER BY id), "
             "vectors => array_agg(emb ORDER BY id)) FROM docs", (name,)).fetchone()
     finally:
         wdb.conn.execute("DROP TABLE docs")
@@ -115,7 +117,8 @@ def test_event_writes_land(wdb: WriteDb) -> None:  # noqa: F811
     name, arn = wdb.new_index()
     keys, vectors, metadata = rows_for(300)
     assert wdb.conn.execute(
-        "SELECT s3vl.put_vector_arrays(index_name => %s, vector_ids => %s, vectors => %s::float8[], metadata => %s::jsonb[], invocation_type => 'Event')",
+        "SELECT s3vl.put_vector_arrays(index_name => %s, vector_ids => %s, "
+        "vectors => %s::float8[], metadata => %s::jsonb[], invocation_type => 'Event')",
         (name, keys, vectors, metadata)).fetchone() == (300,)
     deadline = time.monotonic() + 20
     while wdb.count(arn) < 300 and time.monotonic() < deadline:
@@ -174,11 +177,15 @@ def test_validation_errors_write_nothing(wdb: WriteDb, label: str, keys: Any,  #
 
 def test_other_argument_errors(wdb: WriteDb) -> None:  # noqa: F811
     name, arn = wdb.new_index()
-    expect_error(wdb.conn, "SELECT s3vl.put_vector_arrays(index_name => %s, vector_ids => ARRAY['a'], vectors => ARRAY[[1, 2, 3]]"
-                 "::float8[], metadata => NULL, invocation_type => 'DryRun')", (name,), "22023", "invocation_type", "Event")
-    expect_error(wdb.conn, "SELECT s3vl.put_vector_arrays(index_name => 'no-such-index', vector_ids => ARRAY['a'], "
+    expect_error(wdb.conn, "SELECT s3vl.put_vector_arrays(index_name => %s, "
+                           "vector_ids => ARRAY['a'], vectors => ARRAY[[1, 2, 3]]"
+                           "::float8[], metadata => NULL, invocation_type => 'DryRun')", (name,),
+                 "22023", "invocation_type", "Event")
+    expect_error(wdb.conn, "SELECT s3vl.put_vector_arrays(index_name => 'no-such-index', "
+                           "vector_ids => ARRAY['a'], "
                  "vectors => ARRAY[[1, 2, 3]]::float8[])", None, "42704", "no-such-index")
-    expect_error(wdb.conn, "SELECT s3vl.put_vector_arrays(index_name => %s, vector_ids => ARRAY['a'], vectors => NULL)", (name,),
+    expect_error(wdb.conn, "SELECT s3vl.put_vector_arrays(index_name => %s, "
+                           "vector_ids => ARRAY['a'], vectors => NULL)", (name,),
                  "22023", "two-dimensional", "NULL")
     assert wdb.count(arn) == 0
 
