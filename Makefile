@@ -6,22 +6,27 @@ PYTEST_ARGS ?=
 export PYTHONPATH := $(CURDIR)/lambda:$(CURDIR)/local
 
 .PHONY: help setup setup-local local-up local-down demo test test-fast lint pytest package extension \
-        install-extension bench clean
+        install-extension pgtle bench clean
 
 help:
 	@echo "make demo        set up, start the local stack, load demo data, run demo queries"
 	@echo "make test        the whole test suite (lint + unit + SQL + end-to-end + infrastructure)"
+	@echo "make test-fast   unit, emulator and SQL regress tests: no local stack (PostgreSQL alone"
+	@echo "                 for the SQL), a couple of minutes"
 	@echo "make local-up    start emulator, Lambda endpoint and PostgreSQL (writes .local/stack.env)"
 	@echo "make local-down  stop everything local-up started"
 	@echo "make package     build the Lambda deployment zip (build/s3vl-lambda.zip)"
 	@echo "make extension   build the s3vl extension files (build/extension/)"
 	@echo "make install-extension  copy them into \`pg_config --sharedir\`/extension"
+	@echo "make pgtle       build the pg_tle registration script (build/pgtle/s3vl-pgtle.sql)"
 	@echo "make bench       run every benchmark in bench/"
 
 # Two install levels: what the demo runs (local) and what the tests add (dev).
 setup-local: $(VENV)/.s3vl-installed-local
+# The dev group includes the local one: after `make setup`, the demo installs nothing more.
 $(VENV)/.s3vl-installed-local: pyproject.toml scripts/bootstrap.sh
-	@bash scripts/bootstrap.sh local
+	@if [ -f $(VENV)/.s3vl-installed-dev ] && [ ! pyproject.toml -nt $(VENV)/.s3vl-installed-dev ]; \
+	then touch $@; else bash scripts/bootstrap.sh local; fi
 
 setup: $(VENV)/.s3vl-installed-dev
 $(VENV)/.s3vl-installed-dev: pyproject.toml scripts/bootstrap.sh
@@ -33,7 +38,8 @@ local-up: setup-local
 local-down:
 	@if [ -x $(PY) ]; then $(PY) -m s3vl_local.stack down; else echo "nothing to stop"; fi
 
-demo: local-up
+# The demo brings the stack up itself (once: one `[stack] up` line), then loads and queries.
+demo: setup-local
 	@$(PY) -m s3vl_local.demo
 
 lint: setup
@@ -45,6 +51,12 @@ pytest: setup
 
 test: lint pytest
 
+# The unit, emulator and SQL tests not marked `stack` (tests/conftest.py marks every user of the
+# local_stack fixture): no emulator + Lambda endpoint + PostgreSQL stack is started; the SQL
+# regress scripts run on the test PostgreSQL alone. Infrastructure, e2e and bench run in `make test`.
+test-fast: setup
+	@$(VENV)/bin/pytest tests/unit tests/emulator tests/sql -m "not stack" -q $(PYTEST_ARGS)
+
 package: setup
 	@bash scripts/package-lambda.sh
 
@@ -53,6 +65,9 @@ extension:
 
 install-extension: extension
 	@bash sql/build-extension.sh install
+
+pgtle:
+	@bash sql/build-pgtle.sh
 
 bench: setup
 	@bash bench/run_all.sh

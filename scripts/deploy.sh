@@ -14,6 +14,7 @@ usage: scripts/deploy.sh [options] [--skip-associate-role]
   searchable, associates the invoke role with the cluster, installs the s3vl schema, configures
   it, registers the index and validates.
   --skip-associate-role  the cluster already has a Lambda role that may invoke the function
+  --pgtle                install s3vl as an extension through pg_tle (or S3VL_PGTLE=1)
 TXT
 }
 
@@ -24,6 +25,7 @@ REMAINING_ARGS=()
 for arg in "$@"; do
   case "${arg}" in
     --skip-associate-role) skip_role=1 ;;
+    --pgtle) export S3VL_PGTLE=1 ;;
     *) REMAINING_ARGS+=("${arg}") ;;
   esac
 done
@@ -43,4 +45,8 @@ step_configure
 step_register_index
 step_validate
 stack_output index_name IndexName
+if [[ "${DRY_RUN}" == 1 ]]; then
+  log "deploy.sh: dry run done; nothing was run or checked"
+  exit 0
+fi
 log "deploy.sh: done. Try: psql -c \"SELECT * FROM s3vl.query_vectors('${index_name}', <your vector>, 5)\""

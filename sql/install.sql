@@ -17,8 +17,10 @@ $not_extension$;
 
 -- The layers, in install order (sql/README.md): 10_core (schema, tables, migrations, limits,
 -- errors, argument checks) -> 20_transport (invoke, envelope, config, policies, cache) -> 30_api
--- (the public functions by area) -> 40_sync -> 50_roles (grants). A file calls only functions of
+-- (the public functions by area) -> 40_sync -> 50_roles (grants). 10_core/00_requirements.sql
+-- comes first: it stops on a server s3vl does not support before anything is created. A file calls only functions of
 -- its own layer or a lower one (tests/sql/test_layers.py). sql/build-extension.sh reads this list.
+\ir 10_core/00_requirements.sql
 \ir 10_core/00_schema.sql
 \ir 10_core/10_tables.sql
 \ir 10_core/15_migrate.sql
@@ -36,6 +38,7 @@ $not_extension$;
 \ir 30_api/58_where.sql
 \ir 30_api/60_writes.sql
 \ir 30_api/65_batch.sql
+\ir 30_api/70_manage.sql
 \ir 40_sync/80_sync.sql
 \ir 50_roles/90_grants.sql
 

@@ -1,8 +1,18 @@
-"""Fixtures shared by every test folder.
+"""Fixtures shared by every test folder, the `stack` marker, and the Hypothesis profiles.
 
 Only tests that ask for one of the stack fixtures start the local stack (once per session, in its
 own state dir `.local/test-stack`, on its own ports). `S3VL_KEEP_STACK=1` leaves it running after
-the session (the next session reuses it).
+the session (the next session reuses it). `postgres_server` starts only the stack's PostgreSQL
+(no emulator, no Lambda endpoint): what the SQL regress scripts need, so `make test-fast` runs
+them.
+
+Every test that uses `local_stack` (directly or through `db`, `fresh_database`, ...) is marked
+`stack` here, so `pytest -m "not stack"` (`make test-fast`) never starts the stack; a test that
+starts a stack some other way (`make local-up` in a subprocess) writes `pytest.mark.stack` itself.
+
+Hypothesis: with `CI` set (CI=true), the `ci` profile (derandomized: the same examples every run,
+so a red build is reproducible); locally the `dev` profile explores new random examples each run.
+`HYPOTHESIS_PROFILE=<name>` picks one explicitly.
 """
 
 from __future__ import annotations
@@ -12,10 +22,12 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import settings
 
 if TYPE_CHECKING:
     import psycopg
@@ -25,6 +37,21 @@ if TYPE_CHECKING:
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEST_STATE_DIR = REPO_ROOT / ".local" / "test-stack"
 TEST_USERS_DIR = REPO_ROOT / ".local" / "test-stack.users"
+STACK_FIXTURE = "local_stack"
+
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("dev", print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE")
+                      or ("ci" if os.environ.get("CI", "").lower() in ("1", "true", "yes")
+                          else "dev"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `stack` every test whose fixtures (transitively) include the local stack."""
+    for item in items:
+        if STACK_FIXTURE in getattr(item, "fixturenames", ()) and not item.get_closest_marker(
+                "stack"):
+            item.add_marker(pytest.mark.stack)
 
 
 @contextmanager
@@ -39,20 +66,23 @@ def _stack_lock() -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-@pytest.fixture(scope="session")
-def local_stack() -> Iterator[StackInfo]:
-    """The running local stack: emulator + Lambda endpoint + PostgreSQL, s3vl configured.
-
-    Sessions that run at the same time share it; the last one to finish stops it.
-    """
-    from s3vl_local import procs, stack
-
+@contextmanager
+def _shared_test_stack() -> Iterator[None]:
+    """Registers this session as a user of the test stack while the body runs; the last session
+    to leave stops it (PostgreSQL and, if started, the emulator and Lambda endpoint)."""
     me = TEST_USERS_DIR / str(os.getpid())
     with _stack_lock():
-        info = stack.up(TEST_STATE_DIR)
         TEST_USERS_DIR.mkdir(parents=True, exist_ok=True)
         me.touch()
-    yield info
+    try:
+        yield
+    finally:
+        _leave(me)
+
+
+def _leave(me: Path) -> None:
+    from s3vl_local import procs, stack
+
     with _stack_lock():
         me.unlink(missing_ok=True)
         others = []
@@ -63,6 +93,40 @@ def local_stack() -> Iterator[StackInfo]:
                 user.unlink(missing_ok=True)
         if not others and os.environ.get("S3VL_KEEP_STACK") != "1":
             stack.down(TEST_STATE_DIR, remove=True)
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> Iterator[StackInfo]:
+    """The running local stack: emulator + Lambda endpoint + PostgreSQL, s3vl configured.
+
+    Sessions that run at the same time share it; the last one to finish stops it.
+    """
+    from s3vl_local import stack
+
+    with _shared_test_stack():
+        with _stack_lock():
+            info = stack.up(TEST_STATE_DIR)
+        yield info
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Callable[[str], str]]:
+    """Factory: the superuser DSN of a database on the test stack's PostgreSQL, started alone.
+
+    The same cluster `local_stack` uses (it reuses a running one), so a session that needs both
+    runs one server. With S3VL_DSN or S3VL_POSTGRES=docker the whole stack provides it.
+    """
+    from s3vl_local import pg, stack
+
+    with _shared_test_stack():
+        with _stack_lock():
+            factory: Callable[[str], str]
+            if pg.select_backend(stack.postgres_env({})) == "cluster":
+                factory = partial(pg.cluster_dsn, pg.start_cluster(
+                    TEST_STATE_DIR, cron_database=stack.DATABASE))
+            else:
+                factory = stack.up(TEST_STATE_DIR).admin_dsn
+        yield factory
 
 
 @pytest.fixture

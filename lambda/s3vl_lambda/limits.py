@@ -1,6 +1,6 @@
 """Every Amazon S3 Vectors and AWS Lambda limit the function enforces, in one place.
 
-Sources: botocore's s3vectors model (tests/unit/test_limits.py checks it), the S3 Vectors
+Sources: botocore's s3vectors model (tests/unit/test_lambda_limits.py checks it), the S3 Vectors
 limitations page
 https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-vectors-limitations.html
 and Lambda's quotas https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html.
@@ -52,6 +52,9 @@ INDEX_MODES = ("CLASSIC", "ENHANCED")
 # metadata_filter nesting (each object and array one level): a project limit, not the
 # service's (AWS documents none); SQL calls it max_filter_depth.
 MAX_FILTER_DEPTH = 32
+# Values one filter compares (an $in list of 3 counts 3): the service's QueryVectors limit, applied
+# to the filters the function evaluates itself too (operations/manage.py).
+MAX_FILTER_CONSTRAINTS = 100
 
 # query_vectors_batch (a protocol limit: bounds one synchronous invocation)
 MAX_BATCH_QUERIES = 100
@@ -74,6 +77,17 @@ MIN_SEGMENT_COUNT = 1
 MAX_SEGMENT_COUNT = 16
 
 DISTANCE_METRICS = ("cosine", "euclidean")
+
+# Management by filter (count, list, delete: operations/manage.py)
+DEFAULT_MANAGE_SEGMENTS = 8  # ListVectors segments read in parallel
+MIN_TIME_BUDGET_MS = 100  # time_budget_ms: no new page starts after this long
+MAX_TIME_BUDGET_MS = 900_000  # Lambda's longest timeout
+MAX_RESUME_TOKEN_LENGTH = 65_536  # up to 16 segments' ListVectors tokens, base64
+DEFAULT_LIST_MATCHES = 1000  # list: matching vectors one answer carries
+MAX_LIST_MATCHES = 10_000
+LIST_ANSWER_BYTES = 4 * 1024 * 1024  # list: metadata bytes one answer carries, under 6 MB
+# update_metadata: vector ids one invocation patches (SQL sends at most this many)
+MAX_UPDATE_IDS = 5000
 
 # Lambda's payload limits: a synchronous (RequestResponse) request or response is at most 6 MB, an
 # asynchronous (Event) request 1 MB. The local Lambda endpoint enforces these too.

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from s3vl_local.identity import DUMMY_CREDENTIAL
-from s3vl_local.ports import free_port
+from s3vl_local.ports import free_port, is_listening
 
 Backend = Literal["dsn", "docker", "cluster"]
 
@@ -201,16 +201,22 @@ def cron_options(bindir: Path, database: str | None, sockets: Path) -> str:
             f" -c cron.host={sockets}")
 
 
-def start_cluster(state_dir: Path, cron_database: str | None = None) -> int:
+def start_cluster(state_dir: Path, cron_database: str | None = None,
+                  preferred_port: int | None = None) -> int:
     """Start (initialising if needed) the throwaway cluster; return its TCP port. With
-    `cron_database`, pg_cron is preloaded for that database (if installed)."""
+    `cron_database`, pg_cron is preloaded for that database (if installed). `preferred_port` (the
+    port of the last start) is reused when nothing listens on it, so a DSN a user saved still
+    works after `down`/`up`."""
     bindir = find_bindir()
     paths = cluster_paths(state_dir)
     init_cluster(paths, bindir)
     running = cluster_port(paths)
     if running is not None:
         return running
-    port = free_port()
+    if preferred_port is not None and not is_listening(preferred_port):
+        port = preferred_port
+    else:
+        port = free_port()
     options = (
         f"-p {port} -k {paths.sockets} -c listen_addresses=127.0.0.1 -c fsync=off "
         "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
@@ -224,9 +230,11 @@ def start_cluster(state_dir: Path, cron_database: str | None = None) -> int:
     return port
 
 
-def stop_cluster(state_dir: Path, remove: bool = False) -> None:
+def stop_cluster(state_dir: Path, remove: bool = False) -> int | None:
+    """Stop the cluster if it runs; return the port it listened on (None if it was not running)."""
     paths = cluster_paths(state_dir)
-    if cluster_port(paths) is not None:
+    port = cluster_port(paths)
+    if port is not None:
         bindir = find_bindir()
         _run(
             [str(bindir / "pg_ctl"), "-D", str(paths.data), "-m", "fast", "-w", "-t", "60",
@@ -235,6 +243,7 @@ def stop_cluster(state_dir: Path, remove: bool = False) -> None:
         )
     if remove and paths.root.exists():
         shutil.rmtree(paths.root)
+    return port
 
 
 def cluster_dsn(port: int, dbname: str = "postgres", user: str = SUPERUSER) -> str:
@@ -285,16 +294,18 @@ def start_docker(state_dir: Path) -> str:
     return f"postgresql://{SUPERUSER}:{DUMMY_CREDENTIAL}@{host}:{port}/postgres"
 
 
-def stop_docker(state_dir: Path) -> None:
+def stop_docker(state_dir: Path) -> bool:
+    """Remove the stack's container; True if there was one to remove."""
     idfile = state_dir / "docker-container-id"
     if not idfile.exists():
-        return
+        return False
     import docker
 
     try:
         docker.from_env().containers.get(idfile.read_text().strip()).remove(force=True)
+        return True
     except docker.errors.NotFound:
-        pass  # already gone
+        return False  # already gone
     finally:
         idfile.unlink()
 

@@ -71,6 +71,9 @@ class StackInfo:
             "S3VL_LAMBDA_ENDPOINT": self.lambda_endpoint,
             "S3VL_LAMBDA_ARN": self.lambda_arn,
             "S3VL_DEMO_INDEX_ARN": self.index_arn,
+            # Marks S3VL_DSN as this stack's own: `up` from a shell that sourced stack.env
+            # manages its own PostgreSQL again instead of taking S3VL_DSN for a server of yours.
+            "S3VL_STACK_DSN": self.dsn,
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
             **_dummy_env(),
@@ -129,6 +132,21 @@ def _python_env() -> dict[str, str]:
     return env
 
 
+def postgres_env(state: dict[str, Any], env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment PostgreSQL is chosen from, without an S3VL_DSN that stack.env exported.
+
+    README tells users to `source .local/stack.env`; its S3VL_DSN is the stack's own server, not
+    one the user asks the stack to use (`pg.select_backend`). It is recognised by the
+    S3VL_STACK_DSN marker next to it, or (stack.env of an older version) by being the DSN this
+    state dir recorded."""
+    env = dict(os.environ) if env is None else dict(env)
+    given = env.get("S3VL_DSN")
+    recorded = (state.get("info") or {}).get("dsn")
+    if given and given in (env.get("S3VL_STACK_DSN"), recorded):
+        del env["S3VL_DSN"]
+    return env
+
+
 # ---- services ------------------------------------------------------------------------------
 def _start_emulator(state_dir: Path, state: dict[str, Any]) -> str:
     pidfile = state_dir / "emulator.pid"
@@ -170,12 +188,12 @@ def _start_lambda(state_dir: Path, state: dict[str, Any], s3vectors_url: str,
     return url
 
 
-def _start_postgres(state_dir: Path, state: dict[str, Any]) -> str:
+def _start_postgres(state_dir: Path, state: dict[str, Any], env: dict[str, str]) -> str:
     """Return the superuser DSN of the `s3vl` database (created if missing)."""
-    backend = pg.select_backend()
+    backend = pg.select_backend(env)
     state["postgres_backend"] = backend
     if backend == "dsn":
-        return os.environ["S3VL_DSN"]
+        return env["S3VL_DSN"]
     if backend == "docker":
         server_dsn = state.get("docker_dsn")
         if not server_dsn or not pg.is_ready(server_dsn):  # e.g. the container is gone
@@ -183,7 +201,9 @@ def _start_postgres(state_dir: Path, state: dict[str, Any]) -> str:
             server_dsn = pg.start_docker(state_dir)
         state["docker_dsn"] = server_dsn
     else:
-        port = pg.start_cluster(state_dir, cron_database=DATABASE)
+        known = state.get("postgres_port")
+        port = pg.start_cluster(state_dir, cron_database=DATABASE,
+                                preferred_port=known if isinstance(known, int) else None)
         state["postgres_port"] = port
         server_dsn = pg.cluster_dsn(port)
     pg.wait_ready(server_dsn)
@@ -280,8 +300,9 @@ def up(state_dir: Path = DEFAULT_STATE_DIR, handler: str | None = None,
     started = time.monotonic()
     state_dir = state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
-    pg.preflight()
     state = _load_state(state_dir)
+    pg_env = postgres_env(state)
+    pg.preflight(pg_env)
     stamp = code_stamp()
     # The code changed since these processes started: restart them (the data persists).
     if state.get("code_stamp") not in (None, stamp) and procs.stop_pidfiles(
@@ -291,7 +312,7 @@ def up(state_dir: Path = DEFAULT_STATE_DIR, handler: str | None = None,
     s3vectors_url = _start_emulator(state_dir, state)
     lambda_url = _start_lambda(state_dir, state, s3vectors_url, handler)
     _save_state(state_dir, state)
-    dsn = _start_postgres(state_dir, state)
+    dsn = _start_postgres(state_dir, state, pg_env)
     _save_state(state_dir, state)
     for name, url in (("emulator", s3vectors_url), ("lambda endpoint", lambda_url)):
         try:
@@ -316,19 +337,36 @@ def up(state_dir: Path = DEFAULT_STATE_DIR, handler: str | None = None,
     return info
 
 
-def down(state_dir: Path = DEFAULT_STATE_DIR, remove: bool = False) -> None:
+SERVICE_NAMES = {"emulator": "S3 Vectors emulator", "lambda": "Lambda endpoint"}
+
+
+def down(state_dir: Path = DEFAULT_STATE_DIR, remove: bool = False) -> list[str]:
+    """Stop whatever of the stack runs in state_dir; log and return what was stopped.
+
+    PostgreSQL is stopped by what is found running in state_dir (the cluster, the container),
+    not by the backend recorded at the last `up`: that record may say `dsn` when `up` ran from a
+    shell that had sourced an older stack.env."""
     state_dir = state_dir.resolve()
     state = _load_state(state_dir)
+    stopped: list[str] = []
     for pidfile in procs.stop_pidfiles([state_dir / "lambda.pid", state_dir / "emulator.pid"]):
-        log(f"stopped {pidfile.stem}")
-    backend = state.get("postgres_backend", "cluster")
-    if backend == "cluster":
-        pg.stop_cluster(state_dir, remove=remove)
-    elif backend == "docker":
-        pg.stop_docker(state_dir)
+        port = state.get(f"{pidfile.stem}_port")
+        stopped.append(f"{SERVICE_NAMES.get(pidfile.stem, pidfile.stem)} (port {port})")
+    pg_port = pg.stop_cluster(state_dir, remove=remove)
+    if pg_port is not None:
+        stopped.append(f"PostgreSQL (port {pg_port})")
+    if pg.stop_docker(state_dir):
+        stopped.append("PostgreSQL container")
+    for what in stopped:
+        log(f"stopped {what}")
+    if not stopped:
+        log(f"nothing was running (state in {state_dir})")
+    if state.get("postgres_backend") == "dsn":
+        log("PostgreSQL at S3VL_DSN was not started by the stack: left running")
     (state_dir / "stack.env").unlink(missing_ok=True)
     if remove:
         shutil.rmtree(state_dir, ignore_errors=True)
+    return stopped
 
 
 def status(state_dir: Path = DEFAULT_STATE_DIR) -> dict[str, Any]:

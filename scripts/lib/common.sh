@@ -87,6 +87,12 @@ capture() {
   "$@"
 }
 
+# outcome DONE WOULD: what a step found or did (DONE); under --dry-run, where no command ran and
+# nothing is known, what it would check or do instead ("dry run: would WOULD").
+outcome() {
+  if [[ "${DRY_RUN}" == 1 ]]; then log "dry run: would $2"; else log "$1"; fi
+}
+
 usage_common() {
   cat >&2 <<EOF
 Common options:

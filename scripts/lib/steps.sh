@@ -6,7 +6,10 @@
 readonly LAMBDA_ZIP="${S3VL_LAMBDA_ZIP:-${S3VL_REPO_ROOT}/build/s3vl-lambda.zip}"
 readonly CODE_PREFIX="s3vl/lambda"
 readonly LAMBDA_FEATURE="Lambda"
-readonly MIN_AURORA_PG_VERSION="11.9"
+# The oldest Aurora PostgreSQL s3vl supports: the same major version as the `minimum` of
+# sql/10_core/00_requirements.sql, which install checks (tests/infra/test_versions.py keeps them
+# equal).
+readonly MIN_AURORA_PG_VERSION="13"
 
 # ------------------------------------------------------------------------------ 1 cluster
 step_gather_cluster_details() {
@@ -14,17 +17,23 @@ step_gather_cluster_details() {
     "AuroraClusterArn and VpcId in ${PARAMETERS_FILE}, and that your AWS credentials can call rds:DescribeDBClusters"
   local row engine version status subnet_group groups vpc expected_vpc
   # shellcheck disable=SC2016 # backticks are a JMESPath literal, not a command
-  row="$(capture "aurora-postgresql	${MIN_AURORA_PG_VERSION}	available	<subnet-group>	<security-groups>" \
+  row="$(capture "<engine>	<version>	<status>	<subnet-group>	<security-groups>" \
     aws --region "${REGION}" rds describe-db-clusters --db-cluster-identifier "${CLUSTER_ID}" \
     --query 'DBClusters[0].[Engine,EngineVersion,Status,DBSubnetGroup,join(`,`,VpcSecurityGroups[].VpcSecurityGroupId)]' \
     --output text)"
   IFS=$'\t' read -r engine version status subnet_group groups <<<"${row}"
+  expected_vpc="$(parameter VpcId)"
+  if [[ "${DRY_RUN}" == 1 ]]; then
+    print_command aws --region "${REGION}" rds describe-db-subnet-groups \
+      --db-subnet-group-name "${subnet_group}" --query 'DBSubnetGroups[0].VpcId' --output text
+    outcome "" "check that cluster ${CLUSTER_ID} runs aurora-postgresql ${MIN_AURORA_PG_VERSION} or later and that its subnet group is in VpcId ${expected_vpc}"
+    return 0
+  fi
   log "cluster ${CLUSTER_ID}: ${engine} ${version}, ${status}; security groups: ${groups}"
   [[ "${engine}" == aurora-postgresql ]] ||
     die "cluster ${CLUSTER_ID} runs ${engine}; the aws_lambda extension needs Aurora PostgreSQL"
   version_at_least "${version}" "${MIN_AURORA_PG_VERSION}" ||
-    die "Aurora PostgreSQL ${version} has no aws_lambda extension; it needs ${MIN_AURORA_PG_VERSION} or later"
-  expected_vpc="$(parameter VpcId)"
+    die "Aurora PostgreSQL ${version} is too old: s3vl needs Aurora PostgreSQL ${MIN_AURORA_PG_VERSION} or later (upgrade the cluster)"
   vpc="$(capture "${expected_vpc}" aws --region "${REGION}" rds describe-db-subnet-groups \
     --db-subnet-group-name "${subnet_group}" --query 'DBSubnetGroups[0].VpcId' --output text)"
   [[ "${vpc}" == "${expected_vpc}" ]] ||
@@ -116,13 +125,18 @@ PY
   caller_account
   find_artifact_bucket
   if [[ "${DRY_RUN}" == 1 ]]; then
+    print_command aws --region "${REGION}" s3api head-bucket --bucket "${ARTIFACT_BUCKET}" \
+      --expected-bucket-owner "${CALLER_ACCOUNT}"
+    outcome "" "create artifact bucket ${ARTIFACT_BUCKET} with the commands below if head-bucket finds none"
     head_error="(404)"
   elif head_error="$(aws_cli s3api head-bucket --bucket "${ARTIFACT_BUCKET}" \
     --expected-bucket-owner "${CALLER_ACCOUNT}" 2>&1 >/dev/null)"; then
     head_error=""
   fi
   if [[ "${head_error}" == *"(404)"* || "${head_error}" == *NoSuchBucket* ]]; then
-    log "creating artifact bucket ${ARTIFACT_BUCKET} (private, encrypted by default)"
+    if [[ "${DRY_RUN}" != 1 ]]; then
+      log "creating artifact bucket ${ARTIFACT_BUCKET} (private, encrypted by default)"
+    fi
     if [[ "${REGION}" == us-east-1 ]]; then
       run aws --region "${REGION}" s3api create-bucket --bucket "${ARTIFACT_BUCKET}"
     else
@@ -185,7 +199,8 @@ step_deploy_stack() {
     "CodeS3Key=${CODE_KEY}" "CodeSha256=${CODE_SHA256}" "ConfigDigest=${digest}"
   load_stack_outputs --refresh
   stack_output alias_arn FunctionAliasArn
-  log "stack ${STACK_NAME} is up: function ${alias_arn}"
+  outcome "stack ${STACK_NAME} is up: function ${alias_arn}" \
+    "create or update stack ${STACK_NAME} and read its outputs"
 }
 
 # ------------------------------------------------------------------------------ 3 role
@@ -210,6 +225,9 @@ step_associate_role() {
   if [[ -n "${other}" ]]; then
     CURRENT_HINT="either remove it (aws rds remove-role-from-db-cluster --region ${REGION} --db-cluster-identifier ${cluster} --feature-name Lambda --role-arn ${other}) and re-run, or allow that role lambda:InvokeFunction on ${alias_arn} and skip this step (docs/deploy.md, 'A cluster that already has a Lambda role')"
     die "cluster ${cluster} already has role ${other} for the Lambda feature; Aurora takes one role per feature"
+  fi
+  if [[ "${DRY_RUN}" == 1 ]]; then
+    outcome "" "associate ${role} (feature ${LAMBDA_FEATURE}) unless the cluster has it already, or stop if it has another Lambda role"
   fi
   run aws --region "${REGION}" rds add-role-to-db-cluster --db-cluster-identifier "${cluster}" \
     --feature-name "${LAMBDA_FEATURE}" --role-arn "${role}"
@@ -241,6 +259,10 @@ step_update_function_code() {
   stack_output alias_arn FunctionAliasArn
   live_sha="$(capture "${CODE_SHA256}" aws --region "${REGION}" lambda get-function \
     --function-name "${alias_arn}" --query Configuration.CodeSha256 --output text)"
+  if [[ "${DRY_RUN}" == 1 ]]; then
+    outcome "" "check that alias live runs the uploaded code"
+    return 0
+  fi
   [[ "${live_sha}" == "${CODE_SHA256}" ]] ||
     die "alias live runs code ${live_sha}, not the uploaded ${CODE_SHA256}"
   log "alias live runs the uploaded code (${CODE_SHA256})"
@@ -263,6 +285,9 @@ step_configure_text_search() {
   stack_output index_arn IndexArn
   current="$(capture '{"index": {"indexMode": "CLASSIC"}}' aws --region "${REGION}" s3vectors get-index \
     --index-arn "${index_arn}" --output json)"
+  if [[ "${DRY_RUN}" == 1 ]]; then
+    outcome "" "make keys '${spec}' searchable; the commands below are those for an index with no text search yet (the real run sends only what get-index shows missing)"
+  fi
   plan="$(text_search_plan "${spec}" "${current}")" || die "TextSearch '${spec}' cannot be applied"
   while IFS=$'\t' read -r action value; do
     case "${action}" in
@@ -320,6 +345,10 @@ PY
 
 # ------------------------------------------------------------------------------ 5 schema
 step_install_schema() {
+  if [[ "${S3VL_PGTLE:-0}" == 1 ]]; then
+    step_install_schema_pgtle
+    return
+  fi
   begin_step "install-schema" \
     "that psql reaches the cluster (PGHOST/PGUSER/PGPASSWORD, security group on 5432) and the user is rds_superuser"
   resolve_database
@@ -327,7 +356,21 @@ step_install_schema() {
   sql -c "DO \$\$ BEGIN IF to_regnamespace('aws_lambda') IS NULL THEN CREATE EXTENSION IF NOT EXISTS aws_lambda CASCADE; END IF; END \$\$"
   # install.sql is re-runnable: it installs or upgrades the s3vl schema in place.
   sql -f "${S3VL_REPO_ROOT}/sql/install.sql"
-  log "schema s3vl installed: version $(sql_query '<version>' 'SELECT s3vl.version()')"
+  local version
+  version="$(sql_query '<version>' 'SELECT s3vl.version()')"
+  outcome "schema s3vl installed: version ${version}" "install or upgrade schema s3vl and print its version"
+}
+
+# Step 5 through pg_tle (Aurora/RDS without file access; S3VL_PGTLE=1 or --pgtle): register the
+# extension built by sql/build-pgtle.sh, then create it, or update it to the registered default.
+step_install_schema_pgtle() {
+  begin_step "install-schema" \
+    "that pg_tle is in shared_preload_libraries, CREATE EXTENSION pg_tle ran, and the user is rds_superuser"
+  resolve_database
+  run bash "${S3VL_REPO_ROOT}/sql/build-pgtle.sh"
+  sql -f "${S3VL_REPO_ROOT}/build/pgtle/s3vl-pgtle.sql"
+  sql -c "DO \$\$ BEGIN IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 's3vl') THEN ALTER EXTENSION s3vl UPDATE; ELSE CREATE EXTENSION s3vl CASCADE; END IF; END \$\$"
+  log "extension s3vl installed through pg_tle: version $(sql_query '<version>' 'SELECT s3vl.version()')"
 }
 
 # ------------------------------------------------------------------------------ 6 configure
@@ -342,7 +385,7 @@ step_configure() {
   # The timeout bounds aws_lambda.request_timeout_ms too (3000 ms by default, too short for a cold start).
   sql_query "" "SELECT s3vl.configure(lambda_arn => :'lambda_arn', aws_region => :'aws_region', timeout_seconds => :'timeout_seconds'::integer);" \
     -v "lambda_arn=${alias_arn}" -v "aws_region=${REGION}" -v "timeout_seconds=${timeout}" >/dev/null
-  log "s3vl configured to call ${alias_arn}"
+  outcome "s3vl configured to call ${alias_arn}" "configure s3vl to call ${alias_arn}"
 }
 
 # ------------------------------------------------------------------------------ 7 register
@@ -355,7 +398,7 @@ step_register_index() {
   resolve_database
   sql_query "" "SELECT s3vl.register_index(:'index_name', :'index_arn');" \
     -v "index_name=${index_name}" -v "index_arn=${index_arn}" >/dev/null
-  log "index ${index_name} registered"
+  outcome "index ${index_name} registered" "register index ${index_name} (${index_arn})"
 }
 
 # ------------------------------------------------------------------------------ 8 validate
@@ -380,6 +423,12 @@ step_validate() {
   fi
   rm -f "${payload}" "${answer}"
   failures="$(sql_query 0 'SELECT count(*) FROM s3vl.validate_config() WHERE NOT is_valid;')"
+  if [[ "${DRY_RUN}" == 1 ]]; then
+    sql_query 0 "SELECT count(*) FROM s3vl.query_vectors(query_vector => array_fill(0.5::float8, ARRAY[:'dimension'::integer]), index_name => :'index_name', top_k => 1);" \
+      -v "index_name=${index_name}" -v "dimension=${dimension}" >/dev/null
+    outcome "" "check that the function answers availability_check, that s3vl.validate_config() reports no failed check, and that s3vl.query_vectors answers from ${index_name}"
+    return 0
+  fi
   [[ "${failures}" == 0 ]] ||
     die "s3vl.validate_config() reports ${failures} failed check(s); run SELECT * FROM s3vl.validate_config() for details"
   rows="$(sql_query 0 "SELECT count(*) FROM s3vl.query_vectors(query_vector => array_fill(0.5::float8, ARRAY[:'dimension'::integer]), index_name => :'index_name', top_k => 1);" \

@@ -124,7 +124,8 @@ BEGIN
       ('scan_vectors', 'index_name text, index_arn text, return_metadata boolean, return_data boolean, page_size integer'),
       ('search_text', 'query_text text, metadata_key text, index_name text, index_arn text, top_k integer, metadata_filter jsonb, return_metadata boolean'),
       ('search_text', 'query_texts jsonb, index_name text, index_arn text, top_k integer, metadata_filter jsonb, return_metadata boolean'),
-      ('unregister_index', 'index_name text'))
+      ('unregister_index', 'index_name text'),
+      ('update_metadata', 'vector_ids text[], patch jsonb, index_name text'))
     SELECT p.oid::regprocedure AS signature FROM pg_catalog.pg_proc p
     WHERE p.pronamespace = 's3vl'::regnamespace
       AND p.proname IN (SELECT e.name FROM expected e)

@@ -30,7 +30,7 @@ AS $$
   SELECT ARRAY['availability_check', 'get_index', 'query_vectors', 'query_vectors_batch',
                'get_vectors', 'list_vectors', 'put_vectors', 'delete_vectors',
                'update_index_mode', 'add_text_search', 'drop_text_search',
-               'update_metadata_configuration']
+               'update_metadata_configuration', 'filter_vectors', 'update_metadata']
 $$;
 
 -- The message of a failed answer without the operation name the function puts first

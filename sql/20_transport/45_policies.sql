@@ -341,8 +341,8 @@ END
 $$;
 
 -- A write of a caller bound by `policy`: every vector it puts must carry metadata inside the
--- policy and replace only a stored vector inside it; a delete may remove only vectors inside it
--- (42501, nothing written, otherwise).
+-- policy and replace only a stored vector inside it; a metadata patch may not touch a key the
+-- policy binds; a patch or a delete reaches only vectors inside it (42501, nothing written).
 CREATE OR REPLACE FUNCTION s3vl._policy_check_write(caller text, req jsonb, policy jsonb)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -365,6 +365,21 @@ BEGIN
     IF bad IS NOT NULL THEN
       RAISE EXCEPTION '%: vector % exists outside this role''s policy; nothing was written',
         caller, pg_catalog.to_jsonb(bad) USING ERRCODE = '42501';
+    END IF;
+  ELSIF req ->> 'operation' = 'update_metadata' THEN
+    -- The patch may not touch a key the policy binds, and every vector must be inside it.
+    SELECT k INTO bad FROM pg_catalog.jsonb_object_keys(req -> 'patch') k
+      WHERE k IN (SELECT pg_catalog.jsonb_object_keys(part)
+                  FROM pg_catalog.jsonb_array_elements(policy -> '$and') part)
+      LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION '%: the patch changes key %, which this role''s policy binds; nothing was '
+                      'written', caller, pg_catalog.to_jsonb(bad) USING ERRCODE = '42501';
+    END IF;
+    bad := s3vl._policy_stored_outside(caller, req ->> 'index_arn', req -> 'vector_ids', policy);
+    IF bad IS NOT NULL THEN
+      RAISE EXCEPTION '%: vector % is outside this role''s policy; nothing was written', caller,
+        pg_catalog.to_jsonb(bad) USING ERRCODE = '42501';
     END IF;
   ELSE
     bad := s3vl._policy_stored_outside(caller, req ->> 'index_arn', req -> 'keys', policy);
@@ -414,14 +429,15 @@ BEGIN
   IF policy IS NULL THEN
     RETURN request;
   END IF;
-  IF op IN ('query_vectors', 'query_vectors_batch') THEN
+  -- filter_vectors (30_api/70_manage.sql) counts, lists and deletes only what its filter matches.
+  IF op IN ('query_vectors', 'query_vectors_batch', 'filter_vectors') THEN
     RETURN (req || pg_catalog.jsonb_build_object('metadata_filter',
                      s3vl._policy_and(policy, req -> 'metadata_filter')))::json;
   ELSIF op = 'get_vectors' THEN
     RETURN (req || '{"include_metadata": true}')::json;
   ELSIF op = 'list_vectors' THEN
     RETURN (req || '{"return_metadata": true}')::json;
-  ELSIF op IN ('put_vectors', 'delete_vectors') THEN
+  ELSIF op IN ('put_vectors', 'delete_vectors', 'update_metadata') THEN
     PERFORM s3vl._policy_check_write(caller, req, policy);
     RETURN request;
   ELSIF op = 'get_index' THEN

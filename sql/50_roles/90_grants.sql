@@ -26,6 +26,9 @@ REVOKE ALL ON SCHEMA s3vl FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA s3vl FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA s3vl FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA s3vl FROM PUBLIC;
+-- Every function grant is made below: an upgrade drops what an earlier version granted and this
+-- one does not (tests/sql/test_pgtle.py compares an upgraded catalog with a fresh one).
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA s3vl FROM s3vl_reader, s3vl_writer, s3vl_admin;
 GRANT USAGE ON SCHEMA s3vl TO s3vl_reader;
 
 GRANT EXECUTE ON FUNCTION
@@ -149,3 +152,14 @@ GRANT EXECUTE ON FUNCTION
 TO s3vl_admin;
 -- Invocation retries (20_transport/30_invoke.sql).
 GRANT EXECUTE ON FUNCTION s3vl.set_invoke_retries(integer) TO s3vl_admin;
+
+-- Management by filter and metadata patches (30_api/70_manage.sql): readers count and list,
+-- writers delete and patch.
+GRANT EXECUTE ON FUNCTION
+  s3vl.count_vectors(text, jsonb),
+  s3vl.list_vectors_where(text, jsonb, boolean)
+TO s3vl_reader;
+GRANT EXECUTE ON FUNCTION
+  s3vl.delete_vectors_where(text, jsonb, boolean, boolean),
+  s3vl.update_metadata(text[], jsonb, text)
+TO s3vl_writer;

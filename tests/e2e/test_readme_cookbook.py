@@ -7,14 +7,10 @@ import re
 import subprocess
 import sys
 
+from e2e.docs_helpers import runnable_script, sql_blocks
 from s3vl_local.stack import REPO_ROOT, StackInfo, psql_binary
 
-
-def cookbook_sql() -> str:
-    text = (REPO_ROOT / "README.md").read_text()
-    blocks = re.findall(r"```sql\n(.*?)```", text, flags=re.S)
-    assert blocks, "README.md has no ```sql block"
-    return "\n".join(blocks)
+README = REPO_ROOT / "README.md"
 
 
 def test_readme_cookbook_runs_verbatim(local_stack: StackInfo) -> None:
@@ -25,7 +21,9 @@ def test_readme_cookbook_runs_verbatim(local_stack: StackInfo) -> None:
                           timeout=180, check=False)
     assert load.returncode == 0, load.stderr
     # One transaction, rolled back: the cookbook's configure/register/grant leave no trace.
-    script = "BEGIN;\nCREATE ROLE app;\n" + cookbook_sql() + "\nROLLBACK;\n"
+    # Nothing is added: the README says every statement runs after `make demo`.
+    assert sql_blocks(README), "README.md has no ```sql block"
+    script = runnable_script(README)
     proc = subprocess.run([psql_binary(), local_stack.dsn, "-X", "-v", "ON_ERROR_STOP=1",
                            "-f", "-"], input=script, capture_output=True, text=True,
                           timeout=120, check=False)

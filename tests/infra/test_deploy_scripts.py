@@ -7,6 +7,7 @@ import base64
 import hashlib
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -254,8 +255,25 @@ def test_dry_run_prints_every_command_and_runs_none(sandbox: Sandbox) -> None:
     text = result.stderr
     for expected in ("package-lambda.sh --arch arm64", "s3api put-object", "cloudformation deploy",
                      "rds add-role-to-db-cluster", "psql", "install.sql", "s3vl.configure",
-                     "lambda invoke", "validate_config"):
+                     "lambda invoke", "validate_config", "rds describe-db-subnet-groups"):
         assert expected in text, expected
+
+
+def test_dry_run_says_what_it_would_check_not_made_up_answers(sandbox: Sandbox) -> None:
+    """A dry run runs nothing, so it knows no engine, version, VPC, schema version or row count:
+    each step says what it would check or do, and no step reports a result."""
+    sandbox.env = {k: v for k, v in sandbox.env.items() if k != "S3VL_LAMBDA_ZIP"}
+    result = sandbox.run("deploy.sh", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    logged = [ln for ln in result.stderr.splitlines() if ln.startswith("==> ")]
+    for made_up in ("available", "matches", "is up", "installed: version", "configured to call",
+                    "registered", "validated", "answers (", "creating artifact bucket",
+                    "deploy.sh: done"):
+        assert not any(made_up in ln for ln in logged if "would" not in ln), (made_up, logged)
+    would = [ln for ln in logged if ln.startswith("==> dry run: would ")]
+    assert len(would) >= 7, logged
+    assert any("aurora-postgresql 13 or later" in ln and "VpcId" in ln for ln in would), would
+    assert logged[-1] == "==> deploy.sh: dry run done; nothing was run or checked"
 
 
 def test_gather_cluster_details_rejects_a_vpc_mismatch(sandbox: Sandbox) -> None:
@@ -269,10 +287,11 @@ def test_gather_cluster_details_rejects_a_vpc_mismatch(sandbox: Sandbox) -> None
 
 def test_gather_cluster_details_rejects_old_or_other_engines(sandbox: Sandbox) -> None:
     state = sandbox.state
-    state["cluster"]["version"] = "11.7"
+    state["cluster"]["version"] = "12.16"
     sandbox.set_state(cluster=state["cluster"])
     result = sandbox.run("gather-cluster-details.sh")
-    assert result.returncode != 0 and "needs 11.9 or later" in result.stderr
+    assert result.returncode != 0
+    assert "12.16 is too old: s3vl needs Aurora PostgreSQL 13 or later" in result.stderr
     state["cluster"].update(version="8.0.mysql_aurora.3.05.2", engine="aurora-mysql")
     sandbox.set_state(cluster=state["cluster"])
     result = sandbox.run("gather-cluster-details.sh")
@@ -645,3 +664,41 @@ def test_text_search_refuses_a_key_with_another_language(sandbox: Sandbox) -> No
     result = sandbox.run("configure-text-search.sh")
     assert result.returncode != 0
     assert "already searchable with language en, not fr" in result.stderr
+
+
+# ------------------------------------------------------------------ issue 24: pg_tle
+
+@pytest.mark.parametrize("how", ["flag", "environment"])
+def test_install_schema_through_pg_tle(sandbox: Sandbox, how: str) -> None:
+    """--pgtle (or S3VL_PGTLE=1, which deploy.sh passes on) registers the extension built by
+    sql/build-pgtle.sh, then creates or updates it; install.sql is not run."""
+    if how == "flag":
+        result = sandbox.run("install-schema.sh", "--pgtle")
+    else:
+        result = sandbox.run("install-schema.sh", extra_env={"S3VL_PGTLE": "1"})
+    assert result.returncode == 0, result.stderr
+    commands = sandbox.commands()
+    order = positions(commands, ["psql -f s3vl-pgtle.sql", "CREATE EXTENSION s3vl CASCADE"])
+    assert order == sorted(order), commands
+    assert "ALTER EXTENSION s3vl UPDATE" in commands[order[1]]  # when it exists already
+    assert not [c for c in commands if c.endswith("install.sql")]
+    (registered,) = calls_named(sandbox, "psql -f s3vl-pgtle.sql")
+    assert Path(option(registered, "-f")).read_text().count("pgtle.install_extension(") == 1
+
+
+def test_deploy_with_pgtle_installs_through_pg_tle(sandbox: Sandbox) -> None:
+    result = sandbox.run("deploy.sh", "--pgtle")
+    assert result.returncode == 0, result.stderr
+    commands = sandbox.commands()
+    order = positions(commands, ["aws rds add-role-to-db-cluster", "psql -f s3vl-pgtle.sql",
+                                 "CREATE EXTENSION s3vl CASCADE", "psql SELECT s3vl.configure("])
+    assert order == sorted(order), commands
+    assert "psql -f install.sql" not in commands
+
+
+def test_install_schema_without_pg_tle_is_unchanged(sandbox: Sandbox) -> None:
+    result = sandbox.run("install-schema.sh")
+    assert result.returncode == 0, result.stderr
+    commands = sandbox.commands()
+    assert "psql -f install.sql" in commands
+    assert not [c for c in commands if "pgtle" in c or "CREATE EXTENSION s3vl" in c]

@@ -12,7 +12,7 @@ import pytest
 from infra.conftest import REPO_ROOT, SCRIPTS
 
 # The deploy steps (bootstrap.sh belongs to another part; package-lambda.sh is a build tool with
-# its own options, checked by shellcheck and tests/infra/test_package.py).
+# its own options, checked by shellcheck and tests/infra/test_package.py, test_package_loadable.py).
 OWNED = sorted(p for p in SCRIPTS.glob("*.sh") if p.name not in {"bootstrap.sh",
                                                                    "package-lambda.sh"})
 LIBRARIES = sorted(SCRIPTS.glob("lib/*.sh"))

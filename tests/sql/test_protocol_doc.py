@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from psycopg.types.json import Jsonb
 
-from sql.sql_helpers import REPO_ROOT, expect_error, set_answer
+from sql.sql_helpers import REPO_ROOT, expect_error, set_answer, sql_message
 
 pytestmark = pytest.mark.stack
 
@@ -58,6 +58,14 @@ BUILDERS: dict[str, tuple[str, dict[str, Any]]] = {
                         "%(keys)s::text[], %(languages)s::text[])", {}),
     "drop_text_search": ("SELECT s3vl._drop_text_search_request(%(index_arn)s, "
                          "%(metadata_keys)s::text[])", {}),
+    # Management by filter and metadata patches (sql/70_manage.sql).
+    "filter_vectors": ("SELECT s3vl._filter_request(%(index_arn)s, %(action)s, "
+                       "%(metadata_filter)s, %(return_metadata)s, %(segment_count)s, "
+                       "%(page_size)s, %(time_budget_ms)s, %(resume_token)s)",
+                       {"return_metadata": True, "segment_count": None, "page_size": None,
+                        "time_budget_ms": None, "resume_token": None}),
+    "update_metadata": ("SELECT s3vl._update_metadata_request(%(index_arn)s, "
+                        "%(vector_ids)s::text[], %(patch)s)", {}),
 }
 # query_vectors with query_texts (text-only or hybrid) has its own builder.
 TEXT_QUERY_BUILDER = ("SELECT s3vl._text_query_request(%(index_arn)s, "
@@ -77,6 +85,9 @@ NOT_BUILT_BY_SQL: dict[str, str] = {
     "query_vectors_next_page": "built by s3vl._query_page_request (query_vectors_where); "
                                "tests/sql/test_query_where.py::"
                                "test_page_requests_and_answers_match_the_protocol_examples",
+    "filter_vectors_list_resumed": "max_vectors is a protocol option SQL leaves at its default "
+                                   "(list_vectors_where takes every answer); the rest of the "
+                                   "request is checked by filter_vectors_count/_delete",
 }
 
 
@@ -120,6 +131,8 @@ def test_request_builders_match_the_examples(db: Any) -> None:
         params = {**defaults, **request}
         if params.get("metadata_filter") is not None:
             params["metadata_filter"] = Jsonb(params["metadata_filter"])
+        if "patch" in params:
+            params["patch"] = Jsonb(params["patch"])
         if "query_texts" in params:
             params["query_texts"] = Jsonb(params["query_texts"])
         if "text_search" in params:
@@ -166,18 +179,6 @@ def test_example_responses_become_rows(canned: Any) -> None:
                          "s3vl.describe_index(index_arn => %s)", (arn,)).fetchone()
     assert row == ("demo-index", "demo-bucket", 3, "cosine", "float32", ["body"],
                    "2026-07-15 10:20:30+00")
-
-
-def sql_message(error: dict[str, Any]) -> str:
-    """The function's message as SQL reports it: an operation-name prefix is replaced by the SQL
-    function's name (a prefix naming the error's field stays)."""
-    from s3vl_lambda.operations import OPERATIONS
-
-    head, sep, rest = error["message"].partition(": ")
-    if sep and head != error.get("field") and (
-            head in OPERATIONS or head == "update_metadata_configuration"):
-        return rest
-    return str(error["message"])
 
 
 @pytest.mark.parametrize(("name", "sqlstate"), [

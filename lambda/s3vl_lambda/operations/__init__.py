@@ -7,7 +7,7 @@ from typing import Any
 
 from ..deadline import Deadline
 from ..fields import Request
-from . import admin, index_ops, query, read, write
+from . import admin, index_ops, manage, query, read, write
 
 Operation = Callable[[Request, Deadline], Any]
 
@@ -23,4 +23,6 @@ OPERATIONS: dict[str, Operation] = {
     "update_index_mode": admin.update_index_mode,
     "add_text_search": admin.add_text_search,
     "drop_text_search": admin.drop_text_search,
+    "filter_vectors": manage.filter_vectors,
+    "update_metadata": manage.update_metadata,
 }

@@ -1,6 +1,6 @@
 """query_vectors and query_vectors_batch: the exact requests the function sends and the answers
 the emulator never gives (odd pages, repeated tokens, errors), pinned with a Stubber. The same paths
-against the in-process emulator are in test_query_emulator.py."""
+against the in-process emulator are in test_lambda_query_emulator.py."""
 
 from __future__ import annotations
 

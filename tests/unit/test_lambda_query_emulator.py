@@ -1,6 +1,7 @@
 """query_vectors through the handler against the project's in-process S3 Vectors emulator: the
 ranking checked against numpy, paging at the service's 100 results per page, both metrics.
-(test_query.py pins the exact requests with a Stubber, and the answers the emulator never gives.)"""
+(test_lambda_query.py pins the exact requests with a Stubber, and the answers the emulator never
+gives.)"""
 
 from __future__ import annotations
 
