@@ -171,7 +171,8 @@ def test_search_text_on_several_keys_sums_scores(local_stack: StackInfo,
                                                  db: psycopg.Connection[Any],
                                                  searchable: TextIndex) -> None:
     texts = {"name": "shoes", "description": "Wingtip"}
-    rows = db.execute("SELECT vector_id, text_score FROM s3vl.search_text(%s::jsonb, %s, top_k => 3)",
+    rows = db.execute("SELECT vector_id, text_score FROM s3vl.search_text(%s::jsonb, %s, "
+                      "top_k => 3)",
                       (Jsonb(texts), searchable.name)).fetchall()
     expected = direct(local_stack, searchable, texts, top_k=3)
     assert [r[0] for r in rows] == [e["key"] for e in expected]
