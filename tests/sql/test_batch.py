@@ -132,7 +132,8 @@ def test_batch_is_granted_to_reader(wdb: WriteDb) -> None:  # noqa: F811
 
 def test_cookbook_last_orders_similar_products_in_stock(wdb: WriteDb) -> None:  # noqa: F811
     doc = (REPO_ROOT / "docs" / "writes-batch-cache.md").read_text()
-    statement = doc.split("### Cookbook")[1].split("```sql")[1].split("```")[0]
+    blocks = [b.split("```")[0] for b in doc.split("### Cookbook")[1].split("```sql")[1:]]
+    (statement,) = [b for b in blocks if "s3vl.query_vectors_batch(" in b]
     name, _ = wdb.new_index(dimension=DIM)
     products = [{"key": f"sku-{i}", "data": [1.0, float(i), 0.5, -0.25 * i],
                  "metadata": {"in_stock": i % 2 == 0}} for i in range(12)]
