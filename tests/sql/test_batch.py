@@ -136,7 +136,7 @@ def test_cookbook_last_orders_similar_products_in_stock(wdb: WriteDb) -> None:  
     (statement,) = [b for b in blocks if "s3vl.query_vectors_batch(" in b]
     name, _ = wdb.new_index(dimension=DIM)
     products = [{"key": f"sku-{i}", "data": [1.0, float(i), 0.5, -0.25 * i],
-                 "metadata": {"in_stock": i % 2 == 0}} for i in range(12)]
+                 "metadata": {"stock": 5 if i % 2 == 0 else 0}} for i in range(12)]
     wdb.conn.execute("SELECT s3vl.put_vectors(index_name => %s, vectors => %s)",
                      (name, Jsonb(products)))
     conn = wdb.conn
@@ -151,5 +151,6 @@ def test_cookbook_last_orders_similar_products_in_stock(wdb: WriteDb) -> None:  
     assert all(int(r[1].split("-")[1]) % 2 == 0 for r in rows)  # in stock only
     first = [r[1] for r in rows if r[0] == 1]
     single = conn.execute("SELECT vector_id FROM s3vl.query_vectors(%s, ARRAY[1, 1, 0.5, 0]"
-                          "::float8[], 5, true, '{\"in_stock\": true}')", (name,)).fetchall()
+                          "::float8[], 5, true, '{\"stock\": {\"$gt\": 0}}')", (name,)
+                          ).fetchall()
     assert first == [s[0] for s in single]
