@@ -27,19 +27,23 @@ $not_extension$;
 \ir 10_core/20_limits.sql
 \ir 10_core/21_errors.sql
 \ir 10_core/25_validate.sql
+\ir 10_core/26_index_identity.sql
 \ir 20_transport/30_invoke.sql
+\ir 20_transport/31_admission.sql
 \ir 20_transport/35_index_shape.sql
 \ir 20_transport/40_config.sql
 \ir 20_transport/45_policies.sql
 \ir 20_transport/52_cache.sql
 \ir 30_api/50_registry.sql
 \ir 30_api/55_reads.sql
+\ir 30_api/56_bound_paging.sql
 \ir 30_api/57_search.sql
 \ir 30_api/58_where.sql
 \ir 30_api/60_writes.sql
 \ir 30_api/65_batch.sql
 \ir 30_api/70_manage.sql
 \ir 40_sync/80_sync.sql
+\ir 40_sync/82_sync_guard.sql
 \ir 50_roles/90_grants.sql
 
 COMMIT;

@@ -12,7 +12,21 @@ CREATE TABLE IF NOT EXISTS s3vl.config (
 ALTER TABLE s3vl.config ADD COLUMN IF NOT EXISTS last_validated_at timestamptz;
 ALTER TABLE s3vl.config ADD COLUMN IF NOT EXISTS last_validation_status text;
 -- Attempts per Lambda invocation when Lambda throttles (429) or fails (5xx): s3vl.set_invoke_retries.
-ALTER TABLE s3vl.config ADD COLUMN IF NOT EXISTS max_attempts integer NOT NULL DEFAULT 10;
+-- Since 0.5.0 a safety cap: retries run until the call's deadline (timeout_seconds). An install
+-- still at 0.4.0's default of 10 (a budget throttling used up long before the deadline) is
+-- raised to the new default once; the column comment marks that it was.
+ALTER TABLE s3vl.config ADD COLUMN IF NOT EXISTS max_attempts integer NOT NULL DEFAULT 100;
+DO $attempts_cap$
+BEGIN
+  IF pg_catalog.col_description('s3vl.config'::regclass, (SELECT a.attnum
+       FROM pg_catalog.pg_attribute a WHERE a.attrelid = 's3vl.config'::regclass
+         AND a.attname = 'max_attempts')) IS DISTINCT FROM 's3vl: safety cap (0.5.0)' THEN
+    ALTER TABLE s3vl.config ALTER COLUMN max_attempts SET DEFAULT 100;
+    UPDATE s3vl.config SET max_attempts = 100 WHERE max_attempts = 10;
+    COMMENT ON COLUMN s3vl.config.max_attempts IS 's3vl: safety cap (0.5.0)';
+  END IF;
+END
+$attempts_cap$;
 COMMENT ON TABLE s3vl.config IS
   's3vl: the Lambda function to call (one row, written by s3vl.configure)';
 
@@ -77,6 +91,13 @@ CREATE TABLE IF NOT EXISTS s3vl.sync_tables (
 -- Every sync checks this role's privileges on the table and its columns.
 ALTER TABLE s3vl.sync_tables ADD COLUMN IF NOT EXISTS tracked_by regrole;
 COMMENT ON TABLE s3vl.sync_tables IS 's3vl: tables tracked by s3vl.track_table';
+-- The owner of the table when it was tracked (issue 19): every read of it checks it still is.
+ALTER TABLE s3vl.sync_tables ADD COLUMN IF NOT EXISTS source_owner regrole;
+COMMENT ON COLUMN s3vl.sync_tables.source_owner IS
+  's3vl: the owner of the table when it was tracked; sync stops if the table changes hands';
+-- Tracked before 0.5.0: the owner it has now.
+UPDATE s3vl.sync_tables st SET source_owner = c.relowner::regrole
+  FROM pg_catalog.pg_class c WHERE c.oid = st.source AND st.source_owner IS NULL;
 
 CREATE TABLE IF NOT EXISTS s3vl.sync_outbox (
   source regclass NOT NULL,
@@ -145,6 +166,19 @@ CREATE UNLOGGED TABLE IF NOT EXISTS s3vl.query_cache (
 CREATE INDEX IF NOT EXISTS query_cache_index_arn_idx ON s3vl.query_cache (index_arn);
 CREATE INDEX IF NOT EXISTS query_cache_created_at_idx ON s3vl.query_cache (created_at);
 COMMENT ON TABLE s3vl.query_cache IS 's3vl: cached query_vectors answers (see s3vl.cache_stats)';
+
+-- Admission control (20_transport/31_admission.sql): the optional bound, and one row per slot
+-- (UNLOGGED: no user state; a crash empties it, set_invoke_concurrency refills it, and an empty
+-- table means no admission control rather than no invocation).
+ALTER TABLE s3vl.config ADD COLUMN IF NOT EXISTS max_concurrent_invocations integer;
+COMMENT ON COLUMN s3vl.config.max_concurrent_invocations IS
+  's3vl: admission control, invocations in flight at once (NULL: off); set_invoke_concurrency';
+
+CREATE UNLOGGED TABLE IF NOT EXISTS s3vl.invoke_slots (slot integer PRIMARY KEY);
+COMMENT ON TABLE s3vl.invoke_slots IS
+  's3vl: one row per admission-control slot (locked during one invocation)';
+INSERT INTO s3vl.invoke_slots (slot)
+  SELECT g FROM pg_catalog.generate_series(1, 1000) g ON CONFLICT (slot) DO NOTHING;
 
 -- Hit and miss counters are sequences: nextval never blocks another session and is not rolled
 -- back, where a counter row would serialise every reader on one row lock.

@@ -56,7 +56,7 @@ BEGIN
                        'response_next_token text, total_count integer)'),
       ('sync_status', 'TABLE(index_name text, pending bigint, oldest_pending_age interval, '
                       'failed bigint, last_error text, last_success timestamp with time zone, '
-                      'sync_every interval)'),
+                      'sync_every interval, last_error_at timestamp with time zone)'),
       ('describe_index', 'SETOF s3vl.index_description')
     ) AS expected(name, result) ON expected.name = p.proname
     WHERE pg_catalog.pg_get_function_result(p.oid) <> expected.result

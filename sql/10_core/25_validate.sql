@@ -77,8 +77,9 @@ BEGIN
 END
 $$;
 
--- What the registry knows of an index ARN (dimension and metric, NULL when unregistered): 42704
--- when its registration is deactivated, and when it came as index_name without a registration.
+-- What the registry knows of a checked, canonical index ARN (dimension and metric, NULL when
+-- unregistered): 42704 when its registration is deactivated, and when it came as index_name
+-- without a registration.
 CREATE OR REPLACE FUNCTION s3vl._resolve_by_arn(caller text, arn text, given_as_name boolean,
   OUT dimension integer, OUT distance_metric text)
 LANGUAGE plpgsql STABLE
@@ -86,7 +87,6 @@ AS $$
 DECLARE
   reg record;
 BEGIN
-  PERFORM s3vl._check_index_arn(caller, 'index_arn', arn);
   SELECT r.index_name, r.dimension, r.distance_metric, r.is_active INTO reg
     FROM s3vl.index_registry r
     WHERE r.index_arn = arn
@@ -141,6 +141,9 @@ BEGIN
     by_arn_as_name := true;
   END IF;
   IF p_index_arn IS NOT NULL THEN
+    PERFORM s3vl._check_index_arn(caller, 'index_arn', p_index_arn);
+    -- Another account's (region's, partition's) spelling of a registered index: refused.
+    p_index_arn := s3vl._canonical_index_arn(caller, p_index_arn);
     SELECT * INTO reg FROM s3vl._resolve_by_arn(caller, p_index_arn, by_arn_as_name);
     index_arn := p_index_arn;
     dimension := reg.dimension;

@@ -6,7 +6,8 @@
 -- gets the policy's filter ANDed to every query's metadata_filter, sees only matching vectors
 -- from get/list, may write only matching metadata over keys that are absent or already match,
 -- and may delete only matching vectors. s3vl.sync is not bound by its caller (it sends what a
--- tracked table holds, checked against the tracker's privileges at every run). The result cache keys a bound caller's query by the
+-- tracked table holds, checked against the tracker's privileges at every run) through its own
+-- path, s3vl._sync_invoke, which only the owner may execute. The result cache keys a bound caller's query by the
 -- filter actually sent (policy ANDed in, settings resolved: s3vl._policy_cache_filter), so no
 -- answer crosses tenants.
 --
@@ -50,7 +51,24 @@ RETURNS void
 LANGUAGE plpgsql IMMUTABLE
 AS $$
 BEGIN
-  IF pg_catalog.jsonb_typeof(value) IN ('string', 'number', 'boolean') THEN
+  IF pg_catalog.jsonb_typeof(value) = 'number' THEN
+    -- S3 Vectors compares numbers as 64-bit floats, get_vectors' check compares exact JSON
+    -- numbers: a value the float cannot hold exactly (beyond 15 significant digits, e.g. above
+    -- 2^53) would match other vectors on one path than on the other.
+    BEGIN
+      IF (value::text::numeric) = (value::text::float8)::numeric THEN
+        RETURN;
+      END IF;
+    EXCEPTION WHEN numeric_value_out_of_range THEN
+      NULL;
+    END;
+    RAISE EXCEPTION '%: filter % is the number %, which a 64-bit float does not hold exactly; '
+                    'S3 Vectors would compare it differently from s3vl', caller, path,
+      pg_catalog.left(value::text, 100)
+      USING ERRCODE = '22023',
+            HINT = 'Use at most 15 significant digits, or a string value.';
+  END IF;
+  IF pg_catalog.jsonb_typeof(value) IN ('string', 'boolean') THEN
     RETURN;
   END IF;
   IF pg_catalog.jsonb_typeof(value) = 'object' AND (SELECT pg_catalog.array_agg(k)
@@ -408,12 +426,9 @@ BEGIN
      AND NOT EXISTS (SELECT 1 FROM s3vl.index_grants) THEN
     RETURN request;
   END IF;
-  -- A superuser or the owner (the pg_cron sync job): no rules, and no parse of a large write.
-  -- Sync sends what a tracked table holds, checked against its tracker's privileges at every
-  -- run (40_sync/80_sync.sql); whoever runs it (a bound writer, the pg_cron job) only chooses when.
-  IF caller = 's3vl.sync' THEN
-    RETURN request;
-  END IF;
+  -- A superuser or the owner: no rules, and no parse of a large write. caller only names the
+  -- function in messages: no text an argument carries decides whether a policy applies (sync
+  -- sends through s3vl._sync_invoke, which no reader or writer may execute).
   roles := s3vl._policy_roles();
   IF pg_catalog.cardinality(roles) = 0 THEN
     RETURN request;
@@ -425,6 +440,8 @@ BEGIN
     RAISE EXCEPTION '%: with vector policies or index grants defined, requests must name the '
                     'index by index_arn', caller USING ERRCODE = '42501';
   END IF;
+  -- Rules are stored by the registered ARN: another spelling of that index is refused first.
+  PERFORM s3vl._canonical_index_arn(caller, req ->> 'index_arn');
   policy := s3vl._policy_filter_for(caller, req ->> 'index_arn', roles);
   IF policy IS NULL THEN
     RETURN request;

@@ -113,21 +113,40 @@ AS $$
 #variable_conflict use_variable
 DECLARE
   bounds record;
+  key bytea;
+  saved_lock_timeout text;
 BEGIN
   IF s3vl._cache_ttl(index_arn) IS NULL OR result IS NULL
      OR s3vl._aws_lambda_session_override() THEN
     RETURN;
   END IF;
   metadata_filter := s3vl._policy_cache_filter(caller, index_arn, metadata_filter);  -- as _cache_get
-  INSERT INTO s3vl.query_cache AS c VALUES (
-    s3vl._cache_key(index_arn, query_vector, top_k, metadata_filter, return_metadata),
-    index_arn, query_vector, top_k, metadata_filter, return_metadata, result,
-    pg_catalog.octet_length(result::text), pg_catalog.clock_timestamp())
-  ON CONFLICT (key_hash) DO UPDATE SET index_arn = EXCLUDED.index_arn,
-    query_vector = EXCLUDED.query_vector, top_k = EXCLUDED.top_k,
-    metadata_filter = EXCLUDED.metadata_filter, return_metadata = EXCLUDED.return_metadata,
-    result = EXCLUDED.result, result_bytes = EXCLUDED.result_bytes,
-    created_at = EXCLUDED.created_at;
+  key := s3vl._cache_key(index_arn, query_vector, top_k, metadata_filter, return_metadata);
+  -- A store never waits for another session: one that stored the same key and left its
+  -- transaction open would otherwise hold every identical query (any tenant's) until its
+  -- statement timeout. Stores of one key take a transaction lock on it without waiting (held:
+  -- skip, the answer is returned anyway); any other row lock (an open eviction) is given at most
+  -- lock_timeout = 1 ms, then the store is skipped.
+  IF NOT pg_catalog.pg_try_advisory_xact_lock(
+           ('x' || pg_catalog.encode(pg_catalog.substr(key, 1, 8), 'hex'))::bit(64)::bigint) THEN
+    RETURN;
+  END IF;
+  saved_lock_timeout := pg_catalog.current_setting('lock_timeout');
+  PERFORM pg_catalog.set_config('lock_timeout', '1ms', true);
+  BEGIN
+    INSERT INTO s3vl.query_cache AS c VALUES (
+      key, index_arn, query_vector, top_k, metadata_filter, return_metadata, result,
+      pg_catalog.octet_length(result::text), pg_catalog.clock_timestamp())
+    ON CONFLICT (key_hash) DO UPDATE SET index_arn = EXCLUDED.index_arn,
+      query_vector = EXCLUDED.query_vector, top_k = EXCLUDED.top_k,
+      metadata_filter = EXCLUDED.metadata_filter, return_metadata = EXCLUDED.return_metadata,
+      result = EXCLUDED.result, result_bytes = EXCLUDED.result_bytes,
+      created_at = EXCLUDED.created_at;
+  EXCEPTION WHEN lock_not_available THEN
+    PERFORM pg_catalog.set_config('lock_timeout', saved_lock_timeout, true);
+    RETURN;
+  END;
+  PERFORM pg_catalog.set_config('lock_timeout', saved_lock_timeout, true);
   SELECT * INTO bounds FROM s3vl.cache_limits;
   DELETE FROM s3vl.query_cache c
   WHERE c.key_hash IN (

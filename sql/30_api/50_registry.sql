@@ -20,6 +20,30 @@ BEGIN
 END
 $$;
 
+-- Policies and grants are enforced by the ARN they were made for: re-pointing a name that has
+-- some at another ARN would leave them on the old ARN and its bound roles unbound on the new one.
+CREATE OR REPLACE FUNCTION s3vl._check_repoint(caller text, index_name text, index_arn text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM s3vl.index_registry r WHERE r.index_name = _check_repoint.index_name
+             AND r.index_arn <> _check_repoint.index_arn)
+     AND (EXISTS (SELECT 1 FROM s3vl.index_policies p
+                  WHERE p.index_name = _check_repoint.index_name)
+          OR EXISTS (SELECT 1 FROM s3vl.index_grants g
+                     WHERE g.index_name = _check_repoint.index_name))
+  THEN
+    RAISE EXCEPTION '%: index "%" has vector policies or index grants; re-pointing it at another '
+                    'ARN would leave them on the old one', caller, index_name
+      USING ERRCODE = '55006',
+            HINT = 'Drop them first (SELECT * FROM s3vl.list_policies(); s3vl.drop_policy, '
+                   's3vl.revoke_index) and create them again for the new ARN, or register the '
+                   'new ARN under another name.';
+  END IF;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION s3vl.register_index(
   index_name text,
   index_arn text,
@@ -37,10 +61,11 @@ BEGIN
   PERFORM s3vl._check_registry_name(caller, register_index.index_name);
   PERFORM s3vl._check_index_arn(caller, 'index_arn', register_index.index_arn);
   arn := s3vl._parse_index_arn(register_index.index_arn);
+  PERFORM s3vl._check_repoint(caller, register_index.index_name, register_index.index_arn);
   info := s3vl._invoke(caller, s3vl._get_index_request(register_index.index_arn));
   IF jsonb_typeof(info -> 'dimension') IS DISTINCT FROM 'number' THEN
-    RAISE EXCEPTION '%: GetIndex answered without a dimension for %', caller, register_index.index_arn
-      USING ERRCODE = 'SV007';
+    RAISE EXCEPTION '%: GetIndex answered without a dimension for %', caller,
+      register_index.index_arn USING ERRCODE = 'SV007';
   END IF;
   INSERT INTO s3vl.index_registry AS r (index_name, index_arn, description, bucket_name, region,
       account_id, partition, s3_index_name, dimension, distance_metric, is_active)

@@ -377,8 +377,13 @@ BEGIN
   PERFORM s3vl._check_segments(caller, segment_count, segment_index);
   SELECT * INTO target FROM s3vl._resolve_index(caller, list_vectors.index_name,
                                                 list_vectors.index_arn);
-  SELECT * INTO page FROM s3vl._list_page(caller, target.index_arn, max_results, next_token,
-    return_data, return_metadata, segment_count, segment_index);
+  IF s3vl._policy_filter(caller, target.index_arn) IS NULL THEN
+    SELECT * INTO page FROM s3vl._list_page(caller, target.index_arn, max_results, next_token,
+      return_data, return_metadata, segment_count, segment_index);
+  ELSE
+    page := s3vl._list_bound_page(caller, target.index_arn, max_results, next_token,
+      return_data, return_metadata, segment_count, segment_index);
+  END IF;
   RETURN QUERY
     SELECT e.value ->> 'vector_id',
            CASE WHEN return_data THEN s3vl._float8_array(e.value -> 'vector_data') END,

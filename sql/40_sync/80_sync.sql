@@ -245,6 +245,8 @@ BEGIN
   IF NOT FOUND THEN
     RETURN NULL;  -- a trigger left behind or made by hand: nothing is tracked
   END IF;
+  -- Still an ordinary table of its recorded owner (the statement holds its lock already).
+  PERFORM s3vl._sync_source_guard(caller, TG_RELID, false, false);
   k := s3vl._sync_column(caller, TG_RELID, 'key_column', st.key_column, 'key');
   cols := s3vl._sync_columns(caller, TG_RELID);  -- a variable: the planner must not call it
   SELECT pg_catalog.string_agg(pg_catalog.format('%I', c), ', ') INTO tracked
@@ -338,6 +340,14 @@ BEGIN
       USING ERRCODE = '42501';
   END IF;
   PERFORM s3vl._sync_check_access(caller, source, who, cols);
+  IF EXISTS (SELECT 1 FROM (SELECT source::oid AS relid
+                           UNION SELECT t.relid FROM pg_catalog.pg_partition_tree(source) t) p
+             JOIN pg_catalog.pg_class c ON c.oid = p.relid
+             WHERE c.relkind NOT IN ('r', 'p')
+                OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite w WHERE w.ev_class = c.oid)) THEN
+    RAISE EXCEPTION '%: % has rules or partitions that are not ordinary tables', caller, source
+      USING ERRCODE = '42809';
+  END IF;
   -- Tracked again into the same index: pending changes and versions stay valid.
   SELECT st.index_name INTO old_index FROM s3vl.sync_tables st
     WHERE st.source = _sync_register.source FOR UPDATE;
@@ -346,14 +356,18 @@ BEGIN
     DELETE FROM s3vl.sync_state s WHERE s.source = _sync_register.source;
   END IF;
   INSERT INTO s3vl.sync_tables AS st (source, key_column, embedding_column, index_name,
-                                      metadata_columns, tracked_by)
+                                      metadata_columns, tracked_by, source_owner)
   VALUES (source, key_column, embedding_column, index_name, coalesce(metadata_columns, '{}'),
-          who)
+          who, (SELECT c.relowner::regrole FROM pg_catalog.pg_class c WHERE c.oid = source))
   ON CONFLICT ON CONSTRAINT sync_tables_pkey DO UPDATE SET key_column = EXCLUDED.key_column,
     embedding_column = EXCLUDED.embedding_column, index_name = EXCLUDED.index_name,
     metadata_columns = EXCLUDED.metadata_columns, tracked_by = EXCLUDED.tracked_by,
+    source_owner = EXCLUDED.source_owner,
     created_at = CASE WHEN st.index_name = EXCLUDED.index_name THEN st.created_at
                       ELSE pg_catalog.now() END;
+  -- What every read will check (82_sync_guard.sql), now: a table sync could not read (row-level
+  -- security that would apply to the s3vl owner) is refused here rather than at every sync.
+  PERFORM s3vl._sync_source_guard(caller, source, false, true);
 END
 $$;
 
@@ -478,6 +492,7 @@ CREATE OR REPLACE FUNCTION s3vl.backfill(source regclass)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET row_security = off
 AS $$
 DECLARE
   caller constant text := 's3vl.backfill';
@@ -493,6 +508,7 @@ BEGIN
   END IF;
   k := s3vl._sync_column(caller, source, 'key_column', st.key_column, 'key');
   PERFORM s3vl._sync_check_access(caller, source, s3vl._invoker(), ARRAY[k.attname]);
+  PERFORM s3vl._sync_source_guard(caller, source, true, true);
   EXECUTE pg_catalog.format(
     'INSERT INTO s3vl.sync_outbox AS o (source, key, index_name) '
     'SELECT $1, %s, $2 FROM %s t WHERE t.%I IS NOT NULL '
@@ -548,7 +564,6 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  caller constant text := 's3vl.sync';
   put_request json;
 BEGIN
   EXECUTE 'SELECT pg_catalog.array_agg(r.key), '
@@ -561,10 +576,10 @@ BEGIN
   SELECT pg_catalog.array_agg(k) INTO gone FROM pg_catalog.unnest(keys) k
     WHERE k <> ALL (coalesce(put_keys, '{}'));
   IF put_keys IS NOT NULL THEN
-    PERFORM s3vl._invoke(caller, put_request);
+    PERFORM s3vl._sync_invoke(put_request);
   END IF;
   IF gone IS NOT NULL THEN
-    PERFORM s3vl._invoke(caller, pg_catalog.json_build_object('operation', 'delete_vectors',
+    PERFORM s3vl._sync_invoke(pg_catalog.json_build_object('operation', 'delete_vectors',
       'index_arn', index_arn, 'keys', pg_catalog.array_to_json(gone)));
   END IF;
 END
@@ -654,6 +669,7 @@ BEGIN
   BEGIN
     PERFORM s3vl._sync_check_access(caller, source, tracked_by,
                                     s3vl._sync_columns(caller, source));
+    PERFORM s3vl._sync_source_guard(caller, source, true, true);
     row_sql := s3vl._sync_row_sql(source);
   EXCEPTION WHEN OTHERS THEN
     keys := s3vl._sync_claim(source, retry_now, '{}', budget);
@@ -694,8 +710,13 @@ AS $$
           CASE WHEN $3 IS NOT NULL THEN pg_catalog.now() END)
   ON CONFLICT ON CONSTRAINT sync_index_status_pkey DO UPDATE SET
     last_success = coalesce(EXCLUDED.last_success, s.last_success),
-    last_error = coalesce(EXCLUDED.last_error, s.last_error),
-    last_error_at = coalesce(EXCLUDED.last_error_at, s.last_error_at);
+    -- A run without errors that synced something clears the index's error.
+    last_error = CASE WHEN EXCLUDED.last_error IS NOT NULL THEN EXCLUDED.last_error
+                      WHEN EXCLUDED.last_success IS NOT NULL THEN NULL
+                      ELSE s.last_error END,
+    last_error_at = CASE WHEN EXCLUDED.last_error IS NOT NULL THEN EXCLUDED.last_error_at
+                         WHEN EXCLUDED.last_success IS NOT NULL THEN NULL
+                         ELSE s.last_error_at END;
 $$;
 
 CREATE OR REPLACE FUNCTION s3vl.sync(
@@ -706,6 +727,7 @@ RETURNS TABLE (synced_index text, upserted integer, deleted integer, failed inte
                last_error text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET row_security = off
 AS $$
 DECLARE
   caller constant text := 's3vl.sync';
@@ -794,6 +816,7 @@ BEGIN
     RAISE EXCEPTION 's3vl.stale_rows: source % is not tracked', source
       USING ERRCODE = '42704', HINT = 'Run s3vl.track_table(...) first.';
   END IF;
+  PERFORM s3vl._sync_source_guard('s3vl.stale_rows', source, true, false);
   RETURN QUERY EXECUTE
     'SELECT coalesce(r.key, s.key), '
     '       CASE WHEN s.version_hash IS NULL THEN ''never synced'' '
@@ -835,6 +858,7 @@ BEGIN
     RAISE EXCEPTION '%: source % is not tracked, so its index is unknown', caller, source
       USING ERRCODE = '42704', HINT = 'Run s3vl.track_table(...) first.';
   END IF;
+  PERFORM s3vl._sync_source_guard(caller, source, true, false);
   RETURN QUERY SELECT * FROM s3vl._query_where(caller, query_vector, source, key_column,
     predicate, top_k, idx, NULL, metadata_filter, max_candidates);
 END
@@ -977,9 +1001,12 @@ $$;
 COMMENT ON FUNCTION s3vl.unschedule_sync() IS 's3vl: true once the pg_cron sync job is removed';
 
 -- sync_every: the interval of the pg_cron job (s3vl.schedule_sync), NULL when none.
+-- last_error / last_error_at: the latest error among the index's keys still pending, and when it
+-- happened; NULL once those keys synced (or were untracked), so a monitor does not alert forever.
 CREATE OR REPLACE FUNCTION s3vl.sync_status()
 RETURNS TABLE (index_name text, pending bigint, oldest_pending_age interval, failed bigint,
-               last_error text, last_success timestamptz, sync_every interval)
+               last_error text, last_success timestamptz, sync_every interval,
+               last_error_at timestamptz)
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -989,13 +1016,15 @@ AS $$
             WHERE o.index_name = i.index_name),
          (SELECT pg_catalog.count(*) FROM s3vl.sync_outbox o
             WHERE o.index_name = i.index_name AND o.attempts > 0),
-         coalesce((SELECT o.last_error FROM s3vl.sync_outbox o
-                     WHERE o.index_name = i.index_name AND o.last_error IS NOT NULL
-                     ORDER BY o.last_error_at DESC LIMIT 1), s.last_error),
+         e.last_error,
          s.last_success,
-         s3vl._sync_schedule()
+         s3vl._sync_schedule(),
+         e.last_error_at
   FROM (SELECT DISTINCT st.index_name FROM s3vl.sync_tables st) i
   LEFT JOIN s3vl.sync_index_status s ON s.index_name = i.index_name
+  LEFT JOIN LATERAL (SELECT o.last_error, o.last_error_at FROM s3vl.sync_outbox o
+                     WHERE o.index_name = i.index_name AND o.last_error IS NOT NULL
+                     ORDER BY o.last_error_at DESC LIMIT 1) e ON true
   ORDER BY i.index_name
 $$;
 COMMENT ON FUNCTION s3vl.sync_status() IS

@@ -111,7 +111,8 @@ GRANT EXECUTE ON FUNCTION
   s3vl._sync_columns(text, regclass),
   s3vl._sync_state_rows(regclass),
   s3vl._sync_version(float8[], jsonb),
-  s3vl._sync_try_cast(text, anyelement)
+  s3vl._sync_try_cast(text, anyelement),
+  s3vl._sync_source_guard(text, regclass, boolean, boolean)
 TO s3vl_reader;
 
 -- Filtered search (30_api/58_where.sql): the scan runs with the caller's rights; the two definer
@@ -152,6 +153,8 @@ GRANT EXECUTE ON FUNCTION
 TO s3vl_admin;
 -- Invocation retries (20_transport/30_invoke.sql).
 GRANT EXECUTE ON FUNCTION s3vl.set_invoke_retries(integer) TO s3vl_admin;
+-- Admission control (20_transport/31_admission.sql); the slots table is the owner's alone.
+GRANT EXECUTE ON FUNCTION s3vl.set_invoke_concurrency(integer) TO s3vl_admin;
 
 -- Management by filter and metadata patches (30_api/70_manage.sql): readers count and list,
 -- writers delete and patch.

@@ -63,6 +63,7 @@ SQL_ONLY = {
     "index_name_length": "registry (friendly) names exist only in SQL",
     "cache_ttl_seconds": "the result cache is in SQL",
     "max_attempts": "SQL retries a throttled invocation",
+    "invoke_concurrency": "SQL admission control of its own invocations",
     "invocation_items": "SQL splits writes into invocations",
     "payload_margin_bytes": "SQL splits writes into invocations",
     "sync_batch_bytes": "sync is in SQL",

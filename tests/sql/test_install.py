@@ -270,7 +270,7 @@ def test_every_table_holding_user_state_is_dumped(fresh_database: Any,
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION s3vl CASCADE")
         # From the catalog: every logged table of the schema and the sequences they own (only
-        # UNLOGGED tables are caches), so a table a later version adds is checked too.
+        # UNLOGGED tables hold no user state), so a table a later version adds is checked too.
         logged = {r[0] for r in conn.execute(
             "SELECT c.oid::regclass::text FROM pg_class c WHERE c.relnamespace = "
             "'s3vl'::regnamespace AND c.relkind IN ('r', 'p') AND c.relpersistence = 'p'")}
@@ -285,7 +285,9 @@ def test_every_table_holding_user_state_is_dumped(fresh_database: Any,
         assert logged >= USER_STATE_TABLES
         assert {"s3vl.config_id_seq", "s3vl.index_registry_id_seq"} <= owned_sequences
         assert _dumped(conn) == logged | owned_sequences
-        assert unlogged == {"s3vl.query_cache"}
+        # The result cache, and the admission-control slots (rows to lock, refilled by
+        # set_invoke_concurrency; no user state).
+        assert unlogged == {"s3vl.query_cache", "s3vl.invoke_slots"}
         # An upgrade marks them too.
         conn.execute("DROP EXTENSION s3vl")
         conn.execute(f"CREATE EXTENSION s3vl VERSION '{_history_versions()[-1]}'")

@@ -1,7 +1,8 @@
-"""Throttled (429 TooManyRequestsException) and 5xx Lambda invocations: retried with jittered
-exponential backoff inside the configured timeout, a bounded number of times (s3vl.config
-.max_attempts, set by s3vl_admin with s3vl.set_invoke_retries), and a throttle that outlasts them
-is SV001 with a retry hint. Real stand-in, real HTTP: a scripted loopback Lambda endpoint."""
+"""Throttled (429 TooManyRequestsException) and 5xx Lambda invocations: retried with jittered,
+capped exponential backoff until the call's deadline (timeout_seconds); s3vl.config.max_attempts
+(set by s3vl_admin with s3vl.set_invoke_retries) is only a safety cap, and a throttle that outlasts
+the deadline or the cap is SV001 with a retry hint. Real stand-in, real HTTP: a scripted loopback
+Lambda endpoint."""
 
 from __future__ import annotations
 
@@ -157,8 +158,8 @@ def test_one_attempt_means_no_retry(retry_db: Any, scripted: Any) -> None:
 
 def test_only_an_admin_sets_the_attempts(retry_db: Any) -> None:
     expect_error(retry_db, "SELECT s3vl.set_invoke_retries(0)", None, "22023", "max_attempts",
-                 "between 1 and 20")
-    expect_error(retry_db, "SELECT s3vl.set_invoke_retries(21)", None, "22023", "max_attempts")
+                 "between 1 and 1000")
+    expect_error(retry_db, "SELECT s3vl.set_invoke_retries(1001)", None, "22023", "max_attempts")
     for group in ("s3vl_reader", "s3vl_writer"):
         retry_db.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(group)))
         try:
@@ -172,3 +173,47 @@ def test_only_an_admin_sets_the_attempts(retry_db: Any) -> None:
     finally:
         retry_db.execute("RESET ROLE")
     assert retry_db.execute("SELECT max_attempts FROM s3vl.config").fetchone() == (4,)
+
+
+# ---- issue 19: the retry budget is the deadline, not a count ------------------------------------
+def test_a_throttle_longer_than_the_old_ten_attempts_is_outlasted(retry_db: Any,
+                                                                   scripted: Any) -> None:
+    """Sustained contention used to fail a query after 10 attempts, far inside its timeout
+    (issue 19, soak: 30 of 6,000 queries). Now the default attempts are only a safety cap."""
+    retry_db.execute("UPDATE s3vl.config SET max_attempts = DEFAULT, timeout_seconds = 20")
+    assert retry_db.execute("SELECT max_attempts FROM s3vl.config").fetchone() == (100,)
+    server = scripted(*([THROTTLED] * 11), OK)
+    rows = retry_db.execute(GET, (CANNED_INDEX_ARN,)).fetchall()
+    assert rows == [("a", None, {}, False)]
+    assert len(server.times) == 12
+    gaps = [b - a for a, b in zip(server.times, server.times[1:], strict=False)]
+    assert max(gaps) < 1.5  # full jitter under a 1 s cap (plus the round trip)
+
+
+def test_a_lasting_throttle_is_retried_until_the_deadline(retry_db: Any, scripted: Any) -> None:
+    """With a cap that is never reached, the call gives up only when its deadline is near."""
+    retry_db.execute("SELECT s3vl.set_invoke_retries(1000)")
+    retry_db.execute("UPDATE s3vl.config SET timeout_seconds = 2")
+    server = scripted(THROTTLED)
+    started = time.monotonic()
+    expect_error(retry_db, GET, [CANNED_INDEX_ARN], "SV001", "TooManyRequestsException")
+    elapsed = time.monotonic() - started
+    assert elapsed >= 1.7, elapsed  # it kept trying until at most ~150 ms were left
+    assert elapsed < 3.0, elapsed
+    assert len(server.times) > 3
+
+
+def test_an_upgrade_raises_the_old_default_once(retry_db: Any, local_stack: Any) -> None:
+    """An install still at 0.4.0's default of 10 attempts gets the new cap; an explicit other
+    value, or 10 set again after the upgrade, is kept by later installs."""
+    from sql.sql_helpers import SQL_DIR, psql_file
+
+    retry_db.execute("UPDATE s3vl.config SET max_attempts = 10")
+    retry_db.execute("COMMENT ON COLUMN s3vl.config.max_attempts IS NULL")  # as 0.4.0 left it
+    dsn = local_stack.admin_dsn(retry_db.info.dbname)
+    assert psql_file(dsn, SQL_DIR / "install.sql").returncode == 0
+    assert retry_db.execute("SELECT max_attempts FROM s3vl.config").fetchone() == (100,)
+    retry_db.execute("SELECT s3vl.set_invoke_retries(10)")
+    assert psql_file(dsn, SQL_DIR / "install.sql").returncode == 0
+    assert retry_db.execute("SELECT max_attempts FROM s3vl.config").fetchone() == (10,)
+    retry_db.execute("UPDATE s3vl.config SET max_attempts = DEFAULT")
