@@ -24,12 +24,13 @@ help:
 # Two install levels: what the demo runs (local) and what the tests add (dev).
 setup-local: $(VENV)/.s3vl-installed-local
 # The dev group includes the local one: after `make setup`, the demo installs nothing more.
-$(VENV)/.s3vl-installed-local: pyproject.toml scripts/bootstrap.sh
-	@if [ -f $(VENV)/.s3vl-installed-dev ] && [ ! pyproject.toml -nt $(VENV)/.s3vl-installed-dev ]; \
+$(VENV)/.s3vl-installed-local: pyproject.toml local/s3vectors-emulator/pyproject.toml scripts/bootstrap.sh
+	@if [ -f $(VENV)/.s3vl-installed-dev ] && [ ! pyproject.toml -nt $(VENV)/.s3vl-installed-dev ] \
+	  && [ ! local/s3vectors-emulator/pyproject.toml -nt $(VENV)/.s3vl-installed-dev ]; \
 	then touch $@; else bash scripts/bootstrap.sh local; fi
 
 setup: $(VENV)/.s3vl-installed-dev
-$(VENV)/.s3vl-installed-dev: pyproject.toml scripts/bootstrap.sh
+$(VENV)/.s3vl-installed-dev: pyproject.toml local/s3vectors-emulator/pyproject.toml scripts/bootstrap.sh
 	@bash scripts/bootstrap.sh dev
 
 local-up: setup-local
@@ -44,7 +45,7 @@ demo: setup-local
 
 lint: setup
 	@$(VENV)/bin/ruff check lambda local tests bench
-	@$(VENV)/bin/mypy lambda/s3vl_lambda local/s3vl_local
+	@$(VENV)/bin/mypy lambda/s3vl_lambda local/s3vl_local local/s3vectors-emulator/s3vectors_emulator
 
 pytest: setup
 	@$(VENV)/bin/pytest $(PYTEST_ARGS)
@@ -55,7 +56,7 @@ test: lint pytest
 # local_stack fixture): no emulator + Lambda endpoint + PostgreSQL stack is started; the SQL
 # regress scripts run on the test PostgreSQL alone. Infrastructure, e2e and bench run in `make test`.
 test-fast: setup
-	@$(VENV)/bin/pytest tests/unit tests/emulator tests/sql -m "not stack" -q $(PYTEST_ARGS)
+	@$(VENV)/bin/pytest tests/unit local/s3vectors-emulator/tests tests/sql -m "not stack" -q $(PYTEST_ARGS)
 
 package: setup
 	@bash scripts/package-lambda.sh

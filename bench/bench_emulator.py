@@ -37,9 +37,10 @@ import orjson
 from botocore.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local" / "s3vectors-emulator"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from s3vl_local.emulator import start_server
+from s3vectors_emulator import start_server
 from s3vl_local.ports import free_port, wait_http_healthy
 
 QUERY_TARGET_MS = 100.0
@@ -84,8 +85,9 @@ def _batch_bodies(matrix: np.ndarray, index: str) -> list[bytes]:
 def emulator_process(*flags: str) -> Iterator[str]:
     """An emulator in its own process, as the local stack runs it; yields its URL."""
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "local")}
-    argv = [sys.executable, "-m", "s3vl_local.emulator", "--port", str(port), *flags]
+    package = Path(__file__).resolve().parents[1] / "local" / "s3vectors-emulator"
+    env = {**os.environ, "PYTHONPATH": str(package)}
+    argv = [sys.executable, "-m", "s3vectors_emulator", "--port", str(port), *flags]
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -184,7 +186,7 @@ def bench_text(count: int, dim: int, queries: int) -> None:
     plain-Python BM25 of bench_text_search.py over the same documents (one text query)."""
     from bench_text_search import make_documents, make_queries, plain_python_bm25
 
-    from s3vl_local.emulator.text import analyze
+    from s3vectors_emulator.search.text import analyze
 
     docs, words, weights = make_documents(count)
     texts = make_queries(words, weights, queries)

@@ -1,4 +1,4 @@
-"""Benchmark of the emulator's full-text engine (s3vl_local.emulator.text): BM25 search latency.
+"""Benchmark of the emulator's full-text engine (s3vectors_emulator.search.text): BM25 latency.
 
 Builds one English `TextField` over 100,000 synthetic product descriptions (deterministic:
 a Zipf-distributed vocabulary of made-up words, no downloads), then times searches of 1-3 word
@@ -30,8 +30,9 @@ from typing import TypeVar
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local" / "s3vectors-emulator"))
 
-from s3vl_local.emulator.text import (
+from s3vectors_emulator.search.text import (
     BM25_B,
     BM25_K1,
     DocIds,

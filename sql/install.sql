@@ -42,6 +42,7 @@ $not_extension$;
 \ir 30_api/60_writes.sql
 \ir 30_api/65_batch.sql
 \ir 30_api/70_manage.sql
+\ir 30_api/72_embeddings.sql
 \ir 40_sync/80_sync.sql
 \ir 40_sync/82_sync_guard.sql
 \ir 50_roles/90_grants.sql

@@ -6,7 +6,8 @@ https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-vectors-limitations.htm
 and Lambda's quotas https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html.
 The protocol defaults (docs/protocol.md) live here too so the doc, the validators and the tests
 agree. SQL's copy is s3vl.limits() (sql/10_core/20_limits.sql) and the emulator's
-local/s3vl_local/emulator/constants.py; tests/sql/test_facts_tie.py ties every shared value.
+local/s3vectors-emulator/s3vectors_emulator/constants.py; tests/sql/test_facts_tie.py ties every
+shared value.
 """
 
 from __future__ import annotations
@@ -97,3 +98,12 @@ MAX_EVENT_PAYLOAD_BYTES = 1024 * 1024
 # ValidationError instead.
 MAX_RESPONSE_BYTES = MAX_INVOKE_PAYLOAD_BYTES
 RESPONSE_BYTES_HEADROOM = 1024  # request_id, execution_time_ms and the JSON around the result
+
+# Embeddings (Amazon Bedrock, Titan Text Embeddings V2): the model's limits and this protocol's.
+TITAN_TEXT_EMBEDDINGS_V2 = "amazon.titan-embed-text-v2:0"
+EMBEDDING_MODEL_DIMENSIONS = {TITAN_TEXT_EMBEDDINGS_V2: (256, 512, 1024)}
+MIN_EMBED_TEXT_LENGTH = 1
+MAX_EMBED_TEXT_LENGTH = 50_000  # characters; Titan V2 also stops at 8,192 tokens
+MIN_EMBED_TEXTS = 1
+MAX_EMBED_TEXTS = 100  # per embed request: 100 x 1024 floats stays far under the 6 MB answer
+EMBED_CONCURRENCY = 8  # InvokeModel calls in flight at once within one invocation

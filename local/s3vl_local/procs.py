@@ -43,16 +43,18 @@ def read_pid(pidfile: Path) -> int | None:
         return None
 
 
-# Every process the stack starts runs `python -m s3vl_local.<module>`; a pid from a stale pid
-# file (after a reboot, say) that now belongs to another program is never signalled.
-OWN_MARKER = b"s3vl_local."
+# Every process the stack starts runs `python -m s3vl_local.<module>` or the emulator package
+# (`python -m s3vectors_emulator`); a pid from a stale pid file (after a reboot, say) that now
+# belongs to another program is never signalled.
+OWN_MARKERS = (b"s3vl_local.", b"-m\x00s3vectors_emulator\x00")
 
 
 def is_ours(pid: int) -> bool:
     try:
-        return OWN_MARKER in Path(f"/proc/{pid}/cmdline").read_bytes()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
+    return any(marker in cmdline for marker in OWN_MARKERS)
 
 
 def running_pid(pidfile: Path) -> int | None:

@@ -1,6 +1,7 @@
 """`python -m s3vl_local.stack up|down|status [--state-dir .local]`: the local stack's lifecycle.
 
-`up` starts the S3 Vectors emulator, the Lambda Invoke endpoint and PostgreSQL in the background,
+`up` starts the S3 Vectors emulator, the Bedrock Runtime (embeddings, local/s3vl_local/bedrock),
+the Lambda Invoke endpoint and PostgreSQL in the background,
 waits until each is healthy, installs the aws_lambda stand-in and `sql/install.sql`, creates the
 demo vector bucket and index, configures `s3vl`, and writes `<state-dir>/stack.env`. `down` stops
 what `up` started. Both are idempotent.
@@ -12,6 +13,7 @@ import argparse
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -41,10 +43,15 @@ DEFAULT_STATE_DIR = Path(os.environ.get("S3VL_STATE_DIR") or REPO_ROOT / ".local
 DATABASE = "s3vl"
 BUCKET_NAME = "s3vl-demo"
 INDEX_NAME = "products"
-INDEX_DIMENSION = 384
+# A dimension Titan Text Embeddings V2 produces (256, 512, 1024): the demo index is embedded by
+# the local Bedrock Runtime (all-MiniLM-L6-v2's 384 dimensions mapped isometrically to 512).
+INDEX_DIMENSION = 512
+EMBEDDING_MODEL = "amazon.titan-embed-text-v2:0"
 INDEX_METRIC: Final = "cosine"
 NON_FILTERABLE_KEYS = ["description"]
 HEALTH_PATH = "/_s3vl/health"
+# Extra flags for the emulator process, e.g. "--write-limits --latency-ms-op QueryVectors=80".
+EMULATOR_ARGS_ENV = "S3VL_EMULATOR_ARGS"
 STATE_FILE = "stack.json"
 
 
@@ -61,6 +68,7 @@ class StackInfo:
     index_name: str
     index_arn: str
     state_dir: str
+    bedrock_endpoint: str = ""
     function_name: str = FUNCTION_NAME
     database: str = DATABASE
 
@@ -71,6 +79,7 @@ class StackInfo:
             "S3VL_LAMBDA_ENDPOINT": self.lambda_endpoint,
             "S3VL_LAMBDA_ARN": self.lambda_arn,
             "S3VL_DEMO_INDEX_ARN": self.index_arn,
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": self.bedrock_endpoint,
             # Marks S3VL_DSN as this stack's own: `up` from a shell that sourced stack.env
             # manages its own PostgreSQL again instead of taking S3VL_DSN for a server of yours.
             "S3VL_STACK_DSN": self.dsn,
@@ -116,7 +125,8 @@ def _port(state: dict[str, Any], key: str, alive: bool) -> int:
 def code_stamp() -> str:
     """Fingerprint of the Python code the background processes run (files and mtimes)."""
     digest = hashlib.sha256()
-    for package in (REPO_ROOT / "lambda" / "s3vl_lambda", REPO_ROOT / "local" / "s3vl_local"):
+    for package in (REPO_ROOT / "lambda" / "s3vl_lambda", REPO_ROOT / "local" / "s3vl_local",
+                    REPO_ROOT / "local" / "s3vectors-emulator" / "s3vectors_emulator"):
         for path in sorted(package.rglob("*.py")):
             digest.update(f"{path}:{path.stat().st_mtime_ns}\n".encode())
     return digest.hexdigest()[:16]
@@ -156,22 +166,40 @@ def _start_emulator(state_dir: Path, state: dict[str, Any]) -> str:
     if not (alive and http_healthy(url + HEALTH_PATH)):
         procs.stop_pidfile(pidfile)
         # --data-dir: vectors survive `down`/`up`, as data in S3 Vectors would.
-        argv = [sys.executable, "-m", "s3vl_local.emulator", "--host", LOOPBACK, "--port",
-                str(port), "--region", REGION, "--data-dir", str(state_dir / "emulator-data")]
+        argv = [sys.executable, "-m", "s3vectors_emulator", "--host", LOOPBACK, "--port",
+                str(port), "--region", REGION, "--data-dir", str(state_dir / "emulator-data"),
+                # Extra emulator flags (write limits, latency) for benches: docs/local-stack.md.
+                *shlex.split(os.environ.get(EMULATOR_ARGS_ENV, ""))]
         procs.start_background(argv, pidfile, state_dir / "emulator.log", _python_env())
     state["emulator_port"] = port
     return url
 
 
+def _start_bedrock(state_dir: Path, state: dict[str, Any]) -> str:
+    """The local Bedrock Runtime (InvokeModel for Titan Text Embeddings V2, a real model)."""
+    pidfile = state_dir / "bedrock.pid"
+    alive = procs.running_pid(pidfile) is not None
+    port = _port(state, "bedrock_port", alive)
+    url = f"http://{LOOPBACK}:{port}"
+    if not (alive and http_healthy(url + HEALTH_PATH)):
+        procs.stop_pidfile(pidfile)
+        argv = [sys.executable, "-m", "s3vl_local.bedrock", "--host", LOOPBACK, "--port",
+                str(port)]
+        procs.start_background(argv, pidfile, state_dir / "bedrock.log", _python_env())
+    state["bedrock_port"] = port
+    return url
+
+
 def _start_lambda(state_dir: Path, state: dict[str, Any], s3vectors_url: str,
-                  handler: str | None) -> str:
+                  handler: str | None, bedrock_url: str) -> str:
     pidfile = state_dir / "lambda.pid"
     alive = procs.running_pid(pidfile) is not None
     port = _port(state, "lambda_port", alive)
     url = f"http://{LOOPBACK}:{port}"
     wanted_handler = handler or state.get("lambda_handler")
     same_handler = wanted_handler == state.get("lambda_handler")
-    if not (alive and same_handler and http_healthy(url + HEALTH_PATH)):
+    same_bedrock = bedrock_url == state.get("lambda_bedrock_url")
+    if not (alive and same_handler and same_bedrock and http_healthy(url + HEALTH_PATH)):
         procs.stop_pidfile(pidfile)
         argv = [sys.executable, "-m", "s3vl_local.lambda_endpoint", "--port", str(port),
                 "--function-name", FUNCTION_NAME, "--timeout-seconds", "30",
@@ -179,12 +207,17 @@ def _start_lambda(state_dir: Path, state: dict[str, Any], s3vectors_url: str,
                 "--alias", FUNCTION_ALIAS,
                 # The local stack allows index administration from SQL (s3vl.add_text_search,
                 # s3vl.set_index_mode); on AWS it is the AllowIndexAdministration parameter.
-                "--env", "S3VL_ALLOW_INDEX_ADMIN=true"]
+                "--env", "S3VL_ALLOW_INDEX_ADMIN=true",
+                # Embeddings: the local Bedrock Runtime, and the models the deployment allows
+                # (on AWS the CloudFormation parameter AllowedEmbeddingModels).
+                "--env", f"AWS_ENDPOINT_URL_BEDROCK_RUNTIME={bedrock_url}",
+                "--env", f"S3VL_EMBEDDING_MODELS={EMBEDDING_MODEL}"]
         if wanted_handler:
             argv += ["--handler", wanted_handler]
         procs.start_background(argv, pidfile, state_dir / "lambda.log", _python_env())
     state["lambda_port"] = port
     state["lambda_handler"] = wanted_handler
+    state["lambda_bedrock_url"] = bedrock_url
     return url
 
 
@@ -255,6 +288,13 @@ def create_demo_index(s3vectors_url: str) -> str:
     if BUCKET_NAME not in buckets:
         client.create_vector_bucket(vectorBucketName=BUCKET_NAME)
     indexes = {i["indexName"] for i in client.list_indexes(vectorBucketName=BUCKET_NAME)["indexes"]}
+    existing = (client.get_index(vectorBucketName=BUCKET_NAME, indexName=INDEX_NAME)["index"]
+                if INDEX_NAME in indexes else None)
+    if existing is not None and existing["dimension"] != INDEX_DIMENSION:
+        # A stack of an older s3vl (384-d demo index): the demo reloads its vectors anyway.
+        log(f"recreating the demo index {INDEX_NAME} with dimension {INDEX_DIMENSION}")
+        client.delete_index(vectorBucketName=BUCKET_NAME, indexName=INDEX_NAME)
+        indexes.discard(INDEX_NAME)
     if INDEX_NAME not in indexes:
         client.create_index(
             vectorBucketName=BUCKET_NAME, indexName=INDEX_NAME, dataType="float32",
@@ -284,6 +324,8 @@ def configure_s3vl(dsn: str, lambda_arn: str, demo_index_arn: str) -> None:
                     registered = False
             if not registered:
                 conn.execute("SELECT s3vl.register_index(%s, %s)", (INDEX_NAME, demo_index_arn))
+        if "set_embedding_model" in names:  # text in, rows out: the demo index embeds text
+            conn.execute("SELECT s3vl.set_embedding_model(%s, %s)", (INDEX_NAME, EMBEDDING_MODEL))
 
 
 def write_env_file(info: StackInfo) -> Path:
@@ -306,19 +348,21 @@ def up(state_dir: Path = DEFAULT_STATE_DIR, handler: str | None = None,
     stamp = code_stamp()
     # The code changed since these processes started: restart them (the data persists).
     if state.get("code_stamp") not in (None, stamp) and procs.stop_pidfiles(
-            [state_dir / "lambda.pid", state_dir / "emulator.pid"]):
-        log("code changed: restarting the emulator and the Lambda endpoint")
+            [state_dir / "lambda.pid", state_dir / "emulator.pid", state_dir / "bedrock.pid"]):
+        log("code changed: restarting the emulator, the Bedrock Runtime and the Lambda endpoint")
     state["code_stamp"] = stamp
     s3vectors_url = _start_emulator(state_dir, state)
-    lambda_url = _start_lambda(state_dir, state, s3vectors_url, handler)
+    bedrock_url = _start_bedrock(state_dir, state)
+    lambda_url = _start_lambda(state_dir, state, s3vectors_url, handler, bedrock_url)
     _save_state(state_dir, state)
     dsn = _start_postgres(state_dir, state, pg_env)
     _save_state(state_dir, state)
-    for name, url in (("emulator", s3vectors_url), ("lambda endpoint", lambda_url)):
+    for name, url, logfile in (("emulator", s3vectors_url, "emulator.log"),
+                               ("lambda endpoint", lambda_url, "lambda.log"),
+                               ("bedrock runtime", bedrock_url, "bedrock.log")):
         try:
             wait_http_healthy(url + HEALTH_PATH, timeout_s=30)
         except TimeoutError as exc:
-            logfile = "emulator.log" if name == "emulator" else "lambda.log"
             tail = (state_dir / logfile).read_text(errors="replace")[-2000:]
             raise RuntimeError(f"{name} did not become healthy: {exc}\n{tail}") from exc
     standin.install(dsn, lambda_url)
@@ -329,7 +373,8 @@ def up(state_dir: Path = DEFAULT_STATE_DIR, handler: str | None = None,
     configure_s3vl(dsn, lambda_arn, arn)
     info = StackInfo(dsn=dsn, s3vectors_endpoint=s3vectors_url, lambda_endpoint=lambda_url,
                      lambda_arn=lambda_arn, region=REGION, bucket_name=BUCKET_NAME,
-                     index_name=INDEX_NAME, index_arn=arn, state_dir=str(state_dir))
+                     index_name=INDEX_NAME, index_arn=arn, state_dir=str(state_dir),
+                     bedrock_endpoint=bedrock_url)
     state["info"] = asdict(info)
     _save_state(state_dir, state)
     env_path = write_env_file(info)
@@ -337,7 +382,8 @@ def up(state_dir: Path = DEFAULT_STATE_DIR, handler: str | None = None,
     return info
 
 
-SERVICE_NAMES = {"emulator": "S3 Vectors emulator", "lambda": "Lambda endpoint"}
+SERVICE_NAMES = {"emulator": "S3 Vectors emulator", "lambda": "Lambda endpoint",
+                 "bedrock": "Bedrock Runtime"}
 
 
 def down(state_dir: Path = DEFAULT_STATE_DIR, remove: bool = False) -> list[str]:
@@ -349,7 +395,8 @@ def down(state_dir: Path = DEFAULT_STATE_DIR, remove: bool = False) -> list[str]
     state_dir = state_dir.resolve()
     state = _load_state(state_dir)
     stopped: list[str] = []
-    for pidfile in procs.stop_pidfiles([state_dir / "lambda.pid", state_dir / "emulator.pid"]):
+    for pidfile in procs.stop_pidfiles([state_dir / "lambda.pid", state_dir / "emulator.pid",
+                                        state_dir / "bedrock.pid"]):
         port = state.get(f"{pidfile.stem}_port")
         stopped.append(f"{SERVICE_NAMES.get(pidfile.stem, pidfile.stem)} (port {port})")
     pg_port = pg.stop_cluster(state_dir, remove=remove)
@@ -373,7 +420,8 @@ def status(state_dir: Path = DEFAULT_STATE_DIR) -> dict[str, Any]:
     state_dir = state_dir.resolve()
     state = _load_state(state_dir)
     report: dict[str, Any] = {}
-    for name, key in (("emulator", "emulator_port"), ("lambda", "lambda_port")):
+    for name, key in (("emulator", "emulator_port"), ("lambda", "lambda_port"),
+                      ("bedrock", "bedrock_port")):
         port = state.get(key)
         pid = procs.running_pid(state_dir / f"{name}.pid")
         report[name] = {"pid": pid, "port": port,

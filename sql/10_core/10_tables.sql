@@ -46,6 +46,8 @@ ALTER TABLE s3vl.index_registry ADD COLUMN IF NOT EXISTS partition text NOT NULL
 ALTER TABLE s3vl.index_registry ADD COLUMN IF NOT EXISTS s3_index_name text;
 ALTER TABLE s3vl.index_registry ADD COLUMN IF NOT EXISTS dimension integer;
 ALTER TABLE s3vl.index_registry ADD COLUMN IF NOT EXISTS distance_metric text;
+-- The Bedrock model that embeds text for this index (s3vl.set_embedding_model, 30_api/72_embeddings.sql).
+ALTER TABLE s3vl.index_registry ADD COLUMN IF NOT EXISTS embedding_model text;
 CREATE INDEX IF NOT EXISTS index_registry_arn_idx ON s3vl.index_registry (index_arn);
 COMMENT ON TABLE s3vl.index_registry IS
   's3vl: friendly index names mapped to S3 Vectors index ARNs, with dimension and metric';
@@ -90,6 +92,10 @@ CREATE TABLE IF NOT EXISTS s3vl.sync_tables (
 -- The role that ran track_table (NULL: tracked before 0.4.0, not synced until tracked again).
 -- Every sync checks this role's privileges on the table and its columns.
 ALTER TABLE s3vl.sync_tables ADD COLUMN IF NOT EXISTS tracked_by regrole;
+-- Sync that embeds (30_api/72_embeddings.sql): the text column the function embeds, instead of an
+-- embedding column (exactly one of the two is set).
+ALTER TABLE s3vl.sync_tables ADD COLUMN IF NOT EXISTS text_column name;
+ALTER TABLE s3vl.sync_tables ALTER COLUMN embedding_column DROP NOT NULL;
 COMMENT ON TABLE s3vl.sync_tables IS 's3vl: tables tracked by s3vl.track_table';
 -- The owner of the table when it was tracked (issue 19): every read of it checks it still is.
 ALTER TABLE s3vl.sync_tables ADD COLUMN IF NOT EXISTS source_owner regrole;
@@ -124,6 +130,9 @@ CREATE TABLE IF NOT EXISTS s3vl.sync_state (
   synced_at timestamptz NOT NULL,
   PRIMARY KEY (source, key)
 );
+-- Text-tracked tables: md5 of model, dimension and text embedded last (a metadata-only change
+-- keeps the stored vector instead of embedding again).
+ALTER TABLE s3vl.sync_state ADD COLUMN IF NOT EXISTS text_hash text;
 COMMENT ON TABLE s3vl.sync_state IS 's3vl: the version of each key S3 Vectors accepted last';
 
 CREATE TABLE IF NOT EXISTS s3vl.sync_index_status (
@@ -215,13 +224,27 @@ BEGIN
   IF pg_catalog.to_regtype('s3vl.index_entry') IS NULL THEN
     CREATE TYPE s3vl.index_entry AS (index_name text, index_arn text, description text,
       bucket_name text, region text, account_id text, created_at timestamptz,
-      updated_at timestamptz, is_active boolean, dimension integer, distance_metric text);
+      updated_at timestamptz, is_active boolean, dimension integer, distance_metric text,
+      embedding_model text);
   END IF;
   IF pg_catalog.to_regtype('s3vl.index_description') IS NULL THEN
     CREATE TYPE s3vl.index_description AS (index_name text, index_arn text,
       vector_bucket_name text, dimension integer, distance_metric text, data_type text,
       non_filterable_metadata_keys text[], creation_time timestamptz, index_mode text,
-      text_search jsonb);
+      text_search jsonb, embedding_model text);
+  END IF;
+  -- Columns added after a type was created (the functions returning it follow).
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                 WHERE a.attrelid = (SELECT t.typrelid FROM pg_catalog.pg_type t
+                                     WHERE t.oid = 's3vl.index_entry'::regtype)
+                   AND a.attname = 'embedding_model') THEN
+    ALTER TYPE s3vl.index_entry ADD ATTRIBUTE embedding_model text;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                 WHERE a.attrelid = (SELECT t.typrelid FROM pg_catalog.pg_type t
+                                     WHERE t.oid = 's3vl.index_description'::regtype)
+                   AND a.attname = 'embedding_model') THEN
+    ALTER TYPE s3vl.index_description ADD ATTRIBUTE embedding_model text;
   END IF;
 END
 $row_types$;

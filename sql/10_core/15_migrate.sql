@@ -31,6 +31,9 @@ BEGIN
   DROP FUNCTION IF EXISTS s3vl._sync_batch(s3vl.sync_tables, text, text[], text);
   ALTER TABLE s3vl.sync_tables DROP COLUMN IF EXISTS key_type;
   ALTER TABLE s3vl.sync_tables DROP COLUMN IF EXISTS embedding_cast;
+  -- track_table and _sync_register gained text_column (sync that embeds).
+  DROP FUNCTION IF EXISTS s3vl.track_table(regclass, name, name, text, text[]);
+  DROP FUNCTION IF EXISTS s3vl._sync_register(regclass, name, name, text, text[]);
 END
 $migrate_tables$;
 
@@ -125,7 +128,12 @@ BEGIN
       ('search_text', 'query_text text, metadata_key text, index_name text, index_arn text, top_k integer, metadata_filter jsonb, return_metadata boolean'),
       ('search_text', 'query_texts jsonb, index_name text, index_arn text, top_k integer, metadata_filter jsonb, return_metadata boolean'),
       ('unregister_index', 'index_name text'),
-      ('update_metadata', 'vector_ids text[], patch jsonb, index_name text'))
+      ('update_metadata', 'vector_ids text[], patch jsonb, index_name text'),
+      ('query_table', 'query_text text, source regclass, key_column name, predicate text, '
+                      'top_k integer, metadata_filter jsonb, max_candidates integer'),
+      ('query_vectors_where', 'query_text text, source regclass, key_column name, predicate '
+                              'text, index_name text, top_k integer, metadata_filter jsonb, '
+                              'max_candidates integer'))
     SELECT p.oid::regprocedure AS signature FROM pg_catalog.pg_proc p
     WHERE p.pronamespace = 's3vl'::regnamespace
       AND p.proname IN (SELECT e.name FROM expected e)

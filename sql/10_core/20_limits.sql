@@ -2,7 +2,7 @@
 -- model and https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-vectors-limitations.html,
 -- Lambda's from https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html. The
 -- function's copy is lambda/s3vl_lambda/limits.py, the emulator's
--- local/s3vl_local/emulator/constants.py; tests/sql/test_facts_tie.py ties every row to them (or
+-- s3vectors_emulator/constants.py; tests/sql/test_facts_tie.py ties every row to them (or
 -- records that only SQL has it), so a new row needs an entry there.
 
 CREATE OR REPLACE FUNCTION s3vl.limits()
@@ -41,7 +41,9 @@ AS $$
     ('payload_margin_bytes', 0, 262144, 'room a write or batch invocation leaves below its payload limit (envelope, one element past the line)'),
     ('sync_batch_bytes', 1,   4000000, 'estimated JSON of one s3vl.sync put batch (under invoke_payload_bytes)'),
     ('sync_max_rows',   1,    1000000, 'rows one s3vl.sync run handles (its max_rows)'),
-    ('sync_backoff_seconds', 1,   300, 'longest pause before s3vl.sync retries a failed key (1 s doubling)')
+    ('sync_backoff_seconds', 1,   300, 'longest pause before s3vl.sync retries a failed key (1 s doubling)'),
+    ('embed_text_length', 1,  50000, 'characters in one text to embed (Titan Text Embeddings V2)'),
+    ('embed_texts',     1,      100, 'texts one s3vl.embed invocation embeds')
 $$;
 COMMENT ON FUNCTION s3vl.limits() IS 's3vl: every limit the SQL functions check before a call';
 

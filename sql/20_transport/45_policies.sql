@@ -457,8 +457,8 @@ BEGIN
   ELSIF op IN ('put_vectors', 'delete_vectors', 'update_metadata') THEN
     PERFORM s3vl._policy_check_write(caller, req, policy);
     RETURN request;
-  ELSIF op = 'get_index' THEN
-    RETURN request;  -- the index's shape, no vectors
+  ELSIF op IN ('get_index', 'embed') THEN
+    RETURN request;  -- the index's shape, or text made into vectors: no stored vectors
   END IF;
   RAISE EXCEPTION '%: operation % is not allowed for a role bound by a vector policy', caller,
     pg_catalog.to_jsonb(op) USING ERRCODE = '42501';

@@ -95,7 +95,8 @@ AS $$
 #variable_conflict use_column
 BEGIN
   PERFORM s3vl._require('s3vl.resolve_index_arn', 'index_name', resolve_index_arn.index_name);
-  RETURN (s3vl._resolve_index('s3vl.resolve_index_arn', resolve_index_arn.index_name, NULL)).index_arn;
+  RETURN (s3vl._resolve_index('s3vl.resolve_index_arn', resolve_index_arn.index_name,
+                              NULL)).index_arn;
 END
 $$;
 COMMENT ON FUNCTION s3vl.resolve_index_arn(text) IS
@@ -107,7 +108,8 @@ LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT r.index_name, r.index_arn, r.description, r.bucket_name, r.region, r.account_id,
-         r.created_at, r.updated_at, r.is_active, r.dimension, r.distance_metric
+         r.created_at, r.updated_at, r.is_active, r.dimension, r.distance_metric,
+         r.embedding_model
   FROM s3vl.index_registry r
   ORDER BY r.is_active DESC, r.index_name
 $$;
@@ -214,7 +216,9 @@ BEGIN
     ARRAY(SELECT jsonb_array_elements_text(coalesce(info -> 'non_filterable_metadata_keys',
                                                     '[]'::jsonb))),
     nullif(info ->> 'creation_time', '')::timestamptz, info ->> 'index_mode',
-    coalesce(info -> 'text_search', '[]'::jsonb);
+    coalesce(info -> 'text_search', '[]'::jsonb),
+    (SELECT r.embedding_model FROM s3vl.index_registry r WHERE r.index_arn = target.index_arn
+     ORDER BY r.index_name = describe_index.index_name DESC, r.is_active DESC, r.id LIMIT 1);
 END
 $$;
 COMMENT ON FUNCTION s3vl.describe_index(text,text) IS

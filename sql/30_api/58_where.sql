@@ -320,3 +320,30 @@ $$;
 COMMENT ON FUNCTION s3vl.query_vectors_where(float8[], regclass, name, text, text, text, integer,
                                              jsonb, integer) IS
   's3vl: the top_k nearest vectors whose key is a row of source passing predicate (caller''s rights)';
+
+-- query_vectors_where with a phrase (text in, rows out; docs/embeddings.md): embedded once with
+-- the index's model (s3vl._embed_for, 30_api/72_embeddings.sql; cached), then the vector form
+-- with the caller's rights (its predicate runs as the caller). plpgsql: _embed_for is created
+-- after this file.
+CREATE OR REPLACE FUNCTION s3vl.query_vectors_where(
+  query_text text,
+  source regclass,
+  key_column name,
+  predicate text DEFAULT NULL,
+  index_name text DEFAULT NULL,
+  top_k integer DEFAULT 10,
+  metadata_filter jsonb DEFAULT NULL,
+  max_candidates integer DEFAULT 10000)
+RETURNS TABLE (key text, distance float8, similarity_score float8, metadata jsonb)
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+AS $$
+BEGIN
+  RETURN QUERY SELECT * FROM s3vl.query_vectors_where(
+    s3vl._embed_for('s3vl.query_vectors_where', query_text, index_name), source, key_column,
+    predicate, index_name, NULL::text, top_k, metadata_filter, max_candidates);
+END
+$$;
+
+COMMENT ON FUNCTION s3vl.query_vectors_where(text, regclass, name, text, text, integer, jsonb,
+                                             integer) IS
+  's3vl: the top_k nearest to a phrase among rows of source that satisfy predicate';

@@ -54,6 +54,8 @@ $$;
 -- operator a user created that would run as the s3vl owner. Keys are limited to types whose text
 -- form does not depend on session settings. pgvector's vector is read through its output function
 -- (its text form is a JSON-style array), never through a cast.
+-- kind 'text': sync that embeds (30_api/72_embeddings.sql); the function embeds the text with
+-- the index's model.
 CREATE OR REPLACE FUNCTION s3vl._sync_column(caller text, source regclass, param text, col text,
   kind text, OUT attname name, OUT base regtype, OUT expr text)
 LANGUAGE plpgsql STABLE
@@ -77,6 +79,12 @@ BEGIN
       RAISE EXCEPTION '%: % % of % has type %; a key must have a built-in type: smallint, '
                       'integer, bigint, numeric, text, varchar, char or uuid (or a domain over one)',
         caller, param, attname, source, typ::regtype USING ERRCODE = '42804';
+    END IF;
+    expr := pg_catalog.format('(t.%I)::pg_catalog.text', attname);
+  ELSIF kind = 'text' THEN
+    IF base NOT IN ('text', 'varchar', 'bpchar') THEN
+      RAISE EXCEPTION '%: % % of % must be text, varchar or char (got %)', caller, param,
+        attname, source, typ::regtype USING ERRCODE = '42804';
     END IF;
     expr := pg_catalog.format('(t.%I)::pg_catalog.text', attname);
   ELSIF kind = 'embedding' THEN
@@ -126,8 +134,11 @@ BEGIN
       USING ERRCODE = '42704', HINT = 'Run s3vl.track_table(...) first.';
   END IF;
   cols := ARRAY[(s3vl._sync_column(caller, source, 'key_column', st.key_column, 'key')).attname,
-                (s3vl._sync_column(caller, source, 'embedding_column', st.embedding_column,
-                                   'embedding')).attname];
+                CASE WHEN st.text_column IS NOT NULL
+                  THEN (s3vl._sync_column(caller, source, 'text_column', st.text_column,
+                                          'text')).attname
+                  ELSE (s3vl._sync_column(caller, source, 'embedding_column', st.embedding_column,
+                                          'embedding')).attname END];
   FOREACH col IN ARRAY st.metadata_columns LOOP
     cols := cols || (s3vl._sync_column(caller, source, 'metadata_columns', col,
                                        'metadata')).attname;
@@ -176,8 +187,9 @@ BEGIN
 END
 $$;
 
--- SQL that returns (key text, vec float8[], meta jsonb) for the rows of a tracked table whose
--- key is in $1 (text[]), or of every row; rows with a NULL embedding count as absent. Built from
+-- SQL that returns (key text, vec float8[], meta jsonb, txt text) for the rows of a tracked table
+-- whose key is in $1 (text[]), or of every row; rows with a NULL embedding count as absent. A
+-- table tracked with a text_column has txt (the text the function embeds) and a NULL vec. Built from
 -- pg_attribute now (names quoted, types checked by _sync_column); nothing stored is pasted in.
 CREATE OR REPLACE FUNCTION s3vl._sync_row_sql(source regclass, all_rows boolean DEFAULT false)
 RETURNS text
@@ -199,7 +211,11 @@ BEGIN
     RAISE EXCEPTION '%: source % is not tracked', caller, source USING ERRCODE = '42704';
   END IF;
   k := s3vl._sync_column(caller, source, 'key_column', st.key_column, 'key');
-  e := s3vl._sync_column(caller, source, 'embedding_column', st.embedding_column, 'embedding');
+  IF st.text_column IS NOT NULL THEN
+    e := s3vl._sync_column(caller, source, 'text_column', st.text_column, 'text');
+  ELSE
+    e := s3vl._sync_column(caller, source, 'embedding_column', st.embedding_column, 'embedding');
+  END IF;
   FOREACH col IN ARRAY st.metadata_columns LOOP
     m := s3vl._sync_column(caller, source, 'metadata_columns', col, 'metadata');
     parts := parts || pg_catalog.format('%L, %s', m.attname, m.expr);
@@ -209,13 +225,16 @@ BEGIN
             pg_catalog.array_to_string(parts, ', ') || '))';
   END IF;
   RETURN pg_catalog.format(
-    'SELECT %1$s AS key, %2$s AS vec, %3$s AS meta FROM %4$s t WHERE %5$s t.%6$I IS NOT NULL',
-    k.expr, e.expr, meta, source,
+    'SELECT %1$s AS key, %2$s AS vec, %3$s AS meta, %7$s AS txt FROM %4$s t '
+    'WHERE %5$s t.%6$I IS NOT NULL',
+    k.expr, CASE WHEN st.text_column IS NULL THEN e.expr ELSE 'NULL::pg_catalog.float8[]' END,
+    meta, source,
     CASE WHEN all_rows THEN ''
          ELSE pg_catalog.format('t.%I = ANY ($1::pg_catalog.%I[]) AND', k.attname,
                                 (SELECT ty.typname FROM pg_catalog.pg_type ty
                                  WHERE ty.oid = k.base)) END,
-    e.attname);
+    e.attname,
+    CASE WHEN st.text_column IS NULL THEN 'NULL::pg_catalog.text' ELSE e.expr END);
 END
 $$;
 
@@ -223,6 +242,16 @@ CREATE OR REPLACE FUNCTION s3vl._sync_version(vec float8[], meta jsonb)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT pg_catalog.md5(pg_catalog.array_to_json(vec)::text || '|' || coalesce(meta, '{}')::text) $$;
+
+-- The version of a row whose text the function embeds (vec NULL): its text and metadata.
+CREATE OR REPLACE FUNCTION s3vl._sync_version(vec float8[], meta jsonb, txt text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT CASE WHEN vec IS NULL AND txt IS NOT NULL
+    THEN pg_catalog.md5('text:' || pg_catalog.md5(txt) || '|' || coalesce(meta, '{}')::text)
+    ELSE s3vl._sync_version(vec, meta) END
+$$;
 
 -- Statement-level capture: enqueues the keys a statement changed. The tracked columns come from
 -- s3vl.sync_tables and pg_attribute at every statement (trigger arguments, which whoever owns the
@@ -272,10 +301,11 @@ BEGIN
 END
 $$;
 
--- The columns track_table would track (key, embedding, metadata), each checked
+-- The columns track_table would track (key, embedding or text, metadata), each checked
 -- (s3vl._sync_column), at most metadata_keys metadata columns, and a key with a unique index.
 CREATE OR REPLACE FUNCTION s3vl._sync_tracked_columns(caller text, source regclass,
-  key_column name, embedding_column name, metadata_columns text[])
+  key_column name, embedding_column name, metadata_columns text[], text_column name,
+  index_name text)
 RETURNS name[]
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -285,9 +315,21 @@ DECLARE
   cols name[];
   col text;
 BEGIN
+  IF (embedding_column IS NULL) = (text_column IS NULL) THEN
+    RAISE EXCEPTION '%: give exactly one of embedding_column and text_column (got %)', caller,
+      CASE WHEN text_column IS NULL THEN 'neither' ELSE 'both' END
+      USING ERRCODE = '22023',
+            HINT = 'text_column: sync sends the text and the function embeds it with the '
+                   'index''s model (s3vl.set_embedding_model).';
+  END IF;
   k := s3vl._sync_column(caller, source, 'key_column', key_column, 'key');
-  cols := ARRAY[k.attname, (s3vl._sync_column(caller, source, 'embedding_column',
-                                              embedding_column, 'embedding')).attname];
+  cols := ARRAY[k.attname, CASE WHEN text_column IS NOT NULL
+    THEN (s3vl._sync_column(caller, source, 'text_column', text_column, 'text')).attname
+    ELSE (s3vl._sync_column(caller, source, 'embedding_column', embedding_column,
+                            'embedding')).attname END];
+  IF text_column IS NOT NULL THEN
+    PERFORM s3vl._embedding_target(caller, index_name);  -- 55000 until the index has a model
+  END IF;
   FOREACH col IN ARRAY coalesce(metadata_columns, '{}') LOOP
     cols := cols || (s3vl._sync_column(caller, source, 'metadata_columns', col,
                                        'metadata')).attname;
@@ -314,7 +356,8 @@ $$;
 -- itself, since any s3vl_admin can call it: the columns and their types, the index, and that the
 -- calling role may create triggers on the table and read every tracked column.
 CREATE OR REPLACE FUNCTION s3vl._sync_register(source regclass, key_column name,
-  embedding_column name, index_name text, metadata_columns text[])
+  embedding_column name, index_name text, metadata_columns text[],
+  text_column name DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -327,14 +370,13 @@ DECLARE
 BEGIN
   PERFORM s3vl._require(caller, 'source', source);
   PERFORM s3vl._require(caller, 'key_column', key_column);
-  PERFORM s3vl._require(caller, 'embedding_column', embedding_column);
   PERFORM s3vl._require(caller, 'index_name', index_name);
   IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = source) NOT IN ('r', 'p') THEN
     RAISE EXCEPTION '%: % is not a table', caller, source USING ERRCODE = '42809';
   END IF;
   PERFORM s3vl.resolve_index_arn(index_name);  -- 42704 unless registered and active
   cols := s3vl._sync_tracked_columns(caller, source, key_column, embedding_column,
-                                      metadata_columns);
+                                      metadata_columns, text_column, index_name);
   IF NOT pg_catalog.has_table_privilege(who, source, 'TRIGGER') THEN
     RAISE EXCEPTION '%: role % may not create triggers on %', caller, who, source
       USING ERRCODE = '42501';
@@ -356,11 +398,13 @@ BEGIN
     DELETE FROM s3vl.sync_state s WHERE s.source = _sync_register.source;
   END IF;
   INSERT INTO s3vl.sync_tables AS st (source, key_column, embedding_column, index_name,
-                                      metadata_columns, tracked_by, source_owner)
+                                      metadata_columns, tracked_by, source_owner, text_column)
   VALUES (source, key_column, embedding_column, index_name, coalesce(metadata_columns, '{}'),
-          who, (SELECT c.relowner::regrole FROM pg_catalog.pg_class c WHERE c.oid = source))
+          who, (SELECT c.relowner::regrole FROM pg_catalog.pg_class c WHERE c.oid = source),
+          text_column)
   ON CONFLICT ON CONSTRAINT sync_tables_pkey DO UPDATE SET key_column = EXCLUDED.key_column,
-    embedding_column = EXCLUDED.embedding_column, index_name = EXCLUDED.index_name,
+    embedding_column = EXCLUDED.embedding_column, text_column = EXCLUDED.text_column,
+    index_name = EXCLUDED.index_name,
     metadata_columns = EXCLUDED.metadata_columns, tracked_by = EXCLUDED.tracked_by,
     source_owner = EXCLUDED.source_owner,
     created_at = CASE WHEN st.index_name = EXCLUDED.index_name THEN st.created_at
@@ -444,7 +488,8 @@ CREATE OR REPLACE FUNCTION s3vl.track_table(
   key_column name,
   embedding_column name,
   index_name text,
-  metadata_columns text[] DEFAULT NULL)
+  metadata_columns text[] DEFAULT NULL,
+  text_column name DEFAULT NULL)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -455,7 +500,7 @@ DECLARE
   tracked text;
 BEGIN
   PERFORM s3vl._sync_register(source, key_column, embedding_column, index_name,
-                              metadata_columns);
+                              metadata_columns, text_column);
   -- The update trigger compares old and new rows with EXCEPT: every tracked column needs
   -- equality. Planning the same comparison now turns a failure at every write into one here.
   -- (Through a variable: the planner may call a function in FROM while estimating, with a
@@ -483,7 +528,7 @@ BEGIN
   RETURN true;
 END
 $$;
-COMMENT ON FUNCTION s3vl.track_table(regclass,name,name,text,text[]) IS
+COMMENT ON FUNCTION s3vl.track_table(regclass,name,name,text,text[],name) IS
   's3vl: true once changes to source are captured for sync to index_name';
 
 -- Enqueues every existing row of a tracked table; returns how many keys were enqueued. The
@@ -526,17 +571,18 @@ COMMENT ON FUNCTION s3vl.backfill(regclass) IS
 -- A batch S3 Vectors accepted: the claimed rows are still ours (locked), so deleting them from
 -- the outbox loses no newer change; the versions sent are recorded, deleted keys forgotten.
 CREATE OR REPLACE FUNCTION s3vl._sync_accepted(source regclass, keys text[], put_keys text[],
-  put_hashes text[], gone text[])
+  put_hashes text[], gone text[], put_text_hashes text[], text_index text)
 RETURNS void
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
   DELETE FROM s3vl.sync_outbox o WHERE o.source = $1 AND o.key = ANY ($2);
-  INSERT INTO s3vl.sync_state AS s (source, key, version_hash, synced_at)
-    SELECT $1, u.k, u.h, pg_catalog.clock_timestamp()
-    FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4)) AS u(k, h)
+  INSERT INTO s3vl.sync_state AS s (source, key, version_hash, synced_at, text_hash)
+    SELECT $1, u.k, u.h, pg_catalog.clock_timestamp(), CASE WHEN $7 IS NOT NULL THEN u.th END
+    FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($6))
+      AS u(k, h, th)
   ON CONFLICT ON CONSTRAINT sync_state_pkey DO UPDATE SET version_hash = EXCLUDED.version_hash,
-    synced_at = EXCLUDED.synced_at;
+    synced_at = EXCLUDED.synced_at, text_hash = EXCLUDED.text_hash;
   DELETE FROM s3vl.sync_state s WHERE s.source = $1 AND s.key = ANY ($5);
 $$;
 
@@ -558,25 +604,48 @@ $$;
 
 -- Sends one batch of claimed keys: the rows' current state (read after the claim: a later change
 -- is queued again) as one put_vectors request, the keys without a row as one delete_vectors.
-CREATE OR REPLACE FUNCTION s3vl._sync_send(index_arn text, keys text[], row_sql text,
-  OUT put_keys text[], OUT put_hashes text[], OUT gone text[])
+CREATE OR REPLACE FUNCTION s3vl._sync_send(source regclass, index_arn text, keys text[],
+  row_sql text, OUT put_keys text[], OUT put_hashes text[], OUT put_text_hashes text[],
+  OUT gone text[], OUT text_index text)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  put_request json;
+  put_vectors json;
+  model_id text;
+  dimensions integer;
 BEGIN
+  -- A table tracked with a text_column: the function embeds each row's text with the index's
+  -- model (55000 without one: the keys back off like any failure). text_hash (model,
+  -- dimension, text) lets a row whose text did not change keep its stored vector.
+  SELECT st.index_name INTO text_index FROM s3vl.sync_tables st
+    WHERE st.source = _sync_send.source AND st.text_column IS NOT NULL;
+  IF text_index IS NOT NULL THEN
+    SELECT e.model_id, e.dimension INTO model_id, dimensions
+      FROM s3vl._embedding_target('s3vl.sync', text_index) e;
+  END IF;
+  -- The rows' current state, read after the claim: a later change is queued again.
   EXECUTE 'SELECT pg_catalog.array_agg(r.key), '
-          'pg_catalog.array_agg(s3vl._sync_version(r.vec, r.meta)), '
-          'pg_catalog.json_build_object(''operation'', ''put_vectors'', ''index_arn'', $2::text, '
-          '''vectors'', pg_catalog.json_agg(pg_catalog.json_build_object(''key'', r.key, '
-          '''data'', pg_catalog.array_to_json(r.vec), ''metadata'', r.meta))) '
-          'FROM (' || row_sql || ') r'
-    INTO put_keys, put_hashes, put_request USING keys, index_arn;
+          'pg_catalog.array_agg(s3vl._sync_version(r.vec, r.meta, r.txt)), '
+          'pg_catalog.array_agg(pg_catalog.md5($4 || '':'' || r.txt)), '
+          'pg_catalog.json_agg(CASE WHEN r.txt IS NULL THEN pg_catalog.json_build_object('
+          '''key'', r.key, ''data'', pg_catalog.array_to_json(r.vec), ''metadata'', r.meta) '
+          'ELSE pg_catalog.json_build_object(''key'', r.key, ''text'', r.txt, '
+          '''metadata'', r.meta, ''reuse_data'', coalesce(s.text_hash = '
+          'pg_catalog.md5($4 || '':'' || r.txt), false)) END) '
+          'FROM (' || row_sql || ') r '
+          'LEFT JOIN s3vl.sync_state s ON s.source = $3 AND s.key = r.key'
+    INTO put_keys, put_hashes, put_text_hashes, put_vectors
+    USING keys, index_arn, source, coalesce(model_id || '/' || dimensions, '');
   SELECT pg_catalog.array_agg(k) INTO gone FROM pg_catalog.unnest(keys) k
     WHERE k <> ALL (coalesce(put_keys, '{}'));
   IF put_keys IS NOT NULL THEN
-    PERFORM s3vl._sync_invoke(put_request);
+    PERFORM s3vl._sync_invoke(CASE WHEN text_index IS NULL THEN
+        pg_catalog.json_build_object('operation', 'put_vectors', 'index_arn', index_arn,
+                                     'vectors', put_vectors)
+      ELSE pg_catalog.json_build_object('operation', 'put_vectors', 'index_arn', index_arn,
+                                        'model_id', model_id, 'dimensions', dimensions,
+                                        'vectors', put_vectors) END);
   END IF;
   IF gone IS NOT NULL THEN
     PERFORM s3vl._sync_invoke(pg_catalog.json_build_object('operation', 'delete_vectors',
@@ -602,7 +671,7 @@ DECLARE
 BEGIN
   put_count := 0; delete_count := 0; failed_count := 0;
   BEGIN
-    sent := s3vl._sync_send(index_arn, keys, row_sql);
+    sent := s3vl._sync_send(source, index_arn, keys, row_sql);
   EXCEPTION WHEN OTHERS THEN
     state := SQLSTATE;
     error := pg_catalog.format('%s (SQLSTATE %s)', SQLERRM, state);
@@ -610,7 +679,8 @@ BEGIN
   IF error IS NULL THEN
     put_count := coalesce(pg_catalog.cardinality(sent.put_keys), 0);
     delete_count := coalesce(pg_catalog.cardinality(sent.gone), 0);
-    PERFORM s3vl._sync_accepted(source, keys, sent.put_keys, sent.put_hashes, sent.gone);
+    PERFORM s3vl._sync_accepted(source, keys, sent.put_keys, sent.put_hashes, sent.gone,
+                                sent.put_text_hashes, sent.text_index);
     RETURN;
   END IF;
   half := pg_catalog.cardinality(keys) / 2;
@@ -734,6 +804,7 @@ DECLARE
   t record;
   idx record;
   res record;
+  batch_size integer;
   budget integer := max_rows;
   idx_name text;
 BEGIN
@@ -745,13 +816,19 @@ BEGIN
       WHERE sync.index_name IS NULL OR st.index_name = sync.index_name ORDER BY 1 LOOP
     synced_index := idx_name; upserted := 0; deleted := 0; failed := 0; last_error := NULL;
     SELECT * INTO idx FROM s3vl._resolve_index(caller, idx_name, NULL);
+    batch_size := s3vl._sync_batch_size(idx.dimension);
+    -- A text-tracked table's batch is embedded in one invocation: at most embed_texts texts.
+    IF EXISTS (SELECT 1 FROM s3vl.sync_tables st WHERE st.index_name = idx_name
+               AND st.text_column IS NOT NULL) THEN
+      batch_size := least(batch_size, s3vl._limit('embed_texts'));
+    END IF;
     -- A dropped table's keys stay pending (visible in sync_status) until untrack_table.
     FOR t IN SELECT st.source, st.tracked_by FROM s3vl.sync_tables st
              WHERE st.index_name = idx_name
                AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = st.source)
              ORDER BY st.source LOOP
-      res := s3vl._sync_table(t.source, t.tracked_by, idx.index_arn,
-                              s3vl._sync_batch_size(idx.dimension), budget, retry_now);
+      res := s3vl._sync_table(t.source, t.tracked_by, idx.index_arn, batch_size, budget,
+                              retry_now);
       budget := budget - res.claimed;
       upserted := upserted + res.upserted;
       deleted := deleted + res.deleted;
@@ -822,7 +899,7 @@ BEGIN
     '       CASE WHEN s.version_hash IS NULL THEN ''never synced'' '
     '            WHEN r.key IS NULL THEN ''deleted'' ELSE ''changed'' END, '
     '       s.synced_at, s.version_hash, r.version, coalesce(s.pending, false) '
-    'FROM (SELECT x.key, s3vl._sync_version(x.vec, x.meta) AS version FROM ('
+    'FROM (SELECT x.key, s3vl._sync_version(x.vec, x.meta, x.txt) AS version FROM ('
       || s3vl._sync_row_sql(source, true) || ') x) r '
     'FULL JOIN s3vl._sync_state_rows($1) s ON s.key = r.key '
     'WHERE r.version IS DISTINCT FROM s.version_hash ORDER BY 1'
@@ -1029,3 +1106,35 @@ AS $$
 $$;
 COMMENT ON FUNCTION s3vl.sync_status() IS
   's3vl: one row per synced index: pending and failed keys, last error and success';
+
+-- query_table with a phrase (text in, rows out; docs/embeddings.md): the phrase is embedded with
+-- the model of the index the table is tracked into (s3vl._embed_for, 30_api/72_embeddings.sql),
+-- then the vector form runs with the caller's rights.
+CREATE OR REPLACE FUNCTION s3vl.query_table(
+  query_text text,
+  source regclass,
+  key_column name,
+  predicate text DEFAULT NULL,
+  top_k integer DEFAULT 10,
+  metadata_filter jsonb DEFAULT NULL,
+  max_candidates integer DEFAULT 10000)
+RETURNS TABLE (key text, distance float8, similarity_score float8, metadata jsonb)
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  idx text;
+BEGIN
+  PERFORM s3vl._require('s3vl.query_table', 'source', source);
+  SELECT st.index_name INTO idx FROM s3vl.sync_tables st WHERE st.source = query_table.source;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 's3vl.query_table: table % is not tracked', source
+      USING ERRCODE = '42704', HINT = 'Track it with s3vl.track_table(...).';
+  END IF;
+  RETURN QUERY SELECT * FROM s3vl.query_table(
+    s3vl._embed_for('s3vl.query_table', query_text, idx), source, key_column, predicate, top_k,
+    metadata_filter, max_candidates);
+END
+$$;
+
+COMMENT ON FUNCTION s3vl.query_table(text, regclass, name, text, integer, jsonb, integer) IS
+  's3vl: the top_k rows of a tracked table nearest to a phrase (no orphaned ids)';

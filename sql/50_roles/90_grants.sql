@@ -69,6 +69,19 @@ GRANT EXECUTE ON FUNCTION
   s3vl.put_vector(text, float8[], text, jsonb),
   s3vl.delete_vectors(text[], text, text)
 TO s3vl_writer;
+-- Embeddings (30_api/72_embeddings.sql; the query_text forms in 58_where.sql and 80_sync.sql).
+GRANT EXECUTE ON FUNCTION
+  s3vl.embed(text, text),
+  s3vl.embed(text[], text),
+  s3vl.semantic_search(text, text, integer, jsonb, boolean),
+  s3vl.semantic_hybrid_search(text, text, text, integer, jsonb, boolean),
+  s3vl.query_vectors_where(text, regclass, name, text, text, integer, jsonb, integer),
+  s3vl.query_table(text, regclass, name, text, integer, jsonb, integer),
+  s3vl._embed_for(text, text, text)
+TO s3vl_reader;
+GRANT EXECUTE ON FUNCTION
+  s3vl.set_embedding_model(text, text)
+TO s3vl_admin;
 GRANT EXECUTE ON FUNCTION
   s3vl.set_cache(text, interval),
   s3vl.set_cache_limits(integer, bigint),
@@ -84,10 +97,10 @@ REVOKE ALL ON s3vl.sync_tables, s3vl.sync_outbox, s3vl.sync_state, s3vl.sync_ind
   FROM s3vl_reader, s3vl_writer, s3vl_admin;
 GRANT SELECT ON s3vl.sync_tables TO s3vl_reader;
 GRANT EXECUTE ON FUNCTION
-  s3vl.track_table(regclass, name, name, text, text[]),
+  s3vl.track_table(regclass, name, name, text, text[], name),
   s3vl.untrack_table(regclass),
   s3vl.backfill(regclass),
-  s3vl._sync_register(regclass, name, name, text, text[]),
+  s3vl._sync_register(regclass, name, name, text, text[], name),
   s3vl._sync_drop_triggers(regclass),
   s3vl._sync_unregister(regclass),
   s3vl._sync_capture()
@@ -111,6 +124,7 @@ GRANT EXECUTE ON FUNCTION
   s3vl._sync_columns(text, regclass),
   s3vl._sync_state_rows(regclass),
   s3vl._sync_version(float8[], jsonb),
+  s3vl._sync_version(float8[], jsonb, text),
   s3vl._sync_try_cast(text, anyelement),
   s3vl._sync_source_guard(text, regclass, boolean, boolean)
 TO s3vl_reader;

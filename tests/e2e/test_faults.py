@@ -47,7 +47,7 @@ def fails(conn: psycopg.Connection[Any], query: str) -> psycopg.Error:
 def still_usable(conn: psycopg.Connection[Any], local_stack: StackInfo) -> None:
     point_at(conn, local_stack.lambda_endpoint)
     row = conn.execute("SELECT dimension FROM s3vl.describe_index('products')").fetchone()
-    assert row == (384,)
+    assert row == (512,)
 
 
 def test_endpoint_down(s3vl_db: psycopg.Connection[Any], local_stack: StackInfo) -> None:

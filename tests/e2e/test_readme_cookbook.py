@@ -30,6 +30,11 @@ def test_readme_cookbook_runs_verbatim(local_stack: StackInfo) -> None:
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "wrong dimension" in proc.stderr  # the error-branching example caught SQLSTATE 22000
+    # The cookbook starts with text in, rows out: earbuds and headphones first.
+    first = out.split("(5 rows)", 1)[0]
+    top = re.search(r"^\s*p-\d{4}\s*\|\s*[\d.]+\s*\|(.*)$", first, flags=re.M)
+    assert top is not None and re.search(r"Earbuds|Headphones", top.group(1)), first
+    assert re.search(r"^\s*512\s*$", out, flags=re.M), out  # s3vl.embed of one text
     assert re.search(r"no-such-key\s*\|\s*f\s*\|", out), out  # get_vectors: found = false
     assert re.search(r"p-0001\s*\|\s*t\s*\|", out), out
     assert re.search(r"^\s*300\s*$", out, flags=re.M), out  # scan_vectors counted every vector

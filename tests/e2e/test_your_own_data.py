@@ -55,12 +55,17 @@ def cleanup(stack: StackInfo) -> None:
         if conn.execute("SELECT to_regclass('public.notes')").fetchone() != (None,):
             conn.execute("SELECT s3vl.untrack_table('notes')")
             conn.execute("DROP TABLE notes")
-        conn.execute("DELETE FROM s3vl.index_registry WHERE index_name = 'my-notes'")
+        if conn.execute("SELECT to_regclass('public.texts')").fetchone() != (None,):
+            conn.execute("SELECT s3vl.untrack_table('texts')")
+            conn.execute("DROP TABLE texts")
+        conn.execute("DELETE FROM s3vl.index_registry WHERE index_name IN ('my-notes', "
+                     "'my-texts')")
     client = boto3.client("s3vectors", endpoint_url=stack.s3vectors_endpoint,
                           region_name=stack.region, aws_access_key_id="testing",
                           aws_secret_access_key="testing")
-    with contextlib.suppress(client.exceptions.NotFoundException):
-        client.delete_index(vectorBucketName=stack.bucket_name, indexName="my-notes")
+    for index in ("my-notes", "my-texts"):
+        with contextlib.suppress(client.exceptions.NotFoundException):
+            client.delete_index(vectorBucketName=stack.bucket_name, indexName=index)
 
 
 @pytest.mark.timeout(600)
@@ -91,3 +96,10 @@ def test_your_own_data_guide_runs_as_written(local_stack: StackInfo) -> None:
     # The Python snippet: the two shopping notes, nearest first.
     python_out = outputs[kinds.index("python")]
     assert re.match(r"\[\('1', [0-9.e-]+\), \('2', [0-9.e-]+\)\]", python_out), python_out
+    # Text in, rows out: sync embedded the 4 texts; 'groceries' finds the two shopping notes.
+    mine = every[every.index("upserted | failed"):]  # the section's own output
+    assert re.search(r"^\s*4\s*\|\s*0\s*$", mine, flags=re.M), mine
+    texts = re.findall(r"^\s*(\d)\s*\|\s*(buy oat milk|get bread|send the|plant the)",
+                       mine, flags=re.M)
+    assert {t[0] for t in texts[:2]} == {"1", "2"}, mine
+    assert re.search(r"^\s*512\s*$", mine, flags=re.M), mine

@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from infra.conftest import SCRIPTS, isolated_aws_env
-from s3vl_local.emulator import ServerHandle, start_server
+from s3vectors_emulator import ServerHandle, start_server
 
 REGION = "us-east-1"
 BUCKET = "sample-bucket"

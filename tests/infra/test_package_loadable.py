@@ -64,7 +64,7 @@ def _run_zip_against_the_emulator(zip_path: Path, target: Path) -> None:
 
     import boto3
 
-    from s3vl_local.emulator import start_server
+    from s3vectors_emulator import start_server
 
     with zipfile.ZipFile(zip_path) as zf:
         zf.extractall(target)

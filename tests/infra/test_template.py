@@ -24,9 +24,12 @@ VENV_BIN = Path(sys.executable).parent
 LAMBDA_PACKAGE = REPO_ROOT / "lambda" / "s3vl_lambda"
 # IAM service prefix -> botocore service name, for every prefix the template may use.
 IAM_PREFIX_TO_BOTOCORE = {"s3vectors": "s3vectors", "logs": "logs", "sqs": "sqs", "ec2": "ec2",
-                          "kms": "kms", "lambda": "lambda", "sts": "sts"}
+                          "kms": "kms", "lambda": "lambda", "sts": "sts",
+                          "bedrock": "bedrock-runtime"}
 # IAM actions whose API operation has another name.
 IAM_ACTION_TO_OPERATION = {"lambda:InvokeFunction": "lambda:Invoke"}
+EMBEDDING_MODEL_ARN = {"Fn::Sub": "arn:${AWS::Partition}:bedrock:${AWS::Region}::"
+                                  "foundation-model/${AllowedEmbeddingModels}"}
 FUNCTION_S3VECTORS_ACTIONS = {"QueryVectors", "GetVectors", "ListVectors", "PutVectors",
                               "DeleteVectors", "GetIndex"}
 # Granted only with AllowIndexAdministration=true.
@@ -193,7 +196,8 @@ def test_endpoint_policies_allow_only_this_stack_and_account(template: dict[str,
     endpoints = resources_of_type(template, "AWS::EC2::VPCEndpoint")
     by_service = {e["Properties"]["ServiceName"]["Fn::Sub"].rsplit(".", 1)[1]: e
                   for e in endpoints.values()}
-    expected = {"s3vectors": {"VectorIndex"}, "lambda": {"FunctionAlias"}}
+    expected = {"s3vectors": {"VectorIndex"}, "lambda": {"FunctionAlias"},
+                "bedrock-runtime": {"AllowedEmbeddingModels", "AWS::Partition", "AWS::Region"}}
     for service, endpoint in by_service.items():
         statements = endpoint["Properties"]["PolicyDocument"]["Statement"]
         assert statements, service
@@ -202,7 +206,8 @@ def test_endpoint_policies_allow_only_this_stack_and_account(template: dict[str,
             assert refs_in(statement["Resource"]) == expected[service], statement
             assert statement["Condition"] == {
                 "StringEquals": {"aws:PrincipalAccount": {"Ref": "AWS::AccountId"}}}
-            assert all(a.startswith(service + ":") and "*" not in a
+            iam_prefix = "bedrock" if service == "bedrock-runtime" else service
+            assert all(a.startswith(iam_prefix + ":") and "*" not in a
                        for a in as_list(statement["Action"]))
     lambda_actions = {a for st in by_service["lambda"]["Properties"]["PolicyDocument"]["Statement"]
                       for a in as_list(st["Action"])}
@@ -288,10 +293,35 @@ def test_function_network_is_https_only(template: dict[str, Any]) -> None:
     endpoints = resources_of_type(template, "AWS::EC2::VPCEndpoint")
     services = sorted(e["Properties"]["ServiceName"]["Fn::Sub"].rsplit(".", 1)[1]
                       for e in endpoints.values())
-    assert services == ["lambda", "s3vectors"]
+    assert services == ["bedrock-runtime", "lambda", "s3vectors"]
     for endpoint in endpoints.values():
-        assert endpoint["Condition"] == "CreateEndpoints"
+        assert endpoint["Condition"] in ("CreateEndpoints", "EmbeddingEndpoint")
         assert endpoint["Properties"]["PrivateDnsEnabled"] is True
+    assert res["BedrockRuntimeEndpoint"]["Condition"] == "EmbeddingEndpoint"
+    assert template["Conditions"]["EmbeddingEndpoint"] == {"Fn::And": [
+        {"Condition": "CreateEndpoints"}, {"Condition": "HasEmbeddingModel"}]}
+
+
+def test_embedding_model_is_a_setting_and_iam_names_only_it(template: dict[str, Any]) -> None:
+    from s3vl_lambda import limits
+
+    param = template["Parameters"]["AllowedEmbeddingModels"]
+    assert param["Default"] == limits.TITAN_TEXT_EMBEDDINGS_V2
+    assert sorted(param["AllowedValues"]) == sorted([*limits.EMBEDDING_MODEL_DIMENSIONS, ""])
+    env = template["Resources"]["Function"]["Properties"]["Environment"]["Variables"]
+    assert env["S3VL_EMBEDDING_MODELS"] == {"Ref": "AllowedEmbeddingModels"}
+    policies = template["Resources"]["FunctionRole"]["Properties"]["Policies"]
+    (policy,) = [p for p in policies if isinstance(p, dict) and "Fn::If" in p
+                 and p["Fn::If"][0] == "HasEmbeddingModel"]
+    granted, otherwise = policy["Fn::If"][1:]
+    assert otherwise == {"Ref": "AWS::NoValue"}
+    (statement,) = granted["PolicyDocument"]["Statement"]
+    assert (statement["Action"], statement["Resource"]) == ("bedrock:InvokeModel",
+                                                            EMBEDDING_MODEL_ARN)
+    bedrock = [st for _, st in every_policy_statement(template)
+               if any(a.startswith("bedrock:") for a in as_list(st["Action"]))]
+    assert len(bedrock) == 2  # the role's and the endpoint's, both on the one model
+    assert all(st["Resource"] == EMBEDDING_MODEL_ARN for st in bedrock)
 
 
 def test_dead_letter_queue_and_alarms(template: dict[str, Any]) -> None:

@@ -1,7 +1,8 @@
 """Facts written once per language, tied together: every test here fails when one copy changes.
 
 - Limits: every row of s3vl.limits() against lambda/s3vl_lambda/limits.py and, where it has the
-  same limit, local/s3vl_local/emulator/constants.py (rows only SQL has are listed as such).
+  same limit, the emulator's s3vectors_emulator/constants.py (rows only SQL has are listed as
+  such).
 - Error types: the function's (s3vl_lambda.errors), s3vl.error_codes() and docs/protocol.md.
 - Index ARNs: tests/index_arn_cases.json through SQL, the function and the emulator.
 - Versions: pyproject.toml, the function and s3vl.version(); the protocol version on both sides.
@@ -17,11 +18,11 @@ from typing import Any
 
 import pytest
 
+from s3vectors_emulator import constants as emu
 from s3vl_lambda import PROTOCOL_VERSION, __version__
 from s3vl_lambda import limits as fn
 from s3vl_lambda.errors import ERROR_TYPES, S3vlError
 from s3vl_lambda.index_ref import parse_index_arn
-from s3vl_local.emulator import constants as emu
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARN_CASES = json.loads((REPO_ROOT / "tests" / "index_arn_cases.json").read_text())["cases"]
@@ -56,6 +57,9 @@ TWINS: dict[str, tuple[tuple[int, int], tuple[int, int] | None]] = {
     "query_text_length": ((fn.MIN_QUERY_TEXT_LENGTH, fn.MAX_QUERY_TEXT_LENGTH), None),
     "metadata_key_length": ((fn.MIN_METADATA_KEY_LENGTH, fn.MAX_METADATA_KEY_LENGTH),
                             (emu.METADATA_KEY_NAME_MIN, emu.METADATA_KEY_NAME_MAX)),
+    # embeddings (Titan Text Embeddings V2's character limit; texts per embed request)
+    "embed_text_length": ((fn.MIN_EMBED_TEXT_LENGTH, fn.MAX_EMBED_TEXT_LENGTH), None),
+    "embed_texts": ((fn.MIN_EMBED_TEXTS, fn.MAX_EMBED_TEXTS), None),
 }
 # Rows only SQL holds (nothing to tie but the docs, checked below), and why.
 SQL_ONLY = {
@@ -272,7 +276,7 @@ def test_emulator_accepts_exactly_the_listed_arns() -> None:
     import boto3
     from botocore.exceptions import ClientError
 
-    from s3vl_local.emulator import mock_s3vectors
+    from s3vectors_emulator import mock_s3vectors
 
     wrong = []
     with mock_s3vectors():

@@ -11,6 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from s3vl_local.stack import INDEX_DIMENSION
 from sql.sql_helpers import REPO_ROOT, SQL_DIR, install, psql_file
 
 pytestmark = pytest.mark.stack
@@ -46,7 +47,7 @@ def test_install_twice_from_anywhere_keeps_configuration(fresh_database: Any, lo
     with psycopg.connect(dsn, autocommit=True) as conn:
         assert _state(conn) == before
         assert _objects(conn) == objects
-        assert before[1][0][3] == 384
+        assert before[1][0][3] == INDEX_DIMENSION
         assert conn.execute("SELECT s3vl.version()").fetchone() == (_source_version(),)
 
 
@@ -106,7 +107,7 @@ def test_upgrade_in_place_from_the_reference_sample_schema(fresh_database: Any,
                      "123456789012:bucket/b-1/index/i-1', 'b-1', 'cn-north-1', '123456789012')")
         conn.execute("SELECT s3vl.register_index('old', %s)", (local_stack.index_arn,))
         assert conn.execute("SELECT dimension FROM s3vl.get_index_info('old')").fetchone() == (
-            384,)
+            INDEX_DIMENSION,)
 
 
 # ---- the extension ----------------------------------------------------------------------------
@@ -153,7 +154,7 @@ def test_create_extension_cascade_and_drop(fresh_database: Any, local_stack: Any
         conn.execute("SELECT s3vl.configure(%s)", (local_stack.lambda_arn,))
         conn.execute("SELECT s3vl.register_index('products', %s)", (local_stack.index_arn,))
         assert conn.execute("SELECT count(*) FROM s3vl.query_vectors(array_fill(0.1::float8, "
-                            "ARRAY[384]), 'products')").fetchone()[0] >= 0
+                            f"ARRAY[{INDEX_DIMENSION}]), 'products')").fetchone()[0] >= 0
         # Configuration rows are marked for pg_dump (every such table: see below).
         assert conn.execute("SELECT 's3vl.config'::regclass = ANY (extconfig) FROM pg_extension "
                             "WHERE extname = 's3vl'").fetchone() == (True,)
@@ -192,8 +193,8 @@ def test_extension_upgrade_keeps_rows(fresh_database: Any, local_stack: Any,
         assert conn.execute("SELECT is_valid FROM s3vl.validate_config()").fetchone() == (True,)
         assert conn.execute("SELECT count(*) FROM pg_proc WHERE proname = '_invoke' AND "
                             "pronamespace = 's3vl'::regnamespace").fetchone() == (1,)
-        conn.execute("SELECT * FROM s3vl.query_vectors(array_fill(0.1::float8, ARRAY[384]), "
-                     "'products')")
+        conn.execute("SELECT * FROM s3vl.query_vectors(array_fill(0.1::float8, "
+                     f"ARRAY[{INDEX_DIMENSION}]), 'products')")
         conn.execute("DROP EXTENSION s3vl")
 
 

@@ -66,6 +66,9 @@ BUILDERS: dict[str, tuple[str, dict[str, Any]]] = {
                         "time_budget_ms": None, "resume_token": None}),
     "update_metadata": ("SELECT s3vl._update_metadata_request(%(index_arn)s, "
                         "%(vector_ids)s::text[], %(patch)s)", {}),
+    # Embeddings (sql/30_api/72_embeddings.sql).
+    "embed": ("SELECT s3vl._embed_request(%(index_arn)s, %(model_id)s, %(dimensions)s, "
+              "%(texts)s::text[])", {}),
 }
 # query_vectors with query_texts (text-only or hybrid) has its own builder.
 TEXT_QUERY_BUILDER = ("SELECT s3vl._text_query_request(%(index_arn)s, "
@@ -142,7 +145,7 @@ def test_request_builders_match_the_examples(db: Any) -> None:
         assert without_nulls(built) == without_nulls({**defaults, **request}), name
         checked.append(name)
     assert {"get_index", "query_vectors", "get_vectors", "list_vectors", "query_texts",
-            "query_hybrid", "update_index_mode", "add_text_search", "drop_text_search"
+            "query_hybrid", "update_index_mode", "add_text_search", "drop_text_search", "embed"
             } <= set(checked)
 
 
@@ -193,6 +196,9 @@ def test_example_responses_become_rows(canned: Any) -> None:
     ("error_no_query", "22023"),
     ("error_filter_too_deep", "22023"),
     ("error_batch_query_texts", "22023"),
+    ("error_embedding_model_not_allowed", "42501"),
+    ("error_embed_text_blank", "22023"),
+    ("error_query_text_dimension", "22000"),
 ])
 def test_example_errors_map_to_sqlstates(canned: Any, name: str, sqlstate: str) -> None:
     response = concrete(examples()[name]["response"])

@@ -87,7 +87,7 @@ def api_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 @pytest.fixture
 def served_index(api_calls: list[str]) -> Iterator[dict[str, Any]]:
     """The project's in-process S3 Vectors emulator with one cosine index of dimension 4."""
-    from s3vl_local.emulator import mock_s3vectors
+    from s3vectors_emulator import mock_s3vectors
 
     with mock_s3vectors(region=REGION):
         admin = boto3.client("s3vectors", region_name=REGION)

@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from s3vl_local.emulator import mock_s3vectors, start_server
+from s3vectors_emulator import mock_s3vectors, start_server
 
 from .conftest import ACCOUNT, REGION, Invoke
 
@@ -148,6 +148,34 @@ def test_throttled_calls_are_retried_by_botocore(
     assert env["error"]["type"] == "Throttled" and env["error"]["retryable"] is True
     assert env["error"]["code"] == "TooManyRequestsException"
     assert attempts and max(attempts) == tier.max_attempts  # botocore retried underneath
+
+
+def test_write_limit_429_is_retried_and_reported_retryable(
+    invoke: Invoke, api_calls: list[str]
+) -> None:
+    """Past the service's write rate the emulator answers 429 TooManyRequestsException, as the
+    service does; botocore retries it (standard mode) and the function reports it retryable."""
+    from s3vl_lambda import clients
+
+    # One request's budget, refilled after about 1,000 s: the first write passes, none after.
+    with mock_s3vectors(write_requests_per_second=0.001) as emulator:
+        client = boto3.client("s3vectors", region_name=REGION)
+        client.create_vector_bucket(vectorBucketName=BUCKET)
+        arn = _setup(client, "limited-index", "cosine")
+        _load(invoke, arn, 3)
+        api_calls.clear()
+        env = invoke({"operation": "put_vectors", "index_arn": arn,
+                      "vectors": [{"key": "late", "data": [1.0, 0.0, 0.0]}]})
+        limiter = emulator.state.write_limiter
+        tier = clients.tier_for(30.0 - 0.25)
+        assert tier is not None
+        assert env["success"] is False
+        assert env["error"]["type"] == "Throttled" and env["error"]["retryable"] is True
+        assert env["error"]["code"] == "TooManyRequestsException"
+        assert limiter.throttled == tier.max_attempts > 1  # every attempt was sent and refused
+        assert api_calls == ["PutVectors"]
+        found = client.get_vectors(indexArn=arn, keys=["late", "v000"])["vectors"]
+        assert [v["key"] for v in found] == ["v000"]
 
 
 def test_over_real_http_with_the_endpoint_variable(

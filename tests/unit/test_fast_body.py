@@ -15,9 +15,9 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.stub import Stubber
 
+from s3vectors_emulator import start_server
 from s3vl_lambda import clients, fast_body
 from s3vl_lambda.deadline import Deadline
-from s3vl_local.emulator import start_server
 
 from .conftest import ACCOUNT, REGION, Invoke
 

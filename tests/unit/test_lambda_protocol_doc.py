@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from s3vl_lambda import clients
-from s3vl_local.emulator import mock_s3vectors
+from s3vectors_emulator import mock_s3vectors
+from s3vl_lambda import clients, embeddings
 
 from .conftest import FUNCTION_ARN, Invoke
 
@@ -106,12 +107,26 @@ def _against_service(example: dict[str, Any], invoke: Invoke, stubbed: Stubber) 
     return envelope
 
 
+@pytest.fixture(scope="module")
+def local_bedrock() -> Iterator[str]:
+    """The local Bedrock Runtime (real model) for the examples that embed text."""
+    from s3vl_local.bedrock.server import serving, url_of
+
+    with serving() as server:
+        yield url_of(server)
+
+
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
-def test_doc_example(name: str, invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_doc_example(name: str, invoke: Invoke, monkeypatch: pytest.MonkeyPatch,
+                     request: pytest.FixtureRequest) -> None:
     example = EXAMPLES[name]
     monkeypatch.setenv("AWS_REGION", FIXTURE["region"])
     for var, value in example.get("environment", {}).items():
         monkeypatch.setenv(var, value)
+    if "model_id" in example["request"] and "service" not in example:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
+                           request.getfixturevalue("local_bedrock"))
+        embeddings.clear_cache()
     if "service" in example:
         client = boto3.client("s3vectors", region_name=FIXTURE["region"])
         monkeypatch.setattr(clients, "_create", lambda region, tier: client)

@@ -12,7 +12,7 @@ import boto3
 import numpy as np
 import pytest
 
-from s3vl_local.emulator import mock_s3vectors
+from s3vectors_emulator import mock_s3vectors
 
 from .conftest import BUCKET, REGION, Invoke
 

@@ -1,5 +1,5 @@
 """The function's filter evaluator (lambda/s3vl_lambda/metadata_filter.py) against the emulator's
-QueryVectors filter (local/s3vl_local/emulator/filters.py): for random filters, valid or not, both
+QueryVectors filter (s3vectors_emulator/search/filters.py): for random filters, valid or not, both
 accept or both refuse; for accepted ones, both give the same answer on random metadata."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from s3vectors_emulator.exceptions import ValidationError as EmulatorValidationError
+from s3vectors_emulator.search import filters as emulator_filters
 from s3vl_lambda.errors import S3vlError
 from s3vl_lambda.metadata_filter import compile_filter
-from s3vl_local.emulator import filters as emulator_filters
-from s3vl_local.emulator.exceptions import ValidationError as EmulatorValidationError
 
 KEYS = ["genre", "year", "tags", "", "$x"]
 STRINGS = st.sampled_from(["news", "sport", "ne", "", "2024"])
@@ -110,8 +110,8 @@ def test_the_function_does_not_import_the_emulator() -> None:
 
 
 def test_constraint_and_depth_limits_are_the_emulators() -> None:
+    from s3vectors_emulator import constants
     from s3vl_lambda import limits
-    from s3vl_local.emulator import constants
 
     assert limits.MAX_FILTER_CONSTRAINTS == constants.FILTER_CONSTRAINTS_MAX
     assert limits.MAX_FILTER_DEPTH == constants.FILTER_DEPTH_MAX

@@ -11,8 +11,9 @@ TESTS = Path(__file__).resolve().parents[1]
 
 def test_file_names_are_unique_across_folders() -> None:
     where: dict[str, list[str]] = defaultdict(list)
-    for path in TESTS.rglob("test_*.py"):
-        where[path.name].append(str(path.parent.relative_to(TESTS)))
+    emulator_tests = TESTS.parent / "local" / "s3vectors-emulator" / "tests"  # collected too
+    for path in [*TESTS.rglob("test_*.py"), *emulator_tests.glob("test_*.py")]:
+        where[path.name].append(str(path.parent.relative_to(TESTS.parent)))
     twice = {name: folders for name, folders in where.items() if len(folders) > 1}
     assert twice == {}, f"rename one of each (e.g. unit/test_lambda_<area>.py): {twice}"
 

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from s3vl_local.emulator import mock_s3vectors
+from s3vectors_emulator import mock_s3vectors
 
 from .conftest import BUCKET, INDEX, INDEX_ARN, REGION, Invoke
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..deadline import Deadline
 from ..fields import Request
-from . import admin, index_ops, manage, query, read, write
+from . import admin, embed, index_ops, manage, query, read, write
 
 Operation = Callable[[Request, Deadline], Any]
 
@@ -25,4 +25,5 @@ OPERATIONS: dict[str, Operation] = {
     "drop_text_search": admin.drop_text_search,
     "filter_vectors": manage.filter_vectors,
     "update_metadata": manage.update_metadata,
+    "embed": embed.embed,
 }

@@ -8,6 +8,8 @@ from typing import Any
 
 from .. import limits
 from ..deadline import Deadline
+from ..embeddings import check_text as check_embed_text
+from ..embeddings import embed_one, function_region, read_spec
 from ..errors import SERVICE_ERROR, TIMEOUT, S3vlError, from_exception, validation_error
 from ..fields import (
     Request,
@@ -142,16 +144,26 @@ def query_vectors(req: Request, deadline: Deadline) -> Any:
     ref = resolve_index(req)
     texts = read_query_texts(req)
     raw_vector = req.get("query_vector")
-    if raw_vector is None and texts is None:
-        raise validation_error("query_vector", "is required unless query_texts is given")
+    query_text = req.get("query_text")
+    if raw_vector is None and texts is None and query_text is None:
+        raise validation_error("query_vector", "is required unless query_text or query_texts "
+                               "is given")
+    if query_text is not None and raw_vector is not None:
+        raise validation_error("query_text", "send query_vector or query_text, not both")
     vector = None if raw_vector is None else check_vector(raw_vector, "query_vector")
+    if query_text is not None:
+        # Embedded here, then queried in the same invocation (one round trip from SQL).
+        spec = read_spec(req)
+        vector, _ = embed_one(check_embed_text(query_text, "query_text"), spec,
+                              function_region(), deadline, "query_text")
     opts = _QueryOptions(req)
     paged = any(f in req for f in _PAGING_FIELDS)
     paging = _Paging(req) if paged else _WHOLE
     # A text-only query has no vector to pre-check; it needs no GetIndex.
     info = index_info_if_allowed(ref, deadline) if vector is not None else None
     if info is not None and vector is not None:
-        check_dimension(vector, "query_vector", info.dimension)
+        check_dimension(vector, "query_vector" if query_text is None else "query_text",
+                        info.dimension)
     rows, token = _run_query(ref, info, vector, texts, opts, paging, deadline)
     if paged:
         # Every row of the pages fetched: the caller continues from `next_token`, so none may
@@ -177,12 +189,12 @@ def query_vectors_batch(req: Request, deadline: Deadline) -> list[dict[str, Any]
         raise validation_error(
             "query_ids", f"must be an array of {len(vectors)} strings (one per query vector)"
         )
-    for field in ("query_texts", *_PAGING_FIELDS):
+    for field in ("query_texts", "query_text", *_PAGING_FIELDS):
         if req.get(field) is not None:
             raise validation_error(
                 field,
                 "query_vectors_batch is vector-only; send text and hybrid queries with "
-                "query_vectors" if field == "query_texts" else
+                "query_vectors" if field.startswith("query_text") else
                 "query_vectors_batch does not page; send paged queries with query_vectors",
             )
     opts = _QueryOptions(req)

@@ -24,6 +24,7 @@ from ..fields import (
 from ..index_info import IndexInfo, forget_on_error, index_info_if_allowed
 from ..index_ref import IndexRef, resolve_index
 from ..service import call
+from .embed import embed_put_texts
 
 # Upper bound on the JSON bytes of one float32 number ("-1.2345678901234567e-38,").
 _BYTES_PER_NUMBER = 26
@@ -125,6 +126,8 @@ def _write_chunks(
 def put_vectors(req: Request, deadline: Deadline) -> dict[str, int]:
     ref = resolve_index(req)
     items = get_list(req, "vectors")
+    # Entries that carry text are embedded first (sync with a text column).
+    items, embedded, reused = embed_put_texts(req, ref, items, deadline)
     info = index_info_if_allowed(ref, deadline)
     checked = [_check_put_vector(item, i, info) for i, item in enumerate(items)]
     seen: dict[str, int] = {}
@@ -143,6 +146,8 @@ def put_vectors(req: Request, deadline: Deadline) -> dict[str, int]:
     written, calls = _write_chunks(
         ref, deadline, "put_vectors", chunks, len(checked), "vectors", "were written"
     )
+    if embedded or reused:
+        return {"written": written, "calls": calls, "embedded": embedded, "reused": reused}
     return {"written": written, "calls": calls}
 
 

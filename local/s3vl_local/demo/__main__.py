@@ -18,7 +18,7 @@ import psycopg
 
 from s3vl_local import stack
 from s3vl_local.demo import data as demo_data
-from s3vl_local.demo import sync_step, text_step
+from s3vl_local.demo import embed_step, sync_step, text_step
 from s3vl_local.demo.loader import load_tables, put_vectors
 from s3vl_local.identity import DUMMY_CREDENTIAL
 
@@ -57,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     info = stack.up(args.state_dir)
-    data = demo_data.load()
+    # Text in: the catalogue and the query phrases go through the Bedrock Runtime, as on AWS.
+    data = embed_step.embedded(demo_data.load(), info.bedrock_endpoint, info.region,
+                               stack.EMBEDDING_MODEL, stack.INDEX_DIMENSION)
     load_tables(info.dsn, data)
     client = boto3.client("s3vectors", endpoint_url=info.s3vectors_endpoint,
                           region_name=info.region, aws_access_key_id=DUMMY_CREDENTIAL,

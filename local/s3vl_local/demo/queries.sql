@@ -3,6 +3,20 @@
 \pset null '(null)'
 
 \echo
+\echo '== 0. Text in, rows out: the phrase is embedded (Bedrock, the index''s model) and searched in one call'
+SELECT v.vector_id AS product, v.metadata->>'name' AS name, v.metadata->>'category' AS category,
+       round(v.distance::numeric, 4) AS distance
+FROM s3vl.semantic_search('wireless earbuds', 'products', top_k => 5) AS v;
+
+\echo
+\echo '== 0b. The same with a filter and the catalogue: in stock, under $500'
+SELECT p.product_id AS product, p.name, p.price, p.stock, round(v.distance::numeric, 4) AS distance
+FROM s3vl.semantic_search('espresso for a small kitchen', 'products', top_k => 5,
+                          metadata_filter => '{"price": {"$lt": 500}, "stock": {"$gt": 0}}') AS v
+JOIN demo.products p ON p.product_id = v.vector_id
+ORDER BY v.distance;
+
+\echo
 \echo '== 1. Plain similarity search: the 5 products nearest to' :'q1'
 SELECT v.vector_id AS product, v.metadata->>'name' AS name, v.metadata->>'category' AS category,
        round(v.distance::numeric, 4) AS distance

@@ -10,6 +10,8 @@ SELECT * FROM regress.try($$SELECT * FROM s3vl.query_vectors_where(ARRAY[0.1, 0.
 SELECT * FROM regress.try($$SELECT * FROM s3vl.query_vectors_where(ARRAY[0.1, 0.2, 0.3], 'public.items', 'id', 'price <', index_name => 'demo')$$);
 SELECT * FROM regress.try($$SELECT * FROM s3vl.query_vectors_where(ARRAY[0.1, 0.2, 0.3], 'public.items', 'id', 'price + 1', index_name => 'demo')$$);
 SELECT * FROM regress.try($$SELECT * FROM s3vl.query_vectors_where(ARRAY[0.1, 0.2, 0.3], 'public.items', 'id', 'no_such_column > 1', index_name => 'demo')$$);
+SELECT * FROM regress.try($$SELECT * FROM s3vl.query_vectors_where(NULL::float8[], 'public.items', 'id', index_name => 'demo')$$);
+-- An untyped NULL picks the text form (query_text, 72_embeddings.sql): text is PostgreSQL's preferred type.
 SELECT * FROM regress.try($$SELECT * FROM s3vl.query_vectors_where(NULL, 'public.items', 'id', index_name => 'demo')$$);
 SELECT * FROM regress.try($$SELECT * FROM s3vl.query_vectors_where(ARRAY[0.1, 0.2], 'public.items', 'id', index_name => 'demo')$$);
 SELECT * FROM regress.try($$SELECT * FROM s3vl.query_vectors_where(ARRAY[0.1, 0.2, 0.3], NULL, 'id', index_name => 'demo')$$);
