@@ -79,7 +79,7 @@ def run_plan(conn: Any, debug: Debug, q: list[float], bound: int, k: int, plan: 
              ) -> dict[str, Any]:
     started = time.perf_counter()
     rows = conn.execute(
-        "SELECT key FROM s3vl.query_vectors_where(%s::float8[], %s, 'id', %s, %s, "
+        "SELECT key FROM s3vl.query_vectors_where(%s::float8[], %s, 'id', %s, top_k => %s, "
         "index_name => %s, strategy => %s)",
         (q, TABLE, f"bucket < {bound}", k, INDEX, plan)).fetchall()
     seconds = time.perf_counter() - started

@@ -35,6 +35,7 @@ AS $$
     ('max_attempts',    1,     1000, 'attempts per Lambda invocation when Lambda throttles or fails with 5xx (a safety cap: retries stop at timeout_seconds)'),
     ('invoke_concurrency', 1,    1000, 'Lambda invocations in flight at once under admission control (s3vl.set_invoke_concurrency; NULL or 0: off)'),
     ('max_filter_depth', 1,      32, 'JSON nesting depth of a metadata_filter (each object and array counts one)'),
+    ('filter_constraints', 1,   100, 'compared values in one metadata_filter (an $in list of 3 counts 3)'),
     ('put_vectors_per_call', 1,   500, 'vectors per PutVectors call (S3 Vectors; sync batches at most this many)'),
     ('invocation_items', 1,      5000, 'vectors or keys one write invocation carries (10 PutVectors calls of 500)'),
     ('payload_margin_bytes', 0, 262144, 'room a write or batch invocation leaves below its payload limit (envelope, one element past the line)'),
@@ -89,3 +90,16 @@ BEGIN
   RETURN found;
 END
 $$;
+
+-- The largest finite float32 (S3 Vectors stores float32; a larger magnitude would be Infinity):
+-- the one copy of this bound in SQL (the function's is s3vl_lambda.limits.FLOAT32_MAX). Printed
+-- in messages as float4 (3.4028235e+38). _float32_bound() is the same for jsonpath's $max.
+CREATE OR REPLACE FUNCTION s3vl._float32_max()
+RETURNS float8
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT 3.4028234663852886e38::float8 $$;
+
+CREATE OR REPLACE FUNCTION s3vl._float32_bound()
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT pg_catalog.jsonb_build_object('max', s3vl._float32_max()) $$;

@@ -28,6 +28,27 @@ BEGIN
 END
 $$;
 
+-- The partitions of a logical index a request names, in ordinal order: all of them, or (allowed
+-- not NULL: the values a bound caller's policy allows) those with an allowed value, and the
+-- default partition when an allowed value has no partition of its own.
+CREATE OR REPLACE FUNCTION s3vl._partition_list(index_name text, allowed text[])
+RETURNS jsonb
+LANGUAGE sql STABLE
+AS $$
+  SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+           'index_arn', ip.index_arn, 'ordinal', ip.ordinal, 'value', ip.partition_value)
+           ORDER BY ip.ordinal), '[]'::jsonb)
+    FROM s3vl.index_partitions ip
+    WHERE ip.index_name = _partition_list.index_name
+      AND (allowed IS NULL
+           OR ip.partition_value = ANY (allowed)
+           OR (ip.partition_value IS NULL AND EXISTS (
+                 SELECT 1 FROM pg_catalog.unnest(allowed) a
+                 WHERE NOT EXISTS (SELECT 1 FROM s3vl.index_partitions o
+                                   WHERE o.index_name = _partition_list.index_name
+                                     AND o.partition_value = a))))
+$$;
+
 -- A request whose index_arn is a partitioned identifier, sent with `partitions` +
 -- `partition_key` instead (docs/protocol.md). `bound` (s3vl._call_lambda, after the policy
 -- step): a caller bound by a policy on the partition key gets only the partitions its values
@@ -77,19 +98,7 @@ BEGIN
     policy := s3vl._policy_filter(caller, logical);
     allowed := s3vl._policy_partition_values(policy, pi.partition_key);
   END IF;
-  SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-           'index_arn', ip.index_arn, 'ordinal', ip.ordinal, 'value', ip.partition_value)
-           ORDER BY ip.ordinal), '[]'::jsonb)
-    INTO parts
-    FROM s3vl.index_partitions ip
-    WHERE ip.index_name = pi.index_name
-      AND (allowed IS NULL
-           OR ip.partition_value = ANY (allowed)
-           OR (ip.partition_value IS NULL AND EXISTS (
-                 SELECT 1 FROM pg_catalog.unnest(allowed) a
-                 WHERE NOT EXISTS (SELECT 1 FROM s3vl.index_partitions o
-                                   WHERE o.index_name = pi.index_name
-                                     AND o.partition_value = a))));
+  parts := s3vl._partition_list(pi.index_name, allowed);
   IF req ->> 'operation' = 'put_vectors' AND NOT pi.vectors_written THEN
     UPDATE s3vl.partitioned_indexes SET vectors_written = true
       WHERE index_name = pi.index_name;

@@ -62,8 +62,56 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION s3vl.create_partitioned_index(text, text, text) IS
-  's3vl: registers a logical index spread over partitions (by key hash, or by the value of '
-  'partition_key); returns nothing';
+  's3vl: nothing; registers index_name as a logical index spread over partitions (by key hash, '
+  'or by the value of partition_key)';
+
+-- The checks of add_partition before GetIndex: a partition value only for value partitions,
+-- none added to hash partitions written through, no index twice, one partition per value, at
+-- most the partitions limit.
+CREATE OR REPLACE FUNCTION s3vl._check_new_partition(caller text,
+  target s3vl.partitioned_indexes, index_arn text, partition_value text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+  PERFORM s3vl._check_index_arn(caller, 'index_arn', index_arn);
+  IF target.partition_key IS NULL AND partition_value IS NOT NULL THEN
+    RAISE EXCEPTION '%: "%" is hash-partitioned; its partitions take no partition_value', caller,
+      target.index_name USING ERRCODE = '22023';
+  END IF;
+  IF partition_value IS NOT NULL AND pg_catalog.length(partition_value) = 0 THEN
+    RAISE EXCEPTION '%: partition_value must not be empty (NULL adds the default partition)',
+      caller USING ERRCODE = '22023';
+  END IF;
+  IF target.partition_key IS NULL AND target.vectors_written THEN
+    RAISE EXCEPTION '%: the hash partitions of "%" are fixed: vectors were written through it',
+      caller, target.index_name USING ERRCODE = '55000',
+      HINT = 'Adding a partition would move keys to other partitions. Re-spread instead: create '
+             'a new partitioned index with the partitions you want, copy the vectors into it '
+             '(s3vl.scan_vectors + s3vl.put_vectors, or s3vl.track_table + s3vl.sync), then use '
+             'the new name. See docs/partitions.md.';
+  END IF;
+  IF EXISTS (SELECT 1 FROM s3vl.index_partitions p
+             WHERE p.index_name = target.index_name
+               AND p.index_arn = _check_new_partition.index_arn) THEN
+    RAISE EXCEPTION '%: index % is already a partition of "%"', caller, index_arn,
+      target.index_name USING ERRCODE = '42710';
+  END IF;
+  IF target.partition_key IS NOT NULL AND EXISTS (
+       SELECT 1 FROM s3vl.index_partitions p
+       WHERE p.index_name = target.index_name
+         AND p.partition_value IS NOT DISTINCT FROM _check_new_partition.partition_value) THEN
+    RAISE EXCEPTION '%: "%" already has a % partition', caller, target.index_name,
+      coalesce('"' || partition_value || '"', 'default') USING ERRCODE = '42710';
+  END IF;
+  IF (SELECT pg_catalog.count(*) FROM s3vl.index_partitions p
+      WHERE p.index_name = target.index_name) >= s3vl._limit('partitions') THEN
+    RAISE EXCEPTION '%: "%" has % partitions already, the most one logical index may have',
+      caller, target.index_name, s3vl._limit('partitions') USING ERRCODE = '22023',
+      HINT = 'See SELECT * FROM s3vl.limits().';
+  END IF;
+END
+$$;
 
 CREATE OR REPLACE FUNCTION s3vl.add_partition(index_name text, index_arn text,
   partition_value text DEFAULT NULL)
@@ -79,42 +127,7 @@ DECLARE
   next_ordinal integer;
 BEGIN
   target := s3vl._partitioned_target(caller, index_name);
-  PERFORM s3vl._check_index_arn(caller, 'index_arn', index_arn);
-  IF target.partition_key IS NULL AND partition_value IS NOT NULL THEN
-    RAISE EXCEPTION '%: "%" is hash-partitioned; its partitions take no partition_value', caller,
-      index_name USING ERRCODE = '22023';
-  END IF;
-  IF partition_value IS NOT NULL AND pg_catalog.length(partition_value) = 0 THEN
-    RAISE EXCEPTION '%: partition_value must not be empty (NULL adds the default partition)',
-      caller USING ERRCODE = '22023';
-  END IF;
-  IF target.partition_key IS NULL AND target.vectors_written THEN
-    RAISE EXCEPTION '%: the hash partitions of "%" are fixed: vectors were written through it',
-      caller, index_name USING ERRCODE = '55000',
-      HINT = 'Adding a partition would move keys to other partitions. Re-spread instead: create '
-             'a new partitioned index with the partitions you want, copy the vectors into it '
-             '(s3vl.scan_vectors + s3vl.put_vectors, or s3vl.track_table + s3vl.sync), then use '
-             'the new name. See docs/partitions.md.';
-  END IF;
-  IF EXISTS (SELECT 1 FROM s3vl.index_partitions p
-             WHERE p.index_name = add_partition.index_name AND p.index_arn = add_partition.index_arn)
-  THEN
-    RAISE EXCEPTION '%: index % is already a partition of "%"', caller, index_arn, index_name
-      USING ERRCODE = '42710';
-  END IF;
-  IF target.partition_key IS NOT NULL AND EXISTS (
-       SELECT 1 FROM s3vl.index_partitions p
-       WHERE p.index_name = add_partition.index_name
-         AND p.partition_value IS NOT DISTINCT FROM add_partition.partition_value) THEN
-    RAISE EXCEPTION '%: "%" already has a % partition', caller, index_name,
-      coalesce('"' || partition_value || '"', 'default') USING ERRCODE = '42710';
-  END IF;
-  IF (SELECT pg_catalog.count(*) FROM s3vl.index_partitions p
-      WHERE p.index_name = add_partition.index_name) >= s3vl._limit('partitions') THEN
-    RAISE EXCEPTION '%: "%" has % partitions already, the most one logical index may have',
-      caller, index_name, s3vl._limit('partitions') USING ERRCODE = '22023',
-      HINT = 'See SELECT * FROM s3vl.limits().';
-  END IF;
+  PERFORM s3vl._check_new_partition(caller, target, index_arn, partition_value);
   info := s3vl._invoke(caller, s3vl._get_index_request(index_arn));
   SELECT r.dimension, r.distance_metric INTO reg FROM s3vl.index_registry r
     WHERE r.index_name = add_partition.index_name;
@@ -138,8 +151,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION s3vl.add_partition(text, text, text) IS
-  's3vl: adds an S3 Vectors index as a partition (same dimension and metric, checked with '
-  'GetIndex); returns its ordinal';
+  's3vl: the ordinal of index_arn, added as a partition of index_name (same dimension and '
+  'metric, checked with GetIndex)';
 
 CREATE OR REPLACE FUNCTION s3vl.drop_partition(index_name text, index_arn text)
 RETURNS void
@@ -176,8 +189,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION s3vl.drop_partition(text, text) IS
-  's3vl: removes a partition from a logical index (its vectors stay in the S3 Vectors index); '
-  'returns nothing';
+  's3vl: nothing; removes index_arn from the partitions of index_name (its vectors stay in that '
+  'index)';
 
 CREATE OR REPLACE FUNCTION s3vl.list_partitions(index_name text)
 RETURNS TABLE (index_arn text, partition_value text, ordinal integer)
@@ -197,5 +210,5 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION s3vl.list_partitions(text) IS
-  's3vl: the partitions of a logical index: index ARN, partition value (NULL: default or hash), '
-  'ordinal';
+  's3vl: one row per partition of index_name: index ARN, partition value (NULL: default or '
+  'hash), ordinal';

@@ -195,7 +195,7 @@ def test_where_plans_agree_on_a_partitioned_name(db: psycopg.Connection[Any],
     db.execute("CREATE TEMP TABLE part_items AS SELECT 'k' || lpad(g::text, 2, '0') AS k, "
                "g AS n FROM generate_series(0, 59) g")
     sql = ("SELECT key, distance FROM s3vl.query_vectors_where(%s::float8[], 'part_items', 'k', "
-           "%s, 8, index_name => %s, metadata_filter => %s, strategy => %s)")
+           "%s, top_k => 8, index_name => %s, metadata_filter => %s, strategy => %s)")
     for predicate, flt in (("n % 4 = 0", None), ("n > 10", '{"tenant": {"$ne": "b"}}')):
         want = db.execute(sql, (Q, predicate, layout.single, flt, "iterative")).fetchall()
         assert len(want) == 8

@@ -51,7 +51,7 @@ def where(conn: psycopg.Connection[Any], predicate: str | None, top_k: int = 10,
     kw.setdefault("strategy", "iterative")  # the paged plan these tests are about
     args = ", ".join(f"{k} => %({k})s" for k in kw)
     sql = ("SELECT key, distance, similarity_score, metadata FROM s3vl.query_vectors_where("
-           "%(q)s::float8[], 'where_items', 'id', %(p)s, %(k)s, index_name => 'demo'"
+           "%(q)s::float8[], 'where_items', 'id', %(p)s, top_k => %(k)s, index_name => 'demo'"
            + (", " + args if args else "") + ")")
     return conn.execute(sql, {"q": Q, "p": predicate, "k": top_k, **kw}).fetchall()
 
@@ -172,7 +172,7 @@ def test_odd_identifiers_are_quoted(paged: Any) -> None:
     paged.execute(f'CREATE TABLE {table} ("the ""id""" integer, "price\'s" numeric)')
     paged.execute(f"INSERT INTO {table} SELECT g, g FROM generate_series(1, 50) g")
     rows = paged.execute("SELECT key FROM s3vl.query_vectors_where(%s::float8[], %s, %s, "
-                         "%s, 3, index_name => 'demo', strategy => 'iterative')",
+                         "%s, top_k => 3, index_name => 'demo', strategy => 'iterative')",
                          (Q, table, 'the "id"', '"price\'s" > 40')).fetchall()
     assert rows == [("41",), ("42",), ("43",)]
     assert paged.execute("SELECT count(*) FROM s3vl.config").fetchone() == (1,)
@@ -251,7 +251,7 @@ def test_column_privileges_apply(paged: Any, as_role: Any) -> None:
 
 
 CALL = ("SELECT * FROM s3vl.query_vectors_where(%(q)s::float8[], %(src)s, %(col)s, %(p)s, "
-        "%(k)s, index_name => %(idx)s, metadata_filter => %(f)s, max_candidates => %(m)s, "
+        "top_k => %(k)s, index_name => %(idx)s, metadata_filter => %(f)s, max_candidates => %(m)s, "
         "strategy => 'iterative')")
 GOOD = {"q": Q, "src": "where_items", "col": "id", "p": None, "k": 10, "idx": "demo", "f": None,
         "m": 10000}
@@ -343,24 +343,30 @@ def test_query_table_fills_k_with_a_predicate(paged: Any) -> None:
     paged.execute("INSERT INTO where_vec_src SELECT id, ARRAY[1, 0, 0], stock FROM where_items")
     paged.execute("SELECT s3vl.track_table('where_vec_src', 'id', 'emb', 'demo')")
     paged.execute("TRUNCATE canned.calls")
-    rows = paged.execute("SELECT key FROM s3vl.query_table('where_vec_src', 'id', %s::float8[], "
-                         "6, predicate => 'stock = 0', strategy => 'iterative')", (Q,)).fetchall()
+    rows = paged.execute("SELECT key FROM s3vl.query_table(source => 'where_vec_src', "
+                         "key_column => 'id', query_vector => %s::float8[], "
+                         "top_k => 6, predicate => 'stock = 0', strategy => 'iterative')",
+                         (Q,)).fetchall()
     assert [r[0] for r in rows] == expected(lambda i: i % 3 == 0, 6)
     keys = served(paged)
     assert len(keys) == len(set(keys)) == 100
     # Without a predicate: existing keys only (the orphans 3, 10, 17 ... are skipped).
-    rows = paged.execute("SELECT key FROM s3vl.query_table('where_vec_src', 'id', %s::float8[], "
-                         "4, strategy => 'iterative')", (Q,)).fetchall()
+    rows = paged.execute("SELECT key FROM s3vl.query_table(source => 'where_vec_src', "
+                         "key_column => 'id', query_vector => %s::float8[], "
+                         "top_k => 4, strategy => 'iterative')", (Q,)).fetchall()
     assert [r[0] for r in rows] == ["1", "2", "4", "5"]
     seen = notices(paged)
-    rows = paged.execute("SELECT key FROM s3vl.query_table('where_vec_src', 'id', %s::float8[], "
-                         "4, predicate => 'id %% 100 = 0', max_candidates => 150, "
+    rows = paged.execute("SELECT key FROM s3vl.query_table(source => 'where_vec_src', "
+                         "key_column => 'id', query_vector => %s::float8[], "
+                         "top_k => 4, predicate => 'id %% 100 = 0', max_candidates => 150, "
                          "strategy => 'iterative')",
                          (Q,)).fetchall()
     assert rows == [("100",)]
     assert seen[0].startswith("s3vl.query_table:") and "Raise max_candidates" in seen[0]
-    expect_error(paged, "SELECT * FROM s3vl.query_table('where_vec_src', 'id', %s::float8[], "
-                 "4, max_candidates => 2)", [Q], "22023", "s3vl.query_table", "max_candidates")
+    expect_error(paged, "SELECT * FROM s3vl.query_table(source => 'where_vec_src', "
+                        "key_column => 'id', query_vector => %s::float8[], "
+                 "top_k => 4, max_candidates => 2)", [Q], "22023", "s3vl.query_table",
+                                                                   "max_candidates")
 
 
 PAGE_EXAMPLES = ("query_vectors_one_page", "query_vectors_next_page")
