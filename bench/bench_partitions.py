@@ -195,7 +195,7 @@ def main() -> int:
             vectors = [{"key": f"t{t:03d}-{j}", "data": rng.standard_normal(dim).tolist(),
                         "metadata": {"tenant": f"t{t:03d}"}}
                        for t in range(args.tenants) for j in range(per_tenant)]
-            conn.execute("SELECT s3vl.put_vectors('tenants', %s)", (Jsonb(vectors),))
+            conn.execute("SELECT s3vl.put_vectors(%s, 'tenants')", (Jsonb(vectors),))
             offset = log.stat().st_size
             pick = f"t{args.tenants // 2:03d}"
             got_rows = conn.execute(

@@ -29,7 +29,8 @@ AS $$
   SELECT ARRAY['availability_check', 'get_index', 'query_vectors', 'query_vectors_batch',
                'get_vectors', 'list_vectors', 'put_vectors', 'delete_vectors',
                'update_index_mode', 'add_text_search', 'drop_text_search',
-               'update_metadata_configuration', 'filter_vectors', 'update_metadata', 'embed']
+               'update_metadata_configuration', 'filter_vectors', 'update_metadata', 'embed',
+               'rank_vectors']
 $$;
 
 -- The message of a failed answer without the operation name the function puts first

@@ -360,7 +360,7 @@ DECLARE
   examined integer := 0;
   got integer;
   pages integer;
-  seen_page integer;  -- the largest page size an answer showed
+  seen_page integer;  -- the largest page size an answer showed (at least 1)
   calls integer := 0;
   query_top_k integer := least(max_candidates, (ceil(4.0 * top_k / 100) * 100)::integer);
   skip_left integer := 0;
@@ -375,14 +375,15 @@ BEGIN
   END IF;
   LOOP
     pages := s3vl._where_pages(top_k, pg_catalog.jsonb_array_length(kept), examined, skip_left,
-      coalesce(greatest(1, seen_page), 100), target.max_pages, max_candidates);
+      coalesce(seen_page, 100), target.max_pages, max_candidates);
     answer := s3vl._query_page(caller, query_vector, target.target_arn, query_top_k,
                                metadata_filter, token, pages);
     calls := calls + 1;
     token := answer ->> 'next_token';
     page := s3vl._where_page(caller, answer, examined, skip_left);
     got := pg_catalog.jsonb_array_length(answer -> 'vectors');
-    seen_page := CASE WHEN token IS NULL THEN seen_page ELSE greatest(seen_page, got / pages) END;
+    seen_page := CASE WHEN token IS NULL THEN seen_page
+                      ELSE greatest(1, seen_page, got / pages) END;
     skip_left := greatest(skip_left - got, 0);
     examined := examined + pg_catalog.jsonb_array_length(page);
     kept := s3vl._where_passed(source, key_column, predicate, key_type, page, kept);

@@ -80,7 +80,7 @@ def layout(db: psycopg.Connection[Any], s3vectors_client: Any, local_stack: Any
 
 def put_all(db: psycopg.Connection[Any], lay: Layout) -> None:
     for name in (lay.single, lay.hashed, lay.valued):
-        assert db.execute("SELECT s3vl.put_vectors(%s, %s)",
+        assert db.execute("SELECT s3vl.put_vectors(index_name => %s, vectors => %s)",
                           (name, Jsonb(VECTORS))).fetchone() == (COUNT,)
 
 
@@ -121,7 +121,8 @@ def test_administration_and_its_refusals(db: psycopg.Connection[Any], layout: La
     expect_error(db, "SELECT s3vl.create_partitioned_index('x-y', '$and')", None, "22023",
                  "partition_key")
     # Hash partitions are fixed once a vector was written through the name.
-    db.execute("SELECT s3vl.put_vectors(%s, %s)", (lay.hashed, Jsonb(VECTORS[:2])))
+    db.execute("SELECT s3vl.put_vectors(index_name => %s, vectors => "
+               "%s)", (lay.hashed, Jsonb(VECTORS[:2])))
     expect_error(db, "SELECT s3vl.add_partition(%s, %s)", (lay.hashed, lay.arns["single"]),
                  "55000", "fixed", "Re-spread")
     expect_error(db, "SELECT s3vl.drop_partition(%s, %s)", (lay.hashed, lay.arns["h3"]),
@@ -158,8 +159,8 @@ def test_writes_route_and_reads_equal_one_index(db: psycopg.Connection[Any], lay
                          "%(i)s, top_k => 25)",
         "index-first": "SELECT vector_id, distance FROM s3vl.query_vectors(%(i)s, "
                        "%(q)s::float8[], 25, true, '{\"n\": {\"$lt\": 40}}')",
-        "batch": "SELECT vector_id, distance FROM s3vl.query_vectors_batch(%(i)s, "
-                 "ARRAY[%(q)s, ARRAY[0, 1, 0]]::float8[], 7)",
+        "batch": "SELECT vector_id, distance FROM s3vl.query_vectors_batch("
+                 "ARRAY[%(q)s, ARRAY[0, 1, 0]]::float8[], %(i)s, 7)",
         "get_vectors": "SELECT vector_id, found, metadata FROM s3vl.get_vectors("
                        "ARRAY['k03', 'k58', 'nope'], %(i)s)",
         "scan_vectors": "SELECT vector_id FROM s3vl.scan_vectors(%(i)s, page_size => 7) "
@@ -170,12 +171,14 @@ def test_writes_route_and_reads_equal_one_index(db: psycopg.Connection[Any], lay
         for logical in (lay.hashed, lay.valued):
             got = db.execute(sql, {"q": Q, "i": logical}).fetchall()
             assert same_rows(got, want), (name, logical, got, want)
-    deleted = db.execute("SELECT s3vl.delete_vectors(%s, ARRAY['k03', 'k04', 'k05'])",
+    deleted = db.execute("SELECT s3vl.delete_vectors(index_name => %s, vector_ids => ARRAY['k03', "
+                         "'k04', 'k05'])",
                          (lay.hashed,)).fetchone()
     assert deleted == (3,)
     assert not any({"k03", "k04", "k05"} & stored(s3vectors_client, lay.arns[f"h{i}"])
                    for i in range(4))
-    db.execute("SELECT s3vl.delete_vectors(%s, ARRAY['k03', 'k04', 'k05'])", (lay.valued,))
+    db.execute("SELECT s3vl.delete_vectors(index_name => %s, vector_ids => ARRAY['k03', 'k04', "
+               "'k05'])", (lay.valued,))
     for part in ("va", "vb", "vdef"):
         assert not {"k03", "k04", "k05"} & stored(s3vectors_client, lay.arns[part])
 
@@ -184,7 +187,8 @@ def test_a_vector_without_a_partition_writes_nothing(db: psycopg.Connection[Any]
                                                      layout: Layout,
                                                      s3vectors_client: Any) -> None:
     db.execute("SELECT s3vl.drop_partition(%s, %s)", (layout.valued, layout.arns["vdef"]))
-    expect_error(db, "SELECT s3vl.put_vectors(%s, %s)", (layout.valued, Jsonb(VECTORS[:6])),
+    expect_error(db, "SELECT s3vl.put_vectors(index_name => %s, vectors => "
+                     "%s)", (layout.valued, Jsonb(VECTORS[:6])),
                  "22023", "vectors[2].metadata.tenant", "no default partition")
     assert stored(s3vectors_client, layout.arns["va"]) == set()
 
@@ -226,7 +230,7 @@ BOUND_READS = {
     "query_vectors": "SELECT vector_id FROM s3vl.query_vectors(%(q)s::float8[], %(i)s, "
                      "top_k => 60)",
     "index-first": "SELECT vector_id FROM s3vl.query_vectors(%(i)s, %(q)s::float8[], 60)",
-    "batch": "SELECT vector_id FROM s3vl.query_vectors_batch(%(i)s, ARRAY[%(q)s]::float8[], 60)",
+    "batch": "SELECT vector_id FROM s3vl.query_vectors_batch(ARRAY[%(q)s]::float8[], %(i)s, 60)",
     "get_vectors": "SELECT vector_id FROM s3vl.get_vectors(%(all)s, %(i)s) WHERE found",
     "list_vectors": "SELECT vector_id FROM s3vl.list_vectors(index_name => %(i)s, "
                     "max_results => 100)",
@@ -283,14 +287,17 @@ def test_a_bound_role_writes_only_into_its_partition(db: psycopg.Connection[Any]
     db.execute(f'SET ROLE "{bound}"')
     mine = {"key": "new-b", "data": [0.3, 0.3, 0.3], "metadata": {"tenant": "b"}}
     theirs = {"key": "new-a", "data": [0.3, 0.3, 0.3], "metadata": {"tenant": "a"}}
-    assert db.execute("SELECT s3vl.put_vectors(%s, %s)",
+    assert db.execute("SELECT s3vl.put_vectors(index_name => %s, vectors => %s)",
                       (layout.valued, Jsonb([mine]))).fetchone() == (1,)
-    expect_error(db, "SELECT s3vl.put_vectors(%s, %s)", (layout.valued, Jsonb([theirs])),
+    expect_error(db, "SELECT s3vl.put_vectors(index_name => %s, vectors => "
+                     "%s)", (layout.valued, Jsonb([theirs])),
                  "42501", "outside this role's policy")
     # A key of tenant a is refused as on one index (the check reads every partition).
-    expect_error(db, "SELECT s3vl.delete_vectors(%s, ARRAY['k00', 'new-b'])", (layout.valued,),
+    expect_error(db, "SELECT s3vl.delete_vectors(index_name => %s, vector_ids => ARRAY['k00', "
+                     "'new-b'])", (layout.valued,),
                  "42501", "outside this role's policy")
-    db.execute("SELECT s3vl.delete_vectors(%s, ARRAY['new-b'])", (layout.valued,))
+    db.execute("SELECT s3vl.delete_vectors(index_name => %s, vector_ids => "
+               "ARRAY['new-b'])", (layout.valued,))
     db.execute("RESET ROLE")
     assert "new-b" not in stored(s3vectors_client, layout.arns["vb"])
     assert "k00" in stored(s3vectors_client, layout.arns["va"])
@@ -304,7 +311,8 @@ def test_cache_on_a_partitioned_name(db: psycopg.Connection[Any], layout: Layout
     first = db.execute(sql, (Q, layout.hashed)).fetchall()
     assert db.execute(sql, (Q, layout.hashed)).fetchall() == first
     nearest = first[0][0]
-    db.execute("SELECT s3vl.delete_vectors(%s, ARRAY[%s])", (layout.hashed, nearest))
+    db.execute("SELECT s3vl.delete_vectors(index_name => %s, vector_ids => "
+               "ARRAY[%s])", (layout.hashed, nearest))
     assert nearest not in {r[0] for r in db.execute(sql, (Q, layout.hashed))}
 
 
@@ -369,7 +377,8 @@ def test_text_and_hybrid_search_on_a_partitioned_name(db: psycopg.Connection[Any
     words = ("trail shoe", "road shoe", "trail boot", "wool sock")
     vectors = [{**v, "metadata": {**v["metadata"], "name": words[i % 4] + f" {i}"}}
                for i, v in enumerate(VECTORS)]
-    db.execute("SELECT s3vl.put_vectors(%s, %s)", (layout.hashed, Jsonb(vectors)))
+    db.execute("SELECT s3vl.put_vectors(index_name => %s, vectors => "
+               "%s)", (layout.hashed, Jsonb(vectors)))
     for _ in range(100):
         states = {s3vectors_client.get_index(indexArn=layout.arns[k])["index"]
                   ["metadataConfiguration"]["textSearchConfigurations"][0].get("status")
@@ -377,10 +386,10 @@ def test_text_and_hybrid_search_on_a_partitioned_name(db: psycopg.Connection[Any
         if states == {"ACTIVE"}:
             break
         time.sleep(0.1)
-    got = db.execute("SELECT vector_id, score FROM s3vl.search_text('trail', 'name', %s, "
+    got = db.execute("SELECT vector_id, text_score FROM s3vl.search_text('trail', 'name', %s, "
                      "top_k => 12)", (layout.hashed,)).fetchall()
     per_partition = [r for kind in ("h0", "h1", "h2", "h3") for r in db.execute(
-        "SELECT vector_id, score FROM s3vl.search_text('trail', 'name', index_arn => %s, "
+        "SELECT vector_id, text_score FROM s3vl.search_text('trail', 'name', index_arn => %s, "
         "top_k => 12)", (layout.arns[kind],)).fetchall()]
     want = sorted(per_partition, key=lambda r: (-r[1], r[0]))[:12]
     assert [r[0] for r in got] == [r[0] for r in want]
@@ -423,12 +432,14 @@ def test_management_by_filter_on_a_partitioned_name(db: psycopg.Connection[Any],
         listed = {r[0] for r in db.execute("SELECT vector_id FROM s3vl.list_vectors_where(%s, %s)",
                                            (name, flt))}
         assert listed == {f"k{i:02d}" for i in range(30)}
-    assert db.execute("SELECT s3vl.update_metadata(%s, ARRAY['k01', 'k02'], %s)",
+    assert db.execute("SELECT s3vl.update_metadata(index_name => %s, vector_ids => ARRAY['k01', "
+                      "'k02'], patch => %s)",
                       (layout.valued, Jsonb({"flag": 1}))).fetchone() == (2,)
     rows = db.execute("SELECT metadata FROM s3vl.get_vectors(ARRAY['k01', 'k02'], %s)",
                       (layout.valued,)).fetchall()
     assert all(r[0]["flag"] == 1 for r in rows)
-    expect_error(db, "SELECT s3vl.update_metadata(%s, ARRAY['k01'], %s)",
+    expect_error(db, "SELECT s3vl.update_metadata(index_name => %s, vector_ids => ARRAY['k01'], "
+                     "patch => %s)",
                  (layout.valued, Jsonb({"tenant": "a"})), "22023", "partition key")
     assert db.execute("SELECT s3vl.delete_vectors_where(%s, %s, dry_run => false)",
                       (layout.hashed, flt)).fetchone() == (30,)

@@ -68,7 +68,7 @@ def run(dsn: str, client: Any, bucket: str, products_index_arn: str, data: DemoD
         vectors = [{"key": p.product_id, "data": [float(x) for x in v],
                     "metadata": {"tenant": p.tenant, "name": p.name, "price": p.price}}
                    for p, v in zip(data.products, data.product_vectors, strict=True)]
-        conn.execute("SELECT s3vl.put_vectors(%s, %s)", (LOGICAL, Jsonb(vectors)))
+        conn.execute("SELECT s3vl.put_vectors(%s, %s)", (Jsonb(vectors), LOGICAL))
         if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (ROLE,)).fetchone() is None:
             conn.execute(f"CREATE ROLE {ROLE} NOLOGIN IN ROLE s3vl_reader")
         conn.execute("SELECT s3vl.create_policy(%s, %s, %s)",
