@@ -66,18 +66,27 @@ def _stack_lock() -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+# Fixtures of this session using the stack (local_stack and postgres_server share one user
+# file): the session leaves when the last of them is torn down, not the first.
+_users_in_session = 0
+
+
 @contextmanager
 def _shared_test_stack() -> Iterator[None]:
     """Registers this session as a user of the test stack while the body runs; the last session
     to leave stops it (PostgreSQL and, if started, the emulator and Lambda endpoint)."""
+    global _users_in_session
     me = TEST_USERS_DIR / str(os.getpid())
     with _stack_lock():
         TEST_USERS_DIR.mkdir(parents=True, exist_ok=True)
         me.touch()
+    _users_in_session += 1
     try:
         yield
     finally:
-        _leave(me)
+        _users_in_session -= 1
+        if _users_in_session == 0:
+            _leave(me)
 
 
 def _leave(me: Path) -> None:
