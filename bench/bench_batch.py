@@ -116,9 +116,9 @@ def main() -> int:
         lateral = ("SELECT q.n, r.vector_id, r.distance FROM q CROSS JOIN LATERAL "
                    "s3vl.query_vectors('bench-batch', q.v, 10) r ORDER BY q.n, r.distance, "
                    "r.vector_id")
-        batch = ("SELECT b.query_index, b.vector_id, b.distance FROM s3vl.query_vectors_batch("
-                 "'bench-batch', (SELECT array_agg(v ORDER BY n) FROM q), 10) b "
-                 "ORDER BY b.query_index, b.distance, b.vector_id")
+        batch = ("SELECT b.ordinal, b.vector_id, b.distance FROM s3vl.query_vectors_batch("
+                 "(SELECT array_agg(v ORDER BY n) FROM q), 'bench-batch', 10) b "
+                 "ORDER BY b.ordinal, b.distance, b.vector_id")
         assert conn.execute(lateral).fetchall() == conn.execute(batch).fetchall()
         set_latencies(info, 100, 20)
         try:

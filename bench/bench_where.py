@@ -1,25 +1,27 @@
-"""Filtered search that fills k: s3vl.query_vectors_where against "ask for top_k x N and filter".
+"""Filtered search plans: s3vl.query_vectors_where with strategy prefilter / iterative / auto, next
+to the naive "ask for top_k x N and filter" baseline, at pass rates from 50 % to 0.01 %.
 
 Measured in one run against a throwaway local stack (.local/bench-where): an index of random
-vectors, a table whose `bucket` column (0-99, independent of the vectors) makes predicates that
-pass 50 %, 10 % and 1 % of rows, and for each predicate the same query vectors through
-  where     s3vl.query_vectors_where(..., predicate => 'bucket < P', top_k => k): candidates
-            read page by page until k rows pass (its DEBUG line gives candidates and invocations)
-  naive     query_vectors(top_k => k * N) joined with the table and filtered (the blog's CTE with
-            an over-fetch factor N): one invocation, but often fewer than k rows
-  regrow    naive, asking again with 4x the top_k until k rows pass (what query_table did before):
-            k rows, but every retry fetches the earlier candidates again
-Every answer is compared with the exact answer computed in numpy (the emulator searches exactly).
-Printed per predicate: median time, candidates fetched, invocations, rows; ratios where/regrow.
+vectors, a table whose `bucket` column (0-9999, independent of the vectors) makes predicates that
+pass 50 %, 10 %, 1 %, 0.1 % and 0.01 % of rows; for each predicate and plan the same query
+vectors. Every answer is compared with the exact answer computed in numpy (the emulator searches
+exactly): `exact/k` is the mean overlap with the exact top k. Per plan: rows returned, exact/k,
+candidates (neighbours paged through, or keys ranked), invocations, median ms. `auto` should be
+exact everywhere and within 1.2x of the best plan's time in the same run; the printed ratios say
+whether it is. `--latency-ms 30 --invoke-latency-ms 20` inject what a real round trip costs:
+30 ms per service call (the emulator's --latency-ms) and 20 ms per invocation (the local Lambda
+endpoint's delay).
 
     .venv/bin/python bench/bench_where.py [--vectors N] [--dimension D] [--queries Q] [--top-k K]
-                                          [--factor N] [--max-candidates M] [--quick] [--json]
+                                          [--factor N] [--latency-ms MS] [--invoke-latency-ms MS]
+                                          [--quick] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -33,13 +35,14 @@ sys.path.insert(0, str(ROOT / "local"))
 STATE_DIR = ROOT / ".local" / "bench-where"
 INDEX = "bench-where"
 TABLE = "bench_where_items"
-PASS_PERCENT = (50, 10, 1)
+PASS_PER_10000 = (5000, 1000, 100, 10, 1)  # 50 %, 10 %, 1 %, 0.1 %, 0.01 %
+PLANS = ("prefilter", "iterative", "auto")
 MAX_TOP_K = 10000
 
 
 def bucket_of(ids: np.ndarray) -> np.ndarray:
-    """0..99, unrelated to the vectors (a multiplicative hash of the id)."""
-    return (ids * 2654435761 % 2**32) % 100
+    """0..9999, unrelated to the vectors (a multiplicative hash of the id)."""
+    return (ids * 2654435761 % 2**32) % 10000
 
 
 def exact(vectors: np.ndarray, query: np.ndarray, passes: np.ndarray, k: int) -> list[str]:
@@ -50,92 +53,93 @@ def exact(vectors: np.ndarray, query: np.ndarray, passes: np.ndarray, k: int) ->
 
 
 class Debug:
-    """Collects the DEBUG line of query_vectors_where: rows, candidates, invocations."""
+    """Collects the plan lines of query_vectors_where (SET client_min_messages = debug1)."""
 
     def __init__(self) -> None:
         self.lines: list[str] = []
 
     def __call__(self, diag: Any) -> None:
-        if diag.severity_nonlocalized == "DEBUG" and "candidates" in (diag.message_primary or ""):
-            self.lines.append(diag.message_primary or "")
+        text = diag.message_primary or ""
+        if diag.severity_nonlocalized == "DEBUG" and ": plan " in text:
+            self.lines.append(text)
 
-    def take(self) -> tuple[int, int]:
-        words = self.lines.pop().split()
+    def take(self) -> tuple[str, int, int]:
+        """(plan, candidates, invocations) of the last call."""
+        line = self.lines[-1]
         self.lines.clear()
-        # "<caller>: R rows from C candidates in I invocations"
-        return int(words[words.index("from") + 1]), int(words[words.index("in") + 1])
+        words = line.replace("(", " ").split()
+        if "plan prefilter:" in line:
+            keys = int(words[words.index("from") + 1]) if "from" in words else 0
+            return "prefilter", keys, 0 if "no invocation" in line else 1
+        return ("iterative", int(words[words.index("from") + 1]),
+                int(words[words.index("in") + 1]))
 
 
-def run_where(conn: Any, debug: Debug, q: list[float], percent: int, k: int, bound: int
-              ) -> tuple[float, list[str], int, int]:
+def run_plan(conn: Any, debug: Debug, q: list[float], bound: int, k: int, plan: str
+             ) -> dict[str, Any]:
     started = time.perf_counter()
     rows = conn.execute(
-        "SELECT key FROM s3vl.query_vectors_where(%s::float8[], %s, 'id', %s, %s, "
-        "index_name => %s, max_candidates => %s)",
-        (q, TABLE, f"bucket < {percent}", k, INDEX, bound)).fetchall()
+        "SELECT key FROM s3vl.query_vectors_where(%s::float8[], %s, 'id', %s, top_k => %s, "
+        "index_name => %s, strategy => %s)",
+        (q, TABLE, f"bucket < {bound}", k, INDEX, plan)).fetchall()
     seconds = time.perf_counter() - started
-    candidates, calls = debug.take()
-    return seconds, [r[0] for r in rows], candidates, calls
+    ran, candidates, calls = debug.take()
+    return {"s": seconds, "keys": [r[0] for r in rows], "candidates": candidates,
+            "invocations": calls, "ran": ran}
 
 
-def naive_once(conn: Any, q: list[float], percent: int, k: int, fetch: int
-               ) -> tuple[list[str], int]:
+def run_naive(conn: Any, q: list[float], bound: int, k: int, fetch: int) -> dict[str, Any]:
+    started = time.perf_counter()
     rows = conn.execute(
         "WITH nearest AS (SELECT v.vector_id, v.distance FROM s3vl.query_vectors(%s::float8[], "
         "index_name => %s, top_k => %s, return_metadata => false) v) "
         f"SELECT n.vector_id FROM nearest n JOIN {TABLE} t ON t.id = n.vector_id::integer "
         "WHERE t.bucket < %s ORDER BY n.distance LIMIT %s",
-        (q, INDEX, fetch, percent, k)).fetchall()
-    return [r[0] for r in rows], fetch
+        (q, INDEX, fetch, bound, k)).fetchall()
+    return {"s": time.perf_counter() - started, "keys": [r[0] for r in rows],
+            "candidates": fetch, "invocations": 1, "ran": "naive"}
 
 
-def run_naive(conn: Any, q: list[float], percent: int, k: int, factor: int, n: int
-              ) -> tuple[float, list[str], int, int]:
-    started = time.perf_counter()
-    keys, fetch = naive_once(conn, q, percent, k, min(k * factor, MAX_TOP_K))
-    return time.perf_counter() - started, keys, min(fetch, n), 1
-
-
-def run_regrow(conn: Any, q: list[float], percent: int, k: int, factor: int, n: int
-               ) -> tuple[float, list[str], int, int]:
-    started = time.perf_counter()
-    fetch, fetched, calls = min(k * factor, MAX_TOP_K), 0, 0
-    while True:
-        keys, _ = naive_once(conn, q, percent, k, fetch)
-        fetched += min(fetch, n)
-        calls += 1
-        if len(keys) >= k or fetch >= min(n, MAX_TOP_K):
-            break
-        fetch = min(fetch * 4, MAX_TOP_K)
-    return time.perf_counter() - started, keys, fetched, calls
-
-
-def summary(samples: list[tuple[float, list[str], int, int]], truths: list[list[str]], k: int
-            ) -> dict[str, Any]:
+def summary(samples: list[dict[str, Any]], truths: list[list[str]], k: int) -> dict[str, Any]:
     return {
-        "median_ms": round(statistics.median(s[0] for s in samples) * 1000, 1),
-        "candidates": round(statistics.mean(s[2] for s in samples), 1),
-        "invocations": round(statistics.mean(s[3] for s in samples), 2),
-        "rows": round(statistics.mean(len(s[1]) for s in samples), 2),
-        "exact_answers": sum(s[1] == t for s, t in zip(samples, truths, strict=True)),
-        "full_k_answers": sum(len(s[1]) == k for s in samples),
+        "median_ms": round(statistics.median(s["s"] for s in samples) * 1000, 1),
+        "rows": round(statistics.mean(len(s["keys"]) for s in samples), 2),
+        "exact_of_k": round(statistics.mean(len(set(s["keys"]) & set(t))
+                                            for s, t in zip(samples, truths, strict=True)), 2),
+        "exact_answers": sum(s["keys"] == t for s, t in zip(samples, truths, strict=True)),
+        "candidates": round(statistics.mean(s["candidates"] for s in samples), 1),
+        "invocations": round(statistics.mean(s["invocations"] for s in samples), 2),
+        "ran": sorted({s["ran"] for s in samples}),
     }
+
+
+def set_invoke_latency(info: Any, latency_ms: int) -> None:
+    """The local Lambda endpoint's delay before each invocation (POST /_s3vl/config)."""
+    import urllib.request
+
+    request = urllib.request.Request(info.lambda_endpoint + "/_s3vl/config", method="POST",
+                                     data=json.dumps({"latency_ms": latency_ms}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        answer.read()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--vectors", type=int, default=20000)
+    parser.add_argument("--vectors", type=int, default=100_000)
     parser.add_argument("--dimension", type=int, default=64)
-    parser.add_argument("--queries", type=int, default=20)
-    parser.add_argument("--top-k", type=int, default=10)
+    parser.add_argument("--queries", type=int, default=5)
+    parser.add_argument("--top-k", type=int, default=20)
     parser.add_argument("--factor", type=int, default=10, help="naive over-fetch factor N")
-    parser.add_argument("--max-candidates", type=int, default=MAX_TOP_K,
-                        help="query_vectors_where's bound (the QueryVectors topK it pages)")
-    parser.add_argument("--quick", action="store_true", help="3,000 vectors, 4 queries")
+    parser.add_argument("--latency-ms", type=int, default=0,
+                        help="injected emulator latency per service call")
+    parser.add_argument("--invoke-latency-ms", type=int, default=0,
+                        help="injected local Lambda endpoint latency per invocation")
+    parser.add_argument("--quick", action="store_true", help="3,000 vectors, 2 queries")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     n = 3000 if args.quick else args.vectors
-    queries = 4 if args.quick else args.queries
+    queries = 2 if args.quick else args.queries
     k = args.top_k
 
     import boto3
@@ -150,8 +154,11 @@ def main() -> int:
     buckets = bucket_of(ids)
     results: dict[str, Any] = {"vectors": n, "dimension": args.dimension, "queries": queries,
                                "top_k": k, "factor": args.factor,
-                               "max_candidates": args.max_candidates, "predicates": {}}
+                               "latency_ms": args.latency_ms,
+                               "invoke_latency_ms": args.invoke_latency_ms, "predicates": {}}
     stack.down(STATE_DIR, remove=True)
+    if args.latency_ms:
+        os.environ[stack.EMULATOR_ARGS_ENV] = f"--latency-ms {args.latency_ms}"
     try:
         info = stack.up(STATE_DIR)
         client = boto3.client("s3vectors", endpoint_url=info.s3vectors_endpoint,
@@ -164,33 +171,35 @@ def main() -> int:
             client.put_vectors(indexArn=arn, vectors=[
                 {"key": str(i + 1), "data": {"float32": vectors[i].tolist()}}
                 for i in range(start, min(n, start + 500))])
+        if args.invoke_latency_ms:
+            set_invoke_latency(info, args.invoke_latency_ms)
         with psycopg.connect(info.dsn, autocommit=True) as conn:
             conn.execute("SELECT s3vl.register_index(%s, %s)", (INDEX, arn))
             conn.execute(f"CREATE TABLE {TABLE} (id integer PRIMARY KEY, bucket integer)")
             with conn.cursor().copy(f"COPY {TABLE} (id, bucket) FROM STDIN") as copy:
                 for i, b in zip(ids.tolist(), buckets.tolist(), strict=True):
                     copy.write_row((i, b))
+            conn.execute(f"CREATE INDEX ON {TABLE} (bucket)")
             conn.execute(f"ANALYZE {TABLE}")
             debug = Debug()
             conn.add_notice_handler(debug)
             conn.execute("SET client_min_messages = debug1")
             qs = [qv.tolist() for qv in query_vectors]
-            run_where(conn, debug, qs[0], 50, k, args.max_candidates)  # warm-up
-            for percent in PASS_PERCENT:
-                passes = buckets < percent
+            run_plan(conn, debug, qs[0], 5000, k, "iterative")  # warm-up
+            run_plan(conn, debug, qs[0], 10, k, "prefilter")
+            for bound in PASS_PER_10000:
+                passes = buckets < bound
                 truths = [exact(vectors, qv, passes, k) for qv in query_vectors]
-                where = [run_where(conn, debug, q, percent, k, args.max_candidates) for q in qs]
-                naive = [run_naive(conn, q, percent, k, args.factor, n) for q in qs]
-                regrow = [run_regrow(conn, q, percent, k, args.factor, n) for q in qs]
-                entry = {"where": summary(where, truths, k), "naive": summary(naive, truths, k),
-                         "regrow": summary(regrow, truths, k)}
-                entry["candidates_where_over_regrow"] = round(
-                    entry["where"]["candidates"] / entry["regrow"]["candidates"], 3)
-                entry["time_where_over_regrow"] = round(
-                    entry["where"]["median_ms"] / entry["regrow"]["median_ms"], 3)
-                entry["time_where_over_naive"] = round(
-                    entry["where"]["median_ms"] / entry["naive"]["median_ms"], 3)
-                results["predicates"][f"{percent}%"] = entry
+                entry: dict[str, Any] = {"passing_rows": int(passes.sum())}
+                for plan in PLANS:
+                    entry[plan] = summary([run_plan(conn, debug, q, bound, k, plan) for q in qs],
+                                          truths, k)
+                fetch = min(k * args.factor, MAX_TOP_K)
+                entry["naive"] = summary([run_naive(conn, q, bound, k, fetch) for q in qs],
+                                         truths, k)
+                best = min(entry[p]["median_ms"] for p in ("prefilter", "iterative"))
+                entry["auto_over_best"] = round(entry["auto"]["median_ms"] / best, 3)
+                results["predicates"][f"{bound / 100:g}%"] = entry
     finally:
         stack.down(STATE_DIR, remove=True)
 
@@ -198,19 +207,17 @@ def main() -> int:
         print(json.dumps(results, indent=2))
         return 0
     print(f"filtered search, {n} vectors x {args.dimension} (cosine), {queries} queries, "
-          f"top_k {k}, naive over-fetch x{args.factor}, max_candidates {args.max_candidates}; "
-          "medians per query")
-    print(f"  {'predicate':<9} {'method':<7} {'ms':>8} {'candidates':>11} {'invocations':>12} "
-          f"{'rows':>6} {'exact':>6}")
+          f"top_k {k}, injected latency {args.latency_ms} ms per service call and "
+          f"{args.invoke_latency_ms} ms per invocation; medians per query")
+    print(f"  {'pass':<6} {'plan':<9} {'ran':<10} {'ms':>8} {'rows':>6} {'exact/k':>8} "
+          f"{'candidates':>11} {'invocations':>12}")
     for name, entry in results["predicates"].items():
-        for method in ("where", "naive", "regrow"):
-            r = entry[method]
-            print(f"  {name:<9} {method:<7} {r['median_ms']:>8.1f} {r['candidates']:>11.1f} "
-                  f"{r['invocations']:>12.2f} {r['rows']:>6.2f} "
-                  f"{r['exact_answers']:>3}/{queries}")
-        print(f"  {name:<9} where/regrow: candidates x{entry['candidates_where_over_regrow']}, "
-              f"time x{entry['time_where_over_regrow']}; where/naive time "
-              f"x{entry['time_where_over_naive']}")
+        for plan in (*PLANS, "naive"):
+            r = entry[plan]
+            print(f"  {name:<6} {plan:<9} {'/'.join(r['ran']):<10} {r['median_ms']:>8.1f} "
+                  f"{r['rows']:>6.2f} {r['exact_of_k']:>8.2f} {r['candidates']:>11.1f} "
+                  f"{r['invocations']:>12.2f}")
+        print(f"  {name:<6} auto / best plan: x{entry['auto_over_best']}")
     return 0
 
 

@@ -3,12 +3,12 @@ straight to the emulator, in the same run.
 
 On a local stack of its own (.local/bench-writes, removed after), no added latency:
   baseline  boto3 put_vectors in calls of 500 (the service maximum) straight to the emulator
-  table     SELECT s3vl.put_vectors('<index>', (SELECT jsonb_agg(...) FROM a table of N rows
+  table     SELECT s3vl.put_vectors((SELECT jsonb_agg(...) FROM a table of N rows), '<index>'
             (key, embedding float8[], metadata jsonb))): the load-from-SQL path (validation in
             SQL, split into invocations under 6 MB, the function's PutVectors calls of 500)
   client    the same call with the N vectors sent by the client as one jsonb parameter (adds the
             client's JSON encoding and PostgreSQL's jsonb parse of every number)
-  arrays    SELECT s3vl.put_vector_arrays('<index>', array_agg(key), array_agg(embedding),
+  arrays    SELECT s3vl.put_vector_arrays(array_agg(key), array_agg(embedding), '<index>',
             array_agg(metadata)) FROM the same table: no jsonb per number
 Each into a fresh index; prints vectors/s and the ratios. Target: >= 2,000 vectors/s (the
 service's own limit is 2,500 vectors/s per index).
@@ -77,14 +77,16 @@ def main() -> int:
         direct_s = time.perf_counter() - started
         from_table, table_s = timed_query(
             conn,
-            "SELECT s3vl.put_vectors('bench-table', (SELECT jsonb_agg(jsonb_build_object("
-            "'key', key, 'data', to_jsonb(embedding), 'metadata', metadata)) FROM source))")
+            "SELECT s3vl.put_vectors((SELECT jsonb_agg(jsonb_build_object("
+            "'key', key, 'data', to_jsonb(embedding), 'metadata', metadata)) FROM source),"
+            " 'bench-table')")
         from_client, client_s = timed_query(
-            conn, "SELECT s3vl.put_vectors('bench-client', %s)", (Jsonb(vectors),))
+            conn, "SELECT s3vl.put_vectors(%s, 'bench-client')", (Jsonb(vectors),))
         from_arrays, arrays_s = timed_query(
             conn,
-            "SELECT s3vl.put_vector_arrays('bench-arrays', array_agg(key ORDER BY key), "
-            "array_agg(embedding ORDER BY key), array_agg(metadata ORDER BY key)) FROM source")
+            "SELECT s3vl.put_vector_arrays(array_agg(key ORDER BY key), "
+            "array_agg(embedding ORDER BY key), 'bench-arrays', array_agg(metadata ORDER BY key))"
+            " FROM source")
         assert from_table == from_client == from_arrays == (count,), (from_table, from_client,
                                                                      from_arrays)
         for name in ("bench-table", "bench-client", "bench-arrays"):

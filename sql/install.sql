@@ -28,8 +28,10 @@ $not_extension$;
 \ir 10_core/21_errors.sql
 \ir 10_core/25_validate.sql
 \ir 10_core/26_index_identity.sql
+\ir 10_core/27_partition_ids.sql
 \ir 20_transport/30_invoke.sql
 \ir 20_transport/31_admission.sql
+\ir 20_transport/32_partitions.sql
 \ir 20_transport/35_index_shape.sql
 \ir 20_transport/40_config.sql
 \ir 20_transport/45_policies.sql
@@ -41,6 +43,7 @@ $not_extension$;
 \ir 30_api/58_where.sql
 \ir 30_api/60_writes.sql
 \ir 30_api/65_batch.sql
+\ir 30_api/68_partitions.sql
 \ir 30_api/70_manage.sql
 \ir 30_api/72_embeddings.sql
 \ir 40_sync/80_sync.sql

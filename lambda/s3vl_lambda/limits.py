@@ -99,6 +99,14 @@ MAX_EVENT_PAYLOAD_BYTES = 1024 * 1024
 MAX_RESPONSE_BYTES = MAX_INVOKE_PAYLOAD_BYTES
 RESPONSE_BYTES_HEADROOM = 1024  # request_id, execution_time_ms and the JSON around the result
 
+# Partitioned logical indexes (docs/protocol.md, "Partitioned requests"): physical indexes one
+# request may name, and service calls one invocation runs at once across them (also rank_vectors'
+# parallel GetVectors calls). SQL's copies: max_partitions and partition_concurrency.
+MAX_PARTITIONS = 1000
+PARTITION_CONCURRENCY = 16
+MAX_PARTITION_TOKEN_LENGTH = 1024 * 1024  # the function's own cross-partition page token
+# rank_vectors (the prefilter plan): keys one request may rank. SQL's prefilter_max_keys is lower.
+MAX_RANK_KEYS = 100_000
 # Embeddings (Amazon Bedrock, Titan Text Embeddings V2): the model's limits and this protocol's.
 TITAN_TEXT_EMBEDDINGS_V2 = "amazon.titan-embed-text-v2:0"
 EMBEDDING_MODEL_DIMENSIONS = {TITAN_TEXT_EMBEDDINGS_V2: (256, 512, 1024)}

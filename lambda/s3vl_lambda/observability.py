@@ -66,6 +66,8 @@ def request_summary(req: Any) -> dict[str, Any]:
     summary["has_filter"] = req.get("metadata_filter") is not None
     if req.get("page_token") is not None:
         summary["continued"] = True
+    if isinstance(req.get("partitions"), list):
+        summary["partitions"] = len(req["partitions"])
     index = req.get("index_arn") or req.get("index_name")
     if isinstance(index, str):
         summary["index"] = index

@@ -216,3 +216,57 @@ CREATE TABLE IF NOT EXISTS s3vl.index_grants (
 CREATE INDEX IF NOT EXISTS index_grants_arn ON s3vl.index_grants (index_arn);
 COMMENT ON TABLE s3vl.index_grants IS
   's3vl: once an index has a grant, only granted roles (and s3vl_admin) may use it';
+
+-- Row types of the functions that take index_name/index_arn and also return them (an OUT column
+-- cannot share an argument's name): list_indexes/get_index_info and describe_index.
+DO $row_types$
+BEGIN
+  IF pg_catalog.to_regtype('s3vl.index_entry') IS NULL THEN
+    CREATE TYPE s3vl.index_entry AS (index_name text, index_arn text, description text,
+      bucket_name text, region text, account_id text, created_at timestamptz,
+      updated_at timestamptz, is_active boolean, dimension integer, distance_metric text,
+      embedding_model text);
+  END IF;
+  IF pg_catalog.to_regtype('s3vl.index_description') IS NULL THEN
+    CREATE TYPE s3vl.index_description AS (index_name text, index_arn text,
+      vector_bucket_name text, dimension integer, distance_metric text, data_type text,
+      non_filterable_metadata_keys text[], creation_time timestamptz, index_mode text,
+      text_search jsonb, embedding_model text);
+  END IF;
+  -- Columns added after a type was created (the functions returning it follow).
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                 WHERE a.attrelid = (SELECT t.typrelid FROM pg_catalog.pg_type t
+                                     WHERE t.oid = 's3vl.index_entry'::regtype)
+                   AND a.attname = 'embedding_model') THEN
+    ALTER TYPE s3vl.index_entry ADD ATTRIBUTE embedding_model text;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                 WHERE a.attrelid = (SELECT t.typrelid FROM pg_catalog.pg_type t
+                                     WHERE t.oid = 's3vl.index_description'::regtype)
+                   AND a.attname = 'embedding_model') THEN
+    ALTER TYPE s3vl.index_description ADD ATTRIBUTE embedding_model text;
+  END IF;
+END
+$row_types$;
+
+-- Partitioned logical indexes (30_api/68_partitions.sql, docs/partitions.md).
+CREATE TABLE IF NOT EXISTS s3vl.partitioned_indexes (
+  index_name text PRIMARY KEY,
+  partition_key text,                      -- NULL: hash partitions
+  vectors_written boolean NOT NULL DEFAULT false,  -- a write was sent: hash partitions are fixed
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE s3vl.partitioned_indexes IS
+  's3vl: partitioned logical indexes (s3vl.create_partitioned_index)';
+
+CREATE TABLE IF NOT EXISTS s3vl.index_partitions (
+  index_name text NOT NULL REFERENCES s3vl.partitioned_indexes (index_name) ON DELETE CASCADE,
+  index_arn text NOT NULL,
+  partition_value text,                    -- value partitions: the value; NULL: default / hash
+  ordinal integer NOT NULL,
+  added_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (index_name, index_arn),
+  CONSTRAINT index_partitions_ordinal UNIQUE (index_name, ordinal) DEFERRABLE INITIALLY DEFERRED
+);
+COMMENT ON TABLE s3vl.index_partitions IS
+  's3vl: the physical indexes of each partitioned logical index (s3vl.add_partition)';

@@ -35,12 +35,17 @@ AS $$
     ('max_attempts',    1,     1000, 'attempts per Lambda invocation when Lambda throttles or fails with 5xx (a safety cap: retries stop at timeout_seconds)'),
     ('invoke_concurrency', 1,    1000, 'Lambda invocations in flight at once under admission control (s3vl.set_invoke_concurrency; NULL or 0: off)'),
     ('max_filter_depth', 1,      32, 'JSON nesting depth of a metadata_filter (each object and array counts one)'),
+    ('filter_constraints', 1,   100, 'compared values in one metadata_filter (an $in list of 3 counts 3)'),
     ('put_vectors_per_call', 1,   500, 'vectors per PutVectors call (S3 Vectors; sync batches at most this many)'),
     ('invocation_items', 1,      5000, 'vectors or keys one write invocation carries (10 PutVectors calls of 500)'),
     ('payload_margin_bytes', 0, 262144, 'room a write or batch invocation leaves below its payload limit (envelope, one element past the line)'),
     ('sync_batch_bytes', 1,   4000000, 'estimated JSON of one s3vl.sync put batch (under invoke_payload_bytes)'),
     ('sync_max_rows',   1,    1000000, 'rows one s3vl.sync run handles (its max_rows)'),
     ('sync_backoff_seconds', 1,   300, 'longest pause before s3vl.sync retries a failed key (1 s doubling)'),
+    ('partitions',      1,     1000, 'partitions (S3 Vectors indexes) of one partitioned logical index'),
+    ('partition_concurrency', 1,   16, 'service calls the function runs at once across partitions (and prefilter GetVectors) in one invocation'),
+    ('prefilter_max_keys', 1,  50000, 'qualifying keys query_vectors_where/query_table rank with strategy prefilter'),
+    ('prefilter_auto_keys', 1,  2000, 'cap of the qualifying keys up to which strategy auto runs the prefilter plan (bound sqrt(0.5 top_k rows), bench/bench_where.py)'),
     ('embed_text_length', 1,  50000, 'characters in one text to embed (Titan Text Embeddings V2)'),
     ('embed_texts',     1,      100, 'texts one s3vl.embed invocation embeds')
 $$;
@@ -85,3 +90,16 @@ BEGIN
   RETURN found;
 END
 $$;
+
+-- The largest finite float32 (S3 Vectors stores float32; a larger magnitude would be Infinity):
+-- the one copy of this bound in SQL (the function's is s3vl_lambda.limits.FLOAT32_MAX). Printed
+-- in messages as float4 (3.4028235e+38). _float32_bound() is the same for jsonpath's $max.
+CREATE OR REPLACE FUNCTION s3vl._float32_max()
+RETURNS float8
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT 3.4028234663852886e38::float8 $$;
+
+CREATE OR REPLACE FUNCTION s3vl._float32_bound()
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT pg_catalog.jsonb_build_object('max', s3vl._float32_max()) $$;

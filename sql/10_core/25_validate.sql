@@ -29,14 +29,14 @@ BEGIN
   -- One pass: NaN sorts above every number in PostgreSQL, so this also catches NaN and
   -- Infinity; S3 Vectors stores float32, where a larger magnitude would become Infinity.
   IF EXISTS (SELECT 1 FROM pg_catalog.unnest(vec) AS x
-             WHERE pg_catalog.abs(x) > 3.4028234663852886e38) THEN
+             WHERE pg_catalog.abs(x) > s3vl._float32_max()) THEN
     IF 'NaN'::float8 = ANY (vec) OR 'Infinity'::float8 = ANY (vec)
        OR '-Infinity'::float8 = ANY (vec) THEN
       RAISE EXCEPTION '%: % must contain only finite numbers (NaN and Infinity are not allowed)',
         caller, param USING ERRCODE = '22000';
     END IF;
-    RAISE EXCEPTION '%: % must contain only finite float32 values (|x| <= 3.4028235e38)',
-      caller, param USING ERRCODE = '22000';
+    RAISE EXCEPTION '%: % must contain only finite float32 values (|x| <= %)',
+      caller, param, s3vl._float32_max()::float4 USING ERRCODE = '22000';
   END IF;
   IF expected_dimension IS NOT NULL AND n <> expected_dimension THEN
     RAISE EXCEPTION '%: % has dimension % but the index has dimension %', caller, param, n,
@@ -77,6 +77,39 @@ BEGIN
 END
 $$;
 
+-- What the registry knows of a checked, canonical index ARN (dimension and metric, NULL when
+-- unregistered): 42704 when its registration is deactivated, and when it came as index_name
+-- without a registration.
+CREATE OR REPLACE FUNCTION s3vl._resolve_by_arn(caller text, arn text, given_as_name boolean,
+  OUT dimension integer, OUT distance_metric text)
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  reg record;
+BEGIN
+  SELECT r.index_name, r.dimension, r.distance_metric, r.is_active INTO reg
+    FROM s3vl.index_registry r
+    WHERE r.index_arn = arn
+    ORDER BY r.is_active DESC, r.id LIMIT 1;
+  IF NOT FOUND AND given_as_name THEN
+    RAISE EXCEPTION '%: index % is not registered (an ARN given as the index name must be '
+                    'a registered index; only reads that take index_arn accept others)',
+      caller, pg_catalog.left(arn, 200)
+      USING ERRCODE = '42704',
+            HINT = 'An s3vl_admin registers it with SELECT s3vl.register_index(''<name>'', '
+                   '''<index ARN>'').';
+  END IF;
+  IF FOUND AND NOT reg.is_active THEN
+    RAISE EXCEPTION '%: index % is deactivated (registered as "%")', caller,
+      pg_catalog.left(arn, 200), reg.index_name
+      USING ERRCODE = '42704',
+            HINT = format('Reactivate it with SELECT s3vl.activate_index(%L).', reg.index_name);
+  END IF;
+  dimension := reg.dimension;
+  distance_metric := reg.distance_metric;
+END
+$$;
+
 -- Which index a call is about: exactly one of index_name (a registry name) and index_arn.
 -- Returns the ARN and, when the index is registered, its dimension and metric (so a wrong
 -- dimension fails here, before any call). The registry is an access boundary:
@@ -108,27 +141,12 @@ BEGIN
     by_arn_as_name := true;
   END IF;
   IF p_index_arn IS NOT NULL THEN
-    PERFORM s3vl._check_index_arn(caller, 'index_arn', p_index_arn);
-    -- Another account's (region's, partition's) spelling of a registered index: refused.
-    p_index_arn := s3vl._canonical_index_arn(caller, p_index_arn);
-    SELECT r.index_name, r.dimension, r.distance_metric, r.is_active INTO reg
-      FROM s3vl.index_registry r
-      WHERE r.index_arn = p_index_arn
-      ORDER BY r.is_active DESC, r.id LIMIT 1;
-    IF NOT FOUND AND by_arn_as_name THEN
-      RAISE EXCEPTION '%: index % is not registered (an ARN given as the index name must be '
-                      'a registered index; only reads that take index_arn accept others)',
-        caller, pg_catalog.left(p_index_arn, 200)
-        USING ERRCODE = '42704',
-              HINT = 'An s3vl_admin registers it with SELECT s3vl.register_index(''<name>'', '
-                     '''<index ARN>'').';
+    IF NOT s3vl._is_partitioned_id(p_index_arn) THEN  -- 27_partition_ids.sql
+      PERFORM s3vl._check_index_arn(caller, 'index_arn', p_index_arn);
+      -- Another account's (region's, partition's) spelling of a registered index: refused.
+      p_index_arn := s3vl._canonical_index_arn(caller, p_index_arn);
     END IF;
-    IF FOUND AND NOT reg.is_active THEN
-      RAISE EXCEPTION '%: index % is deactivated (registered as "%")', caller,
-        pg_catalog.left(p_index_arn, 200), reg.index_name
-        USING ERRCODE = '42704',
-              HINT = format('Reactivate it with SELECT s3vl.activate_index(%L).', reg.index_name);
-    END IF;
+    SELECT * INTO reg FROM s3vl._resolve_by_arn(caller, p_index_arn, by_arn_as_name);
     index_arn := p_index_arn;
     dimension := reg.dimension;
     distance_metric := reg.distance_metric;
@@ -195,5 +213,23 @@ BEGIN
   RETURN like_value;
 EXCEPTION WHEN data_exception THEN
   RETURN NULL;
+END
+$$;
+
+-- A vector given as a string literal ('{0.1,0.2}' or '[0.1,0.2]'), for the forms that take two
+-- literals; 22023 saying which forms to write when it is not one.
+CREATE OR REPLACE FUNCTION s3vl._vector_literal(caller text, vector_text text, index_name text)
+RETURNS float8[]
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+  RETURN pg_catalog.translate(pg_catalog.btrim(vector_text), '[]', '{}')::float8[];
+EXCEPTION WHEN data_exception THEN
+  RAISE EXCEPTION '%: with two string literals the first is the index and the second the vector '
+                  '(got %, %)', caller, pg_catalog.quote_literal(pg_catalog.left(index_name, 60)),
+                  pg_catalog.quote_literal(pg_catalog.left(vector_text, 60))
+    USING ERRCODE = '22023',
+          HINT = pg_catalog.format('Write %s(''my-index'', ''{0.1,0.2}'') or %s(''{0.1,0.2}''::'
+                                   'float8[], index_name => ''my-index'').', caller, caller);
 END
 $$;

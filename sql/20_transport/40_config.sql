@@ -12,19 +12,15 @@ AS $$
     '([A-Za-z0-9_-]{1,64})(?::([A-Za-z0-9$_-]{1,128}))?$') AS m) s
 $$;
 
-CREATE OR REPLACE FUNCTION s3vl.configure(
-  lambda_arn text,
-  aws_region text DEFAULT NULL,
-  timeout_seconds integer DEFAULT 30)
-RETURNS boolean
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+-- The region configure stores: aws_region, or the region of lambda_arn (which must then agree);
+-- 22023 for a lambda_arn that is neither a function ARN nor a name, or a malformed region.
+CREATE OR REPLACE FUNCTION s3vl._configure_region(caller text, lambda_arn text, aws_region text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
 AS $$
 DECLARE
-  caller constant text := 's3vl.configure';
   parsed record;
   region text := nullif(btrim(aws_region), '');
-  check_row record;
 BEGIN
   IF lambda_arn IS NULL OR btrim(lambda_arn) = '' THEN
     RAISE EXCEPTION '%: lambda_arn must not be NULL or empty', caller
@@ -55,6 +51,24 @@ BEGIN
     RAISE EXCEPTION '%: aws_region is not an AWS region code: %', caller, left(region, 100)
       USING ERRCODE = '22023', HINT = 'For example us-east-1, eu-west-1, cn-north-1.';
   END IF;
+  RETURN region;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION s3vl.configure(
+  lambda_arn text,
+  aws_region text DEFAULT NULL,
+  timeout_seconds integer DEFAULT 30)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  caller constant text := 's3vl.configure';
+  region text;
+  check_row record;
+BEGIN
+  region := s3vl._configure_region(caller, lambda_arn, aws_region);
   PERFORM s3vl._check_range(caller, 'timeout_seconds', timeout_seconds);
 
   -- One configuration row: update it in place (keeps created_at), or create it.
@@ -77,6 +91,8 @@ BEGIN
   RETURN true;
 END
 $$;
+COMMENT ON FUNCTION s3vl.configure(text,text,integer) IS
+  's3vl: true once the Lambda function ARN, region and timeout are stored';
 
 -- Calls the function's availability_check (and checks the protocol version it answers with) and
 -- reports; never raises for a failed call.
@@ -125,6 +141,8 @@ BEGIN
   RETURN NEXT;
 END
 $$;
+COMMENT ON FUNCTION s3vl.validate_config() IS
+  's3vl: one row: whether a test invocation of the configured function succeeded, and how long it took';
 
 -- The stored configuration and the result of the last validate_config() (no function call).
 CREATE OR REPLACE FUNCTION s3vl.get_config()
@@ -146,3 +164,5 @@ BEGIN
   END IF;
 END
 $$;
+COMMENT ON FUNCTION s3vl.get_config() IS
+  's3vl: the stored configuration, its age and the last validation status';

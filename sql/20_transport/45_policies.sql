@@ -77,7 +77,7 @@ BEGIN
      AND value ->> '$setting' ~ '^[A-Za-z_][A-Za-z0-9_$]*\.[A-Za-z0-9_.$]+$' THEN
     RETURN;
   END IF;
-  RAISE EXCEPTION '%: filter % must be a string, number or boolean, or {"$setting": '
+  RAISE EXCEPTION '%: metadata_filter % must be a string, number or boolean, or {"$setting": '
                   '"<prefix>.<name>"} (got %)', caller, path, pg_catalog.left(value::text, 100)
     USING ERRCODE = '22023';
 END
@@ -94,23 +94,23 @@ DECLARE
   op text;
 BEGIN
   IF filter IS NULL OR pg_catalog.jsonb_typeof(filter) <> 'object' OR filter = '{}' THEN
-    RAISE EXCEPTION '%: filter must be a non-empty JSON object of metadata keys', caller
+    RAISE EXCEPTION '%: metadata_filter must be a non-empty JSON object of metadata keys', caller
       USING ERRCODE = '22023', HINT = 'For example ''{"tenant": {"$setting": "app.tenant_id"}}''.';
   END IF;
   IF (SELECT pg_catalog.count(*) FROM pg_catalog.jsonb_object_keys(filter))
      > s3vl._limit('metadata_keys') THEN
-    RAISE EXCEPTION '%: filter has more than % keys', caller, s3vl._limit('metadata_keys')
+    RAISE EXCEPTION '%: metadata_filter has more than % keys', caller, s3vl._limit('metadata_keys')
       USING ERRCODE = '22023';
   END IF;
   FOR k, spec IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(filter) e LOOP
     IF k LIKE '$%' OR pg_catalog.length(k) NOT BETWEEN 1 AND 63 THEN
-      RAISE EXCEPTION '%: filter key % must be a metadata key of 1 to 63 characters (only '
+      RAISE EXCEPTION '%: metadata_filter key % must be a metadata key of 1 to 63 characters (only '
                       'equality and $in on keys are allowed, no $and/$or/$not)', caller,
         pg_catalog.to_jsonb(k) USING ERRCODE = '22023';
     END IF;
     IF pg_catalog.jsonb_typeof(spec) = 'object' AND NOT spec ? '$setting' THEN
       IF (SELECT pg_catalog.count(*) FROM pg_catalog.jsonb_object_keys(spec)) <> 1 THEN
-        RAISE EXCEPTION '%: filter.% must have exactly one operator ($eq or $in)', caller, k
+        RAISE EXCEPTION '%: metadata_filter.% must have exactly one operator ($eq or $in)', caller, k
           USING ERRCODE = '22023';
       END IF;
       op := (SELECT o FROM pg_catalog.jsonb_object_keys(spec) o);
@@ -119,7 +119,7 @@ BEGIN
       ELSIF op = '$in' THEN
         IF pg_catalog.jsonb_typeof(spec -> '$in') <> 'array'
            OR pg_catalog.jsonb_array_length(spec -> '$in') = 0 THEN
-          RAISE EXCEPTION '%: filter.%.$in must be a non-empty array', caller, k
+          RAISE EXCEPTION '%: metadata_filter.%.$in must be a non-empty array', caller, k
             USING ERRCODE = '22023';
         END IF;
         FOR i IN 0 .. pg_catalog.jsonb_array_length(spec -> '$in') - 1 LOOP
@@ -127,7 +127,7 @@ BEGIN
                                            spec -> '$in' -> i);
         END LOOP;
       ELSE
-        RAISE EXCEPTION '%: filter.% uses operator %; a policy allows only $eq and $in', caller,
+        RAISE EXCEPTION '%: metadata_filter.% uses operator %; a policy allows only $eq and $in', caller,
           k, op USING ERRCODE = '22023';
       END IF;
     ELSE
@@ -241,7 +241,8 @@ $$;
 
 -- The filter a cached query is keyed by (20_transport/52_cache.sql): the one _policy_request will send, so a
 -- cached answer is only ever the answer to the very request this caller would send.
-CREATE OR REPLACE FUNCTION s3vl._policy_cache_filter(index_arn text, metadata_filter jsonb)
+CREATE OR REPLACE FUNCTION s3vl._policy_cache_filter(caller text, index_arn text,
+  metadata_filter jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 AS $$
@@ -250,7 +251,7 @@ BEGIN
      AND NOT EXISTS (SELECT 1 FROM s3vl.index_grants) THEN
     RETURN metadata_filter;
   END IF;
-  RETURN s3vl._policy_and(s3vl._policy_filter('s3vl (result cache)', index_arn),
+  RETURN s3vl._policy_and(s3vl._policy_filter(caller, index_arn),
                           metadata_filter);
 END
 $$;
@@ -357,6 +358,57 @@ BEGIN
 END
 $$;
 
+-- A write of a caller bound by `policy`: every vector it puts must carry metadata inside the
+-- policy and replace only a stored vector inside it; a metadata patch may not touch a key the
+-- policy binds; a patch or a delete reaches only vectors inside it (42501, nothing written).
+CREATE OR REPLACE FUNCTION s3vl._policy_check_write(caller text, req jsonb, policy jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  bad text;
+BEGIN
+  IF req ->> 'operation' = 'put_vectors' THEN
+    SELECT v ->> 'key' INTO bad FROM pg_catalog.jsonb_array_elements(req -> 'vectors') v
+      WHERE NOT s3vl._policy_admits(coalesce(v -> 'metadata', '{}'), policy) LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION '%: vector % has metadata outside this role''s policy; nothing was written',
+        caller, pg_catalog.to_jsonb(bad) USING ERRCODE = '42501',
+        DETAIL = 'policy: ' || policy::text;
+    END IF;
+    -- A put replaces a stored vector of the same key: that one must be inside the policy too.
+    bad := s3vl._policy_stored_outside(caller, req ->> 'index_arn',
+      (SELECT pg_catalog.jsonb_agg(v -> 'key') FROM pg_catalog.jsonb_array_elements(
+         req -> 'vectors') v), policy);
+    IF bad IS NOT NULL THEN
+      RAISE EXCEPTION '%: vector % exists outside this role''s policy; nothing was written',
+        caller, pg_catalog.to_jsonb(bad) USING ERRCODE = '42501';
+    END IF;
+  ELSIF req ->> 'operation' = 'update_metadata' THEN
+    -- The patch may not touch a key the policy binds, and every vector must be inside it.
+    SELECT k INTO bad FROM pg_catalog.jsonb_object_keys(req -> 'patch') k
+      WHERE k IN (SELECT pg_catalog.jsonb_object_keys(part)
+                  FROM pg_catalog.jsonb_array_elements(policy -> '$and') part)
+      LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION '%: the patch changes key %, which this role''s policy binds; nothing was '
+                      'written', caller, pg_catalog.to_jsonb(bad) USING ERRCODE = '42501';
+    END IF;
+    bad := s3vl._policy_stored_outside(caller, req ->> 'index_arn', req -> 'vector_ids', policy);
+    IF bad IS NOT NULL THEN
+      RAISE EXCEPTION '%: vector % is outside this role''s policy; nothing was written', caller,
+        pg_catalog.to_jsonb(bad) USING ERRCODE = '42501';
+    END IF;
+  ELSE
+    bad := s3vl._policy_stored_outside(caller, req ->> 'index_arn', req -> 'keys', policy);
+    IF bad IS NOT NULL THEN
+      RAISE EXCEPTION '%: vector % is outside this role''s policy; nothing was deleted', caller,
+        pg_catalog.to_jsonb(bad) USING ERRCODE = '42501';
+    END IF;
+  END IF;
+END
+$$;
+
 -- What may be sent: the request, with the caller's policy applied (see the header). Operations
 -- it does not know are refused for a bound caller (fail closed).
 CREATE OR REPLACE FUNCTION s3vl._policy_request(caller text, request json)
@@ -367,7 +419,6 @@ DECLARE
   req jsonb;
   policy jsonb;
   op text;
-  bad text;
   roles oid[];
 BEGIN
   -- No policy and no grant anywhere (the default): nothing to parse.
@@ -395,59 +446,64 @@ BEGIN
   IF policy IS NULL THEN
     RETURN request;
   END IF;
-  -- filter_vectors (30_api/70_manage.sql) counts, lists and deletes only what its filter matches.
-  IF op IN ('query_vectors', 'query_vectors_batch', 'filter_vectors') THEN
+  -- filter_vectors (30_api/70_manage.sql) counts, lists and deletes only what its filter matches;
+  -- rank_vectors (30_api/58_where.sql) ranks only what it matches.
+  IF op IN ('query_vectors', 'query_vectors_batch', 'filter_vectors', 'rank_vectors') THEN
     RETURN (req || pg_catalog.jsonb_build_object('metadata_filter',
                      s3vl._policy_and(policy, req -> 'metadata_filter')))::json;
-  ELSIF op = 'update_metadata' THEN
-    -- The patch may not touch a key the policy binds, and every vector must be inside it.
-    SELECT k INTO bad FROM pg_catalog.jsonb_object_keys(req -> 'patch') k
-      WHERE k IN (SELECT pg_catalog.jsonb_object_keys(part)
-                  FROM pg_catalog.jsonb_array_elements(policy -> '$and') part)
-      LIMIT 1;
-    IF FOUND THEN
-      RAISE EXCEPTION '%: the patch changes key %, which this role''s policy binds; nothing was '
-                      'written', caller, pg_catalog.to_jsonb(bad) USING ERRCODE = '42501';
-    END IF;
-    bad := s3vl._policy_stored_outside(caller, req ->> 'index_arn', req -> 'vector_ids', policy);
-    IF bad IS NOT NULL THEN
-      RAISE EXCEPTION '%: vector % is outside this role''s policy; nothing was written', caller,
-        pg_catalog.to_jsonb(bad) USING ERRCODE = '42501';
-    END IF;
-    RETURN request;
   ELSIF op = 'get_vectors' THEN
     RETURN (req || '{"include_metadata": true}')::json;
   ELSIF op = 'list_vectors' THEN
     RETURN (req || '{"return_metadata": true}')::json;
-  ELSIF op = 'put_vectors' THEN
-    SELECT v ->> 'key' INTO bad FROM pg_catalog.jsonb_array_elements(req -> 'vectors') v
-      WHERE NOT s3vl._policy_admits(coalesce(v -> 'metadata', '{}'), policy) LIMIT 1;
-    IF FOUND THEN
-      RAISE EXCEPTION '%: vector % has metadata outside this role''s policy; nothing was written',
-        caller, pg_catalog.to_jsonb(bad) USING ERRCODE = '42501',
-        DETAIL = 'policy: ' || policy::text;
-    END IF;
-    -- A put replaces a stored vector of the same key: that one must be inside the policy too.
-    bad := s3vl._policy_stored_outside(caller, req ->> 'index_arn',
-      (SELECT pg_catalog.jsonb_agg(v -> 'key') FROM pg_catalog.jsonb_array_elements(
-         req -> 'vectors') v), policy);
-    IF bad IS NOT NULL THEN
-      RAISE EXCEPTION '%: vector % exists outside this role''s policy; nothing was written',
-        caller, pg_catalog.to_jsonb(bad) USING ERRCODE = '42501';
-    END IF;
-    RETURN request;
-  ELSIF op = 'delete_vectors' THEN
-    bad := s3vl._policy_stored_outside(caller, req ->> 'index_arn', req -> 'keys', policy);
-    IF bad IS NOT NULL THEN
-      RAISE EXCEPTION '%: vector % is outside this role''s policy; nothing was deleted', caller,
-        pg_catalog.to_jsonb(bad) USING ERRCODE = '42501';
-    END IF;
+  ELSIF op IN ('put_vectors', 'delete_vectors', 'update_metadata') THEN
+    PERFORM s3vl._policy_check_write(caller, req, policy);
     RETURN request;
   ELSIF op IN ('get_index', 'embed') THEN
     RETURN request;  -- the index's shape, or text made into vectors: no stored vectors
   END IF;
   RAISE EXCEPTION '%: operation % is not allowed for a role bound by a vector policy', caller,
     pg_catalog.to_jsonb(op) USING ERRCODE = '42501';
+END
+$$;
+
+-- The result of a get/list answer as a caller bound by `policy` may see it: get_vectors rows
+-- outside the policy become not found, list pages keep only the vectors inside it; metadata only
+-- where the request asked for it (the policy needed it to decide).
+CREATE OR REPLACE FUNCTION s3vl._policy_visible(op text, request json, answer jsonb,
+  policy jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+  want_metadata boolean;
+  kept jsonb;
+BEGIN
+  IF op = 'get_vectors' THEN
+    IF pg_catalog.jsonb_typeof(answer) IS DISTINCT FROM 'array' THEN
+      RETURN answer;  -- _expect_array reports it
+    END IF;
+    want_metadata := coalesce((request ->> 'include_metadata')::boolean, true);
+    RETURN (
+      SELECT coalesce(pg_catalog.jsonb_agg(CASE
+        WHEN NOT coalesce((v ->> 'found')::boolean, true) THEN v
+        WHEN NOT s3vl._policy_matches(coalesce(v -> 'metadata', '{}'), policy)
+          THEN pg_catalog.jsonb_build_object('vector_id', v -> 'vector_id', 'embedding', NULL,
+                                             'metadata', '{}'::jsonb, 'found', false)
+        WHEN want_metadata THEN v
+        ELSE v || '{"metadata": {}}' END ORDER BY n), '[]')
+      FROM pg_catalog.jsonb_array_elements(answer) WITH ORDINALITY AS a(v, n));
+  END IF;
+  IF pg_catalog.jsonb_typeof(answer -> 'vectors') IS DISTINCT FROM 'array' THEN
+    RETURN answer;
+  END IF;
+  want_metadata := coalesce((request ->> 'return_metadata')::boolean, true);
+  SELECT coalesce(pg_catalog.jsonb_agg(CASE WHEN want_metadata THEN v
+                                            ELSE v - 'metadata' END ORDER BY n), '[]')
+    INTO kept
+    FROM pg_catalog.jsonb_array_elements(answer -> 'vectors') WITH ORDINALITY AS a(v, n)
+    WHERE s3vl._policy_matches(coalesce(v -> 'metadata', '{}'), policy);
+  RETURN answer || pg_catalog.jsonb_build_object('vectors', kept,
+                                                 'total_count', pg_catalog.jsonb_array_length(kept));
 END
 $$;
 
@@ -461,9 +517,7 @@ AS $$
 DECLARE
   op text;
   policy jsonb;
-  want_metadata boolean;
   answer jsonb;
-  kept jsonb;
   roles oid[];
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM s3vl.index_policies) OR payload IS NULL
@@ -490,32 +544,8 @@ BEGIN
   IF policy IS NULL THEN
     RETURN payload;
   END IF;
-  IF op = 'get_vectors' THEN
-    IF pg_catalog.jsonb_typeof(answer) IS DISTINCT FROM 'array' THEN
-      RETURN payload;  -- _expect_array reports it
-    END IF;
-    want_metadata := coalesce((request ->> 'include_metadata')::boolean, true);
-    RETURN pg_catalog.jsonb_set(payload, '{result}', (
-      SELECT coalesce(pg_catalog.jsonb_agg(CASE
-        WHEN NOT coalesce((v ->> 'found')::boolean, true) THEN v
-        WHEN NOT s3vl._policy_matches(coalesce(v -> 'metadata', '{}'), policy)
-          THEN pg_catalog.jsonb_build_object('vector_id', v -> 'vector_id', 'embedding', NULL,
-                                             'metadata', '{}'::jsonb, 'found', false)
-        WHEN want_metadata THEN v
-        ELSE v || '{"metadata": {}}' END ORDER BY n), '[]')
-      FROM pg_catalog.jsonb_array_elements(answer) WITH ORDINALITY AS a(v, n)));
-  END IF;
-  IF pg_catalog.jsonb_typeof(answer -> 'vectors') IS DISTINCT FROM 'array' THEN
-    RETURN payload;
-  END IF;
-  want_metadata := coalesce((request ->> 'return_metadata')::boolean, true);
-  SELECT coalesce(pg_catalog.jsonb_agg(CASE WHEN want_metadata THEN v
-                                            ELSE v - 'metadata' END ORDER BY n), '[]')
-    INTO kept
-    FROM pg_catalog.jsonb_array_elements(answer -> 'vectors') WITH ORDINALITY AS a(v, n)
-    WHERE s3vl._policy_matches(coalesce(v -> 'metadata', '{}'), policy);
-  RETURN pg_catalog.jsonb_set(payload, '{result}', answer || pg_catalog.jsonb_build_object(
-    'vectors', kept, 'total_count', pg_catalog.jsonb_array_length(kept)));
+  RETURN pg_catalog.jsonb_set(payload, '{result}',
+                               s3vl._policy_visible(op, request, answer, policy));
 END
 $$;
 
@@ -536,7 +566,8 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION s3vl.create_policy(index_name text, role_name name, filter jsonb)
+CREATE OR REPLACE FUNCTION s3vl.create_policy(index_name text, role_name name,
+                                              metadata_filter jsonb)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -547,23 +578,26 @@ DECLARE
   bad_key text;
 BEGIN
   SELECT * INTO target FROM s3vl._policy_target(caller, index_name, role_name);
-  PERFORM s3vl._check_policy_filter(caller, filter);
+  PERFORM s3vl._check_policy_filter(caller, metadata_filter);
   -- S3 Vectors filters only on filterable keys: a policy on another key would hide everything.
-  SELECT k INTO bad_key FROM pg_catalog.jsonb_object_keys(filter) k
+  SELECT k INTO bad_key FROM pg_catalog.jsonb_object_keys(metadata_filter) k
     WHERE k = ANY ((SELECT x.non_filterable_keys FROM s3vl._index_shape(caller,
                      target.index_arn, NULL, NULL, true) x)::text[])
     LIMIT 1;
   IF bad_key IS NOT NULL THEN
-    RAISE EXCEPTION '%: filter key % is declared non-filterable on index %', caller,
+    RAISE EXCEPTION '%: metadata_filter key % is declared non-filterable on index %', caller,
       pg_catalog.to_jsonb(bad_key), pg_catalog.to_jsonb(index_name)
       USING ERRCODE = '22023', HINT = 'A policy can only use filterable metadata keys.';
   END IF;
   INSERT INTO s3vl.index_policies AS p (index_name, index_arn, role_name, filter)
-  VALUES (create_policy.index_name, target.index_arn, target.role_oid, create_policy.filter)
+  VALUES (create_policy.index_name, target.index_arn, target.role_oid,
+          create_policy.metadata_filter)
   ON CONFLICT ON CONSTRAINT index_policies_pkey DO UPDATE SET filter = EXCLUDED.filter,
     index_arn = EXCLUDED.index_arn, created_at = pg_catalog.now();
 END
 $$;
+COMMENT ON FUNCTION s3vl.create_policy(text,name,jsonb) IS
+  's3vl: nothing; binds role_name to metadata_filter on index_name for every later call';
 
 -- The role a drop_policy/revoke_index names: an existing role, or the OID that list_policies
 -- shows for a dropped one (so its rows can still be removed).
@@ -594,10 +628,12 @@ BEGIN
   END IF;
 END
 $$;
+COMMENT ON FUNCTION s3vl.drop_policy(text,name) IS
+  's3vl: nothing; removes role_name''s policy on index_name';
 
 -- Role names as pg_roles spells them (a dropped role's rows show its OID until dropped here).
 CREATE OR REPLACE FUNCTION s3vl.list_policies()
-RETURNS TABLE (index_name text, role_name name, filter jsonb)
+RETURNS TABLE (index_name text, role_name name, metadata_filter jsonb)
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -605,6 +641,8 @@ AS $$
   FROM s3vl.index_policies p LEFT JOIN pg_catalog.pg_roles r ON r.oid = p.role_name
   ORDER BY 1, 2
 $$;
+COMMENT ON FUNCTION s3vl.list_policies() IS
+  's3vl: one row per vector policy: index_name, role_name, metadata_filter';
 
 CREATE OR REPLACE FUNCTION s3vl.grant_index(index_name text, role_name name)
 RETURNS void
@@ -620,6 +658,8 @@ BEGIN
   ON CONFLICT ON CONSTRAINT index_grants_pkey DO UPDATE SET index_arn = EXCLUDED.index_arn;
 END
 $$;
+COMMENT ON FUNCTION s3vl.grant_index(text,name) IS
+  's3vl: nothing; lets role_name use index_name once the index has grants';
 
 CREATE OR REPLACE FUNCTION s3vl.revoke_index(index_name text, role_name name)
 RETURNS void
@@ -639,3 +679,5 @@ BEGIN
   END IF;
 END
 $$;
+COMMENT ON FUNCTION s3vl.revoke_index(text,name) IS
+  's3vl: nothing; removes role_name''s grant on index_name';

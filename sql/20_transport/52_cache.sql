@@ -66,8 +66,8 @@ $$;
 
 -- A cached answer (the function's result array), or NULL on a miss. Counts hits and misses of
 -- cached indexes only.
-CREATE OR REPLACE FUNCTION s3vl._cache_get(index_arn text, query_vector float8[], top_k integer,
-  metadata_filter jsonb, return_metadata boolean)
+CREATE OR REPLACE FUNCTION s3vl._cache_get(caller text, index_arn text, query_vector float8[],
+  top_k integer, metadata_filter jsonb, return_metadata boolean)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -81,7 +81,7 @@ BEGIN
   END IF;
   -- Keyed by the filter actually sent: a policy-bound caller's with its policy ANDed in and its
   -- settings resolved (20_transport/45_policies.sql), so no answer crosses tenants.
-  metadata_filter := s3vl._policy_cache_filter(index_arn, metadata_filter);
+  metadata_filter := s3vl._policy_cache_filter(caller, index_arn, metadata_filter);
   SELECT c.result INTO found_result FROM s3vl.query_cache c
   WHERE c.key_hash = s3vl._cache_key(index_arn, query_vector, top_k, metadata_filter,
                                      return_metadata)
@@ -105,8 +105,8 @@ $$;
 -- key could be taken by any role): every store evicts, and each session deletes only the victims
 -- it can lock at once (SKIP LOCKED), so concurrent evictions never wait on each other nor
 -- deadlock, and the bounds hold while another session evicts or keeps its transaction open.
-CREATE OR REPLACE FUNCTION s3vl._cache_put(index_arn text, query_vector float8[], top_k integer,
-  metadata_filter jsonb, return_metadata boolean, result jsonb)
+CREATE OR REPLACE FUNCTION s3vl._cache_put(caller text, index_arn text, query_vector float8[],
+  top_k integer, metadata_filter jsonb, return_metadata boolean, result jsonb)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -120,7 +120,7 @@ BEGIN
      OR s3vl._aws_lambda_session_override() THEN
     RETURN;
   END IF;
-  metadata_filter := s3vl._policy_cache_filter(index_arn, metadata_filter);  -- as _cache_get
+  metadata_filter := s3vl._policy_cache_filter(caller, index_arn, metadata_filter);  -- as _cache_get
   key := s3vl._cache_key(index_arn, query_vector, top_k, metadata_filter, return_metadata);
   -- A store never waits for another session: one that stored the same key and left its
   -- transaction open would otherwise hold every identical query (any tenant's) until its
@@ -196,6 +196,8 @@ BEGIN
   ON CONFLICT (index_arn) DO UPDATE SET ttl = EXCLUDED.ttl, updated_at = now();
 END
 $$;
+COMMENT ON FUNCTION s3vl.set_cache(text,interval) IS
+  's3vl: nothing; caches index_name''s query results for ttl (NULL or 0 stops caching)';
 
 -- Size bounds for the whole cache; entries beyond them are evicted oldest first.
 CREATE OR REPLACE FUNCTION s3vl.set_cache_limits(max_entries integer, max_bytes bigint)
@@ -213,6 +215,8 @@ BEGIN
     max_bytes = set_cache_limits.max_bytes;
 END
 $$;
+COMMENT ON FUNCTION s3vl.set_cache_limits(integer,bigint) IS
+  's3vl: nothing; bounds the result cache to max_entries and max_bytes';
 
 CREATE OR REPLACE FUNCTION s3vl.cache_stats()
 RETURNS TABLE (hits bigint, misses bigint, entries bigint, bytes bigint, max_entries integer,
@@ -227,6 +231,8 @@ AS $$
          l.max_entries, l.max_bytes
   FROM s3vl.cache_limits l
 $$;
+COMMENT ON FUNCTION s3vl.cache_stats() IS
+  's3vl: one row: cache hits, misses, entries, bytes and their bounds';
 
 -- Empties the cache and resets the counters; the per-index settings stay.
 CREATE OR REPLACE FUNCTION s3vl.clear_cache()
@@ -244,3 +250,4 @@ BEGIN
   RETURN removed;
 END
 $$;
+COMMENT ON FUNCTION s3vl.clear_cache() IS 's3vl: the number of cached answers removed';

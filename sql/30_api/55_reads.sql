@@ -2,17 +2,112 @@
 -- builds the protocol request with a _*_request function (tested against docs/protocol.md),
 -- calls s3vl._invoke once per page, and turns the result into rows with set-based SQL.
 
+-- A metadata_filter checked before any invocation (22023, nothing sent): a JSON object in the
+-- S3 Vectors filter language, known operators with operands of their type, at most
+-- max_filter_depth levels and filter_constraints compared values (the emulator's rules).
 CREATE OR REPLACE FUNCTION s3vl._check_filter(caller text, metadata_filter jsonb)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
 AS $$
+DECLARE
+  most constant integer := s3vl._limit('filter_constraints');
+  counted integer;
 BEGIN
-  IF metadata_filter IS NOT NULL AND pg_catalog.jsonb_typeof(metadata_filter) <> 'object' THEN
+  IF metadata_filter IS NULL THEN
+    RETURN;
+  END IF;
+  IF pg_catalog.jsonb_typeof(metadata_filter) <> 'object' THEN
     RAISE EXCEPTION '%: metadata_filter must be a JSON object (got a JSON %)', caller,
       pg_catalog.jsonb_typeof(metadata_filter)
       USING ERRCODE = '22023', HINT = 'For example ''{"category": {"$eq": "books"}}''::jsonb.';
   END IF;
   PERFORM s3vl._check_filter_depth(caller, metadata_filter);
+  counted := s3vl._check_filter_document(caller, metadata_filter, 'metadata_filter');
+  IF counted > most THEN
+    RAISE EXCEPTION '%: metadata_filter compares % values; at most filter_constraints (%) are '
+                    'allowed', caller, counted, most
+      USING ERRCODE = '22023', HINT = 'Each compared value counts one (an $in list of 3 counts '
+                                      '3). See SELECT * FROM s3vl.limits().';
+  END IF;
+END
+$$;
+
+-- One filter object of the S3 Vectors filter language ({key: value | {op: operand}, $and/$or:
+-- [...]}); returns how many values it compares. `path` names it in messages.
+CREATE OR REPLACE FUNCTION s3vl._check_filter_document(caller text, document jsonb, path text)
+RETURNS integer
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+  entry record;
+  op record;
+  counted integer := 0;
+BEGIN
+  IF pg_catalog.jsonb_typeof(document) IS DISTINCT FROM 'object' OR document = '{}' THEN
+    RAISE EXCEPTION '%: % must be a non-empty JSON object (got %)', caller, path,
+      pg_catalog.left(coalesce(document::text, 'NULL'), 60) USING ERRCODE = '22023';
+  END IF;
+  FOR entry IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(document) AS e LOOP
+    IF entry.key IN ('$and', '$or') THEN
+      IF pg_catalog.jsonb_typeof(entry.value) IS DISTINCT FROM 'array'
+         OR entry.value = '[]' THEN
+        RAISE EXCEPTION '%: %.% needs a non-empty array of filters', caller, path, entry.key
+          USING ERRCODE = '22023';
+      END IF;
+      FOR i IN 0 .. pg_catalog.jsonb_array_length(entry.value) - 1 LOOP
+        counted := counted + s3vl._check_filter_document(caller, entry.value -> i,
+                                                         format('%s.%s[%s]', path, entry.key, i));
+      END LOOP;
+    ELSIF entry.key LIKE '$%' THEN
+      RAISE EXCEPTION '%: %: unknown operator ''%'' (logical operators: $and, $or)', caller, path,
+        entry.key USING ERRCODE = '22023';
+    ELSIF pg_catalog.jsonb_typeof(entry.value) IN ('string', 'number', 'boolean') THEN
+      counted := counted + 1;  -- {key: value} is {key: {"$eq": value}}
+    ELSIF pg_catalog.jsonb_typeof(entry.value) = 'object' AND entry.value <> '{}' THEN
+      FOR op IN SELECT o.key, o.value FROM pg_catalog.jsonb_each(entry.value) AS o LOOP
+        counted := counted + s3vl._check_filter_operand(caller,
+          format('%s.%s', path, entry.key), op.key, op.value);
+      END LOOP;
+    ELSE
+      RAISE EXCEPTION '%: %.% must be a string, number, boolean or a non-empty operator object '
+        '(got %)', caller, path, entry.key, pg_catalog.left(entry.value::text, 60)
+        USING ERRCODE = '22023';
+    END IF;
+  END LOOP;
+  RETURN counted;
+END
+$$;
+
+-- One {op: operand} of a key: a known operator with an operand of its type; returns how many
+-- values it compares.
+CREATE OR REPLACE FUNCTION s3vl._check_filter_operand(caller text, path text, op text,
+  operand jsonb)
+RETURNS integer
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+  kind constant text := pg_catalog.jsonb_typeof(operand);
+  wanted text;
+BEGIN
+  wanted := CASE
+    WHEN op IN ('$eq', '$ne') AND kind NOT IN ('string', 'number', 'boolean')
+      THEN 'a string, number or boolean'
+    WHEN op IN ('$gt', '$gte', '$lt', '$lte') AND kind <> 'number' THEN 'a number'
+    WHEN op IN ('$in', '$nin') AND (kind <> 'array' OR operand = '[]'
+         OR pg_catalog.jsonb_path_exists(operand, 'strict $[*] ? (@.type() == "object" || '
+                                                   '@.type() == "array" || @.type() == "null")'))
+      THEN 'a non-empty array of strings, numbers or booleans'
+    WHEN op = '$exists' AND kind <> 'boolean' THEN 'a boolean'
+    WHEN op = '$startsWith' AND kind <> 'string' THEN 'a string' END;
+  IF op NOT IN ('$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$in', '$nin', '$exists',
+                '$startsWith') THEN
+    RAISE EXCEPTION '%: %: unknown operator ''%'' (supported: $eq, $ne, $gt, $gte, $lt, $lte, '
+      '$in, $nin, $exists, $startsWith)', caller, path, op USING ERRCODE = '22023';
+  ELSIF wanted IS NOT NULL THEN
+    RAISE EXCEPTION '%: %.% needs % (got %)', caller, path, op, wanted,
+      pg_catalog.left(operand::text, 60) USING ERRCODE = '22023';
+  END IF;
+  RETURN CASE WHEN kind = 'array' THEN pg_catalog.jsonb_array_length(operand) ELSE 1 END;
 END
 $$;
 
@@ -100,12 +195,12 @@ BEGIN
                                                 query_vectors.index_arn);
   PERFORM s3vl._check_vector(caller, 'query_vector', query_vector, target.dimension);
   -- The result cache (sql/20_transport/52_cache.sql) answers without an invocation on a hit.
-  answer := s3vl._cache_get(target.index_arn, query_vector, top_k, metadata_filter,
+  answer := s3vl._cache_get(caller, target.index_arn, query_vector, top_k, metadata_filter,
                             return_metadata);
   IF answer IS NULL THEN
     answer := s3vl._expect_array(caller, s3vl._invoke(caller, s3vl._query_request(
       target.index_arn, query_vector, top_k, return_metadata, metadata_filter)), 'query results');
-    PERFORM s3vl._cache_put(target.index_arn, query_vector, top_k, metadata_filter,
+    PERFORM s3vl._cache_put(caller, target.index_arn, query_vector, top_k, metadata_filter,
                             return_metadata, answer);
   END IF;
   BEGIN
@@ -118,23 +213,45 @@ BEGIN
   END;
 END
 $$;
+COMMENT ON FUNCTION s3vl.query_vectors(double precision[],text,text,integer,boolean,jsonb) IS
+  's3vl: the top_k nearest vectors: vector_id, distance, similarity_score, metadata';
 
--- Index-first positional form: s3vl.query_vectors('my-index', ARRAY[...]::float8[], 5).
--- Its parameter names differ from the form above so named calls are never ambiguous.
+-- Index-first positional form: s3vl.query_vectors('my-index', ARRAY[...]::float8[], 5). Its first
+-- two parameters have no names, so a named call always picks the form above; the options have
+-- the same names (query_vectors('my-index', v, metadata_filter => '{...}')).
 CREATE OR REPLACE FUNCTION s3vl.query_vectors(
-  target_index text,
-  target_vector float8[],
-  k integer DEFAULT 10,
-  with_metadata boolean DEFAULT true,
-  filter jsonb DEFAULT NULL)
+  text,
+  float8[],
+  top_k integer DEFAULT 10,
+  return_metadata boolean DEFAULT true,
+  metadata_filter jsonb DEFAULT NULL)
 RETURNS TABLE (vector_id text, distance float8, similarity_score float8, metadata jsonb)
 LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT * FROM s3vl.query_vectors(query_vector => target_vector, index_name => target_index,
-                                   top_k => k, return_metadata => with_metadata,
-                                   metadata_filter => filter)
+  SELECT * FROM s3vl.query_vectors($2, $1, NULL, top_k, return_metadata, metadata_filter)
 $$;
+COMMENT ON FUNCTION s3vl.query_vectors(text,double precision[],integer,boolean,jsonb) IS
+  's3vl: the top_k nearest vectors, index first (positional form of query_vectors)';
+
+-- Two string literals, query_vectors('my-index', '{0.1,0.2}'): without this form PostgreSQL finds
+-- both forms above equally good ("not unique"). The second literal is the vector; anything else
+-- fails saying which form to write.
+CREATE OR REPLACE FUNCTION s3vl.query_vectors(
+  text,
+  text,
+  top_k integer DEFAULT 10,
+  return_metadata boolean DEFAULT true,
+  metadata_filter jsonb DEFAULT NULL)
+RETURNS TABLE (vector_id text, distance float8, similarity_score float8, metadata jsonb)
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT * FROM s3vl.query_vectors(s3vl._vector_literal('s3vl.query_vectors', $2, $1), $1, NULL,
+                                   top_k, return_metadata, metadata_filter)
+$$;
+COMMENT ON FUNCTION s3vl.query_vectors(text,text,integer,boolean,jsonb) IS
+  's3vl: the top_k nearest vectors for two string literals: the index, then the vector';
 
 CREATE OR REPLACE FUNCTION s3vl.get_vectors(
   vector_ids text[],
@@ -184,6 +301,8 @@ BEGIN
     ORDER BY req.n;
 END
 $$;
+COMMENT ON FUNCTION s3vl.get_vectors(text[],text,text,boolean,boolean) IS
+  's3vl: one row per requested id, in order: vector_id, embedding, metadata, found';
 
 -- Segment arguments: both or neither, each in range, index below count.
 CREATE OR REPLACE FUNCTION s3vl._check_segments(caller text, segment_count integer,
@@ -234,15 +353,15 @@ END
 $$;
 
 CREATE OR REPLACE FUNCTION s3vl.list_vectors(
-  index_arn text DEFAULT NULL,
   index_name text DEFAULT NULL,
+  index_arn text DEFAULT NULL,
+  return_metadata boolean DEFAULT true,
+  return_data boolean DEFAULT false,
   max_results integer DEFAULT 100,
   next_token text DEFAULT NULL,
-  return_data boolean DEFAULT false,
-  return_metadata boolean DEFAULT true,
   segment_count integer DEFAULT NULL,
   segment_index integer DEFAULT NULL)
-RETURNS TABLE (vector_id text, vector_data float8[], metadata jsonb, response_next_token text,
+RETURNS TABLE (vector_id text, embedding float8[], metadata jsonb, response_next_token text,
                total_count integer)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -278,15 +397,17 @@ BEGIN
   END IF;
 END
 $$;
+COMMENT ON FUNCTION s3vl.list_vectors(text,text,boolean,boolean,integer,text,integer,integer) IS
+  's3vl: one ListVectors page: vector_id, embedding, metadata, and the token of the next page';
 
 -- Every vector of an index, paging internally (ListVectors pages of page_size).
 CREATE OR REPLACE FUNCTION s3vl.scan_vectors(
   index_name text DEFAULT NULL,
   index_arn text DEFAULT NULL,
-  return_data boolean DEFAULT false,
   return_metadata boolean DEFAULT true,
+  return_data boolean DEFAULT false,
   page_size integer DEFAULT 1000)
-RETURNS TABLE (vector_id text, vector_data float8[], metadata jsonb)
+RETURNS TABLE (vector_id text, embedding float8[], metadata jsonb)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -315,3 +436,5 @@ BEGIN
   END LOOP;
 END
 $$;
+COMMENT ON FUNCTION s3vl.scan_vectors(text,text,boolean,boolean,integer) IS
+  's3vl: every vector of the index (all ListVectors pages)';

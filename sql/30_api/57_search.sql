@@ -118,9 +118,9 @@ AS $$
   END
 $$;
 
--- The cache (sql/20_transport/52_cache.sql) keys on (index, vector, top_k, filter, return_metadata). A text
--- query stores its texts with the filter under keys no filter can have ("$s3vl..." is not a
--- filter operator, so the service refuses such a filter and it is never cached) and an empty
+-- The cache (20_transport/52_cache.sql) keys on (index, vector, top_k, filter, return_metadata).
+-- A text query stores its texts with the filter under keys no filter can have ("$s3vl..." is not
+-- a filter operator, so the service refuses such a filter and it is never cached) and an empty
 -- vector for text-only (no vector query has one): text and vector entries never meet.
 CREATE OR REPLACE FUNCTION s3vl._text_cache_filter(query_texts jsonb, metadata_filter jsonb)
 RETURNS jsonb
@@ -153,7 +153,8 @@ BEGIN
   IF hybrid THEN
     PERFORM s3vl._check_vector(caller, 'query_vector', query_vector, target.dimension);
   END IF;
-  answer := s3vl._cache_get(target.index_arn, cache_vector, top_k, cache_filter, return_metadata);
+  answer := s3vl._cache_get(caller, target.index_arn, cache_vector, top_k, cache_filter,
+                            return_metadata);
   IF answer IS NOT NULL THEN
     RETURN answer;
   END IF;
@@ -166,7 +167,7 @@ BEGIN
     PERFORM s3vl._raise_text_refusal(caller, text_param, query_texts, response);
   END IF;
   answer := s3vl._expect_array(caller, s3vl._unwrap(caller, response), 'query results');
-  PERFORM s3vl._cache_put(target.index_arn, cache_vector, top_k, cache_filter, return_metadata,
+  PERFORM s3vl._cache_put(caller, target.index_arn, cache_vector, top_k, cache_filter, return_metadata,
                           answer);
   RETURN answer;
 END
@@ -189,9 +190,9 @@ BEGIN
 EXCEPTION WHEN SQLSTATE '22023' THEN
   -- Which refusal it is comes from the envelope itself, not from the text _unwrap made of it.
   GET STACKED DIAGNOSTICS failed_detail = PG_EXCEPTION_DETAIL;
-  failed_message := coalesce(CASE pg_catalog.jsonb_typeof(err)
+  failed_message := coalesce(s3vl._service_message(CASE pg_catalog.jsonb_typeof(err)
                                WHEN 'object' THEN err ->> 'message'
-                               WHEN 'string' THEN err #>> '{}' END,
+                               WHEN 'string' THEN err #>> '{}' END, err ->> 'field'),
                              'the Lambda function reported a failure without a message');
   IF failed_message !~* '(text|search|classic|enhanced|building|index mode)'
      OR (pg_catalog.jsonb_typeof(err) = 'object'
@@ -230,61 +231,71 @@ BEGIN
 END
 $$;
 
--- The public forms. Each gets the answer first (argument errors are raised there, outside the
--- block below), then turns it into rows; a malformed entry is SV007.
+-- The one implementation of the four public forms below (thin SQL wrappers): the answer first
+-- (argument errors are raised there, outside the block below), then rows; a malformed entry is
+-- SV007. text_param names the SQL argument that carried the texts; query_vector is NULL for a
+-- text-only search.
+CREATE OR REPLACE FUNCTION s3vl._search(caller text, text_param text, hybrid boolean,
+  query_vector float8[], query_texts jsonb, index_name text, index_arn text, top_k integer,
+  metadata_filter jsonb, return_metadata boolean)
+RETURNS TABLE (vector_id text, fused_score float8, distance float8, text_score float8,
+               metadata jsonb)
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  answer constant jsonb := s3vl._search_answer(caller, text_param, hybrid, query_vector,
+    query_texts, index_name, index_arn, top_k, return_metadata, metadata_filter);
+BEGIN
+  RETURN QUERY
+    SELECT r.vector_id, r.fused_score, r.distance, r.text_score, coalesce(r.metadata, '{}'::jsonb)
+    FROM pg_catalog.jsonb_to_recordset(answer) AS r(vector_id text, fused_score float8,
+                                                    distance float8, text_score float8,
+                                                    metadata jsonb);
+EXCEPTION WHEN data_exception OR datatype_mismatch THEN
+  PERFORM s3vl._raise_malformed(caller, SQLERRM);
+END
+$$;
 
--- Full-text search on one key; score = BM25.
+-- Full-text search on one key; text_score = BM25.
 CREATE OR REPLACE FUNCTION s3vl.search_text(
   query_text text,
   metadata_key text,
   index_name text DEFAULT NULL,
   index_arn text DEFAULT NULL,
   top_k integer DEFAULT 10,
-  return_metadata boolean DEFAULT true,
-  metadata_filter jsonb DEFAULT NULL)
-RETURNS TABLE (vector_id text, score float8, metadata jsonb)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+  metadata_filter jsonb DEFAULT NULL,
+  return_metadata boolean DEFAULT true)
+RETURNS TABLE (vector_id text, text_score float8, metadata jsonb)
+LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-  answer constant jsonb := s3vl._search_answer('s3vl.search_text', 'metadata_key', false, NULL,
-    s3vl._one_text('s3vl.search_text', query_text, metadata_key), index_name, index_arn, top_k,
-    return_metadata, metadata_filter);
-BEGIN
-  RETURN QUERY
-    SELECT r.vector_id, r.text_score, coalesce(r.metadata, '{}'::jsonb)
-    FROM pg_catalog.jsonb_to_recordset(answer) AS r(vector_id text, text_score float8,
-                                                    metadata jsonb);
-EXCEPTION WHEN data_exception OR datatype_mismatch THEN
-  PERFORM s3vl._raise_malformed('s3vl.search_text', SQLERRM);
-END
+  SELECT s.vector_id, s.text_score, s.metadata
+  FROM s3vl._search('s3vl.search_text', 'metadata_key', false, NULL,
+                    s3vl._one_text('s3vl.search_text', query_text, metadata_key), index_name,
+                    index_arn, top_k, metadata_filter, return_metadata) AS s
 $$;
+COMMENT ON FUNCTION s3vl.search_text(text,text,text,text,integer,jsonb,boolean) IS
+  's3vl: the top_k vectors whose metadata_key best matches query_text (BM25 text_score)';
 
 -- Full-text search on several keys ({"name": "trail shoes", "description": "waterproof"});
--- score = the sum of the per-key BM25 scores.
+-- text_score = the sum of the per-key BM25 scores.
 CREATE OR REPLACE FUNCTION s3vl.search_text(
   query_texts jsonb,
   index_name text DEFAULT NULL,
   index_arn text DEFAULT NULL,
   top_k integer DEFAULT 10,
-  return_metadata boolean DEFAULT true,
-  metadata_filter jsonb DEFAULT NULL)
-RETURNS TABLE (vector_id text, score float8, metadata jsonb)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+  metadata_filter jsonb DEFAULT NULL,
+  return_metadata boolean DEFAULT true)
+RETURNS TABLE (vector_id text, text_score float8, metadata jsonb)
+LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-  answer constant jsonb := s3vl._search_answer('s3vl.search_text', 'query_texts', false, NULL,
-    query_texts, index_name, index_arn, top_k, return_metadata, metadata_filter);
-BEGIN
-  RETURN QUERY
-    SELECT r.vector_id, r.text_score, coalesce(r.metadata, '{}'::jsonb)
-    FROM pg_catalog.jsonb_to_recordset(answer) AS r(vector_id text, text_score float8,
-                                                    metadata jsonb);
-EXCEPTION WHEN data_exception OR datatype_mismatch THEN
-  PERFORM s3vl._raise_malformed('s3vl.search_text', SQLERRM);
-END
+  SELECT s.vector_id, s.text_score, s.metadata
+  FROM s3vl._search('s3vl.search_text', 'query_texts', false, NULL, query_texts, index_name,
+                    index_arn, top_k, metadata_filter, return_metadata) AS s
 $$;
+COMMENT ON FUNCTION s3vl.search_text(jsonb,text,text,integer,jsonb,boolean) IS
+  's3vl: the top_k vectors best matching query_texts {metadata_key: text} (summed BM25 text_score)';
 
 -- Hybrid search: the vector ranking and the text ranking fused by the service (RRF).
 CREATE OR REPLACE FUNCTION s3vl.hybrid_search(
@@ -294,27 +305,19 @@ CREATE OR REPLACE FUNCTION s3vl.hybrid_search(
   index_name text DEFAULT NULL,
   index_arn text DEFAULT NULL,
   top_k integer DEFAULT 10,
-  return_metadata boolean DEFAULT true,
-  metadata_filter jsonb DEFAULT NULL)
+  metadata_filter jsonb DEFAULT NULL,
+  return_metadata boolean DEFAULT true)
 RETURNS TABLE (vector_id text, fused_score float8, distance float8, text_score float8,
                metadata jsonb)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-  answer constant jsonb := s3vl._search_answer('s3vl.hybrid_search', 'metadata_key', true,
-    query_vector, s3vl._one_text('s3vl.hybrid_search', query_text, metadata_key), index_name,
-    index_arn, top_k, return_metadata, metadata_filter);
-BEGIN
-  RETURN QUERY
-    SELECT r.vector_id, r.fused_score, r.distance, r.text_score, coalesce(r.metadata, '{}'::jsonb)
-    FROM pg_catalog.jsonb_to_recordset(answer) AS r(vector_id text, fused_score float8,
-                                                    distance float8, text_score float8,
-                                                    metadata jsonb);
-EXCEPTION WHEN data_exception OR datatype_mismatch THEN
-  PERFORM s3vl._raise_malformed('s3vl.hybrid_search', SQLERRM);
-END
+  SELECT * FROM s3vl._search('s3vl.hybrid_search', 'metadata_key', true, query_vector,
+                             s3vl._one_text('s3vl.hybrid_search', query_text, metadata_key),
+                             index_name, index_arn, top_k, metadata_filter, return_metadata)
 $$;
+COMMENT ON FUNCTION s3vl.hybrid_search(double precision[],text,text,text,text,integer,jsonb,boolean) IS
+  's3vl: the top_k vectors by vector and text rank fused (fused_score, distance, text_score)';
 
 CREATE OR REPLACE FUNCTION s3vl.hybrid_search(
   query_vector float8[],
@@ -322,26 +325,19 @@ CREATE OR REPLACE FUNCTION s3vl.hybrid_search(
   index_name text DEFAULT NULL,
   index_arn text DEFAULT NULL,
   top_k integer DEFAULT 10,
-  return_metadata boolean DEFAULT true,
-  metadata_filter jsonb DEFAULT NULL)
+  metadata_filter jsonb DEFAULT NULL,
+  return_metadata boolean DEFAULT true)
 RETURNS TABLE (vector_id text, fused_score float8, distance float8, text_score float8,
                metadata jsonb)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-  answer constant jsonb := s3vl._search_answer('s3vl.hybrid_search', 'query_texts', true,
-    query_vector, query_texts, index_name, index_arn, top_k, return_metadata, metadata_filter);
-BEGIN
-  RETURN QUERY
-    SELECT r.vector_id, r.fused_score, r.distance, r.text_score, coalesce(r.metadata, '{}'::jsonb)
-    FROM pg_catalog.jsonb_to_recordset(answer) AS r(vector_id text, fused_score float8,
-                                                    distance float8, text_score float8,
-                                                    metadata jsonb);
-EXCEPTION WHEN data_exception OR datatype_mismatch THEN
-  PERFORM s3vl._raise_malformed('s3vl.hybrid_search', SQLERRM);
-END
+  SELECT * FROM s3vl._search('s3vl.hybrid_search', 'query_texts', true, query_vector,
+                             query_texts, index_name, index_arn, top_k, metadata_filter,
+                             return_metadata)
 $$;
+COMMENT ON FUNCTION s3vl.hybrid_search(double precision[],jsonb,text,text,integer,jsonb,boolean) IS
+  's3vl: the top_k vectors by vector and query_texts rank fused (fused_score, distance, text_score)';
 
 -- Index administration (s3vl_admin). Each sends one request, the function answers the index's
 -- get_index result after the change, and the index's cached answers are dropped (a mode or a
@@ -426,6 +422,8 @@ BEGIN
   PERFORM s3vl._administer(caller, set_index_mode.index_name, 'mode', index_mode => mode);
 END
 $$;
+COMMENT ON FUNCTION s3vl.set_index_mode(text,text) IS
+  's3vl: nothing; switches the index to CLASSIC or ENHANCED';
 
 CREATE OR REPLACE FUNCTION s3vl.add_text_search(index_name text, metadata_key text,
                                                 language text DEFAULT NULL)
@@ -446,8 +444,14 @@ BEGIN
   END IF;
   PERFORM s3vl._administer(caller, add_text_search.index_name, 'add',
                            metadata_key => add_text_search.metadata_key, language => lang);
+  RAISE NOTICE '%: metadata key "%" is BUILDING while the service indexes the existing vectors, '
+               'and searchable once ACTIVE', caller, metadata_key
+    USING HINT = pg_catalog.format('SELECT text_search FROM s3vl.describe_index(%L) shows its '
+                                   'status.', add_text_search.index_name);
 END
 $$;
+COMMENT ON FUNCTION s3vl.add_text_search(text,text,text) IS
+  's3vl: nothing; starts building a text search configuration for metadata_key (BUILDING until ACTIVE)';
 
 CREATE OR REPLACE FUNCTION s3vl.drop_text_search(index_name text, metadata_key text)
 RETURNS void
@@ -462,3 +466,5 @@ BEGIN
                            metadata_key => drop_text_search.metadata_key);
 END
 $$;
+COMMENT ON FUNCTION s3vl.drop_text_search(text,text) IS
+  's3vl: nothing; removes metadata_key''s text search configuration';

@@ -83,18 +83,17 @@ $$;
 -- Checks the metadata of a write (one jsonb object or NULL per key) and returns the index shape
 -- (fetching the non-filterable keys only when some metadata is over 2 KB). `label` names an
 -- element in messages, `%s` standing for its position: array position - 1 + first_position.
-CREATE OR REPLACE FUNCTION s3vl._check_metadata_list(caller text, index_arn text, keys text[],
-  metadata jsonb[], label text, first_position integer, known_dimension integer,
-  known_metric text,
-  OUT dimension integer, OUT distance_metric text, OUT non_filterable_keys text[])
-LANGUAGE plpgsql VOLATILE
+-- Each metadata element of a write: an object (or NULL) with at most metadata_keys keys and
+-- metadata_bytes of compact JSON. `label` names an element, %s standing for its position.
+CREATE OR REPLACE FUNCTION s3vl._check_metadata_values(caller text, keys text[],
+  metadata jsonb[], label text, first_position integer)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
 AS $$
 DECLARE
   max_keys constant integer := s3vl._limit('metadata_keys');
   max_bytes constant integer := s3vl._limit('metadata_bytes');
-  max_filterable constant integer := s3vl._limit('filterable_metadata_bytes');
   bad record;
-  shape record;
 BEGIN
   IF metadata IS NOT NULL THEN
     -- unnest of both arrays side by side (subscripting a jsonb[] per row rescans it)
@@ -129,6 +128,21 @@ BEGIN
         USING ERRCODE = '22023';
     END IF;
   END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION s3vl._check_metadata_list(caller text, index_arn text, keys text[],
+  metadata jsonb[], label text, first_position integer, known_dimension integer,
+  known_metric text,
+  OUT dimension integer, OUT distance_metric text, OUT non_filterable_keys text[])
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  max_filterable constant integer := s3vl._limit('filterable_metadata_bytes');
+  bad record;
+  shape record;
+BEGIN
+  PERFORM s3vl._check_metadata_values(caller, keys, metadata, label, first_position);
 
   SELECT * INTO shape FROM s3vl._index_shape(caller, index_arn, known_dimension, known_metric,
     metadata IS NOT NULL AND EXISTS (
@@ -171,7 +185,7 @@ DECLARE
   bad record;
 BEGIN
   IF keys IS NULL OR pg_catalog.cardinality(keys) = 0 OR pg_catalog.array_ndims(keys) <> 1 THEN
-    RAISE EXCEPTION '%: keys must be a non-empty one-dimensional array of keys', caller
+    RAISE EXCEPTION '%: vector_ids must be a non-empty one-dimensional array of keys', caller
       USING ERRCODE = '22023', HINT = 'For example ARRAY[''doc-1'', ''doc-2''] or '
                                       'array_agg(id::text ORDER BY id).';
   END IF;
@@ -179,7 +193,7 @@ BEGIN
     WHERE o.k IS NULL OR pg_catalog.length(o.k) NOT BETWEEN 1 AND max_key
     ORDER BY o.n LIMIT 1;
   IF FOUND THEN
-    RAISE EXCEPTION '%: keys element % must be a key of 1 to % characters (got %)', caller, bad.i,
+    RAISE EXCEPTION '%: vector_ids element % must be a key of 1 to % characters (got %)', caller, bad.i,
       max_key, coalesce(pg_catalog.length(bad.k)::text || ' characters', 'NULL')
       USING ERRCODE = '22023';
   END IF;
@@ -236,29 +250,35 @@ BEGIN
 END
 $$;
 
--- Raises the first problem of a put_vectors input (22023 shape/size, 22000 dimension/finite).
-CREATE OR REPLACE FUNCTION s3vl._check_put_input(caller text, index_arn text, vectors jsonb,
-  known_dimension integer, known_metric text)
-RETURNS void
-LANGUAGE plpgsql VOLATILE
+-- The number array of one put_vectors element: "data" is [...] or {"float32": [...]}.
+CREATE OR REPLACE FUNCTION s3vl._put_data(element jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT CASE pg_catalog.jsonb_typeof(element -> 'data') WHEN 'object'
+              THEN element -> 'data' -> 'float32' ELSE element -> 'data' END
+$$;
+
+-- Whether a put_vectors input may be wrong: one pass answers "is anything wrong?" for the common,
+-- valid input (true also when some metadata needs the index's non-filterable keys, or a key
+-- repeats); the checks after it run only to find and name the first problem.
+CREATE OR REPLACE FUNCTION s3vl._put_input_suspect(vectors jsonb, known_dimension integer,
+  known_metric text)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
   max_key constant integer := s3vl._limit('vector_id_length');
   max_filterable constant integer := s3vl._limit('filterable_metadata_bytes');
-  key_list text[];
-  bad record;
-  shape record;
   scan record;
 BEGIN
-  -- One pass answers "is anything wrong?" for the common, valid input; the passes below run
-  -- only to find and name the first problem.
   SELECT pg_catalog.bool_or(
            pg_catalog.jsonb_typeof(o.v) <> 'object'
            OR pg_catalog.jsonb_typeof(o.v -> 'key') IS DISTINCT FROM 'string'
            OR pg_catalog.length(o.v ->> 'key') NOT BETWEEN 1 AND max_key
            OR pg_catalog.jsonb_typeof(d.data) IS DISTINCT FROM 'array'
            OR pg_catalog.jsonb_path_exists(d.data, '$[*] ? (@.type() != "number"
-                || @ > 3.4028234663852886e38 || @ < -3.4028234663852886e38)')
+                || @ > $max || @ < -$max)', s3vl._float32_bound())
            OR pg_catalog.jsonb_typeof(o.v -> 'metadata') NOT IN ('object', 'null')
            OR pg_catalog.jsonb_array_length(d.data) IS DISTINCT FROM known_dimension
            OR (known_metric = 'cosine'
@@ -268,12 +288,21 @@ BEGIN
          count(DISTINCT o.v ->> 'key') <> count(*) AS repeated
     INTO scan
     FROM pg_catalog.jsonb_array_elements(vectors) AS o(v),
-    LATERAL (SELECT CASE pg_catalog.jsonb_typeof(o.v -> 'data')
-      WHEN 'object' THEN o.v -> 'data' -> 'float32' ELSE o.v -> 'data' END AS data) AS d;
-  IF NOT (scan.suspect OR scan.big_metadata OR scan.repeated) THEN
-    RETURN;
-  END IF;
+    LATERAL (SELECT s3vl._put_data(o.v) AS data) AS d;
+  RETURN scan.suspect OR scan.big_metadata OR scan.repeated;
+END
+$$;
 
+-- The first element of a put_vectors input that is not {"key": 1-1024 characters, "data": an
+-- array of finite float32 numbers} (22023; 22000 for a value beyond float32).
+CREATE OR REPLACE FUNCTION s3vl._check_put_elements(caller text, vectors jsonb)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  max_key constant integer := s3vl._limit('vector_id_length');
+  bad record;
+BEGIN
   SELECT o.n - 1 AS i, o.v INTO bad
     FROM pg_catalog.jsonb_array_elements(vectors) WITH ORDINALITY AS o(v, n)
     WHERE pg_catalog.jsonb_typeof(o.v) <> 'object'
@@ -289,8 +318,7 @@ BEGIN
 
   SELECT o.n - 1 AS i, o.v ->> 'key' AS k INTO bad
     FROM pg_catalog.jsonb_array_elements(vectors) WITH ORDINALITY AS o(v, n)
-    WHERE pg_catalog.jsonb_typeof(CASE pg_catalog.jsonb_typeof(o.v -> 'data')
-            WHEN 'object' THEN o.v -> 'data' -> 'float32' ELSE o.v -> 'data' END)
+    WHERE pg_catalog.jsonb_typeof(s3vl._put_data(o.v))
           IS DISTINCT FROM 'array'
     ORDER BY o.n LIMIT 1;
   IF FOUND THEN
@@ -301,16 +329,14 @@ BEGIN
   -- A jsonpath test per vector finds the bad vector; only its elements are then unnested.
   SELECT o.n - 1 AS i, o.v ->> 'key' AS k, e.n AS position, e.x INTO bad
     FROM (SELECT b.v, b.n FROM pg_catalog.jsonb_array_elements(vectors) WITH ORDINALITY AS b(v, n)
-          WHERE pg_catalog.jsonb_path_exists(CASE pg_catalog.jsonb_typeof(b.v -> 'data')
-                  WHEN 'object' THEN b.v -> 'data' -> 'float32' ELSE b.v -> 'data' END,
-                  '$[*] ? (@.type() != "number" || @ > 3.4028234663852886e38
-                           || @ < -3.4028234663852886e38)')
+          WHERE pg_catalog.jsonb_path_exists(s3vl._put_data(b.v),
+                  '$[*] ? (@.type() != "number" || @ > $max || @ < -$max)',
+                  s3vl._float32_bound())
           ORDER BY b.n LIMIT 1) AS o,
-    LATERAL pg_catalog.jsonb_array_elements(CASE pg_catalog.jsonb_typeof(o.v -> 'data')
-      WHEN 'object' THEN o.v -> 'data' -> 'float32' ELSE o.v -> 'data' END)
+    LATERAL pg_catalog.jsonb_array_elements(s3vl._put_data(o.v))
       WITH ORDINALITY AS e(x, n)
     WHERE pg_catalog.jsonb_typeof(e.x) <> 'number'
-       OR pg_catalog.abs(e.x::numeric) > 3.4028234663852886e38
+       OR pg_catalog.abs(e.x::numeric) > s3vl._float32_max()
     ORDER BY e.n LIMIT 1;
   IF FOUND THEN
     IF pg_catalog.jsonb_typeof(bad.x) <> 'number' THEN
@@ -318,10 +344,27 @@ BEGIN
         bad.i, bad.k, bad.position, pg_catalog.left(bad.x::text, 50) USING ERRCODE = '22023';
     END IF;
     RAISE EXCEPTION '%: vectors[%].data (key "%") element % must be a finite float32 value '
-      '(|x| <= 3.4028235e38, got %)', caller, bad.i, bad.k, bad.position,
+      '(|x| <= %, got %)', caller, bad.i, bad.k, bad.position, s3vl._float32_max()::float4,
       pg_catalog.left(bad.x::text, 50) USING ERRCODE = '22000';
   END IF;
+END
+$$;
 
+-- Raises the first problem of a put_vectors input (22023 shape/size, 22000 dimension/finite).
+CREATE OR REPLACE FUNCTION s3vl._check_put_input(caller text, index_arn text, vectors jsonb,
+  known_dimension integer, known_metric text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  key_list text[];
+  bad record;
+  shape record;
+BEGIN
+  IF NOT s3vl._put_input_suspect(vectors, known_dimension, known_metric) THEN
+    RETURN;
+  END IF;
+  PERFORM s3vl._check_put_elements(caller, vectors);
   key_list := ARRAY(SELECT o.v ->> 'key' FROM pg_catalog.jsonb_array_elements(vectors)
                     WITH ORDINALITY AS o(v, n) ORDER BY o.n);
   -- Metadata: one checker for both write forms (it also reads the index shape).
@@ -334,8 +377,7 @@ BEGIN
          pg_catalog.jsonb_path_exists(d.data, '$[*] ? (@ != 0)') AS nonzero
     INTO bad
     FROM pg_catalog.jsonb_array_elements(vectors) WITH ORDINALITY AS o(v, n),
-    LATERAL (SELECT CASE pg_catalog.jsonb_typeof(o.v -> 'data')
-      WHEN 'object' THEN o.v -> 'data' -> 'float32' ELSE o.v -> 'data' END AS data) AS d
+    LATERAL (SELECT s3vl._put_data(o.v) AS data) AS d
     WHERE pg_catalog.jsonb_array_length(d.data) IS DISTINCT FROM shape.dimension
        OR (shape.distance_metric = 'cosine'
            AND NOT pg_catalog.jsonb_path_exists(d.data, '$[*] ? (@ != 0)'))
@@ -354,16 +396,12 @@ $$;
 
 -- Writes vectors (S3 Vectors shape, "data" as {"float32": [...]} or a plain array) and returns
 -- how many were written (queued, for Event). Any count: split into invocations by payload size.
-CREATE OR REPLACE FUNCTION s3vl.put_vectors(
-  index_name text,
-  vectors jsonb,
-  invocation_type text DEFAULT 'RequestResponse')
+CREATE OR REPLACE FUNCTION s3vl._put_vectors(caller text, vectors jsonb, index_name text,
+  invocation_type text)
 RETURNS bigint
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-  caller constant text := 's3vl.put_vectors';
   budget integer;
   target record;
 BEGIN
@@ -374,7 +412,7 @@ BEGIN
       USING ERRCODE = '22023',
             HINT = 'The same shape as aws s3vectors put-vectors --vectors.';
   END IF;
-  SELECT * INTO target FROM s3vl._resolve_index(caller, put_vectors.index_name, NULL);
+  SELECT * INTO target FROM s3vl._resolve_index(caller, _put_vectors.index_name, NULL);
   IF pg_catalog.jsonb_array_length(vectors) = 0 THEN
     RETURN 0;
   END IF;
@@ -382,8 +420,7 @@ BEGIN
                                 target.distance_metric);
   RETURN s3vl._write_in_parts(caller, 'put_vectors', target.index_arn, 'vectors',
     ARRAY(SELECT pg_catalog.json_build_object('key', o.v ->> 'key',
-                   'data', (CASE pg_catalog.jsonb_typeof(o.v -> 'data')
-                     WHEN 'object' THEN o.v -> 'data' -> 'float32' ELSE o.v -> 'data' END)::json,
+                   'data', s3vl._put_data(o.v)::json,
                    'metadata', coalesce(o.v -> 'metadata', '{}'::jsonb)::json)::text
           FROM pg_catalog.jsonb_array_elements(vectors) WITH ORDINALITY AS o(v, n)
           ORDER BY o.n),
@@ -391,39 +428,27 @@ BEGIN
 END
 $$;
 
--- Raises the first problem of a put_vector_arrays input. The vectors are checked with array
--- operations (no per-number SQL); metadata as in _check_put_input.
-CREATE OR REPLACE FUNCTION s3vl._check_put_arrays(caller text, index_arn text, keys text[],
-  vectors float8[], metadata jsonb[], known_dimension integer, known_metric text)
+CREATE OR REPLACE FUNCTION s3vl.put_vectors(
+  vectors jsonb,
+  index_name text,
+  invocation_type text DEFAULT 'RequestResponse')
+RETURNS bigint
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT s3vl._put_vectors('s3vl.put_vectors', vectors, index_name, invocation_type) $$;
+COMMENT ON FUNCTION s3vl.put_vectors(jsonb,text,text) IS
+  's3vl: the number of vectors written (queued, for Event)';
+
+-- The numbers of a 2-D write matrix: no NULL (22023), finite and within float32 (22000), naming
+-- the row and its key. Array operations, no per-number SQL.
+CREATE OR REPLACE FUNCTION s3vl._check_array_numbers(caller text, keys text[], vectors float8[])
 RETURNS void
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql IMMUTABLE
 AS $$
 DECLARE
-  n constant integer := pg_catalog.cardinality(keys);
   has_nan boolean;
   bad record;
-  shape record;
 BEGIN
-  PERFORM s3vl._check_key_array(caller, keys);
-  PERFORM s3vl._check_unique_keys(caller, keys, 'keys element %s', 1);
-
-  IF vectors IS NULL OR pg_catalog.array_ndims(vectors) IS DISTINCT FROM 2 THEN
-    RAISE EXCEPTION '%: vectors must be a two-dimensional float8[] array, one row per key (got %)',
-      caller, coalesce(pg_catalog.array_ndims(vectors)::text || ' dimension(s)', 'NULL')
-      USING ERRCODE = '22023',
-            HINT = 'array_agg(embedding ORDER BY id) over float8[] rows gives one; '
-                   'for one vector use s3vl.put_vector.';
-  END IF;
-  IF pg_catalog.array_length(vectors, 1) <> n THEN
-    RAISE EXCEPTION '%: vectors has % rows but keys has % elements', caller,
-      pg_catalog.array_length(vectors, 1), n USING ERRCODE = '22023';
-  END IF;
-  IF metadata IS NOT NULL AND (pg_catalog.array_ndims(metadata) IS DISTINCT FROM 1
-                               OR pg_catalog.cardinality(metadata) <> n) THEN
-    RAISE EXCEPTION '%: metadata must be NULL or a one-dimensional array with one element per key '
-      '(got % elements for % keys)', caller, pg_catalog.cardinality(metadata), n
-      USING ERRCODE = '22023';
-  END IF;
   -- `x = ANY (array)` is NULL when nothing matches and an element is NULL.
   has_nan := 'NaN'::float8 = ANY (vectors);
   IF has_nan IS NULL THEN
@@ -448,13 +473,50 @@ BEGIN
   EXCEPTION WHEN numeric_value_out_of_range THEN
     SELECT (o.n - 1) / pg_catalog.array_length(vectors, 2) + 1 AS i INTO bad
       FROM pg_catalog.unnest(vectors) WITH ORDINALITY AS o(x, n)
-      WHERE pg_catalog.abs(o.x) > 3.4028234663852886e38
+      WHERE pg_catalog.abs(o.x) > s3vl._float32_max()
       ORDER BY o.n LIMIT 1;
     IF FOUND THEN
       RAISE EXCEPTION '%: vectors row % (key "%") must contain only finite float32 values '
-        '(|x| <= 3.4028235e38)', caller, bad.i, keys[bad.i] USING ERRCODE = '22000';
+        '(|x| <= %)', caller, bad.i, keys[bad.i], s3vl._float32_max()::float4
+        USING ERRCODE = '22000';
     END IF;
   END;
+END
+$$;
+
+-- Raises the first problem of a put_vector_arrays input. The vectors are checked with array
+-- operations (no per-number SQL); metadata as in _check_put_input.
+CREATE OR REPLACE FUNCTION s3vl._check_put_arrays(caller text, index_arn text, keys text[],
+  vectors float8[], metadata jsonb[], known_dimension integer, known_metric text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  n constant integer := pg_catalog.cardinality(keys);
+  bad record;
+  shape record;
+BEGIN
+  PERFORM s3vl._check_key_array(caller, keys);
+  PERFORM s3vl._check_unique_keys(caller, keys, 'vector_ids element %s', 1);
+
+  IF vectors IS NULL OR pg_catalog.array_ndims(vectors) IS DISTINCT FROM 2 THEN
+    RAISE EXCEPTION '%: vectors must be a two-dimensional float8[] array, one row per key (got %)',
+      caller, coalesce(pg_catalog.array_ndims(vectors)::text || ' dimension(s)', 'NULL')
+      USING ERRCODE = '22023',
+            HINT = 'array_agg(embedding ORDER BY id) over float8[] rows gives one; '
+                   'for one vector use s3vl.put_vector.';
+  END IF;
+  IF pg_catalog.array_length(vectors, 1) <> n THEN
+    RAISE EXCEPTION '%: vectors has % rows but vector_ids has % elements', caller,
+      pg_catalog.array_length(vectors, 1), n USING ERRCODE = '22023';
+  END IF;
+  IF metadata IS NOT NULL AND (pg_catalog.array_ndims(metadata) IS DISTINCT FROM 1
+                               OR pg_catalog.cardinality(metadata) <> n) THEN
+    RAISE EXCEPTION '%: metadata must be NULL or a one-dimensional array with one element per key '
+      '(got % elements for % keys)', caller, pg_catalog.cardinality(metadata), n
+      USING ERRCODE = '22023';
+  END IF;
+  PERFORM s3vl._check_array_numbers(caller, keys, vectors);
 
   SELECT * INTO shape FROM s3vl._check_metadata_list(caller, index_arn, keys, metadata,
     'metadata element %s', 1, known_dimension, known_metric);
@@ -476,15 +538,15 @@ END
 $$;
 
 -- Writes vectors given as parallel arrays, the form a table aggregates to:
---   SELECT s3vl.put_vector_arrays('my-index', array_agg(id ORDER BY id),
---            array_agg(embedding ORDER BY id), array_agg(meta ORDER BY id)) FROM docs;
--- keys text[], vectors a 2-D float8[] (one row per key), metadata jsonb[] or NULL. Same checks,
+--   SELECT s3vl.put_vector_arrays(array_agg(id ORDER BY id), array_agg(embedding ORDER BY id),
+--            'my-index', array_agg(meta ORDER BY id)) FROM docs;
+-- vector_ids text[], vectors a 2-D float8[] (one row per key), metadata jsonb[] or NULL. Same checks,
 -- splitting and answer as put_vectors, without turning every number into jsonb: much faster for
 -- large vectors. Returns how many were written (queued, for Event).
 CREATE OR REPLACE FUNCTION s3vl.put_vector_arrays(
-  index_name text,
-  keys text[],
+  vector_ids text[],
   vectors float8[],
+  index_name text,
   metadata jsonb[] DEFAULT NULL,
   invocation_type text DEFAULT 'RequestResponse')
 RETURNS bigint
@@ -501,7 +563,7 @@ DECLARE
 BEGIN
   budget := s3vl._payload_budget(caller, invocation_type);
   SELECT * INTO target FROM s3vl._resolve_index(caller, put_vector_arrays.index_name, NULL);
-  PERFORM s3vl._check_put_arrays(caller, target.index_arn, keys, vectors, metadata,
+  PERFORM s3vl._check_put_arrays(caller, target.index_arn, vector_ids, vectors, metadata,
                                  target.dimension, target.distance_metric);
   -- The numbers go as float32 text (float4out, shortest exact form; extra_float_digits is pinned
   -- above): S3 Vectors stores float32, so nothing it keeps is lost, and the request is about
@@ -525,39 +587,51 @@ BEGIN
                  || CASE WHEN r.md IS NULL OR pg_catalog.jsonb_typeof(r.md) = 'null'
                          THEN '' ELSE ',"metadata":' || r.md::text END
                  || '}'
-          FROM unnest(keys, data_rows, coalesce(metadata, pg_catalog.array_fill(NULL::jsonb,
-                        ARRAY[pg_catalog.cardinality(keys)]))) WITH ORDINALITY AS r(k, t, md, i)
+          FROM unnest(vector_ids, data_rows, coalesce(metadata, pg_catalog.array_fill(
+                        NULL::jsonb, ARRAY[pg_catalog.cardinality(vector_ids)])))
+                 WITH ORDINALITY AS r(k, t, md, i)
           ORDER BY r.i),
     budget, invocation_type, 'written');
 END
 $$;
+COMMENT ON FUNCTION s3vl.put_vector_arrays(text[],double precision[],text,jsonb[],text) IS
+  's3vl: the number of vectors written from parallel arrays (queued, for Event)';
 
--- One vector: s3vl.put_vector('my-index', 'doc-1', ARRAY[...]::float8[], '{"genre": "news"}').
+-- One vector: s3vl.put_vector('doc-1', ARRAY[...]::float8[], 'my-index', '{"genre": "news"}').
 CREATE OR REPLACE FUNCTION s3vl.put_vector(
-  index_name text,
-  key text,
+  vector_id text,
   vector float8[],
+  index_name text,
   metadata jsonb DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  PERFORM s3vl._require('s3vl.put_vector', 'key', key);
+  PERFORM s3vl._require('s3vl.put_vector', 'vector_id', vector_id);
+  PERFORM s3vl._check_range('s3vl.put_vector', 'vector_id length', pg_catalog.length(vector_id),
+                            'vector_id_length');
   PERFORM s3vl._check_vector('s3vl.put_vector', 'vector', vector);
+  IF pg_catalog.jsonb_typeof(metadata) NOT IN ('object', 'null') THEN
+    RAISE EXCEPTION 's3vl.put_vector: metadata must be a JSON object (got a JSON %)',
+      pg_catalog.jsonb_typeof(metadata) USING ERRCODE = '22023';
+  END IF;
   -- Metadata is added only when given (jsonb_strip_nulls would also drop null values inside it).
-  RETURN s3vl.put_vectors(index_name, pg_catalog.jsonb_build_array(
-    pg_catalog.jsonb_build_object('key', key, 'data', pg_catalog.to_jsonb(vector))
+  RETURN s3vl._put_vectors('s3vl.put_vector', pg_catalog.jsonb_build_array(
+    pg_catalog.jsonb_build_object('key', vector_id, 'data', pg_catalog.to_jsonb(vector))
     || CASE WHEN metadata IS NULL THEN '{}'::jsonb
-            ELSE pg_catalog.jsonb_build_object('metadata', metadata) END));
+            ELSE pg_catalog.jsonb_build_object('metadata', metadata) END),
+    index_name, 'RequestResponse');
 END
 $$;
+COMMENT ON FUNCTION s3vl.put_vector(text,double precision[],text,jsonb) IS
+  's3vl: 1 once the vector is written';
 
 -- Deletes keys (any count; repeats are sent once) and returns how many distinct keys were sent
 -- (S3 Vectors does not say which existed).
 CREATE OR REPLACE FUNCTION s3vl.delete_vectors(
+  vector_ids text[],
   index_name text,
-  keys text[],
   invocation_type text DEFAULT 'RequestResponse')
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -569,14 +643,17 @@ DECLARE
   target record;
 BEGIN
   budget := s3vl._payload_budget(caller, invocation_type);
-  PERFORM s3vl._check_key_array(caller, keys);
+  PERFORM s3vl._check_key_array(caller, vector_ids);
   SELECT * INTO target FROM s3vl._resolve_index(caller, delete_vectors.index_name, NULL);
   -- A key given twice is sent once, at its first position.
   RETURN s3vl._write_in_parts(caller, 'delete_vectors', target.index_arn, 'keys',
     ARRAY(SELECT pg_catalog.to_json(d.k)::text
-          FROM (SELECT o.k, min(o.n) AS n FROM pg_catalog.unnest(keys) WITH ORDINALITY AS o(k, n)
+          FROM (SELECT o.k, min(o.n) AS n
+                FROM pg_catalog.unnest(vector_ids) WITH ORDINALITY AS o(k, n)
                 GROUP BY o.k) AS d
           ORDER BY d.n),
     budget, invocation_type, 'deleted');
 END
 $$;
+COMMENT ON FUNCTION s3vl.delete_vectors(text[],text,text) IS
+  's3vl: the number of distinct keys sent for deletion';

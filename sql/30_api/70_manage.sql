@@ -44,11 +44,11 @@ RETURNS void
 LANGUAGE plpgsql IMMUTABLE
 AS $$
 BEGIN
-  PERFORM s3vl._check_filter(caller, metadata_filter);
   IF metadata_filter = '{}'::jsonb THEN
     RAISE EXCEPTION '%: metadata_filter must not be an empty object', caller
       USING ERRCODE = '22023', HINT = 'Pass NULL for every vector.';
   END IF;
+  PERFORM s3vl._check_filter(caller, metadata_filter);
 END
 $$;
 
@@ -160,7 +160,6 @@ BEGIN
   PERFORM s3vl._require(caller, 'index_name', index_name);
   PERFORM s3vl._require(caller, 'dry_run', dry_run);
   PERFORM s3vl._require(caller, 'delete_all', delete_all);
-  PERFORM s3vl._check_filter(caller, metadata_filter);
   IF NOT delete_all AND (metadata_filter IS NULL OR metadata_filter = '{}'::jsonb) THEN
     RAISE EXCEPTION '%: metadata_filter is required (NULL or {} would delete every vector)',
       caller USING ERRCODE = '22023',
@@ -174,6 +173,7 @@ BEGIN
   IF delete_all THEN
     metadata_filter := NULL;
   END IF;
+  PERFORM s3vl._check_filter(caller, metadata_filter);
   SELECT * INTO target FROM s3vl._resolve_index(caller, delete_vectors_where.index_name, NULL);
   -- Deleting is idempotent: a run that was interrupted is finished by running it again.
   SELECT coalesce(sum((a ->> CASE WHEN dry_run THEN 'matched' ELSE 'deleted' END)::bigint), 0)
@@ -191,17 +191,15 @@ COMMENT ON FUNCTION s3vl.delete_vectors_where(text, jsonb, boolean, boolean) IS
   's3vl: deletes the vectors that match metadata_filter (only counts them while dry_run) and '
   'returns how many';
 
-CREATE OR REPLACE FUNCTION s3vl.update_metadata(index_name text, vector_ids text[], patch jsonb)
+CREATE OR REPLACE FUNCTION s3vl.update_metadata(vector_ids text[], patch jsonb, index_name text)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   caller constant text := 's3vl.update_metadata';
-  max_key constant integer := s3vl._limit('vector_id_length');
   per_call constant integer := s3vl._limit('invocation_items');
   target record;
-  bad record;
   ids text[];
   answer jsonb;
   updated integer := 0;
@@ -213,18 +211,7 @@ BEGIN
       coalesce(pg_catalog.jsonb_typeof(patch), 'NULL')
       USING ERRCODE = '22023', HINT = 'For example ''{"status": "done", "draft": null}''.';
   END IF;
-  IF vector_ids IS NULL OR pg_catalog.cardinality(vector_ids) = 0
-     OR pg_catalog.array_ndims(vector_ids) <> 1 THEN
-    RAISE EXCEPTION '%: vector_ids must be a non-empty one-dimensional array', caller
-      USING ERRCODE = '22023';
-  END IF;
-  SELECT o.n AS i, o.k INTO bad FROM pg_catalog.unnest(vector_ids) WITH ORDINALITY AS o(k, n)
-    WHERE o.k IS NULL OR pg_catalog.length(o.k) NOT BETWEEN 1 AND max_key ORDER BY o.n LIMIT 1;
-  IF FOUND THEN
-    RAISE EXCEPTION '%: vector_ids element % must be a key of 1 to % characters (got %)', caller,
-      bad.i, max_key, coalesce(pg_catalog.length(bad.k)::text || ' characters', 'NULL')
-      USING ERRCODE = '22023';
-  END IF;
+  PERFORM s3vl._check_key_array(caller, vector_ids);
   SELECT * INTO target FROM s3vl._resolve_index(caller, update_metadata.index_name, NULL);
   -- A repeated id is patched once; invocation_items ids per invocation, each all or nothing.
   FOR ids IN SELECT pg_catalog.array_agg(d.k ORDER BY d.first)
@@ -247,6 +234,6 @@ BEGIN
   RETURN updated;
 END
 $$;
-COMMENT ON FUNCTION s3vl.update_metadata(text, text[], jsonb) IS
+COMMENT ON FUNCTION s3vl.update_metadata(text[], jsonb, text) IS
   's3vl: applies a JSON merge patch (RFC 7396) to the metadata of the vectors; returns how many '
   'were patched';

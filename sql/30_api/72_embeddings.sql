@@ -160,7 +160,7 @@ BEGIN
     cache_filter := pg_catalog.jsonb_build_object('$s3vl_embed', pg_catalog.jsonb_build_object(
       'text', input_texts[pg_catalog.array_lower(input_texts, 1)], 'model', target.model_id,
       'dimensions', target.dimension));
-    answer := s3vl._cache_get(target.index_arn, '{}'::float8[], 1, cache_filter, false);
+    answer := s3vl._cache_get(caller, target.index_arn, '{}'::float8[], 1, cache_filter, false);
     IF answer IS NOT NULL THEN
       RETURN answer;
     END IF;
@@ -176,7 +176,7 @@ BEGIN
                                                  pg_catalog.jsonb_array_length(answer), n));
   END IF;
   IF n = 1 THEN
-    PERFORM s3vl._cache_put(target.index_arn, '{}'::float8[], 1, cache_filter, false, answer);
+    PERFORM s3vl._cache_put(caller, target.index_arn, '{}'::float8[], 1, cache_filter, false, answer);
   END IF;
   RETURN answer;
 END
@@ -208,7 +208,7 @@ BEGIN
     '$s3vl_semantic', pg_catalog.jsonb_build_object('text', query_text, 'model', target.model_id,
                                                     'dimensions', target.dimension),
     '$s3vl_query_texts', query_texts, '$s3vl_filter', metadata_filter);
-  answer := s3vl._cache_get(target.index_arn, '{}'::float8[], top_k, cache_filter,
+  answer := s3vl._cache_get(caller, target.index_arn, '{}'::float8[], top_k, cache_filter,
                             return_metadata);
   IF answer IS NOT NULL THEN
     RETURN answer;
@@ -223,7 +223,7 @@ BEGIN
     PERFORM s3vl._raise_embedding_error(caller, response);
   END IF;
   answer := s3vl._expect_array(caller, s3vl._unwrap(caller, response), 'query results');
-  PERFORM s3vl._cache_put(target.index_arn, '{}'::float8[], top_k, cache_filter,
+  PERFORM s3vl._cache_put(caller, target.index_arn, '{}'::float8[], top_k, cache_filter,
                           return_metadata, answer);
   RETURN answer;
 END

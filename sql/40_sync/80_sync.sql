@@ -54,6 +54,8 @@ $$;
 -- operator a user created that would run as the s3vl owner. Keys are limited to types whose text
 -- form does not depend on session settings. pgvector's vector is read through its output function
 -- (its text form is a JSON-style array), never through a cast.
+-- kind 'text': sync that embeds (30_api/72_embeddings.sql); the function embeds the text with
+-- the index's model.
 CREATE OR REPLACE FUNCTION s3vl._sync_column(caller text, source regclass, param text, col text,
   kind text, OUT attname name, OUT base regtype, OUT expr text)
 LANGUAGE plpgsql STABLE
@@ -80,7 +82,6 @@ BEGIN
     END IF;
     expr := pg_catalog.format('(t.%I)::pg_catalog.text', attname);
   ELSIF kind = 'text' THEN
-    -- Sync that embeds (30_api/72_embeddings.sql): the function embeds this text with the index's model.
     IF base NOT IN ('text', 'varchar', 'bpchar') THEN
       RAISE EXCEPTION '%: % % of % must be text, varchar or char (got %)', caller, param,
         attname, source, typ::regtype USING ERRCODE = '42804';
@@ -300,26 +301,20 @@ BEGIN
 END
 $$;
 
--- Records a tracked table (the part of track_table that writes s3vl's tables). Checks everything
--- itself, since any s3vl_admin can call it: the columns and their types, the index, and that the
--- calling role may create triggers on the table and read every tracked column.
-CREATE OR REPLACE FUNCTION s3vl._sync_register(source regclass, key_column name,
-  embedding_column name, index_name text, metadata_columns text[],
-  text_column name DEFAULT NULL)
-RETURNS void
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+-- The columns track_table would track (key, embedding or text, metadata), each checked
+-- (s3vl._sync_column), at most metadata_keys metadata columns, and a key with a unique index.
+CREATE OR REPLACE FUNCTION s3vl._sync_tracked_columns(caller text, source regclass,
+  key_column name, embedding_column name, metadata_columns text[], text_column name,
+  index_name text)
+RETURNS name[]
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  caller constant text := 's3vl.track_table';
-  who constant regrole := s3vl._invoker();
   k record;
   cols name[];
   col text;
-  old_index text;
 BEGIN
-  PERFORM s3vl._require(caller, 'source', source);
-  PERFORM s3vl._require(caller, 'key_column', key_column);
   IF (embedding_column IS NULL) = (text_column IS NULL) THEN
     RAISE EXCEPTION '%: give exactly one of embedding_column and text_column (got %)', caller,
       CASE WHEN text_column IS NULL THEN 'neither' ELSE 'both' END
@@ -327,11 +322,6 @@ BEGIN
             HINT = 'text_column: sync sends the text and the function embeds it with the '
                    'index''s model (s3vl.set_embedding_model).';
   END IF;
-  PERFORM s3vl._require(caller, 'index_name', index_name);
-  IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = source) NOT IN ('r', 'p') THEN
-    RAISE EXCEPTION '%: % is not a table', caller, source USING ERRCODE = '42809';
-  END IF;
-  PERFORM s3vl.resolve_index_arn(index_name);  -- 42704 unless registered and active
   k := s3vl._sync_column(caller, source, 'key_column', key_column, 'key');
   cols := ARRAY[k.attname, CASE WHEN text_column IS NOT NULL
     THEN (s3vl._sync_column(caller, source, 'text_column', text_column, 'text')).attname
@@ -358,6 +348,35 @@ BEGIN
     RAISE EXCEPTION '%: key_column % of % has no unique index or primary key', caller,
       key_column, source USING ERRCODE = '42P10';
   END IF;
+  RETURN cols;
+END
+$$;
+
+-- Records a tracked table (the part of track_table that writes s3vl's tables). Checks everything
+-- itself, since any s3vl_admin can call it: the columns and their types, the index, and that the
+-- calling role may create triggers on the table and read every tracked column.
+CREATE OR REPLACE FUNCTION s3vl._sync_register(source regclass, key_column name,
+  embedding_column name, index_name text, metadata_columns text[],
+  text_column name DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  caller constant text := 's3vl.track_table';
+  who constant regrole := s3vl._invoker();
+  cols name[];
+  old_index text;
+BEGIN
+  PERFORM s3vl._require(caller, 'source', source);
+  PERFORM s3vl._require(caller, 'key_column', key_column);
+  PERFORM s3vl._require(caller, 'index_name', index_name);
+  IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = source) NOT IN ('r', 'p') THEN
+    RAISE EXCEPTION '%: % is not a table', caller, source USING ERRCODE = '42809';
+  END IF;
+  PERFORM s3vl.resolve_index_arn(index_name);  -- 42704 unless registered and active
+  cols := s3vl._sync_tracked_columns(caller, source, key_column, embedding_column,
+                                      metadata_columns, text_column, index_name);
   IF NOT pg_catalog.has_table_privilege(who, source, 'TRIGGER') THEN
     RAISE EXCEPTION '%: role % may not create triggers on %', caller, who, source
       USING ERRCODE = '42501';
@@ -428,23 +447,39 @@ END
 $$;
 
 -- Runs with the caller's rights: dropping the triggers needs ownership of the table.
+-- Drops the capture triggers a table has (only those: DROP TRIGGER IF EXISTS would print a
+-- NOTICE for each missing one). Runs with the caller's rights, as track/untrack_table do.
+CREATE OR REPLACE FUNCTION s3vl._sync_drop_triggers(source regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  trigger_name name;
+BEGIN
+  FOR trigger_name IN
+    SELECT t.tgname FROM pg_catalog.pg_trigger t
+    WHERE t.tgrelid = source AND NOT t.tgisinternal
+      AND t.tgname IN ('s3vl_sync_insert', 's3vl_sync_update', 's3vl_sync_delete')
+  LOOP
+    EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', trigger_name, source);
+  END LOOP;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION s3vl.untrack_table(source regclass)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-  op text;
 BEGIN
   PERFORM s3vl._require('s3vl.untrack_table', 'source', source);
-  IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = source) THEN
-    FOREACH op IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
-      EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', 's3vl_sync_' || op, source);
-    END LOOP;
-  END IF;
+  PERFORM s3vl._sync_drop_triggers(source);
   RETURN s3vl._sync_unregister(source);
 END
 $$;
+COMMENT ON FUNCTION s3vl.untrack_table(regclass) IS
+  's3vl: true once source is no longer tracked (its vectors stay in the index)';
 
 -- Runs with the caller's rights (creating triggers needs the TRIGGER privilege on the table);
 -- _sync_register records the table after checking the caller's privileges.
@@ -463,7 +498,6 @@ DECLARE
   caller constant text := 's3vl.track_table';
   cols name[];
   tracked text;
-  op text;
 BEGIN
   PERFORM s3vl._sync_register(source, key_column, embedding_column, index_name,
                               metadata_columns, text_column);
@@ -481,9 +515,7 @@ BEGIN
     RAISE EXCEPTION '%: metadata_columns: %', caller, SQLERRM USING ERRCODE = '42804',
       HINT = 'Tracked columns need an equality operator; use jsonb instead of json.';
   END;
-  FOREACH op IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
-    EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', 's3vl_sync_' || op, source);
-  END LOOP;
+  PERFORM s3vl._sync_drop_triggers(source);
   EXECUTE pg_catalog.format(
     'CREATE TRIGGER s3vl_sync_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows '
     'FOR EACH STATEMENT EXECUTE FUNCTION s3vl._sync_capture()', source);
@@ -496,6 +528,8 @@ BEGIN
   RETURN true;
 END
 $$;
+COMMENT ON FUNCTION s3vl.track_table(regclass,name,name,text,text[],name) IS
+  's3vl: true once changes to source are captured for sync to index_name';
 
 -- Enqueues every existing row of a tracked table; returns how many keys were enqueued. The
 -- calling role must be allowed to read the key column.
@@ -531,6 +565,94 @@ BEGIN
   RETURN n;
 END
 $$;
+COMMENT ON FUNCTION s3vl.backfill(regclass) IS
+  's3vl: the number of existing rows of source queued for sync';
+
+-- A batch S3 Vectors accepted: the claimed rows are still ours (locked), so deleting them from
+-- the outbox loses no newer change; the versions sent are recorded, deleted keys forgotten.
+CREATE OR REPLACE FUNCTION s3vl._sync_accepted(source regclass, keys text[], put_keys text[],
+  put_hashes text[], gone text[], put_text_hashes text[], text_index text)
+RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  DELETE FROM s3vl.sync_outbox o WHERE o.source = $1 AND o.key = ANY ($2);
+  INSERT INTO s3vl.sync_state AS s (source, key, version_hash, synced_at, text_hash)
+    SELECT $1, u.k, u.h, pg_catalog.clock_timestamp(), CASE WHEN $7 IS NOT NULL THEN u.th END
+    FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($6))
+      AS u(k, h, th)
+  ON CONFLICT ON CONSTRAINT sync_state_pkey DO UPDATE SET version_hash = EXCLUDED.version_hash,
+    synced_at = EXCLUDED.synced_at, text_hash = EXCLUDED.text_hash;
+  DELETE FROM s3vl.sync_state s WHERE s.source = $1 AND s.key = ANY ($5);
+$$;
+
+-- Keys whose sync failed (the outbox rows are claimed by this call): one more attempt counted,
+-- the error kept, the next attempt backed off. Returns how many keys.
+CREATE OR REPLACE FUNCTION s3vl._sync_failed(source regclass, keys text[], error text)
+RETURNS integer
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  WITH failed AS (
+    UPDATE s3vl.sync_outbox o SET attempts = o.attempts + 1, last_error = $3,
+        last_error_at = pg_catalog.clock_timestamp(),
+        next_attempt_at = pg_catalog.clock_timestamp() + s3vl._sync_backoff(o.attempts + 1)
+      WHERE o.source = $1 AND o.key = ANY ($2)
+      RETURNING 1)
+  SELECT count(*)::integer FROM failed
+$$;
+
+-- Sends one batch of claimed keys: the rows' current state (read after the claim: a later change
+-- is queued again) as one put_vectors request, the keys without a row as one delete_vectors.
+CREATE OR REPLACE FUNCTION s3vl._sync_send(source regclass, index_arn text, keys text[],
+  row_sql text, OUT put_keys text[], OUT put_hashes text[], OUT put_text_hashes text[],
+  OUT gone text[], OUT text_index text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  put_vectors json;
+  model_id text;
+  dimensions integer;
+BEGIN
+  -- A table tracked with a text_column: the function embeds each row's text with the index's
+  -- model (55000 without one: the keys back off like any failure). text_hash (model,
+  -- dimension, text) lets a row whose text did not change keep its stored vector.
+  SELECT st.index_name INTO text_index FROM s3vl.sync_tables st
+    WHERE st.source = _sync_send.source AND st.text_column IS NOT NULL;
+  IF text_index IS NOT NULL THEN
+    SELECT e.model_id, e.dimension INTO model_id, dimensions
+      FROM s3vl._embedding_target('s3vl.sync', text_index) e;
+  END IF;
+  -- The rows' current state, read after the claim: a later change is queued again.
+  EXECUTE 'SELECT pg_catalog.array_agg(r.key), '
+          'pg_catalog.array_agg(s3vl._sync_version(r.vec, r.meta, r.txt)), '
+          'pg_catalog.array_agg(pg_catalog.md5($4 || '':'' || r.txt)), '
+          'pg_catalog.json_agg(CASE WHEN r.txt IS NULL THEN pg_catalog.json_build_object('
+          '''key'', r.key, ''data'', pg_catalog.array_to_json(r.vec), ''metadata'', r.meta) '
+          'ELSE pg_catalog.json_build_object(''key'', r.key, ''text'', r.txt, '
+          '''metadata'', r.meta, ''reuse_data'', coalesce(s.text_hash = '
+          'pg_catalog.md5($4 || '':'' || r.txt), false)) END) '
+          'FROM (' || row_sql || ') r '
+          'LEFT JOIN s3vl.sync_state s ON s.source = $3 AND s.key = r.key'
+    INTO put_keys, put_hashes, put_text_hashes, put_vectors
+    USING keys, index_arn, source, coalesce(model_id || '/' || dimensions, '');
+  SELECT pg_catalog.array_agg(k) INTO gone FROM pg_catalog.unnest(keys) k
+    WHERE k <> ALL (coalesce(put_keys, '{}'));
+  IF put_keys IS NOT NULL THEN
+    PERFORM s3vl._sync_invoke(CASE WHEN text_index IS NULL THEN
+        pg_catalog.json_build_object('operation', 'put_vectors', 'index_arn', index_arn,
+                                     'vectors', put_vectors)
+      ELSE pg_catalog.json_build_object('operation', 'put_vectors', 'index_arn', index_arn,
+                                        'model_id', model_id, 'dimensions', dimensions,
+                                        'vectors', put_vectors) END);
+  END IF;
+  IF gone IS NOT NULL THEN
+    PERFORM s3vl._sync_invoke(pg_catalog.json_build_object('operation', 'delete_vectors',
+      'index_arn', index_arn, 'keys', pg_catalog.array_to_json(gone)));
+  END IF;
+END
+$$;
 
 -- Sends one claimed batch of keys. A batch the service refuses as invalid (one bad row makes
 -- PutVectors refuse all) is split in halves until only the bad keys fail, so one bad row never
@@ -542,77 +664,23 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  put_keys text[];
-  put_hashes text[];
-  put_text_hashes text[];
-  put_vectors json;
-  put_request json;
-  text_index text;
-  model_id text;
-  dimensions integer;
-  model text;
-  gone text[];
+  sent record;
   state text;
   half integer;
   part record;
 BEGIN
   put_count := 0; delete_count := 0; failed_count := 0;
   BEGIN
-    -- A table tracked with a text_column: the function embeds each row's text with the index's
-    -- model (55000 without one: the keys back off like any failure). text_hash (model,
-    -- dimension, text) lets a row whose text did not change keep its stored vector.
-    SELECT st.index_name INTO text_index FROM s3vl.sync_tables st
-      WHERE st.source = _sync_batch.source AND st.text_column IS NOT NULL;
-    IF text_index IS NOT NULL THEN
-      SELECT e.model_id, e.dimension INTO model_id, dimensions
-        FROM s3vl._embedding_target('s3vl.sync', text_index) e;
-      model := model_id || '/' || dimensions;
-    END IF;
-    -- The rows' current state, read after the claim: a later change is queued again.
-    EXECUTE 'SELECT pg_catalog.array_agg(r.key), '
-            'pg_catalog.array_agg(s3vl._sync_version(r.vec, r.meta, r.txt)), '
-            'pg_catalog.array_agg(pg_catalog.md5($4 || '':'' || r.txt)), '
-            'pg_catalog.json_agg(CASE WHEN r.txt IS NULL THEN pg_catalog.json_build_object('
-            '''key'', r.key, ''data'', pg_catalog.array_to_json(r.vec), ''metadata'', r.meta) '
-            'ELSE pg_catalog.json_build_object(''key'', r.key, ''text'', r.txt, '
-            '''metadata'', r.meta, ''reuse_data'', coalesce(s.text_hash = '
-            'pg_catalog.md5($4 || '':'' || r.txt), false)) END) '
-            'FROM (' || row_sql || ') r '
-            'LEFT JOIN s3vl.sync_state s ON s.source = $3 AND s.key = r.key'
-      INTO put_keys, put_hashes, put_text_hashes, put_vectors
-      USING keys, index_arn, source, coalesce(model, '');
-    put_request := CASE WHEN text_index IS NULL THEN
-        pg_catalog.json_build_object('operation', 'put_vectors', 'index_arn', index_arn,
-                                     'vectors', put_vectors)
-      ELSE pg_catalog.json_build_object('operation', 'put_vectors', 'index_arn', index_arn,
-                                        'model_id', model_id, 'dimensions', dimensions,
-                                        'vectors', put_vectors) END;
-    SELECT pg_catalog.array_agg(k) INTO gone FROM pg_catalog.unnest(keys) k
-      WHERE k <> ALL (coalesce(put_keys, '{}'));
-    IF put_keys IS NOT NULL THEN
-      PERFORM s3vl._sync_invoke(put_request);
-    END IF;
-    IF gone IS NOT NULL THEN
-      PERFORM s3vl._sync_invoke(pg_catalog.json_build_object('operation', 'delete_vectors',
-        'index_arn', index_arn, 'keys', pg_catalog.array_to_json(gone)));
-    END IF;
+    sent := s3vl._sync_send(source, index_arn, keys, row_sql);
   EXCEPTION WHEN OTHERS THEN
     state := SQLSTATE;
     error := pg_catalog.format('%s (SQLSTATE %s)', SQLERRM, state);
   END;
   IF error IS NULL THEN
-    put_count := coalesce(pg_catalog.cardinality(put_keys), 0);
-    delete_count := coalesce(pg_catalog.cardinality(gone), 0);
-    -- Accepted: the claimed rows are still ours (locked), so deleting them loses no newer change.
-    DELETE FROM s3vl.sync_outbox o WHERE o.source = _sync_batch.source AND o.key = ANY (keys);
-    INSERT INTO s3vl.sync_state AS s (source, key, version_hash, synced_at, text_hash)
-      SELECT _sync_batch.source, k, h, pg_catalog.clock_timestamp(),
-             CASE WHEN text_index IS NOT NULL THEN th END
-      FROM ROWS FROM (pg_catalog.unnest(put_keys), pg_catalog.unnest(put_hashes),
-                      pg_catalog.unnest(put_text_hashes)) AS u(k, h, th)
-    ON CONFLICT ON CONSTRAINT sync_state_pkey DO UPDATE SET version_hash = EXCLUDED.version_hash,
-      synced_at = EXCLUDED.synced_at, text_hash = EXCLUDED.text_hash;
-    DELETE FROM s3vl.sync_state s WHERE s.source = _sync_batch.source AND s.key = ANY (gone);
+    put_count := coalesce(pg_catalog.cardinality(sent.put_keys), 0);
+    delete_count := coalesce(pg_catalog.cardinality(sent.gone), 0);
+    PERFORM s3vl._sync_accepted(source, keys, sent.put_keys, sent.put_hashes, sent.gone,
+                                sent.put_text_hashes, sent.text_index);
     RETURN;
   END IF;
   half := pg_catalog.cardinality(keys) / 2;
@@ -629,12 +697,96 @@ BEGIN
     END LOOP;
     RETURN;
   END IF;
-  failed_count := pg_catalog.cardinality(keys);
-  UPDATE s3vl.sync_outbox o SET attempts = o.attempts + 1, last_error = error,
-      last_error_at = pg_catalog.clock_timestamp(),
-      next_attempt_at = pg_catalog.clock_timestamp() + s3vl._sync_backoff(o.attempts + 1)
-    WHERE o.source = _sync_batch.source AND o.key = ANY (keys);
+  failed_count := s3vl._sync_failed(source, keys, error);
 END
+$$;
+
+-- The due keys of one table nobody else holds, claimed (locked) for this transaction, at most
+-- `most`, without the keys in `skip` (failed in this call: they wait for the next one).
+CREATE OR REPLACE FUNCTION s3vl._sync_claim(source regclass, retry_now boolean, skip text[],
+  most integer)
+RETURNS text[]
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT pg_catalog.array_agg(c.key) FROM (
+    SELECT o.key FROM s3vl.sync_outbox o
+    WHERE o.source = $1 AND ($2 OR o.next_attempt_at <= pg_catalog.now())
+      AND o.key <> ALL ($3)
+    ORDER BY o.next_attempt_at, o.first_enqueued_at
+    LIMIT greatest($4, 0)
+    FOR UPDATE SKIP LOCKED) c
+$$;
+
+-- Syncs the due keys of one tracked table, at most `budget`, in batches of batch_size. Checked at
+-- every run: the tracker may still read every tracked column, and the columns still exist with
+-- allowed types; a refusal fails the table's due keys. `claimed`: keys this run took.
+CREATE OR REPLACE FUNCTION s3vl._sync_table(source regclass, tracked_by regrole,
+  index_arn text, batch_size integer, budget integer, retry_now boolean,
+  OUT upserted integer, OUT deleted integer, OUT failed integer, OUT last_error text,
+  OUT claimed integer)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  caller constant text := 's3vl.sync';
+  row_sql text;
+  keys text[];
+  tried text[] := '{}'::text[];
+  res record;
+BEGIN
+  upserted := 0; deleted := 0; failed := 0; claimed := 0;
+  BEGIN
+    PERFORM s3vl._sync_check_access(caller, source, tracked_by,
+                                    s3vl._sync_columns(caller, source));
+    PERFORM s3vl._sync_source_guard(caller, source, true, true);
+    row_sql := s3vl._sync_row_sql(source);
+  EXCEPTION WHEN OTHERS THEN
+    keys := s3vl._sync_claim(source, retry_now, '{}', budget);
+    claimed := coalesce(pg_catalog.cardinality(keys), 0);
+    failed := s3vl._sync_failed(source, keys, pg_catalog.format('%s (SQLSTATE %s)', SQLERRM,
+                                                                 SQLSTATE));
+    last_error := CASE WHEN failed > 0 THEN pg_catalog.format('%s (SQLSTATE %s)', SQLERRM,
+                                                              SQLSTATE) END;
+    RETURN;
+  END;
+  LOOP
+    EXIT WHEN claimed >= budget;
+    keys := s3vl._sync_claim(source, retry_now, tried, least(batch_size, budget - claimed));
+    EXIT WHEN keys IS NULL;
+    claimed := claimed + pg_catalog.cardinality(keys);
+    res := s3vl._sync_batch(source, index_arn, keys, row_sql);
+    upserted := upserted + res.put_count;
+    deleted := deleted + res.delete_count;
+    IF res.error IS NOT NULL THEN
+      failed := failed + res.failed_count;
+      last_error := res.error;
+      tried := tried || keys;
+    END IF;
+  END LOOP;
+END
+$$;
+
+-- The last success and error of an index's sync. The last statement before commit: concurrent
+-- syncs wait here only briefly.
+CREATE OR REPLACE FUNCTION s3vl._sync_index_outcome(index_name text, succeeded boolean,
+  last_error text)
+RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  INSERT INTO s3vl.sync_index_status AS s (index_name, last_success, last_error, last_error_at)
+  VALUES ($1, CASE WHEN $2 THEN pg_catalog.now() END, $3,
+          CASE WHEN $3 IS NOT NULL THEN pg_catalog.now() END)
+  ON CONFLICT ON CONSTRAINT sync_index_status_pkey DO UPDATE SET
+    last_success = coalesce(EXCLUDED.last_success, s.last_success),
+    -- A run without errors that synced something clears the index's error.
+    last_error = CASE WHEN EXCLUDED.last_error IS NOT NULL THEN EXCLUDED.last_error
+                      WHEN EXCLUDED.last_success IS NOT NULL THEN NULL
+                      ELSE s.last_error END,
+    last_error_at = CASE WHEN EXCLUDED.last_error IS NOT NULL THEN EXCLUDED.last_error_at
+                         WHEN EXCLUDED.last_success IS NOT NULL THEN NULL
+                         ELSE s.last_error_at END;
 $$;
 
 CREATE OR REPLACE FUNCTION s3vl.sync(
@@ -651,13 +803,8 @@ DECLARE
   caller constant text := 's3vl.sync';
   t record;
   idx record;
-  row_sql text;
-  refused text;
-  batch_size integer;
-  keys text[];
-  tried text[] := '{}'::text[];
   res record;
-  n integer;
+  batch_size integer;
   budget integer := max_rows;
   idx_name text;
 BEGIN
@@ -680,75 +827,23 @@ BEGIN
              WHERE st.index_name = idx_name
                AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = st.source)
              ORDER BY st.source LOOP
-      -- Checked at every run: the tracker may still read every tracked column, and the
-      -- columns still exist with allowed types. A refusal fails the table's due keys.
-      BEGIN
-        PERFORM s3vl._sync_check_access(caller, t.source, t.tracked_by,
-                                        s3vl._sync_columns(caller, t.source));
-        PERFORM s3vl._sync_source_guard(caller, t.source, true, true);
-        row_sql := s3vl._sync_row_sql(t.source);
-        refused := NULL;
-      EXCEPTION WHEN OTHERS THEN
-        refused := pg_catalog.format('%s (SQLSTATE %s)', SQLERRM, SQLSTATE);
-      END;
-      IF refused IS NOT NULL THEN
-        UPDATE s3vl.sync_outbox o SET attempts = o.attempts + 1, last_error = refused,
-            last_error_at = pg_catalog.clock_timestamp(),
-            next_attempt_at = pg_catalog.clock_timestamp() + s3vl._sync_backoff(o.attempts + 1)
-          FROM (SELECT d.key FROM s3vl.sync_outbox d
-                WHERE d.source = t.source AND (retry_now OR d.next_attempt_at <= pg_catalog.now())
-                ORDER BY d.next_attempt_at LIMIT greatest(budget, 0)
-                FOR UPDATE SKIP LOCKED) due
-          WHERE o.source = t.source AND o.key = due.key;
-        GET DIAGNOSTICS n = ROW_COUNT;
-        budget := budget - n;
-        IF n > 0 THEN
-          failed := failed + n;
-          last_error := refused;
-        END IF;
-        CONTINUE;
-      END IF;
-      LOOP
-        EXIT WHEN budget <= 0;
-        -- Claim due keys nobody else holds; keys that failed in this call wait for the next one.
-        SELECT pg_catalog.array_agg(c.key) INTO keys FROM (
-          SELECT o.key FROM s3vl.sync_outbox o
-          WHERE o.source = t.source AND (retry_now OR o.next_attempt_at <= pg_catalog.now())
-            AND o.key <> ALL (tried)
-          ORDER BY o.next_attempt_at, o.first_enqueued_at
-          LIMIT least(batch_size, budget)
-          FOR UPDATE SKIP LOCKED) c;
-        EXIT WHEN keys IS NULL;
-        budget := budget - pg_catalog.cardinality(keys);
-        res := s3vl._sync_batch(t.source, idx.index_arn, keys, row_sql);
-        upserted := upserted + res.put_count;
-        deleted := deleted + res.delete_count;
-        IF res.error IS NOT NULL THEN
-          failed := failed + res.failed_count;
-          last_error := res.error;
-          tried := tried || keys;
-        END IF;
-      END LOOP;
+      res := s3vl._sync_table(t.source, t.tracked_by, idx.index_arn, batch_size, budget,
+                              retry_now);
+      budget := budget - res.claimed;
+      upserted := upserted + res.upserted;
+      deleted := deleted + res.deleted;
+      failed := failed + res.failed;
+      last_error := coalesce(res.last_error, last_error);
     END LOOP;
     IF upserted + deleted + failed > 0 THEN
-      -- Last statement before commit: concurrent syncs wait here only briefly.
-      INSERT INTO s3vl.sync_index_status AS s (index_name, last_success, last_error, last_error_at)
-      VALUES (idx_name, CASE WHEN upserted + deleted > 0 THEN pg_catalog.now() END, last_error,
-              CASE WHEN last_error IS NOT NULL THEN pg_catalog.now() END)
-      ON CONFLICT ON CONSTRAINT sync_index_status_pkey DO UPDATE SET
-        last_success = coalesce(EXCLUDED.last_success, s.last_success),
-        -- A run without errors that synced something clears the index's error.
-        last_error = CASE WHEN EXCLUDED.last_error IS NOT NULL THEN EXCLUDED.last_error
-                          WHEN EXCLUDED.last_success IS NOT NULL THEN NULL
-                          ELSE s.last_error END,
-        last_error_at = CASE WHEN EXCLUDED.last_error IS NOT NULL THEN EXCLUDED.last_error_at
-                             WHEN EXCLUDED.last_success IS NOT NULL THEN NULL
-                             ELSE s.last_error_at END;
+      PERFORM s3vl._sync_index_outcome(idx_name, upserted + deleted > 0, last_error);
     END IF;
     RETURN NEXT;
   END LOOP;
 END
 $$;
+COMMENT ON FUNCTION s3vl.sync(text,integer,boolean) IS
+  's3vl: one row per index synced: upserted, deleted, failed, last_error';
 
 -- The sync bookkeeping of one tracked table: every key with a recorded version or a pending
 -- change. Only for a role that may read the table's key column (readers get no direct access to
@@ -811,6 +906,8 @@ BEGIN
     USING source;
 END
 $$;
+COMMENT ON FUNCTION s3vl.stale_rows(regclass) IS
+  's3vl: the keys of source whose vector in the index is missing, outdated or orphaned';
 
 -- Nearest neighbours of the index a table is tracked into, restricted to keys that still exist
 -- in the table (orphaned vectors never reach the caller) and, optionally, to rows passing
@@ -818,13 +915,14 @@ $$;
 -- rows whenever max_candidates neighbours hold that many.
 DROP FUNCTION IF EXISTS s3vl.query_table(regclass, name, float8[], integer, jsonb);
 CREATE OR REPLACE FUNCTION s3vl.query_table(
+  query_vector float8[],
   source regclass,
   key_column name,
-  query_vector float8[],
+  predicate text DEFAULT NULL,
   top_k integer DEFAULT 10,
   metadata_filter jsonb DEFAULT NULL,
-  predicate text DEFAULT NULL,
-  max_candidates integer DEFAULT 10000)
+  max_candidates integer DEFAULT 10000,
+  strategy text DEFAULT 'auto')
 RETURNS TABLE (key text, distance float8, similarity_score float8, metadata jsonb)
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -840,9 +938,12 @@ BEGIN
   END IF;
   PERFORM s3vl._sync_source_guard(caller, source, true, false);
   RETURN QUERY SELECT * FROM s3vl._query_where(caller, query_vector, source, key_column,
-    predicate, top_k, idx, NULL, metadata_filter, max_candidates);
+    predicate, top_k, idx, NULL, metadata_filter, max_candidates, strategy);
 END
 $$;
+COMMENT ON FUNCTION s3vl.query_table(double precision[],regclass,name,text,integer,jsonb,integer,
+                                      text) IS
+  's3vl: the top_k nearest rows of a tracked table passing predicate (key, distance, ...)';
 
 -- ---- Sync that runs itself: pg_cron (docs/sync.md, Scheduling) --------------------------------
 -- One job per database, named s3vl-sync, owned by the s3vl owner (these functions are SECURITY
@@ -955,6 +1056,8 @@ BEGIN
   RETURN job;
 END
 $$;
+COMMENT ON FUNCTION s3vl.schedule_sync(interval) IS
+  's3vl: the pg_cron job id that runs sync every interval';
 
 CREATE OR REPLACE FUNCTION s3vl.unschedule_sync()
 RETURNS boolean
@@ -974,6 +1077,7 @@ BEGIN
   RETURN true;
 END
 $$;
+COMMENT ON FUNCTION s3vl.unschedule_sync() IS 's3vl: true once the pg_cron sync job is removed';
 
 -- sync_every: the interval of the pg_cron job (s3vl.schedule_sync), NULL when none.
 -- last_error / last_error_at: the latest error among the index's keys still pending, and when it
@@ -1002,18 +1106,21 @@ AS $$
                      ORDER BY o.last_error_at DESC LIMIT 1) e ON true
   ORDER BY i.index_name
 $$;
+COMMENT ON FUNCTION s3vl.sync_status() IS
+  's3vl: one row per synced index: pending and failed keys, last error and success';
 
 -- query_table with a phrase (text in, rows out; docs/embeddings.md): the phrase is embedded with
 -- the model of the index the table is tracked into (s3vl._embed_for, 30_api/72_embeddings.sql),
 -- then the vector form runs with the caller's rights.
 CREATE OR REPLACE FUNCTION s3vl.query_table(
+  query_text text,
   source regclass,
   key_column name,
-  query_text text,
+  predicate text DEFAULT NULL,
   top_k integer DEFAULT 10,
   metadata_filter jsonb DEFAULT NULL,
-  predicate text DEFAULT NULL,
-  max_candidates integer DEFAULT 10000)
+  max_candidates integer DEFAULT 10000,
+  strategy text DEFAULT 'auto')
 RETURNS TABLE (key text, distance float8, similarity_score float8, metadata jsonb)
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -1026,11 +1133,11 @@ BEGIN
     RAISE EXCEPTION 's3vl.query_table: table % is not tracked', source
       USING ERRCODE = '42704', HINT = 'Track it with s3vl.track_table(...).';
   END IF;
-  RETURN QUERY SELECT * FROM s3vl.query_table(source, key_column,
-    s3vl._embed_for('s3vl.query_table', query_text, idx), top_k, metadata_filter, predicate,
-    max_candidates);
+  RETURN QUERY SELECT * FROM s3vl.query_table(
+    s3vl._embed_for('s3vl.query_table', query_text, idx), source, key_column, predicate, top_k,
+    metadata_filter, max_candidates, strategy);
 END
 $$;
 
-COMMENT ON FUNCTION s3vl.query_table(regclass, name, text, integer, jsonb, text, integer) IS
+COMMENT ON FUNCTION s3vl.query_table(text, regclass, name, text, integer, jsonb, integer, text) IS
   's3vl: the top_k rows of a tracked table nearest to a phrase (no orphaned ids)';

@@ -30,41 +30,17 @@ BEGIN
 END
 $$;
 
--- Locks a tracked table (unless take_lock is false: a capture trigger's statement holds it
--- already) and checks it is still safe to read (see the header); raises otherwise. as_owner: the
--- read that follows runs as the s3vl owner (sync, backfill), so a row-level security policy that
--- would apply to the owner is refused too. SECURITY DEFINER so that the lock does not depend on
--- table-level privileges of the caller; a caller that reads with its own rights (as_owner false)
--- must hold some SELECT privilege on the table (sync and backfill check the tracker's).
-CREATE OR REPLACE FUNCTION s3vl._sync_source_guard(caller text, source regclass,
-                                                   take_lock boolean, as_owner boolean)
+-- The table and every partition: an ordinary (or partitioned) table without rules (42809
+-- otherwise). A foreign table or a view (a table given an ON SELECT rule) would run code its
+-- owner wrote.
+CREATE OR REPLACE FUNCTION s3vl._sync_check_relkind(caller text, source regclass)
 RETURNS void
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  recorded regrole;
-  rel record;
   bad record;
 BEGIN
-  SELECT st.source_owner INTO recorded FROM s3vl.sync_tables st
-    WHERE st.source = _sync_source_guard.source;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION '%: source % is not tracked', caller, source
-      USING ERRCODE = '42704', HINT = 'Run s3vl.track_table(...) first.';
-  END IF;
-  IF take_lock THEN
-    IF NOT as_owner
-       AND NOT pg_catalog.has_any_column_privilege(s3vl._invoker(), source, 'SELECT') THEN
-      RAISE EXCEPTION '%: permission denied for table %', caller, source USING ERRCODE = '42501';
-    END IF;
-    -- Checked before the lock as well: LOCK on a view would lock what the view reads.
-    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = source) IN ('r', 'p') THEN
-      EXECUTE pg_catalog.format('LOCK TABLE %s IN ACCESS SHARE MODE', source);
-    END IF;
-  END IF;
-  -- The table and every partition: an ordinary (or partitioned) table without rules. A foreign
-  -- table or a view (a table given an ON SELECT rule) would run code its owner wrote.
   SELECT c.oid::regclass AS rel, c.relkind,
          EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite w WHERE w.ev_class = c.oid) AS has_rules
     INTO bad
@@ -86,6 +62,42 @@ BEGIN
             HINT = 'Reading it would run code its owner wrote as the s3vl owner; untrack it '
                    '(s3vl.untrack_table) or restore an ordinary table and track it again.';
   END IF;
+END
+$$;
+
+-- Locks a tracked table (unless take_lock is false: a capture trigger's statement holds it
+-- already) and checks it is still safe to read (see the header); raises otherwise. as_owner: the
+-- read that follows runs as the s3vl owner (sync, backfill), so a row-level security policy that
+-- would apply to the owner is refused too. SECURITY DEFINER so that the lock does not depend on
+-- table-level privileges of the caller; a caller that reads with its own rights (as_owner false)
+-- must hold some SELECT privilege on the table (sync and backfill check the tracker's).
+CREATE OR REPLACE FUNCTION s3vl._sync_source_guard(caller text, source regclass,
+                                                   take_lock boolean, as_owner boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  recorded regrole;
+  rel record;
+BEGIN
+  SELECT st.source_owner INTO recorded FROM s3vl.sync_tables st
+    WHERE st.source = _sync_source_guard.source;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION '%: source % is not tracked', caller, source
+      USING ERRCODE = '42704', HINT = 'Run s3vl.track_table(...) first.';
+  END IF;
+  IF take_lock THEN
+    IF NOT as_owner
+       AND NOT pg_catalog.has_any_column_privilege(s3vl._invoker(), source, 'SELECT') THEN
+      RAISE EXCEPTION '%: permission denied for table %', caller, source USING ERRCODE = '42501';
+    END IF;
+    -- Checked before the lock as well: LOCK on a view would lock what the view reads.
+    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = source) IN ('r', 'p') THEN
+      EXECUTE pg_catalog.format('LOCK TABLE %s IN ACCESS SHARE MODE', source);
+    END IF;
+  END IF;
+  PERFORM s3vl._sync_check_relkind(caller, source);
   SELECT c.relowner, c.relrowsecurity, c.relforcerowsecurity INTO rel
     FROM pg_catalog.pg_class c WHERE c.oid = source;
   IF recorded IS NULL OR rel.relowner <> recorded::oid THEN

@@ -37,8 +37,9 @@ GRANT EXECUTE ON FUNCTION
   s3vl.error_codes(),
   s3vl.query_vectors(float8[], text, text, integer, boolean, jsonb),
   s3vl.query_vectors(text, float8[], integer, boolean, jsonb),
+  s3vl.query_vectors(text, text, integer, boolean, jsonb),
   s3vl.get_vectors(text[], text, text, boolean, boolean),
-  s3vl.list_vectors(text, text, integer, text, boolean, boolean, integer, integer),
+  s3vl.list_vectors(text, text, boolean, boolean, integer, text, integer, integer),
   s3vl.scan_vectors(text, text, boolean, boolean, integer),
   s3vl.describe_index(text, text),
   s3vl.list_indexes(),
@@ -53,20 +54,25 @@ GRANT EXECUTE ON FUNCTION
   s3vl.register_index(text, text, text),
   s3vl.activate_index(text),
   s3vl.deactivate_index(text),
-  s3vl.unregister_index(text)
+  s3vl.unregister_index(text),
+  -- Partitioned logical indexes (30_api/68_partitions.sql).
+  s3vl.create_partitioned_index(text, text, text),
+  s3vl.add_partition(text, text, text),
+  s3vl.drop_partition(text, text),
+  s3vl.list_partitions(text)
 TO s3vl_admin;
 
 -- Writes (30_api/60_writes.sql), batched queries (30_api/65_batch.sql) and the result cache (20_transport/52_cache.sql).
 GRANT EXECUTE ON FUNCTION
-  s3vl.query_vectors_batch(text, float8[], integer, jsonb, boolean, text[]),
-  s3vl.query_vectors_batch(text, jsonb, integer, jsonb, boolean),
+  s3vl.query_vectors_batch(float8[], text, integer, jsonb, boolean, text[]),
+  s3vl.query_vectors_batch(jsonb, text, integer, jsonb, boolean),
   s3vl.cache_stats()
 TO s3vl_reader;
 GRANT EXECUTE ON FUNCTION
-  s3vl.put_vectors(text, jsonb, text),
-  s3vl.put_vector_arrays(text, text[], float8[], jsonb[], text),
-  s3vl.put_vector(text, text, float8[], jsonb),
-  s3vl.delete_vectors(text, text[], text)
+  s3vl.put_vectors(jsonb, text, text),
+  s3vl.put_vector_arrays(text[], float8[], text, jsonb[], text),
+  s3vl.put_vector(text, float8[], text, jsonb),
+  s3vl.delete_vectors(text[], text, text)
 TO s3vl_writer;
 -- Embeddings (30_api/72_embeddings.sql; the query_text forms in 58_where.sql and 80_sync.sql).
 GRANT EXECUTE ON FUNCTION
@@ -74,8 +80,8 @@ GRANT EXECUTE ON FUNCTION
   s3vl.embed(text[], text),
   s3vl.semantic_search(text, text, integer, jsonb, boolean),
   s3vl.semantic_hybrid_search(text, text, text, integer, jsonb, boolean),
-  s3vl.query_vectors_where(text, regclass, name, text, integer, text, jsonb, integer),
-  s3vl.query_table(regclass, name, text, integer, jsonb, text, integer),
+  s3vl.query_vectors_where(text, regclass, name, text, text, integer, jsonb, integer, text),
+  s3vl.query_table(text, regclass, name, text, integer, jsonb, integer, text),
   s3vl._embed_for(text, text, text)
 TO s3vl_reader;
 GRANT EXECUTE ON FUNCTION
@@ -100,6 +106,7 @@ GRANT EXECUTE ON FUNCTION
   s3vl.untrack_table(regclass),
   s3vl.backfill(regclass),
   s3vl._sync_register(regclass, name, name, text, text[], name),
+  s3vl._sync_drop_triggers(regclass),
   s3vl._sync_unregister(regclass),
   s3vl._sync_capture()
 TO s3vl_admin;
@@ -113,7 +120,7 @@ GRANT EXECUTE ON FUNCTION
 TO s3vl_admin;
 GRANT EXECUTE ON FUNCTION
   s3vl.stale_rows(regclass),
-  s3vl.query_table(regclass, name, float8[], integer, jsonb, text, integer),
+  s3vl.query_table(float8[], regclass, name, text, integer, jsonb, integer, text),
   s3vl._require(text, text, anyelement),
   s3vl._check_range(text, text, bigint, text),
   s3vl._limit(text),
@@ -127,14 +134,25 @@ GRANT EXECUTE ON FUNCTION
   s3vl._sync_source_guard(text, regclass, boolean, boolean)
 TO s3vl_reader;
 
--- Filtered search (30_api/58_where.sql): the scan runs with the caller's rights; the two definer
+-- Filtered search (30_api/58_where.sql): the scan runs with the caller's rights; the definer
 -- helpers it calls check their own arguments.
 GRANT EXECUTE ON FUNCTION
-  s3vl.query_vectors_where(float8[], regclass, name, text, integer, text, text, jsonb, integer),
-  s3vl._query_where(text, float8[], regclass, name, text, integer, text, text, jsonb, integer),
+  s3vl.query_vectors_where(float8[], regclass, name, text, text, text, integer, jsonb, integer,
+                           text),
+  s3vl._query_where(text, float8[], regclass, name, text, integer, text, text, jsonb, integer,
+                    text),
+  s3vl._query_prefilter(text, float8[], text, integer, jsonb, text[]),
   s3vl._query_page_target(text, float8[], text, text, jsonb),
   s3vl._query_page(text, float8[], text, integer, jsonb, text, integer),
-  s3vl._where_sql(regclass, name, text, text)
+  s3vl._where_sql(regclass, name, text, text),
+  s3vl._where_check(text, regclass, name, text, integer, integer, text),
+  s3vl._where_passed(regclass, name, text, text, jsonb, jsonb),
+  s3vl._where_pages(integer, integer, integer, integer, integer, integer, integer),
+  s3vl._where_page(text, jsonb, integer, integer),
+  s3vl._where_key_bound(regclass, integer, text),
+  s3vl._where_plan_keys(text, regclass, name, text, integer, text),
+  s3vl._where_report(text, integer, integer, integer, integer, integer, boolean),
+  s3vl._where_rows(jsonb, integer)
 TO s3vl_reader;
 
 -- Vector policies and index grants (20_transport/45_policies.sql).
@@ -148,10 +166,10 @@ TO s3vl_admin;
 
 -- Full-text and hybrid search, index administration (30_api/57_search.sql).
 GRANT EXECUTE ON FUNCTION
-  s3vl.search_text(text, text, text, text, integer, boolean, jsonb),
-  s3vl.search_text(jsonb, text, text, integer, boolean, jsonb),
-  s3vl.hybrid_search(float8[], text, text, text, text, integer, boolean, jsonb),
-  s3vl.hybrid_search(float8[], jsonb, text, text, integer, boolean, jsonb)
+  s3vl.search_text(text, text, text, text, integer, jsonb, boolean),
+  s3vl.search_text(jsonb, text, text, integer, jsonb, boolean),
+  s3vl.hybrid_search(float8[], text, text, text, text, integer, jsonb, boolean),
+  s3vl.hybrid_search(float8[], jsonb, text, text, integer, jsonb, boolean)
 TO s3vl_reader;
 GRANT EXECUTE ON FUNCTION
   s3vl.set_index_mode(text, text),
@@ -171,5 +189,5 @@ GRANT EXECUTE ON FUNCTION
 TO s3vl_reader;
 GRANT EXECUTE ON FUNCTION
   s3vl.delete_vectors_where(text, jsonb, boolean, boolean),
-  s3vl.update_metadata(text, text[], jsonb)
+  s3vl.update_metadata(text[], jsonb, text)
 TO s3vl_writer;

@@ -175,10 +175,16 @@ def test_query_vectors_where_with_a_phrase(db: psycopg.Connection[Any], index: I
     db.execute("CREATE TEMP TABLE emb_stock (k text PRIMARY KEY, stock int)")
     db.execute("INSERT INTO emb_stock VALUES ('earbuds', 0), ('headphones', 3), ('speaker', 9), "
                "('skillet', 1), ('espresso', 2), ('tent', 5)")
-    rows = db.execute("SELECT key FROM s3vl.query_vectors_where(query_text => 'wireless earbuds',"
-                      " source => 'emb_stock', key_column => 'k', predicate => 'stock > 0', "
-                      "top_k => 2, index_name => %s)", (index.name,)).fetchall()
-    assert [r[0] for r in rows] == ["headphones", "speaker"]
+    sql = ("SELECT key FROM s3vl.query_vectors_where(query_text => 'wireless earbuds',"
+           " source => 'emb_stock', key_column => 'k', predicate => 'stock > 0', "
+           "top_k => 2, index_name => %s, strategy => %s)")
+    # strategy, the last option of the phrase form, reaches the plan: both plans agree, and a
+    # strategy that is none of the three is refused.
+    for strategy in ("auto", "prefilter", "iterative"):
+        rows = db.execute(sql, (index.name, strategy)).fetchall()
+        assert [r[0] for r in rows] == ["headphones", "speaker"], strategy
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="strategy must be"):
+        db.execute(sql, (index.name, "fastest"))
 
 
 def test_cache_answers_a_repeated_phrase(db: psycopg.Connection[Any], index: Index,

@@ -118,8 +118,8 @@ def test_sync_embeds_and_re_embeds_only_changed_text(db: psycopg.Connection[Any]
     before = bedrock_invocations(local_stack)
     assert db.execute("SELECT upserted FROM s3vl.sync(%s)", (tracked.index,)).fetchone() == (1,)
     assert bedrock_invocations(local_stack) - before == 1
-    rows = db.execute("SELECT key FROM s3vl.query_table(%s, 'id', 'travel headphones', 2)",
-                      (tracked.table,)).fetchall()
+    rows = db.execute("SELECT key FROM s3vl.query_table('travel headphones', %s, 'id', "
+                      "top_k => 2)", (tracked.table,)).fetchall()
     assert rows[0] == ("3",)
     db.execute(f"DELETE FROM {tracked.table} WHERE id = 1")
     assert db.execute("SELECT deleted FROM s3vl.sync(%s)", (tracked.index,)).fetchone() == (1,)

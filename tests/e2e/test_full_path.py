@@ -209,7 +209,7 @@ def test_validate_config_round_trips_availability_check(db: psycopg.Connection[A
 def test_scan_vectors_returns_every_vector_with_data(db: psycopg.Connection[Any],
                                                      products_index: str,
                                                      demo: demo_data.DemoData) -> None:
-    rows = db.execute("SELECT vector_id, vector_data FROM s3vl.scan_vectors(index_name => %s, "
+    rows = db.execute("SELECT vector_id, embedding FROM s3vl.scan_vectors(index_name => %s, "
                       "return_data => true, page_size => 128)", (REGISTERED,)).fetchall()
     assert sorted(r[0] for r in rows) == sorted(p.product_id for p in demo.products)
     stored = {r[0]: r[1] for r in rows}

@@ -95,7 +95,8 @@ def test_twice_the_concurrency_fails_no_query_and_loses_no_write(
                                             "top_k => 5)", (vec, index)).fetchall()
                         assert len(rows) == 5
                     else:
-                        conn.execute("SELECT s3vl.put_vector(%s, %s, %s)",
+                        conn.execute("SELECT s3vl.put_vector(index_name => %s, vector_id => %s, "
+                                     "vector => %s)",
                                      (index, f"w{worker}-{i}", vec))
                 except (psycopg.Error, AssertionError) as exc:
                     with lock:

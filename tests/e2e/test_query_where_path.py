@@ -74,12 +74,14 @@ def where_index(local_stack: StackInfo) -> Iterator[WhereIndex]:
 def query(db: psycopg.Connection[Any], index: WhereIndex, q: np.ndarray, predicate: str,
           k: int, **kw: Any) -> tuple[list[str], int, int]:
     """The keys, and the candidates and invocations from the function's DEBUG line."""
+    kw.setdefault("strategy", "iterative")  # the paged plan these tests are about
     lines: list[str] = []
     db.add_notice_handler(lambda d: lines.append(d.message_primary or ""))
     db.execute("SET client_min_messages = debug1")
     extra = "".join(f", {name} => %({name})s" for name in kw)
     rows = db.execute(
-        "SELECT key FROM s3vl.query_vectors_where(%(q)s::float8[], %(t)s, 'id', %(p)s, %(k)s, "
+        "SELECT key FROM s3vl.query_vectors_where(%(q)s::float8[], %(t)s, 'id', %(p)s, "
+        "top_k => %(k)s, "
         f"index_name => %(i)s{extra})",
         {"q": q.tolist(), "t": TABLE, "p": predicate, "k": k, "i": index.name, **kw}).fetchall()
     db.execute("RESET client_min_messages")
@@ -133,7 +135,7 @@ def test_reader_predicate_cannot_read_config(db: psycopg.Connection[Any],
         db.execute(f'SET ROLE "{role}"')
         q = [1.0] * DIMENSION
         rows = db.execute(f"SELECT count(*) FROM s3vl.query_vectors_where(%s::float8[], "
-                          f"'{TABLE}', 'id', 'bucket < 10', 3, index_name => %s)",
+                          f"'{TABLE}', 'id', 'bucket < 10', top_k => 3, index_name => %s)",
                           (q, where_index.name)).fetchone()
         assert rows == (3,)
         expect_error(db, f"SELECT * FROM s3vl.query_vectors_where(%s::float8[], '{TABLE}', "

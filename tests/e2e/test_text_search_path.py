@@ -156,7 +156,7 @@ def test_administration_lifecycle(local_stack: StackInfo, db: psycopg.Connection
 def test_search_text_is_the_services_bm25_ranking(local_stack: StackInfo,
                                                   db: psycopg.Connection[Any],
                                                   searchable: TextIndex) -> None:
-    rows = db.execute("SELECT vector_id, score, metadata FROM s3vl.search_text("
+    rows = db.execute("SELECT vector_id, text_score, metadata FROM s3vl.search_text("
                       "'trail shoes', 'name', %s)", (searchable.name,)).fetchall()
     expected = direct(local_stack, searchable, {"name": "trail shoes"})
     assert [r[0] for r in rows] == [e["key"] for e in expected]
@@ -171,7 +171,8 @@ def test_search_text_on_several_keys_sums_scores(local_stack: StackInfo,
                                                  db: psycopg.Connection[Any],
                                                  searchable: TextIndex) -> None:
     texts = {"name": "shoes", "description": "Wingtip"}
-    rows = db.execute("SELECT vector_id, score FROM s3vl.search_text(%s::jsonb, %s, top_k => 3)",
+    rows = db.execute("SELECT vector_id, text_score FROM s3vl.search_text(%s::jsonb, %s, "
+                      "top_k => 3)",
                       (Jsonb(texts), searchable.name)).fetchall()
     expected = direct(local_stack, searchable, texts, top_k=3)
     assert [r[0] for r in rows] == [e["key"] for e in expected]
@@ -229,11 +230,13 @@ def test_writes_reach_the_text_index_and_the_cache(db: psycopg.Connection[Any],
         hits = db.execute("SELECT hits FROM s3vl.cache_stats()").fetchone()
         assert db.execute(query, (searchable.name,)).fetchall() == []
         assert db.execute("SELECT hits FROM s3vl.cache_stats()").fetchone()[0] == hits[0] + 1
-        db.execute("SELECT s3vl.put_vector(%s, 't-9', ARRAY[0, 0.6, 0.8]::float8[], "
-                   "'{\"name\": \"Cast iron teapot\", \"genre\": \"kitchen\"}')",
+        db.execute("SELECT s3vl.put_vector(index_name => %s, vector_id => 't-9', "
+                   "vector => ARRAY[0, 0.6, 0.8]::float8[], "
+                   "metadata => '{\"name\": \"Cast iron teapot\", \"genre\": \"kitchen\"}')",
                    (searchable.name,))
         assert db.execute(query, (searchable.name,)).fetchall() == [("t-9",)]
-        db.execute("SELECT s3vl.delete_vectors(%s, ARRAY['t-9'])", (searchable.name,))
+        db.execute("SELECT s3vl.delete_vectors(index_name => %s, vector_ids => ARRAY['t-9'])",
+                   (searchable.name,))
         assert db.execute(query, (searchable.name,)).fetchall() == []
     finally:
         db.execute("SELECT s3vl.set_cache(%s, NULL)", (searchable.name,))

@@ -89,3 +89,15 @@ def last_request(conn: psycopg.Connection[Any]) -> Any:
 def call_count(conn: psycopg.Connection[Any]) -> int:
     row = conn.execute("SELECT count(*) FROM canned.calls").fetchone()
     return int(row[0]) if row else 0
+
+
+def sql_message(error: dict[str, Any]) -> str:
+    """The function's message as SQL reports it: an operation-name prefix is replaced by the SQL
+    function's name (a prefix naming the error's field stays)."""
+    from s3vl_lambda.operations import OPERATIONS
+
+    head, sep, rest = error["message"].partition(": ")
+    if sep and head != error.get("field") and (
+            head in OPERATIONS or head == "update_metadata_configuration"):
+        return rest
+    return str(error["message"])

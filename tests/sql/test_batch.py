@@ -23,7 +23,8 @@ def batch_index(wdb: WriteDb) -> str:  # noqa: F811
     name, _ = wdb.new_index(dimension=DIM)
     vecs = [{"key": f"v-{i:03d}", "data": [rng.uniform(-1, 1) for _ in range(DIM)],
              "metadata": {"group": i % 3, "name": f"n{i}"}} for i in range(60)]
-    wdb.conn.execute("SELECT s3vl.put_vectors(%s, %s)", (name, Jsonb(vecs)))
+    wdb.conn.execute("SELECT s3vl.put_vectors(index_name => %s, vectors => %s)",
+                     (name, Jsonb(vecs)))
     return name
 
 
@@ -48,8 +49,9 @@ def test_batch_equals_queries_run_one_by_one(wdb: WriteDb, batch_index: str, top
                                              filt: Any, with_md: bool) -> None:
     qs = queries(12)
     batch = wdb.conn.execute(
-        "SELECT query_index, vector_id, distance, similarity_score, metadata FROM "
-        "s3vl.query_vectors_batch(%s, %s::float8[], %s, %s, %s)",
+        "SELECT ordinal, vector_id, distance, similarity_score, metadata FROM "
+        "s3vl.query_vectors_batch(index_name => %s, query_vectors => %s::float8[], top_k => %s, "
+        "metadata_filter => %s, return_metadata => %s)",
         (batch_index, qs, top_k, filt, with_md)).fetchall()
     assert batch == one_by_one(wdb.conn, batch_index, qs, top_k, filt, with_md)
     assert len({r[0] for r in batch}) == 12
@@ -57,15 +59,19 @@ def test_batch_equals_queries_run_one_by_one(wdb: WriteDb, batch_index: str, top
 
 def test_jsonb_forms_and_ids(wdb: WriteDb, batch_index: str) -> None:  # noqa: F811
     qs = queries(3, seed=2)
-    plain = wdb.conn.execute("SELECT query_index, query_id, vector_id FROM "
-                             "s3vl.query_vectors_batch(%s, %s::jsonb, 2)",
+    plain = wdb.conn.execute("SELECT ordinal, query_id, vector_id FROM "
+                             "s3vl.query_vectors_batch(index_name => %s, "
+                             "query_vectors => %s::jsonb, top_k => 2)",
                              (batch_index, Jsonb(qs))).fetchall()
     with_ids = wdb.conn.execute(
-        "SELECT query_index, query_id, vector_id FROM s3vl.query_vectors_batch(%s, %s::jsonb, 2)",
+        "SELECT ordinal, query_id, vector_id FROM s3vl.query_vectors_batch(index_name => %s, "
+        "query_vectors => %s::jsonb, top_k => 2)",
         (batch_index, Jsonb([{"id": f"q{i}", "vector": q} for i, q in enumerate(qs)]))).fetchall()
     array_ids = wdb.conn.execute(
-        "SELECT query_index, query_id, vector_id FROM s3vl.query_vectors_batch(%s, "
-        "%s::float8[], 2, query_ids => %s)", (batch_index, qs, ["q0", "q1", "q2"])).fetchall()
+        "SELECT ordinal, query_id, vector_id FROM s3vl.query_vectors_batch(index_name => %s, "
+        "query_vectors => %s::float8[], top_k => 2, query_ids => %s)", (batch_index, qs, ["q0",
+                                                                                          "q1",
+                                                                                          "q2"])).fetchall()
     assert [r[1] for r in plain] == [None] * 6
     assert [r[1] for r in with_ids] == ["q0", "q0", "q1", "q1", "q2", "q2"]
     assert [(r[0], r[2]) for r in plain] == [(r[0], r[2]) for r in with_ids]
@@ -75,8 +81,9 @@ def test_jsonb_forms_and_ids(wdb: WriteDb, batch_index: str) -> None:  # noqa: F
 def test_more_than_100_queries_span_several_invocations(wdb: WriteDb,  # noqa: F811
                                                         batch_index: str) -> None:
     qs = queries(230, seed=3)
-    batch = wdb.conn.execute("SELECT query_index, vector_id, distance FROM "
-                             "s3vl.query_vectors_batch(%s, %s::float8[], 2)",
+    batch = wdb.conn.execute("SELECT ordinal, vector_id, distance FROM "
+                             "s3vl.query_vectors_batch(index_name => %s, "
+                             "query_vectors => %s::float8[], top_k => 2)",
                              (batch_index, qs)).fetchall()
     assert [r[0] for r in batch] == [i for i in range(1, 231) for _ in range(2)]
     for i in (1, 100, 101, 230):
@@ -86,7 +93,8 @@ def test_more_than_100_queries_span_several_invocations(wdb: WriteDb,  # noqa: F
 
 
 def test_batch_argument_errors(wdb: WriteDb, batch_index: str) -> None:  # noqa: F811
-    q = "SELECT * FROM s3vl.query_vectors_batch(%s, %s::float8[], %s)"
+    q = ("SELECT * FROM s3vl.query_vectors_batch(index_name => %s, query_vectors => %s::float8[], "
+         "top_k => %s)")
     expect_error(wdb.conn, q, (batch_index, [1, 2, 3, 4], 2), "22023", "two-dimensional")
     three = [[1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 3, 4]]
     expect_error(wdb.conn, q, (batch_index, [[1, 2, 3], [1, 2, 3]], 2), "22000",
@@ -94,24 +102,30 @@ def test_batch_argument_errors(wdb: WriteDb, batch_index: str) -> None:  # noqa:
     expect_error(wdb.conn, q, (batch_index, three, 0), "22023", "top_k", "10000")
     expect_error(wdb.conn, q, (batch_index, [[1.0, 2.0, float("nan"), 4.0]], 2), "22000",
                  "query_vectors[1]", "finite")
-    expect_error(wdb.conn, "SELECT * FROM s3vl.query_vectors_batch(%s, %s::float8[], 2, "
+    expect_error(wdb.conn, "SELECT * FROM s3vl.query_vectors_batch(index_name => %s, "
+                           "query_vectors => %s::float8[], top_k => 2, "
                  "query_ids => ARRAY['a'])", (batch_index, three), "22023", "query_ids",
                  "1 ids for 3 vectors")
-    expect_error(wdb.conn, "SELECT * FROM s3vl.query_vectors_batch(%s, %s::jsonb)",
+    expect_error(wdb.conn, "SELECT * FROM s3vl.query_vectors_batch(index_name => %s, "
+                           "query_vectors => %s::jsonb)",
                  (batch_index, Jsonb([{"id": "a", "vector": [1, 2, 3, 4]}, [1, 2, 3, 4]])),
                  "22023", "every query vector or for none")
-    expect_error(wdb.conn, "SELECT * FROM s3vl.query_vectors_batch(%s, %s::jsonb)",
+    expect_error(wdb.conn, "SELECT * FROM s3vl.query_vectors_batch(index_name => %s, "
+                           "query_vectors => %s::jsonb)",
                  (batch_index, Jsonb([[1, 2, 3, 4], [1, "x", 3, 4]])), "22023",
                  "query_vectors[2]")
-    expect_error(wdb.conn, "SELECT * FROM s3vl.query_vectors_batch(%s, %s::jsonb)",
+    expect_error(wdb.conn, "SELECT * FROM s3vl.query_vectors_batch(index_name => %s, "
+                           "query_vectors => %s::jsonb)",
                  (batch_index, Jsonb([])), "22023", "non-empty")
-    expect_error(wdb.conn, "SELECT * FROM s3vl.query_vectors_batch(%s, %s::float8[], 2, "
-                 "'[1]'::jsonb)", (batch_index, three), "22023", "metadata_filter")
+    expect_error(wdb.conn, "SELECT * FROM s3vl.query_vectors_batch(index_name => %s, "
+                           "query_vectors => %s::float8[], top_k => 2, "
+                 "metadata_filter => '[1]'::jsonb)", (batch_index, three), "22023",
+                                                                           "metadata_filter")
 
 
 def test_batch_is_granted_to_reader(wdb: WriteDb) -> None:  # noqa: F811
-    for sig in ["s3vl.query_vectors_batch(text, float8[], integer, jsonb, boolean, text[])",
-                "s3vl.query_vectors_batch(text, jsonb, integer, jsonb, boolean)"]:
+    for sig in ["s3vl.query_vectors_batch(float8[], text, integer, jsonb, boolean, text[])",
+                "s3vl.query_vectors_batch(jsonb, text, integer, jsonb, boolean)"]:
         assert wdb.conn.execute("SELECT has_function_privilege('s3vl_reader', %s, 'EXECUTE')",
                                 (sig,)).fetchone() == (True,)
 
@@ -119,11 +133,12 @@ def test_batch_is_granted_to_reader(wdb: WriteDb) -> None:  # noqa: F811
 def test_cookbook_last_orders_similar_products_in_stock(wdb: WriteDb) -> None:  # noqa: F811
     doc = (REPO_ROOT / "docs" / "writes-batch-cache.md").read_text()
     blocks = [b.split("```")[0] for b in doc.split("### Cookbook")[1].split("```sql")[1:]]
-    statement = next(b for b in blocks if "query_vectors_batch" in b)  # not the setup block
+    (statement,) = [b for b in blocks if "s3vl.query_vectors_batch(" in b]
     name, _ = wdb.new_index(dimension=DIM)
     products = [{"key": f"sku-{i}", "data": [1.0, float(i), 0.5, -0.25 * i],
                  "metadata": {"stock": 5 if i % 2 == 0 else 0}} for i in range(12)]
-    wdb.conn.execute("SELECT s3vl.put_vectors(%s, %s)", (name, Jsonb(products)))
+    wdb.conn.execute("SELECT s3vl.put_vectors(index_name => %s, vectors => %s)",
+                     (name, Jsonb(products)))
     conn = wdb.conn
     conn.execute("CREATE TEMP TABLE orders (order_id integer, created_at timestamptz, "
                  "embedding float8[])")
@@ -136,5 +151,6 @@ def test_cookbook_last_orders_similar_products_in_stock(wdb: WriteDb) -> None:  
     assert all(int(r[1].split("-")[1]) % 2 == 0 for r in rows)  # in stock only
     first = [r[1] for r in rows if r[0] == 1]
     single = conn.execute("SELECT vector_id FROM s3vl.query_vectors(%s, ARRAY[1, 1, 0.5, 0]"
-                          "::float8[], 5, true, '{\"stock\": {\"$gt\": 0}}')", (name,)).fetchall()
+                          "::float8[], 5, true, '{\"stock\": {\"$gt\": 0}}')", (name,)
+                          ).fetchall()
     assert first == [s[0] for s in single]

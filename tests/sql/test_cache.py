@@ -63,9 +63,11 @@ def cached(wdb: WriteDb, local_stack: Any) -> Iterator[Cached]:  # noqa: F811
     name, _ = wdb.new_index()
     other, _ = wdb.new_index()
     for index in (name, other):
-        wdb.conn.execute("SELECT s3vl.put_vectors(%s, %s)", (index, Jsonb(VECS)))
+        wdb.conn.execute("SELECT s3vl.put_vectors(index_name => %s, vectors => %s)",
+                         (index, Jsonb(VECS)))
     # The same key, different data: an answer from the wrong index would show.
-    wdb.conn.execute("SELECT s3vl.put_vector(%s, 'c-0', ARRAY[-1, -1, -1]::float8[])", (other,))
+    wdb.conn.execute("SELECT s3vl.put_vector(index_name => %s, vector_id => 'c-0', "
+                     "vector => ARRAY[-1, -1, -1]::float8[])", (other,))
     for index in (name, other):
         wdb.conn.execute("SELECT s3vl.set_cache(%s, '1 minute')", (index,))
     wdb.conn.execute("SELECT s3vl.clear_cache()")
@@ -109,11 +111,13 @@ def test_write_through_s3vl_invalidates_the_index(cached: Cached) -> None:
     before = cached.query(name=cached.name)
     cached.query(name=cached.other)
     assert cached.stats()[2] == 2
-    cached.conn.execute("SELECT s3vl.put_vector(%s, 'new', %s::float8[])", (cached.name, Q))
+    cached.conn.execute("SELECT s3vl.put_vector(index_name => %s, vector_id => 'new', "
+                        "vector => %s::float8[])", (cached.name, Q))
     assert cached.stats()[2] == 1  # only the other index's entry is left
     after = cached.query()
     assert after[0][0] == "new" and after != before
-    cached.conn.execute("SELECT s3vl.delete_vectors(%s, ARRAY['new'])", (cached.name,))
+    cached.conn.execute("SELECT s3vl.delete_vectors(index_name => %s, vector_ids => ARRAY['new'])",
+                        (cached.name,))
     assert cached.query() == before
 
 
@@ -155,13 +159,15 @@ def test_a_hash_match_is_verified_against_the_full_key(cached: Cached) -> None:
 def test_batch_uses_and_fills_the_cache(cached: Cached) -> None:
     qs = [[1.0, float(i), 0.5] for i in range(3)]
     cached.query(vec=qs[1])
-    batch = cached.conn.execute("SELECT query_index, vector_id, distance, metadata FROM "
-                                "s3vl.query_vectors_batch(%s, %s::float8[], 3)",
+    batch = cached.conn.execute("SELECT ordinal, vector_id, distance, metadata FROM "
+                                "s3vl.query_vectors_batch(index_name => %s, "
+                                "query_vectors => %s::float8[], top_k => 3)",
                                 (cached.name, qs)).fetchall()
     assert cached.stats()[:3] == (1, 3, 3)
     cached.lambda_down()
-    again = cached.conn.execute("SELECT query_index, vector_id, distance, metadata FROM "
-                                "s3vl.query_vectors_batch(%s, %s::float8[], 3)",
+    again = cached.conn.execute("SELECT ordinal, vector_id, distance, metadata FROM "
+                                "s3vl.query_vectors_batch(index_name => %s, "
+                                "query_vectors => %s::float8[], top_k => 3)",
                                 (cached.name, qs)).fetchall()
     assert again == batch
     assert [r[1:] for r in batch if r[0] == 3] == cached.query(vec=qs[2])

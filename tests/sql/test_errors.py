@@ -137,7 +137,7 @@ def test_unknown_function_is_sv006(fresh_database: Any, local_stack: Any) -> Non
         valid = conn.execute("SELECT is_valid, error_message FROM s3vl.validate_config()"
                              ).fetchone()
         assert valid[0] is False and "SV006" in valid[1]
-        expect_error(conn, "SELECT * FROM s3vl.describe_index(index_arn_param => %s)",
+        expect_error(conn, "SELECT * FROM s3vl.describe_index(index_arn => %s)",
                      [local_stack.index_arn], "SV006", "s3vl.describe_index",
                      "calling the Lambda function failed")
 
@@ -344,7 +344,7 @@ def test_empty_page_with_token_keeps_the_token(canned: Any) -> None:
     assert rows == [(None, None, None, "t2", 0)]
     set_answer(canned, "list_vectors", {"success": True, "result": {
         "vectors": [], "next_token": None, "total_count": 0}})
-    assert canned.execute("SELECT * FROM s3vl.list_vectors(%s)", (CANNED_INDEX_ARN,)
+    assert canned.execute("SELECT * FROM s3vl.list_vectors(index_arn => %s)", (CANNED_INDEX_ARN,)
                           ).fetchall() == []
 
 
@@ -369,16 +369,17 @@ def test_filter_depth_examples(canned: Any) -> None:
 
 @pytest.mark.parametrize("call", [
     "SELECT * FROM s3vl.query_vectors(%s::float8[], 'demo', metadata_filter => %s::jsonb)",
-    "SELECT * FROM s3vl.query_vectors_batch('demo', ARRAY[%s]::float8[], "
+    "SELECT * FROM s3vl.query_vectors_batch(index_name => 'demo', "
+    "query_vectors => ARRAY[%s]::float8[], "
     "metadata_filter => %s::jsonb)",
 ])
 def test_filter_deeper_than_the_limit_is_refused_before_any_call(canned: Any, call: str) -> None:
     set_answer(canned, "query_vectors", {"success": True, "result": []})
     set_answer(canned, "query_vectors_batch", {"success": True, "result": [
         {"success": True, "results": []}]})
-    ok: Any = {"genre": "news"}
+    ok: Any = {"genre": {"$eq": "news"}}  # a valid filter of depth 2, then 2 levels per $and
     while filter_depth(ok) < 32:
-        ok = {"$and": [ok]} if filter_depth(ok) <= 30 else {"x": ok}
+        ok = {"$and": [ok]}
     deep = {"y": ok}
     assert filter_depth(deep) == 33
     calls = call_count(canned)

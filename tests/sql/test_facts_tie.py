@@ -57,6 +57,9 @@ TWINS: dict[str, tuple[tuple[int, int], tuple[int, int] | None]] = {
     "query_text_length": ((fn.MIN_QUERY_TEXT_LENGTH, fn.MAX_QUERY_TEXT_LENGTH), None),
     "metadata_key_length": ((fn.MIN_METADATA_KEY_LENGTH, fn.MAX_METADATA_KEY_LENGTH),
                             (emu.METADATA_KEY_NAME_MIN, emu.METADATA_KEY_NAME_MAX)),
+    # partitioned logical indexes (docs/partitions.md)
+    "partitions": ((1, fn.MAX_PARTITIONS), None),
+    "partition_concurrency": ((1, fn.PARTITION_CONCURRENCY), None),
     # embeddings (Titan Text Embeddings V2's character limit; texts per embed request)
     "embed_text_length": ((fn.MIN_EMBED_TEXT_LENGTH, fn.MAX_EMBED_TEXT_LENGTH), None),
     "embed_texts": ((fn.MIN_EMBED_TEXTS, fn.MAX_EMBED_TEXTS), None),
@@ -73,8 +76,13 @@ SQL_ONLY = {
     "sync_batch_bytes": "sync is in SQL",
     "sync_max_rows": "sync is in SQL",
     "sync_backoff_seconds": "sync is in SQL",
+    "prefilter_max_keys": "SQL's bound on the keys query_vectors_where ranks with the prefilter "
+                          "plan (the function's rank_vectors accepts up to MAX_RANK_KEYS)",
+    "prefilter_auto_keys": "SQL's plan choice (strategy auto), measured by bench/bench_where.py",
     "pages_per_call": "SQL's own bound on pages per invocation of query_vectors_where (the "
                       "function accepts max_pages up to its paging guard)",
+    "filter_constraints": "SQL checks filters before any call; the function passes them to the "
+                          "service (the emulator's figure is tied below)",
 }
 
 
@@ -85,6 +93,11 @@ def _sql_limits(db: Any) -> dict[str, tuple[int, int]]:
 
 
 # ---- limits -------------------------------------------------------------------------------------
+@pytest.mark.stack
+def test_filter_constraints_is_the_emulators(db: Any) -> None:
+    assert _sql_limits(db)["filter_constraints"] == (1, emu.FILTER_CONSTRAINTS_MAX)
+
+
 @pytest.mark.stack
 def test_every_sql_limit_is_tied_or_known_to_be_sql_only(db: Any) -> None:
     rows = _sql_limits(db)
@@ -159,13 +172,12 @@ def test_cloudformation_parameters_stay_inside_the_sql_limits(db: Any) -> None:
 
 
 def test_sql_float32_bound_is_the_function_one() -> None:
-    # The float32 magnitude bound sits in SQL expressions and jsonpath texts (s3vl.limits() holds
-    # integers only): every copy must be the function's value.
+    # The float32 magnitude bound is written once in SQL (s3vl._float32_max(); s3vl.limits()
+    # holds integers only) and must be the function's value.
     sources = [p for p in sorted((REPO_ROOT / "sql").rglob("*.sql")) if "history" not in p.parts]
     literals = [float(m) for p in sources
                 for m in re.findall(r"\d\.\d{10,}e38", p.read_text())]
-    assert len(literals) >= 2
-    assert set(literals) == {fn.FLOAT32_MAX}
+    assert literals == [fn.FLOAT32_MAX]
 
 
 def test_local_lambda_endpoint_reads_the_payload_limits() -> None:
@@ -330,3 +342,16 @@ def test_validate_config_accepts_the_same_protocol_version(canned: Any) -> None:
         "status": "available", "protocol_version": PROTOCOL_VERSION}})
     assert canned.execute("SELECT is_valid, error_message FROM s3vl.validate_config()"
                           ).fetchone() == (True, None)
+
+
+@pytest.mark.stack
+def test_sql_knows_every_operation_name_the_function_puts_before_a_message(db: Any) -> None:
+    """s3vl._service_message drops the function's operation prefix (so an error names the SQL
+    function once); the names are the protocol's operations and the boto3 calls it makes."""
+    from s3vl_lambda.operations import OPERATIONS
+
+    sources = "\n".join(p.read_text() for p in (REPO_ROOT / "lambda").rglob("*.py"))
+    calls = set(re.findall(r"(?:call|_write_chunks)\(\s*ref,\s*deadline,\s*\"(\w+)\"", sources))
+    assert {"query_vectors", "update_metadata_configuration"} <= calls
+    sql = set(db.execute("SELECT unnest(s3vl._service_operations())").fetchall())
+    assert {r[0] for r in sql} == set(OPERATIONS) | calls

@@ -391,6 +391,81 @@ def _install_released(dsn: str, version: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("how", ["extension", "install.sql"])
+def test_upgrade_to_1_0_renames(how: str, fresh_database: Any, local_stack: Any,
+                                s3vectors_client: Any, installed_extension: str,
+                                tmp_path: Path) -> None:
+    """From 0.4.0 to 1.0 (sql/CHANGELOG.md): objects kept, each function in its 1.0 form only
+    (the old signatures dropped, grants restored), named calls with the new names work, the
+    old names do not, and the reference sample's positional forms still run."""
+    index_name = f"rename-{uuid.uuid4().hex[:8]}"
+    s3vectors_client.create_index(vectorBucketName=local_stack.bucket_name, indexName=index_name,
+                                  dataType="float32", dimension=3, distanceMetric="cosine")
+    arn = local_stack.index_arn.rsplit("/", 1)[0] + "/" + index_name
+    dsn = fresh_database()
+    conn: Any
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            if how == "extension":
+                conn.execute("CREATE EXTENSION s3vl VERSION '0.4.0'")
+            else:
+                _install_released(dsn, "0.4.0", tmp_path)
+            conn.execute("SELECT s3vl.configure(%s)", (local_stack.lambda_arn,))
+            conn.execute("SELECT s3vl.register_index(index_name_param => %s, "
+                         "index_arn_param => %s)", (index_name, arn))
+            conn.execute("SELECT s3vl.put_vectors(%s, '[{\"key\": \"a\", \"data\": [1, 0, 0], "
+                         "\"metadata\": {\"t\": \"x\"}}]')", (index_name,))
+            conn.execute("SELECT s3vl.create_policy(%s, 's3vl_reader', filter => '{\"t\": \"x\"}')",
+                         (index_name,))
+            if how == "extension":
+                conn.execute("ALTER EXTENSION s3vl UPDATE")
+            else:
+                install(dsn)
+            assert conn.execute("SELECT s3vl.version()").fetchone() == (installed_extension,)
+            forms = dict(conn.execute(
+                "SELECT proname, count(*) FROM pg_proc WHERE pronamespace = 's3vl'::regnamespace"
+                " AND proname IN ('put_vectors', 'delete_vectors', 'list_vectors', "
+                "'register_index',"
+                " 'query_vectors', 'search_text') GROUP BY 1").fetchall())
+            assert forms == {"put_vectors": 1, "delete_vectors": 1, "list_vectors": 1,
+                             "register_index": 1, "query_vectors": 3, "search_text": 2}
+            assert conn.execute("SELECT has_function_privilege('s3vl_writer', "
+                                "'s3vl.put_vectors(jsonb, text, text)', 'EXECUTE')").fetchone() == (
+                True,)
+            assert conn.execute("SELECT index_name, role_name, metadata_filter FROM "
+                                "s3vl.list_policies()").fetchall() == [
+                (index_name, "s3vl_reader", {"t": "x"})]
+            # New names, named.
+            conn.execute("SELECT s3vl.register_index(index_name => %s, index_arn => %s, "
+                         "description => 'renamed')", (index_name, arn))
+            assert conn.execute("SELECT dimension FROM s3vl.describe_index(index_name => %s)",
+                                (index_name,)).fetchone() == (3,)
+            assert conn.execute("SELECT s3vl.put_vectors(vectors => '[{\"key\": \"b\", "
+                                "\"data\": [0, 1, 0]}]', index_name => %s)", (index_name,)
+                                ).fetchone() == (1,)
+            rows = conn.execute("SELECT vector_id FROM s3vl.query_vectors(query_vector => "
+                                "ARRAY[1, 0, 0]::float8[], index_name => %s, top_k => 2)",
+                                (index_name,)).fetchall()
+            assert [r[0] for r in rows] == ["a", "b"]
+            listed = conn.execute("SELECT vector_id, embedding FROM s3vl.list_vectors("
+                                  "index_name => %s, return_data => true) ORDER BY 1",
+                                  (index_name,)).fetchall()
+            assert [r[0] for r in listed] == ["a", "b"] and listed[0][1] == [1.0, 0.0, 0.0]
+            # The sample's positional forms, and the literal form PostgreSQL used to refuse.
+            for query in ("SELECT vector_id FROM s3vl.query_vectors(ARRAY[1,0,0]::float8[], %s)",
+                          "SELECT vector_id FROM s3vl.query_vectors(%s, ARRAY[1,0,0]::float8[], 1)",
+                          "SELECT vector_id FROM s3vl.query_vectors(%s::text, '{1,0,0}', 1)"):
+                assert conn.execute(query, (index_name,)).fetchone() == ("a",), query
+            # Old names are gone.
+            with pytest.raises(psycopg.errors.UndefinedFunction):
+                conn.execute("SELECT s3vl.register_index(index_name_param => %s, "
+                             "index_arn_param => %s)", (index_name, arn))
+            with pytest.raises(psycopg.errors.UndefinedFunction):
+                conn.execute("SELECT s3vl.delete_vectors(%s, ARRAY['a'])", (index_name,))
+    finally:
+        s3vectors_client.delete_index(indexArn=arn)
+
+
+@pytest.mark.parametrize("how", ["extension", "install.sql"])
 def test_upgrade_from_the_last_release_keeps_tracked_tables(
         how: str, fresh_database: Any, local_stack: Any, s3vectors_client: Any,
         installed_extension: str, tmp_path: Path) -> None:
@@ -398,7 +473,7 @@ def test_upgrade_from_the_last_release_keeps_tracked_tables(
     changes, and sync waits for track_table to be run again (docs/sync.md, upgrading)."""
     from sql.sync_helpers import DIMENSION, index_contents
 
-    last = _history_versions()[-1]
+    last = "0.3.0"  # the last release without sync_tables.tracked_by
     index_name = f"upgrade-{uuid.uuid4().hex[:8]}"
     s3vectors_client.create_index(vectorBucketName=local_stack.bucket_name, indexName=index_name,
                                   dataType="float32", dimension=DIMENSION,

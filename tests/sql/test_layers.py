@@ -180,9 +180,9 @@ def test_the_parse_finds_calls_and_ignores_text() -> None:
 
 
 # ---- the installed schema -----------------------------------------------------------------------
-def test_every_installed_function_comes_from_a_file(db: psycopg.Connection[Any]) -> None:
+def test_every_installed_function_comes_from_a_file(canned: psycopg.Connection[Any]) -> None:
     sources = read_sources()
-    names = {r.name for r in catalog_routines(db)}
+    names = {r.name for r in catalog_routines(canned)}
     assert names - set(sources.routines) == set(), "functions no file creates"
     assert set(sources.routines) - names == set(), "functions a file creates but install lacks"
 
@@ -211,3 +211,28 @@ def test_a_call_into_a_later_layer_is_reported(canned: psycopg.Connection[Any]) 
                for f in found), found
     assert any(f.startswith("_limit (10_core/20_limits.sql) calls _sync_schedule (40_sync/")
                for f in found), found
+
+
+def function_lengths() -> dict[str, int]:
+    """Lines of every CREATE FUNCTION/PROCEDURE statement of the layer files (header to `$$;`)."""
+    lengths: dict[str, int] = {}
+    for part in install_parts():
+        lines = (SQL_DIR / part).read_text().splitlines()
+        i = 0
+        while i < len(lines):
+            found = re.match(r"CREATE OR REPLACE (?:FUNCTION|PROCEDURE) s3vl\.(\w+)", lines[i])
+            if found:
+                j = i
+                while j < len(lines) and not lines[j].rstrip().endswith("$$;"):
+                    j += 1
+                key = f"{part}:{found.group(1)}"
+                lengths[key] = max(lengths.get(key, 0), j - i + 1)
+                i = j
+            i += 1
+    return lengths
+
+
+def test_no_function_is_longer_than_60_lines() -> None:
+    lengths = function_lengths()
+    assert len(lengths) > 100
+    assert {k: n for k, n in lengths.items() if n > 60} == {}, "split it into helpers"

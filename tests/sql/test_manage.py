@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from sql.sql_helpers import expect_error
+from sql.sql_helpers import expect_error, sql_message
 
 pytestmark = pytest.mark.stack
 
@@ -176,7 +176,8 @@ def test_update_metadata_patches_and_keeps_data(db: psycopg.Connection[Any], man
     notices: list[str] = []
     db.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
     before = stored(s3vectors_client, managed.arn)
-    assert db.execute("SELECT s3vl.update_metadata(%s, %s, %s)",
+    assert db.execute("SELECT s3vl.update_metadata(index_name => %s, vector_ids => %s, "
+                      "patch => %s)",
                       (managed.name, ["v01", "v02", "v01", "ghost"],
                        Jsonb({"n": None, "tags": ["x"], "reviewed": True}))).fetchone() == (2,)
     assert any("1 of the vector_ids are not in the index" in n and "ghost" in n for n in notices)
@@ -190,15 +191,17 @@ def test_update_metadata_patches_and_keeps_data(db: psycopg.Connection[Any], man
 def test_update_metadata_limits_write_nothing(db: psycopg.Connection[Any], managed: Managed,
                                               s3vectors_client: Any) -> None:
     before = stored(s3vectors_client, managed.arn)
-    expect_error(db, "SELECT s3vl.update_metadata(%s, %s, %s)",
+    expect_error(db, "SELECT s3vl.update_metadata(index_name => %s, vector_ids => %s, patch => %s)",
                  (managed.name, ["v01", "v02"], Jsonb({"big": "x" * 2100})), "22023",
                  "s3vl.update_metadata: patch: applied to vector", "2048 bytes")
-    expect_error(db, "SELECT s3vl.update_metadata(%s, %s, %s)",
+    expect_error(db, "SELECT s3vl.update_metadata(index_name => %s, vector_ids => %s, patch => %s)",
                  (managed.name, ["v01"], Jsonb({f"k{i}": 1 for i in range(48)})), "22023",
                  "at most 50")
-    expect_error(db, "SELECT s3vl.update_metadata(%s, %s, '[1]')", (managed.name, ["v01"]),
+    expect_error(db, "SELECT s3vl.update_metadata(index_name => %s, vector_ids => %s, "
+                     "patch => '[1]')", (managed.name, ["v01"]),
                  "22023", "patch must be a JSON object")
-    expect_error(db, "SELECT s3vl.update_metadata(%s, ARRAY['v01', NULL], '{}')",
+    expect_error(db, "SELECT s3vl.update_metadata(index_name => %s, vector_ids => ARRAY['v01', "
+                     "NULL], patch => '{}')",
                  (managed.name,), "22023", "vector_ids element 2")
     assert stored(s3vectors_client, managed.arn) == before
 
@@ -233,14 +236,18 @@ def test_bound_roles_count_list_delete_and_patch_only_their_vectors(
         assert ids == {f"v{i:02d}" for i in range(0, N, 2)}
         expect_error(db, "SELECT s3vl.delete_vectors_where(%s, '{\"n\": 1}')", (managed.name,),
                      "42501")  # readers do not delete
-        expect_error(db, "SELECT s3vl.update_metadata(%s, ARRAY['v00'], '{\"x\": 1}')",
+        expect_error(db, "SELECT s3vl.update_metadata(index_name => %s, "
+                         "vector_ids => ARRAY['v00'], patch => '{\"x\": 1}')",
                      (managed.name,), "42501")
         db.execute(f'RESET ROLE; SET ROLE "{roles["writer"]}"')
-        expect_error(db, "SELECT s3vl.update_metadata(%s, ARRAY['v01'], '{\"x\": 1}')",
+        expect_error(db, "SELECT s3vl.update_metadata(index_name => %s, "
+                         "vector_ids => ARRAY['v01'], patch => '{\"x\": 1}')",
                      (managed.name,), "42501", "outside this role's policy")
-        expect_error(db, "SELECT s3vl.update_metadata(%s, ARRAY['v00'], '{\"tenant\": \"b\"}')",
+        expect_error(db, "SELECT s3vl.update_metadata(index_name => %s, "
+                         "vector_ids => ARRAY['v00'], patch => '{\"tenant\": \"b\"}')",
                      (managed.name,), "42501", "policy binds")
-        assert db.execute("SELECT s3vl.update_metadata(%s, ARRAY['v00'], '{\"x\": 1}')",
+        assert db.execute("SELECT s3vl.update_metadata(index_name => %s, "
+                          "vector_ids => ARRAY['v00'], patch => '{\"x\": 1}')",
                           (managed.name,)).fetchone() == (1,)
         assert db.execute("SELECT s3vl.delete_vectors_where(%s, NULL, dry_run => false, "
                           "delete_all => true)", (managed.name,)).fetchone() == (N // 2,)
@@ -275,27 +282,29 @@ def test_protocol_example_answers_become_results(canned: psycopg.Connection[Any]
     assert rows == [("doc-1", {"genre": "news", "year": 2024}),
                     ("doc-2", {"genre": "news", "year": 2023})]
     set_answer(canned, "update_metadata", concrete(ex["update_metadata"]["response"]))
-    assert canned.execute("SELECT s3vl.update_metadata('demo', ARRAY['doc-1', 'doc-9'], "
-                          "'{\"year\": null}')").fetchone() == (1,)
+    assert canned.execute("SELECT s3vl.update_metadata(index_name => 'demo', "
+                          "vector_ids => ARRAY['doc-1', 'doc-9'], "
+                          "patch => '{\"year\": null}')").fetchone() == (1,)
     assert last_request(canned) == {**ex["update_metadata"]["request"], "patch": {"year": None},
                                     "index_arn": last_request(canned)["index_arn"]}
     for name, statement in (
             ("error_filter_vectors_bad_filter",
              "SELECT s3vl.count_vectors('demo', '{\"body\": {\"$exists\": true}}')"),
             ("error_update_metadata_too_many_keys",
-             "SELECT s3vl.update_metadata('demo', ARRAY['doc-1'], '{\"k\": 1}')")):
+             "SELECT s3vl.update_metadata(index_name => 'demo', vector_ids => ARRAY['doc-1'], "
+             "patch => '{\"k\": 1}')")):
         operation = ex[name]["request"]["operation"]
         set_answer(canned, operation, concrete(ex[name]["response"]))
         expect_error(canned, statement, None, "22023",
                      f"s3vl.{statement.split('s3vl.')[1].split('(')[0]}: ",
-                     ex[name]["response"]["error"]["message"])
+                     sql_message(ex[name]["response"]["error"]))
 
 
 NEW_FUNCTIONS = {
     "count_vectors": "s3vl.count_vectors(text, jsonb)",
     "list_vectors_where": "s3vl.list_vectors_where(text, jsonb, boolean)",
     "delete_vectors_where": "s3vl.delete_vectors_where(text, jsonb, boolean, boolean)",
-    "update_metadata": "s3vl.update_metadata(text, text[], jsonb)",
+    "update_metadata": "s3vl.update_metadata(text[], jsonb, text)",
 }
 
 
@@ -334,7 +343,8 @@ def test_deletes_and_patches_drop_the_index_s_cached_answers(db: psycopg.Connect
         first = db.execute(query, (managed.name,)).fetchall()
         nearest = first[0][0]
         assert db.execute(query, (managed.name,)).fetchall() == first  # from the cache now
-        db.execute("SELECT s3vl.update_metadata(%s, ARRAY[%s], '{\"seen\": true}')",
+        db.execute("SELECT s3vl.update_metadata(index_name => %s, vector_ids => ARRAY[%s], "
+                   "patch => '{\"seen\": true}')",
                    (managed.name, nearest))
         patched = dict(db.execute(query, (managed.name,)).fetchall())
         assert patched[nearest]["seen"] is True

@@ -79,8 +79,8 @@ READS = {
                      "top_k => 20)",
     "query_vectors index-first": "SELECT vector_id FROM s3vl.query_vectors(%(i)s, "
                                  "%(q)s::float8[], 20)",
-    "query_vectors_batch": "SELECT vector_id FROM s3vl.query_vectors_batch(%(i)s, "
-                           "ARRAY[%(q)s]::float8[], 20)",
+    "query_vectors_batch": "SELECT vector_id FROM s3vl.query_vectors_batch(index_name => %(i)s, "
+                           "query_vectors => ARRAY[%(q)s]::float8[], top_k => 20)",
     "get_vectors": "SELECT vector_id FROM s3vl.get_vectors(%(all)s, %(i)s) WHERE found",
     "list_vectors": "SELECT vector_id FROM s3vl.list_vectors(index_name => %(i)s, "
                     "max_results => 100)",
@@ -109,8 +109,9 @@ WIDENING_FORMS = {
                      "top_k => 20, metadata_filter => %(f)s)",
     "query_vectors index-first": "SELECT vector_id FROM s3vl.query_vectors(%(i)s, "
                                  "%(q)s::float8[], 20, true, %(f)s)",
-    "query_vectors_batch": "SELECT vector_id FROM s3vl.query_vectors_batch(%(i)s, "
-                           "ARRAY[%(q)s]::float8[], 20, %(f)s)",
+    "query_vectors_batch": "SELECT vector_id FROM s3vl.query_vectors_batch(index_name => %(i)s, "
+                           "query_vectors => ARRAY[%(q)s]::float8[], top_k => 20, "
+                           "metadata_filter => %(f)s)",
     "query_vectors_where": "SELECT key FROM s3vl.query_vectors_where(%(q)s::float8[], "
                            "'pol_keys', 'k', top_k => 20, index_name => %(i)s, "
                            "metadata_filter => %(f)s)",
@@ -157,8 +158,9 @@ def test_setting_unset_or_empty_refuses(db: psycopg.Connection[Any], tenants: Te
                 ("SELECT * FROM s3vl.query_vectors(%s::float8[], %s)", [Q, tenants.index]),
                 ("SELECT * FROM s3vl.get_vectors(ARRAY['b-1'], %s)", [tenants.index]),
                 ("SELECT * FROM s3vl.scan_vectors(%s)", [tenants.index]),
-                ("SELECT s3vl.put_vector(%s, 'b-9', ARRAY[1, 0, 0]::float8[], "
-                 "'{\"tenant\": \"b\"}')", [tenants.index])):
+                ("SELECT s3vl.put_vector(index_name => %s, vector_id => 'b-9', vector => ARRAY[1, "
+                 "0, 0]::float8[], "
+                 "metadata => '{\"tenant\": \"b\"}')", [tenants.index])):
             expect_error(db, statement, params, "42501", "app.tenant_id")
         db.execute("RESET ROLE")
         db.execute("SELECT s3vl.set_cache(%s, '10 minutes')", (tenants.index,))
@@ -176,17 +178,22 @@ def test_writes_must_match_and_deletes_touch_only_matching(db: psycopg.Connectio
                                                            tenants: Tenants,
                                                            s3vectors_client: Any) -> None:
     as_tenant(db, tenants, "a")
-    expect_error(db, "SELECT s3vl.put_vector(%s, 'a-new', ARRAY[1, 1, 0]::float8[], "
-                 "'{\"tenant\": \"b\"}')", [tenants.index], "42501", "a-new")
-    expect_error(db, "SELECT s3vl.put_vector(%s, 'a-new', ARRAY[1, 1, 0]::float8[])",
+    expect_error(db, "SELECT s3vl.put_vector(index_name => %s, vector_id => 'a-new', "
+                     "vector => ARRAY[1, 1, 0]::float8[], "
+                 "metadata => '{\"tenant\": \"b\"}')", [tenants.index], "42501", "a-new")
+    expect_error(db, "SELECT s3vl.put_vector(index_name => %s, vector_id => 'a-new', "
+                     "vector => ARRAY[1, 1, 0]::float8[])",
                  [tenants.index], "42501")
-    db.execute("SELECT s3vl.put_vector(%s, 'a-new', ARRAY[1, 1, 0]::float8[], "
-               "'{\"tenant\": \"a\"}')", (tenants.index,))
-    expect_error(db, "SELECT s3vl.delete_vectors(%s, ARRAY['a-new', 'b-1'])", [tenants.index],
+    db.execute("SELECT s3vl.put_vector(index_name => %s, vector_id => 'a-new', vector => ARRAY[1, "
+               "1, 0]::float8[], "
+               "metadata => '{\"tenant\": \"a\"}')", (tenants.index,))
+    expect_error(db, "SELECT s3vl.delete_vectors(index_name => %s, vector_ids => ARRAY['a-new', "
+                     "'b-1'])", [tenants.index],
                  "42501", "b-1")
     stored = s3vectors_client.get_vectors(indexArn=tenants.arn, keys=["a-new", "b-1"])
     assert {v["key"] for v in stored["vectors"]} == {"a-new", "b-1"}  # nothing deleted
-    assert db.execute("SELECT s3vl.delete_vectors(%s, ARRAY['a-new', 'gone'])",
+    assert db.execute("SELECT s3vl.delete_vectors(index_name => %s, vector_ids => ARRAY['a-new', "
+                      "'gone'])",
                       (tenants.index,)).fetchone() == (2,)
     stored = s3vectors_client.get_vectors(indexArn=tenants.arn, keys=["a-new"])
     assert stored["vectors"] == []
@@ -244,7 +251,9 @@ def test_a_cached_answer_needs_a_grant_too(db: psycopg.Connection[Any], tenants:
         db.execute("RESET ROLE")
         db.execute("SELECT s3vl.grant_index(%s, %s)", (tenants.index, tenants.roles["a"]))
         db.execute(f'SET ROLE "{reader}"')
-        expect_error(db, sql, [Q, tenants.index], "42501", "no grant", reader)
+        # Refused on the way to the cache, in the name of the function the reader called.
+        expect_error(db, sql, [Q, tenants.index], "42501", "s3vl.query_vectors: ", "no grant",
+                     reader)
         db.execute("RESET ROLE")
         assert keys(db, sql, (Q, tenants.index)) == set(VECTORS)  # superuser: still served
     finally:
@@ -263,8 +272,9 @@ def test_index_grants_shut_out_other_roles(db: psycopg.Connection[Any], tenants:
     expect_error(db, "SELECT * FROM s3vl.query_vectors(%s::float8[], %s)", [Q, tenants.index],
                  "42501", "no grant")
     expect_error(db, "SELECT * FROM s3vl.describe_index(%s)", [tenants.index], "42501")
-    expect_error(db, "SELECT s3vl.put_vector(%s, 'b-9', ARRAY[1, 0, 0]::float8[], "
-                 "'{\"tenant\": \"b\"}')", [tenants.index], "42501", "no grant")
+    expect_error(db, "SELECT s3vl.put_vector(index_name => %s, vector_id => 'b-9', "
+                     "vector => ARRAY[1, 0, 0]::float8[], "
+                 "metadata => '{\"tenant\": \"b\"}')", [tenants.index], "42501", "no grant")
     db.execute("RESET ROLE")
     # Members of s3vl_admin need no grant.
     admin = f"pol_admin_{uuid.uuid4().hex[:8]}"
@@ -283,7 +293,8 @@ def test_index_grants_shut_out_other_roles(db: psycopg.Connection[Any], tenants:
 
 
 def test_list_policies_and_admin_checks(db: psycopg.Connection[Any], tenants: Tenants) -> None:
-    rows = db.execute("SELECT role_name, filter FROM s3vl.list_policies() WHERE index_name = %s",
+    rows = db.execute("SELECT role_name, "
+                      "metadata_filter FROM s3vl.list_policies() WHERE index_name = %s",
                       (tenants.index,)).fetchall()
     assert dict(rows) == {tenants.roles["a"]: {"tenant": "a"},
                           tenants.roles["b"]: {"tenant": {"$setting": "app.tenant_id"}}}
@@ -309,8 +320,10 @@ def test_a_write_of_several_invocations_is_checked_whole(db: psycopg.Connection[
                                                          s3vectors_client: Any) -> None:
     as_tenant(db, tenants, "a")
     # 5,001 vectors are two invocations; only the last one is outside the policy.
-    expect_error(db, "SELECT s3vl.put_vector_arrays(%s, array_agg('w-' || g), "
-                 "array_agg(ARRAY[1, g, 0]::float8[]), array_agg(jsonb_build_object('tenant', "
+    expect_error(db, "SELECT s3vl.put_vector_arrays(index_name => %s, "
+                     "vector_ids => array_agg('w-' || g), "
+                 "vectors => array_agg(ARRAY[1, g, 0]::float8[]), "
+                 "metadata => array_agg(jsonb_build_object('tenant', "
                  "CASE WHEN g = 5001 THEN 'b' ELSE 'a' END))) FROM generate_series(1, 5001) g",
                  [tenants.index], "42501", "w-5001")
     assert s3vectors_client.get_vectors(indexArn=tenants.arn, keys=["w-1"])["vectors"] == []
@@ -344,7 +357,8 @@ def test_query_table_obeys_the_policy(db: psycopg.Connection[Any], tenants: Tena
     try:
         for t in ("a", "b"):
             as_tenant(db, tenants, t)
-            got = keys(db, "SELECT key FROM s3vl.query_table(%s, 'k', %s::float8[], 20)",
+            got = keys(db, "SELECT key FROM s3vl.query_table(source => %s, key_column => 'k', "
+                           "query_vector => %s::float8[], top_k => 20)",
                        (table, Q))
             assert got == {k for k in VECTORS if k.startswith(t + "-")}
     finally:
@@ -421,7 +435,7 @@ def test_renaming_a_role_keeps_its_policy(db: psycopg.Connection[Any], tenants: 
                     "top_k => 20)", (Q, tenants.index)) == A_KEYS
         db.execute("RESET ROLE")
         assert (new, {"tenant": "a"}) in db.execute(
-            "SELECT role_name, filter FROM s3vl.list_policies() WHERE index_name = %s",
+            "SELECT role_name, metadata_filter FROM s3vl.list_policies() WHERE index_name = %s",
             (tenants.index,)).fetchall()
     finally:
         db.execute("RESET ROLE")
@@ -434,8 +448,10 @@ def test_a_put_cannot_replace_another_tenants_vector(db: psycopg.Connection[Any]
     """PutVectors replaces a stored vector of the same key: the stored one must match too."""
     as_tenant(db, tenants, "a")
     for statement in (
-            "SELECT s3vl.put_vector(%s, 'b-1', ARRAY[0, 0, 1]::float8[], '{\"tenant\": \"a\"}')",
-            "SELECT s3vl.put_vectors(%s, '[{\"key\": \"a-9\", \"data\": [1, 0, 1], "
+            "SELECT s3vl.put_vector(index_name => %s, vector_id => 'b-1', vector => ARRAY[0, 0, "
+            "1]::float8[], metadata => '{\"tenant\": \"a\"}')",
+            "SELECT s3vl.put_vectors(index_name => %s, vectors => '[{\"key\": \"a-9\", "
+            "\"data\": [1, 0, 1], "
             "\"metadata\": {\"tenant\": \"a\"}}, {\"key\": \"b-2\", \"data\": [1, 0, 1], "
             "\"metadata\": {\"tenant\": \"a\"}}]')"):
         expect_error(db, statement, [tenants.index], "42501", "b-")
@@ -443,8 +459,9 @@ def test_a_put_cannot_replace_another_tenants_vector(db: psycopg.Connection[Any]
                                           returnMetadata=True)["vectors"]
     assert {v["key"]: v["metadata"]["tenant"] for v in stored} == {"b-1": "b", "b-2": "b"}
     # Its own keys it may replace.
-    db.execute("SELECT s3vl.put_vector(%s, 'a-1', ARRAY[1, 0.1, 0]::float8[], "
-               "'{\"tenant\": \"a\", \"n\": 1}')", (tenants.index,))
+    db.execute("SELECT s3vl.put_vector(index_name => %s, vector_id => 'a-1', vector => ARRAY[1, "
+               "0.1, 0]::float8[], "
+               "metadata => '{\"tenant\": \"a\", \"n\": 1}')", (tenants.index,))
 
 
 def test_hidden_keys_read_as_not_found_and_pages_stay_honest(db: psycopg.Connection[Any],
@@ -602,8 +619,10 @@ def test_set_role_does_not_escape_the_login_roles_policy(tenants: Tenants,
 
 def test_event_writes_and_admins(db: psycopg.Connection[Any], tenants: Tenants) -> None:
     as_tenant(db, tenants, "a")
-    expect_error(db, "SELECT s3vl.put_vectors(%s, '[{\"key\": \"e-1\", \"data\": [1, 0, 1], "
-                 "\"metadata\": {\"tenant\": \"b\"}}]', 'Event')", [tenants.index], "42501",
+    expect_error(db, "SELECT s3vl.put_vectors(index_name => %s, vectors => '[{\"key\": \"e-1\", "
+                     "\"data\": [1, 0, 1], "
+                 "\"metadata\": {\"tenant\": \"b\"}}]', invocation_type => 'Event')",
+                 [tenants.index], "42501",
                  "e-1")
     db.execute("RESET ROLE")
     db.execute("SELECT s3vl.grant_index(%s, %s)", (tenants.index, tenants.roles["a"]))
@@ -628,7 +647,7 @@ def test_a_dropped_roles_rows_bind_nobody_and_can_be_removed(db: psycopg.Connect
     assert oid is not None
     db.execute(f'DROP ROLE "{gone}"')
     assert (oid[0], {"tenant": "z"}) in db.execute(
-        "SELECT role_name, filter FROM s3vl.list_policies() WHERE index_name = %s",
+        "SELECT role_name, metadata_filter FROM s3vl.list_policies() WHERE index_name = %s",
         (tenants.index,)).fetchall()
     as_tenant(db, tenants, "a")  # not granted (only the dropped role is): refused
     expect_error(db, "SELECT * FROM s3vl.query_vectors(%s::float8[], %s)", [Q, tenants.index],
@@ -672,14 +691,18 @@ def test_a_large_put_checks_every_stored_key(db: psycopg.Connection[Any], tenant
     """The stored metadata is read 100 keys per invocation: another tenant's key in the third
     hundred is still found, and nothing is written."""
     as_tenant(db, tenants, "a")
-    expect_error(db, "SELECT s3vl.put_vector_arrays(%s, array_agg(CASE WHEN g = 250 THEN 'b-1' "
-                 "ELSE 'c-' || g END), array_agg(ARRAY[1, g, 0]::float8[]), "
-                 "array_agg('{\"tenant\": \"a\"}'::jsonb)) FROM generate_series(1, 250) g",
+    expect_error(db, "SELECT s3vl.put_vector_arrays(index_name => %s, "
+                     "vector_ids => array_agg(CASE WHEN g = 250 THEN 'b-1' "
+                 "ELSE 'c-' || g END), vectors => array_agg(ARRAY[1, g, 0]::float8[]), "
+                 "metadata => array_agg('{\"tenant\": \"a\"}'::jsonb)) FROM generate_series(1, "
+                 "250) g",
                  [tenants.index], "42501", "b-1", "exists outside")
     assert s3vectors_client.get_vectors(indexArn=tenants.arn, keys=["c-1", "c-249"])[
         "vectors"] == []
-    assert db.execute("SELECT s3vl.put_vector_arrays(%s, array_agg('c-' || g), "
-                      "array_agg(ARRAY[1, g, 0]::float8[]), array_agg('{\"tenant\": \"a\"}'"
+    assert db.execute("SELECT s3vl.put_vector_arrays(index_name => %s, "
+                      "vector_ids => array_agg('c-' || g), "
+                      "vectors => array_agg(ARRAY[1, g, 0]::float8[]), "
+                      "metadata => array_agg('{\"tenant\": \"a\"}'"
                       "::jsonb)) FROM generate_series(1, 250) g",
                       (tenants.index,)).fetchone() == (250,)
 
@@ -725,8 +748,9 @@ def test_a_tenant_cannot_write_into_another_tenants_view(db: psycopg.Connection[
                                                          tenants: Tenants) -> None:
     """{"tenant": ["a", "b"]} matches tenant a's filter, and tenant b's too: refused."""
     as_tenant(db, tenants, "a")
-    expect_error(db, "SELECT s3vl.put_vector(%s, 'a-both', ARRAY[1, 0, 0]::float8[], "
-                 "'{\"tenant\": [\"a\", \"b\"]}')", [tenants.index], "42501", "a-both")
+    expect_error(db, "SELECT s3vl.put_vector(index_name => %s, vector_id => 'a-both', "
+                     "vector => ARRAY[1, 0, 0]::float8[], "
+                 "metadata => '{\"tenant\": [\"a\", \"b\"]}')", [tenants.index], "42501", "a-both")
     as_tenant(db, tenants, "b")
     assert "a-both" not in keys(db, "SELECT vector_id FROM s3vl.query_vectors(%s::float8[], %s, "
                                 "top_k => 20)", (Q, tenants.index))

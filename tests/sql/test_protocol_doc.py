@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from psycopg.types.json import Jsonb
 
-from sql.sql_helpers import REPO_ROOT, expect_error, set_answer
+from sql.sql_helpers import REPO_ROOT, expect_error, set_answer, sql_message
 
 pytestmark = pytest.mark.stack
 
@@ -52,6 +52,11 @@ BUILDERS: dict[str, tuple[str, dict[str, Any]]] = {
                      "%(segment_index)s)",
                      {"max_results": 100, "next_token": None, "return_data": False,
                       "return_metadata": True, "segment_count": None, "segment_index": None}),
+    # The prefilter plan of query_vectors_where (sql/30_api/58_where.sql).
+    "rank_vectors": ("SELECT s3vl._rank_request(%(index_arn)s, %(query_vector)s::float8[], "
+                     "%(vector_ids)s::text[], %(top_k)s, %(return_metadata)s, "
+                     "%(metadata_filter)s)",
+                     {"top_k": 10, "return_metadata": True, "metadata_filter": None}),
     # Index administration (sql/30_api/57_search.sql); the SQL functions send one key per request.
     "update_index_mode": ("SELECT s3vl._index_mode_request(%(index_arn)s, %(index_mode)s)", {}),
     "add_text_search": ("SELECT s3vl._add_text_search_request(%(index_arn)s, "
@@ -145,6 +150,7 @@ def test_request_builders_match_the_examples(db: Any) -> None:
         assert without_nulls(built) == without_nulls({**defaults, **request}), name
         checked.append(name)
     assert {"get_index", "query_vectors", "get_vectors", "list_vectors", "query_texts",
+            "rank_vectors",
             "query_hybrid", "update_index_mode", "add_text_search", "drop_text_search", "embed"
             } <= set(checked)
 
@@ -169,8 +175,8 @@ def test_example_responses_become_rows(canned: Any) -> None:
                     for e in ex["get_vectors"]["response"]["result"]]
 
     set_answer(canned, "list_vectors", concrete(ex["list_vectors"]["response"]))
-    rows = canned.execute("SELECT vector_id, vector_data, metadata, response_next_token, "
-                          "total_count FROM s3vl.list_vectors(%s, max_results => 2, "
+    rows = canned.execute("SELECT vector_id, embedding, metadata, response_next_token, "
+                          "total_count FROM s3vl.list_vectors(index_arn => %s, max_results => 2, "
                           "return_data => false, return_metadata => false)", (arn,)).fetchall()
     assert rows == [("s", None, None, "s", 2), ("s", None, None, "s", 2)]
 
@@ -179,7 +185,7 @@ def test_example_responses_become_rows(canned: Any) -> None:
     set_answer(canned, "get_index", answer)
     row = canned.execute("SELECT index_name, vector_bucket_name, dimension, distance_metric, "
                          "data_type, non_filterable_metadata_keys, creation_time::text FROM "
-                         "s3vl.describe_index(index_arn_param => %s)", (arn,)).fetchone()
+                         "s3vl.describe_index(index_arn => %s)", (arn,)).fetchone()
     assert row == ("demo-index", "demo-bucket", 3, "cosine", "float32", ["body"],
                    "2026-07-15 10:20:30+00")
 
@@ -204,7 +210,7 @@ def test_example_errors_map_to_sqlstates(canned: Any, name: str, sqlstate: str) 
     response = concrete(examples()[name]["response"])
     set_answer(canned, "*", response)
     expect_error(canned, "SELECT * FROM s3vl.get_vectors(ARRAY['a'], 'demo')", None, sqlstate,
-                 "s3vl.get_vectors: " + response["error"]["message"],
+                 "s3vl.get_vectors: " + sql_message(response["error"]),
                  "error type: " + response["error"]["type"])
 
 
@@ -212,7 +218,7 @@ def test_text_and_hybrid_example_responses_become_rows(canned: Any) -> None:
     ex = examples()
     arn = ex["query_texts"]["request"]["index_arn"]
     set_answer(canned, "query_vectors", concrete(ex["query_texts"]["response"]))
-    rows = canned.execute("SELECT vector_id, score, metadata FROM s3vl.search_text("
+    rows = canned.execute("SELECT vector_id, text_score, metadata FROM s3vl.search_text("
                           "'trail shoes', 'name', index_arn => %s)", (arn,)).fetchall()
     assert rows == [(e["vector_id"], e["text_score"], e["metadata"])
                     for e in ex["query_texts"]["response"]["result"]]
@@ -233,7 +239,7 @@ def test_text_and_hybrid_example_responses_become_rows(canned: Any) -> None:
     answer["result"]["creation_time"] = "2026-11-02T10:20:30+00:00"  # may be "<string>"
     set_answer(canned, "get_index", answer)
     row = canned.execute("SELECT index_mode, text_search FROM s3vl.describe_index("
-                         "index_arn_param => %s)", (arn,)).fetchone()
+                         "index_arn => %s)", (arn,)).fetchone()
     result = ex["get_index_text_search"]["response"]["result"]
     assert row == (result["index_mode"], result["text_search"])
 
@@ -255,5 +261,5 @@ def test_text_search_example_errors_map_to_sqlstates(canned: Any, name: str, sta
                                                      sqlstate: str, fragment: str) -> None:
     response = concrete(examples()[name]["response"])
     set_answer(canned, "*", response)
-    expect_error(canned, statement, None, sqlstate, fragment + response["error"]["message"],
+    expect_error(canned, statement, None, sqlstate, fragment + sql_message(response["error"]),
                  "error type: " + response["error"]["type"])

@@ -83,7 +83,7 @@ def test_list_vectors_pages_visit_every_vector_once(db: Any, sql_index: SqlIndex
     pages = 0
     while True:
         rows = db.execute(
-            "SELECT vector_id, vector_data, metadata, response_next_token, total_count "
+            "SELECT vector_id, embedding, metadata, response_next_token, total_count "
             "FROM s3vl.list_vectors(index_name => %s, max_results => 10, next_token => %s, "
             "return_data => true)", (sql_index.paged_name, token)).fetchall()
         pages += 1
@@ -106,7 +106,8 @@ def test_list_vectors_pages_visit_every_vector_once(db: Any, sql_index: SqlIndex
 
 
 def test_list_vectors_defaults_omit_data(db: Any, sql_index: SqlIndex) -> None:
-    rows = db.execute("SELECT vector_id, vector_data, metadata FROM s3vl.list_vectors(%s)",
+    rows = db.execute("SELECT vector_id, embedding, "
+                      "metadata FROM s3vl.list_vectors(index_arn => %s)",
                       (sql_index.arn,)).fetchall()
     assert sorted(r[0] for r in rows) == sorted(TEST_VECTORS)
     assert all(r[1] is None and isinstance(r[2], dict) for r in rows)
@@ -129,7 +130,7 @@ def test_list_vectors_segments_partition_the_index(db: Any, sql_index: SqlIndex)
 
 
 def test_scan_vectors_returns_every_vector(db: Any, sql_index: SqlIndex) -> None:
-    rows = db.execute("SELECT vector_id, vector_data FROM s3vl.scan_vectors(%s, "
+    rows = db.execute("SELECT vector_id, embedding FROM s3vl.scan_vectors(%s, "
                       "return_data => true, page_size => 4)", (sql_index.paged_name,)).fetchall()
     assert sorted(r[0] for r in rows) == [f"p-{i:03d}" for i in range(PAGED_COUNT)]
     assert all(len(r[1]) == 3 for r in rows)
@@ -140,7 +141,7 @@ def test_describe_index_is_the_live_get_index(db: Any, sql_index: SqlIndex) -> N
                      "distance_metric, data_type FROM s3vl.describe_index(%s)",
                      (sql_index.name,)).fetchone()
     assert row == (sql_index.name, sql_index.arn, "s3vl-demo", 3, "cosine", "float32")
-    by_arn = db.execute("SELECT index_name FROM s3vl.describe_index(index_arn_param => %s)",
+    by_arn = db.execute("SELECT index_name FROM s3vl.describe_index(index_arn => %s)",
                         (sql_index.arn,)).fetchone()
     assert by_arn == (sql_index.name,)
 

@@ -207,7 +207,8 @@ def test_a_deactivated_index_is_refused_by_arn_too(canned: Any) -> None:
     calls = call_count(canned)
     for query in ("SELECT * FROM s3vl.query_vectors(ARRAY[1, 0, 0]::float8[], index_arn => %s)",
                   "SELECT * FROM s3vl.query_vectors(ARRAY[1, 0, 0]::float8[], %s)",
-                  "SELECT s3vl.put_vector(%s, 'k', ARRAY[1, 0, 0]::float8[])"):
+                  "SELECT s3vl.put_vector(index_name => %s, vector_id => 'k', vector => ARRAY[1, "
+                  "0, 0]::float8[])"):
         expect_error(canned, query, [CANNED_INDEX_ARN], "42704", "deactivated")
     assert call_count(canned) == calls
     canned.execute("SELECT s3vl.activate_index('demo')")
@@ -217,11 +218,14 @@ def test_a_deactivated_index_is_refused_by_arn_too(canned: Any) -> None:
 
 
 @pytest.mark.parametrize("statement", [
-    "SELECT s3vl.put_vectors(%s, '[{\"key\": \"k\", \"data\": [1, 0, 0]}]')",
-    "SELECT s3vl.put_vector(%s, 'k', ARRAY[1, 0, 0]::float8[])",
-    "SELECT s3vl.delete_vectors(%s, ARRAY['k'])",
+    "SELECT s3vl.put_vectors(index_name => %s, vectors => '[{\"key\": \"k\", \"data\": [1, 0, "
+    "0]}]')",
+    "SELECT s3vl.put_vector(index_name => %s, vector_id => 'k', "
+    "vector => ARRAY[1, 0, 0]::float8[])",
+    "SELECT s3vl.delete_vectors(index_name => %s, vector_ids => ARRAY['k'])",
     "SELECT * FROM s3vl.query_vectors(ARRAY[1, 0, 0]::float8[], %s)",
-    "SELECT * FROM s3vl.query_vectors_batch(%s, ARRAY[[1, 0, 0]]::float8[])",
+    "SELECT * FROM s3vl.query_vectors_batch(index_name => %s, query_vectors => ARRAY[[1, 0, "
+    "0]]::float8[])",
     "SELECT s3vl.set_cache(%s, '1 minute')",
 ])
 def test_an_arn_where_a_name_is_expected_goes_through_the_registry(canned: Any,
@@ -239,6 +243,7 @@ def test_a_registered_arn_as_a_name_resolves_with_its_dimension(canned: Any) -> 
     from sql.sql_helpers import CANNED_INDEX_ARN, call_count
 
     calls = call_count(canned)
-    expect_error(canned, "SELECT s3vl.put_vector(%s, 'k', ARRAY[1, 0]::float8[])",
+    expect_error(canned, "SELECT s3vl.put_vector(index_name => %s, vector_id => 'k', "
+                         "vector => ARRAY[1, 0]::float8[])",
                  [CANNED_INDEX_ARN], "22000", "dimension 2", "dimension 3")
     assert call_count(canned) == calls

@@ -53,8 +53,9 @@ def test_admin_tracks_writer_syncs_reader_queries(db: psycopg.Connection[Any], l
                           (index_name,)).fetchone() == (20,)
         db.execute(f'SET ROLE "{roles["s3vl_reader"]}"')
         expect_error(db, "SELECT * FROM s3vl.sync(%s)", (index_name,), "42501")
-        rows = db.execute("SELECT key FROM s3vl.query_table(%s, 'id', ARRAY[0,0,0,0]::float8[],"
-                          " 3)", (table,)).fetchall()
+        rows = db.execute("SELECT key FROM s3vl.query_table(source => %s, key_column => 'id', "
+                          "query_vector => ARRAY[0,0,0,0]::float8[],"
+                          " top_k => 3)", (table,)).fetchall()
         assert rows == [("1",), ("2",), ("3",)]
         assert db.execute("SELECT count(*) FROM s3vl.stale_rows(%s)", (table,)).fetchone() == (0,)
         db.execute("RESET ROLE")

@@ -44,18 +44,22 @@ def test_query_table_skips_orphans(local_stack: Any, db: psycopg.Connection[Any]
         plain = db.execute("SELECT vector_id FROM s3vl.query_vectors(%s::text, "
                            "ARRAY[0,0,0,0]::float8[], 5)", (tracked.index_name,)).fetchall()
         assert [r[0] for r in plain] == ["1", "2", "3", "4", "5"]  # orphans, as expected
-        rows = db.execute("SELECT key, distance, metadata FROM s3vl.query_table(%s, 'id', "
-                          "ARRAY[0,0,0,0]::float8[], 5)", (t,)).fetchall()
+        rows = db.execute("SELECT key, distance, metadata FROM s3vl.query_table(source => %s, "
+                          "key_column => 'id', "
+                          "query_vector => ARRAY[0,0,0,0]::float8[], top_k => 5)", (t,)).fetchall()
         assert [r[0] for r in rows] == ["31", "32", "33", "34", "35"]
         assert rows[0][1] < rows[-1][1]
         assert rows[0][2] == {"title": "x", "price": 31, "in_stock": False}
-        filtered = db.execute("SELECT key FROM s3vl.query_table(%s, 'id', "
-                              "ARRAY[0,0,0,0]::float8[], 3, '{\"in_stock\": true}')",
+        filtered = db.execute("SELECT key FROM s3vl.query_table(source => %s, key_column => 'id', "
+                              "query_vector => ARRAY[0,0,0,0]::float8[], top_k => 3, "
+                              "metadata_filter => '{\"in_stock\": true}')",
                               (t,)).fetchall()
         assert [r[0] for r in filtered] == ["32", "34", "36"]
         # Fewer existing keys than top_k: all of them, no orphan.
-        everything = db.execute("SELECT key FROM s3vl.query_table(%s, 'id', "
-                                "ARRAY[0,0,0,0]::float8[], 50)", (t,)).fetchall()
+        everything = db.execute("SELECT key FROM s3vl.query_table(source => %s, "
+                                "key_column => 'id', "
+                                "query_vector => ARRAY[0,0,0,0]::float8[], top_k => 50)",
+                                (t,)).fetchall()
         assert sorted(int(r[0]) for r in everything) == list(range(31, 61))
 
 
@@ -63,12 +67,17 @@ def test_query_table_bad_input(db: psycopg.Connection[Any], local_stack: Any,
                                s3vectors_client: Any) -> None:
     with tracked_table(local_stack, s3vectors_client) as tracked:
         t = tracked.table
-        expect_error(db, "SELECT * FROM s3vl.query_table(%s, 'id; DROP TABLE x', "
-                     "ARRAY[0,0,0,1]::float8[], 5)", (t,), "42703", "key_column")
-        expect_error(db, "SELECT * FROM s3vl.query_table(%s, 'id', ARRAY[0,0,0,1]::float8[], 0)",
+        expect_error(db, "SELECT * FROM s3vl.query_table(source => %s, "
+                         "key_column => 'id; DROP TABLE x', "
+                     "query_vector => ARRAY[0,0,0,1]::float8[], top_k => 5)", (t,), "42703",
+                                                                                    "key_column")
+        expect_error(db, "SELECT * FROM s3vl.query_table(source => %s, key_column => 'id', "
+                         "query_vector => ARRAY[0,0,0,1]::float8[], top_k => 0)",
                      (t,), "22023", "top_k")
-        expect_error(db, "SELECT * FROM s3vl.query_table('pg_class', 'oid', "
-                     "ARRAY[0,0,0,1]::float8[], 5)", None, "42704", "not tracked")
+        expect_error(db, "SELECT * FROM s3vl.query_table(source => 'pg_class', "
+                         "key_column => 'oid', "
+                     "query_vector => ARRAY[0,0,0,1]::float8[], top_k => 5)", None, "42704",
+                                                                                    "not tracked")
         expect_error(db, "SELECT * FROM s3vl.stale_rows('pg_class')", None, "42704",
                      "not tracked")
 
@@ -90,8 +99,9 @@ def test_odd_identifiers_are_quoted(local_stack: Any, db: psycopg.Connection[Any
                                                   returnMetadata=True)["vectors"]
             assert stored[0]["metadata"] == {"price's": 2.5}
             db.execute(f"DELETE FROM {table} WHERE \"vec; x\"[1] = 1")
-            rows = db.execute("SELECT key FROM s3vl.query_table(%s, %s, "
-                              "ARRAY[0,0,0,0]::float8[], 1)", (table, 'the "id"')).fetchall()
+            rows = db.execute("SELECT key FROM s3vl.query_table(source => %s, key_column => %s, "
+                              "query_vector => ARRAY[0,0,0,0]::float8[], top_k => 1)",
+                              (table, 'the "id"')).fetchall()
             assert rows == [("c",)]
             assert [r[0] for r in db.execute("SELECT key FROM s3vl.stale_rows(%s)",
                                              (table,)).fetchall()] == ["a'b"]

@@ -150,12 +150,12 @@ def test_positional_text_and_key_pick_the_single_key_form(canned: Any) -> None:
 
 def test_search_text_rows_in_service_order_with_summed_score(canned: Any) -> None:
     set_answer(canned, "query_vectors", ok(TEXT_ROWS))
-    rows = canned.execute("SELECT vector_id, score, metadata FROM s3vl.search_text("
+    rows = canned.execute("SELECT vector_id, text_score, metadata FROM s3vl.search_text("
                           "'{\"name\": \"b\", \"description\": \"c\"}'::jsonb, 'demo')").fetchall()
     assert rows == [("p-2", 3.25, {"name": "B"}), ("p-7", 1.5, {"name": "G"})]
     cols = [c.name for c in canned.execute(
         "SELECT * FROM s3vl.search_text('b', 'name', 'demo')").description or []]
-    assert cols == ["vector_id", "score", "metadata"]
+    assert cols == ["vector_id", "text_score", "metadata"]
 
 
 def test_hybrid_rows_keep_nulls_of_the_ranking_that_missed(canned: Any) -> None:
@@ -440,7 +440,7 @@ def test_writes_and_administration_invalidate_text_entries(canned: Any) -> None:
     set_answer(canned, "add_text_search", ok(GET_INDEX))
     text = "SELECT * FROM s3vl.search_text('b', 'name', 'demo')"
     canned.execute(text).fetchall()
-    canned.execute("SELECT s3vl.delete_vectors('demo', ARRAY['p-2'])")
+    canned.execute("SELECT s3vl.delete_vectors(index_name => 'demo', vector_ids => ARRAY['p-2'])")
     canned.execute(text).fetchall()
     assert query_calls(canned) == 2
     canned.execute("SELECT s3vl.add_text_search('demo', 'body')")

@@ -36,7 +36,7 @@ PATHS = {
     "get_vectors": "SELECT vector_id FROM s3vl.get_vectors(ARRAY['b-1', 'a-1'], "
                    "index_arn => %(arn)s) WHERE found",
     "scan_vectors": "SELECT vector_id FROM s3vl.scan_vectors(index_arn => %(arn)s)",
-    "describe_index": "SELECT index_name FROM s3vl.describe_index(index_arn_param => %(arn)s)",
+    "describe_index": "SELECT index_name FROM s3vl.describe_index(index_arn => %(arn)s)",
     "_query_page": "SELECT s3vl._query_page('s3vl.query_vectors_where', %(q)s::float8[], "
                    "%(arn)s, 20, NULL, NULL, 1)",
 }
@@ -71,7 +71,7 @@ def test_policy_numbers_a_float_cannot_hold_are_refused(db: psycopg.Connection[A
     expect_error(db, "SELECT s3vl.create_policy(%s, %s, %s::jsonb)",
                  (tenants.index, tenants.roles["a"], form.replace("%s", value)), "22023",
                  "64-bit float", "filter n")
-    assert db.execute("SELECT filter FROM s3vl.list_policies() WHERE index_name = %s AND "
+    assert db.execute("SELECT metadata_filter FROM s3vl.list_policies() WHERE index_name = %s AND "
                       "role_name = %s", (tenants.index, tenants.roles["a"])).fetchone() == (
         {"tenant": "a"},)
 

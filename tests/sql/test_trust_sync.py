@@ -72,7 +72,7 @@ def test_a_table_turned_into_a_view_is_not_read_by_sync(db: psycopg.Connection[A
 @pytest.mark.parametrize("call", [
     "SELECT s3vl.backfill(%(t)s)",
     "SELECT * FROM s3vl.stale_rows(%(t)s)",
-    "SELECT * FROM s3vl.query_table(%(t)s, 'id', ARRAY[1,0,0,0]::float8[])",
+    "SELECT * FROM s3vl.query_table(ARRAY[1,0,0,0]::float8[], %(t)s, 'id')",
 ])
 def test_a_table_turned_into_a_view_is_not_read_by_any_path(db: psycopg.Connection[Any],
                                                             cast: Cast,  # noqa: F811

@@ -15,7 +15,8 @@ from sql.writes_helpers import WriteDb, wdb  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.stack
 
-PUT = "SELECT s3vl.put_vector_arrays(%s, %s, %s::float8[], %s::jsonb[])"
+PUT = ("SELECT s3vl.put_vector_arrays(index_name => %s, vector_ids => %s, vectors => %s::float8[], "
+       "metadata => %s::jsonb[])")
 
 
 def rows_for(n: int, dim: int = 3) -> tuple[list[str], list[list[float]], list[Jsonb]]:
@@ -58,8 +59,9 @@ def test_from_a_table_with_array_agg_and_no_metadata(wdb: WriteDb) -> None:  # n
                      "AS emb FROM generate_series(1, 1200) g")
     try:
         written = wdb.conn.execute(
-            "SELECT s3vl.put_vector_arrays(%s, array_agg(id::text ORDER BY id), "
-            "array_agg(emb ORDER BY id)) FROM docs", (name,)).fetchone()
+            "SELECT s3vl.put_vector_arrays(index_name => %s, "
+            "vector_ids => array_agg(id::text ORDER BY id), "
+            "vectors => array_agg(emb ORDER BY id)) FROM docs", (name,)).fetchone()
     finally:
         wdb.conn.execute("DROP TABLE docs")
     assert written == (1200,)
@@ -115,7 +117,8 @@ def test_event_writes_land(wdb: WriteDb) -> None:  # noqa: F811
     name, arn = wdb.new_index()
     keys, vectors, metadata = rows_for(300)
     assert wdb.conn.execute(
-        "SELECT s3vl.put_vector_arrays(%s, %s, %s::float8[], %s::jsonb[], 'Event')",
+        "SELECT s3vl.put_vector_arrays(index_name => %s, vector_ids => %s, "
+        "vectors => %s::float8[], metadata => %s::jsonb[], invocation_type => 'Event')",
         (name, keys, vectors, metadata)).fetchone() == (300,)
     deadline = time.monotonic() + 20
     while wdb.count(arn) < 300 and time.monotonic() < deadline:
@@ -126,12 +129,12 @@ def test_event_writes_land(wdb: WriteDb) -> None:  # noqa: F811
 BIG = "x" * 1500
 GOOD = [0.5, 0.5, 0.5]
 ARRAY_ERRORS: list[tuple[str, Any, Any, Any, str, tuple[str, ...]]] = [
-    ("no keys", [], [GOOD], None, "22023", ("keys must be a non-empty",)),
-    ("null key", ["a", None], [GOOD, GOOD], None, "22023", ("keys element 2", "NULL")),
+    ("no keys", [], [GOOD], None, "22023", ("vector_ids must be a non-empty",)),
+    ("null key", ["a", None], [GOOD, GOOD], None, "22023", ("vector_ids element 2", "NULL")),
     ("long key", ["a", "k" * 1025], [GOOD, GOOD], None, "22023",
-     ("keys element 2", "1025 characters")),
+     ("vector_ids element 2", "1025 characters")),
     ("duplicate key", ["a", "b", "a"], [GOOD, GOOD, GOOD], None, "22023",
-     ("keys element 3", '"a"', "element 1", "unique")),
+     ("vector_ids element 3", '"a"', "element 1", "unique")),
     ("one-dimensional vectors", ["a"], GOOD, None, "22023", ("two-dimensional", "1 dimension")),
     ("row count", ["a", "b"], [GOOD], None, "22023", ("1 rows", "2 elements")),
     ("null element", ["a", "b"], [GOOD, [1, None, 3]], None, "22023",
@@ -174,17 +177,21 @@ def test_validation_errors_write_nothing(wdb: WriteDb, label: str, keys: Any,  #
 
 def test_other_argument_errors(wdb: WriteDb) -> None:  # noqa: F811
     name, arn = wdb.new_index()
-    expect_error(wdb.conn, "SELECT s3vl.put_vector_arrays(%s, ARRAY['a'], ARRAY[[1, 2, 3]]"
-                 "::float8[], NULL, 'DryRun')", (name,), "22023", "invocation_type", "Event")
-    expect_error(wdb.conn, "SELECT s3vl.put_vector_arrays('no-such-index', ARRAY['a'], "
-                 "ARRAY[[1, 2, 3]]::float8[])", None, "42704", "no-such-index")
-    expect_error(wdb.conn, "SELECT s3vl.put_vector_arrays(%s, ARRAY['a'], NULL)", (name,),
+    expect_error(wdb.conn, "SELECT s3vl.put_vector_arrays(index_name => %s, "
+                           "vector_ids => ARRAY['a'], vectors => ARRAY[[1, 2, 3]]"
+                           "::float8[], metadata => NULL, invocation_type => 'DryRun')", (name,),
+                 "22023", "invocation_type", "Event")
+    expect_error(wdb.conn, "SELECT s3vl.put_vector_arrays(index_name => 'no-such-index', "
+                           "vector_ids => ARRAY['a'], "
+                 "vectors => ARRAY[[1, 2, 3]]::float8[])", None, "42704", "no-such-index")
+    expect_error(wdb.conn, "SELECT s3vl.put_vector_arrays(index_name => %s, "
+                           "vector_ids => ARRAY['a'], vectors => NULL)", (name,),
                  "22023", "two-dimensional", "NULL")
     assert wdb.count(arn) == 0
 
 
 def test_granted_to_writer_not_reader(wdb: WriteDb) -> None:  # noqa: F811
-    signature = "s3vl.put_vector_arrays(text, text[], float8[], jsonb[], text)"
+    signature = "s3vl.put_vector_arrays(text[], float8[], text, jsonb[], text)"
     row = wdb.conn.execute("SELECT has_function_privilege('s3vl_reader', %s, 'EXECUTE'), "
                            "has_function_privilege('s3vl_writer', %s, 'EXECUTE'), "
                            "has_function_privilege('public', %s, 'EXECUTE')",

@@ -28,7 +28,8 @@ def vectors_for(n: int, dim: int = 3) -> list[dict[str, Any]]:
 def test_round_trip_put_get_query_delete(wdb: WriteDb, n: int) -> None:  # noqa: F811
     name, arn = wdb.new_index()
     vecs = vectors_for(n)
-    written = wdb.conn.execute("SELECT s3vl.put_vectors(%s, %s)", (name, Jsonb(vecs))).fetchone()
+    written = wdb.conn.execute("SELECT s3vl.put_vectors(index_name => %s, vectors => %s)",
+                               (name, Jsonb(vecs))).fetchone()
     assert written == (n,)
     assert wdb.count(arn) == n
     last = vecs[-1]
@@ -43,7 +44,8 @@ def test_round_trip_put_get_query_delete(wdb: WriteDb, n: int) -> None:  # noqa:
     assert top[0][1] == pytest.approx(0.0, abs=1e-6)
     assert top[0][0] in {v["key"] for v in vecs}  # nearly parallel keys tie in float32
     keys = [v["key"] for v in vecs]
-    deleted = wdb.conn.execute("SELECT s3vl.delete_vectors(%s, %s)", (name, keys)).fetchone()
+    deleted = wdb.conn.execute("SELECT s3vl.delete_vectors(index_name => %s, vector_ids => %s)",
+                               (name, keys)).fetchone()
     assert deleted == (n,)
     assert wdb.count(arn) == 0
 
@@ -52,12 +54,14 @@ def test_plain_data_form_put_vector_and_overwrite(wdb: WriteDb) -> None:  # noqa
     name, arn = wdb.new_index()
     plain = [{"key": "a", "data": [0.25, 0.5, 1.0]}, {"key": "b", "data": [1, 0, 0],
                                                          "metadata": {"t": "x"}}]
-    assert wdb.conn.execute("SELECT s3vl.put_vectors(%s, %s)",
+    assert wdb.conn.execute("SELECT s3vl.put_vectors(index_name => %s, vectors => %s)",
                             (name, Jsonb(plain))).fetchone() == (2,)
-    assert wdb.conn.execute("SELECT s3vl.put_vector(%s, 'c', ARRAY[0.1, 0.2, 0.3]::float8[], "
-                            "'{\"g\": 1}')", (name,)).fetchone() == (1,)
+    assert wdb.conn.execute("SELECT s3vl.put_vector(index_name => %s, vector_id => 'c', "
+                            "vector => ARRAY[0.1, 0.2, 0.3]::float8[], "
+                            "metadata => '{\"g\": 1}')", (name,)).fetchone() == (1,)
     # Same key again replaces the vector.
-    wdb.conn.execute("SELECT s3vl.put_vector(%s, 'a', ARRAY[3, 2, 1]::float8[])", (name,))
+    wdb.conn.execute("SELECT s3vl.put_vector(index_name => %s, vector_id => 'a', "
+                     "vector => ARRAY[3, 2, 1]::float8[])", (name,))
     rows = dict((r[0], (r[1], r[2])) for r in wdb.conn.execute(
         "SELECT vector_id, embedding, metadata FROM s3vl.get_vectors(ARRAY['a', 'b', 'c'], %s)",
         (name,)).fetchall())
@@ -72,17 +76,17 @@ def test_put_by_arn_needs_a_registration_and_checks_dimension_with_get_index(
     name, arn = wdb.new_index(dimension=4)
     wdb.conn.execute("SELECT s3vl.unregister_index(%s)", (name,))
     # An ARN where the index name is expected goes through the registry (docs/security.md).
-    expect_error(wdb.conn, "SELECT s3vl.put_vectors(%s, %s)",
+    expect_error(wdb.conn, "SELECT s3vl.put_vectors(index_name => %s, vectors => %s)",
                  (arn, Jsonb(vectors_for(2, dim=4))), "42704", "not registered")
     assert wdb.count(arn) == 0
     # A registration without a dimension (one left by the reference sample's schema): GetIndex.
     wdb.conn.execute("SELECT s3vl.register_index(%s, %s)", (name, arn))
     wdb.conn.execute("UPDATE s3vl.index_registry SET dimension = NULL WHERE index_name = %s",
                      (name,))
-    expect_error(wdb.conn, "SELECT s3vl.put_vectors(%s, %s)",
+    expect_error(wdb.conn, "SELECT s3vl.put_vectors(index_name => %s, vectors => %s)",
                  (arn, Jsonb([{"key": "x", "data": [1, 2, 3]}])), "22000",
                  "vectors[0].data", "dimension 3", "dimension 4")
-    assert wdb.conn.execute("SELECT s3vl.put_vectors(%s, %s)",
+    assert wdb.conn.execute("SELECT s3vl.put_vectors(index_name => %s, vectors => %s)",
                             (arn, Jsonb(vectors_for(2, dim=4)))).fetchone() == (2,)
     assert wdb.count(arn) == 2
 
@@ -94,22 +98,24 @@ def test_payload_over_6_mb_is_split_into_several_invocations(wdb: WriteDb) -> No
     vecs = [{"key": f"big-{i}", "data": [1.0 / (3 + i + j) for j in range(1024)]}
             for i in range(400)]
     assert len(json.dumps(vecs)) > 6 * 1024 * 1024
-    assert wdb.conn.execute("SELECT s3vl.put_vectors(%s, %s)",
+    assert wdb.conn.execute("SELECT s3vl.put_vectors(index_name => %s, vectors => %s)",
                             (name, Jsonb(vecs))).fetchone() == (400,)
     assert wdb.count(arn) == 400
 
 
 def test_event_writes_are_queued_and_land(wdb: WriteDb) -> None:  # noqa: F811
     name, arn = wdb.new_index()
-    queued = wdb.conn.execute("SELECT s3vl.put_vectors(%s, %s, invocation_type => 'Event')",
+    queued = wdb.conn.execute("SELECT s3vl.put_vectors(index_name => %s, vectors => %s, "
+                              "invocation_type => 'Event')",
                               (name, Jsonb(vectors_for(700)))).fetchone()
     assert queued == (700,)
     deadline = time.monotonic() + 20
     while wdb.count(arn) < 700 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert wdb.count(arn) == 700
-    assert wdb.conn.execute("SELECT s3vl.delete_vectors(%s, ARRAY['k-00000', 'k-00001'], "
-                            "'Event')", (name,)).fetchone() == (2,)
+    assert wdb.conn.execute("SELECT s3vl.delete_vectors(index_name => %s, "
+                            "vector_ids => ARRAY['k-00000', 'k-00001'], "
+                            "invocation_type => 'Event')", (name,)).fetchone() == (2,)
     deadline = time.monotonic() + 20
     while wdb.count(arn) > 698 and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -118,8 +124,10 @@ def test_event_writes_are_queued_and_land(wdb: WriteDb) -> None:  # noqa: F811
 
 def test_delete_counts_distinct_keys(wdb: WriteDb) -> None:  # noqa: F811
     name, arn = wdb.new_index()
-    wdb.conn.execute("SELECT s3vl.put_vectors(%s, %s)", (name, Jsonb(vectors_for(3))))
-    assert wdb.conn.execute("SELECT s3vl.delete_vectors(%s, ARRAY['k-00000', 'k-00000', "
+    wdb.conn.execute("SELECT s3vl.put_vectors(index_name => %s, vectors => %s)",
+                     (name, Jsonb(vectors_for(3))))
+    assert wdb.conn.execute("SELECT s3vl.delete_vectors(index_name => %s, "
+                            "vector_ids => ARRAY['k-00000', 'k-00000', "
                             "'never'])", (name,)).fetchone() == (2,)
     assert wdb.count(arn) == 2
 
@@ -168,7 +176,8 @@ def test_put_validation_errors_write_nothing(wdb: WriteDb, label: str, vectors: 
                           .replace("vectors[1].data", "vectors[2].data")
                           if label in {"dimension", "duplicate key"} else
                           f.replace("vectors[0]", "vectors[1]") for f in fragments)
-    expect_error(wdb.conn, "SELECT s3vl.put_vectors(%s, %s)", (name, Jsonb(vectors)), sqlstate,
+    expect_error(wdb.conn, "SELECT s3vl.put_vectors(index_name => %s, vectors => %s)",
+                           (name, Jsonb(vectors)), sqlstate,
                  "s3vl.put_vectors", *fragments)
     assert wdb.count(arn) == 0
 
@@ -176,7 +185,7 @@ def test_put_validation_errors_write_nothing(wdb: WriteDb, label: str, vectors: 
 def test_non_filterable_key_may_exceed_2_kb(wdb: WriteDb) -> None:  # noqa: F811
     name, arn = wdb.new_index(non_filterable=["body"])
     vec = [{"key": "a", "data": [1, 2, 3], "metadata": {"body": "z" * 30000, "tag": "t"}}]
-    assert wdb.conn.execute("SELECT s3vl.put_vectors(%s, %s)",
+    assert wdb.conn.execute("SELECT s3vl.put_vectors(index_name => %s, vectors => %s)",
                             (name, Jsonb(vec))).fetchone() == (1,)
     assert wdb.count(arn) == 1
 
@@ -184,22 +193,30 @@ def test_non_filterable_key_may_exceed_2_kb(wdb: WriteDb) -> None:  # noqa: F811
 def test_other_argument_errors(wdb: WriteDb) -> None:  # noqa: F811
     name, arn = wdb.new_index()
     one = Jsonb([{"key": "a", "data": [1, 2, 3]}])
-    expect_error(wdb.conn, "SELECT s3vl.put_vectors(%s, %s, 'DryRun')", (name, one), "22023",
+    expect_error(wdb.conn, "SELECT s3vl.put_vectors(index_name => %s, vectors => %s, "
+                           "invocation_type => 'DryRun')", (name, one), "22023",
                  "invocation_type", "Event")
-    expect_error(wdb.conn, "SELECT s3vl.put_vectors('no-such-index', %s)", (one,), "42704",
+    expect_error(wdb.conn, "SELECT s3vl.put_vectors(index_name => 'no-such-index', vectors => %s)",
+                           (one,), "42704",
                  "no-such-index")
-    expect_error(wdb.conn, "SELECT s3vl.put_vector(%s, 'a', ARRAY[1, 'NaN', 3]::float8[])",
+    expect_error(wdb.conn, "SELECT s3vl.put_vector(index_name => %s, vector_id => 'a', "
+                           "vector => ARRAY[1, 'NaN', 3]::float8[])",
                  (name,), "22000", "vector", "finite")
-    expect_error(wdb.conn, "SELECT s3vl.put_vector(%s, NULL, ARRAY[1, 2, 3]::float8[])",
-                 (name,), "22023", "key")
-    expect_error(wdb.conn, "SELECT s3vl.delete_vectors(%s, ARRAY[]::text[])", (name,), "22023",
+    expect_error(wdb.conn, "SELECT s3vl.put_vector(index_name => %s, vector_id => NULL, "
+                           "vector => ARRAY[1, 2, 3]::float8[])",
+                 (name,), "22023", "s3vl.put_vector: vector_id")
+    expect_error(wdb.conn, "SELECT s3vl.delete_vectors(index_name => %s, "
+                           "vector_ids => ARRAY[]::text[])", (name,), "22023",
                  "keys", "non-empty")
-    expect_error(wdb.conn, "SELECT s3vl.delete_vectors(%s, ARRAY['a', NULL])", (name,), "22023",
-                 "keys element 2", "1 to 1024")
-    expect_error(wdb.conn, "SELECT s3vl.delete_vectors(%s, ARRAY[repeat('k', 1025)])", (name,),
-                 "22023", "keys element 1", "1025 characters")
+    expect_error(wdb.conn, "SELECT s3vl.delete_vectors(index_name => %s, vector_ids => ARRAY['a', "
+                           "NULL])", (name,), "22023",
+                 "vector_ids element 2", "1 to 1024")
+    expect_error(wdb.conn, "SELECT s3vl.delete_vectors(index_name => %s, "
+                           "vector_ids => ARRAY[repeat('k', 1025)])", (name,),
+                 "22023", "vector_ids element 1", "1025 characters")
     assert wdb.count(arn) == 0
-    assert wdb.conn.execute("SELECT s3vl.put_vectors(%s, '[]')", (name,)).fetchone() == (0,)
+    assert wdb.conn.execute("SELECT s3vl.put_vectors(index_name => %s, vectors => '[]')",
+                            (name,)).fetchone() == (0,)
 
 
 def test_compact_json_size_matches_python(wdb: WriteDb) -> None:  # noqa: F811
@@ -212,9 +229,9 @@ def test_compact_json_size_matches_python(wdb: WriteDb) -> None:  # noqa: F811
 
 
 def test_writes_are_granted_to_writer_not_reader(wdb: WriteDb) -> None:  # noqa: F811
-    for signature in ["s3vl.put_vectors(text, jsonb, text)",
-                      "s3vl.put_vector(text, text, float8[], jsonb)",
-                      "s3vl.delete_vectors(text, text[], text)"]:
+    for signature in ["s3vl.put_vectors(jsonb, text, text)",
+                      "s3vl.put_vector(text, float8[], text, jsonb)",
+                      "s3vl.delete_vectors(text[], text, text)"]:
         row = wdb.conn.execute("SELECT has_function_privilege('s3vl_reader', %s, 'EXECUTE'), "
                                "has_function_privilege('s3vl_writer', %s, 'EXECUTE')",
                                (signature, signature)).fetchone()
@@ -227,7 +244,8 @@ def test_event_payloads_stay_under_the_1_mb_async_limit(wdb: WriteDb) -> None:  
     vecs = [{"key": f"ev-{i}", "data": [1.0 / (7 + i + j) for j in range(1024)]}
             for i in range(200)]
     assert len(json.dumps(vecs)) > 3 * 1024 * 1024
-    assert wdb.conn.execute("SELECT s3vl.put_vectors(%s, %s, 'Event')",
+    assert wdb.conn.execute("SELECT s3vl.put_vectors(index_name => %s, vectors => %s, "
+                            "invocation_type => 'Event')",
                             (name, Jsonb(vecs))).fetchone() == (200,)
     deadline = time.monotonic() + 30
     while wdb.count(arn) < 200 and time.monotonic() < deadline:

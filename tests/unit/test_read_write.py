@@ -238,7 +238,7 @@ def test_large_vectors_split_by_request_size(
     from s3vl_lambda.operations import write
 
     chunks = list(
-        write._chunks([({"key": str(i)}, 9 * 1024 * 1024) for i in range(5)],
+        write.chunks([({"key": str(i)}, 9 * 1024 * 1024) for i in range(5)],
                       limits.MAX_PUT_VECTORS_PER_CALL,
                       limits.MAX_REQUEST_BYTES - limits.REQUEST_BYTES_HEADROOM)
     )

@@ -177,10 +177,10 @@ def test_put_size_estimate_bounds_the_real_body(
     key: str, vector: list[float], metadata: dict[str, Any]
 ) -> None:
     from s3vl_lambda.index_info import IndexInfo
-    from s3vl_lambda.operations.write import _check_put_vector
+    from s3vl_lambda.operations.write import check_put_vector
 
     info = IndexInfo(None, "i", "b", len(vector), "euclidean", "float32", frozenset(), None)
-    out, estimate = _check_put_vector(
+    out, estimate = check_put_vector(
         {"key": key, "data": vector, "metadata": metadata}, 0, info
     )
     empty = _put_body_size([])

@@ -3,6 +3,7 @@ query_vectors_batch (vector-only)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -172,8 +173,8 @@ def query_vectors(req: Request, deadline: Deadline) -> Any:
     return rows[: opts.top_k]
 
 
-def query_vectors_batch(req: Request, deadline: Deadline) -> list[dict[str, Any]]:
-    ref = resolve_index(req)
+def batch_request(req: Request) -> tuple[list[Any], list[str] | None, _QueryOptions]:
+    """The query vectors, ids and shared options of a query_vectors_batch request, checked."""
     vectors = get_list(req, "query_vectors")
     if len(vectors) > limits.MAX_BATCH_QUERIES:
         raise validation_error(
@@ -197,8 +198,15 @@ def query_vectors_batch(req: Request, deadline: Deadline) -> list[dict[str, Any]
                 "query_vectors" if field.startswith("query_text") else
                 "query_vectors_batch does not page; send paged queries with query_vectors",
             )
-    opts = _QueryOptions(req)
-    info = index_info_if_allowed(ref, deadline)
+    return vectors, query_ids, _QueryOptions(req)
+
+
+def run_batch(
+    vectors: list[Any],
+    query_ids: list[str] | None,
+    search: Callable[[list[float], str], list[dict[str, Any]]],
+) -> list[dict[str, Any]]:
+    """One entry per query; `search(vector, field)` answers one checked vector."""
 
     def one(i: int) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -207,11 +215,7 @@ def query_vectors_batch(req: Request, deadline: Deadline) -> list[dict[str, Any]
         }
         try:
             field = f"query_vectors[{i}]"
-            vector = check_vector(vectors[i], field)
-            if info is not None:
-                check_dimension(vector, field, info.dimension)
-            rows, _ = _run_query(ref, info, vector, None, opts, _WHOLE, deadline)
-            entry["results"] = rows[: opts.top_k]
+            entry["results"] = search(check_vector(vectors[i], field), field)
             entry["success"] = True
         except Exception as exc:  # one bad query fails only its own entry
             entry["success"] = False
@@ -223,3 +227,17 @@ def query_vectors_batch(req: Request, deadline: Deadline) -> list[dict[str, Any]
     workers = min(limits.BATCH_CONCURRENCY, len(vectors))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(one, range(len(vectors))))
+
+
+def query_vectors_batch(req: Request, deadline: Deadline) -> list[dict[str, Any]]:
+    ref = resolve_index(req)
+    vectors, query_ids, opts = batch_request(req)
+    info = index_info_if_allowed(ref, deadline)
+
+    def search(vector: list[float], field: str) -> list[dict[str, Any]]:
+        if info is not None:
+            check_dimension(vector, field, info.dimension)
+        rows, _ = _run_query(ref, info, vector, None, opts, _WHOLE, deadline)
+        return rows[: opts.top_k]
+
+    return run_batch(vectors, query_ids, search)

@@ -9,11 +9,11 @@ from .. import limits
 from ..deadline import Deadline
 from ..errors import validation_error
 from ..fields import Request, check_keys, get_bool, get_int, get_list, get_optional_str
-from ..index_ref import resolve_index
+from ..index_ref import IndexRef, resolve_index
 from ..service import call
 
 
-def _vector_data(v: dict[str, Any]) -> list[float] | None:
+def vector_data(v: dict[str, Any]) -> list[float] | None:
     data = v.get("data")
     if not data:
         return None
@@ -21,15 +21,13 @@ def _vector_data(v: dict[str, Any]) -> list[float] | None:
     return list(floats) if floats is not None else None
 
 
-def get_vectors(req: Request, deadline: Deadline) -> list[dict[str, Any]]:
-    ref = resolve_index(req)
-    keys = check_keys(get_list(req, "vector_ids"), "vector_ids")
-    include_data = get_bool(req, "include_vector_data", True)
-    include_metadata = get_bool(req, "include_metadata", True)
-    # A repeated id is fetched and answered once, at its first position (as the reference sample).
-    unique = list(dict.fromkeys(keys))
+def fetch_vectors(
+    ref: IndexRef, keys: list[str], include_data: bool, include_metadata: bool,
+    deadline: Deadline,
+) -> tuple[dict[str, dict[str, Any]], int]:
+    """The stored vectors of `keys` (absent keys left out) and the GetVectors calls made."""
     step = limits.MAX_GET_KEYS_PER_CALL
-    chunks = [unique[i : i + step] for i in range(0, len(unique), step)]
+    chunks = [keys[i : i + step] for i in range(0, len(keys), step)]
 
     def fetch(keys: list[str]) -> dict[str, Any]:
         return call(
@@ -37,7 +35,9 @@ def get_vectors(req: Request, deadline: Deadline) -> list[dict[str, Any]]:
             keys=keys, returnData=include_data, returnMetadata=include_metadata,
         )
 
-    if len(chunks) == 1:
+    if not chunks:
+        responses = []
+    elif len(chunks) == 1:
         responses = [fetch(chunks[0])]
     else:
         # Chunks are independent reads: fetch them concurrently (clients are thread-safe).
@@ -47,6 +47,13 @@ def get_vectors(req: Request, deadline: Deadline) -> list[dict[str, Any]]:
     for response in responses:
         for v in response.get("vectors", ()):
             found[v["key"]] = v
+    return found, len(chunks)
+
+
+def get_answer(
+    unique: list[str], found: dict[str, dict[str, Any]], include_data: bool,
+    include_metadata: bool,
+) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for key in unique:
         v = found.get(key)
@@ -56,7 +63,7 @@ def get_vectors(req: Request, deadline: Deadline) -> list[dict[str, Any]]:
             out.append(
                 {
                     "vector_id": key,
-                    "embedding": _vector_data(v) if include_data else None,
+                    "embedding": vector_data(v) if include_data else None,
                     "metadata": (v.get("metadata") or {}) if include_metadata else {},
                     "found": True,
                 }
@@ -64,8 +71,23 @@ def get_vectors(req: Request, deadline: Deadline) -> list[dict[str, Any]]:
     return out
 
 
-def list_vectors(req: Request, deadline: Deadline) -> dict[str, Any]:
+def get_request(req: Request) -> tuple[list[str], bool, bool]:
+    keys = check_keys(get_list(req, "vector_ids"), "vector_ids")
+    include_data = get_bool(req, "include_vector_data", True)
+    include_metadata = get_bool(req, "include_metadata", True)
+    # A repeated id is fetched and answered once, at its first position (as the reference sample).
+    return list(dict.fromkeys(keys)), include_data, include_metadata
+
+
+def get_vectors(req: Request, deadline: Deadline) -> list[dict[str, Any]]:
     ref = resolve_index(req)
+    unique, include_data, include_metadata = get_request(req)
+    found, _ = fetch_vectors(ref, unique, include_data, include_metadata, deadline)
+    return get_answer(unique, found, include_data, include_metadata)
+
+
+def list_params(req: Request) -> dict[str, Any]:
+    """The ListVectors parameters of a list_vectors request (without nextToken), checked."""
     max_results = get_int(
         req,
         "max_results",
@@ -73,7 +95,6 @@ def list_vectors(req: Request, deadline: Deadline) -> dict[str, Any]:
         limits.MIN_LIST_MAX_RESULTS,
         limits.MAX_LIST_MAX_RESULTS,
     )
-    next_token = get_optional_str(req, "next_token") or None
     return_data = get_bool(req, "return_data", False)
     return_metadata = get_bool(req, "return_metadata", True)
     segment_count = get_int(
@@ -96,19 +117,30 @@ def list_vectors(req: Request, deadline: Deadline) -> dict[str, Any]:
             )
         params["segmentCount"] = segment_count
         params["segmentIndex"] = segment_index
+    return params
+
+
+def list_page(
+    ref: IndexRef, params: dict[str, Any], next_token: str | None, deadline: Deadline
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One ListVectors page as protocol rows, and the service's nextToken."""
     if next_token is not None:
-        params["nextToken"] = next_token
+        params = {**params, "nextToken": next_token}
     response = call(ref, deadline, "list_vectors", **params)
     vectors = [
         {
             "vector_id": v["key"],
-            "vector_data": _vector_data(v) if return_data else None,
-            "metadata": (v.get("metadata") or {}) if return_metadata else {},
+            "vector_data": vector_data(v) if params["returnData"] else None,
+            "metadata": (v.get("metadata") or {}) if params["returnMetadata"] else {},
         }
         for v in response.get("vectors", ())
     ]
-    return {
-        "vectors": vectors,
-        "next_token": response.get("nextToken") or None,
-        "total_count": len(vectors),
-    }
+    return vectors, response.get("nextToken") or None
+
+
+def list_vectors(req: Request, deadline: Deadline) -> dict[str, Any]:
+    ref = resolve_index(req)
+    params = list_params(req)
+    next_token = get_optional_str(req, "next_token") or None
+    vectors, token = list_page(ref, params, next_token, deadline)
+    return {"vectors": vectors, "next_token": token, "total_count": len(vectors)}

@@ -31,7 +31,7 @@ _BYTES_PER_NUMBER = 26
 _BYTES_PER_VECTOR_OVERHEAD = 64
 
 
-def _check_put_vector(
+def check_put_vector(
     item: Any, i: int, info: IndexInfo | None
 ) -> tuple[dict[str, Any], int]:
     """One validated PutVectors input vector and an upper bound on its JSON size."""
@@ -59,7 +59,7 @@ def _check_put_vector(
     return out, size
 
 
-def _chunks(
+def chunks(
     items: list[tuple[dict[str, Any], int]], max_count: int, max_bytes: int
 ) -> Iterator[list[dict[str, Any]]]:
     chunk: list[dict[str, Any]] = []
@@ -74,7 +74,7 @@ def _chunks(
         yield chunk
 
 
-def _partial(err: S3vlError, done: int, total: int, verb: str) -> S3vlError:
+def partial(err: S3vlError, done: int, total: int, verb: str) -> S3vlError:
     if done == 0:
         return err
     return S3vlError(
@@ -86,7 +86,7 @@ def _partial(err: S3vlError, done: int, total: int, verb: str) -> S3vlError:
     )
 
 
-def _write_chunks(
+def write_chunks(
     ref: IndexRef,
     deadline: Deadline,
     api: str,
@@ -119,17 +119,11 @@ def _write_chunks(
     first_error = next((err for err in outcomes if err is not None), None)
     if first_error is not None:
         forget_on_error(ref, first_error)
-        raise _partial(first_error, done, total, verb) from first_error
+        raise partial(first_error, done, total, verb) from first_error
     return done, len(batches)
 
 
-def put_vectors(req: Request, deadline: Deadline) -> dict[str, int]:
-    ref = resolve_index(req)
-    items = get_list(req, "vectors")
-    # Entries that carry text are embedded first (sync with a text column).
-    items, embedded, reused = embed_put_texts(req, ref, items, deadline)
-    info = index_info_if_allowed(ref, deadline)
-    checked = [_check_put_vector(item, i, info) for i, item in enumerate(items)]
+def check_unique_keys(checked: list[tuple[dict[str, Any], int]]) -> None:
     seen: dict[str, int] = {}
     for i, (vector, _) in enumerate(checked):
         first = seen.setdefault(vector["key"], i)
@@ -138,13 +132,23 @@ def put_vectors(req: Request, deadline: Deadline) -> dict[str, int]:
                 f"vectors[{i}].key",
                 f"duplicates vectors[{first}].key {vector['key']!r}; keys must be unique",
             )
-    chunks = _chunks(
+
+
+def put_vectors(req: Request, deadline: Deadline) -> dict[str, int]:
+    ref = resolve_index(req)
+    items = get_list(req, "vectors")
+    # Entries that carry text are embedded first (sync with a text column).
+    items, embedded, reused = embed_put_texts(req, ref, items, deadline)
+    info = index_info_if_allowed(ref, deadline)
+    checked = [check_put_vector(item, i, info) for i, item in enumerate(items)]
+    check_unique_keys(checked)
+    batches = chunks(
         checked,
         limits.MAX_PUT_VECTORS_PER_CALL,
         limits.MAX_REQUEST_BYTES - limits.REQUEST_BYTES_HEADROOM,
     )
-    written, calls = _write_chunks(
-        ref, deadline, "put_vectors", chunks, len(checked), "vectors", "were written"
+    written, calls = write_chunks(
+        ref, deadline, "put_vectors", batches, len(checked), "vectors", "were written"
     )
     if embedded or reused:
         return {"written": written, "calls": calls, "embedded": embedded, "reused": reused}
@@ -155,8 +159,8 @@ def delete_vectors(req: Request, deadline: Deadline) -> dict[str, int]:
     ref = resolve_index(req)
     keys = list(dict.fromkeys(check_keys(get_list(req, "keys"), "keys")))
     step = limits.MAX_DELETE_KEYS_PER_CALL
-    chunks = (keys[i : i + step] for i in range(0, len(keys), step))
-    deleted, calls = _write_chunks(
-        ref, deadline, "delete_vectors", chunks, len(keys), "keys", "were deleted"
+    batches = (keys[i : i + step] for i in range(0, len(keys), step))
+    deleted, calls = write_chunks(
+        ref, deadline, "delete_vectors", batches, len(keys), "keys", "were deleted"
     )
     return {"deleted": deleted, "calls": calls}

@@ -18,7 +18,7 @@ import psycopg
 
 from s3vl_local import stack
 from s3vl_local.demo import data as demo_data
-from s3vl_local.demo import embed_step, sync_step, text_step
+from s3vl_local.demo import embed_step, partition_step, sync_step, text_step
 from s3vl_local.demo.loader import load_tables, put_vectors
 from s3vl_local.identity import DUMMY_CREDENTIAL
 
@@ -79,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     status = run_queries(info.dsn, data.queries)
     if status == 0 and sync_step.has_sync(info.dsn):
         sync_step.run(info.dsn, client, info.bucket_name, info.index_arn, data)
+    if status == 0 and partition_step.available(info.dsn):
+        partition_step.run(info.dsn, client, info.bucket_name, info.index_arn, data,
+                           Path(info.state_dir))
     return status
 
 

@@ -83,10 +83,10 @@ ORDER BY v.distance;
 
 \echo
 \echo '== 6. Full-text search (BM25) on name and description:' :'brand' '+' :'topic'
-SELECT t.vector_id AS product, t.metadata->>'name' AS name, round(t.score::numeric, 4) AS bm25
+SELECT t.vector_id AS product, t.metadata->>'name' AS name, round(t.text_score::numeric, 4) AS bm25
 FROM s3vl.search_text(jsonb_build_object('name', :'brand', 'description', :'topic'),
                       index_name => 'products', top_k => 5) AS t
-ORDER BY t.score DESC, t.vector_id;
+ORDER BY t.text_score DESC, t.vector_id;
 
 \echo
 \echo '== 7. Hybrid search (vector + text, fused by RRF):' :'q5' '+' :'brand' '+' :'topic'

@@ -80,7 +80,7 @@ def run(dsn: str, client: Any, bucket: str, products_index_arn: str, data: DemoD
               "SELECT key, reason, pending FROM s3vl.stale_rows('demo.product_embeddings')")
         _show(conn, "query_table never returns the orphaned id",
               "SELECT key, round(distance::numeric, 4) AS distance FROM s3vl.query_table("
-              "'demo.product_embeddings', 'product_id', %s::float8[], 3)", (probe,))
+              "%s::float8[], 'demo.product_embeddings', 'product_id', top_k => 3)", (probe,))
         _show(conn, "sync again", "SELECT * FROM s3vl.sync()")
         _show(conn, "status", "SELECT index_name, pending, failed, last_success IS NOT NULL "
               "AS synced FROM s3vl.sync_status()")

@@ -27,7 +27,7 @@ SELECT * FROM regress.try($$SELECT * FROM s3vl.list_vectors(index_name => 'demo'
 SELECT * FROM regress.try($$SELECT * FROM s3vl.list_vectors(index_name => 'demo', segment_count => 17, segment_index => 0)$$);
 SELECT * FROM regress.try($$SELECT * FROM s3vl.list_vectors(index_name => 'demo', segment_count => 4, segment_index => 4)$$);
 SELECT * FROM regress.try($$SELECT * FROM s3vl.list_vectors(index_name => 'demo', segment_count => 4)$$);
-SELECT * FROM regress.try($$SELECT * FROM s3vl.query_vectors_batch('demo', '[[0.1, 0.2]]'::jsonb)$$);
-SELECT * FROM regress.try($$SELECT * FROM s3vl.query_vectors_batch('demo', '{}'::jsonb)$$);
+SELECT * FROM regress.try($$SELECT * FROM s3vl.query_vectors_batch(index_name => 'demo', query_vectors => '[[0.1, 0.2]]'::jsonb)$$);
+SELECT * FROM regress.try($$SELECT * FROM s3vl.query_vectors_batch(index_name => 'demo', query_vectors => '{}'::jsonb)$$);
 \x off
 SELECT regress.invocations() AS invocations_after_argument_errors;

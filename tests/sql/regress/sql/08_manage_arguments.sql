@@ -11,10 +11,10 @@ SELECT * FROM regress.try($$SELECT s3vl.delete_vectors_where('demo', NULL)$$);
 SELECT * FROM regress.try($$SELECT s3vl.delete_vectors_where('demo', '{}', dry_run => false)$$);
 SELECT * FROM regress.try($$SELECT s3vl.delete_vectors_where('demo', '{"genre": "news"}', delete_all => true)$$);
 SELECT * FROM regress.try($$SELECT s3vl.delete_vectors_where('demo', '{"genre": "news"}', dry_run => NULL)$$);
-SELECT * FROM regress.try($$SELECT s3vl.update_metadata('demo', ARRAY['doc-1'], NULL)$$);
-SELECT * FROM regress.try($$SELECT s3vl.update_metadata('demo', ARRAY['doc-1'], '[1]')$$);
-SELECT * FROM regress.try($$SELECT s3vl.update_metadata('demo', ARRAY[]::text[], '{"a": 1}')$$);
-SELECT * FROM regress.try($$SELECT s3vl.update_metadata('demo', ARRAY['doc-1', ''], '{"a": 1}')$$);
-SELECT * FROM regress.try($$SELECT s3vl.update_metadata('no-such-index', ARRAY['doc-1'], '{"a": 1}')$$);
+SELECT * FROM regress.try($$SELECT s3vl.update_metadata(index_name => 'demo', vector_ids => ARRAY['doc-1'], patch => NULL)$$);
+SELECT * FROM regress.try($$SELECT s3vl.update_metadata(index_name => 'demo', vector_ids => ARRAY['doc-1'], patch => '[1]')$$);
+SELECT * FROM regress.try($$SELECT s3vl.update_metadata(index_name => 'demo', vector_ids => ARRAY[]::text[], patch => '{"a": 1}')$$);
+SELECT * FROM regress.try($$SELECT s3vl.update_metadata(index_name => 'demo', vector_ids => ARRAY['doc-1', ''], patch => '{"a": 1}')$$);
+SELECT * FROM regress.try($$SELECT s3vl.update_metadata(index_name => 'no-such-index', vector_ids => ARRAY['doc-1'], patch => '{"a": 1}')$$);
 \x off
 SELECT regress.invocations() AS invocations;

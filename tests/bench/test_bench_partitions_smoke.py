@@ -1,0 +1,33 @@
+"""`bench/bench_partitions.py --quick` runs end to end on a stack of its own: ingest through sync
+into 1/4/8 partitions writes every row, 8 partitions answer what 1 index answers, and a
+tenant-pinned query reads one partition (times are the benchmark's business, not asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.stack
+
+
+def test_quick_partitions_benchmark() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_partitions.py"), "--quick", "--json"],
+        capture_output=True, text=True, timeout=300, check=True, cwd=ROOT,
+    )
+    report = json.loads(result.stdout)
+    assert {k: v["rows"] for k, v in report["ingest"].items()} == {
+        "1": report["rows"], "4": report["rows"], "8": report["rows"]}
+    assert report["query"]["same_answers"] is True
+    pinned = report["tenants_query"]
+    assert pinned["rows_all_of_tenant"] is True and pinned["rows"] == 5
+    assert len(pinned["pinned_partitions_read"]) == 1
+    assert len(pinned["pinned_partitions_read"][0]) == 1
+    assert pinned["unpinned_partitions_read"] == [report["tenants"]]
+    assert not (ROOT / ".local" / "bench-partitions").exists()
