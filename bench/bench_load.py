@@ -91,8 +91,8 @@ def run_size(info: Any, client: Any, index: str, arn: str, sessions: int, querie
                 body = [{"key": k, "data": vector(hash(k) % 10007),
                          "metadata": {"group": (b + i) % 10}} for i, k in enumerate(keys)]
                 try:
-                    conn.execute("SELECT s3vl.put_vectors(%s, %s::jsonb)",
-                                 (index, json.dumps(body)))
+                    conn.execute("SELECT s3vl.put_vectors(%s::jsonb, %s)",
+                                 (json.dumps(body), index))
                 except psycopg.Error as exc:
                     with lock:
                         failed_writes.append(f"{worker}/{b}: {str(exc).splitlines()[0]}")
