@@ -446,9 +446,9 @@ BEGIN
 END
 $$;
 
--- Runs with the caller's rights: dropping the triggers needs ownership of the table.
 -- Drops the capture triggers a table has (only those: DROP TRIGGER IF EXISTS would print a
--- NOTICE for each missing one). Runs with the caller's rights, as track/untrack_table do.
+-- NOTICE for each missing one). Runs with the caller's rights, as track/untrack_table do:
+-- dropping the triggers needs ownership of the table.
 CREATE OR REPLACE FUNCTION s3vl._sync_drop_triggers(source regclass)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
