@@ -27,23 +27,34 @@ BEGIN
 END
 $$;
 
--- One full-text query string: 1 to query_text_length characters, not only white space.
-CREATE OR REPLACE FUNCTION s3vl._check_text(caller text, what text, query_text text)
+-- One text argument: 1 to limit_name characters (s3vl.limits()), not only white space. The
+-- full-text searches (_check_text) and the embeddings (_check_embed_text) check texts with it.
+CREATE OR REPLACE FUNCTION s3vl._check_bounded_text(caller text, what text, value text,
+  limit_name text, hint text)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
 AS $$
 DECLARE
-  hi constant integer := s3vl._limit('query_text_length');
+  hi constant integer := s3vl._limit(limit_name);
 BEGIN
-  IF query_text IS NULL OR pg_catalog.length(query_text) NOT BETWEEN 1 AND hi
-     OR pg_catalog.btrim(query_text, E' \t\r\n\f\v') = '' THEN
+  IF value IS NULL OR pg_catalog.length(value) NOT BETWEEN 1 AND hi
+     OR pg_catalog.btrim(value, E' \t\r\n\f\v') = '' THEN
     RAISE EXCEPTION '%: % must be a text of 1 to % characters, not blank (got %)', caller, what,
-      hi, CASE WHEN query_text IS NULL THEN 'NULL'
-               WHEN pg_catalog.length(query_text) BETWEEN 1 AND hi THEN 'only white space'
-               ELSE pg_catalog.length(query_text)::text || ' characters' END
-      USING ERRCODE = '22023', HINT = 'See SELECT * FROM s3vl.limits() (query_text_length).';
+      hi, CASE WHEN value IS NULL THEN 'NULL'
+               WHEN pg_catalog.length(value) BETWEEN 1 AND hi THEN 'only white space'
+               ELSE pg_catalog.length(value)::text || ' characters' END
+      USING ERRCODE = '22023', HINT = hint;
   END IF;
 END
+$$;
+
+-- One full-text query string: 1 to query_text_length characters, not only white space.
+CREATE OR REPLACE FUNCTION s3vl._check_text(caller text, what text, query_text text)
+RETURNS void
+LANGUAGE sql IMMUTABLE
+AS $$
+  SELECT s3vl._check_bounded_text(caller, what, query_text, 'query_text_length',
+    'See SELECT * FROM s3vl.limits() (query_text_length).')
 $$;
 
 -- {metadata_key: text, ...}: an object of 1 to query_texts entries, each key and text valid.

@@ -15,22 +15,11 @@ AS $$ VALUES ('amazon.titan-embed-text-v2:0', ARRAY[256, 512, 1024]) $$;
 -- One text to embed: not NULL, not blank, at most embed_text_length characters.
 CREATE OR REPLACE FUNCTION s3vl._check_embed_text(caller text, what text, input_text text)
 RETURNS void
-LANGUAGE plpgsql IMMUTABLE
+LANGUAGE sql IMMUTABLE
 AS $$
-DECLARE
-  hi constant integer := s3vl._limit('embed_text_length');
-BEGIN
-  IF input_text IS NULL OR pg_catalog.length(input_text) NOT BETWEEN 1 AND hi
-     OR pg_catalog.btrim(input_text, E' \t\r\n\f\v') = '' THEN
-    RAISE EXCEPTION '%: % must be a text of 1 to % characters, not blank (got %)', caller, what,
-      hi, CASE WHEN input_text IS NULL THEN 'NULL'
-               WHEN pg_catalog.length(input_text) BETWEEN 1 AND hi THEN 'only white space'
-               ELSE pg_catalog.length(input_text)::text || ' characters' END
-      USING ERRCODE = '22023',
-            HINT = 'The embedding model (Titan Text Embeddings V2) takes at most 50,000 '
-                   'characters; see SELECT * FROM s3vl.limits() (embed_text_length).';
-  END IF;
-END
+  SELECT s3vl._check_bounded_text(caller, what, input_text, 'embed_text_length',
+    'The embedding model (Titan Text Embeddings V2) takes at most 50,000 characters; see '
+    'SELECT * FROM s3vl.limits() (embed_text_length).')
 $$;
 
 -- The index, its dimension and its embedding model; 55000 naming the command when it has none.
