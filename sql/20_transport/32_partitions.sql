@@ -49,35 +49,23 @@ AS $$
                                      AND o.partition_value = a))))
 $$;
 
--- A request whose index_arn is a partitioned identifier, sent with `partitions` +
--- `partition_key` instead (docs/protocol.md). `bound` (s3vl._call_lambda, after the policy
--- step): a caller bound by a policy on the partition key gets only the partitions its values
--- route to, so the function never even learns the other partitions' ARNs. s3vl._send_lambda
--- expands what is left unbound: sync's requests (80_sync.sql: not bound by its caller) and the
--- policy checks' own reads of stored vectors (which must see every partition, as they would
--- see the whole of one index). caller only names the function in messages. A put marks hash
--- partitions as fixed.
-DROP FUNCTION IF EXISTS s3vl._partition_request(text, json);
-CREATE OR REPLACE FUNCTION s3vl._partition_request(caller text, request json, bound boolean)
-RETURNS json
+-- What a request naming the partitioned identifier `logical` carries instead of its index_arn
+-- (docs/protocol.md): {"partitions": [...], "partition_key": ...}; NULL when `logical` is not a
+-- partitioned identifier. `bound` (s3vl._call_lambda, after the policy step): a caller bound by a
+-- policy on the partition key gets only the partitions its values route to, so the function
+-- never even learns the other partitions' ARNs. A put marks hash partitions as fixed. caller
+-- only names the function in messages.
+CREATE OR REPLACE FUNCTION s3vl._partition_fields(caller text, logical text, operation text,
+  bound boolean)
+RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-  req jsonb;
-  logical text;
   pi record;
-  policy jsonb;
   allowed text[];
-  parts jsonb;
 BEGIN
-  -- The common case costs one substring search over the request text.
-  IF pg_catalog.strpos(request::text, 's3vl:partitioned:') = 0 THEN
-    RETURN request;
-  END IF;
-  req := request::jsonb;
-  logical := req ->> 'index_arn';
   IF NOT s3vl._is_partitioned_id(logical) THEN
-    RETURN request;
+    RETURN NULL;
   END IF;
   SELECT p.index_name, p.partition_key, p.vectors_written INTO pi
     FROM s3vl.partitioned_indexes p
@@ -95,16 +83,48 @@ BEGIN
   END IF;
   IF bound AND pi.partition_key IS NOT NULL
      AND EXISTS (SELECT 1 FROM s3vl.index_policies ip WHERE ip.index_arn = logical) THEN
-    policy := s3vl._policy_filter(caller, logical);
-    allowed := s3vl._policy_partition_values(policy, pi.partition_key);
+    allowed := s3vl._policy_partition_values(s3vl._policy_filter(caller, logical),
+                                             pi.partition_key);
   END IF;
-  parts := s3vl._partition_list(pi.index_name, allowed);
-  IF req ->> 'operation' = 'put_vectors' AND NOT pi.vectors_written THEN
+  IF operation = 'put_vectors' AND NOT pi.vectors_written THEN
     UPDATE s3vl.partitioned_indexes SET vectors_written = true
       WHERE index_name = pi.index_name;
   END IF;
-  RETURN ((req - 'index_arn') || pg_catalog.jsonb_build_object(
-            'partitions', parts, 'partition_key', pi.partition_key))::json;
+  RETURN pg_catalog.jsonb_build_object('partitions', s3vl._partition_list(pi.index_name, allowed),
+                                       'partition_key', pi.partition_key);
+END
+$$;
+
+-- A request whose index_arn is a partitioned identifier, with `partitions` + `partition_key`
+-- (_partition_fields) in its place. s3vl._send_lambda expands what is left unbound: sync's
+-- requests (80_sync.sql: not bound by its caller) and the policy checks' own reads of stored
+-- vectors (which must see every partition, as they would see the whole of one index).
+DROP FUNCTION IF EXISTS s3vl._partition_request(text, json);
+CREATE OR REPLACE FUNCTION s3vl._partition_request(caller text, request json, bound boolean)
+RETURNS json
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  fields jsonb;
+BEGIN
+  -- The common case costs one substring search over the request text.
+  IF pg_catalog.strpos(request::text, 's3vl:partitioned:') = 0 THEN
+    RETURN request;
+  END IF;
+  -- json, not jsonb: a put's vectors stay text (jsonb would turn every float into numeric and
+  -- back). A bulk put that must not pay even for reading the request builds it with
+  -- _partition_fields itself (s3vl._sync_send).
+  fields := s3vl._partition_fields(caller, request ->> 'index_arn', request ->> 'operation',
+                                   bound);
+  IF fields IS NULL THEN
+    RETURN request;
+  END IF;
+  RETURN ('{' || coalesce((SELECT pg_catalog.string_agg(pg_catalog.to_json(e.key)::text
+                                                         || ':' || e.value::text || ',', '')
+                           FROM pg_catalog.json_each(request) e
+                           WHERE e.key NOT IN ('index_arn', 'partitions', 'partition_key')), '')
+          || '"partitions":' || (fields -> 'partitions')::text
+          || ',"partition_key":' || (fields -> 'partition_key')::text || '}')::json;
 END
 $$;
 

@@ -14,15 +14,18 @@
 -- types, so converting or comparing their values as the owner runs no code a user wrote; and sync
 -- reads a table only as far as the role that tracked it may.
 
--- Batch sizing (limits in s3vl.limits()): at most put_vectors_per_call vectors, and under
--- sync_batch_bytes of JSON, well inside a synchronous Lambda request (an estimate: about 22 bytes
--- per float32 as text plus up to 2 KiB of metadata per vector).
-CREATE OR REPLACE FUNCTION s3vl._sync_batch_size(dimension integer)
+-- Batch sizing (limits in s3vl.limits()): at most put_vectors_per_call vectors per partition
+-- (the function splits a batch by partition and sends each part as one PutVectors), and under
+-- sync_batch_bytes of JSON, well inside a synchronous Lambda request. The bytes are an estimate
+-- (about 22 bytes per float32 as text plus 256 of key and metadata); a batch whose JSON is larger
+-- after all is split in halves before it is sent (_sync_send, _sync_batch).
+DROP FUNCTION IF EXISTS s3vl._sync_batch_size(integer);
+CREATE OR REPLACE FUNCTION s3vl._sync_batch_size(dimension integer, partitions integer DEFAULT 1)
 RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-  SELECT greatest(1, least(s3vl._limit('put_vectors_per_call'),
-           s3vl._limit('sync_batch_bytes') / (coalesce(dimension, 4096) * 22 + 2048)))
+  SELECT greatest(1, least(s3vl._limit('put_vectors_per_call') * greatest(partitions, 1),
+           s3vl._limit('sync_batch_bytes') / (coalesce(dimension, 4096) * 22 + 256)))
 $$;
 
 -- Backoff after a failed attempt: 1 s, 2 s, 4 s ... capped at sync_backoff_seconds (5 minutes).
@@ -238,20 +241,27 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION s3vl._sync_version(vec float8[], meta jsonb)
-RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT pg_catalog.md5(pg_catalog.array_to_json(vec)::text || '|' || coalesce(meta, '{}')::text) $$;
-
--- The version of a row whose text the function embeds (vec NULL): its text and metadata.
-CREATE OR REPLACE FUNCTION s3vl._sync_version(vec float8[], meta jsonb, txt text)
+-- The version of a row: a hash of its vector's JSON (as sent), its metadata, or for a row whose
+-- text the function embeds (vector NULL) of its text. vec_json is array_to_json(vector), taken
+-- as an argument so that a sync batch formats each vector once for the request and the hash.
+CREATE OR REPLACE FUNCTION s3vl._sync_version_of(vec_json json, meta jsonb, txt text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-  SELECT CASE WHEN vec IS NULL AND txt IS NOT NULL
+  SELECT CASE WHEN vec_json IS NULL AND txt IS NOT NULL
     THEN pg_catalog.md5('text:' || pg_catalog.md5(txt) || '|' || coalesce(meta, '{}')::text)
-    ELSE s3vl._sync_version(vec, meta) END
+    ELSE pg_catalog.md5(vec_json::text || '|' || coalesce(meta, '{}')::text) END
 $$;
+
+CREATE OR REPLACE FUNCTION s3vl._sync_version(vec float8[], meta jsonb)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT s3vl._sync_version_of(pg_catalog.array_to_json(vec), meta, NULL) $$;
+
+CREATE OR REPLACE FUNCTION s3vl._sync_version(vec float8[], meta jsonb, txt text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT s3vl._sync_version_of(pg_catalog.array_to_json(vec), meta, txt) $$;
 
 -- Statement-level capture: enqueues the keys a statement changed. The tracked columns come from
 -- s3vl.sync_tables and pg_attribute at every statement (trigger arguments, which whoever owns the
@@ -612,6 +622,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   put_vectors json;
+  fields jsonb;
   model_id text;
   dimensions integer;
 BEGIN
@@ -624,28 +635,39 @@ BEGIN
     SELECT e.model_id, e.dimension INTO model_id, dimensions
       FROM s3vl._embedding_target('s3vl.sync', text_index) e;
   END IF;
-  -- The rows' current state, read after the claim: a later change is queued again.
+  -- The rows' current state, read after the claim: a later change is queued again. Each
+  -- vector is formatted once (OFFSET 0 keeps vj from being inlined into both uses).
   EXECUTE 'SELECT pg_catalog.array_agg(r.key), '
-          'pg_catalog.array_agg(s3vl._sync_version(r.vec, r.meta, r.txt)), '
+          'pg_catalog.array_agg(s3vl._sync_version_of(r.vj, r.meta, r.txt)), '
           'pg_catalog.array_agg(pg_catalog.md5($4 || '':'' || r.txt)), '
           'pg_catalog.json_agg(CASE WHEN r.txt IS NULL THEN pg_catalog.json_build_object('
-          '''key'', r.key, ''data'', pg_catalog.array_to_json(r.vec), ''metadata'', r.meta) '
+          '''key'', r.key, ''data'', r.vj, ''metadata'', r.meta) '
           'ELSE pg_catalog.json_build_object(''key'', r.key, ''text'', r.txt, '
           '''metadata'', r.meta, ''reuse_data'', coalesce(s.text_hash = '
           'pg_catalog.md5($4 || '':'' || r.txt), false)) END) '
-          'FROM (' || row_sql || ') r '
+          'FROM (SELECT q.*, pg_catalog.array_to_json(q.vec) AS vj FROM (' || row_sql || ') q '
+          'OFFSET 0) r '
           'LEFT JOIN s3vl.sync_state s ON s.source = $3 AND s.key = r.key'
     INTO put_keys, put_hashes, put_text_hashes, put_vectors
     USING keys, index_arn, source, coalesce(model_id || '/' || dimensions, '');
-  SELECT pg_catalog.array_agg(k) INTO gone FROM pg_catalog.unnest(keys) k
-    WHERE k <> ALL (coalesce(put_keys, '{}'));
+  -- A hashed anti-join: `<> ALL (put_keys)` would compare every pair.
+  SELECT pg_catalog.array_agg(g.k) INTO gone FROM (
+    SELECT pg_catalog.unnest(keys) AS k
+    EXCEPT SELECT pg_catalog.unnest(coalesce(put_keys, '{}'))) g;
+  IF pg_catalog.octet_length(put_vectors::text) > s3vl._limit('sync_batch_bytes')
+     AND pg_catalog.cardinality(keys) > 1 THEN
+    RAISE EXCEPTION 's3vl.sync: a batch of % rows is % bytes of JSON, over sync_batch_bytes (%)',
+      pg_catalog.cardinality(keys), pg_catalog.octet_length(put_vectors::text),
+      s3vl._limit('sync_batch_bytes') USING ERRCODE = '54000';
+  END IF;
   IF put_keys IS NOT NULL THEN
-    PERFORM s3vl._sync_invoke(CASE WHEN text_index IS NULL THEN
-        pg_catalog.json_build_object('operation', 'put_vectors', 'index_arn', index_arn,
-                                     'vectors', put_vectors)
-      ELSE pg_catalog.json_build_object('operation', 'put_vectors', 'index_arn', index_arn,
-                                        'model_id', model_id, 'dimensions', dimensions,
-                                        'vectors', put_vectors) END);
+    -- A partitioned index's fields are put in here: _send_lambda would read the whole request
+    -- to find them. json_build_object leaves out nothing: the function reads null as absent.
+    fields := s3vl._partition_fields('s3vl.sync', index_arn, 'put_vectors', false);
+    PERFORM s3vl._sync_invoke(pg_catalog.json_build_object('operation', 'put_vectors',
+      'index_arn', CASE WHEN fields IS NULL THEN index_arn END,
+      'partitions', fields -> 'partitions', 'partition_key', fields -> 'partition_key',
+      'model_id', model_id, 'dimensions', dimensions, 'vectors', put_vectors));
   END IF;
   IF gone IS NOT NULL THEN
     PERFORM s3vl._sync_invoke(pg_catalog.json_build_object('operation', 'delete_vectors',
@@ -656,7 +678,8 @@ $$;
 
 -- Sends one claimed batch of keys. A batch the service refuses as invalid (one bad row makes
 -- PutVectors refuse all) is split in halves until only the bad keys fail, so one bad row never
--- holds back the others; retryable failures keep the whole batch for a later attempt.
+-- holds back the others; so is a batch whose JSON came out over sync_batch_bytes (54000).
+-- Retryable failures keep the whole batch for a later attempt.
 CREATE OR REPLACE FUNCTION s3vl._sync_batch(source regclass, index_arn text, keys text[],
   row_sql text, OUT put_count integer, OUT delete_count integer, OUT failed_count integer,
   OUT error text)
@@ -684,7 +707,7 @@ BEGIN
     RETURN;
   END IF;
   half := pg_catalog.cardinality(keys) / 2;
-  IF half >= 1 AND state IN ('22023', '22000') THEN
+  IF half >= 1 AND state IN ('22023', '22000', '54000') THEN
     FOR part IN SELECT * FROM s3vl._sync_batch(source, index_arn, keys[1:half], row_sql)
                 UNION ALL
                 SELECT * FROM s3vl._sync_batch(source, index_arn, keys[half + 1:], row_sql) LOOP
@@ -702,9 +725,9 @@ END
 $$;
 
 -- The due keys of one table nobody else holds, claimed (locked) for this transaction, at most
--- `most`, without the keys in `skip` (failed in this call: they wait for the next one).
-CREATE OR REPLACE FUNCTION s3vl._sync_claim(source regclass, retry_now boolean, skip text[],
-  most integer)
+-- `most`, the longest waiting first.
+DROP FUNCTION IF EXISTS s3vl._sync_claim(regclass, boolean, text[], integer);
+CREATE OR REPLACE FUNCTION s3vl._sync_claim(source regclass, retry_now boolean, most integer)
 RETURNS text[]
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -712,15 +735,16 @@ AS $$
   SELECT pg_catalog.array_agg(c.key) FROM (
     SELECT o.key FROM s3vl.sync_outbox o
     WHERE o.source = $1 AND ($2 OR o.next_attempt_at <= pg_catalog.now())
-      AND o.key <> ALL ($3)
     ORDER BY o.next_attempt_at, o.first_enqueued_at
-    LIMIT greatest($4, 0)
+    LIMIT greatest($3, 0)
     FOR UPDATE SKIP LOCKED) c
 $$;
 
 -- Syncs the due keys of one tracked table, at most `budget`, in batches of batch_size. Checked at
 -- every run: the tracker may still read every tracked column, and the columns still exist with
--- allowed types; a refusal fails the table's due keys. `claimed`: keys this run took.
+-- allowed types; a refusal fails the table's due keys. `claimed`: keys this run took. The keys
+-- are claimed at once: every claim scans past the outbox rows this transaction already deleted,
+-- so claiming batch by batch would cost time growing with the square of the run.
 CREATE OR REPLACE FUNCTION s3vl._sync_table(source regclass, tracked_by regrole,
   index_arn text, batch_size integer, budget integer, retry_now boolean,
   OUT upserted integer, OUT deleted integer, OUT failed integer, OUT last_error text,
@@ -732,7 +756,7 @@ DECLARE
   caller constant text := 's3vl.sync';
   row_sql text;
   keys text[];
-  tried text[] := '{}'::text[];
+  first integer := 1;
   res record;
 BEGIN
   upserted := 0; deleted := 0; failed := 0; claimed := 0;
@@ -742,7 +766,7 @@ BEGIN
     PERFORM s3vl._sync_source_guard(caller, source, true, true);
     row_sql := s3vl._sync_row_sql(source);
   EXCEPTION WHEN OTHERS THEN
-    keys := s3vl._sync_claim(source, retry_now, '{}', budget);
+    keys := s3vl._sync_claim(source, retry_now, budget);
     claimed := coalesce(pg_catalog.cardinality(keys), 0);
     failed := s3vl._sync_failed(source, keys, pg_catalog.format('%s (SQLSTATE %s)', SQLERRM,
                                                                  SQLSTATE));
@@ -750,18 +774,16 @@ BEGIN
                                                               SQLSTATE) END;
     RETURN;
   END;
-  LOOP
-    EXIT WHEN claimed >= budget;
-    keys := s3vl._sync_claim(source, retry_now, tried, least(batch_size, budget - claimed));
-    EXIT WHEN keys IS NULL;
-    claimed := claimed + pg_catalog.cardinality(keys);
-    res := s3vl._sync_batch(source, index_arn, keys, row_sql);
+  keys := s3vl._sync_claim(source, retry_now, budget);
+  claimed := coalesce(pg_catalog.cardinality(keys), 0);
+  WHILE first <= claimed LOOP
+    res := s3vl._sync_batch(source, index_arn, keys[first:first + batch_size - 1], row_sql);
+    first := first + batch_size;
     upserted := upserted + res.put_count;
     deleted := deleted + res.delete_count;
     IF res.error IS NOT NULL THEN
       failed := failed + res.failed_count;
       last_error := res.error;
-      tried := tried || keys;
     END IF;
   END LOOP;
 END
@@ -816,7 +838,8 @@ BEGIN
       WHERE sync.index_name IS NULL OR st.index_name = sync.index_name ORDER BY 1 LOOP
     synced_index := idx_name; upserted := 0; deleted := 0; failed := 0; last_error := NULL;
     SELECT * INTO idx FROM s3vl._resolve_index(caller, idx_name, NULL);
-    batch_size := s3vl._sync_batch_size(idx.dimension);
+    batch_size := s3vl._sync_batch_size(idx.dimension, (SELECT pg_catalog.count(*)::integer
+      FROM s3vl.index_partitions ip WHERE ip.index_name = idx_name));
     -- A text-tracked table's batch is embedded in one invocation: at most embed_texts texts.
     IF EXISTS (SELECT 1 FROM s3vl.sync_tables st WHERE st.index_name = idx_name
                AND st.text_column IS NOT NULL) THEN

@@ -130,6 +130,7 @@ GRANT EXECUTE ON FUNCTION
   s3vl._sync_state_rows(regclass),
   s3vl._sync_version(float8[], jsonb),
   s3vl._sync_version(float8[], jsonb, text),
+  s3vl._sync_version_of(json, jsonb, text),
   s3vl._sync_try_cast(text, anyelement),
   s3vl._sync_source_guard(text, regclass, boolean, boolean)
 TO s3vl_reader;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import math
 import re
 from typing import Any
@@ -13,7 +14,14 @@ from hypothesis import strategies as st
 
 from s3vl_lambda import limits
 from s3vl_lambda.errors import S3vlError
-from s3vl_lambda.fields import check_key, check_metadata, check_vector, get_int, json_size
+from s3vl_lambda.fields import (
+    check_key,
+    check_metadata,
+    check_vector,
+    get_int,
+    json_size,
+    wire_size,
+)
 from s3vl_lambda.index_ref import parse_index_arn
 
 FAST = settings(max_examples=60, deadline=None)
@@ -185,3 +193,19 @@ def test_put_size_estimate_bounds_the_real_body(
     )
     empty = _put_body_size([])
     assert _put_body_size([out]) - empty <= estimate
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@FAST
+@given(json_values)
+def test_sizes_are_the_lengths_of_the_compact_encodings(value: Any) -> None:
+    # The fast paths (empty object, plain key) must give what json.dumps gives.
+    utf8 = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    assert json_size(value) == len(utf8)
+    assert wire_size(value) == len(json.dumps(value, separators=(",", ":")))

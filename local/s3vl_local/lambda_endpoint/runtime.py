@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import threading
 import time
 import traceback
@@ -13,6 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
+
+try:
+    import orjson
+except ImportError:  # pragma: no cover - a dependency of s3vl; the stdlib parser is the fallback
+    orjson = None  # type: ignore[assignment]
 
 from s3vl_local.lambda_endpoint.context import ClientContext, LambdaContext, function_arn
 from s3vl_local.lambda_endpoint.logs import InvocationLog, install_routing
@@ -55,11 +61,32 @@ class InvalidRequestContent(ValueError):
     """The body is not UTF-8 JSON (Lambda answers 400 InvalidRequestContentException)."""
 
 
+_NOT_PARSED = object()
+# orjson reads an integer past 64 bits as a float, where the runtime's json gives an int: a run
+# of 19 digits that is not part of a fraction or an exponent goes to json.
+_LONG_INTEGER = re.compile(rb"(?<![0-9.])[0-9]{19,}(?![0-9.eE])")
+
+
+def _parse_fast(body: bytes) -> Any:
+    """The event parsed by orjson (a 6 MB batch of vectors in a fifth of json's time), or
+    _NOT_PARSED where its answer could differ from json's: a long integer, NaN or
+    Infinity (orjson refuses them), invalid input (json words the error)."""
+    if orjson is None or _LONG_INTEGER.search(body):
+        return _NOT_PARSED
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return _NOT_PARSED
+
+
 def parse_event(body: bytes) -> Any:
     """The event a handler gets; an empty body is `{}`. Never raises anything but
     InvalidRequestContent, whose message carries no traceback."""
     if not body.strip():
         return {}
+    fast = _parse_fast(body)
+    if fast is not _NOT_PARSED:
+        return fast
     try:
         return json.loads(body.decode("utf-8"))
     except UnicodeDecodeError as exc:
