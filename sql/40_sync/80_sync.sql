@@ -708,6 +708,7 @@ BEGIN
   END IF;
   half := pg_catalog.cardinality(keys) / 2;
   IF half >= 1 AND state IN ('22023', '22000', '54000') THEN
+    error := NULL;  -- only the halves' own failures count
     FOR part IN SELECT * FROM s3vl._sync_batch(source, index_arn, keys[1:half], row_sql)
                 UNION ALL
                 SELECT * FROM s3vl._sync_batch(source, index_arn, keys[half + 1:], row_sql) LOOP
