@@ -93,7 +93,7 @@ def partial(err: S3vlError, done: int, total: int, verb: str) -> S3vlError:
 # WRITE_ATTEMPTS in all and while the deadline leaves room. Pauses start at milliseconds: an
 # index's write budget refills continuously, and botocore's own schedule (half a second on
 # average before its first retry) left the other partitions of a request idle.
-WRITE_ATTEMPTS = 12
+WRITE_ATTEMPTS = 8
 WRITE_PAUSE_FIRST_S = 0.05
 WRITE_PAUSE_CAP_S = 1.0
 WRITE_DEADLINE_MARGIN_S = 1.0
