@@ -3,7 +3,8 @@
 1. ingest: ROWS rows through s3vl.track_table + s3vl.backfill + s3vl.sync into 1, 4 and 8 hash
    partitions, with the emulator's per-index write limits on (`--write-vectors-per-second`,
    `--write-requests-per-second`; the service's 2,500 vectors/s and 1,000 requests/s by default):
-   rows/s and the ratio to 1 partition (goal >= 3.5x at 4, >= 6.5x at 8);
+   rows/s and the ratio to 1 partition (goal >= 3.5x at 4, >= 6.5x at 8), once for each count of
+   sync sessions running at once (`--sync-sessions 1,2`: as several pg_cron sync jobs would);
 2. query: top-10 latency through s3vl.query_vectors on 8 hash partitions vs 1 index holding the
    same QUERY_VECTORS vectors (goal <= 1.5x: the fan-out runs in parallel in one invocation);
 3. tenants: a value-partitioned index with TENANTS tenants, one partition each; a tenant-pinned
@@ -14,7 +15,7 @@
     .venv/bin/python bench/bench_partitions.py [--rows N] [--query-vectors N] [--tenants N]
         [--dimension D] [--queries Q] [--write-vectors-per-second N]
         [--write-requests-per-second N] [--latency-ms MS] [--invoke-latency-ms MS]
-        [--quick] [--json]
+        [--sync-sessions 1,2] [--quick] [--json]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import json
 import os
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,50 @@ def put_throttled(client: Any, arn: str, vectors: list[dict[str, Any]]) -> None:
     raise RuntimeError(f"PutVectors still throttled on {arn}")
 
 
+def ingest_rows(dsn: str, name: str, rows: int, sessions: int) -> dict[str, Any]:
+    """Sync `rows` pending rows of index `name` from `sessions` sessions at once (as concurrent
+    pg_cron jobs would: each run claims its own keys), one batch per s3vl.sync call. Throttled
+    batches (429 past the per-index limits, after the function's own retries) fail and are
+    retried by the next call (retry_now): the rate counts until every row is in."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT s3vl._sync_batch_size(r.dimension, (SELECT count(*)::integer "
+            "FROM s3vl.index_partitions p WHERE p.index_name = %s)) "
+            "FROM s3vl._resolve_index('bench', %s, NULL) r", (name, name)).fetchone()
+        assert row is not None
+        batch = row[0]
+    lock = threading.Lock()
+    totals = {"done": 0, "failed": 0}
+    started = time.perf_counter()
+
+    def worker() -> None:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            while time.perf_counter() - started < 900:
+                with lock:
+                    if totals["done"] >= rows:
+                        return
+                got = conn.execute("SELECT upserted, failed FROM s3vl.sync(%s, %s, "
+                                   "retry_now => true)", (name, batch)).fetchone()
+                assert got is not None
+                with lock:
+                    totals["done"] += got[0]
+                    totals["failed"] += got[1]
+                if got == (0, 0):
+                    time.sleep(0.01)  # the rest is claimed by another session
+
+    threads = [threading.Thread(target=worker) for _ in range(sessions)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - started
+    return {"rows": totals["done"], "seconds": round(seconds, 2), "batch": batch,
+            "rows_per_s": round(totals["done"] / seconds),
+            "failed_batches_retried": totals["failed"]}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=50_000)
@@ -62,6 +108,8 @@ def main() -> int:
     parser.add_argument("--tenants", type=int, default=100)
     parser.add_argument("--dimension", type=int, default=32)
     parser.add_argument("--queries", type=int, default=20)
+    parser.add_argument("--sync-sessions", default="1,2",
+                        help="comma-separated session counts to ingest with (default 1,2)")
     parser.add_argument("--write-vectors-per-second", type=int, default=2500)
     parser.add_argument("--write-requests-per-second", type=int, default=1000)
     parser.add_argument("--latency-ms", type=int, default=0,
@@ -74,6 +122,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.rows, args.query_vectors, args.tenants, args.queries = 2000, 5000, 10, 5
+    args.sync_sessions = [int(n) for n in str(args.sync_sessions).split(",")]
 
     import boto3
     import psycopg
@@ -120,32 +169,23 @@ def main() -> int:
                 for i in range(args.rows):
                     copy.write_row((f"r{i}", rows[i].tolist()))
             ingest: dict[str, Any] = {}
-            for count in (1, 4, 8):
-                name = f"ingest-{count}"
-                conn.execute("SELECT s3vl.create_partitioned_index(%s)", (name,))
-                for p in range(count):
-                    conn.execute("SELECT s3vl.add_partition(%s, %s)",
-                                 (name, make_index(f"ingest-{count}-p{p}")))
-                conn.execute("SELECT s3vl.track_table('bench_src', 'id', 'emb', %s)", (name,))
-                conn.execute("SELECT s3vl.backfill('bench_src')")
-                started = time.perf_counter()
-                done = failed = 0
-                # Throttled batches (429 past the per-index limits) fail and are retried by the
-                # next run (retry_now): the rate below counts until every row is in.
-                while done < args.rows and time.perf_counter() - started < 900:
-                    got = conn.execute("SELECT upserted, failed FROM s3vl.sync(%s, 20000, "
-                                       "retry_now => true)", (name,)).fetchone()
-                    assert got is not None
-                    done += got[0]
-                    failed += got[1]
-                seconds = time.perf_counter() - started
-                conn.execute("SELECT s3vl.untrack_table('bench_src')")
-                ingest[str(count)] = {"rows": done, "seconds": round(seconds, 2),
-                                      "rows_per_s": round(done / seconds),
-                                      "failed_batches_retried": failed}
-            for count in ("4", "8"):
-                ingest[count]["vs_1"] = round(ingest[count]["rows_per_s"]
-                                              / ingest["1"]["rows_per_s"], 2)
+            for sessions in args.sync_sessions:
+                series: dict[str, Any] = {}
+                for count in (1, 4, 8):
+                    name = f"ingest-{sessions}s-{count}"
+                    conn.execute("SELECT s3vl.create_partitioned_index(%s)", (name,))
+                    for p in range(count):
+                        conn.execute("SELECT s3vl.add_partition(%s, %s)",
+                                     (name, make_index(f"{name}-p{p}")))
+                    conn.execute("SELECT s3vl.track_table('bench_src', 'id', 'emb', %s)",
+                                 (name,))
+                    conn.execute("SELECT s3vl.backfill('bench_src')")
+                    series[str(count)] = ingest_rows(info.dsn, name, args.rows, sessions)
+                    conn.execute("SELECT s3vl.untrack_table('bench_src')")
+                for count in ("4", "8"):
+                    series[count]["vs_1"] = round(series[count]["rows_per_s"]
+                                                  / series["1"]["rows_per_s"], 2)
+                ingest[str(sessions)] = series
             results["ingest"] = ingest
 
             # 2. top-10 on 8 partitions vs 1 index, the same vectors (loaded directly)
@@ -223,10 +263,13 @@ def main() -> int:
     limits = results.get("write_limits")
     print(f"1. ingest {args.rows} rows (track_table + backfill + sync), per-index write limits "
           f"{limits if limits else 'off'}:")
-    for count, r in results["ingest"].items():
-        ratio = f"  x{r['vs_1']} vs 1" if "vs_1" in r else ""
-        print(f"   {count} partition(s): {r['rows_per_s']:>7} rows/s ({r['seconds']} s, "
-              f"{r['failed_batches_retried']} throttled rows retried){ratio}")
+    for sessions, series in results["ingest"].items():
+        print(f"   {sessions} sync session(s) at once:")
+        for count, r in series.items():
+            ratio = f"  x{r['vs_1']} vs 1" if "vs_1" in r else ""
+            print(f"     {count} partition(s): {r['rows_per_s']:>7} rows/s ({r['seconds']} s, "
+                  f"batches of {r['batch']}, {r['failed_batches_retried']} throttled rows "
+                  f"retried){ratio}")
     q = results["query"]
     print(f"2. top-10 over {args.query_vectors} vectors, median of {args.queries}: 1 index "
           f"{q['one_index_ms']} ms, 8 partitions {q['eight_partitions_ms']} ms, x{q['ratio']}; "

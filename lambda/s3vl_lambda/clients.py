@@ -35,7 +35,7 @@ TIERS: tuple[TimeoutTier, ...] = (
     TimeoutTier(connect_s=0.5, read_s=1.5, max_attempts=1),
 )
 
-_clients: dict[tuple[str, TimeoutTier], Any] = {}
+_clients: dict[tuple[str, TimeoutTier, bool], Any] = {}
 _session: Any = None  # one boto3 Session: its loader caches the service model for every client
 _lock = threading.Lock()
 
@@ -47,7 +47,7 @@ def tier_for(remaining_s: float) -> TimeoutTier | None:
     return None
 
 
-def _create(region: str, tier: TimeoutTier) -> Any:
+def _create(region: str, tier: TimeoutTier, retries: bool = True) -> Any:
     """Called with _lock held (a boto3 Session is not thread-safe while creating clients).
 
     boto3 is imported on first use only: it is most of the module import cost."""
@@ -58,7 +58,8 @@ def _create(region: str, tier: TimeoutTier) -> Any:
         region_name=region,
         connect_timeout=tier.connect_s,
         read_timeout=tier.read_s,
-        retries={"mode": "standard", "total_max_attempts": tier.max_attempts},
+        retries={"mode": "standard",
+                 "total_max_attempts": tier.max_attempts if retries else 1},
         max_pool_connections=16,
         tcp_keepalive=True,
     )
@@ -70,18 +71,19 @@ def _create(region: str, tier: TimeoutTier) -> Any:
     return client
 
 
-def client_for(region: str, deadline: Deadline, operation: str) -> Any:
-    """The cached client for `region` whose worst-case call fits in the deadline."""
+def client_for(region: str, deadline: Deadline, operation: str, retries: bool = True) -> Any:
+    """The cached client for `region` whose worst-case call fits in the deadline. `retries`
+    False: botocore makes one attempt (the caller retries on its own schedule)."""
     tier = tier_for(deadline.remaining())
     if tier is None:
         raise deadline.expired_error(operation)
-    key = (region, tier)
+    key = (region, tier, retries)
     client = _clients.get(key)
     if client is None:
         with _lock:
             client = _clients.get(key)
             if client is None:
-                client = _create(region, tier)
+                client = _create(region, tier, retries)
                 _clients[key] = client
     return client
 

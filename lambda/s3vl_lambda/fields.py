@@ -245,8 +245,10 @@ def check_metadata(
         )
     if non_filterable_keys is None:
         return value
-    filterable = {k: v for k, v in value.items() if k not in non_filterable_keys}
-    filterable_size = json_size(filterable) if len(filterable) < len(value) else total
+    filterable_size = total
+    if non_filterable_keys and not non_filterable_keys.isdisjoint(value):
+        filterable_size = json_size(
+            {k: v for k, v in value.items() if k not in non_filterable_keys})
     if filterable_size > limits.MAX_FILTERABLE_METADATA_BYTES:
         raise validation_error(
             field,

@@ -10,15 +10,17 @@ from .errors import from_exception
 from .index_ref import IndexRef
 
 
-def call(ref: IndexRef, deadline: Deadline, api: str, **params: Any) -> dict[str, Any]:
+def call(ref: IndexRef, deadline: Deadline, api: str, *, retries: bool = True,
+         **params: Any) -> dict[str, Any]:
     """Call `api` (a boto3 method name such as "query_vectors") on the index `ref`.
 
-    Raises S3vlError only: service errors, timeouts and bugs alike.
+    Raises S3vlError only: service errors, timeouts and bugs alike. `retries` False: one
+    attempt, for a caller with its own retry schedule.
     """
     if deadline.remaining() <= 0:
         raise deadline.expired_error(api)
     try:
-        client = client_for(ref.region, deadline, api)
+        client = client_for(ref.region, deadline, api, retries)
         method = getattr(client, api)
         response: dict[str, Any] = method(**ref.api_params(), **params)
     except Exception as exc:

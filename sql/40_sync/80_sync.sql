@@ -612,6 +612,24 @@ AS $$
   SELECT count(*)::integer FROM failed
 $$;
 
+-- One put_vectors request of a sync batch. A partitioned index's fields are put in here:
+-- _send_lambda would read the whole request to find them. Null members are read as absent.
+CREATE OR REPLACE FUNCTION s3vl._sync_put(index_arn text, vectors json, model_id text,
+  dimensions integer)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  fields jsonb := s3vl._partition_fields('s3vl.sync', index_arn, 'put_vectors', false);
+BEGIN
+  PERFORM s3vl._sync_invoke(pg_catalog.json_build_object('operation', 'put_vectors',
+    'index_arn', CASE WHEN fields IS NULL THEN index_arn END,
+    'partitions', fields -> 'partitions', 'partition_key', fields -> 'partition_key',
+    'model_id', model_id, 'dimensions', dimensions, 'vectors', vectors));
+END
+$$;
+
 -- Sends one batch of claimed keys: the rows' current state (read after the claim: a later change
 -- is queued again) as one put_vectors request, the keys without a row as one delete_vectors.
 CREATE OR REPLACE FUNCTION s3vl._sync_send(source regclass, index_arn text, keys text[],
@@ -622,7 +640,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   put_vectors json;
-  fields jsonb;
   model_id text;
   dimensions integer;
 BEGIN
@@ -661,13 +678,7 @@ BEGIN
       s3vl._limit('sync_batch_bytes') USING ERRCODE = '54000';
   END IF;
   IF put_keys IS NOT NULL THEN
-    -- A partitioned index's fields are put in here: _send_lambda would read the whole request
-    -- to find them. json_build_object leaves out nothing: the function reads null as absent.
-    fields := s3vl._partition_fields('s3vl.sync', index_arn, 'put_vectors', false);
-    PERFORM s3vl._sync_invoke(pg_catalog.json_build_object('operation', 'put_vectors',
-      'index_arn', CASE WHEN fields IS NULL THEN index_arn END,
-      'partitions', fields -> 'partitions', 'partition_key', fields -> 'partition_key',
-      'model_id', model_id, 'dimensions', dimensions, 'vectors', put_vectors));
+    PERFORM s3vl._sync_put(index_arn, put_vectors, model_id, dimensions);
   END IF;
   IF gone IS NOT NULL THEN
     PERFORM s3vl._sync_invoke(pg_catalog.json_build_object('operation', 'delete_vectors',
@@ -708,6 +719,7 @@ BEGIN
   END IF;
   half := pg_catalog.cardinality(keys) / 2;
   IF half >= 1 AND state IN ('22023', '22000', '54000') THEN
+    error := NULL;  -- only the halves' own failures count
     FOR part IN SELECT * FROM s3vl._sync_batch(source, index_arn, keys[1:half], row_sql)
                 UNION ALL
                 SELECT * FROM s3vl._sync_batch(source, index_arn, keys[half + 1:], row_sql) LOOP

@@ -72,8 +72,8 @@ def api_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
     real_create = clients._create
 
-    def counting_create(region: str, tier: clients.TimeoutTier) -> Any:
-        client = real_create(region, tier)
+    def counting_create(region: str, tier: clients.TimeoutTier, retries: bool = True) -> Any:
+        client = real_create(region, tier, retries)
         client.meta.events.register(
             "before-call.s3vectors.*",
             lambda model, **_: calls.append(model.name),
@@ -111,7 +111,7 @@ def stubbed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
     """
     client = boto3.client("s3vectors", region_name=REGION)
     stubber = Stubber(client)
-    monkeypatch.setattr(clients, "_create", lambda region, tier: client)
+    monkeypatch.setattr(clients, "_create", lambda region, tier, retries=True: client)
     with stubber:
         yield stubber
 

@@ -133,8 +133,8 @@ def test_throttled_calls_are_retried_by_botocore(
     attempts: list[int] = []
     real_create = clients._create
 
-    def counting(region: str, tier: clients.TimeoutTier) -> Any:
-        client = real_create(region, tier)
+    def counting(region: str, tier: clients.TimeoutTier, retries: bool = True) -> Any:
+        client = real_create(region, tier, retries)
         client.meta.events.register(
             "needs-retry.s3vectors.GetIndex", lambda **kw: attempts.append(kw["attempts"])
         )
@@ -151,11 +151,14 @@ def test_throttled_calls_are_retried_by_botocore(
 
 
 def test_write_limit_429_is_retried_and_reported_retryable(
-    invoke: Invoke, api_calls: list[str]
+    invoke: Invoke, api_calls: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Past the service's write rate the emulator answers 429 TooManyRequestsException, as the
-    service does; botocore retries it (standard mode) and the function reports it retryable."""
-    from s3vl_lambda import clients
+    service does; the function retries it on its own schedule (operations/write.py) and, when
+    the budget never comes back, reports it retryable."""
+    from s3vl_lambda.operations import write
+
+    monkeypatch.setattr(write, "WRITE_PAUSE_CAP_S", 0.01)
 
     # One request's budget, refilled after about 1,000 s: the first write passes, none after.
     with mock_s3vectors(write_requests_per_second=0.001) as emulator:
@@ -167,13 +170,12 @@ def test_write_limit_429_is_retried_and_reported_retryable(
         env = invoke({"operation": "put_vectors", "index_arn": arn,
                       "vectors": [{"key": "late", "data": [1.0, 0.0, 0.0]}]})
         limiter = emulator.state.write_limiter
-        tier = clients.tier_for(30.0 - 0.25)
-        assert tier is not None
         assert env["success"] is False
         assert env["error"]["type"] == "Throttled" and env["error"]["retryable"] is True
         assert env["error"]["code"] == "TooManyRequestsException"
-        assert limiter.throttled == tier.max_attempts > 1  # every attempt was sent and refused
-        assert api_calls == ["PutVectors"]
+        # Every attempt was sent and refused, each one call (botocore does not retry writes).
+        assert limiter.throttled == write.WRITE_ATTEMPTS > 1
+        assert api_calls == ["PutVectors"] * write.WRITE_ATTEMPTS
         found = client.get_vectors(indexArn=arn, keys=["late", "v000"])["vectors"]
         assert [v["key"] for v in found] == ["v000"]
 
@@ -193,3 +195,19 @@ def test_over_real_http_with_the_endpoint_variable(
         env = invoke({"operation": "get_vectors", "vector_bucket_name": BUCKET,
                       "index_name": "http-index", "vector_ids": ["v004", "nope"]})
         assert [r["found"] for r in env["result"]] == [True, False]
+
+
+def test_a_write_throttled_for_a_moment_succeeds(invoke: Invoke) -> None:
+    """A burst past the write rate is refused (429) until the budget refills; the function's
+    short pauses wait it out within the request instead of failing it."""
+    with mock_s3vectors(write_requests_per_second=4) as emulator:
+        client = boto3.client("s3vectors", region_name=REGION)
+        client.create_vector_bucket(vectorBucketName=BUCKET)
+        arn = _setup(client, "bursty-index", "cosine")
+        envs = [invoke({"operation": "put_vectors", "index_arn": arn,
+                        "vectors": [{"key": f"k{i}", "data": [1.0, float(i), 0.0]}]})
+                for i in range(8)]
+        assert all(env["success"] for env in envs), envs
+        assert emulator.state.write_limiter.throttled >= 1  # the burst was throttled
+        keys = {v["key"] for v in client.list_vectors(indexArn=arn)["vectors"]}
+        assert keys == {f"k{i}" for i in range(8)}

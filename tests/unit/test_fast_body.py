@@ -38,8 +38,8 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 def _function_client() -> Any:
-    """The client the function itself uses (with the bypass registered)."""
-    return clients.client_for(REGION, Deadline(30.0), "put_vectors")
+    """The client the function itself writes with (bypass registered, botocore retries off)."""
+    return clients.client_for(REGION, Deadline(30.0), "put_vectors", retries=False)
 
 
 def _sent_requests(client: Any) -> list[Any]:

@@ -88,6 +88,6 @@ def test_read_timeout_through_the_handler(
         def get_index(self, **_: Any) -> Any:
             raise bx.ReadTimeoutError(endpoint_url="https://s3vectors.us-east-1.api.aws")
 
-    monkeypatch.setattr(clients, "_create", lambda region, tier: TimingOutClient())
+    monkeypatch.setattr(clients, "_create", lambda region, tier, retries=True: TimingOutClient())
     env = invoke({"operation": "get_index", "index_arn": INDEX_ARN})
     assert env["error"]["type"] == "Timeout" and env["error"]["retryable"] is True

@@ -44,8 +44,8 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     seen: list[tuple[str, str]] = []
     real_create = clients._create
 
-    def counting_create(region: str, tier: clients.TimeoutTier) -> Any:
-        client = real_create(region, tier)
+    def counting_create(region: str, tier: clients.TimeoutTier, retries: bool = True) -> Any:
+        client = real_create(region, tier, retries)
 
         def note(model: Any, params: dict[str, Any], **_: Any) -> None:
             index = str(params.get("indexArn") or params.get("indexName") or "").rsplit("/", 1)[-1]

@@ -129,7 +129,7 @@ def test_doc_example(name: str, invoke: Invoke, monkeypatch: pytest.MonkeyPatch,
         embeddings.clear_cache()
     if "service" in example:
         client = boto3.client("s3vectors", region_name=FIXTURE["region"])
-        monkeypatch.setattr(clients, "_create", lambda region, tier: client)
+        monkeypatch.setattr(clients, "_create", lambda region, tier, retries=True: client)
         with Stubber(client) as stubber:
             matches(_against_service(example, invoke, stubber), example["response"])
         return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -86,6 +88,34 @@ def partial(err: S3vlError, done: int, total: int, verb: str) -> S3vlError:
     )
 
 
+# A write refused as retryable (429 past the index's write rate, 5xx, a dropped connection) is
+# sent again after a pause drawn from [0, min(cap, first * 2^n)) (full jitter), up to
+# WRITE_ATTEMPTS in all and while the deadline leaves room. Pauses start at milliseconds: an
+# index's write budget refills continuously, and botocore's own schedule (half a second on
+# average before its first retry) left the other partitions of a request idle.
+WRITE_ATTEMPTS = 8
+WRITE_PAUSE_FIRST_S = 0.05
+WRITE_PAUSE_CAP_S = 1.0
+WRITE_DEADLINE_MARGIN_S = 1.0
+
+
+def send_with_retries(ref: IndexRef, deadline: Deadline, api: str,
+                      **params: Any) -> S3vlError | None:
+    """One PutVectors/DeleteVectors call, retried on its own schedule; the last error or None."""
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            call(ref, deadline, api, retries=False, **params)
+            return None
+        except S3vlError as err:
+            pause = random.uniform(0, min(WRITE_PAUSE_CAP_S,
+                                          WRITE_PAUSE_FIRST_S * 2 ** (attempt - 1)))
+            if (not err.retryable or attempt == WRITE_ATTEMPTS
+                    or deadline.remaining() < pause + WRITE_DEADLINE_MARGIN_S):
+                return err
+            time.sleep(pause)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def write_chunks(
     ref: IndexRef,
     deadline: Deadline,
@@ -98,16 +128,13 @@ def write_chunks(
     """Send the chunks, a few at a time: keys are unique within a request, so order is free.
 
     Concurrency overlaps one call's serialisation with another's round trip; it stays far below
-    the service's 1,000 write requests/s per index, and throttling is retried by botocore.
+    the service's 1,000 write requests/s per index. A retryable failure is sent again
+    (send_with_retries).
     """
     batches = list(chunks)
 
     def send(chunk: list[Any]) -> S3vlError | None:
-        try:
-            call(ref, deadline, api, **{param: chunk})
-        except S3vlError as err:
-            return err
-        return None
+        return send_with_retries(ref, deadline, api, **{param: chunk})
 
     workers = min(limits.WRITE_CONCURRENCY, len(batches))
     if workers <= 1:
