@@ -1,7 +1,8 @@
 """Fixtures shared by every test folder, the `stack` marker, and the Hypothesis profiles.
 
 Only tests that ask for one of the stack fixtures start the local stack (once per session, in its
-own state dir `.local/test-stack`, on its own ports). `S3VL_KEEP_STACK=1` leaves it running after
+own state dir `.local/test-stack`, or `.local/test-stack-<worker>` in each pytest-xdist worker, on
+its own ports). `S3VL_KEEP_STACK=1` leaves it running after
 the session (the next session reuses it). `postgres_server` starts only the stack's PostgreSQL
 (no emulator, no Lambda endpoint): what the SQL regress scripts need, so `make test-fast` runs
 them.
@@ -35,8 +36,13 @@ if TYPE_CHECKING:
     from s3vl_local.stack import StackInfo
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-TEST_STATE_DIR = REPO_ROOT / ".local" / "test-stack"
-TEST_USERS_DIR = REPO_ROOT / ".local" / "test-stack.users"
+# Under pytest-xdist (`make test` runs several workers) each worker has a stack of its own: its own
+# state dir, PostgreSQL cluster, ports and databases, so no test sees another worker's roles,
+# settings, pg_cron jobs or indexes. A plain `pytest` run uses `.local/test-stack`.
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+TEST_STATE_DIR = REPO_ROOT / ".local" / ("test-stack" + (f"-{_XDIST_WORKER}" if _XDIST_WORKER
+                                                        else ""))
+TEST_USERS_DIR = TEST_STATE_DIR.with_name(TEST_STATE_DIR.name + ".users")
 STACK_FIXTURE = "local_stack"
 
 settings.register_profile("ci", derandomize=True, print_blob=True)
@@ -48,19 +54,62 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE")
                           else "dev"))
 
 
+# The slowest modules (measured in one process, longest first). In an xdist worker they are
+# collected first and `make test` passes --no-loadscope-reorder, so the workers start them first
+# and finish together instead of one worker running a minute-long module while the others idle.
+# The list only orders the work: a stale entry costs time, never a test.
+SLOW_MODULES = (
+    "tests/sql/test_sync_schedule.py",  # pg_cron starts jobs on minute boundaries
+    "tests/infra/test_deploy_moto.py",  # dozens of AWS CLI processes against moto
+    "tests/infra/test_deploy_scripts.py",
+    "tests/e2e/test_demo.py",  # the demo (embeddings of 300 products), twice
+    "local/s3vectors-emulator/tests/test_install_alone.py",  # pip install into a new venv
+    "local/s3vectors-emulator/tests/test_process.py",
+    "tests/e2e/test_docs_sql.py",  # `make demo` on the worker's stack
+    "tests/e2e/test_readme_cookbook.py",
+    "tests/sql/test_write_arrays.py",
+    "tests/e2e/test_lambda_endpoint.py",
+    "tests/sql/test_invoke_retry.py",
+    "tests/bench/test_bench_writes_smoke.py",
+    "tests/infra/test_cli_arguments.py",
+    "tests/infra/test_package.py",
+    "tests/infra/test_package_loadable.py",
+    "tests/e2e/test_stack_lifecycle.py",
+    "tests/e2e/test_demo_partitions.py",
+)
+
+
+def _xdist_order(items: list[pytest.Item]) -> None:
+    """SLOW_MODULES first, then the other modules by number of tests (xdist's own heuristic),
+    each module's tests in their order. Deterministic: every worker must collect the same list."""
+    modules: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+
+    def rank(path: str) -> tuple[int, int]:
+        if path in SLOW_MODULES:
+            return (0, SLOW_MODULES.index(path))
+        return (1, -len(modules[path]))
+
+    items[:] = [item for path in sorted(modules, key=rank) for item in modules[path]]
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark `stack` every test whose fixtures (transitively) include the local stack."""
     for item in items:
         if STACK_FIXTURE in getattr(item, "fixturenames", ()) and not item.get_closest_marker(
                 "stack"):
             item.add_marker(pytest.mark.stack)
+    if _XDIST_WORKER:
+        _xdist_order(items)
 
 
 @contextmanager
 def _stack_lock() -> Iterator[None]:
-    """Serialises start/stop of the test stack between pytest sessions running at the same time."""
+    """Serialises start/stop of the test stack between pytest sessions running at the same time
+    (one lock per stack: xdist workers start theirs side by side)."""
     TEST_STATE_DIR.parent.mkdir(parents=True, exist_ok=True)
-    with open(TEST_STATE_DIR.parent / "test-stack.lock", "w") as fh:
+    with open(TEST_STATE_DIR.with_name(TEST_STATE_DIR.name + ".lock"), "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield

@@ -62,12 +62,28 @@ def sql_index(local_stack: Any) -> Iterator[SqlIndex]:
         client.delete_index(indexArn=arn)
 
 
+@pytest.fixture(scope="session")
+def canned_template(local_stack: Any) -> Iterator[str]:
+    """The name of a database built once per session by make_canned_db, never connected to again:
+    the template every `canned` database is copied from."""
+    name = f"s3vl_canned_tpl_{uuid.uuid4().hex[:10]}"
+    make_canned_db(local_stack.admin_dsn, name)
+    yield name
+    with psycopg.connect(local_stack.admin_dsn("postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
-def canned(local_stack: Any) -> Iterator[psycopg.Connection[Any]]:
-    """A connection to a fresh database whose aws_lambda.invoke answers from canned.answers."""
+def canned(local_stack: Any, canned_template: str) -> Iterator[psycopg.Connection[Any]]:
+    """A connection to a fresh database whose aws_lambda.invoke answers from canned.answers.
+
+    A copy of `canned_template` (CREATE DATABASE ... TEMPLATE): the same catalog and rows as
+    running make_canned_db again (it keeps nothing outside the database: no ALTER DATABASE
+    settings, no database grants), in a tenth of the time."""
     name = f"s3vl_canned_{uuid.uuid4().hex[:10]}"
-    dsn = make_canned_db(local_stack.admin_dsn, name)
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with psycopg.connect(local_stack.admin_dsn("postgres"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{canned_template}"')
+    with psycopg.connect(local_stack.admin_dsn(name), autocommit=True) as conn:
         yield conn
     with psycopg.connect(local_stack.admin_dsn("postgres"), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
