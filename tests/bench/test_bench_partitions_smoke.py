@@ -1,6 +1,7 @@
 """`bench/bench_partitions.py --quick` runs end to end on a stack of its own: ingest through sync
-into 1/4/8 partitions from 1 and 2 sessions at once writes every row, 8 partitions answer what 1 index answers, and a
-tenant-pinned query reads one partition (times are the benchmark's business, not asserted)."""
+into 1/4/8 partitions from 1 and 2 sessions at once writes every row, 8 partitions answer what 1
+index answers, and a tenant-pinned query reads one partition (times are the benchmark's business,
+not asserted)."""
 
 from __future__ import annotations
 
