@@ -113,7 +113,7 @@ BEGIN
   END IF;
   -- json, not jsonb: a put's vectors stay text (jsonb would turn every float into numeric and
   -- back). A bulk put that must not pay even for reading the request builds it with
-  -- _partition_fields itself (s3vl._sync_send).
+  -- _partition_fields itself (s3vl._sync_put).
   fields := s3vl._partition_fields(caller, request ->> 'index_arn', request ->> 'operation',
                                    bound);
   IF fields IS NULL THEN

@@ -768,26 +768,28 @@ DECLARE
   caller constant text := 's3vl.sync';
   row_sql text;
   keys text[];
+  refusal text;
   first integer := 1;
   res record;
 BEGIN
-  upserted := 0; deleted := 0; failed := 0; claimed := 0;
+  upserted := 0; deleted := 0; failed := 0;
+  -- Claimed after the checks: the guard's lock on the source comes first, in the order a writer
+  -- (DDL included) takes the source and then the outbox rows.
   BEGIN
     PERFORM s3vl._sync_check_access(caller, source, tracked_by,
                                     s3vl._sync_columns(caller, source));
     PERFORM s3vl._sync_source_guard(caller, source, true, true);
     row_sql := s3vl._sync_row_sql(source);
   EXCEPTION WHEN OTHERS THEN
-    keys := s3vl._sync_claim(source, retry_now, budget);
-    claimed := coalesce(pg_catalog.cardinality(keys), 0);
-    failed := s3vl._sync_failed(source, keys, pg_catalog.format('%s (SQLSTATE %s)', SQLERRM,
-                                                                 SQLSTATE));
-    last_error := CASE WHEN failed > 0 THEN pg_catalog.format('%s (SQLSTATE %s)', SQLERRM,
-                                                              SQLSTATE) END;
-    RETURN;
+    refusal := pg_catalog.format('%s (SQLSTATE %s)', SQLERRM, SQLSTATE);
   END;
   keys := s3vl._sync_claim(source, retry_now, budget);
   claimed := coalesce(pg_catalog.cardinality(keys), 0);
+  IF refusal IS NOT NULL THEN
+    failed := s3vl._sync_failed(source, keys, refusal);
+    last_error := CASE WHEN failed > 0 THEN refusal END;
+    RETURN;
+  END IF;
   WHILE first <= claimed LOOP
     res := s3vl._sync_batch(source, index_arn, keys[first:first + batch_size - 1], row_sql);
     first := first + batch_size;
