@@ -201,21 +201,21 @@ def relabel(err: S3vlError, partition: Partition) -> S3vlError:
                      retryable=err.retryable, field=err.field)
 
 
-_shared_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
+_pools = threading.local()
 
 
 def _pool() -> ThreadPoolExecutor:
-    """One pool for the life of the execution environment: starting PARTITION_CONCURRENCY
-    threads per request cost about a millisecond of a fan-out's time. fan_out never runs inside
-    a fan_out task, so tasks never wait on tasks of the same pool."""
-    global _shared_pool
-    if _shared_pool is None:
-        with _pool_lock:
-            if _shared_pool is None:
-                _shared_pool = ThreadPoolExecutor(max_workers=limits.PARTITION_CONCURRENCY,
-                                                  thread_name_prefix="s3vl-partition")
-    return _shared_pool
+    """The fan-out pool of the thread running the handler, kept for the life of the execution
+    environment: starting PARTITION_CONCURRENCY threads per request cost about a millisecond of
+    a fan-out's time. On Lambda one thread runs every invocation of an environment; a local
+    endpoint runs several invocations at once in several threads, and each gets its own pool so
+    one invocation's tasks (a throttled write pausing between attempts) never queue another's.
+    fan_out never runs inside a fan_out task, so tasks never wait on tasks of the same pool."""
+    pool: ThreadPoolExecutor | None = getattr(_pools, "pool", None)
+    if pool is None:
+        pool = _pools.pool = ThreadPoolExecutor(max_workers=limits.PARTITION_CONCURRENCY,
+                                                thread_name_prefix="s3vl-partition")
+    return pool
 
 
 def note_read(ordinals: Sequence[int]) -> None:

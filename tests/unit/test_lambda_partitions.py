@@ -370,3 +370,30 @@ def test_update_metadata_patches_where_the_vectors_are(loaded: None, invoke: Inv
         env = invoke({"operation": "update_metadata", **layout, "vector_ids": ["k001"],
                       "patch": {"tenant": "a"}})
         assert env["error"]["field"] == "patch" and "partition key" in env["error"]["message"]
+
+
+def test_concurrent_invocations_do_not_share_a_fan_out_pool() -> None:
+    """A local endpoint runs invocations in several threads at once: one invocation whose
+    partition tasks all wait (a throttled write pausing between attempts) must not hold up
+    another's fan-out, as separate Lambda execution environments would not."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from s3vl_lambda import limits
+    from s3vl_lambda.partitions import Partition, fan_out
+
+    release = threading.Event()
+    parts = [Partition(ordinal=i, ref=None, value=None)  # type: ignore[arg-type]
+             for i in range(limits.PARTITION_CONCURRENCY)]
+    with ThreadPoolExecutor(max_workers=2) as handlers:
+        busy = handlers.submit(fan_out, [(p, None) for p in parts],
+                               lambda p, _: release.wait(30))
+        time.sleep(0.1)  # the first invocation's tasks now fill its pool
+        other = handlers.submit(fan_out, [(p, p.ordinal) for p in parts[:2]],
+                                lambda p, arg: arg * 10)
+        try:
+            assert other.result(timeout=10) == [0, 10]
+            assert not busy.done()
+        finally:
+            release.set()
+        assert busy.result(timeout=10) == [True] * limits.PARTITION_CONCURRENCY
