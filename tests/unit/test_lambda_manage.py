@@ -117,22 +117,52 @@ def test_update_metadata_over_the_filterable_limit_writes_nothing(
     assert "PutVectors" not in api_calls
 
 
-def test_update_metadata_restores_earlier_calls_when_one_fails(stubbed: Stubber,
-                                                               invoke: Invoke) -> None:
-    ids = [f"k{i}" for i in range(600)]
+def _stub_reads(stubbed: Stubber, ids: list[str]) -> None:
     stubbed.add_response("get_index", index_response())
-    for start in range(0, 600, 100):
+    for start in range(0, len(ids), 100):
         stubbed.add_response("get_vectors", {"vectors": [
             {"key": k, "data": {"float32": [1.0, 0.0, 0.0, 0.0]}, "metadata": {"a": 1}}
             for k in ids[start:start + 100]]})
+
+
+def test_update_metadata_restores_earlier_calls_when_one_fails(stubbed: Stubber,
+                                                               invoke: Invoke,
+                                                               monkeypatch: Any) -> None:
+    from s3vl_lambda.operations import write
+
+    monkeypatch.setattr(write, "WRITE_PAUSE_CAP_S", 0.001)
+    ids = [f"k{i}" for i in range(600)]
+    _stub_reads(stubbed, ids)
     stubbed.add_response("put_vectors", {})
-    stubbed.add_client_error("put_vectors", service_error_code="ServiceUnavailableException",
-                             http_status_code=400, service_message="down")
+    for _ in range(write.WRITE_ATTEMPTS):  # retried on the writes' schedule, then given up
+        stubbed.add_client_error("put_vectors", service_error_code="ServiceUnavailableException",
+                                 http_status_code=503, service_message="down")
     stubbed.add_response("put_vectors", {})  # the restore of the first 500
     envelope = invoke(json.dumps({"operation": "update_metadata", "index_arn": INDEX_ARN,
                                   "vector_ids": ids, "patch": {"a": 2}}))
     assert not envelope["success"]
     assert "were restored; nothing was changed" in envelope["error"]["message"]
+    stubbed.assert_no_pending_responses()
+
+
+def test_update_metadata_waits_out_a_throttled_write(stubbed: Stubber, invoke: Invoke,
+                                                     monkeypatch: Any) -> None:
+    """A PutVectors refused with 429 (past the index's write rate) is sent again on the writes'
+    own schedule, as put_vectors and delete_vectors do: the patch succeeds."""
+    from s3vl_lambda.operations import write
+
+    monkeypatch.setattr(write, "WRITE_PAUSE_CAP_S", 0.001)
+    ids = [f"k{i}" for i in range(3)]
+    _stub_reads(stubbed, ids)
+    for _ in range(2):
+        stubbed.add_client_error("put_vectors", service_error_code="TooManyRequestsException",
+                                 http_status_code=429, service_message="slow down")
+    stubbed.add_response("put_vectors", {})
+    envelope = invoke(json.dumps({"operation": "update_metadata", "index_arn": INDEX_ARN,
+                                  "vector_ids": ids, "patch": {"a": 2}}))
+    assert envelope["success"], envelope
+    assert envelope["result"]["updated"] == 3
+    assert envelope["result"]["calls"]["put_vectors"] == 1
     stubbed.assert_no_pending_responses()
 
 

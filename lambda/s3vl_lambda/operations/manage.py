@@ -36,6 +36,7 @@ from ..index_info import index_info_if_allowed
 from ..index_ref import IndexRef, resolve_index
 from ..metadata_filter import Predicate, compile_filter
 from ..service import call
+from .write import send_with_retries
 
 ACTIONS = ("count", "list", "delete")
 # A page is not started with less than this left of the Lambda's own time: the page, its deletes
@@ -265,7 +266,11 @@ def _get_all(ref: IndexRef, deadline: Deadline, keys: list[str]) -> dict[str, di
 
 
 def _put(ref: IndexRef, deadline: Deadline, vectors: list[dict[str, Any]]) -> None:
-    call(ref, deadline, "put_vectors", vectors=vectors)
+    """One PutVectors call on the writes' own retry schedule (a 429 past the index's write rate
+    waits for the budget instead of failing the patch)."""
+    err = send_with_retries(ref, deadline, "put_vectors", vectors=vectors)
+    if err is not None:
+        raise err
 
 
 def update_metadata(req: Request, deadline: Deadline) -> dict[str, Any]:
