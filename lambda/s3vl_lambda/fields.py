@@ -132,12 +132,12 @@ def get_list(req: Request, field: str) -> list[Any]:
 _NUMBER_TYPES = frozenset((float, int))
 
 
-def _all_finite_float32(values: list[Any]) -> bool:
+def all_finite_float32(values: list[Any]) -> bool:
     """Fast check (C-level passes) that every value is a finite float32-range number."""
     if not set(map(type, values)) <= _NUMBER_TYPES:  # exact types: bool is refused
         return False
-    # A sum is finite iff no value is NaN or infinite (4096 values of at most FLOAT32_MAX cannot
-    # overflow a float64 sum).
+    # A sum is finite iff no value is NaN or infinite, unless float32-range values overflow the
+    # float64 sum (past 10**270 of them): then the caller's slow path decides.
     try:
         if not math.isfinite(sum(values)):
             return False
@@ -156,7 +156,7 @@ def check_vector(value: Any, field: str) -> list[float]:
             field,
             f"dimension must be between {limits.MIN_DIMENSION} and {limits.MAX_DIMENSION}, got {n}",
         )
-    if _all_finite_float32(value):
+    if all_finite_float32(value):
         return value
     # Slow path only to name the first offending element.
     for i, x in enumerate(value):

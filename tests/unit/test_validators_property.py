@@ -209,3 +209,67 @@ def test_sizes_are_the_lengths_of_the_compact_encodings(value: Any) -> None:
     utf8 = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     assert json_size(value) == len(utf8)
     assert wire_size(value) == len(json.dumps(value, separators=(",", ":")))
+
+
+def _one_check(item: Any, i: int, info: Any) -> Any:
+    from s3vl_lambda.operations.write import check_put_vector
+
+    try:
+        return check_put_vector(item, i, info)
+    except S3vlError as err:
+        return ("error", err.field, err.message)
+
+
+_put_items = st.one_of(
+    st.builds(lambda k, v: {"key": k, "data": v},
+              st.text(min_size=0, max_size=4), st.lists(finite32, min_size=0, max_size=4)),
+    st.builds(lambda k, v, m: {"key": k, "data": {"float32": v}, "metadata": m},
+              st.text(min_size=1, max_size=4),
+              st.lists(st.one_of(finite32, st.floats(), st.booleans(), st.integers(), st.none()),
+                       min_size=3, max_size=3),
+              st.dictionaries(st.text(max_size=3), st.integers() | st.text(max_size=3),
+                              max_size=3)),
+    st.builds(lambda v: {"key": "k", "data": v}, st.just([0.0, 0.0, 0.0])),
+    st.none() | st.integers() | st.text(max_size=3),
+)
+
+
+@FAST
+@given(st.lists(_put_items, min_size=1, max_size=6),
+       st.sampled_from([None, "cosine", "euclidean"]))
+def test_batch_check_agrees_with_one_vector_at_a_time(items: list[Any], metric: Any) -> None:
+    """check_put_vectors (a fast path for well-formed batches) gives exactly the vectors, sizes
+    and first error of check_put_vector applied in order."""
+    from s3vl_lambda.index_info import IndexInfo
+    from s3vl_lambda.operations.write import check_put_vectors
+
+    info = (None if metric is None else
+            IndexInfo(None, "i", "b", 3, metric, "float32", frozenset({"note"}), None))
+    expected: Any = []
+    for i, item in enumerate(items):
+        one = _one_check(item, i, info)
+        if isinstance(one, tuple) and one and one[0] == "error":
+            expected = one
+            break
+        expected.append(one)
+    try:
+        got: Any = check_put_vectors(items, [info] * len(items))
+    except S3vlError as err:
+        got = ("error", err.field, err.message)
+    assert got == expected
+
+
+def test_batch_check_takes_the_fast_path_for_well_formed_vectors() -> None:
+    from s3vl_lambda.index_info import IndexInfo
+    from s3vl_lambda.operations import write
+
+    info = IndexInfo(None, "i", "b", 3, "cosine", "float32", frozenset(), None)
+    items = [{"key": f"k{i}", "data": [1.0, float(i), 0.5], "metadata": {"n": i}}
+             for i in range(50)]
+    fast = write._check_put_vectors_fast(items, [info] * 50)
+    assert fast == [write.check_put_vector(item, i, info) for i, item in enumerate(items)]
+    items[7]["data"] = [1.0, float("nan"), 0.5]
+    assert write._check_put_vectors_fast(items, [info] * 50) is None
+    with pytest.raises(S3vlError) as caught:
+        write.check_put_vectors(items, [info] * 50)
+    assert caught.value.field == "vectors[7].data[1]"

@@ -278,8 +278,7 @@ def put_vectors(req: Request, deadline: Deadline) -> dict[str, int]:
     infos = dict(zip(used, fan_out(
         [(ps.by_ordinal(o), None) for o in used],  # type: ignore[misc]
         lambda p, _: index_info_if_allowed(p.ref, deadline)), strict=True))
-    checked = [write.check_put_vector(item, i, infos[routes[i].ordinal])
-               for i, item in enumerate(items)]
+    checked = write.check_put_vectors(items, [infos[r.ordinal] for r in routes])
     write.check_unique_keys(checked)
     groups: dict[int, list[tuple[dict[str, Any], int]]] = {}
     for route, entry in zip(routes, checked, strict=True):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from itertools import chain
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -13,6 +14,7 @@ from ..deadline import Deadline
 from ..errors import S3vlError, validation_error
 from ..fields import (
     Request,
+    all_finite_float32,
     check_dimension,
     check_key,
     check_keys,
@@ -59,6 +61,55 @@ def check_put_vector(
         out["metadata"] = check_metadata(metadata, f"{field}.metadata", non_filterable)
         size += wire_size(metadata)
     return out, size
+
+
+def check_put_vectors(
+    items: list[Any], infos: Sequence[IndexInfo | None]
+) -> list[tuple[dict[str, Any], int]]:
+    """check_put_vector for every item (infos[i] is item i's index). A batch of well-formed
+    vectors takes a fast path (one pass over all numbers at once); anything else is checked one
+    vector at a time, so the error is the same, naming the first offending vector."""
+    fast = _check_put_vectors_fast(items, infos)
+    if fast is not None:
+        return fast
+    return [check_put_vector(item, i, info)
+            for i, (item, info) in enumerate(zip(items, infos, strict=True))]
+
+
+def _check_put_vectors_fast(
+    items: list[Any], infos: Sequence[IndexInfo | None]
+) -> list[tuple[dict[str, Any], int]] | None:
+    """The checked vectors, or None at the first thing that is not plainly valid."""
+    out: list[tuple[dict[str, Any], int]] = []
+    vectors: list[list[Any]] = []
+    for i, (item, info) in enumerate(zip(items, infos, strict=True)):
+        if type(item) is not dict:
+            return None
+        key, data = item.get("key"), item.get("data")
+        if type(data) is dict:
+            data = data.get("float32")
+        if (type(key) is not str or type(data) is not list
+                or not limits.MIN_KEY_LENGTH <= len(key) <= limits.MAX_KEY_LENGTH):
+            return None
+        if info is None:
+            if not limits.MIN_DIMENSION <= len(data) <= limits.MAX_DIMENSION:
+                return None
+        elif len(data) != info.dimension or (info.distance_metric == "cosine" and not any(data)):
+            return None
+        vector: dict[str, Any] = {"key": key, "data": {"float32": data}}
+        size = wire_size(key) + len(data) * _BYTES_PER_NUMBER + _BYTES_PER_VECTOR_OVERHEAD
+        metadata = item.get("metadata")
+        if metadata is not None:
+            try:
+                vector["metadata"] = check_metadata(
+                    metadata, f"vectors[{i}].metadata",
+                    info.non_filterable_metadata_keys if info is not None else None)
+            except S3vlError:
+                return None
+            size += wire_size(metadata)
+        out.append((vector, size))
+        vectors.append(data)
+    return out if all_finite_float32(list(chain.from_iterable(vectors))) else None
 
 
 def chunks(
@@ -167,7 +218,7 @@ def put_vectors(req: Request, deadline: Deadline) -> dict[str, int]:
     # Entries that carry text are embedded first (sync with a text column).
     items, embedded, reused = embed_put_texts(req, ref, items, deadline)
     info = index_info_if_allowed(ref, deadline)
-    checked = [check_put_vector(item, i, info) for i, item in enumerate(items)]
+    checked = check_put_vectors(items, [info] * len(items))
     check_unique_keys(checked)
     batches = chunks(
         checked,
