@@ -59,5 +59,5 @@ COMMENT ON SCHEMA s3vl IS 's3vl: SQL over Amazon S3 Vectors through an AWS Lambd
 -- The version of these sources; sql/build-extension.sh reads it from this line.
 CREATE OR REPLACE FUNCTION s3vl.version() RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT '1.0.1'::text $$;
+AS $$ SELECT '1.1.0'::text $$;
 COMMENT ON FUNCTION s3vl.version() IS 's3vl: the installed s3vl version';

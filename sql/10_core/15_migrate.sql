@@ -34,6 +34,10 @@ BEGIN
   -- track_table and _sync_register gained text_column (sync that embeds).
   DROP FUNCTION IF EXISTS s3vl.track_table(regclass, name, name, text, text[]);
   DROP FUNCTION IF EXISTS s3vl._sync_register(regclass, name, name, text, text[]);
+  -- 1.1.0: schedule_sync gained workers, the job procedure a worker number (an overload beside
+  -- the old one would make the jobs' CALL text ambiguous).
+  DROP FUNCTION IF EXISTS s3vl.schedule_sync(interval);
+  DROP PROCEDURE IF EXISTS s3vl._sync_job(interval, interval);
 END
 $migrate_tables$;
 

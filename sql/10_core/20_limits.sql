@@ -42,6 +42,7 @@ AS $$
     ('sync_batch_bytes', 1,   4000000, 'estimated JSON of one s3vl.sync put batch (under invoke_payload_bytes)'),
     ('sync_max_rows',   1,    1000000, 'rows one s3vl.sync run handles (its max_rows)'),
     ('sync_backoff_seconds', 1,   300, 'longest pause before s3vl.sync retries a failed key (1 s doubling)'),
+    ('sync_workers',    1,       16, 'pg_cron jobs s3vl.schedule_sync runs at once (each run claims its own keys)'),
     ('partitions',      1,     1000, 'partitions (S3 Vectors indexes) of one partitioned logical index'),
     ('partition_concurrency', 1,   16, 'service calls the function runs at once across partitions (and prefilter GetVectors) in one invocation'),
     ('prefilter_max_keys', 1,  50000, 'qualifying keys query_vectors_where/query_table rank with strategy prefilter'),

@@ -992,7 +992,19 @@ COMMENT ON FUNCTION s3vl.query_table(double precision[],regclass,name,text,integ
 -- Runs sync every `every` until `run_for` has passed (once when run_for is zero), or until the
 -- job is unscheduled or rescheduled. A procedure, so that each run commits; not SECURITY DEFINER
 -- (that forbids COMMIT): only the owner runs it.
-CREATE OR REPLACE PROCEDURE s3vl._sync_job(every interval, run_for interval)
+-- The pg_cron job name of sync worker `worker` (1: s3vl-sync, n > 1: s3vl-sync-n).
+CREATE OR REPLACE FUNCTION s3vl._sync_job_name(worker integer)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT CASE WHEN worker = 1 THEN 's3vl-sync' ELSE 's3vl-sync-' || worker END
+$$;
+
+-- One scheduled run of sync worker `worker`: several workers run at once, each run claiming its
+-- own keys, so a partitioned index takes more than one session's rate.
+CREATE OR REPLACE PROCEDURE s3vl._sync_job(every interval, run_for interval,
+                                           worker integer DEFAULT 1)
 LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -1005,13 +1017,14 @@ BEGIN
     PERFORM * FROM s3vl.sync();
     COMMIT;
     -- Unscheduled or rescheduled meanwhile: stop now rather than at the end of the minute.
-    EXIT WHEN next_at >= stop_at OR s3vl._sync_schedule() IS DISTINCT FROM every;
+    EXIT WHEN next_at >= stop_at OR s3vl._sync_schedule() IS DISTINCT FROM every
+      OR NOT s3vl._sync_worker_scheduled(worker);
     PERFORM pg_catalog.pg_sleep(pg_catalog.date_part('epoch',
       pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) next_at) OPERATOR(pg_catalog.*) -1);
   END LOOP;
 END
 $$;
-REVOKE ALL ON PROCEDURE s3vl._sync_job(interval, interval) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE s3vl._sync_job(interval, interval, integer) FROM PUBLIC;
 
 -- 55000 unless pg_cron is installed in this database.
 CREATE OR REPLACE FUNCTION s3vl._require_pg_cron(caller text)
@@ -1057,16 +1070,67 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION s3vl.schedule_sync(every interval DEFAULT '1 minute')
+-- Whether this role's job of sync worker `worker` is still scheduled (a reschedule to fewer
+-- workers removes the others).
+CREATE OR REPLACE FUNCTION s3vl._sync_worker_scheduled(worker integer)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  found boolean;
+BEGIN
+  IF pg_catalog.to_regclass('cron.job') IS NULL THEN
+    RETURN false;
+  END IF;
+  EXECUTE 'SELECT EXISTS (SELECT 1 FROM cron.job j WHERE j.jobname = $1 AND j.active '
+          'AND j.username = current_user)' INTO found USING s3vl._sync_job_name(worker);
+  RETURN found;
+END
+$$;
+
+-- This role's sync jobs: s3vl-sync and s3vl-sync-<n> (jobid, worker number).
+CREATE OR REPLACE FUNCTION s3vl._sync_jobs()
+RETURNS TABLE (jobid bigint, worker integer)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF pg_catalog.to_regclass('cron.job') IS NULL THEN
+    RETURN;
+  END IF;
+  RETURN QUERY EXECUTE
+    'SELECT j.jobid, CASE WHEN j.jobname = ''s3vl-sync'' THEN 1 '
+    '  ELSE pg_catalog.substring(j.jobname, ''^s3vl-sync-([0-9]+)$'')::integer END '
+    'FROM cron.job j WHERE j.username = current_user '
+    '  AND (j.jobname = ''s3vl-sync'' OR j.jobname ~ ''^s3vl-sync-[0-9]+$'') ORDER BY 2';
+END
+$$;
+
+-- The cron schedule of a sync interval: a minute or more is */N minutes (0 * * * * for an hour);
+-- shorter intervals start each minute and loop inside the run.
+CREATE OR REPLACE FUNCTION s3vl._sync_cron(every interval)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT CASE WHEN every < interval '1 minute' THEN '* * * * *'
+              WHEN every = interval '1 hour' THEN '0 * * * *'
+              ELSE pg_catalog.format('*/%s * * * *',
+                                     pg_catalog.date_part('epoch', every)::integer / 60) END
+$$;
+
+CREATE OR REPLACE FUNCTION s3vl.schedule_sync(every interval DEFAULT '1 minute',
+                                              workers integer DEFAULT 1)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   caller constant text := 's3vl.schedule_sync';
-  minutes integer;
   cron text;
-  command text;
+  run_for interval := interval '0';
+  first_job bigint;
   job bigint;
 BEGIN
   IF every IS NULL OR every < interval '1 second' OR every > interval '1 hour'
@@ -1078,23 +1142,27 @@ BEGIN
     RAISE EXCEPTION '%: every of a minute or more must be whole minutes (got %)', caller, every
       USING ERRCODE = '22023';
   END IF;
+  PERFORM s3vl._check_range(caller, 'workers', workers, 'sync_workers');
   PERFORM s3vl._require_pg_cron(caller);
+  cron := s3vl._sync_cron(every);
   IF every < interval '1 minute' THEN
-    cron := '* * * * *';  -- each run syncs every `every` for 55 seconds
-    command := pg_catalog.format('CALL s3vl._sync_job(%L, %L)', every, interval '55 seconds');
-  ELSE
-    minutes := pg_catalog.date_part('epoch', every)::integer / 60;
-    cron := CASE WHEN minutes = 60 THEN '0 * * * *'
-                 ELSE pg_catalog.format('*/%s * * * *', minutes) END;
-    command := pg_catalog.format('CALL s3vl._sync_job(%L, %L)', every, interval '0');
+    run_for := interval '55 seconds';  -- each run syncs every `every` for 55 seconds
   END IF;
-  -- The same name replaces this owner's earlier job.
-  EXECUTE 'SELECT cron.schedule(''s3vl-sync'', $1, $2)' INTO job USING cron, command;
-  RETURN job;
+  -- The same names replace this owner's earlier jobs; workers past the new count go.
+  FOR w IN 1..workers LOOP
+    EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job USING s3vl._sync_job_name(w), cron,
+      CASE WHEN w = 1 THEN pg_catalog.format('CALL s3vl._sync_job(%L, %L)', every, run_for)
+           ELSE pg_catalog.format('CALL s3vl._sync_job(%L, %L, %s)', every, run_for, w) END;
+    first_job := coalesce(first_job, job);
+  END LOOP;
+  FOR job IN SELECT j.jobid FROM s3vl._sync_jobs() j WHERE j.worker > workers LOOP
+    EXECUTE 'SELECT cron.unschedule($1)' USING job;
+  END LOOP;
+  RETURN first_job;
 END
 $$;
-COMMENT ON FUNCTION s3vl.schedule_sync(interval) IS
-  's3vl: the pg_cron job id that runs sync every interval';
+COMMENT ON FUNCTION s3vl.schedule_sync(interval, integer) IS
+  's3vl: the pg_cron job id that runs sync every interval (workers: jobs at once)';
 
 CREATE OR REPLACE FUNCTION s3vl.unschedule_sync()
 RETURNS boolean
@@ -1103,18 +1171,17 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   job bigint;
+  removed boolean := false;
 BEGIN
   PERFORM s3vl._require_pg_cron('s3vl.unschedule_sync');
-  EXECUTE 'SELECT j.jobid FROM cron.job j WHERE j.jobname = ''s3vl-sync'' '
-          'AND j.username = current_user' INTO job;
-  IF job IS NULL THEN
-    RETURN false;
-  END IF;
-  EXECUTE 'SELECT cron.unschedule($1)' USING job;
-  RETURN true;
+  FOR job IN SELECT j.jobid FROM s3vl._sync_jobs() j LOOP
+    EXECUTE 'SELECT cron.unschedule($1)' USING job;
+    removed := true;
+  END LOOP;
+  RETURN removed;
 END
 $$;
-COMMENT ON FUNCTION s3vl.unschedule_sync() IS 's3vl: true once the pg_cron sync job is removed';
+COMMENT ON FUNCTION s3vl.unschedule_sync() IS 's3vl: true once the pg_cron sync jobs are removed';
 
 -- sync_every: the interval of the pg_cron job (s3vl.schedule_sync), NULL when none.
 -- last_error / last_error_at: the latest error among the index's keys still pending, and when it

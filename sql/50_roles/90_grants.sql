@@ -115,7 +115,7 @@ GRANT EXECUTE ON FUNCTION
   s3vl.sync_status()
 TO s3vl_writer;
 GRANT EXECUTE ON FUNCTION
-  s3vl.schedule_sync(interval),
+  s3vl.schedule_sync(interval, integer),
   s3vl.unschedule_sync()
 TO s3vl_admin;
 GRANT EXECUTE ON FUNCTION

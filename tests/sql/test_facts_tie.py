@@ -76,6 +76,7 @@ SQL_ONLY = {
     "sync_batch_bytes": "sync is in SQL",
     "sync_max_rows": "sync is in SQL",
     "sync_backoff_seconds": "sync is in SQL",
+    "sync_workers": "pg_cron jobs are scheduled by SQL",
     "prefilter_max_keys": "SQL's bound on the keys query_vectors_where ranks with the prefilter "
                           "plan (the function's rank_vectors accepts up to MAX_RANK_KEYS)",
     "prefilter_auto_keys": "SQL's plan choice (strategy auto), measured by bench/bench_where.py",

@@ -2,8 +2,8 @@
 
 The local stack preloads pg_cron for its database, as an Aurora parameter group would. With a
 one-second schedule, inserts, updates and deletes reach the index with no manual `sync` call, and
-a manual sync loop running at the same time as the scheduled one neither sends a change twice
-nor loses one. pg_cron 1.4 starts jobs on minute boundaries, so the slow test waits up to a
+a manual sync loop running at the same time as two scheduled workers neither sends a change
+twice nor loses one. pg_cron 1.4 starts jobs on minute boundaries, so the slow test waits up to a
 minute for the first run.
 """
 
@@ -45,12 +45,19 @@ def test_schedule_arguments_and_roles(db: psycopg.Connection[Any],
     for every in ["0 seconds", "2 hours", "-1 minute", "1.5 seconds", None]:
         expect_error(db, "SELECT s3vl.schedule_sync(%s::interval)", (every,), "22023", "every")
     expect_error(db, "SELECT s3vl.schedule_sync('90 seconds')", None, "22023", "whole minutes")
+    for workers in (0, 17, None):
+        expect_error(db, "SELECT s3vl.schedule_sync('1 minute', workers => %s::integer)",
+                     (workers,), "22023", "workers must be between 1 and 16")
     for group in ("s3vl_writer", "s3vl_reader"):
         db.execute("RESET ROLE")
         db.execute(f'SET ROLE "{roles[group]}"')
         expect_error(db, "SELECT s3vl.schedule_sync('1 minute')", None, "42501")
         expect_error(db, "SELECT s3vl.unschedule_sync()", None, "42501")
     db.execute("RESET ROLE")
+    db.execute(f'SET ROLE "{roles["s3vl_admin"]}"')
+    db.execute("RESET ROLE")
+    # The refused calls scheduled nothing.
+    assert db.execute("SELECT count(*) FROM cron.job").fetchone() == (0,)
     db.execute(f'SET ROLE "{roles["s3vl_admin"]}"')
     job = db.execute("SELECT s3vl.schedule_sync('5 minutes')").fetchone()
     assert job is not None
@@ -67,6 +74,41 @@ def test_schedule_arguments_and_roles(db: psycopg.Connection[Any],
     db.execute(f'SET ROLE "{roles["s3vl_admin"]}"')
     assert db.execute("SELECT s3vl.unschedule_sync()").fetchone() == (True,)
     assert db.execute("SELECT s3vl.unschedule_sync()").fetchone() == (False,)
+
+
+def _jobs(db: psycopg.Connection[Any]) -> list[tuple[str, str]]:
+    return db.execute("SELECT jobname, command FROM cron.job WHERE jobname LIKE 's3vl-sync%' "
+                      "ORDER BY jobid").fetchall()
+
+
+def test_workers_are_one_job_each_and_rescheduling_keeps_the_count(
+        db: psycopg.Connection[Any], roles: dict[str, str]) -> None:
+    db.execute(f'SET ROLE "{roles["s3vl_admin"]}"')
+    job = db.execute("SELECT s3vl.schedule_sync('5 minutes', workers => 3)").fetchone()
+    db.execute("RESET ROLE")
+    assert _jobs(db) == [("s3vl-sync", "CALL s3vl._sync_job('00:05:00', '00:00:00')"),
+                         ("s3vl-sync-2", "CALL s3vl._sync_job('00:05:00', '00:00:00', 2)"),
+                         ("s3vl-sync-3", "CALL s3vl._sync_job('00:05:00', '00:00:00', 3)")]
+    assert job is not None and db.execute(
+        "SELECT jobid FROM cron.job WHERE jobname = 's3vl-sync'").fetchone() == job
+    # Fewer workers: the extra jobs go, the first keeps its id; the interval changes for all.
+    db.execute(f'SET ROLE "{roles["s3vl_admin"]}"')
+    assert db.execute("SELECT s3vl.schedule_sync('10 seconds', workers => 2)").fetchone() == job
+    db.execute("RESET ROLE")
+    assert _jobs(db) == [("s3vl-sync", "CALL s3vl._sync_job('00:00:10', '00:00:55')"),
+                         ("s3vl-sync-2", "CALL s3vl._sync_job('00:00:10', '00:00:55', 2)")]
+    assert db.execute("SELECT s3vl._sync_worker_scheduled(2), "
+                      "s3vl._sync_worker_scheduled(3)").fetchone() == (True, False)
+    # A bad count changes nothing.
+    db.execute(f'SET ROLE "{roles["s3vl_admin"]}"')
+    expect_error(db, "SELECT s3vl.schedule_sync('1 minute', workers => 40)", None, "22023",
+                 "workers")
+    db.execute("RESET ROLE")
+    assert len(_jobs(db)) == 2
+    db.execute(f'SET ROLE "{roles["s3vl_admin"]}"')
+    assert db.execute("SELECT s3vl.unschedule_sync()").fetchone() == (True,)
+    db.execute("RESET ROLE")
+    assert _jobs(db) == []
 
 
 def test_without_pg_cron_the_error_names_the_setup(fresh_database: Any) -> None:
@@ -147,9 +189,12 @@ def test_scheduled_sync_carries_changes_and_overlapping_runs_agree(
                    f"ROW WHEN (NEW.source = '{t}'::regclass) EXECUTE FUNCTION {log}_f()")
         try:
             db.execute(f'SET ROLE "{roles["s3vl_admin"]}"')
-            job = db.execute("SELECT s3vl.schedule_sync('1 second')").fetchone()
+            job = db.execute("SELECT s3vl.schedule_sync('1 second', workers => 2)").fetchone()
             db.execute("RESET ROLE")
             assert job is not None
+            second = db.execute("SELECT jobid FROM cron.job WHERE jobname = 's3vl-sync-2'"
+                                ).fetchone()
+            assert second is not None
             # 1. No manual call: inserts, an update and deletes reach the index.
             db.execute(f"INSERT INTO {t} SELECT g, ARRAY[g, 1, 0, 0]::real[], 't' || g, g, "
                        "true, NULL FROM generate_series(1, 20) g")
@@ -187,6 +232,9 @@ def test_scheduled_sync_carries_changes_and_overlapping_runs_agree(
                 " AND (end_time IS NULL OR end_time >= %s)", (job[0], started[0], ended[0])
             ).fetchone()
             assert overlapped == (1,), "the scheduled run did not overlap the manual loop"
+            # The second worker ran too, at the same time as the first.
+            assert db.execute("SELECT count(*) > 0 FROM cron.job_run_details WHERE jobid = %s "
+                              "AND start_time <= %s", (second[0], ended[0])).fetchone() == (True,)
             _wait_in_step(db, s3vectors_client, tracked)  # caught up by the schedule alone
             twice = db.execute(f"SELECT key, version, count(*) FROM {log} GROUP BY 1, 2 "
                                "HAVING count(*) > 1").fetchall()
@@ -195,8 +243,8 @@ def test_scheduled_sync_carries_changes_and_overlapping_runs_agree(
             db.execute(f'SET ROLE "{roles["s3vl_admin"]}"')
             assert db.execute("SELECT s3vl.unschedule_sync()").fetchone() == (True,)
             db.execute("RESET ROLE")
-            assert db.execute("SELECT count(*) FROM cron.job WHERE jobid = %s",
-                              (job[0],)).fetchone() == (0,)
+            assert db.execute("SELECT count(*) FROM cron.job WHERE jobid IN (%s, %s)",
+                              (job[0], second[0])).fetchone() == (0,)
             assert db.execute("SELECT sync_every FROM s3vl.sync_status() WHERE index_name = "
                               "%s", (tracked.index_name,)).fetchone() == (None,)
         finally:
