@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterator, Sequence
-from itertools import chain
 from concurrent.futures import ThreadPoolExecutor
+from itertools import chain
 from typing import Any
 
 from .. import limits
