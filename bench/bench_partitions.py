@@ -4,7 +4,8 @@
    partitions, with the emulator's per-index write limits on (`--write-vectors-per-second`,
    `--write-requests-per-second`; the service's 2,500 vectors/s and 1,000 requests/s by default):
    rows/s and the ratio to 1 partition (goal >= 3.5x at 4, >= 6.5x at 8), once for each count of
-   sync sessions running at once (`--sync-sessions 1,2`: as several pg_cron sync jobs would);
+   sync sessions running at once (`--sync-sessions 1,2`: as `s3vl.schedule_sync(every,
+   workers => n)` runs n pg_cron jobs at once, each claiming its own keys);
 2. query: top-10 latency through s3vl.query_vectors on 8 hash partitions vs 1 index holding the
    same QUERY_VECTORS vectors (goal <= 1.5x: the fan-out runs in parallel in one invocation);
 3. tenants: a value-partitioned index with TENANTS tenants, one partition each; a tenant-pinned

@@ -158,7 +158,8 @@ def test_write_limit_429_is_retried_and_reported_retryable(
     the budget never comes back, reports it retryable."""
     from s3vl_lambda.operations import write
 
-    monkeypatch.setattr(write, "WRITE_PAUSE_CAP_S", 0.01)
+    pauses: list[float] = []
+    monkeypatch.setattr(write.time, "sleep", pauses.append)  # record the schedule, skip waits
 
     # One request's budget, refilled after about 1,000 s: the first write passes, none after.
     with mock_s3vectors(write_requests_per_second=0.001) as emulator:
@@ -174,8 +175,13 @@ def test_write_limit_429_is_retried_and_reported_retryable(
         assert env["error"]["type"] == "Throttled" and env["error"]["retryable"] is True
         assert env["error"]["code"] == "TooManyRequestsException"
         # Every attempt was sent and refused, each one call (botocore does not retry writes).
-        assert limiter.throttled == write.WRITE_ATTEMPTS > 1
-        assert api_calls == ["PutVectors"] * write.WRITE_ATTEMPTS
+        assert limiter.throttled == write.WRITE_THROTTLED_ATTEMPTS > write.WRITE_ATTEMPTS
+        assert api_calls == ["PutVectors"] * write.WRITE_THROTTLED_ATTEMPTS
+        # Full jitter under a ceiling that starts at 50 ms and stops at one call's refill time.
+        assert len(pauses) == write.WRITE_THROTTLED_ATTEMPTS - 1
+        assert all(0 <= p <= min(write.WRITE_PAUSE_CAP_S, write.WRITE_PAUSE_FIRST_S * 2 ** i)
+                   for i, p in enumerate(pauses))
+        assert max(pauses) > write.WRITE_PAUSE_FIRST_S  # the ceiling grew past the first pause
         found = client.get_vectors(indexArn=arn, keys=["late", "v000"])["vectors"]
         assert [v["key"] for v in found] == ["v000"]
 

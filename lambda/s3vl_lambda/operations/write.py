@@ -11,7 +11,7 @@ from typing import Any
 
 from .. import limits
 from ..deadline import Deadline
-from ..errors import S3vlError, validation_error
+from ..errors import THROTTLED, S3vlError, validation_error
 from ..fields import (
     Request,
     all_finite_float32,
@@ -140,31 +140,35 @@ def partial(err: S3vlError, done: int, total: int, verb: str) -> S3vlError:
 
 
 # A write refused as retryable (429 past the index's write rate, 5xx, a dropped connection) is
-# sent again after a pause drawn from [0, min(cap, first * 2^n)) (full jitter), up to
-# WRITE_ATTEMPTS in all and while the deadline leaves room. Pauses start at milliseconds: an
-# index's write budget refills continuously, and botocore's own schedule (half a second on
-# average before its first retry) left the other partitions of a request idle.
+# sent again after a pause drawn from [0, min(cap, first * 2^n)) (full jitter) while the deadline
+# leaves room: up to WRITE_ATTEMPTS in all, WRITE_THROTTLED_ATTEMPTS when throttled. Pauses start
+# at milliseconds and stop growing at 0.2 s, the time an index's budget takes to refill one full
+# PutVectors call (500 vectors at 2,500 vectors/s): the budget refills continuously, so a longer
+# pause only leaves it idle, and the request's other partitions wait on its slowest.
 WRITE_ATTEMPTS = 8
+WRITE_THROTTLED_ATTEMPTS = 30
 WRITE_PAUSE_FIRST_S = 0.05
-WRITE_PAUSE_CAP_S = 1.0
+WRITE_PAUSE_CAP_S = 0.2
 WRITE_DEADLINE_MARGIN_S = 1.0
 
 
 def send_with_retries(ref: IndexRef, deadline: Deadline, api: str,
                       **params: Any) -> S3vlError | None:
     """One PutVectors/DeleteVectors call, retried on its own schedule; the last error or None."""
-    for attempt in range(1, WRITE_ATTEMPTS + 1):
+    attempt = 0
+    while True:
+        attempt += 1
         try:
             call(ref, deadline, api, retries=False, **params)
             return None
         except S3vlError as err:
+            most = WRITE_THROTTLED_ATTEMPTS if err.error_type == THROTTLED else WRITE_ATTEMPTS
             pause = random.uniform(0, min(WRITE_PAUSE_CAP_S,
                                           WRITE_PAUSE_FIRST_S * 2 ** (attempt - 1)))
-            if (not err.retryable or attempt == WRITE_ATTEMPTS
+            if (not err.retryable or attempt >= most
                     or deadline.remaining() < pause + WRITE_DEADLINE_MARGIN_S):
                 return err
             time.sleep(pause)
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def write_chunks(
