@@ -29,6 +29,13 @@ def test_quick_partitions_benchmark() -> None:
         assert {k: v["rows"] for k, v in series.items()} == {
             "1": report["rows"], "4": report["rows"], "8": report["rows"]}
         assert series["8"]["batch"] == 8 * series["1"]["batch"]
+        # Partitioned ingest is the median of 3 trials; the ratio's range spans them.
+        for count in ("4", "8"):
+            trials = series[count]["trials_rows_per_s"]
+            assert len(trials) == 3 and trials == sorted(trials)
+            assert series[count]["rows_per_s"] == trials[1]
+            low, high = series[count]["vs_1_range"]
+            assert low <= series[count]["vs_1"] <= high
     assert report["query"]["same_answers"] is True
     pinned = report["tenants_query"]
     assert pinned["rows_all_of_tenant"] is True and pinned["rows"] == 5
