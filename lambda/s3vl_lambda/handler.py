@@ -18,6 +18,7 @@ from .fields import json_type
 from .index_ref import set_invoked_function_arn
 from .observability import logger, record
 from .operations import OPERATIONS
+from .partitions import bind_fan_out_pool
 from .response_size import check_response_size
 
 
@@ -57,6 +58,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     deadline = Deadline.from_context(context)
     request_id = str(getattr(context, "aws_request_id", None) or uuid.uuid4())
     set_invoked_function_arn(getattr(context, "invoked_function_arn", None))
+    bind_fan_out_pool()
     operation = "unknown"
     req: Any = event
     envelope: dict[str, Any]

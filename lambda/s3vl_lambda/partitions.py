@@ -12,6 +12,7 @@ import threading
 import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -202,19 +203,35 @@ def relabel(err: S3vlError, partition: Partition) -> S3vlError:
 
 
 _pools = threading.local()
+_invocation_pool: ContextVar[ThreadPoolExecutor | None] = ContextVar("s3vl_fan_out_pool",
+                                                                     default=None)
 
 
-def _pool() -> ThreadPoolExecutor:
-    """The fan-out pool of the thread running the handler, kept for the life of the execution
-    environment: starting PARTITION_CONCURRENCY threads per request cost about a millisecond of
-    a fan-out's time. On Lambda one thread runs every invocation of an environment; a local
-    endpoint runs several invocations at once in several threads, and each gets its own pool so
-    one invocation's tasks (a throttled write pausing between attempts) never queue another's.
-    fan_out never runs inside a fan_out task, so tasks never wait on tasks of the same pool."""
+def bind_fan_out_pool() -> None:
+    """Called by the handler as an invocation starts: the invocation's fan-outs share the pool
+    of the thread running the handler, kept for the life of the execution environment (starting
+    PARTITION_CONCURRENCY threads per request cost about a millisecond of a fan-out's time).
+    Threads the invocation starts see it when they run with a copy of its context
+    (contextvars.copy_context), so one invocation never has more than PARTITION_CONCURRENCY
+    calls in flight. On Lambda one thread runs every invocation of an environment; a local
+    endpoint runs several invocations at once in several threads, and each gets its own pool,
+    so one invocation's tasks (a throttled write pausing between attempts) never queue
+    another's."""
     pool: ThreadPoolExecutor | None = getattr(_pools, "pool", None)
     if pool is None:
         pool = _pools.pool = ThreadPoolExecutor(max_workers=limits.PARTITION_CONCURRENCY,
                                                 thread_name_prefix="s3vl-partition")
+    _invocation_pool.set(pool)
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The invocation's fan-out pool. fan_out never runs inside a fan_out task, so tasks never
+    wait on tasks of the same pool."""
+    pool = _invocation_pool.get()
+    if pool is None:  # called outside the handler (tests, tools)
+        bind_fan_out_pool()
+        pool = _invocation_pool.get()
+    assert pool is not None
     return pool
 
 

@@ -397,3 +397,26 @@ def test_concurrent_invocations_do_not_share_a_fan_out_pool() -> None:
         finally:
             release.set()
         assert busy.result(timeout=10) == [True] * limits.PARTITION_CONCURRENCY
+
+
+def test_a_batch_of_queries_shares_its_invocations_fan_out_pool(
+        loaded: None, invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    """query_vectors_batch runs its queries in threads of its own; their fan-outs use the
+    invocation's pool, so the invocation never has more than PARTITION_CONCURRENCY service calls
+    in flight (a pool per query thread would allow that many per query)."""
+    from s3vl_lambda import partitions
+
+    real = partitions._pool
+    used: list[int] = []
+
+    def recording() -> Any:
+        pool = real()
+        used.append(id(pool))
+        return pool
+
+    monkeypatch.setattr(partitions, "_pool", recording)
+    rows = _data()
+    batch = _ok(invoke({"operation": "query_vectors_batch", **HASH,
+                        "query_vectors": [rows[i].tolist() for i in range(6)], "top_k": 3}))
+    assert [entry["success"] for entry in batch] == [True] * 6
+    assert len(used) >= 6 and len(set(used)) == 1

@@ -268,6 +268,14 @@ def test_batch_check_takes_the_fast_path_for_well_formed_vectors() -> None:
              for i in range(50)]
     fast = write._check_put_vectors_fast(items, [info] * 50)
     assert fast == [write.check_put_vector(item, i, info) for i, item in enumerate(items)]
+    assert write.check_put_vectors([], []) == []
+    # An earlier vector's bad number is the error, not a later vector's metadata that cannot
+    # even be measured (a lone surrogate, which json.loads accepts).
+    odd = [{"key": "a", "data": ["x", 1.0, 0.5]},
+           {"key": "b", "data": [1.0, 0.0, 0.5], "metadata": {"note": "\ud800"}}]
+    with pytest.raises(S3vlError) as caught:
+        write.check_put_vectors(odd, [info] * 2)
+    assert caught.value.field == "vectors[0].data[0]"
     items[7]["data"] = [1.0, float("nan"), 0.5]
     assert write._check_put_vectors_fast(items, [info] * 50) is None
     with pytest.raises(S3vlError) as caught:

@@ -3,6 +3,7 @@ query_vectors_batch (vector-only)."""
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -225,8 +226,11 @@ def run_batch(
     if len(vectors) == 1:
         return [one(0)]
     workers = min(limits.BATCH_CONCURRENCY, len(vectors))
+    # Each query runs with a copy of this invocation's context: a partitioned index's fan-out
+    # then shares the invocation's pool (partitions.bind_fan_out_pool).
+    contexts = [contextvars.copy_context() for _ in vectors]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(one, range(len(vectors))))
+        return list(pool.map(lambda i: contexts[i].run(one, i), range(len(vectors))))
 
 
 def query_vectors_batch(req: Request, deadline: Deadline) -> list[dict[str, Any]]:

@@ -80,6 +80,8 @@ def _check_put_vectors_fast(
     items: list[Any], infos: Sequence[IndexInfo | None]
 ) -> list[tuple[dict[str, Any], int]] | None:
     """The checked vectors, or None at the first thing that is not plainly valid."""
+    if not items:
+        return []
     out: list[tuple[dict[str, Any], int]] = []
     vectors: list[list[Any]] = []
     for i, (item, info) in enumerate(zip(items, infos, strict=True)):
@@ -104,7 +106,7 @@ def _check_put_vectors_fast(
                 vector["metadata"] = check_metadata(
                     metadata, f"vectors[{i}].metadata",
                     info.non_filterable_metadata_keys if info is not None else None)
-            except S3vlError:
+            except Exception:  # the slow path says what, in order
                 return None
             size += wire_size(metadata)
         out.append((vector, size))
