@@ -32,6 +32,13 @@ class Deadline:
     def remaining(self) -> float:
         return self._at - time.monotonic()
 
+    def keeping(self, seconds: float) -> Deadline:
+        """A deadline `seconds` earlier: calls made under it leave that much time for work
+        that must still run after them (undoing what they did, when they fail)."""
+        earlier = Deadline(0.0)
+        earlier._at = self._at - seconds
+        return earlier
+
     def expired_error(self, operation: str) -> S3vlError:
         return S3vlError(
             TIMEOUT,

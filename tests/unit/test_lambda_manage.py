@@ -183,3 +183,43 @@ def test_every_invocation_advances_even_without_time_left(served_index: dict[str
         answers.append(_ok(invoke(json.dumps({**request,
                                               "resume_token": answers[-1]["resume_token"]}))))
     assert sum(a["matched"] for a in answers) == 30 and len(answers) >= 4
+
+
+def test_update_metadata_keeps_time_to_restore_when_a_write_is_throttled_to_the_end(
+        stubbed: Stubber, invoke: Invoke, monkeypatch: Any) -> None:
+    """The second PutVectors of a patch is throttled for as long as it is retried: the retries
+    stop early enough that the first call's 500 vectors are put back (nothing stays half
+    patched), and the error is the throttling, not a Timeout."""
+    import time as real_time
+
+    from s3vl_lambda import clients
+    from s3vl_lambda.errors import S3vlError
+    from s3vl_lambda.operations import write
+
+    ids = [f"k{i}" for i in range(600)]
+    _stub_reads(stubbed, ids)
+    sent: list[tuple[int, Any, float]] = []
+
+    def fake_call(ref: Any, deadline: Any, api: str, retries: bool = True, **params: Any) -> Any:
+        if clients.tier_for(deadline.remaining()) is None:  # as service.call does
+            raise deadline.expired_error(api)
+        vectors = params["vectors"]
+        sent.append((len(vectors), vectors[0]["metadata"].get("a"), deadline.remaining()))
+        if len(vectors) == 100 and vectors[0]["metadata"].get("a") == 2:
+            raise S3vlError("Throttled", "slow down", code="TooManyRequestsException",
+                            retryable=True)
+        return {}
+
+    monkeypatch.setattr(write, "call", fake_call)
+    monkeypatch.setattr(write, "WRITE_THROTTLED_ATTEMPTS", 10_000)  # the deadline ends it
+    started = real_time.monotonic()
+    envelope = invoke(json.dumps({"operation": "update_metadata", "index_arn": INDEX_ARN,
+                                  "vector_ids": ids, "patch": {"a": 2}}), remaining_ms=6_000)
+    assert not envelope["success"]
+    assert envelope["error"]["type"] == "Throttled", envelope
+    assert "were restored; nothing was changed" in envelope["error"]["message"]
+    assert sent[0][:2] == (500, 2) and sent[-1][:2] == (500, 1)  # patched, then put back
+    assert len(sent) > 3  # the throttled call was retried
+    # The restore ran with at least one smallest-tier call's time left.
+    assert sent[-1][2] >= write.WRITE_DEADLINE_MARGIN_S
+    assert real_time.monotonic() - started < 6.0
