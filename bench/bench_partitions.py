@@ -127,6 +127,8 @@ def main() -> int:
     if args.quick:
         args.rows, args.query_vectors, args.tenants, args.queries = 2000, 5000, 10, 5
     args.sync_sessions = [int(n) for n in str(args.sync_sessions).split(",")]
+    if args.trials < 1 or min(args.sync_sessions) < 1:
+        parser.error("--trials and every --sync-sessions count must be at least 1")
 
     import boto3
     import psycopg

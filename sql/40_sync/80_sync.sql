@@ -983,15 +983,12 @@ COMMENT ON FUNCTION s3vl.query_table(double precision[],regclass,name,text,integ
   's3vl: the top_k nearest rows of a tracked table passing predicate (key, distance, ...)';
 
 -- ---- Sync that runs itself: pg_cron (docs/sync.md, Scheduling) --------------------------------
--- One job per database, named s3vl-sync, owned by the s3vl owner (these functions are SECURITY
--- DEFINER, so the job runs as the owner, whatever role scheduled it). Its command is built here
--- from a checked interval. pg_cron's finest schedule before 1.5 is a minute, so a shorter
+-- One job per worker (s3vl-sync, s3vl-sync-2, ...), owned by the s3vl owner (these functions
+-- are SECURITY DEFINER, so the jobs run as the owner, whatever role scheduled them). Their
+-- commands are built here from a checked interval and worker number. pg_cron's finest schedule before 1.5 is a minute, so a shorter
 -- interval is a job that starts every minute and syncs every `every` within it (committing
 -- after each run); overlapping runs are safe (sync claims keys with SKIP LOCKED).
 
--- Runs sync every `every` until `run_for` has passed (once when run_for is zero), or until the
--- job is unscheduled or rescheduled. A procedure, so that each run commits; not SECURITY DEFINER
--- (that forbids COMMIT): only the owner runs it.
 -- The pg_cron job name of sync worker `worker` (1: s3vl-sync, n > 1: s3vl-sync-n).
 CREATE OR REPLACE FUNCTION s3vl._sync_job_name(worker integer)
 RETURNS text
@@ -1001,8 +998,13 @@ AS $$
   SELECT CASE WHEN worker = 1 THEN 's3vl-sync' ELSE 's3vl-sync-' || worker END
 $$;
 
+-- Runs sync every `every` until `run_for` has passed (once when run_for is zero), or until the
+-- job is unscheduled or rescheduled. A procedure, so that each run commits; not SECURITY DEFINER
+-- (that forbids COMMIT): only the owner runs it.
 -- One scheduled run of sync worker `worker`: several workers run at once, each run claiming its
--- own keys, so a partitioned index takes more than one session's rate.
+-- own keys, so a partitioned index takes more than one session's rate. Each index is synced
+-- and committed on its own: an index's outcome row stays locked until commit, and a worker
+-- syncing every index in one transaction would hold the others up at each index it passed.
 CREATE OR REPLACE PROCEDURE s3vl._sync_job(every interval, run_for interval,
                                            worker integer DEFAULT 1)
 LANGUAGE plpgsql
@@ -1010,11 +1012,16 @@ AS $$
 DECLARE
   stop_at constant timestamptz := pg_catalog.clock_timestamp() + run_for;
   next_at timestamptz;
+  tracked text;
 BEGIN
   LOOP
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     next_at := pg_catalog.clock_timestamp() + every;
-    PERFORM * FROM s3vl.sync();
+    FOR tracked IN SELECT DISTINCT st.index_name FROM s3vl.sync_tables st ORDER BY 1 LOOP
+      PERFORM * FROM s3vl.sync(tracked);
+      COMMIT;
+      PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    END LOOP;
     COMMIT;
     -- Unscheduled or rescheduled meanwhile: stop now rather than at the end of the minute.
     EXIT WHEN next_at >= stop_at OR s3vl._sync_schedule() IS DISTINCT FROM every
@@ -1089,7 +1096,8 @@ BEGIN
 END
 $$;
 
--- This role's sync jobs: s3vl-sync and s3vl-sync-<n> (jobid, worker number).
+-- This role's sync jobs: s3vl-sync and s3vl-sync-<n> (jobid, worker number), n as
+-- _sync_job_name writes it (2 and up, no leading zero, within integer).
 CREATE OR REPLACE FUNCTION s3vl._sync_jobs()
 RETURNS TABLE (jobid bigint, worker integer)
 LANGUAGE plpgsql STABLE
@@ -1101,9 +1109,10 @@ BEGIN
   END IF;
   RETURN QUERY EXECUTE
     'SELECT j.jobid, CASE WHEN j.jobname = ''s3vl-sync'' THEN 1 '
-    '  ELSE pg_catalog.substring(j.jobname, ''^s3vl-sync-([0-9]+)$'')::integer END '
+    '  ELSE pg_catalog.substring(j.jobname, 11)::integer END '  -- after ''s3vl-sync-''
     'FROM cron.job j WHERE j.username = current_user '
-    '  AND (j.jobname = ''s3vl-sync'' OR j.jobname ~ ''^s3vl-sync-[0-9]+$'') ORDER BY 2';
+    '  AND (j.jobname = ''s3vl-sync'' OR j.jobname ~ ''^s3vl-sync-([2-9]|[1-9][0-9]{1,8})$'') '
+    'ORDER BY 2';
 END
 $$;
 
@@ -1182,6 +1191,23 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION s3vl.unschedule_sync() IS 's3vl: true once the pg_cron sync jobs are removed';
+
+-- The jobs belong to the owner of schedule_sync and are found through the owner of
+-- unschedule_sync (each is SECURITY DEFINER; pg_cron files a job under current_user). An upgrade
+-- that had to drop and re-create schedule_sync or _sync_job (1.1.0 added workers) made them
+-- the upgrading role's, which may be another superuser than the one owning the rest: they go
+-- back to unschedule_sync's owner, so both functions see the same jobs.
+DO $sync_job_owner$
+DECLARE
+  owner constant regrole := (SELECT p.proowner::regrole FROM pg_catalog.pg_proc p
+                             WHERE p.oid = 's3vl.unschedule_sync()'::regprocedure);
+BEGIN
+  EXECUTE pg_catalog.format('ALTER FUNCTION s3vl.schedule_sync(interval, integer) OWNER TO %s',
+                            owner);
+  EXECUTE pg_catalog.format(
+    'ALTER PROCEDURE s3vl._sync_job(interval, interval, integer) OWNER TO %s', owner);
+END
+$sync_job_owner$;
 
 -- sync_every: the interval of the pg_cron job (s3vl.schedule_sync), NULL when none.
 -- last_error / last_error_at: the latest error among the index's keys still pending, and when it

@@ -537,3 +537,30 @@ def test_cache_limits_restore_trigger_spares_the_extension_script(
         assert conn.execute("SELECT max_entries, max_bytes FROM s3vl.cache_limits").fetchall(
             ) == [(66, 6666)]
         conn.execute("DROP EXTENSION s3vl")
+
+
+def test_an_upgrade_by_another_superuser_keeps_the_sync_jobs_functions_together(
+        fresh_database: Any, local_stack: Any, tmp_path: Path) -> None:
+    """1.1.0 drops and re-creates schedule_sync and _sync_job. Upgraded by another superuser
+    than the one who installed 1.0.1, they still share unschedule_sync's owner, so the jobs
+    schedule_sync files (under its owner) are the ones unschedule_sync finds."""
+    dsn = fresh_database()
+    other = f"s3vl_upgrader_{uuid.uuid4().hex[:6]}"
+    conn: Any
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        _install_released(dsn, "1.0.1", tmp_path)
+        conn.execute(f'CREATE ROLE "{other}" LOGIN SUPERUSER')
+        try:
+            upgrader_dsn = psycopg.conninfo.make_conninfo(dsn, user=other)
+            install(upgrader_dsn)
+            owners = conn.execute(
+                "SELECT p.oid::regprocedure::text, p.proowner::regrole::text FROM pg_proc p "
+                "WHERE p.oid IN ('s3vl.schedule_sync(interval, integer)'::regprocedure, "
+                "'s3vl.unschedule_sync()'::regprocedure, "
+                "'s3vl._sync_job(interval, interval, integer)'::regprocedure)").fetchall()
+            assert len(owners) == 3
+            assert {owner for _, owner in owners} == {
+                conn.execute("SELECT current_user").fetchone()[0]}, owners
+        finally:
+            conn.execute(f'REASSIGN OWNED BY "{other}" TO CURRENT_USER')
+            conn.execute(f'DROP ROLE "{other}"')

@@ -111,6 +111,22 @@ def test_workers_are_one_job_each_and_rescheduling_keeps_the_count(
     assert _jobs(db) == []
 
 
+def test_a_jobs_run_syncs_every_tracked_index(db: psycopg.Connection[Any], local_stack: Any,
+                                              s3vectors_client: Any) -> None:
+    """One run of the job procedure (as pg_cron calls it) syncs each tracked index in turn,
+    committing after each."""
+    with tracked_table(local_stack, s3vectors_client) as first, \
+            tracked_table(local_stack, s3vectors_client) as second:
+        for n, tracked in enumerate((first, second)):
+            db.execute(f"INSERT INTO {tracked.table} SELECT g, ARRAY[g, {n}, 0, 1]::real[], "
+                       "'t' || g, g, true, NULL FROM generate_series(1, 7) g")
+        db.execute("CALL s3vl._sync_job('1 second', '0 seconds', 2)")
+        for tracked in (first, second):
+            assert _in_step(db, s3vectors_client, tracked)
+            assert db.execute("SELECT last_success IS NOT NULL FROM s3vl.sync_status() WHERE "
+                              "index_name = %s", (tracked.index_name,)).fetchone() == (True,)
+
+
 def test_without_pg_cron_the_error_names_the_setup(fresh_database: Any) -> None:
     dsn = fresh_database()  # pg_cron lives in the stack's database only (cron.database_name)
     install(dsn)
