@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from . import fast_body
+from . import fast_body, limits
 from .deadline import Deadline
 
 
@@ -60,7 +60,10 @@ def _create(region: str, tier: TimeoutTier, retries: bool = True) -> Any:
         read_timeout=tier.read_s,
         retries={"mode": "standard",
                  "total_max_attempts": tier.max_attempts if retries else 1},
-        max_pool_connections=16,
+        # Every call one invocation can have in flight (partitions x chunks per partition): a
+        # smaller pool discards the extra connections after each burst and opens new ones next
+        # time (TCP and TLS handshakes, and on a busy endpoint dropped ones).
+        max_pool_connections=limits.PARTITION_CONCURRENCY * limits.WRITE_CONCURRENCY,
         tcp_keepalive=True,
     )
     global _session

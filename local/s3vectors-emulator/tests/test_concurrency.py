@@ -88,3 +88,29 @@ def test_parallel_puts_and_queries_lose_nothing(server: Any, make_index: IndexFa
         if not token:
             break
     assert len(keys) == len(set(keys)) == 4 * 5 * 50
+
+
+def test_a_burst_of_new_connections_is_accepted_at_once(server: Any) -> None:
+    """100 clients connecting at the same moment (a partitioned write opens a connection per
+    partition, several invocations at once) all get through the handshake at once: the
+    server's accept queue holds them (socketserver's default of 5 dropped the rest, which then
+    waited out TCP's one-second SYN retransmission). Each still gets its answer."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(server.url)
+    address = (url.hostname, url.port)
+    opened: list[socket.socket] = []
+    try:
+        for _ in range(100):
+            # On loopback the kernel completes the handshake inside connect() when the queue
+            # has room; a dropped SYN would block for a second and time out here.
+            opened.append(socket.create_connection(address, timeout=0.5))
+        for sock in opened:
+            sock.settimeout(10)
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answers = [sock.recv(64) for sock in opened]
+    finally:
+        for sock in opened:
+            sock.close()
+    assert all(a.startswith(b"HTTP/1.1 ") for a in answers), answers[:3]

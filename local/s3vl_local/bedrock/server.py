@@ -126,6 +126,7 @@ class BedrockHandler(BaseHTTPRequestHandler):
 
 class BedrockServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # socketserver's 5 drops the handshakes of a burst of connections
 
     def __init__(self, address: tuple[str, int], model: minilm.MiniLM | None = None,
                  access_log: bool = False) -> None:

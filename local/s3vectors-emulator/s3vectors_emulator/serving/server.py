@@ -27,6 +27,10 @@ AUTOSAVE_SECONDS = 2.0
 class EmulatorHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # Connections the kernel queues before accept (socketserver's default is 5). A burst of new
+    # connections past it (a partitioned write opens one per partition at once) has its
+    # handshakes dropped, and each then waits out TCP's retransmission (1 s, 3 s, 7 s, ...).
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
         super().__init__(address, RequestHandler)
