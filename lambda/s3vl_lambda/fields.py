@@ -146,8 +146,8 @@ def all_finite_float32(values: list[Any]) -> bool:
     return bool(min(values) >= -limits.FLOAT32_MAX and max(values) <= limits.FLOAT32_MAX)
 
 
-def check_vector(value: Any, field: str) -> list[float]:
-    """A non-empty array of finite float32-representable numbers of at most MAX_DIMENSION."""
+def check_vector_shape(value: Any, field: str) -> list[Any]:
+    """An array of MIN_DIMENSION..MAX_DIMENSION elements (what they are is check_vector's)."""
     if not isinstance(value, list):
         raise validation_error(field, f"must be an array of numbers, got {json_type(value)}")
     n = len(value)
@@ -156,10 +156,16 @@ def check_vector(value: Any, field: str) -> list[float]:
             field,
             f"dimension must be between {limits.MIN_DIMENSION} and {limits.MAX_DIMENSION}, got {n}",
         )
-    if all_finite_float32(value):
-        return value
+    return value
+
+
+def check_vector(value: Any, field: str) -> list[float]:
+    """A non-empty array of finite float32-representable numbers of at most MAX_DIMENSION."""
+    vector: list[float] = check_vector_shape(value, field)
+    if all_finite_float32(vector):
+        return vector
     # Slow path only to name the first offending element.
-    for i, x in enumerate(value):
+    for i, x in enumerate(vector):
         if not _is_number(x):
             raise validation_error(f"{field}[{i}]", f"must be a number, got {json_type(x)}")
         # One comparison rejects NaN (all comparisons false), infinity and float32 overflow.
@@ -168,7 +174,7 @@ def check_vector(value: Any, field: str) -> list[float]:
                 f"{field}[{i}]",
                 f"must be a finite float32 value (|x| <= {limits.FLOAT32_MAX:.7g}), got {x}",
             )
-    return value
+    return vector
 
 
 def check_dimension(vector: list[float], field: str, dimension: int) -> None:

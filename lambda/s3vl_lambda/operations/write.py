@@ -21,6 +21,7 @@ from ..fields import (
     check_keys,
     check_metadata,
     check_vector,
+    check_vector_shape,
     get_list,
     is_zero_vector,
     json_type,
@@ -37,9 +38,10 @@ _BYTES_PER_VECTOR_OVERHEAD = 64
 
 
 def check_put_vector(
-    item: Any, i: int, info: IndexInfo | None
+    item: Any, i: int, info: IndexInfo | None, numbers: bool = True
 ) -> tuple[dict[str, Any], int]:
-    """One validated PutVectors input vector and an upper bound on its JSON size."""
+    """One validated PutVectors input vector and an upper bound on its JSON size. `numbers`
+    False leaves the vector's elements unchecked (check_put_vectors checks a batch's at once)."""
     field = f"vectors[{i}]"
     if not isinstance(item, dict):
         raise validation_error(field, f"must be an object, got {json_type(item)}")
@@ -47,7 +49,7 @@ def check_put_vector(
     data = item.get("data")
     if isinstance(data, dict):
         data = data.get("float32")
-    vector = check_vector(data, f"{field}.data")
+    vector = (check_vector if numbers else check_vector_shape)(data, f"{field}.data")
     if info is not None:
         check_dimension(vector, f"{field}.data", info.dimension)
     if info is not None and info.distance_metric == "cosine" and is_zero_vector(vector):
@@ -80,39 +82,15 @@ def check_put_vectors(
 def _check_put_vectors_fast(
     items: list[Any], infos: Sequence[IndexInfo | None]
 ) -> list[tuple[dict[str, Any], int]] | None:
-    """The checked vectors, or None at the first thing that is not plainly valid."""
-    if not items:
-        return []
-    out: list[tuple[dict[str, Any], int]] = []
-    vectors: list[list[Any]] = []
-    for i, (item, info) in enumerate(zip(items, infos, strict=True)):
-        if type(item) is not dict:
-            return None
-        key, data = item.get("key"), item.get("data")
-        if type(data) is dict:
-            data = data.get("float32")
-        if (type(key) is not str or type(data) is not list
-                or not limits.MIN_KEY_LENGTH <= len(key) <= limits.MAX_KEY_LENGTH):
-            return None
-        if info is None:
-            if not limits.MIN_DIMENSION <= len(data) <= limits.MAX_DIMENSION:
-                return None
-        elif len(data) != info.dimension or (info.distance_metric == "cosine" and not any(data)):
-            return None
-        vector: dict[str, Any] = {"key": key, "data": {"float32": data}}
-        size = wire_size(key) + len(data) * _BYTES_PER_NUMBER + _BYTES_PER_VECTOR_OVERHEAD
-        metadata = item.get("metadata")
-        if metadata is not None:
-            try:
-                vector["metadata"] = check_metadata(
-                    metadata, f"vectors[{i}].metadata",
-                    info.non_filterable_metadata_keys if info is not None else None)
-            except Exception:  # the slow path says what, in order
-                return None
-            size += wire_size(metadata)
-        out.append((vector, size))
-        vectors.append(data)
-    return out if all_finite_float32(list(chain.from_iterable(vectors))) else None
+    """The checked vectors, their numbers checked in one pass over the batch, or None at the
+    first thing that is not plainly valid."""
+    try:
+        checked = [check_put_vector(item, i, info, numbers=False)
+                   for i, (item, info) in enumerate(zip(items, infos, strict=True))]
+    except Exception:  # the slow path says what, in order
+        return None
+    numbers = list(chain.from_iterable(vector["data"]["float32"] for vector, _ in checked))
+    return checked if not numbers or all_finite_float32(numbers) else None
 
 
 def chunks(
