@@ -35,6 +35,10 @@ TIERS: tuple[TimeoutTier, ...] = (
     TimeoutTier(connect_s=0.5, read_s=1.5, max_attempts=1),
 )
 
+# The least time one call needs: one attempt of the smallest tier (with less left, a call fails
+# with Timeout before it is sent).
+SHORTEST_CALL_S = TIERS[-1].worst_case_s()
+
 _clients: dict[tuple[str, TimeoutTier, bool], Any] = {}
 _session: Any = None  # one boto3 Session: its loader caches the service model for every client
 _lock = threading.Lock()

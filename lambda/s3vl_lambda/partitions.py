@@ -207,7 +207,7 @@ _invocation_pool: ContextVar[ThreadPoolExecutor | None] = ContextVar("s3vl_fan_o
                                                                      default=None)
 
 
-def bind_fan_out_pool() -> None:
+def bind_fan_out_pool() -> ThreadPoolExecutor:
     """Called by the handler as an invocation starts: the invocation's fan-outs share the pool
     of the thread running the handler, kept for the life of the execution environment (starting
     PARTITION_CONCURRENCY threads per request cost about a millisecond of a fan-out's time).
@@ -222,17 +222,14 @@ def bind_fan_out_pool() -> None:
         pool = _pools.pool = ThreadPoolExecutor(max_workers=limits.PARTITION_CONCURRENCY,
                                                 thread_name_prefix="s3vl-partition")
     _invocation_pool.set(pool)
+    return pool
 
 
 def _pool() -> ThreadPoolExecutor:
     """The invocation's fan-out pool. fan_out never runs inside a fan_out task, so tasks never
     wait on tasks of the same pool."""
-    pool = _invocation_pool.get()
-    if pool is None:  # called outside the handler (tests, tools)
-        bind_fan_out_pool()
-        pool = _invocation_pool.get()
-    assert pool is not None
-    return pool
+    # Outside the handler (tests, tools) the calling thread's pool is bound on first use.
+    return _invocation_pool.get() or bind_fan_out_pool()
 
 
 def note_read(ordinals: Sequence[int]) -> None:

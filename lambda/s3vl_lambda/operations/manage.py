@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .. import limits
-from ..clients import TIERS
+from ..clients import SHORTEST_CALL_S
 from ..deadline import Deadline
 from ..errors import S3vlError, validation_error
 from ..fields import (
@@ -271,14 +271,10 @@ def _put(ref: IndexRef, deadline: Deadline, vectors: list[dict[str, Any]],
     """One PutVectors call on the writes' own retry schedule (a 429 past the index's write rate
     waits for the budget instead of failing the patch), leaving time for `restores_after`
     restoring calls should this or a later call fail."""
-    err = send_with_retries(ref, deadline.keeping(restores_after * RESTORE_CALL_S),
+    err = send_with_retries(ref, deadline.keeping(restores_after * SHORTEST_CALL_S),
                             "put_vectors", vectors=vectors)
     if err is not None:
         raise err
-
-
-# What one restoring PutVectors call needs at least: one attempt of the smallest client tier.
-RESTORE_CALL_S = TIERS[-1].worst_case_s()
 
 
 def update_metadata(req: Request, deadline: Deadline) -> dict[str, Any]:
@@ -319,7 +315,7 @@ def update_metadata(req: Request, deadline: Deadline) -> dict[str, Any]:
     done = 0
     for i in range(0, len(patched), step):
         try:
-            _put(ref, deadline, patched[i : i + step], restores_after=-(-done // step))
+            _put(ref, deadline, patched[i : i + step], restores_after=i // step)
         except S3vlError as err:
             raise _restore(ref, deadline, originals[:done], err) from err
         done = i + len(patched[i : i + step])
@@ -334,10 +330,10 @@ def _restore(ref: IndexRef, deadline: Deadline, originals: list[dict[str, Any]],
     if not originals:
         return err
     try:
-        step = limits.MAX_PUT_VECTORS_PER_CALL
-        for i in range(0, len(originals), step):
-            after = max(0, len(originals) - i - step)  # vectors the later restoring calls carry
-            _put(ref, deadline, originals[i : i + step], restores_after=-(-after // step))
+        starts = range(0, len(originals), limits.MAX_PUT_VECTORS_PER_CALL)
+        for n, i in enumerate(starts):
+            _put(ref, deadline, originals[i : i + limits.MAX_PUT_VECTORS_PER_CALL],
+                 restores_after=len(starts) - n - 1)
     except S3vlError as again:
         return S3vlError(err.error_type, f"{err.message}; restoring the {len(originals)} vectors "
                          f"patched before the failure failed too ({again.message}): they keep "

@@ -10,7 +10,7 @@ from itertools import chain
 from typing import Any
 
 from .. import limits
-from ..clients import TIERS
+from ..clients import SHORTEST_CALL_S
 from ..deadline import Deadline
 from ..errors import THROTTLED, S3vlError, validation_error
 from ..fields import (
@@ -130,9 +130,9 @@ WRITE_ATTEMPTS = 8
 WRITE_THROTTLED_ATTEMPTS = 30
 WRITE_PAUSE_FIRST_S = 0.05
 WRITE_PAUSE_CAP_S = 0.2
-# A retry is made only while the smallest client tier still fits after the pause (a later
-# attempt would only fail with Timeout, hiding the error that made it retry).
-WRITE_DEADLINE_MARGIN_S = TIERS[-1].worst_case_s()
+# A retry is made only while one more call still fits after the pause (a later attempt would
+# only fail with Timeout, hiding the error that made it retry).
+WRITE_DEADLINE_MARGIN_S = SHORTEST_CALL_S
 
 
 def send_with_retries(ref: IndexRef, deadline: Deadline, api: str,
