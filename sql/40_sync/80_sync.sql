@@ -985,9 +985,10 @@ COMMENT ON FUNCTION s3vl.query_table(double precision[],regclass,name,text,integ
 -- ---- Sync that runs itself: pg_cron (docs/sync.md, Scheduling) --------------------------------
 -- One job per worker (s3vl-sync, s3vl-sync-2, ...), owned by the s3vl owner (these functions
 -- are SECURITY DEFINER, so the jobs run as the owner, whatever role scheduled them). Their
--- commands are built here from a checked interval and worker number. pg_cron's finest schedule before 1.5 is a minute, so a shorter
--- interval is a job that starts every minute and syncs every `every` within it (committing
--- after each run); overlapping runs are safe (sync claims keys with SKIP LOCKED).
+-- commands are built here from a checked interval and worker number. pg_cron's finest schedule
+-- before 1.5 is a minute, so a shorter interval is a job that starts every minute and syncs
+-- every `every` within it (committing after each run); overlapping runs are safe (sync claims
+-- keys with SKIP LOCKED).
 
 -- The pg_cron job name of sync worker `worker` (1: s3vl-sync, n > 1: s3vl-sync-n).
 CREATE OR REPLACE FUNCTION s3vl._sync_job_name(worker integer)
@@ -1077,29 +1078,10 @@ BEGIN
 END
 $$;
 
--- Whether this role's job of sync worker `worker` is still scheduled (a reschedule to fewer
--- workers removes the others).
-CREATE OR REPLACE FUNCTION s3vl._sync_worker_scheduled(worker integer)
-RETURNS boolean
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  found boolean;
-BEGIN
-  IF pg_catalog.to_regclass('cron.job') IS NULL THEN
-    RETURN false;
-  END IF;
-  EXECUTE 'SELECT EXISTS (SELECT 1 FROM cron.job j WHERE j.jobname = $1 AND j.active '
-          'AND j.username = current_user)' INTO found USING s3vl._sync_job_name(worker);
-  RETURN found;
-END
-$$;
-
--- This role's sync jobs: s3vl-sync and s3vl-sync-<n> (jobid, worker number), n as
+-- This role's sync jobs: s3vl-sync and s3vl-sync-<n> (jobid, worker number, active), n as
 -- _sync_job_name writes it (2 and up, no leading zero, within integer).
 CREATE OR REPLACE FUNCTION s3vl._sync_jobs()
-RETURNS TABLE (jobid bigint, worker integer)
+RETURNS TABLE (jobid bigint, worker integer, active boolean)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -1109,11 +1091,21 @@ BEGIN
   END IF;
   RETURN QUERY EXECUTE
     'SELECT j.jobid, CASE WHEN j.jobname = ''s3vl-sync'' THEN 1 '
-    '  ELSE pg_catalog.substring(j.jobname, 11)::integer END '  -- after ''s3vl-sync-''
+    '  ELSE pg_catalog.substring(j.jobname, 11)::integer END, j.active '  -- after ''s3vl-sync-''
     'FROM cron.job j WHERE j.username = current_user '
     '  AND (j.jobname = ''s3vl-sync'' OR j.jobname ~ ''^s3vl-sync-([2-9]|[1-9][0-9]{1,8})$'') '
     'ORDER BY 2';
 END
+$$;
+
+-- Whether this role's job of sync worker `worker` is still scheduled (a reschedule to fewer
+-- workers removes the others).
+CREATE OR REPLACE FUNCTION s3vl._sync_worker_scheduled(worker integer)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT EXISTS (SELECT 1 FROM s3vl._sync_jobs() j WHERE j.worker = $1 AND j.active)
 $$;
 
 -- The cron schedule of a sync interval: a minute or more is */N minutes (0 * * * * for an hour);
